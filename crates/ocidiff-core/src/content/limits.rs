@@ -1,0 +1,117 @@
+use std::io::{self, Read};
+
+use super::ContentError;
+
+/// Bounds on what one image may make us read, as diffoci has them, scaled together by
+/// `--max-scale`.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct Limits {
+    /// Largest index, manifest or config accepted, in bytes.
+    pub json_bytes: u64,
+    /// Largest compressed layer, in bytes.
+    pub layer_bytes: u64,
+    /// Most bytes one layer may decompress to.
+    pub decompressed_bytes: u64,
+    /// Most manifests one index may list.
+    pub manifests: u64,
+    /// Most layers one manifest may list.
+    pub layers: u64,
+    /// Most tar entries one layer may hold.
+    pub entries: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            json_bytes: 8 << 20,
+            layer_bytes: 4 << 30,
+            decompressed_bytes: 32 << 30,
+            manifests: 4096,
+            layers: 4096,
+            entries: 4 << 20,
+        }
+    }
+}
+
+impl Limits {
+    /// Every limit multiplied by `factor` (saturating), as diffoci's `--max-scale` does.
+    pub fn scaled(self, factor: f64) -> Limits {
+        let s = |v: u64| {
+            let scaled = v as f64 * factor;
+            if scaled >= u64::MAX as f64 {
+                u64::MAX
+            } else {
+                scaled.max(1.0) as u64
+            }
+        };
+        Limits {
+            json_bytes: s(self.json_bytes),
+            layer_bytes: s(self.layer_bytes),
+            decompressed_bytes: s(self.decompressed_bytes),
+            manifests: s(self.manifests),
+            layers: s(self.layers),
+            entries: s(self.entries),
+        }
+    }
+}
+
+/// Fails once more than `limit` bytes have been read: the guard against decompression bombs.
+pub struct LimitedReader<R> {
+    inner: R,
+    remaining: u64,
+    limit: u64,
+    what: String,
+}
+
+impl<R: Read> LimitedReader<R> {
+    pub fn new(inner: R, limit: u64, what: String) -> Self {
+        LimitedReader {
+            inner,
+            remaining: limit,
+            limit,
+            what,
+        }
+    }
+
+    pub fn into_inner(self) -> R {
+        self.inner
+    }
+}
+
+impl<R: Read> Read for LimitedReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n as u64 > self.remaining {
+            return Err(ContentError::TooLarge {
+                what: self.what.clone(),
+                limit: self.limit,
+                flag: "--max-scale",
+            }
+            .into_io());
+        }
+        self.remaining -= n as u64;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scale_multiplies_and_saturates() {
+        let l = Limits::default().scaled(2.0);
+        assert_eq!(l.manifests, 8192);
+        assert_eq!(Limits::default().scaled(f64::INFINITY).json_bytes, u64::MAX);
+    }
+
+    #[test]
+    fn limited_reader_stops_bombs() {
+        let data = vec![0u8; 100];
+        let mut r = LimitedReader::new(&data[..], 50, "test stream".into());
+        let err = io::copy(&mut r, &mut io::sink()).unwrap_err();
+        assert!(err.to_string().contains("limit of 50 bytes"), "{err}");
+        let mut r = LimitedReader::new(&data[..], 100, "test stream".into());
+        assert_eq!(io::copy(&mut r, &mut io::sink()).unwrap(), 100);
+    }
+}

@@ -1,0 +1,190 @@
+//! Reading blobs: where they come from ([`BlobSource`]), checking them against their digest as
+//! they stream ([`VerifyingReader`]), undoing layer compression, and the limits that keep a
+//! hostile image from exhausting memory or disk.
+
+mod decompress;
+mod limits;
+mod verify;
+
+use std::io::{self, Read};
+
+pub use decompress::{Decompressed, decompress};
+pub use limits::{LimitedReader, Limits};
+pub use verify::VerifyingReader;
+
+use crate::model::{Descriptor, Digest};
+
+/// Anything that holds blobs by digest: an OCI layout, an archive, a store.
+pub trait BlobSource: Send + Sync {
+    /// Opens the blob's bytes as stored, not yet verified; callers go through [`open_verified`].
+    fn open(&self, digest: &Digest) -> Result<Box<dyn Read + Send + '_>, ContentError>;
+
+    /// Whether the source has already checked this blob against its digest (a store that
+    /// verifies on ingest), so that reading it again to verify would be wasted work.
+    fn is_verified(&self, _digest: &Digest) -> bool {
+        false
+    }
+
+    /// Names the source in error messages.
+    fn describe(&self) -> String;
+}
+
+/// Why a blob could not be read or trusted.
+#[derive(Debug, thiserror::Error)]
+pub enum ContentError {
+    #[error("blob {digest} not found in {source_name}")]
+    NotFound { digest: Digest, source_name: String },
+    #[error("blob {expected} does not match its digest: its content hashes to {actual}")]
+    DigestMismatch { expected: Digest, actual: Digest },
+    #[error("blob {digest} is {actual} bytes long, but its descriptor says {declared}")]
+    SizeMismatch {
+        digest: Digest,
+        declared: u64,
+        actual: u64,
+    },
+    #[error("{what} is larger than the limit of {limit} bytes (raise it with {flag})")]
+    TooLarge {
+        what: String,
+        limit: u64,
+        flag: &'static str,
+    },
+    #[error("reading blob {digest}: {source}")]
+    Io { digest: Digest, source: io::Error },
+    #[error("{0}")]
+    Decompress(String),
+}
+
+impl ContentError {
+    /// Recovers a `ContentError` carried through an `io::Error` by one of the readers here, or
+    /// wraps the I/O error with the blob it came from.
+    pub fn from_io(digest: &Digest, err: io::Error) -> ContentError {
+        if err.get_ref().is_some_and(|e| e.is::<ContentError>()) {
+            if let Ok(inner) = err.into_inner().expect("checked").downcast::<ContentError>() {
+                return *inner;
+            }
+            unreachable!("checked the type above");
+        }
+        ContentError::Io {
+            digest: digest.clone(),
+            source: err,
+        }
+    }
+
+    pub(crate) fn into_io(self) -> io::Error {
+        io::Error::other(self)
+    }
+}
+
+/// Opens a blob so that reading it to the end proves it matches `desc` (digest and size).
+pub fn open_verified<'a>(
+    source: &'a dyn BlobSource,
+    desc: &Descriptor,
+) -> Result<VerifyingReader<Box<dyn Read + Send + 'a>>, ContentError> {
+    let inner = source.open(&desc.digest)?;
+    Ok(VerifyingReader::new(inner, desc.digest.clone(), desc.size))
+}
+
+/// Reads a small JSON blob whole, verified, refusing it before reading when its descriptor
+/// declares more than `limit` bytes.
+pub fn read_json_blob(
+    source: &dyn BlobSource,
+    desc: &Descriptor,
+    limit: u64,
+) -> Result<Vec<u8>, ContentError> {
+    if desc.size > limit {
+        return Err(ContentError::TooLarge {
+            what: format!("JSON blob {} ({} bytes)", desc.digest, desc.size),
+            limit,
+            flag: "--max-scale",
+        });
+    }
+    let mut reader = open_verified(source, desc)?;
+    let mut bytes = Vec::with_capacity(usize::try_from(desc.size).unwrap_or(0));
+    reader
+        .read_to_end(&mut bytes)
+        .map_err(|e| ContentError::from_io(&desc.digest, e))?;
+    Ok(bytes)
+}
+
+/// Reads a blob to its end only to check it against its descriptor.
+pub fn verify_blob(source: &dyn BlobSource, desc: &Descriptor) -> Result<(), ContentError> {
+    if source.is_verified(&desc.digest) {
+        return Ok(());
+    }
+    let mut reader = open_verified(source, desc)?;
+    io::copy(&mut reader, &mut io::sink()).map_err(|e| ContentError::from_io(&desc.digest, e))?;
+    Ok(())
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    /// An in-memory blob source for unit tests.
+    #[derive(Default)]
+    pub struct MemorySource(pub HashMap<Digest, Vec<u8>>);
+
+    impl MemorySource {
+        pub fn insert(&mut self, bytes: &[u8]) -> Digest {
+            let d = Digest::sha256_of(bytes);
+            self.0.insert(d.clone(), bytes.to_vec());
+            d
+        }
+    }
+
+    impl BlobSource for MemorySource {
+        fn open(&self, digest: &Digest) -> Result<Box<dyn Read + Send + '_>, ContentError> {
+            match self.0.get(digest) {
+                Some(b) => Ok(Box::new(&b[..])),
+                None => Err(ContentError::NotFound {
+                    digest: digest.clone(),
+                    source_name: self.describe(),
+                }),
+            }
+        }
+
+        fn describe(&self) -> String {
+            "memory".into()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::MemorySource;
+    use super::*;
+
+    fn desc(digest: Digest, size: u64) -> Descriptor {
+        Descriptor {
+            media_type: crate::model::media::OCI_CONFIG.into(),
+            digest,
+            size,
+            platform: None,
+            annotations: Default::default(),
+            urls: vec![],
+            artifact_type: None,
+        }
+    }
+
+    #[test]
+    fn json_blob_is_verified_and_bounded() {
+        let mut src = MemorySource::default();
+        let d = src.insert(b"{}");
+        assert_eq!(read_json_blob(&src, &desc(d.clone(), 2), 10).unwrap(), b"{}");
+        assert!(matches!(
+            read_json_blob(&src, &desc(d.clone(), 2), 1),
+            Err(ContentError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            read_json_blob(&src, &desc(d.clone(), 3), 10),
+            Err(ContentError::SizeMismatch { .. })
+        ));
+        src.0.insert(d.clone(), b"[]".to_vec());
+        assert!(matches!(
+            verify_blob(&src, &desc(d, 2)),
+            Err(ContentError::DigestMismatch { .. })
+        ));
+    }
+}

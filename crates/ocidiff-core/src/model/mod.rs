@@ -1,0 +1,12 @@
+//! Vocabulary shared by every part of ocidiff: digests, media types, platforms and the OCI
+//! documents the walk navigates.
+
+mod digest;
+pub mod media;
+mod oci;
+mod platform;
+
+pub use digest::{Algorithm, Digest, DigestError, Hasher};
+pub use media::{Compression, MediaKind};
+pub use oci::{Blob, Config, Descriptor, Document, DocumentError, Index, Manifest, RootFs};
+pub use platform::{Platform, PlatformError};

@@ -1,0 +1,1 @@
+//! Renderers. Each reads a [`crate::finding::Report`] and nothing else.

@@ -1,0 +1,181 @@
+//! OCI image layout directories, and choosing an image from a layout's `index.json` (shared
+//! with the archive sources, whose layouts have the same `index.json`).
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use super::SourceError;
+use crate::content::{BlobSource, ContentError};
+use crate::model::{Blob, Descriptor, Digest, Document, Index};
+
+/// An OCI image layout on disk.
+pub struct OciDir {
+    path: PathBuf,
+}
+
+impl OciDir {
+    pub fn open(path: &Path) -> Result<OciDir, SourceError> {
+        let marker = path.join("oci-layout");
+        if !path.is_dir() {
+            return Err(SourceError::Io {
+                path: path.to_owned(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such directory"),
+            });
+        }
+        if !marker.is_file() {
+            return Err(SourceError::NotLayout {
+                path: path.to_owned(),
+                reason: "it has no oci-layout file".into(),
+            });
+        }
+        Ok(OciDir {
+            path: path.to_owned(),
+        })
+    }
+
+    /// The image named `reference` (or the only one) in `index.json`.
+    pub fn root(&self, reference: Option<&str>) -> Result<Blob, SourceError> {
+        let index_path = self.path.join("index.json");
+        let bytes = std::fs::read(&index_path).map_err(|source| SourceError::Io {
+            path: index_path.clone(),
+            source,
+        })?;
+        select_root(&self.path, bytes, reference, self)
+    }
+
+    fn blob_path(&self, digest: &Digest) -> PathBuf {
+        self.path
+            .join("blobs")
+            .join(digest.algorithm().as_str())
+            .join(digest.hex())
+    }
+}
+
+impl BlobSource for OciDir {
+    fn open(&self, digest: &Digest) -> Result<Box<dyn Read + Send + '_>, ContentError> {
+        match File::open(self.blob_path(digest)) {
+            Ok(f) => Ok(Box::new(f)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ContentError::NotFound {
+                digest: digest.clone(),
+                source_name: self.describe(),
+            }),
+            Err(source) => Err(ContentError::Io {
+                digest: digest.clone(),
+                source,
+            }),
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("OCI layout {}", self.path.display())
+    }
+}
+
+/// Chooses the image a layout's `index.json` names.
+///
+/// With a reference, the entries whose `org.opencontainers.image.ref.name` (or, as Docker
+/// writes it, `io.containerd.image.name`) equals it. Without one: the only entry; or, when the
+/// entries share one name (or none) — as a multi-platform layout written straight into
+/// `index.json` has them — the index itself.
+pub fn select_root(
+    path: &Path,
+    index_bytes: Vec<u8>,
+    reference: Option<&str>,
+    blobs: &dyn BlobSource,
+) -> Result<Blob, SourceError> {
+    let doc_err = |what: &str, source| SourceError::Document {
+        path: path.to_owned(),
+        what: what.to_owned(),
+        source,
+    };
+    let index: Index = match Document::parse(&index_bytes, None)
+        .map_err(|e| doc_err("index.json", e))?
+    {
+        Document::Index(index) => index,
+        Document::Manifest(_) => {
+            return Err(SourceError::NotLayout {
+                path: path.to_owned(),
+                reason: "index.json is a manifest, not an index".into(),
+            });
+        }
+    };
+    let names = |d: &Descriptor| -> Vec<String> {
+        ["org.opencontainers.image.ref.name", "io.containerd.image.name"]
+            .iter()
+            .filter_map(|k| d.annotations.get(*k).cloned())
+            .collect()
+    };
+    let available = || {
+        let mut all: Vec<String> = index
+            .manifests
+            .iter()
+            .map(|d| {
+                d.ref_name()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| d.digest.to_string())
+            })
+            .collect();
+        all.dedup();
+        all.join(", ")
+    };
+    let chosen: Vec<&Descriptor> = match reference {
+        Some(r) => {
+            let hits: Vec<&Descriptor> = index
+                .manifests
+                .iter()
+                .filter(|d| names(d).iter().any(|n| n == r) || d.digest.to_string() == r)
+                .collect();
+            if hits.is_empty() {
+                return Err(SourceError::NoSuchImage {
+                    path: path.to_owned(),
+                    wanted: r.to_owned(),
+                    available: available(),
+                });
+            }
+            hits
+        }
+        None => index.manifests.iter().collect(),
+    };
+    match chosen.as_slice() {
+        [] => Err(SourceError::Empty {
+            path: path.to_owned(),
+        }),
+        [one] => {
+            let bytes = crate::content::read_json_blob(blobs, one, crate::content::Limits::default().json_bytes)?;
+            Ok(Blob {
+                descriptor: Some((*one).clone()),
+                bytes,
+            })
+        }
+        several => {
+            let first = names(several[0]);
+            let same_name = several.iter().all(|d| names(d) == first);
+            let all_platformed = several.iter().all(|d| d.platform.is_some());
+            if same_name && all_platformed && reference.is_none() {
+                Ok(Blob {
+                    descriptor: None,
+                    bytes: index_bytes,
+                })
+            } else if same_name && all_platformed {
+                let manifests: Vec<Descriptor> = several.iter().map(|d| (*d).clone()).collect();
+                let bytes = serde_json::to_vec(&serde_json::json!({
+                    "schemaVersion": 2,
+                    "mediaType": crate::model::media::OCI_INDEX,
+                    "manifests": manifests,
+                }))
+                .expect("serialising descriptors cannot fail");
+                Ok(Blob {
+                    descriptor: None,
+                    bytes,
+                })
+            } else {
+                Err(SourceError::Ambiguous {
+                    path: path.to_owned(),
+                    hint: "PATH:REF".into(),
+                    available: available(),
+                })
+            }
+        }
+    }
+}

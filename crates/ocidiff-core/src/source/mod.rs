@@ -1,0 +1,82 @@
+//! Where images come from. Each source turns an [`ImageRef`] into an [`Image`]: the document the
+//! walk starts at (an index or a manifest) and a [`BlobSource`] for everything it refers to.
+
+mod layout;
+
+use std::path::PathBuf;
+
+pub use layout::{OciDir, select_root};
+
+use crate::content::{BlobSource, ContentError};
+use crate::model::{Blob, DocumentError};
+use crate::reference::{ImageRef, RefError};
+
+/// An image ready to be walked.
+pub struct Image {
+    /// What the user named.
+    pub reference: ImageRef,
+    /// The index or manifest the walk starts at.
+    pub root: Blob,
+    /// Every blob the root refers to.
+    pub blobs: Box<dyn BlobSource>,
+}
+
+/// Why an image could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error(transparent)]
+    Reference(#[from] RefError),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: not an OCI image layout ({reason})")]
+    NotLayout { path: PathBuf, reason: String },
+    #[error("{path}: {what}: {source}")]
+    Document {
+        path: PathBuf,
+        what: String,
+        source: DocumentError,
+    },
+    #[error("{path}: no image named {wanted:?}; it holds: {available}")]
+    NoSuchImage {
+        path: PathBuf,
+        wanted: String,
+        available: String,
+    },
+    #[error("{path}: holds several images, name one with {hint}: {available}")]
+    Ambiguous {
+        path: PathBuf,
+        hint: String,
+        available: String,
+    },
+    #[error("{path}: holds no image")]
+    Empty { path: PathBuf },
+    #[error(transparent)]
+    Content(#[from] ContentError),
+    #[error("{transport}:// images are not supported yet: {reference}")]
+    Unsupported {
+        transport: &'static str,
+        reference: String,
+    },
+}
+
+/// Opens the image a reference names.
+pub fn open(reference: &ImageRef) -> Result<Image, SourceError> {
+    match reference {
+        ImageRef::OciDir { path, reference: r } => {
+            let dir = OciDir::open(path)?;
+            let root = dir.root(r.as_deref())?;
+            Ok(Image {
+                reference: reference.clone(),
+                root,
+                blobs: Box::new(dir),
+            })
+        }
+        other => Err(SourceError::Unsupported {
+            transport: other.transport(),
+            reference: other.to_string(),
+        }),
+    }
+}

@@ -1,0 +1,1 @@
+//! Builds container images in code for ocidiff's tests and examples.
