@@ -1,1 +1,87 @@
-fn main() {}
+//! `ocidiff`: the command-line front end. It parses flags, calls the library and maps the
+//! outcome to an exit status: 0 same, 1 different, 2 error.
+
+mod cli;
+mod commands;
+
+use std::io::{self, IsTerminal};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// The result of a command that ran to its end.
+pub enum Verdict {
+    Same,
+    Different,
+}
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to stdout with status 0; usage errors are status 2.
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    init_logging(&cli);
+    match commands::run(cli) {
+        Ok(Verdict::Same) => ExitCode::SUCCESS,
+        Ok(Verdict::Different) => ExitCode::from(1),
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("ocidiff: error: {}", one_line(&err));
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging(cli: &cli::Cli) {
+    let verbose = matches!(&cli.command, cli::Command::Diff(d) if d.verbose);
+    let level = if cli.debug {
+        "debug"
+    } else if verbose {
+        "info"
+    } else {
+        "warn"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OCIDIFF_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("ocidiff={level},ocidiff_core={level}")));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .with_ansi(io::stderr().is_terminal())
+        .with_target(false)
+        .init();
+}
+
+/// The error and its causes on one line. Library messages often quote their cause already;
+/// a cause whose text is already there is not repeated.
+fn one_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line.replace('\n', " ")
+}
+
+/// A reader that closed our stdout (`ocidiff diff … | head`) is not an error.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
+}

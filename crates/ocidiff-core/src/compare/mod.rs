@@ -1,1 +1,730 @@
-//! The comparison engine.
+//! The comparison engine: walks two images level by level — index, manifests (per platform),
+//! config, layers, tar entries — and returns every difference as a [`Finding`].
+//!
+//! Blobs with the same digest on both sides are verified (hashed) but never decompressed or
+//! walked; layer pairs are walked in parallel, each side of a pair on its own thread.
+
+mod entries;
+mod extract;
+mod json;
+pub mod layer;
+pub mod overlay;
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+use serde_json::{Value, json};
+
+pub use extract::{EntryKind, ExtractError, ExtractSink};
+pub use layer::LayerError;
+
+use crate::content::{self, ContentError, Limits};
+use crate::finding::{self, Comparison, FieldDiff, Finding, Input, Kind, Report, Summary};
+use crate::model::{Blob, Descriptor, Digest, Document, DocumentError, Manifest, MediaKind, Platform, media};
+use crate::normalize::{Rules, document};
+use crate::source::Image;
+
+/// Which platforms of a multi-platform image to compare.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlatformChoice {
+    /// These, in this order; each must be present in both images.
+    These(Vec<Platform>),
+    /// Every platform present in both; those in one only are reported as differences.
+    All,
+}
+
+impl Default for PlatformChoice {
+    fn default() -> Self {
+        PlatformChoice::These(vec![Platform::host()])
+    }
+}
+
+/// How to compare.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub rules: Rules,
+    pub platforms: PlatformChoice,
+    pub limits: Limits,
+}
+
+/// A comparison that could not be completed, naming the input at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("input {side} ({reference}): {source}")]
+pub struct CompareError {
+    pub side: usize,
+    pub reference: String,
+    pub source: InputError,
+}
+
+/// What was wrong with an input.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error(transparent)]
+    Content(#[from] ContentError),
+    #[error(transparent)]
+    Layer(#[from] LayerError),
+    #[error("{what}: {source}")]
+    Document {
+        what: String,
+        source: DocumentError,
+    },
+    #[error("{what} {digest}: malformed JSON: {source}")]
+    Json {
+        what: &'static str,
+        digest: Digest,
+        source: serde_json::Error,
+    },
+    #[error("{what} {digest} is a {found}, expected {expected}")]
+    WrongKind {
+        what: &'static str,
+        digest: Digest,
+        found: &'static str,
+        expected: &'static str,
+    },
+    #[error("no image for platform {wanted}; the image has: {available}")]
+    NoPlatform { wanted: Platform, available: String },
+    #[error("index {0} refers to itself")]
+    Cycle(Digest),
+    #[error("{what} lists {count} {items}, more than the limit of {limit} (raise it with --max-scale)")]
+    TooMany {
+        what: String,
+        count: usize,
+        items: &'static str,
+        limit: u64,
+    },
+}
+
+/// The report plus what a second pass needs to extract the differing files.
+pub struct Outcome {
+    pub report: Report,
+    pairs: Vec<Pair>,
+}
+
+/// One compared pair of manifests, kept for extraction.
+struct Pair {
+    location: String,
+    sides: [PairSide; 2],
+    squashed: bool,
+}
+
+struct PairSide {
+    manifest: Blob,
+    config: Option<Vec<u8>>,
+    layers: Vec<Descriptor>,
+    /// For squashed comparisons: which layer each differing path was last written by.
+    origin: HashMap<String, usize>,
+}
+
+/// Compares two images.
+pub fn compare(lhs: &Image, rhs: &Image, opts: &Options) -> Result<Outcome, CompareError> {
+    Engine { sides: [lhs, rhs], opts }.run()
+}
+
+struct Engine<'a> {
+    sides: [&'a Image; 2],
+    opts: &'a Options,
+}
+
+/// An index flattened to the manifests it (or the indexes it nests) lists.
+struct Flat {
+    manifests: Vec<Descriptor>,
+}
+
+enum Root {
+    Index { doc: Value, flat: Flat },
+    Manifest(Blob),
+}
+
+impl<'a> Engine<'a> {
+    fn err(&self, side: usize, e: impl Into<InputError>) -> CompareError {
+        CompareError {
+            side,
+            reference: self.sides[side].reference.to_string(),
+            source: e.into(),
+        }
+    }
+
+    fn rules(&self) -> &Rules {
+        &self.opts.rules
+    }
+
+    fn run(&self) -> Result<Outcome, CompareError> {
+        let mut findings = Vec::new();
+        let [l, r] = self.sides;
+        if let (Some(ld), Some(rd)) = (&l.root.descriptor, &r.root.descriptor) {
+            findings.extend(self.descriptors("root", ld, rd));
+        }
+        let roots = [self.root(0)?, self.root(1)?];
+        if let [Root::Index { doc: ld, .. }, Root::Index { doc: rd, .. }] = &roots {
+            let (ld, rd) = (
+                document::index(ld.clone(), self.rules()),
+                document::index(rd.clone(), self.rules()),
+            );
+            findings.extend(values(Kind::Index, "index", &ld, &rd));
+        }
+        let (pairs_to_compare, platform_findings) = self.choose(&roots)?;
+        findings.extend(platform_findings);
+        let mut comparisons = Vec::new();
+        let mut pairs = Vec::new();
+        for (i, (platform, lm, rm)) in pairs_to_compare.into_iter().enumerate() {
+            let location = format!("manifests-{i}");
+            comparisons.push(Comparison {
+                location: location.clone(),
+                platform: platform.clone(),
+                digests: [
+                    lm.descriptor.as_ref().map(|d| d.digest.clone()),
+                    rm.descriptor.as_ref().map(|d| d.digest.clone()),
+                ],
+            });
+            let (pair, found) = self.manifests(location, platform.as_ref(), lm, rm)?;
+            findings.extend(found);
+            pairs.push(pair);
+        }
+        let report = Report {
+            schema_version: finding::SCHEMA_VERSION,
+            tool: finding::Tool {
+                name: "ocidiff".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
+            inputs: [input(l), input(r)],
+            rules: *self.rules(),
+            comparisons,
+            summary: Summary::of(&findings),
+            findings,
+        };
+        Ok(Outcome { report, pairs })
+    }
+
+    fn root(&self, side: usize) -> Result<Root, CompareError> {
+        let image = self.sides[side];
+        let declared = image.root.descriptor.as_ref().map(|d| d.media_type.as_str());
+        let what = "the image's root document";
+        match Document::parse(&image.root.bytes, declared).map_err(|source| {
+            self.err(
+                side,
+                InputError::Document {
+                    what: what.into(),
+                    source,
+                },
+            )
+        })? {
+            Document::Manifest(_) => Ok(Root::Manifest(image.root.clone())),
+            Document::Index(index) => {
+                let doc: Value = serde_json::from_slice(&image.root.bytes).map_err(|source| {
+                    self.err(
+                        side,
+                        InputError::Document {
+                            what: what.into(),
+                            source: source.into(),
+                        },
+                    )
+                })?;
+                let mut seen = Vec::new();
+                if let Some(d) = &image.root.descriptor {
+                    seen.push(d.digest.clone());
+                }
+                let mut manifests = Vec::new();
+                self.flatten(side, index.manifests, &mut seen, &mut manifests, 0)?;
+                Ok(Root::Index {
+                    doc,
+                    flat: Flat { manifests },
+                })
+            }
+        }
+    }
+
+    /// Collects the manifests of an index, descending into nested indexes, refusing cycles.
+    fn flatten(
+        &self,
+        side: usize,
+        entries: Vec<Descriptor>,
+        seen: &mut Vec<Digest>,
+        out: &mut Vec<Descriptor>,
+        depth: usize,
+    ) -> Result<(), CompareError> {
+        let limit = self.opts.limits.manifests;
+        if entries.len() as u64 > limit {
+            return Err(self.err(
+                side,
+                InputError::TooMany {
+                    what: "an index".into(),
+                    count: entries.len(),
+                    items: "manifests",
+                    limit,
+                },
+            ));
+        }
+        for d in entries {
+            match d.kind() {
+                MediaKind::Index => {
+                    if seen.contains(&d.digest) || depth >= 8 {
+                        return Err(self.err(side, InputError::Cycle(d.digest.clone())));
+                    }
+                    seen.push(d.digest.clone());
+                    let bytes = self.json_blob(side, &d)?;
+                    let nested = match Document::parse(&bytes, Some(&d.media_type)) {
+                        Ok(Document::Index(i)) => i,
+                        Ok(Document::Manifest(_)) => {
+                            return Err(self.err(
+                                side,
+                                InputError::WrongKind {
+                                    what: "index",
+                                    digest: d.digest.clone(),
+                                    found: "manifest",
+                                    expected: "index",
+                                },
+                            ));
+                        }
+                        Err(source) => {
+                            return Err(self.err(
+                                side,
+                                InputError::Document {
+                                    what: format!("index {}", d.digest),
+                                    source,
+                                },
+                            ));
+                        }
+                    };
+                    self.flatten(side, nested.manifests, seen, out, depth + 1)?;
+                    seen.pop();
+                }
+                _ => out.push(d),
+            }
+        }
+        Ok(())
+    }
+
+    fn json_blob(&self, side: usize, desc: &Descriptor) -> Result<Vec<u8>, CompareError> {
+        content::read_json_blob(&*self.sides[side].blobs, desc, self.opts.limits.json_bytes)
+            .map_err(|e| self.err(side, e))
+    }
+
+    /// Pairs up the manifests to compare, per platform.
+    #[allow(clippy::type_complexity)]
+    fn choose(
+        &self,
+        roots: &[Root; 2],
+    ) -> Result<(Vec<(Option<Platform>, Blob, Blob)>, Vec<Finding>), CompareError> {
+        if let [Root::Manifest(l), Root::Manifest(r)] = roots {
+            return Ok((vec![(None, l.clone(), r.clone())], vec![]));
+        }
+        let mut findings = Vec::new();
+        let wanted: Vec<Platform> = match &self.opts.platforms {
+            PlatformChoice::These(list) => list.clone(),
+            PlatformChoice::All => {
+                let sets = [self.platforms(0, &roots[0])?, self.platforms(1, &roots[1])?];
+                let only = |a: &[Platform], b: &[Platform]| -> Vec<Value> {
+                    a.iter()
+                        .filter(|p| !b.iter().any(|q| q.matches(p) && p.matches(q)))
+                        .map(|p| json!(p.to_string()))
+                        .collect()
+                };
+                let (lo, ro) = (only(&sets[0], &sets[1]), only(&sets[1], &sets[0]));
+                if !lo.is_empty() || !ro.is_empty() {
+                    findings.push(Finding {
+                        kind: Kind::Index,
+                        location: "index".into(),
+                        name: ".manifests".into(),
+                        fields: vec![FieldDiff::new(
+                            "platforms",
+                            Some(Value::Array(lo)),
+                            Some(Value::Array(ro)),
+                        )],
+                    });
+                }
+                sets[0]
+                    .iter()
+                    .filter(|p| sets[1].iter().any(|q| q.matches(p) && p.matches(q)))
+                    .cloned()
+                    .collect()
+            }
+        };
+        let mut pairs = Vec::new();
+        for p in wanted {
+            let l = self.pick(0, &roots[0], &p)?;
+            let r = self.pick(1, &roots[1], &p)?;
+            pairs.push((Some(p), l, r));
+        }
+        Ok((pairs, findings))
+    }
+
+    /// The platforms an image offers: those of its index entries, or its config's.
+    fn platforms(&self, side: usize, root: &Root) -> Result<Vec<Platform>, CompareError> {
+        match root {
+            Root::Index { flat, .. } => Ok(flat
+                .manifests
+                .iter()
+                .filter_map(|d| d.platform.clone())
+                .filter(|p| p.os != "unknown")
+                .collect()),
+            Root::Manifest(blob) => Ok(self.config_platform(side, blob)?.into_iter().collect()),
+        }
+    }
+
+    fn config_platform(&self, side: usize, blob: &Blob) -> Result<Option<Platform>, CompareError> {
+        let manifest = self.parse_manifest(side, blob)?;
+        let bytes = self.json_blob(side, &manifest.config)?;
+        let config: crate::model::Config = serde_json::from_slice(&bytes).map_err(|source| {
+            self.err(
+                side,
+                InputError::Json {
+                    what: "config",
+                    digest: manifest.config.digest.clone(),
+                    source,
+                },
+            )
+        })?;
+        Ok(match (config.os, config.architecture) {
+            (Some(os), Some(architecture)) => Some(Platform {
+                os,
+                architecture,
+                variant: config.variant,
+                os_version: None,
+            }),
+            _ => None,
+        })
+    }
+
+    fn pick(&self, side: usize, root: &Root, wanted: &Platform) -> Result<Blob, CompareError> {
+        match root {
+            // A single-manifest image is compared whatever platform it is for, as `docker
+            // run` would run it.
+            Root::Manifest(blob) => Ok(blob.clone()),
+            Root::Index { flat, .. } => {
+                let hit = flat.manifests.iter().find(|d| {
+                    d.kind() == MediaKind::Manifest
+                        && d.platform.as_ref().is_some_and(|p| p.matches(wanted))
+                });
+                let Some(desc) = hit else {
+                    let mut available: Vec<String> = flat
+                        .manifests
+                        .iter()
+                        .filter_map(|d| d.platform.as_ref())
+                        .filter(|p| p.os != "unknown")
+                        .map(ToString::to_string)
+                        .collect();
+                    available.dedup();
+                    return Err(self.err(
+                        side,
+                        InputError::NoPlatform {
+                            wanted: wanted.clone(),
+                            available: if available.is_empty() {
+                                "no platform-specific manifests".into()
+                            } else {
+                                available.join(", ")
+                            },
+                        },
+                    ));
+                };
+                Ok(Blob {
+                    bytes: self.json_blob(side, desc)?,
+                    descriptor: Some(desc.clone()),
+                })
+            }
+        }
+    }
+
+    fn parse_manifest(&self, side: usize, blob: &Blob) -> Result<Manifest, CompareError> {
+        let declared = blob.descriptor.as_ref().map(|d| d.media_type.as_str());
+        let digest = blob
+            .descriptor
+            .as_ref()
+            .map_or_else(|| Digest::sha256_of(&blob.bytes), |d| d.digest.clone());
+        match Document::parse(&blob.bytes, declared) {
+            Ok(Document::Manifest(m)) => {
+                let limit = self.opts.limits.layers;
+                if m.layers.len() as u64 > limit {
+                    return Err(self.err(
+                        side,
+                        InputError::TooMany {
+                            what: format!("manifest {digest}"),
+                            count: m.layers.len(),
+                            items: "layers",
+                            limit,
+                        },
+                    ));
+                }
+                Ok(m)
+            }
+            Ok(Document::Index(_)) => Err(self.err(
+                side,
+                InputError::WrongKind {
+                    what: "manifest",
+                    digest,
+                    found: "index",
+                    expected: "manifest",
+                },
+            )),
+            Err(source) => Err(self.err(
+                side,
+                InputError::Document {
+                    what: format!("manifest {digest}"),
+                    source,
+                },
+            )),
+        }
+    }
+
+    fn manifests(
+        &self,
+        location: String,
+        platform: Option<&Platform>,
+        lm: Blob,
+        rm: Blob,
+    ) -> Result<(Pair, Vec<Finding>), CompareError> {
+        let mut findings = Vec::new();
+        // Root manifests' descriptors were compared as the roots.
+        if let (Some(_), Some(ld), Some(rd)) = (platform, &lm.descriptor, &rm.descriptor) {
+            findings.extend(self.descriptors(&location, ld, rd));
+        }
+        let manifests = [self.parse_manifest(0, &lm)?, self.parse_manifest(1, &rm)?];
+        let docs = [self.json_value(0, &lm)?, self.json_value(1, &rm)?];
+        let normalized = docs.map(|d| document::manifest(d, self.rules()));
+        findings.extend(values(Kind::Manifest, &location, &normalized[0], &normalized[1]));
+
+        let config_loc = format!("{location}/config");
+        let [lc, rc] = [&manifests[0].config, &manifests[1].config];
+        findings.extend(self.descriptors(&config_loc, lc, rc));
+        let mut configs = [None, None];
+        if lc.digest == rc.digest {
+            self.verify_both(lc, rc)?;
+        } else {
+            let bytes = [self.json_blob(0, lc)?, self.json_blob(1, rc)?];
+            let parsed = [
+                self.config_value(0, lc, &bytes[0])?,
+                self.config_value(1, rc, &bytes[1])?,
+            ];
+            let [l, r] = parsed.map(|v| document::config(v, self.rules()));
+            let found = values(Kind::Config, &config_loc, &l, &r);
+            if !found.is_empty() {
+                configs = bytes.map(Some);
+            }
+            findings.extend(found);
+        }
+
+        let [ll, rl] = [&manifests[0].layers, &manifests[1].layers];
+        let squashed = ll.len() != rl.len();
+        let mut origins = [HashMap::new(), HashMap::new()];
+        if squashed {
+            findings.push(Finding {
+                kind: Kind::Manifest,
+                location: location.clone(),
+                name: ".layers".into(),
+                fields: vec![FieldDiff::new(
+                    "count",
+                    Some(json!(ll.len())),
+                    Some(json!(rl.len())),
+                )],
+            });
+            let layers_loc = format!("{location}/layers");
+            let (lt, rt) = rayon::join(|| self.squash(0, ll), || self.squash(1, rl));
+            let (lt, rt) = (lt?, rt?);
+            let lv: Vec<_> = lt.entries.into_values().collect();
+            let rv: Vec<_> = rt.entries.into_values().collect();
+            let found = entries::compare(&lv, &rv, self.rules(), &layers_loc, false);
+            for f in &found {
+                for (side, list) in [(0, &lv), (1, &rv)] {
+                    if let Some(e) = list.iter().find(|e| self.rules().path(&e.name) == f.name) {
+                        origins[side].insert(f.name.clone(), e.layer);
+                    }
+                }
+            }
+            findings.extend(found);
+        } else {
+            let per_layer: Vec<Vec<Finding>> = (0..ll.len())
+                .into_par_iter()
+                .map(|i| self.layer_pair(&format!("{location}/layers-{i}"), i, &ll[i], &rl[i]))
+                .collect::<Result<_, _>>()?;
+            findings.extend(per_layer.into_iter().flatten());
+        }
+        let manifest_blobs = [lm, rm];
+        let [ol, or] = origins;
+        let [cl, cr] = configs;
+        let [ml, mr] = manifest_blobs;
+        let [mfl, mfr] = manifests;
+        Ok((
+            Pair {
+                location,
+                squashed,
+                sides: [
+                    PairSide {
+                        manifest: ml,
+                        config: cl,
+                        layers: mfl.layers,
+                        origin: ol,
+                    },
+                    PairSide {
+                        manifest: mr,
+                        config: cr,
+                        layers: mfr.layers,
+                        origin: or,
+                    },
+                ],
+            },
+            findings,
+        ))
+    }
+
+    fn json_value(&self, side: usize, blob: &Blob) -> Result<Value, CompareError> {
+        serde_json::from_slice(&blob.bytes).map_err(|source| {
+            self.err(
+                side,
+                InputError::Json {
+                    what: "manifest",
+                    digest: blob
+                        .descriptor
+                        .as_ref()
+                        .map_or_else(|| Digest::sha256_of(&blob.bytes), |d| d.digest.clone()),
+                    source,
+                },
+            )
+        })
+    }
+
+    fn config_value(&self, side: usize, desc: &Descriptor, bytes: &[u8]) -> Result<Value, CompareError> {
+        serde_json::from_slice(bytes).map_err(|source| {
+            self.err(
+                side,
+                InputError::Json {
+                    what: "config",
+                    digest: desc.digest.clone(),
+                    source,
+                },
+            )
+        })
+    }
+
+    /// Both sides name the same blob: it need not be compared, only checked on each side, so
+    /// that a source cannot pass off other content under a digest it has not earned.
+    fn verify_both(&self, ld: &Descriptor, rd: &Descriptor) -> Result<(), CompareError> {
+        let (l, r) = rayon::join(
+            || content::verify_blob(&*self.sides[0].blobs, ld).map_err(|e| self.err(0, e)),
+            || content::verify_blob(&*self.sides[1].blobs, rd).map_err(|e| self.err(1, e)),
+        );
+        l.and(r)
+    }
+
+    fn layer_pair(
+        &self,
+        location: &str,
+        index: usize,
+        ld: &Descriptor,
+        rd: &Descriptor,
+    ) -> Result<Vec<Finding>, CompareError> {
+        let mut findings = self.descriptors(location, ld, rd);
+        for (side, d) in [(0, ld), (1, rd)] {
+            if !matches!(d.kind(), MediaKind::Layer(_)) {
+                return Err(self.err(
+                    side,
+                    InputError::WrongKind {
+                        what: "layer",
+                        digest: d.digest.clone(),
+                        found: "blob of an unsupported media type",
+                        expected: "a tar layer (OCI or Docker, uncompressed, gzip or zstd)",
+                    },
+                ));
+            }
+        }
+        if ld.digest == rd.digest {
+            self.verify_both(ld, rd)?;
+            return Ok(findings);
+        }
+        let (l, r) = rayon::join(|| self.walk(0, ld, index), || self.walk(1, rd, index));
+        let (l, r) = (l?, r?);
+        findings.extend(entries::compare(&l.entries, &r.entries, self.rules(), location, true));
+        Ok(findings)
+    }
+
+    fn walk(&self, side: usize, desc: &Descriptor, index: usize) -> Result<layer::Listing, CompareError> {
+        layer::walk(&*self.sides[side].blobs, desc, index, &self.opts.limits, |_, _| Ok(()))
+            .map_err(|e| self.err(side, e))
+    }
+
+    fn squash(&self, side: usize, layers: &[Descriptor]) -> Result<overlay::Tree, CompareError> {
+        let listings: Vec<layer::Listing> = layers
+            .par_iter()
+            .enumerate()
+            .map(|(i, d)| self.walk(side, d, i))
+            .collect::<Result<_, _>>()?;
+        let mut tree = overlay::Tree::default();
+        for l in listings {
+            tree.apply(l.entries);
+        }
+        Ok(tree)
+    }
+
+    fn descriptors(&self, location: &str, l: &Descriptor, r: &Descriptor) -> Vec<Finding> {
+        let rules = self.rules();
+        let mut fields = Vec::new();
+        let mut cmp = |field: &str, lv: Option<Value>, rv: Option<Value>| {
+            if lv != rv {
+                fields.push(FieldDiff::new(field, lv, rv));
+            }
+        };
+        let media_type = |d: &Descriptor| {
+            if rules.ignore_storage_format {
+                json!(media::canonical(&d.media_type))
+            } else {
+                json!(d.media_type)
+            }
+        };
+        cmp("mediaType", Some(media_type(l)), Some(media_type(r)));
+        if !rules.any() {
+            cmp("digest", Some(json!(l.digest)), Some(json!(r.digest)));
+            cmp("size", Some(json!(l.size)), Some(json!(r.size)));
+        }
+        let keys = l.annotations.keys().chain(
+            r.annotations
+                .keys()
+                .filter(|k| !l.annotations.contains_key(*k)),
+        );
+        for k in keys.filter(|k| !rules.ignores_annotation(k)) {
+            cmp(
+                &format!("annotations[{}]", json!(k)),
+                l.annotations.get(k).map(|v| json!(v)),
+                r.annotations.get(k).map(|v| json!(v)),
+            );
+        }
+        let platform = |d: &Descriptor| d.platform.as_ref().map(|p| json!(p));
+        cmp("platform", platform(l), platform(r));
+        let urls = |d: &Descriptor| (!d.urls.is_empty()).then(|| json!(d.urls));
+        cmp("urls", urls(l), urls(r));
+        cmp(
+            "artifactType",
+            l.artifact_type.as_ref().map(|v| json!(v)),
+            r.artifact_type.as_ref().map(|v| json!(v)),
+        );
+        if fields.is_empty() {
+            return vec![];
+        }
+        vec![Finding {
+            kind: Kind::Descriptor,
+            location: location.to_owned(),
+            name: String::new(),
+            fields,
+        }]
+    }
+}
+
+/// A finding for each differing value of two JSON documents.
+fn values(kind: Kind, location: &str, lhs: &Value, rhs: &Value) -> Vec<Finding> {
+    json::diff(lhs, rhs)
+        .into_iter()
+        .map(|(path, l, r)| Finding {
+            kind,
+            location: location.to_owned(),
+            name: path,
+            fields: vec![FieldDiff::new("value", l, r)],
+        })
+        .collect()
+}
+
+fn input(image: &Image) -> Input {
+    Input {
+        reference: image.reference.to_string(),
+        transport: image.reference.transport().to_owned(),
+        digest: image.root.descriptor.as_ref().map(|d| d.digest.clone()),
+    }
+}
+#[cfg(test)]
+mod tests;

@@ -1,6 +1,8 @@
 //! What the comparison ignores: diffoci's `--ignore-*` options with the same names and
 //! meanings, and what `--semantic` adds on top of them.
 
+pub mod document;
+
 use schemars::JsonSchema;
 use serde::Serialize;
 

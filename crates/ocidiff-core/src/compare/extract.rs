@@ -1,0 +1,150 @@
+//! The second pass behind `--report-dir`: reads again only the layers that hold differing
+//! files and hands those files, and the differing JSON documents, to a sink.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{self, Read};
+
+use super::layer::{self, EntryType};
+use super::{CompareError, Outcome, overlay};
+use crate::content::Limits;
+use crate::finding::Kind;
+use crate::source::Image;
+
+/// What kind of entry is handed to [`ExtractSink::entry`]. Links are given as their targets:
+/// a sink must never create them as links.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind<'a> {
+    File,
+    Symlink(&'a str),
+    Hardlink(&'a str),
+    /// Directories, devices, fifos: nothing to show but their metadata.
+    Other,
+}
+
+/// Receives the content of what differs. `side` is 0 or 1, the input's number.
+pub trait ExtractSink {
+    /// A JSON document (manifest, config, index) that differs, as stored.
+    fn document(
+        &mut self,
+        side: usize,
+        location: &str,
+        file_name: &str,
+        bytes: &[u8],
+    ) -> io::Result<()>;
+
+    /// A tar entry that differs, with its content.
+    fn entry(
+        &mut self,
+        side: usize,
+        location: &str,
+        path: &str,
+        kind: EntryKind<'_>,
+        content: &mut dyn Read,
+    ) -> io::Result<()>;
+}
+
+/// Why extraction stopped: an input failed on the second read, or the sink could not write.
+#[derive(Debug, thiserror::Error)]
+pub enum ExtractError {
+    #[error(transparent)]
+    Input(#[from] CompareError),
+    #[error("writing the report: {0}")]
+    Write(#[source] io::Error),
+}
+
+impl Outcome {
+    /// Hands every differing document and file of `images` (the ones compared) to `sink`.
+    pub fn extract(
+        &self,
+        images: [&Image; 2],
+        limits: &Limits,
+        sink: &mut dyn ExtractSink,
+    ) -> Result<(), ExtractError> {
+        let rules = self.report.rules;
+        let findings = &self.report.findings;
+        if findings.iter().any(|f| f.kind == Kind::Index) {
+            for (side, image) in images.iter().enumerate() {
+                sink.document(side, "", "index.json", &image.root.bytes)
+                    .map_err(ExtractError::Write)?;
+            }
+        }
+        for pair in &self.pairs {
+            let here = |kind: Kind| {
+                findings
+                    .iter()
+                    .any(|f| f.kind == kind && f.location.starts_with(&pair.location))
+            };
+            for (side, ps) in pair.sides.iter().enumerate() {
+                if here(Kind::Manifest) {
+                    sink.document(side, &pair.location, "manifest.json", &ps.manifest.bytes)
+                        .map_err(ExtractError::Write)?;
+                }
+                if let Some(config) = &ps.config {
+                    sink.document(side, &pair.location, "config.json", config)
+                        .map_err(ExtractError::Write)?;
+                }
+            }
+            // (side, layer index) → (location to file under, paths wanted)
+            let mut wanted: BTreeMap<(usize, usize), (String, BTreeSet<&str>)> = BTreeMap::new();
+            let prefix = format!("{}/layers", pair.location);
+            for f in findings.iter().filter(|f| f.kind == Kind::File) {
+                let Some(suffix) = f.location.strip_prefix(&prefix) else {
+                    continue;
+                };
+                for side in 0..2 {
+                    let layer = if pair.squashed {
+                        pair.sides[side].origin.get(&f.name).copied()
+                    } else {
+                        suffix.strip_prefix('-').and_then(|i| i.parse().ok())
+                    };
+                    if let Some(layer) = layer {
+                        wanted
+                            .entry((side, layer))
+                            .or_insert_with(|| (f.location.clone(), BTreeSet::new()))
+                            .1
+                            .insert(f.name.as_str());
+                    }
+                }
+            }
+            for ((side, index), (location, names)) in wanted {
+                let Some(desc) = pair.sides[side].layers.get(index) else {
+                    continue;
+                };
+                let squashed = pair.squashed;
+                let key = |name: &str| -> String {
+                    if squashed {
+                        rules.path(&overlay::clean(name)).to_owned()
+                    } else {
+                        rules.path(name).to_owned()
+                    }
+                };
+                let mut write_error = None;
+                layer::walk(&*images[side].blobs, desc, index, limits, |meta, content| {
+                    let name = key(&meta.name);
+                    if write_error.is_some() || !names.contains(name.as_str()) {
+                        return Ok(());
+                    }
+                    let kind = match (meta.kind, meta.link.as_deref()) {
+                        (EntryType::File, _) => EntryKind::File,
+                        (EntryType::Symlink, Some(t)) => EntryKind::Symlink(t),
+                        (EntryType::Hardlink, Some(t)) => EntryKind::Hardlink(t),
+                        _ => EntryKind::Other,
+                    };
+                    if let Err(e) = sink.entry(side, &location, &name, kind, content) {
+                        write_error = Some(e);
+                    }
+                    Ok(())
+                })
+                .map_err(|e| CompareError {
+                    side,
+                    reference: images[side].reference.to_string(),
+                    source: e.into(),
+                })?;
+                if let Some(e) = write_error {
+                    return Err(ExtractError::Write(e));
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,85 @@
+//! Structural differences between two JSON values, addressed by jq-style paths.
+
+use serde_json::Value;
+
+/// One differing value: its path (`.config.Env[0]`) and both sides, `None` where absent.
+pub type ValueDiff = (String, Option<Value>, Option<Value>);
+
+/// Every leaf-most difference between `lhs` and `rhs`. Objects are compared key by key and
+/// arrays element by element, so that one changed `Env` entry is one finding, not the whole
+/// config.
+pub fn diff(lhs: &Value, rhs: &Value) -> Vec<ValueDiff> {
+    let mut out = Vec::new();
+    walk(String::new(), lhs, rhs, &mut out);
+    out
+}
+
+fn walk(path: String, lhs: &Value, rhs: &Value, out: &mut Vec<ValueDiff>) {
+    match (lhs, rhs) {
+        (Value::Object(l), Value::Object(r)) => {
+            for (k, lv) in l {
+                let p = format!("{path}{}", key(k));
+                match r.get(k) {
+                    Some(rv) => walk(p, lv, rv, out),
+                    None => out.push((p, Some(lv.clone()), None)),
+                }
+            }
+            for (k, rv) in r {
+                if !l.contains_key(k) {
+                    out.push((format!("{path}{}", key(k)), None, Some(rv.clone())));
+                }
+            }
+        }
+        (Value::Array(l), Value::Array(r)) => {
+            for i in 0..l.len().max(r.len()) {
+                let p = format!("{path}[{i}]");
+                match (l.get(i), r.get(i)) {
+                    (Some(lv), Some(rv)) => walk(p, lv, rv, out),
+                    (lv, rv) => out.push((p, lv.cloned(), rv.cloned())),
+                }
+            }
+        }
+        _ if lhs != rhs => {
+            let p = if path.is_empty() { ".".into() } else { path };
+            out.push((p, Some(lhs.clone()), Some(rhs.clone())));
+        }
+        _ => {}
+    }
+}
+
+/// `.name` for identifier-like keys, `["odd key"]` otherwise, as jq writes them.
+fn key(k: &str) -> String {
+    let plain = !k.is_empty()
+        && !k.starts_with(|c: char| c.is_ascii_digit())
+        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if plain {
+        format!(".{k}")
+    } else {
+        format!("[{}]", Value::String(k.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn reports_leaves_with_jq_paths() {
+        let l = json!({"a": 1, "config": {"Env": ["A=1", "B=2"]}, "ann": {"x.y": "1"}});
+        let r = json!({"a": 1, "config": {"Env": ["A=1", "B=3", "C=4"]}, "ann": {}, "new": true});
+        let d = diff(&l, &r);
+        assert_eq!(
+            d,
+            vec![
+                (".config.Env[1]".into(), Some(json!("B=2")), Some(json!("B=3"))),
+                (".config.Env[2]".into(), None, Some(json!("C=4"))),
+                (".ann[\"x.y\"]".into(), Some(json!("1")), None),
+                (".new".into(), None, Some(json!(true))),
+            ]
+        );
+        assert!(diff(&l, &l).is_empty());
+        assert_eq!(diff(&json!(1), &json!(2))[0].0, ".");
+    }
+}

@@ -1,0 +1,253 @@
+//! The `ocidiff` binary on images generated in code, in every local source form.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use ocidiff_testkit::{
+    DockerArchiveForm, Entry, ImageSpec, Layer, MediaStyle, write_docker_archive,
+    write_oci_archive, write_oci_dir,
+};
+use serde_json::Value;
+
+fn ocidiff() -> Command {
+    Command::cargo_bin("ocidiff").unwrap()
+}
+
+fn image(content: &str) -> ImageSpec {
+    ImageSpec::new().layer(Layer::new(vec![
+        Entry::dir("etc/"),
+        Entry::file("etc/os-release", "ID=test\n"),
+        Entry::file("etc/stamp", content),
+    ]))
+}
+
+/// Writes `spec` in every local form under `dir` and returns the references naming them.
+fn every_form(dir: &Path, tag: &str, spec: &ImageSpec) -> Vec<String> {
+    let oci = dir.join(format!("{tag}-oci"));
+    write_oci_dir(&oci, &[(tag, spec.clone().into())]).unwrap();
+    let oci_archive = dir.join(format!("{tag}-oci.tar"));
+    write_oci_archive(&oci_archive, &[(tag, spec.clone().into())]).unwrap();
+    let classic = dir.join(format!("{tag}-classic.tar"));
+    let docker_name = format!("img:{tag}");
+    write_docker_archive(
+        &classic,
+        &[(vec![docker_name.as_str()], spec.clone().media(MediaStyle::Docker))],
+        DockerArchiveForm::Classic,
+    )
+    .unwrap();
+    let layout = dir.join(format!("{tag}-docker25.tar"));
+    write_docker_archive(
+        &layout,
+        &[(vec![docker_name.as_str()], spec.clone())],
+        DockerArchiveForm::OciLayout,
+    )
+    .unwrap();
+    vec![
+        format!("oci:{}:{tag}", oci.display()),
+        oci.display().to_string(),
+        format!("oci-archive:{}", oci_archive.display()),
+        oci_archive.display().to_string(),
+        format!("docker-archive:{}:{docker_name}", classic.display()),
+        classic.display().to_string(),
+        format!("docker-archive:{}", layout.display()),
+        layout.display().to_string(),
+    ]
+}
+
+fn redact(out: &[u8], dir: &Path) -> String {
+    String::from_utf8_lossy(out).replace(&dir.display().to_string(), "[TMP]")
+}
+
+#[test]
+fn every_form_equals_every_other_under_semantic() {
+    let dir = tempfile::tempdir().unwrap();
+    let forms = every_form(dir.path(), "a", &image("1"));
+    for lhs in &forms {
+        for rhs in &forms {
+            let out = ocidiff()
+                .args(["diff", "--semantic", lhs, rhs])
+                .output()
+                .unwrap();
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{lhs} vs {rhs}:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(out.stdout.is_empty());
+        }
+    }
+}
+
+#[test]
+fn every_form_sees_a_content_difference() {
+    let dir = tempfile::tempdir().unwrap();
+    let lhs = every_form(dir.path(), "a", &image("1"));
+    let rhs = every_form(dir.path(), "b", &image("2"));
+    for (l, r) in lhs.iter().zip(&rhs) {
+        let out = ocidiff()
+            .args(["diff", "--semantic", l, r])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{l} vs {r}");
+        let table = String::from_utf8(out.stdout).unwrap();
+        let files: Vec<&str> = table.lines().filter(|l| l.starts_with("File")).collect();
+        assert_eq!(files.len(), 1, "{table}");
+        assert!(files[0].contains("etc/stamp"), "{table}");
+    }
+}
+
+#[test]
+fn identical_input_prints_nothing_and_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let forms = every_form(dir.path(), "a", &image("1"));
+    ocidiff()
+        .args(["diff", &forms[0], &forms[0]])
+        .assert()
+        .code(0)
+        .stdout("");
+}
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+}
+
+#[test]
+fn shipped_examples_strict() {
+    let ex = examples();
+    let out = ocidiff()
+        .current_dir(&ex)
+        .args(["diff", "hello-v1", "hello-v2.tar"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    insta::assert_snapshot!("examples_strict", String::from_utf8(out.stdout).unwrap());
+}
+
+#[test]
+fn shipped_examples_semantic() {
+    let ex = examples();
+    let out = ocidiff()
+        .current_dir(&ex)
+        .args(["diff", "--semantic", "hello-v1", "hello-v2.tar"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    insta::assert_snapshot!("examples_semantic", String::from_utf8(out.stdout).unwrap());
+}
+
+#[test]
+fn report_file_is_versioned_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = every_form(dir.path(), "a", &image("1"));
+    let r = every_form(dir.path(), "b", &image("2"));
+    let report = dir.path().join("r.json");
+    ocidiff()
+        .args(["diff", "--semantic", "--report-file"])
+        .arg(&report)
+        .args([&l[0], &r[4]])
+        .assert()
+        .code(1);
+    let json: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(json["schema_version"], 1);
+    assert_eq!(json["inputs"][0]["transport"], "oci");
+    assert_eq!(json["inputs"][1]["transport"], "docker-archive");
+    let files: Vec<&Value> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "file")
+        .collect();
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0]["name"], "etc/stamp");
+    assert_eq!(files[0]["location"], "manifests-0/layers-0");
+}
+
+#[test]
+fn report_dir_holds_the_differing_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = every_form(dir.path(), "a", &image("one\n"));
+    let r = every_form(dir.path(), "b", &image("two\n"));
+    let out = dir.path().join("report");
+    ocidiff()
+        .args(["diff", "--report-dir"])
+        .arg(&out)
+        .args([&l[2], &r[6]])
+        .assert()
+        .code(1);
+    assert!(out.join("report.json").is_file());
+    let stamp = |side: &str| {
+        std::fs::read_to_string(out.join(side).join("manifests-0/layers-0/etc/stamp")).unwrap()
+    };
+    assert_eq!(stamp("input-0"), "one\n");
+    assert_eq!(stamp("input-1"), "two\n");
+    assert!(!out.join("input-0/manifests-0/layers-0/etc/os-release").exists());
+}
+
+#[test]
+fn bad_inputs_exit_2_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = every_form(dir.path(), "a", &image("1"));
+    let truncated = dir.path().join("truncated.tar");
+    let whole = std::fs::read(dir.path().join("a-classic.tar")).unwrap();
+    std::fs::write(&truncated, &whole[..whole.len() / 2]).unwrap();
+    let malformed = dir.path().join("malformed");
+    std::fs::create_dir(&malformed).unwrap();
+    std::fs::write(malformed.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    std::fs::write(malformed.join("index.json"), "{not json").unwrap();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["oci:/nonexistent/dir".into(), good[0].clone()],
+            "input 0",
+        ),
+        (
+            vec![good[0].clone(), format!("docker-archive:{}", truncated.display())],
+            "input 1",
+        ),
+        (
+            vec![good[0].clone(), malformed.display().to_string()],
+            "malformed JSON",
+        ),
+        (
+            vec!["--platform".into(), "linux".into(), good[0].clone(), good[0].clone()],
+            "invalid platform",
+        ),
+    ];
+    for (args, needle) in cases {
+        let out = ocidiff().arg("diff").args(&args).output().unwrap();
+        let stderr = redact(&out.stderr, dir.path());
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_exits_0() {
+    ocidiff().args(["diff", "only-one"]).assert().code(2);
+    let help = ocidiff().args(["diff", "--help"]).assert().code(0);
+    let text = String::from_utf8(help.get_output().stdout.clone()).unwrap();
+    for flag in [
+        "--semantic",
+        "--ignore-timestamps",
+        "--ignore-history",
+        "--ignore-file-order",
+        "--ignore-file-mode-redundant-bits",
+        "--ignore-file-timestamps",
+        "--ignore-image-timestamps",
+        "--ignore-image-name",
+        "--ignore-tar-format",
+        "--treat-canonical-paths-equal",
+        "--platform",
+        "--all-platforms",
+        "--verbose",
+        "--report-file",
+        "--report-dir",
+        "--max-scale",
+    ] {
+        assert!(text.contains(flag), "{flag} missing from --help");
+    }
+}
