@@ -214,7 +214,9 @@ impl ReportDir {
             }
             Err(e) => return Err(create_err(e)),
         }
-        let fd = rustix::fs::openat(CWD, path, dir_flags(), Mode::empty())
+        // `path` is the user's choice, so a symlink there is followed; nothing below it is.
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let fd = rustix::fs::openat(CWD, path, flags, Mode::empty())
             .map_err(|e| create_err(e.into()))?;
         Ok(ReportDir {
             root: path.to_owned(),
@@ -760,6 +762,12 @@ mod tests {
         let err = ReportDir::create(&empty.join("x")).err().unwrap();
         assert!(matches!(err, ReportError::NotADirectory(_)), "{err}");
         assert!(ReportDir::create(&t.path().join("new/nested")).is_ok());
+        let fresh = t.path().join("fresh");
+        std::fs::create_dir(&fresh).unwrap();
+        symlink(&fresh, t.path().join("via-link")).unwrap();
+        let dir = ReportDir::create(&t.path().join("via-link")).unwrap();
+        file(&dir, b"x", b"x");
+        assert!(fresh.join("input-0").join(LAYER).join("x").is_file());
     }
 
     #[test]

@@ -82,6 +82,18 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn documented_example_matches_schema() {
+        let doc = include_str!("../../../../docs/report.md");
+        let example = doc
+            .split("```json\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .expect("docs/report.md has a JSON example");
+        let instance: Value = serde_json::from_str(example).unwrap();
+        validate(&report_schema(), &instance).unwrap();
+    }
+
+    #[test]
     fn schema_rejects_broken_reports() {
         let mut instance: Value = serde_json::from_str(&json_of(&sample_report())).unwrap();
         instance["findings"][0]["kind"] = "blob".into();
