@@ -1,1 +1,33 @@
 //! Builds container images in code for ocidiff's tests and examples.
+//!
+//! Describe layers entry by entry, images and indexes around them, then write them in any of
+//! the forms ocidiff reads. Everything is deterministic: the same specs give the same bytes.
+//!
+//! ```
+//! use ocidiff_testkit::{Compression, Entry, ImageSpec, Layer, write_oci_dir};
+//!
+//! let dir = std::env::temp_dir().join("ocidiff-testkit-doc");
+//! let image = ImageSpec::new().layer(
+//!     Layer::new(vec![Entry::dir("etc/"), Entry::file("etc/os-release", "ID=test\n")])
+//!         .compression(Compression::Gzip),
+//! );
+//! let roots = write_oci_dir(&dir, &[("v1", image.into())]).unwrap();
+//! assert!(roots[0].starts_with("sha256:"));
+//! # std::fs::remove_dir_all(&dir).unwrap();
+//! ```
+
+pub mod examples;
+mod image;
+mod layer;
+mod write;
+
+pub use image::{
+    Blob, BuiltImage, BuiltIndex, DEFAULT_CREATED, ImageSpec, IndexSpec, MediaStyle, Root,
+};
+pub use layer::{
+    Compression, DEFAULT_MTIME, Entry, EntryKind, Layer, TarFormat, compress, sha256_digest,
+};
+pub use write::{
+    DockerArchiveForm, docker_archive_bytes, oci_archive_bytes, write_docker_archive,
+    write_oci_archive, write_oci_dir,
+};
