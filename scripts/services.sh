@@ -72,7 +72,7 @@ svc_unmount_under() {
     local dir="$1"
     command -v findmnt >/dev/null || return 0
     findmnt -rn -o TARGET | awk -v d="$dir/" 'index($0, d) == 1' | sort -r |
-        while read -r m; do umount -l "$m" 2>/dev/null || true; done
+        while read -r m; do umount -l "$m" 2>/dev/null || true; done || true
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -132,6 +132,8 @@ stop_dockerd() {
     svc_stop_pidfile dockerd "$OCIDIFF_TEST_STATE/docker.pid"
     svc_unmount_under "$OCIDIFF_TEST_STATE/exec"
     svc_unmount_under "$OCIDIFF_TEST_STATE/dockerd"
+    # Its images are throwaway; the log stays for whoever looks into a failure.
+    rm -rf "$OCIDIFF_TEST_STATE/dockerd" "$OCIDIFF_TEST_STATE/exec"
 }
 
 # ---------------------------------------------------------------------------------------------

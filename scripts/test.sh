@@ -117,7 +117,7 @@ echo "DOCKER_HOST=${DOCKER_HOST:-<unset: docker tests will be skipped>}"
 section "cargo test"
 log="$OCIDIFF_TEST_STATE/cargo-test.log"
 set +e
-cargo test --all "${LOCKED[@]}" 2>&1 | tee "$log"
+cargo test --all "${LOCKED[@]}" --no-fail-fast 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e
 
