@@ -10,7 +10,12 @@ use clap::{Args, Parser, Subcommand};
 /// Exit status: 0 when the images are the same under the chosen options, 1 when they differ,
 /// 2 on any error (bad arguments, unreadable or malformed input, a failed write).
 #[derive(Debug, Parser)]
-#[command(name = "ocidiff", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "ocidiff",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// Log what is being done, in detail, on stderr.
     #[arg(long, global = true)]
@@ -112,6 +117,11 @@ pub struct DiffArgs {
     pub report_dir: Option<PathBuf>,
 
     /// Multiply every size and count limit by this factor.
-    #[arg(long, value_name = "FACTOR", default_value_t = 1.0, help_heading = "Limits")]
+    #[arg(
+        long,
+        value_name = "FACTOR",
+        default_value_t = 1.0,
+        help_heading = "Limits"
+    )]
     pub max_scale: f64,
 }

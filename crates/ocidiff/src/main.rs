@@ -51,8 +51,9 @@ fn init_logging(cli: &cli::Cli) {
     } else {
         "warn"
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("OCIDIFF_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("ocidiff={level},ocidiff_core={level}")));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OCIDIFF_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("ocidiff={level},ocidiff_core={level}"))
+    });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(io::stderr)

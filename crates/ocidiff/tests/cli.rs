@@ -31,7 +31,10 @@ fn every_form(dir: &Path, tag: &str, spec: &ImageSpec) -> Vec<String> {
     let docker_name = format!("img:{tag}");
     write_docker_archive(
         &classic,
-        &[(vec![docker_name.as_str()], spec.clone().media(MediaStyle::Docker))],
+        &[(
+            vec![docker_name.as_str()],
+            spec.clone().media(MediaStyle::Docker),
+        )],
         DockerArchiveForm::Classic,
     )
     .unwrap();
@@ -182,7 +185,10 @@ fn report_dir_holds_the_differing_files() {
     };
     assert_eq!(stamp("input-0"), "one\n");
     assert_eq!(stamp("input-1"), "two\n");
-    assert!(!out.join("input-0/manifests-0/layers-0/etc/os-release").exists());
+    assert!(
+        !out.join("input-0/manifests-0/layers-0/etc/os-release")
+            .exists()
+    );
 }
 
 #[test]
@@ -194,7 +200,11 @@ fn bad_inputs_exit_2_with_one_line() {
     std::fs::write(&truncated, &whole[..whole.len() / 2]).unwrap();
     let malformed = dir.path().join("malformed");
     std::fs::create_dir(&malformed).unwrap();
-    std::fs::write(malformed.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    std::fs::write(
+        malformed.join("oci-layout"),
+        r#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .unwrap();
     std::fs::write(malformed.join("index.json"), "{not json").unwrap();
     let cases: Vec<(Vec<String>, &str)> = vec![
         (
@@ -202,7 +212,10 @@ fn bad_inputs_exit_2_with_one_line() {
             "input 0",
         ),
         (
-            vec![good[0].clone(), format!("docker-archive:{}", truncated.display())],
+            vec![
+                good[0].clone(),
+                format!("docker-archive:{}", truncated.display()),
+            ],
             "input 1",
         ),
         (
@@ -210,7 +223,12 @@ fn bad_inputs_exit_2_with_one_line() {
             "malformed JSON",
         ),
         (
-            vec!["--platform".into(), "linux".into(), good[0].clone(), good[0].clone()],
+            vec![
+                "--platform".into(),
+                "linux".into(),
+                good[0].clone(),
+                good[0].clone(),
+            ],
             "invalid platform",
         ),
     ];

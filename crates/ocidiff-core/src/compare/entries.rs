@@ -111,7 +111,11 @@ pub fn fields(l: &EntryMeta, r: &EntryMeta, rules: &Rules, positional: bool) -> 
             m
         }
     };
-    cmp("mode", Some(json!(mode(mask(l.mode)))), Some(json!(mode(mask(r.mode)))));
+    cmp(
+        "mode",
+        Some(json!(mode(mask(l.mode)))),
+        Some(json!(mode(mask(r.mode)))),
+    );
     cmp("uid", Some(json!(l.uid)), Some(json!(r.uid)));
     cmp("gid", Some(json!(l.gid)), Some(json!(r.gid)));
     cmp("uname", Some(json!(l.uname)), Some(json!(r.uname)));
@@ -126,14 +130,22 @@ pub fn fields(l: &EntryMeta, r: &EntryMeta, rules: &Rules, positional: bool) -> 
         l.digest.as_ref().map(|d| json!(d)),
         r.digest.as_ref().map(|d| json!(d)),
     );
-    for key in l.xattrs.keys().chain(r.xattrs.keys().filter(|k| !l.xattrs.contains_key(*k))) {
+    for key in l
+        .xattrs
+        .keys()
+        .chain(r.xattrs.keys().filter(|k| !l.xattrs.contains_key(*k)))
+    {
         cmp(
             &format!("xattr:{key}"),
             l.xattrs.get(key).map(|v| json!(v)),
             r.xattrs.get(key).map(|v| json!(v)),
         );
     }
-    for key in l.pax.keys().chain(r.pax.keys().filter(|k| !l.pax.contains_key(*k))) {
+    for key in l
+        .pax
+        .keys()
+        .chain(r.pax.keys().filter(|k| !l.pax.contains_key(*k)))
+    {
         cmp(
             &format!("pax:{key}"),
             l.pax.get(key).map(|v| json!(v)),
@@ -141,7 +153,11 @@ pub fn fields(l: &EntryMeta, r: &EntryMeta, rules: &Rules, positional: bool) -> 
         );
     }
     if !rules.ignore_file_timestamps {
-        cmp("mtime", time(&Some(l.mtime.clone())), time(&Some(r.mtime.clone())));
+        cmp(
+            "mtime",
+            time(&Some(l.mtime.clone())),
+            time(&Some(r.mtime.clone())),
+        );
         cmp("atime", time(&l.atime), time(&r.atime));
         cmp("ctime", time(&l.ctime), time(&r.ctime));
     }

@@ -17,7 +17,8 @@ pub enum EntryKind<'a> {
     File,
     Symlink(&'a str),
     Hardlink(&'a str),
-    /// Directories, devices, fifos: nothing to show but their metadata.
+    Directory,
+    /// Devices, fifos: nothing to show but their metadata.
     Other,
 }
 
@@ -119,22 +120,29 @@ impl Outcome {
                     }
                 };
                 let mut write_error = None;
-                layer::walk(&*images[side].blobs, desc, index, limits, |meta, content| {
-                    let name = key(&meta.name);
-                    if write_error.is_some() || !names.contains(name.as_str()) {
-                        return Ok(());
-                    }
-                    let kind = match (meta.kind, meta.link.as_deref()) {
-                        (EntryType::File, _) => EntryKind::File,
-                        (EntryType::Symlink, Some(t)) => EntryKind::Symlink(t),
-                        (EntryType::Hardlink, Some(t)) => EntryKind::Hardlink(t),
-                        _ => EntryKind::Other,
-                    };
-                    if let Err(e) = sink.entry(side, &location, &name, kind, content) {
-                        write_error = Some(e);
-                    }
-                    Ok(())
-                })
+                layer::walk(
+                    &*images[side].blobs,
+                    desc,
+                    index,
+                    limits,
+                    |meta, content| {
+                        let name = key(&meta.name);
+                        if write_error.is_some() || !names.contains(name.as_str()) {
+                            return Ok(());
+                        }
+                        let kind = match (meta.kind, meta.link.as_deref()) {
+                            (EntryType::File, _) => EntryKind::File,
+                            (EntryType::Symlink, Some(t)) => EntryKind::Symlink(t),
+                            (EntryType::Hardlink, Some(t)) => EntryKind::Hardlink(t),
+                            (EntryType::Dir, _) => EntryKind::Directory,
+                            _ => EntryKind::Other,
+                        };
+                        if let Err(e) = sink.entry(side, &location, &name, kind, content) {
+                            write_error = Some(e);
+                        }
+                        Ok(())
+                    },
+                )
                 .map_err(|e| CompareError {
                     side,
                     reference: images[side].reference.to_string(),

@@ -73,7 +73,11 @@ mod tests {
         assert_eq!(
             d,
             vec![
-                (".config.Env[1]".into(), Some(json!("B=2")), Some(json!("B=3"))),
+                (
+                    ".config.Env[1]".into(),
+                    Some(json!("B=2")),
+                    Some(json!("B=3"))
+                ),
                 (".config.Env[2]".into(), None, Some(json!("C=4"))),
                 (".ann[\"x.y\"]".into(), Some(json!("1")), None),
                 (".new".into(), None, Some(json!(true))),

@@ -297,9 +297,12 @@ fn read_meta<R: Read>(
     let uname = pax_records
         .remove("uname")
         .unwrap_or_else(|| header.username_bytes().map(escape_name).unwrap_or_default());
-    let gname = pax_records
-        .remove("gname")
-        .unwrap_or_else(|| header.groupname_bytes().map(escape_name).unwrap_or_default());
+    let gname = pax_records.remove("gname").unwrap_or_else(|| {
+        header
+            .groupname_bytes()
+            .map(escape_name)
+            .unwrap_or_default()
+    });
     // Represented by `name`, `link` and `size`, which tar-rs already resolved from them.
     for k in ["path", "linkpath", "size"] {
         pax_records.remove(k);

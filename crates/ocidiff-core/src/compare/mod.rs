@@ -20,7 +20,9 @@ pub use layer::LayerError;
 
 use crate::content::{self, ContentError, Limits};
 use crate::finding::{self, Comparison, FieldDiff, Finding, Input, Kind, Report, Summary};
-use crate::model::{Blob, Descriptor, Digest, Document, DocumentError, Manifest, MediaKind, Platform, media};
+use crate::model::{
+    Blob, Descriptor, Digest, Document, DocumentError, Manifest, MediaKind, Platform, media,
+};
 use crate::normalize::{Rules, document};
 use crate::source::Image;
 
@@ -64,10 +66,7 @@ pub enum InputError {
     #[error(transparent)]
     Layer(#[from] LayerError),
     #[error("{what}: {source}")]
-    Document {
-        what: String,
-        source: DocumentError,
-    },
+    Document { what: String, source: DocumentError },
     #[error("{what} {digest}: malformed JSON: {source}")]
     Json {
         what: &'static str,
@@ -85,7 +84,9 @@ pub enum InputError {
     NoPlatform { wanted: Platform, available: String },
     #[error("index {0} refers to itself")]
     Cycle(Digest),
-    #[error("{what} lists {count} {items}, more than the limit of {limit} (raise it with --max-scale)")]
+    #[error(
+        "{what} lists {count} {items}, more than the limit of {limit} (raise it with --max-scale)"
+    )]
     TooMany {
         what: String,
         count: usize,
@@ -117,7 +118,11 @@ struct PairSide {
 
 /// Compares two images.
 pub fn compare(lhs: &Image, rhs: &Image, opts: &Options) -> Result<Outcome, CompareError> {
-    Engine { sides: [lhs, rhs], opts }.run()
+    Engine {
+        sides: [lhs, rhs],
+        opts,
+    }
+    .run()
 }
 
 struct Engine<'a> {
@@ -197,7 +202,11 @@ impl<'a> Engine<'a> {
 
     fn root(&self, side: usize) -> Result<Root, CompareError> {
         let image = self.sides[side];
-        let declared = image.root.descriptor.as_ref().map(|d| d.media_type.as_str());
+        let declared = image
+            .root
+            .descriptor
+            .as_ref()
+            .map(|d| d.media_type.as_str());
         let what = "the image's root document";
         match Document::parse(&image.root.bytes, declared).map_err(|source| {
             self.err(
@@ -480,7 +489,12 @@ impl<'a> Engine<'a> {
         let manifests = [self.parse_manifest(0, &lm)?, self.parse_manifest(1, &rm)?];
         let docs = [self.json_value(0, &lm)?, self.json_value(1, &rm)?];
         let normalized = docs.map(|d| document::manifest(d, self.rules()));
-        findings.extend(values(Kind::Manifest, &location, &normalized[0], &normalized[1]));
+        findings.extend(values(
+            Kind::Manifest,
+            &location,
+            &normalized[0],
+            &normalized[1],
+        ));
 
         let config_loc = format!("{location}/config");
         let [lc, rc] = [&manifests[0].config, &manifests[1].config];
@@ -581,7 +595,12 @@ impl<'a> Engine<'a> {
         })
     }
 
-    fn config_value(&self, side: usize, desc: &Descriptor, bytes: &[u8]) -> Result<Value, CompareError> {
+    fn config_value(
+        &self,
+        side: usize,
+        desc: &Descriptor,
+        bytes: &[u8],
+    ) -> Result<Value, CompareError> {
         serde_json::from_slice(bytes).map_err(|source| {
             self.err(
                 side,
@@ -631,13 +650,30 @@ impl<'a> Engine<'a> {
         }
         let (l, r) = rayon::join(|| self.walk(0, ld, index), || self.walk(1, rd, index));
         let (l, r) = (l?, r?);
-        findings.extend(entries::compare(&l.entries, &r.entries, self.rules(), location, true));
+        findings.extend(entries::compare(
+            &l.entries,
+            &r.entries,
+            self.rules(),
+            location,
+            true,
+        ));
         Ok(findings)
     }
 
-    fn walk(&self, side: usize, desc: &Descriptor, index: usize) -> Result<layer::Listing, CompareError> {
-        layer::walk(&*self.sides[side].blobs, desc, index, &self.opts.limits, |_, _| Ok(()))
-            .map_err(|e| self.err(side, e))
+    fn walk(
+        &self,
+        side: usize,
+        desc: &Descriptor,
+        index: usize,
+    ) -> Result<layer::Listing, CompareError> {
+        layer::walk(
+            &*self.sides[side].blobs,
+            desc,
+            index,
+            &self.opts.limits,
+            |_, _| Ok(()),
+        )
+        .map_err(|e| self.err(side, e))
     }
 
     fn squash(&self, side: usize, layers: &[Descriptor]) -> Result<overlay::Tree, CompareError> {

@@ -150,7 +150,10 @@ mod tests {
             e("etc/b/", EntryType::Dir),
             e("etc/b/c", EntryType::File),
         ]);
-        t.apply(vec![e("etc/.wh.b", EntryType::File), e("etc/b", EntryType::File)]);
+        t.apply(vec![
+            e("etc/.wh.b", EntryType::File),
+            e("etc/b", EntryType::File),
+        ]);
         assert_eq!(names(&t), ["etc", "etc/a", "etc/b"]);
         assert_eq!(t.entries["etc/b"].kind, EntryType::File);
         t.apply(vec![

@@ -93,7 +93,11 @@ fn content_difference_names_fields_and_location() {
             ("etc/new".into(), s(&["entry"]))
         ]
     );
-    let f = report.findings.iter().find(|f| f.kind == Kind::File).unwrap();
+    let f = report
+        .findings
+        .iter()
+        .find(|f| f.kind == Kind::File)
+        .unwrap();
     assert_eq!(f.location, "manifests-0/layers-0");
 }
 
@@ -121,7 +125,10 @@ fn file_order() {
     let report = run(l.clone(), r.clone(), &strict()).unwrap();
     assert_eq!(
         file_rows(&report),
-        vec![("a".into(), s(&["position"])), ("b".into(), s(&["position"]))]
+        vec![
+            ("a".into(), s(&["position"])),
+            ("b".into(), s(&["position"]))
+        ]
     );
     let rules = Rules {
         ignore_file_order: true,
@@ -176,7 +183,10 @@ fn canonical_paths() {
     let report = run(l.clone(), r.clone(), &strict()).unwrap();
     assert_eq!(
         file_rows(&report),
-        vec![("./etc/a".into(), s(&["entry"])), ("etc/a".into(), s(&["entry"]))]
+        vec![
+            ("./etc/a".into(), s(&["entry"])),
+            ("etc/a".into(), s(&["entry"]))
+        ]
     );
     let rules = Rules {
         treat_canonical_paths_equal: true,
@@ -223,7 +233,10 @@ fn image_timestamps_and_history() {
         .filter(|r| r.0 == Kind::Config)
         .map(|r| r.1)
         .collect();
-    assert_eq!(cfg, s(&[".created", ".history[0].created", ".history[0].created_by"]));
+    assert_eq!(
+        cfg,
+        s(&[".created", ".history[0].created", ".history[0].created_by"])
+    );
 
     let ts = Rules {
         ignore_image_timestamps: true,
@@ -284,7 +297,10 @@ fn docker_and_oci_storage_agree_under_semantic() {
 #[test]
 fn different_layering_of_the_same_filesystem() {
     let l = ImageSpec::new()
-        .layer(Layer::new(vec![Entry::dir("etc/"), Entry::file("etc/a", "1")]))
+        .layer(Layer::new(vec![
+            Entry::dir("etc/"),
+            Entry::file("etc/a", "1"),
+        ]))
         .layer(Layer::new(vec![
             Entry::file("etc/b", "2"),
             Entry::whiteout("etc/gone"),
@@ -304,7 +320,10 @@ fn different_layering_of_the_same_filesystem() {
 #[test]
 fn squashed_comparison_applies_whiteouts() {
     let l = ImageSpec::new()
-        .layer(Layer::new(vec![Entry::file("a", "1"), Entry::file("b", "1")]))
+        .layer(Layer::new(vec![
+            Entry::file("a", "1"),
+            Entry::file("b", "1"),
+        ]))
         .layer(Layer::new(vec![Entry::whiteout("a")]));
     let r = one(vec![Entry::file("a", "1"), Entry::file("b", "1")]);
     let report = run(l, r, &with(Rules::semantic())).unwrap();
@@ -355,7 +374,10 @@ fn platform_selection() {
         rows(&report),
         vec![(Kind::Index, ".manifests".into(), s(&["platforms"]))]
     );
-    assert_eq!(report.findings[0].fields[0].rhs, Some(json!(["linux/s390x"])));
+    assert_eq!(
+        report.findings[0].fields[0].rhs,
+        Some(json!(["linux/s390x"]))
+    );
 }
 
 #[test]
@@ -366,12 +388,8 @@ fn same_digest_is_verified_not_trusted() {
     let r = open(dir.path(), "r", img);
     // Corrupt input 1's layer blob in place: same name, other bytes.
     let manifest: crate::model::Manifest = match Document::parse(
-        &crate::content::read_json_blob(
-            &*r.blobs,
-            r.root.descriptor.as_ref().unwrap(),
-            1 << 20,
-        )
-        .unwrap(),
+        &crate::content::read_json_blob(&*r.blobs, r.root.descriptor.as_ref().unwrap(), 1 << 20)
+            .unwrap(),
         None,
     )
     .unwrap()
@@ -389,5 +407,8 @@ fn same_digest_is_verified_not_trusted() {
     let r = source::open(&r.reference).unwrap();
     let err = compare(&l, &r, &strict()).err().unwrap();
     assert_eq!(err.side, 1);
-    assert!(err.to_string().contains("does not match its digest"), "{err}");
+    assert!(
+        err.to_string().contains("does not match its digest"),
+        "{err}"
+    );
 }

@@ -104,7 +104,10 @@ mod tests {
             ignore_image_timestamps: true,
             ..Rules::default()
         };
-        assert_eq!(config(doc.clone(), &only_ts), json!({"history": [{"created_by": "RUN x"}]}));
+        assert_eq!(
+            config(doc.clone(), &only_ts),
+            json!({"history": [{"created_by": "RUN x"}]})
+        );
         let only_history = Rules {
             ignore_history: true,
             ..Rules::default()
@@ -129,7 +132,10 @@ mod tests {
         });
         let s = Rules::semantic();
         assert_eq!(config(docker.clone(), &s), config(oci.clone(), &s));
-        assert_ne!(config(docker, &Rules::default()), config(oci, &Rules::default()));
+        assert_ne!(
+            config(docker, &Rules::default()),
+            config(oci, &Rules::default())
+        );
     }
 
     #[test]

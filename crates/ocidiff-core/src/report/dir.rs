@@ -41,6 +41,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::Digest as _;
 
+use crate::compare::{EntryKind, ExtractSink};
 use crate::finding::Report;
 
 /// Input 0 or input 1; stored under `input-0/` and `input-1/`.
@@ -125,6 +126,43 @@ pub struct StoredFile {
     pub truncated: bool,
     /// Stored under another name than its sanitised path, because that was taken.
     pub renamed: bool,
+}
+
+/// The engine's extraction pass writes straight into the directory.
+impl ExtractSink for ReportDir {
+    fn document(
+        &mut self,
+        side: usize,
+        location: &str,
+        file_name: &str,
+        bytes: &[u8],
+    ) -> io::Result<()> {
+        let side = Side::from_index(side).ok_or_else(|| io::Error::other("no such input"))?;
+        self.write_json_doc(side, location, file_name, bytes)
+            .map(drop)
+            .map_err(io::Error::other)
+    }
+
+    fn entry(
+        &mut self,
+        side: usize,
+        location: &str,
+        path: &str,
+        kind: EntryKind<'_>,
+        content: &mut dyn Read,
+    ) -> io::Result<()> {
+        let side = Side::from_index(side).ok_or_else(|| io::Error::other("no such input"))?;
+        let entry = match kind {
+            EntryKind::File => Entry::File(content),
+            EntryKind::Symlink(t) => Entry::Symlink(t.as_bytes()),
+            EntryKind::Hardlink(t) => Entry::Hardlink(t.as_bytes()),
+            EntryKind::Directory => Entry::Directory,
+            EntryKind::Other => Entry::Other,
+        };
+        self.write_entry(side, location, path.as_bytes(), entry)
+            .map(drop)
+            .map_err(io::Error::other)
+    }
 }
 
 /// Why the report directory could not be written.

@@ -28,13 +28,7 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Verdict> {
 
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
-    table::write_table(
-        report,
-        &mut out,
-        table::TableOptions {
-            full: args.verbose,
-        },
-    )?;
+    table::write_table(report, &mut out, table::TableOptions { full: args.verbose })?;
     out.flush()?;
 
     if let Some(path) = &args.report_file {
@@ -102,7 +96,10 @@ fn options(args: &DiffArgs) -> anyhow::Result<Options> {
         )
     };
     if !(args.max_scale.is_finite() && args.max_scale > 0.0) {
-        bail!("--max-scale must be a positive number, not {}", args.max_scale);
+        bail!(
+            "--max-scale must be a positive number, not {}",
+            args.max_scale
+        );
     }
     Ok(Options {
         rules,
