@@ -1,11 +1,17 @@
 //! Where images come from. Each source turns an [`ImageRef`] into an [`Image`]: the document the
 //! walk starts at (an index or a manifest) and a [`BlobSource`] for everything it refers to.
 
+mod archive;
+mod docker_archive;
 mod layout;
+mod oci_archive;
 
 use std::path::PathBuf;
 
+pub use archive::{ArchiveError, Span, TarIndex};
+pub use docker_archive::ClassicArchive;
 pub use layout::{OciDir, select_root};
+pub use oci_archive::OciArchive;
 
 use crate::content::{BlobSource, ContentError};
 use crate::model::{Blob, DocumentError};
@@ -55,6 +61,8 @@ pub enum SourceError {
     Empty { path: PathBuf },
     #[error(transparent)]
     Content(#[from] ContentError),
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
     #[error("{transport}:// images are not supported yet: {reference}")]
     Unsupported {
         transport: &'static str,
@@ -72,6 +80,23 @@ pub fn open(reference: &ImageRef) -> Result<Image, SourceError> {
                 reference: reference.clone(),
                 root,
                 blobs: Box::new(dir),
+            })
+        }
+        ImageRef::OciArchive { path, reference: r } => {
+            let archive = OciArchive::open(path)?;
+            let root = archive.root(r.as_deref())?;
+            Ok(Image {
+                reference: reference.clone(),
+                root,
+                blobs: Box::new(archive),
+            })
+        }
+        ImageRef::DockerArchive { path, reference: r } => {
+            let (root, blobs) = docker_archive::open(path, r.as_deref())?;
+            Ok(Image {
+                reference: reference.clone(),
+                root,
+                blobs,
             })
         }
         other => Err(SourceError::Unsupported {
