@@ -48,7 +48,7 @@ pub trait ExtractSink {
 #[derive(Debug, thiserror::Error)]
 pub enum ExtractError {
     #[error(transparent)]
-    Input(#[from] CompareError),
+    Input(#[from] Box<CompareError>),
     #[error("writing the report: {0}")]
     Write(#[source] io::Error),
 }
@@ -143,10 +143,12 @@ impl Outcome {
                         Ok(())
                     },
                 )
-                .map_err(|e| CompareError {
-                    side,
-                    reference: images[side].reference.to_string(),
-                    source: e.into(),
+                .map_err(|e| {
+                    Box::new(CompareError {
+                        side,
+                        reference: images[side].reference.to_string(),
+                        source: Box::new(e.into()),
+                    })
                 })?;
                 if let Some(e) = write_error {
                     return Err(ExtractError::Write(e));

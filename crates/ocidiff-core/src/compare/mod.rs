@@ -55,7 +55,8 @@ pub struct Options {
 pub struct CompareError {
     pub side: usize,
     pub reference: String,
-    pub source: InputError,
+    /// Boxed: errors are rare and results are passed around a lot.
+    pub source: Box<InputError>,
 }
 
 /// What was wrong with an input.
@@ -145,7 +146,7 @@ impl<'a> Engine<'a> {
         CompareError {
             side,
             reference: self.sides[side].reference.to_string(),
-            source: e.into(),
+            source: Box::new(e.into()),
         }
     }
 
@@ -453,7 +454,7 @@ impl<'a> Engine<'a> {
                         },
                     ));
                 }
-                Ok(m)
+                Ok(*m)
             }
             Ok(Document::Index(_)) => Err(self.err(
                 side,

@@ -394,7 +394,7 @@ fn same_digest_is_verified_not_trusted() {
     )
     .unwrap()
     {
-        Document::Manifest(m) => m,
+        Document::Manifest(m) => *m,
         Document::Index(_) => unreachable!(),
     };
     let layer = &manifest.layers[0].digest;

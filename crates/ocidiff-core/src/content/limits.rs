@@ -107,7 +107,7 @@ mod tests {
 
     #[test]
     fn limited_reader_stops_bombs() {
-        let data = vec![0u8; 100];
+        let data = [0u8; 100];
         let mut r = LimitedReader::new(&data[..], 50, "test stream".into());
         let err = io::copy(&mut r, &mut io::sink()).unwrap_err();
         assert!(err.to_string().contains("limit of 50 bytes"), "{err}");

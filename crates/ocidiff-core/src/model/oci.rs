@@ -96,7 +96,8 @@ pub struct Blob {
 #[derive(Debug, Clone)]
 pub enum Document {
     Index(Index),
-    Manifest(Manifest),
+    /// Boxed: a manifest holds its config descriptor inline and is several times an index's size.
+    Manifest(Box<Manifest>),
 }
 
 /// Why a JSON document could not be read as an index or manifest.

@@ -112,12 +112,42 @@ fn cell(
             let v = side(d).map_or_else(|| "-".to_owned(), |v| value(v, opts));
             if d.field == "value" {
                 v
+            } else if d.field == "entry" {
+                side(d).map_or_else(|| "-".to_owned(), |v| entry_summary(v, opts))
             } else {
                 format!("{}={v}", escape(&d.field))
             }
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// An entry present on one side only, as `ls -l` would sum it up: `file 0755 0:0 5B sha256:…`.
+fn entry_summary(v: &Value, opts: TableOptions) -> String {
+    let text = |k: &str| match v.get(k) {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    let mut parts: Vec<String> = [text("type"), text("mode")].into_iter().flatten().collect();
+    if let (Some(uid), Some(gid)) = (text("uid"), text("gid")) {
+        parts.push(format!("{uid}:{gid}"));
+    }
+    if let Some(size) = text("size") {
+        parts.push(format!("{size}B"));
+    }
+    if let Some(link) = text("link") {
+        parts.push(format!("-> {link}"));
+    }
+    if let Some(d) = text("digest") {
+        parts.push(shorten_digest(&d, opts).unwrap_or(d));
+    }
+    let text = escape(&parts.join(" "));
+    if opts.full {
+        text
+    } else {
+        cut_middle(&text, VALUE_WIDTH)
+    }
 }
 
 fn value(v: &Value, opts: TableOptions) -> String {
@@ -368,8 +398,8 @@ pub(crate) mod tests {
         Cfg    manifests-0/config .config.Env                                ["PATH=/usr/local/sbin:…in:/usr/bin:/sbin:/bin"]  ["PATH=/usr/bin","LANG=C.UTF-8"]
         Layer  manifests-0/layers-1                                          mediaType=application/vnd.oci.image.layer.v1.tar+gzip  mediaType=application/vnd.oci.image.layer.v1.tar+zstd
         File   etc/os-release                                                digest=sha256:67586e98fad2, mtime=2024-01-01T00:00:00Z, mode=0644  digest=sha256:ca358758f6d2, mtime=2024-02-01T00:00:00Z, mode=0755
-        File   usr/bin/new-tool                                              -                                                 entry={"type":"file","mode":"…":"sha256:2b4c342f5433"}
-        File   var/lib/gone                                                  entry={"type":"directory","mo…:"0755","uid":0,"gid":0}  -
+        File   usr/bin/new-tool                                              -                                                 file 0755 0:0 5B sha256:2b4c342f5433
+        File   var/lib/gone                                                  directory 0755 0:0                                -
         File   etc/ssl/certs/ca-certificates…long-directory-name/bundle.crt  linkname=-, size=10                               linkname=../x, size=0
         File   evil\n\u{1b}[2Jname                                           uid=0                                             uid=1000
         "#);
@@ -385,8 +415,8 @@ pub(crate) mod tests {
         Cfg    manifests-0/config .config.Env                                ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]  ["PATH=/usr/bin","LANG=C.UTF-8"]
         Layer  manifests-0/layers-1                                          mediaType=application/vnd.oci.image.layer.v1.tar+gzip  mediaType=application/vnd.oci.image.layer.v1.tar+zstd
         File   etc/os-release                                                digest=sha256:67586e98fad27da0b9968bc039a1ef34c939b9b8e523a8bef89d478608c5ecf6, mtime=2024-01-01T00:00:00Z, mode=0644  digest=sha256:ca358758f6d27e6cf45272937977a748fd88391db679ceda7dc7bf1f005ee879, mtime=2024-02-01T00:00:00Z, mode=0755
-        File   usr/bin/new-tool                                              -                     entry={"type":"file","mode":"0755","uid":0,"gid":0,"size":5,"digest":"sha256:2b4c342f5433ebe591a1da77e013d1b72475562d48578dca8b84bac6651c3cb9"}
-        File   var/lib/gone                                                  entry={"type":"directory","mode":"0755","uid":0,"gid":0}  -
+        File   usr/bin/new-tool                                              -                     file 0755 0:0 5B sha256:2b4c342f5433ebe591a1da77e013d1b72475562d48578dca8b84bac6651c3cb9
+        File   var/lib/gone                                                  directory 0755 0:0    -
         File   etc/ssl/certs/ca-certificates-from-a-very-long-directory-name/bundle.crt  linkname=-, size=10   linkname=../x, size=0
         File   evil\n\u{1b}[2Jname                                           uid=0                 uid=1000
         "#);

@@ -356,7 +356,7 @@ mod tests {
 
     fn manifest_of(root: &Blob) -> Manifest {
         match Document::parse(&root.bytes, None).unwrap() {
-            Document::Manifest(m) => m,
+            Document::Manifest(m) => *m,
             Document::Index(_) => panic!("expected a manifest"),
         }
     }
