@@ -64,9 +64,7 @@ pub struct Comparison {
 }
 
 /// The level a difference was found at.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// A descriptor (digest, size, media type, annotations of a referenced blob).

@@ -59,7 +59,11 @@ impl ContentError {
     /// wraps the I/O error with the blob it came from.
     pub fn from_io(digest: &Digest, err: io::Error) -> ContentError {
         if err.get_ref().is_some_and(|e| e.is::<ContentError>()) {
-            if let Ok(inner) = err.into_inner().expect("checked").downcast::<ContentError>() {
+            if let Ok(inner) = err
+                .into_inner()
+                .expect("checked")
+                .downcast::<ContentError>()
+            {
                 return *inner;
             }
             unreachable!("checked the type above");
@@ -172,7 +176,10 @@ mod tests {
     fn json_blob_is_verified_and_bounded() {
         let mut src = MemorySource::default();
         let d = src.insert(b"{}");
-        assert_eq!(read_json_blob(&src, &desc(d.clone(), 2), 10).unwrap(), b"{}");
+        assert_eq!(
+            read_json_blob(&src, &desc(d.clone(), 2), 10).unwrap(),
+            b"{}"
+        );
         assert!(matches!(
             read_json_blob(&src, &desc(d.clone(), 2), 1),
             Err(ContentError::TooLarge { .. })

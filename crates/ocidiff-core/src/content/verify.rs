@@ -28,7 +28,8 @@ impl<R: Read> VerifyingReader<R> {
     /// Reads whatever is left, so that the digest check runs even when the consumer stopped
     /// early (a tar reader stops at the end-of-archive marker, not at the end of the blob).
     pub fn finish(mut self) -> Result<(), ContentError> {
-        io::copy(&mut self, &mut io::sink()).map_err(|e| ContentError::from_io(&self.expected, e))?;
+        io::copy(&mut self, &mut io::sink())
+            .map_err(|e| ContentError::from_io(&self.expected, e))?;
         Ok(())
     }
 

@@ -186,7 +186,10 @@ mod tests {
 
     #[test]
     fn rejects_bad_digests() {
-        assert!(matches!("abc".parse::<Digest>(), Err(DigestError::Syntax(_))));
+        assert!(matches!(
+            "abc".parse::<Digest>(),
+            Err(DigestError::Syntax(_))
+        ));
         assert!(matches!(
             "md5:abc".parse::<Digest>(),
             Err(DigestError::Algorithm(_))

@@ -57,9 +57,7 @@ pub fn classify(media_type: &str) -> MediaKind {
         OCI_MANIFEST | DOCKER_MANIFEST => MediaKind::Manifest,
         OCI_CONFIG | DOCKER_CONFIG => MediaKind::Config,
         OCI_EMPTY => MediaKind::Empty,
-        OCI_LAYER
-        | DOCKER_LAYER
-        | "application/vnd.oci.image.layer.nondistributable.v1.tar" => {
+        OCI_LAYER | DOCKER_LAYER | "application/vnd.oci.image.layer.nondistributable.v1.tar" => {
             MediaKind::Layer(Compression::None)
         }
         OCI_LAYER_GZIP
@@ -96,7 +94,10 @@ mod tests {
     fn docker_and_oci_spellings_agree() {
         assert_eq!(canonical(DOCKER_MANIFEST), canonical(OCI_MANIFEST));
         assert_eq!(canonical(DOCKER_LAYER_GZIP), canonical(OCI_LAYER_ZSTD));
-        assert_eq!(classify(OCI_LAYER_ZSTD), MediaKind::Layer(Compression::Zstd));
+        assert_eq!(
+            classify(OCI_LAYER_ZSTD),
+            MediaKind::Layer(Compression::Zstd)
+        );
         assert_eq!(classify("text/plain"), MediaKind::Unknown);
         assert_eq!(canonical("text/plain"), "text/plain");
     }

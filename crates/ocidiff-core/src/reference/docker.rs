@@ -264,7 +264,9 @@ fn check_tag(tag: &str) -> Result<(), &'static str> {
         {
             Ok(())
         }
-        _ => Err("a tag may hold only letters, digits, '_', '.' and '-', and not start with '.' or '-'"),
+        _ => Err(
+            "a tag may hold only letters, digits, '_', '.' and '-', and not start with '.' or '-'",
+        ),
     }
 }
 
@@ -308,19 +310,51 @@ mod tests {
     fn normalises_like_docker() {
         let cases: &[(&str, &str, &str)] = &[
             ("alpine", "docker.io/library/alpine:latest", "alpine:latest"),
-            ("alpine:3.18", "docker.io/library/alpine:3.18", "alpine:3.18"),
-            ("library/alpine", "docker.io/library/alpine:latest", "alpine:latest"),
-            ("docker.io/alpine", "docker.io/library/alpine:latest", "alpine:latest"),
-            ("index.docker.io/alpine:1", "docker.io/library/alpine:1", "alpine:1"),
+            (
+                "alpine:3.18",
+                "docker.io/library/alpine:3.18",
+                "alpine:3.18",
+            ),
+            (
+                "library/alpine",
+                "docker.io/library/alpine:latest",
+                "alpine:latest",
+            ),
+            (
+                "docker.io/alpine",
+                "docker.io/library/alpine:latest",
+                "alpine:latest",
+            ),
+            (
+                "index.docker.io/alpine:1",
+                "docker.io/library/alpine:1",
+                "alpine:1",
+            ),
             ("user/app:v1.0", "docker.io/user/app:v1.0", "user/app:v1.0"),
-            ("docker.io/library/a/b", "docker.io/library/a/b:latest", "library/a/b:latest"),
+            (
+                "docker.io/library/a/b",
+                "docker.io/library/a/b:latest",
+                "library/a/b:latest",
+            ),
             ("ghcr.io/o/x:1", "ghcr.io/o/x:1", "ghcr.io/o/x:1"),
             ("localhost/x", "localhost/x:latest", "localhost/x:latest"),
-            ("localhost:5000/ns/name:tag", "localhost:5000/ns/name:tag", "localhost:5000/ns/name:tag"),
-            ("127.0.0.1:5000/x", "127.0.0.1:5000/x:latest", "127.0.0.1:5000/x:latest"),
+            (
+                "localhost:5000/ns/name:tag",
+                "localhost:5000/ns/name:tag",
+                "localhost:5000/ns/name:tag",
+            ),
+            (
+                "127.0.0.1:5000/x",
+                "127.0.0.1:5000/x:latest",
+                "127.0.0.1:5000/x:latest",
+            ),
             ("[::1]:5000/x:y", "[::1]:5000/x:y", "[::1]:5000/x:y"),
             ("Registry/x", "Registry/x:latest", "Registry/x:latest"),
-            ("a.b-c/d__e/f-g--h.i_j:T_a.g-1", "a.b-c/d__e/f-g--h.i_j:T_a.g-1", "a.b-c/d__e/f-g--h.i_j:T_a.g-1"),
+            (
+                "a.b-c/d__e/f-g--h.i_j:T_a.g-1",
+                "a.b-c/d__e/f-g--h.i_j:T_a.g-1",
+                "a.b-c/d__e/f-g--h.i_j:T_a.g-1",
+            ),
         ];
         for (input, full, familiar) in cases {
             let r = DockerRef::parse(input).unwrap_or_else(|e| panic!("{input}: {e}"));
@@ -402,6 +436,9 @@ mod tests {
         assert_eq!(json, r#""docker.io/library/alpine:latest""#);
         assert_eq!(serde_json::from_str::<DockerRef>(&json).unwrap(), r);
         let r2 = r.with_digest(D.parse().unwrap());
-        assert_eq!(r2.to_string(), format!("docker.io/library/alpine:latest@{D}"));
+        assert_eq!(
+            r2.to_string(),
+            format!("docker.io/library/alpine:latest@{D}")
+        );
     }
 }

@@ -162,8 +162,7 @@ fn classify_archive(input: &str, path: &Path) -> Result<ImageRef, RefError> {
     }
     Err(RefError::Unreadable(
         input.to_owned(),
-        "the archive holds neither manifest.json (docker save) nor oci-layout (OCI archive)"
-            .into(),
+        "the archive holds neither manifest.json (docker save) nor oci-layout (OCI archive)".into(),
     ))
 }
 

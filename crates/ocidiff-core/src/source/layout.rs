@@ -89,22 +89,24 @@ pub fn select_root(
         what: what.to_owned(),
         source,
     };
-    let index: Index = match Document::parse(&index_bytes, None)
-        .map_err(|e| doc_err("index.json", e))?
-    {
-        Document::Index(index) => index,
-        Document::Manifest(_) => {
-            return Err(SourceError::NotLayout {
-                path: path.to_owned(),
-                reason: "index.json is a manifest, not an index".into(),
-            });
-        }
-    };
+    let index: Index =
+        match Document::parse(&index_bytes, None).map_err(|e| doc_err("index.json", e))? {
+            Document::Index(index) => index,
+            Document::Manifest(_) => {
+                return Err(SourceError::NotLayout {
+                    path: path.to_owned(),
+                    reason: "index.json is a manifest, not an index".into(),
+                });
+            }
+        };
     let names = |d: &Descriptor| -> Vec<String> {
-        ["org.opencontainers.image.ref.name", "io.containerd.image.name"]
-            .iter()
-            .filter_map(|k| d.annotations.get(*k).cloned())
-            .collect()
+        [
+            "org.opencontainers.image.ref.name",
+            "io.containerd.image.name",
+        ]
+        .iter()
+        .filter_map(|k| d.annotations.get(*k).cloned())
+        .collect()
     };
     let available = || {
         let mut all: Vec<String> = index
@@ -142,7 +144,11 @@ pub fn select_root(
             path: path.to_owned(),
         }),
         [one] => {
-            let bytes = crate::content::read_json_blob(blobs, one, crate::content::Limits::default().json_bytes)?;
+            let bytes = crate::content::read_json_blob(
+                blobs,
+                one,
+                crate::content::Limits::default().json_bytes,
+            )?;
             Ok(Blob {
                 descriptor: Some((*one).clone()),
                 bytes,
