@@ -2,6 +2,7 @@
 //! walk starts at (an index or a manifest) and a [`BlobSource`] for everything it refers to.
 
 mod layout;
+pub mod registry;
 
 use std::path::PathBuf;
 

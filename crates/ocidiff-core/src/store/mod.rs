@@ -23,6 +23,7 @@ use fs4::fs_std::FileExt;
 use serde::{Deserialize, Serialize};
 
 pub use load::load;
+pub(crate) use load::platform_of;
 
 use crate::content::{BlobSource, ContentError, Limits};
 use crate::model::{Blob, Descriptor, Digest, Document, DocumentError, Hasher, Platform};
