@@ -13,3 +13,4 @@ pub mod normalize;
 pub mod reference;
 pub mod report;
 pub mod source;
+pub mod store;

@@ -5,8 +5,12 @@
 //! registry as in skopeo). A bare path to an existing file or directory is recognised by what
 //! it holds.
 
+mod docker;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
+
+pub use docker::{DOCKER_HUB, DockerRef, DockerRefError};
 
 /// A parsed image name.
 #[derive(Debug, Clone, PartialEq, Eq)]

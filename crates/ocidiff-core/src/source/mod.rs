@@ -5,6 +5,7 @@ mod archive;
 mod docker_archive;
 mod layout;
 mod oci_archive;
+pub mod registry;
 
 use std::path::PathBuf;
 

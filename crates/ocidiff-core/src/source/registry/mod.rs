@@ -1,0 +1,599 @@
+//! Pulling images from OCI distribution (v2) registries into the [`Store`].
+//!
+//! [`pull`] resolves a reference to its root manifest or index, picks the platforms asked for,
+//! and downloads their manifests, configs and layers (only those), several at once, each
+//! streamed into the store and checked against its digest and size on the way. The library
+//! prints nothing: progress goes to an optional [`Progress`] sink.
+
+mod auth;
+mod client;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures_util::{StreamExt, TryStreamExt};
+use reqwest::{Method, StatusCode};
+
+pub use auth::{CredentialSources, DOCKER_HUB_AUTH_KEY};
+
+use client::{Registry, is_transient_error, status_error};
+
+use crate::content::{ContentError, Limits};
+use crate::model::{
+    Descriptor, Digest, Document, DocumentError, Hasher, Manifest, MediaKind, Platform, media,
+};
+use crate::reference::DockerRef;
+use crate::store::{ImageRecord, Store, StoreError};
+
+/// The manifest types we can read, in the order we prefer them.
+const ACCEPT_MANIFESTS: &str = "application/vnd.oci.image.index.v1+json, \
+    application/vnd.oci.image.manifest.v1+json, \
+    application/vnd.docker.distribution.manifest.list.v2+json, \
+    application/vnd.docker.distribution.manifest.v2+json";
+
+/// Which platforms of a multi-platform image to pull.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlatformChoice {
+    /// The first manifest matching each of these; one missing is an error.
+    Only(Vec<Platform>),
+    /// Every image manifest of the index (attestations left out).
+    All,
+}
+
+impl Default for PlatformChoice {
+    fn default() -> Self {
+        PlatformChoice::Only(vec![Platform::host()])
+    }
+}
+
+/// Receives download progress, per image, for the CLI to draw.
+pub trait Progress: Send + Sync {
+    /// `done` of `total` bytes still to download for `image` have arrived (`done` may go
+    /// back when a download restarts).
+    fn update(&self, image: &DockerRef, done: u64, total: u64);
+    /// Everything `image` needs is in the store.
+    fn finish(&self, image: &DockerRef);
+}
+
+/// How to reach registries.
+#[derive(Clone)]
+pub struct PullOptions {
+    /// Registries (`host` or `host:port`) reached over plain HTTP or unverified TLS, like
+    /// Docker's `--insecure-registry`. Loopback registries always are.
+    pub insecure_registries: Vec<String>,
+    pub credentials: CredentialSources,
+    /// Blobs downloaded at once, across all images of one [`pull_all`].
+    pub max_concurrent_downloads: usize,
+    pub connect_timeout: Duration,
+    /// Longest silence while reading an answer.
+    pub read_timeout: Duration,
+    /// Tries per request, the first included.
+    pub max_attempts: u32,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+    pub limits: Limits,
+    pub progress: Option<Arc<dyn Progress>>,
+}
+
+impl Default for PullOptions {
+    fn default() -> Self {
+        PullOptions {
+            insecure_registries: Vec::new(),
+            credentials: CredentialSources::default(),
+            max_concurrent_downloads: 6,
+            connect_timeout: Duration::from_secs(30),
+            read_timeout: Duration::from_secs(60),
+            max_attempts: 5,
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(20),
+            limits: Limits::default(),
+            progress: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for PullOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PullOptions")
+            .field("insecure_registries", &self.insecure_registries)
+            .field("max_concurrent_downloads", &self.max_concurrent_downloads)
+            .field("max_attempts", &self.max_attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why an image could not be pulled.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("authentication failed for {registry}: {reason}")]
+    AuthFailed { registry: String, reason: String },
+    #[error("credentials for {registry}: {reason}")]
+    Credentials { registry: String, reason: String },
+    #[error("{url}: {source}")]
+    Http {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("{url}: the registry answered {status}: {message}")]
+    Status {
+        url: String,
+        status: u16,
+        message: String,
+    },
+    #[error("image {reference} not found")]
+    NotFound { reference: String },
+    #[error("manifest {reference}: {source}")]
+    Document {
+        reference: String,
+        source: DocumentError,
+    },
+    #[error("manifest {reference} from the registry hashes to {actual}, not {expected}")]
+    DigestMismatch {
+        reference: String,
+        expected: Digest,
+        actual: Digest,
+    },
+    #[error("{reference}: {reason}")]
+    Unsupported { reference: String, reason: String },
+    #[error("{reference} has no image for platform {wanted}; it has: {available}")]
+    NoPlatform {
+        reference: String,
+        wanted: String,
+        available: String,
+    },
+    #[error("cannot start the HTTP client: {source}")]
+    Client { source: reqwest::Error },
+    #[error("cannot start the download threads: {0}")]
+    Runtime(std::io::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Content(#[from] ContentError),
+}
+
+/// Pulls `reference` into the store and records it; returns the digest of its root manifest
+/// or index. Blobs already in the store are not downloaded again. Must not be called from
+/// inside an async runtime (it runs its own).
+pub fn pull(
+    store: &Store,
+    reference: &DockerRef,
+    platforms: PlatformChoice,
+    options: &PullOptions,
+) -> Result<Digest, RegistryError> {
+    pull_all(store, &[(reference.clone(), platforms)], options)
+        .pop()
+        .unwrap_or_else(|| unreachable!("one request gives one result"))
+}
+
+/// Pulls several images at once (the two sides of a comparison), their downloads sharing
+/// one bound. Returns one result per request, in order.
+pub fn pull_all(
+    store: &Store,
+    requests: &[(DockerRef, PlatformChoice)],
+    options: &PullOptions,
+) -> Vec<Result<Digest, RegistryError>> {
+    let fail_all = |e: RegistryError| {
+        let msg = e.to_string();
+        let mut out = vec![Err(e)];
+        out.extend(
+            (1..requests.len())
+                .map(|_| Err(RegistryError::Runtime(std::io::Error::other(msg.clone())))),
+        );
+        out
+    };
+    let lease = match store.lease() {
+        Ok(l) => l,
+        Err(e) => return fail_all(e.into()),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return fail_all(RegistryError::Runtime(e)),
+    };
+    let permits = Arc::new(tokio::sync::Semaphore::new(
+        options.max_concurrent_downloads.max(1),
+    ));
+    let results = runtime.block_on(futures_util::future::join_all(requests.iter().map(
+        |(reference, choice)| {
+            Pull {
+                store,
+                reference,
+                options,
+                permits: permits.clone(),
+                done: AtomicU64::new(0),
+                total: AtomicU64::new(0),
+            }
+            .run(choice)
+        },
+    )));
+    drop(lease);
+    results
+}
+
+/// One image being pulled.
+struct Pull<'a> {
+    store: &'a Store,
+    reference: &'a DockerRef,
+    options: &'a PullOptions,
+    permits: Arc<tokio::sync::Semaphore>,
+    done: AtomicU64,
+    total: AtomicU64,
+}
+
+impl Pull<'_> {
+    async fn run(self, choice: &PlatformChoice) -> Result<Digest, RegistryError> {
+        let registry = Registry::connect(&self.reference.registry, self.options).await?;
+        let repo = &self.reference.repository;
+        let (root, bytes) = self
+            .manifest(
+                &registry,
+                &self.reference.reference(),
+                self.reference.digest.as_ref(),
+                None,
+            )
+            .await?;
+        self.store.ingest(&root, &bytes[..])?;
+        let mut size = root.size;
+        let mut manifests: Vec<(Option<Platform>, Manifest)> = Vec::new();
+        match self.parse(&bytes, &root)? {
+            Document::Manifest(m) => manifests.push((None, m)),
+            Document::Index(index) => {
+                for child in self.select(&index.manifests, choice)? {
+                    if child.kind() != MediaKind::Manifest {
+                        return Err(RegistryError::Unsupported {
+                            reference: self.reference.to_string(),
+                            reason: format!(
+                                "its index lists {} of type {:?}, which is not an image manifest",
+                                child.digest, child.media_type
+                            ),
+                        });
+                    }
+                    let (_, bytes) = self
+                        .manifest(
+                            &registry,
+                            &child.digest.to_string(),
+                            Some(&child.digest),
+                            Some(child.size),
+                        )
+                        .await?;
+                    self.store.ingest(child, &bytes[..])?;
+                    size += child.size;
+                    match self.parse(&bytes, child)? {
+                        Document::Manifest(m) => manifests.push((child.platform.clone(), m)),
+                        Document::Index(_) => {
+                            return Err(RegistryError::Unsupported {
+                                reference: self.reference.to_string(),
+                                reason: format!("{} is an index nested in an index", child.digest),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+
+        let mut seen = HashSet::new();
+        let blobs: Vec<&Descriptor> = manifests
+            .iter()
+            .flat_map(|(_, m)| std::iter::once(&m.config).chain(&m.layers))
+            .filter(|d| seen.insert(d.digest.clone()))
+            .collect();
+        size += blobs.iter().map(|d| d.size).sum::<u64>();
+        for d in &blobs {
+            if d.size > self.options.limits.layer_bytes {
+                return Err(ContentError::TooLarge {
+                    what: format!("blob {} ({} bytes)", d.digest, d.size),
+                    limit: self.options.limits.layer_bytes,
+                    flag: "--max-scale",
+                }
+                .into());
+            }
+        }
+        let missing: Vec<&Descriptor> = blobs
+            .into_iter()
+            .filter(|d| !self.store.has_blob(&d.digest))
+            .collect();
+        self.total
+            .store(missing.iter().map(|d| d.size).sum(), Ordering::Relaxed);
+        self.report(0);
+        futures_util::stream::iter(missing)
+            .map(|d| self.blob(&registry, repo, d))
+            .buffer_unordered(self.options.max_concurrent_downloads.max(1))
+            .try_collect::<Vec<()>>()
+            .await?;
+
+        let mut platforms = Vec::new();
+        for (platform, m) in &manifests {
+            let platform = match platform {
+                Some(p) => Some(p.clone()),
+                None => {
+                    let config = crate::content::read_json_blob(
+                        self.store,
+                        &m.config,
+                        self.options.limits.json_bytes,
+                    )?;
+                    crate::store::platform_of(&config)
+                }
+            };
+            if let Some(p) = platform.filter(|p| !platforms.contains(p)) {
+                platforms.push(p);
+            }
+        }
+        self.store.put_image(&ImageRecord {
+            name: Some(self.reference.clone()),
+            root: root.clone(),
+            platforms,
+            size,
+            pulled: jiff::Timestamp::now(),
+        })?;
+        if let Some(p) = &self.options.progress {
+            p.finish(self.reference);
+        }
+        Ok(root.digest)
+    }
+
+    fn report(&self, added: i64) {
+        let done = if added >= 0 {
+            self.done.fetch_add(added.unsigned_abs(), Ordering::Relaxed) + added.unsigned_abs()
+        } else {
+            self.done.fetch_sub(added.unsigned_abs(), Ordering::Relaxed) - added.unsigned_abs()
+        };
+        if let Some(p) = &self.options.progress {
+            p.update(self.reference, done, self.total.load(Ordering::Relaxed));
+        }
+    }
+
+    fn parse(&self, bytes: &[u8], desc: &Descriptor) -> Result<Document, RegistryError> {
+        Document::parse(bytes, Some(&desc.media_type)).map_err(|source| RegistryError::Document {
+            reference: format!("{}@{}", self.reference.name(), desc.digest),
+            source,
+        })
+    }
+
+    /// The index entries `choice` selects. Attestation manifests (BuildKit's provenance, with
+    /// platform `unknown/unknown`) are never images to compare.
+    fn select<'d>(
+        &self,
+        entries: &'d [Descriptor],
+        choice: &PlatformChoice,
+    ) -> Result<Vec<&'d Descriptor>, RegistryError> {
+        let images: Vec<&Descriptor> = entries
+            .iter()
+            .filter(|d| {
+                d.annotations
+                    .get("vnd.docker.reference.type")
+                    .map(String::as_str)
+                    != Some("attestation-manifest")
+                    && d.platform.as_ref().is_none_or(|p| p.os != "unknown")
+            })
+            .collect();
+        let wanted = match choice {
+            PlatformChoice::All => return Ok(images),
+            PlatformChoice::Only(w) => w,
+        };
+        let mut out: Vec<&Descriptor> = Vec::new();
+        for want in wanted {
+            let hit = images
+                .iter()
+                .find(|d| d.platform.as_ref().is_some_and(|p| p.matches(want)));
+            match hit {
+                Some(d) if !out.iter().any(|o| o.digest == d.digest) => out.push(d),
+                Some(_) => {}
+                None => {
+                    let available: Vec<String> = images
+                        .iter()
+                        .filter_map(|d| d.platform.as_ref().map(ToString::to_string))
+                        .collect();
+                    return Err(RegistryError::NoPlatform {
+                        reference: self.reference.familiar(),
+                        wanted: want.to_string(),
+                        available: available.join(", "),
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Fetches a manifest or index by tag or digest. By digest, the content must hash to it;
+    /// by tag, to the `Docker-Content-Digest` the registry announces, when it announces one.
+    async fn manifest(
+        &self,
+        registry: &Registry,
+        reference: &str,
+        expected: Option<&Digest>,
+        expected_size: Option<u64>,
+    ) -> Result<(Descriptor, Vec<u8>), RegistryError> {
+        let repo = &self.reference.repository;
+        let url = registry.url(&format!("/v2/{repo}/manifests/{reference}"));
+        let display = format!(
+            "{}{}{reference}",
+            self.reference.name(),
+            if expected.is_some() { "@" } else { ":" }
+        );
+        let limit = self.options.limits.json_bytes;
+        let mut attempt = 0;
+        let (content_type, announced, bytes) = loop {
+            attempt += 1;
+            let resp = registry
+                .send(Method::GET, &url, Some(ACCEPT_MANIFESTS), repo)
+                .await?;
+            if resp.status() == StatusCode::NOT_FOUND {
+                return Err(RegistryError::NotFound { reference: display });
+            }
+            if !resp.status().is_success() {
+                return Err(status_error(&url, resp).await);
+            }
+            let header = |name: &str| {
+                resp.headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            let content_type = header("content-type")
+                .map(|c| c.split(';').next().unwrap_or_default().trim().to_owned());
+            let announced = header("docker-content-digest").and_then(|d| d.parse::<Digest>().ok());
+            match read_limited(resp, limit, &display).await {
+                Ok(bytes) => break (content_type, announced, bytes),
+                Err(BodyError::Http(e))
+                    if is_transient_error(&e) && attempt < registry.attempts() =>
+                {
+                    tokio::time::sleep(registry.backoff(attempt)).await;
+                }
+                Err(BodyError::Http(source)) => return Err(RegistryError::Http { url, source }),
+                Err(BodyError::Content(e)) => return Err(e.into()),
+            }
+        };
+        let check = expected.or(announced.as_ref());
+        let algorithm = check.map_or(crate::model::Algorithm::Sha256, Digest::algorithm);
+        let mut hasher = Hasher::new(algorithm);
+        hasher.update(&bytes);
+        let actual = hasher.finish();
+        if let Some(want) = check {
+            if *want != actual {
+                return Err(RegistryError::DigestMismatch {
+                    reference: display,
+                    expected: want.clone(),
+                    actual,
+                });
+            }
+        }
+        if let Some(size) = expected_size {
+            if size != bytes.len() as u64 {
+                return Err(ContentError::SizeMismatch {
+                    digest: actual,
+                    declared: size,
+                    actual: bytes.len() as u64,
+                }
+                .into());
+            }
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Probe {
+            #[serde(default)]
+            media_type: Option<String>,
+            #[serde(default)]
+            schema_version: Option<u32>,
+        }
+        let probe: Probe = serde_json::from_slice(&bytes).map_err(|e| RegistryError::Document {
+            reference: display.clone(),
+            source: DocumentError::Json(e),
+        })?;
+        if probe.schema_version == Some(1) {
+            return Err(RegistryError::Unsupported {
+                reference: display,
+                reason: "it is a Docker schema 1 manifest, which registries no longer serve and \
+                         ocidiff does not read"
+                    .into(),
+            });
+        }
+        let media_type = probe
+            .media_type
+            .or(content_type.filter(|c| media::classify(c) != MediaKind::Unknown))
+            .unwrap_or_else(|| {
+                match Document::parse(&bytes, None) {
+                    Ok(Document::Index(_)) => media::OCI_INDEX,
+                    _ => media::OCI_MANIFEST,
+                }
+                .to_owned()
+            });
+        let desc = Descriptor {
+            media_type,
+            digest: actual,
+            size: bytes.len() as u64,
+            platform: None,
+            annotations: Default::default(),
+            urls: vec![],
+            artifact_type: None,
+        };
+        Ok((desc, bytes))
+    }
+
+    /// Streams one blob into the store, verified; a dropped connection restarts it.
+    async fn blob(
+        &self,
+        registry: &Registry,
+        repo: &str,
+        desc: &Descriptor,
+    ) -> Result<(), RegistryError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| RegistryError::Runtime(std::io::Error::other(e)))?;
+        let url = registry.url(&format!("/v2/{repo}/blobs/{}", desc.digest));
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut resp = registry.send(Method::GET, &url, None, repo).await?;
+            if resp.status() == StatusCode::NOT_FOUND {
+                return Err(RegistryError::NotFound {
+                    reference: format!("{}@{}", self.reference.name(), desc.digest),
+                });
+            }
+            if !resp.status().is_success() {
+                return Err(status_error(&url, resp).await);
+            }
+            let mut writer = self.store.writer(desc)?;
+            let outcome = loop {
+                match resp.chunk().await {
+                    Ok(Some(chunk)) => {
+                        writer.write(&chunk)?;
+                        self.report(chunk.len() as i64);
+                    }
+                    Ok(None) => break Ok(()),
+                    Err(e) => break Err(e),
+                }
+            };
+            match outcome {
+                Ok(()) => return Ok(tokio::task::block_in_place(|| writer.commit())?),
+                Err(e) if is_transient_error(&e) && attempt < registry.attempts() => {
+                    self.report(-(writer.written() as i64));
+                    drop(writer);
+                    tracing::debug!(url, error = %e, "blob download interrupted, retrying");
+                    tokio::time::sleep(registry.backoff(attempt)).await;
+                }
+                Err(source) => return Err(RegistryError::Http { url, source }),
+            }
+        }
+    }
+}
+
+enum BodyError {
+    Http(reqwest::Error),
+    Content(ContentError),
+}
+
+/// Reads a small answer whole, refusing it once it passes `limit` bytes.
+async fn read_limited(
+    mut resp: reqwest::Response,
+    limit: u64,
+    what: &str,
+) -> Result<Vec<u8>, BodyError> {
+    let too_large = || {
+        BodyError::Content(ContentError::TooLarge {
+            what: format!("manifest {what}"),
+            limit,
+            flag: "--max-scale",
+        })
+    };
+    if resp.content_length().is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(BodyError::Http)? {
+        if (bytes.len() + chunk.len()) as u64 > limit {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}

@@ -1,0 +1,578 @@
+//! The embedded image store: a content-addressed blob directory and one record per image name,
+//! so that an image pulled once costs nothing the next time, with no daemon.
+//!
+//! Layout under the root:
+//! - `blobs/<alg>/<hex>`: every blob, written only after its digest and size were checked;
+//! - `refs/<sha256 of the name>.json`: one [`ImageRecord`] per image name;
+//! - `tmp/`: blobs being written (renamed into `blobs/` once verified);
+//! - `lock`: a shared lock held by writers ([`Store::lease`]), exclusive while unused blobs are
+//!   freed, so that a concurrent pull never loses a blob it wrote but has not yet recorded.
+//!
+//! Every update is a rename of a complete, fsync'd file: two runs may pull at once and an
+//! interrupted run leaves at worst a stray file in `tmp/`, never a partial blob or record.
+
+mod load;
+
+use std::collections::HashSet;
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use fs4::fs_std::FileExt;
+use serde::{Deserialize, Serialize};
+
+pub use load::load;
+pub(crate) use load::platform_of;
+
+use crate::content::{BlobSource, ContentError, Limits};
+use crate::model::{Blob, Descriptor, Digest, Document, DocumentError, Hasher, Platform};
+use crate::reference::{DockerRef, ImageRef};
+use crate::source::Image;
+
+/// Environment variable naming the store's root, ahead of the cache directory.
+pub const STORE_ENV: &str = "OCIDIFF_STORE";
+
+/// Files in `tmp/` older than this belong to a run that died; freeing space removes them.
+const STALE_TMP: Duration = Duration::from_secs(3600);
+
+/// A content-addressed store on disk. Cheap to clone: it is a path.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+/// What the store knows of one image name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageRecord {
+    /// The normalised name it was pulled or loaded as; `None` for an unnamed loaded image.
+    pub name: Option<DockerRef>,
+    /// The index or manifest the image starts at.
+    pub root: Descriptor,
+    /// The platforms whose manifests, configs and layers are in the store.
+    pub platforms: Vec<Platform>,
+    /// Bytes of all the image's blobs (shared blobs counted for each image).
+    pub size: u64,
+    /// When it was pulled or loaded.
+    pub pulled: jiff::Timestamp,
+}
+
+impl ImageRecord {
+    /// The name as the store keys it: the full reference, or the root digest when unnamed.
+    pub fn key(&self) -> String {
+        match &self.name {
+            Some(n) => n.to_string(),
+            None => self.root.digest.to_string(),
+        }
+    }
+}
+
+/// Totals for `ocidiff info`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoreInfo {
+    pub root: PathBuf,
+    pub images: usize,
+    pub blobs: usize,
+    pub bytes: u64,
+}
+
+/// What [`Store::remove_images`] and [`Store::free_unused`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Removal {
+    pub removed: Vec<ImageRecord>,
+    pub freed_blobs: usize,
+    pub freed_bytes: u64,
+}
+
+/// Why the store could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error(
+        "cannot tell where the image store goes: set {STORE_ENV}, XDG_CACHE_HOME or HOME (or pass --store DIR)"
+    )]
+    NoRoot,
+    #[error("{path}: corrupt image record: {reason}")]
+    CorruptRecord { path: PathBuf, reason: String },
+    #[error("no image named {0} in the store")]
+    NoSuchImage(String),
+    #[error("blob {digest} in the store: {source}")]
+    Document {
+        digest: Digest,
+        source: DocumentError,
+    },
+    #[error(transparent)]
+    Content(#[from] ContentError),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// A shared hold on the store: unused blobs are not freed while one exists, so a pull or load
+/// holds one from its first blob until its record is written.
+#[derive(Debug)]
+pub struct Lease {
+    _file: File,
+}
+
+impl Store {
+    /// `$OCIDIFF_STORE`, else `$XDG_CACHE_HOME/ocidiff`, else `~/.cache/ocidiff`.
+    pub fn default_root() -> Result<PathBuf, StoreError> {
+        root_from(|k| std::env::var_os(k))
+    }
+    /// Opens the store at `root`, creating its directories.
+    pub fn open(root: &Path) -> Result<Store, StoreError> {
+        for dir in ["blobs/sha256", "blobs/sha512", "refs", "tmp"] {
+            let path = root.join(dir);
+            fs::create_dir_all(&path).map_err(io_err(&path))?;
+        }
+        Ok(Store {
+            root: root.to_owned(),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Takes a shared hold: see [`Lease`]. Do not call [`Store::remove_images`] in the same
+    /// process while holding one; it would wait for itself.
+    pub fn lease(&self) -> Result<Lease, StoreError> {
+        let file = self.lock_file()?;
+        FileExt::lock_shared(&file).map_err(io_err(&self.lock_path()))?;
+        Ok(Lease { _file: file })
+    }
+
+    fn lock_path(&self) -> PathBuf {
+        self.root.join("lock")
+    }
+
+    fn lock_file(&self) -> Result<File, StoreError> {
+        let path = self.lock_path();
+        File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io_err(&path))
+    }
+
+    pub fn blob_path(&self, digest: &Digest) -> PathBuf {
+        self.root
+            .join("blobs")
+            .join(digest.algorithm().as_str())
+            .join(digest.hex())
+    }
+
+    pub fn has_blob(&self, digest: &Digest) -> bool {
+        self.blob_path(digest).is_file()
+    }
+
+    /// Starts writing a blob that must match `expected`; see [`BlobWriter`].
+    pub fn writer(&self, expected: &Descriptor) -> Result<BlobWriter, StoreError> {
+        let tmp = self.root.join("tmp");
+        let file = tempfile::Builder::new()
+            .prefix("ingest-")
+            .tempfile_in(&tmp)
+            .map_err(io_err(&tmp))?;
+        Ok(BlobWriter {
+            file,
+            hasher: Hasher::new(expected.digest.algorithm()),
+            expected: expected.digest.clone(),
+            declared: expected.size,
+            seen: 0,
+            dest: self.blob_path(&expected.digest),
+        })
+    }
+
+    /// Copies `reader` into the store, checking it against `expected` (digest and size) as it
+    /// streams. Does nothing when the blob is already there. On any failure nothing is left
+    /// under the blob's name.
+    pub fn ingest(&self, expected: &Descriptor, mut reader: impl Read) -> Result<(), StoreError> {
+        if self.has_blob(&expected.digest) {
+            return Ok(());
+        }
+        let mut writer = self.writer(expected)?;
+        let mut buf = vec![0u8; 256 << 10];
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(ContentError::from_io(&expected.digest, e).into()),
+            };
+            writer.write(&buf[..n])?;
+        }
+        writer.commit()
+    }
+
+    /// Stores bytes whose digest is not known in advance (a root synthesised by a source).
+    pub fn ingest_bytes(&self, media_type: &str, bytes: &[u8]) -> Result<Descriptor, StoreError> {
+        let desc = descriptor(media_type, Digest::sha256_of(bytes), bytes.len() as u64);
+        self.ingest(&desc, bytes)?;
+        Ok(desc)
+    }
+
+    fn record_path(&self, key: &str) -> PathBuf {
+        self.root
+            .join("refs")
+            .join(format!("{}.json", Digest::sha256_of(key.as_bytes()).hex()))
+    }
+
+    /// Records an image under its name, replacing any earlier record of that name.
+    pub fn put_image(&self, record: &ImageRecord) -> Result<(), StoreError> {
+        let blobs = self
+            .root
+            .join("blobs")
+            .join(record.root.digest.algorithm().as_str());
+        // The record must not outlive a crash that loses the renames of its blobs.
+        File::open(&blobs)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err(&blobs))?;
+        let path = self.record_path(&record.key());
+        let bytes = serde_json::to_vec_pretty(record).map_err(|e| StoreError::CorruptRecord {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        self.write_atomically(&path, &bytes)
+    }
+
+    fn write_atomically(&self, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+        let tmp = self.root.join("tmp");
+        let mut file = tempfile::Builder::new()
+            .prefix("record-")
+            .tempfile_in(&tmp)
+            .map_err(io_err(&tmp))?;
+        file.write_all(bytes)
+            .and_then(|()| file.as_file().sync_all())
+            .map_err(io_err(file.path()))?;
+        file.persist(path).map_err(|e| StoreError::Io {
+            path: path.to_owned(),
+            source: e.error,
+        })?;
+        Ok(())
+    }
+
+    /// Every image record, sorted by name.
+    pub fn list_images(&self) -> Result<Vec<ImageRecord>, StoreError> {
+        let dir = self.root.join("refs");
+        let mut records = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(io_err(&dir))? {
+            let path = entry.map_err(io_err(&dir))?.path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let bytes = match fs::read(&path) {
+                Ok(b) => b,
+                // Removed by a concurrent `rm` since the directory was read.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io_err(&path)(e)),
+            };
+            let record: ImageRecord =
+                serde_json::from_slice(&bytes).map_err(|e| StoreError::CorruptRecord {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?;
+            records.push(record);
+        }
+        records.sort_by_key(ImageRecord::key);
+        Ok(records)
+    }
+
+    /// The record for `name`: the one recorded under exactly that name or, for a name with a
+    /// digest, any record of the same repository whose root has that digest.
+    pub fn find_image(&self, name: &DockerRef) -> Result<Option<ImageRecord>, StoreError> {
+        let path = self.record_path(&name.to_string());
+        match fs::read(&path) {
+            Ok(bytes) => {
+                return serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                    StoreError::CorruptRecord {
+                        path,
+                        reason: e.to_string(),
+                    }
+                });
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err(&path)(e)),
+        }
+        let Some(digest) = &name.digest else {
+            return Ok(None);
+        };
+        Ok(self.list_images()?.into_iter().find(|r| {
+            &r.root.digest == digest
+                && r.name
+                    .as_ref()
+                    .is_some_and(|n| n.registry == name.registry && n.repository == name.repository)
+        }))
+    }
+
+    /// Opens a recorded image for the comparison, its blobs served from the store.
+    pub fn open_image(&self, record: &ImageRecord) -> Result<Image, StoreError> {
+        let bytes =
+            crate::content::read_json_blob(self, &record.root, Limits::default().json_bytes)?;
+        Ok(Image {
+            reference: ImageRef::Registry(record.key()),
+            root: Blob {
+                descriptor: Some(record.root.clone()),
+                bytes,
+            },
+            blobs: Box::new(self.clone()),
+        })
+    }
+
+    /// Forgets the named images and frees every blob no other image uses. Fails, removing
+    /// nothing, when a name is not in the store.
+    pub fn remove_images(&self, names: &[DockerRef]) -> Result<Removal, StoreError> {
+        let lock = self.lock_file()?;
+        FileExt::lock_exclusive(&lock).map_err(io_err(&self.lock_path()))?;
+        let mut doomed = Vec::new();
+        for name in names {
+            match self.find_image(name)? {
+                Some(r) => doomed.push(r),
+                None => return Err(StoreError::NoSuchImage(name.familiar())),
+            }
+        }
+        for record in &doomed {
+            let path = self.record_path(&record.key());
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err(&path)(e)),
+            }
+        }
+        let mut removal = self.sweep()?;
+        removal.removed = doomed;
+        Ok(removal)
+    }
+
+    /// Frees the blobs no recorded image uses (and files left in `tmp/` by runs that died).
+    pub fn free_unused(&self) -> Result<Removal, StoreError> {
+        let lock = self.lock_file()?;
+        FileExt::lock_exclusive(&lock).map_err(io_err(&self.lock_path()))?;
+        self.sweep()
+    }
+
+    /// Mark and sweep; the caller holds the exclusive lock.
+    fn sweep(&self) -> Result<Removal, StoreError> {
+        let mut live = HashSet::new();
+        for record in self.list_images()? {
+            self.mark(&record.root, &mut live)?;
+        }
+        let mut removal = Removal::default();
+        for (path, digest, size) in self.blob_files()? {
+            if !digest.is_some_and(|d| live.contains(&d)) {
+                fs::remove_file(&path).map_err(io_err(&path))?;
+                removal.freed_blobs += 1;
+                removal.freed_bytes += size;
+            }
+        }
+        let tmp = self.root.join("tmp");
+        for entry in fs::read_dir(&tmp).map_err(io_err(&tmp))? {
+            let entry = entry.map_err(io_err(&tmp))?;
+            let stale = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| SystemTime::now().duration_since(t).ok())
+                .is_some_and(|age| age > STALE_TMP);
+            if stale {
+                let path = entry.path();
+                fs::remove_file(&path).map_err(io_err(&path))?;
+            }
+        }
+        Ok(removal)
+    }
+
+    /// Marks `desc` and, for an index or manifest held here, everything it refers to. Blobs
+    /// not held (platforms not pulled) are simply not followed.
+    fn mark(&self, desc: &Descriptor, live: &mut HashSet<Digest>) -> Result<(), StoreError> {
+        if !live.insert(desc.digest.clone()) {
+            return Ok(());
+        }
+        let kind = desc.kind();
+        if !matches!(
+            kind,
+            crate::model::MediaKind::Index | crate::model::MediaKind::Manifest
+        ) || !self.has_blob(&desc.digest)
+        {
+            return Ok(());
+        }
+        let bytes = crate::content::read_json_blob(self, desc, Limits::default().json_bytes)?;
+        let doc = Document::parse(&bytes, Some(&desc.media_type)).map_err(|source| {
+            StoreError::Document {
+                digest: desc.digest.clone(),
+                source,
+            }
+        })?;
+        match doc {
+            Document::Index(index) => {
+                for child in &index.manifests {
+                    self.mark(child, live)?;
+                }
+            }
+            Document::Manifest(manifest) => {
+                live.insert(manifest.config.digest.clone());
+                for layer in &manifest.layers {
+                    live.insert(layer.digest.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every file under `blobs/`, with its digest when its name is one, and its size.
+    fn blob_files(&self) -> Result<Vec<(PathBuf, Option<Digest>, u64)>, StoreError> {
+        let mut out = Vec::new();
+        for alg in ["sha256", "sha512"] {
+            let dir = self.root.join("blobs").join(alg);
+            for entry in fs::read_dir(&dir).map_err(io_err(&dir))? {
+                let entry = entry.map_err(io_err(&dir))?;
+                let size = entry.metadata().map_err(io_err(&entry.path()))?.len();
+                let name = entry.file_name();
+                let digest = name
+                    .to_str()
+                    .and_then(|hex| format!("{alg}:{hex}").parse::<Digest>().ok());
+                out.push((entry.path(), digest, size));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Where the store is and how much it holds.
+    pub fn info(&self) -> Result<StoreInfo, StoreError> {
+        let blobs = self.blob_files()?;
+        Ok(StoreInfo {
+            root: self.root.clone(),
+            images: self.list_images()?.len(),
+            blobs: blobs.len(),
+            bytes: blobs.iter().map(|(_, _, s)| s).sum(),
+        })
+    }
+}
+
+impl BlobSource for Store {
+    fn open(&self, digest: &Digest) -> Result<Box<dyn Read + Send + '_>, ContentError> {
+        match File::open(self.blob_path(digest)) {
+            Ok(f) => Ok(Box::new(f)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(ContentError::NotFound {
+                digest: digest.clone(),
+                source_name: self.describe(),
+            }),
+            Err(source) => Err(ContentError::Io {
+                digest: digest.clone(),
+                source,
+            }),
+        }
+    }
+
+    /// Blobs are checked before they are renamed into place.
+    fn is_verified(&self, digest: &Digest) -> bool {
+        self.has_blob(digest)
+    }
+
+    fn describe(&self) -> String {
+        format!("image store {}", self.root.display())
+    }
+}
+
+/// A blob being written: bytes go to a temporary file in the store and are hashed as they
+/// come; [`BlobWriter::commit`] checks digest and size, syncs and renames the file into place.
+/// Dropping it without committing deletes the temporary file.
+pub struct BlobWriter {
+    file: tempfile::NamedTempFile,
+    hasher: Hasher,
+    expected: Digest,
+    declared: u64,
+    seen: u64,
+    dest: PathBuf,
+}
+
+impl BlobWriter {
+    /// Appends bytes; fails as soon as they exceed the declared size.
+    pub fn write(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
+        self.seen += bytes.len() as u64;
+        if self.seen > self.declared {
+            return Err(ContentError::SizeMismatch {
+                digest: self.expected.clone(),
+                declared: self.declared,
+                actual: self.seen,
+            }
+            .into());
+        }
+        self.hasher.update(bytes);
+        self.file
+            .write_all(bytes)
+            .map_err(|e| io_err(self.file.path())(e))
+    }
+
+    /// Bytes written so far.
+    pub fn written(&self) -> u64 {
+        self.seen
+    }
+
+    /// Checks the content and moves it under its digest's name.
+    pub fn commit(self) -> Result<(), StoreError> {
+        if self.seen != self.declared {
+            return Err(ContentError::SizeMismatch {
+                digest: self.expected,
+                declared: self.declared,
+                actual: self.seen,
+            }
+            .into());
+        }
+        let actual = self.hasher.finish();
+        if actual != self.expected {
+            return Err(ContentError::DigestMismatch {
+                expected: self.expected,
+                actual,
+            }
+            .into());
+        }
+        self.file
+            .as_file()
+            .sync_all()
+            .map_err(io_err(self.file.path()))?;
+        let dest = self.dest;
+        self.file.persist(&dest).map_err(|e| StoreError::Io {
+            path: dest.clone(),
+            source: e.error,
+        })?;
+        Ok(())
+    }
+}
+
+/// [`Store::default_root`] over any environment, so that tests need not change the process's.
+fn root_from(env: impl Fn(&str) -> Option<std::ffi::OsString>) -> Result<PathBuf, StoreError> {
+    let non_empty = |k: &str| env(k).filter(|v| !v.is_empty());
+    if let Some(dir) = non_empty(STORE_ENV) {
+        return Ok(PathBuf::from(dir));
+    }
+    if let Some(dir) = non_empty("XDG_CACHE_HOME") {
+        return Ok(PathBuf::from(dir).join("ocidiff"));
+    }
+    match non_empty("HOME") {
+        Some(home) => Ok(PathBuf::from(home).join(".cache").join("ocidiff")),
+        None => Err(StoreError::NoRoot),
+    }
+}
+
+/// A descriptor with only the fields a store needs.
+pub(crate) fn descriptor(media_type: &str, digest: Digest, size: u64) -> Descriptor {
+    Descriptor {
+        media_type: media_type.to_owned(),
+        digest,
+        size,
+        platform: None,
+        annotations: Default::default(),
+        urls: vec![],
+        artifact_type: None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

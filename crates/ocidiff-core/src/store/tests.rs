@@ -1,0 +1,272 @@
+use std::ffi::OsString;
+
+use super::*;
+use crate::content::testing::MemorySource;
+use crate::model::media;
+
+/// Builds, in `src`, a manifest for `arch` with the given layers; returns its descriptor.
+fn manifest(src: &mut MemorySource, arch: &str, layers: &[&[u8]]) -> Descriptor {
+    let id: String = layers.iter().map(|l| String::from_utf8_lossy(l)).collect();
+    let config = format!(r#"{{"os":"linux","architecture":"{arch}","id":"{id}"}}"#);
+    let config_desc = descriptor(
+        media::OCI_CONFIG,
+        src.insert(config.as_bytes()),
+        config.len() as u64,
+    );
+    let layers: Vec<Descriptor> = layers
+        .iter()
+        .map(|l| descriptor(media::OCI_LAYER, src.insert(l), l.len() as u64))
+        .collect();
+    let bytes = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": media::OCI_MANIFEST,
+        "config": config_desc,
+        "layers": layers,
+    }))
+    .unwrap();
+    descriptor(media::OCI_MANIFEST, src.insert(&bytes), bytes.len() as u64)
+}
+
+fn index(src: &mut MemorySource, manifests: &[(Descriptor, &str)]) -> Descriptor {
+    let manifests: Vec<Descriptor> = manifests
+        .iter()
+        .map(|(d, arch)| Descriptor {
+            platform: Some(format!("linux/{arch}").parse().unwrap()),
+            ..d.clone()
+        })
+        .collect();
+    let bytes = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": media::OCI_INDEX,
+        "manifests": manifests,
+    }))
+    .unwrap();
+    descriptor(media::OCI_INDEX, src.insert(&bytes), bytes.len() as u64)
+}
+
+fn image(src: MemorySource, root: &Descriptor) -> Image {
+    let bytes = src.0[&root.digest].clone();
+    Image {
+        reference: ImageRef::Registry("test".into()),
+        root: Blob {
+            descriptor: Some(root.clone()),
+            bytes,
+        },
+        blobs: Box::new(src),
+    }
+}
+
+fn name(s: &str) -> DockerRef {
+    DockerRef::parse(s).unwrap()
+}
+
+fn tmp_is_empty(store: &Store) -> bool {
+    fs::read_dir(store.root().join("tmp"))
+        .unwrap()
+        .next()
+        .is_none()
+}
+
+#[test]
+fn ingest_verifies_and_leaves_nothing_on_mismatch() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let good = descriptor(media::OCI_LAYER, Digest::sha256_of(b"layer"), 5);
+    store.ingest(&good, &b"layer"[..]).unwrap();
+    assert!(store.has_blob(&good.digest));
+    assert!(store.is_verified(&good.digest));
+    assert_eq!(fs::read(store.blob_path(&good.digest)).unwrap(), b"layer");
+
+    let lying = descriptor(media::OCI_LAYER, Digest::sha256_of(b"other"), 5);
+    let err = store.ingest(&lying, &b"layer"[..]).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Content(ContentError::DigestMismatch { .. })
+        ),
+        "{err}"
+    );
+    assert!(!store.has_blob(&lying.digest));
+
+    let short = descriptor(media::OCI_LAYER, Digest::sha256_of(b"layer!"), 6);
+    assert!(store.ingest(&short, &b"layer"[..]).is_err());
+    let long = descriptor(media::OCI_LAYER, Digest::sha256_of(b"lay"), 3);
+    assert!(store.ingest(&long, &b"layer"[..]).is_err());
+    assert!(!store.has_blob(&short.digest) && !store.has_blob(&long.digest));
+    assert!(tmp_is_empty(&store));
+}
+
+#[test]
+fn interrupted_writer_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let desc = descriptor(media::OCI_LAYER, Digest::sha256_of(b"abcdef"), 6);
+    let mut w = store.writer(&desc).unwrap();
+    w.write(b"abc").unwrap();
+    drop(w);
+    assert!(!store.has_blob(&desc.digest));
+    assert!(tmp_is_empty(&store));
+}
+
+#[test]
+fn concurrent_ingests_of_one_blob_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let data = vec![7u8; 1 << 20];
+    let desc = descriptor(
+        media::OCI_LAYER,
+        Digest::sha256_of(&data),
+        data.len() as u64,
+    );
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| store.ingest(&desc, &data[..]).unwrap());
+        }
+    });
+    assert_eq!(fs::read(store.blob_path(&desc.digest)).unwrap(), data);
+}
+
+#[test]
+fn load_list_find_and_remove_free_unshared_blobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+
+    let mut a = MemorySource::default();
+    let amd = manifest(&mut a, "amd64", &[b"shared", b"a-only"]);
+    let arm = manifest(&mut a, "arm64", &[b"arm-only"]);
+    let root_a = index(&mut a, &[(amd, "amd64"), (arm.clone(), "arm64")]);
+    // The source lacks the arm64 manifest, as a one-platform save of a multi-platform image.
+    a.0.remove(&arm.digest);
+    let records = load(&store, &image(a, &root_a), &[name("a:1"), name("a:latest")]).unwrap();
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[0].platforms, vec!["linux/amd64".parse().unwrap()]);
+    assert_eq!(records[0].root, root_a);
+
+    let mut b = MemorySource::default();
+    let root_b = manifest(&mut b, "amd64", &[b"shared", b"b-only"]);
+    load(&store, &image(b, &root_b), &[name("registry.io/b:2")]).unwrap();
+
+    let keys: Vec<String> = store
+        .list_images()
+        .unwrap()
+        .iter()
+        .map(ImageRecord::key)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "docker.io/library/a:1",
+            "docker.io/library/a:latest",
+            "registry.io/b:2"
+        ]
+    );
+    let found = store.find_image(&name("a:1")).unwrap().unwrap();
+    assert_eq!(found.root.digest, root_a.digest);
+    let by_digest = name(&format!("a@{}", root_a.digest));
+    assert!(store.find_image(&by_digest).unwrap().is_some());
+    assert!(
+        store
+            .find_image(&name(&format!("c@{}", root_a.digest)))
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.find_image(&name("a:2")).unwrap().is_none());
+
+    let opened = store.open_image(&found).unwrap();
+    assert_eq!(opened.root.descriptor.as_ref(), Some(&root_a));
+
+    // a: index, manifest, config, 2 layers; b: manifest, config, its own layer.
+    let before = store.info().unwrap();
+    assert_eq!(before.images, 3);
+    assert_eq!(before.blobs, 8);
+
+    // A name still pointing at the image keeps its blobs.
+    let r = store.remove_images(&[name("a:1")]).unwrap();
+    assert_eq!((r.removed.len(), r.freed_blobs), (1, 0));
+
+    let err = store
+        .remove_images(&[name("a:latest"), name("nope")])
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::NoSuchImage(ref n) if n == "nope:latest"),
+        "{err}"
+    );
+    assert_eq!(
+        store.list_images().unwrap().len(),
+        2,
+        "nothing removed on error"
+    );
+
+    // Removing the last name of a frees its index, manifest, config and own layer, not the
+    // layer it shares with b.
+    let r = store.remove_images(&[name("a:latest")]).unwrap();
+    assert_eq!(r.freed_blobs, 4);
+    assert!(store.has_blob(&Digest::sha256_of(b"shared")));
+    assert!(!store.has_blob(&Digest::sha256_of(b"a-only")));
+    assert!(store.has_blob(&Digest::sha256_of(b"b-only")));
+
+    let r = store.remove_images(&[name("registry.io/b:2")]).unwrap();
+    assert_eq!(r.freed_blobs, 4);
+    let after = store.info().unwrap();
+    assert_eq!((after.images, after.blobs, after.bytes), (0, 0, 0));
+}
+
+#[test]
+fn unnamed_loads_are_keyed_by_digest_and_synthesised_roots_are_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut src = MemorySource::default();
+    let m = manifest(&mut src, "amd64", &[b"l"]);
+    let mut img = image(src, &m);
+    img.root.descriptor = None;
+    let records = load(&store, &img, &[]).unwrap();
+    assert_eq!(records[0].key(), m.digest.to_string());
+    assert_eq!(records[0].root.digest, m.digest);
+    assert!(store.has_blob(&m.digest));
+}
+
+#[test]
+fn missing_layer_in_source_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut src = MemorySource::default();
+    let m = manifest(&mut src, "amd64", &[b"gone"]);
+    src.0.remove(&Digest::sha256_of(b"gone"));
+    let err = load(&store, &image(src, &m), &[name("x")]).unwrap_err();
+    assert!(err.to_string().contains("not found"), "{err}");
+    assert!(store.list_images().unwrap().is_empty());
+}
+
+#[test]
+fn default_root_follows_the_environment() {
+    let env = |pairs: &'static [(&'static str, &'static str)]| {
+        move |k: &str| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| OsString::from(v))
+        }
+    };
+    let root = |pairs| root_from(env(pairs)).map_err(|e| e.to_string());
+    assert_eq!(
+        root(&[
+            ("OCIDIFF_STORE", "/s"),
+            ("XDG_CACHE_HOME", "/x"),
+            ("HOME", "/h")
+        ]),
+        Ok(PathBuf::from("/s"))
+    );
+    assert_eq!(
+        root(&[
+            ("OCIDIFF_STORE", ""),
+            ("XDG_CACHE_HOME", "/x"),
+            ("HOME", "/h")
+        ]),
+        Ok(PathBuf::from("/x/ocidiff"))
+    );
+    assert_eq!(
+        root(&[("HOME", "/h")]),
+        Ok(PathBuf::from("/h/.cache/ocidiff"))
+    );
+    assert!(root(&[]).unwrap_err().contains("OCIDIFF_STORE"));
+}
