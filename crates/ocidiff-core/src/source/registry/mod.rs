@@ -244,7 +244,7 @@ impl Pull<'_> {
         let mut size = root.size;
         let mut manifests: Vec<(Option<Platform>, Manifest)> = Vec::new();
         match self.parse(&bytes, &root)? {
-            Document::Manifest(m) => manifests.push((None, m)),
+            Document::Manifest(m) => manifests.push((None, *m)),
             Document::Index(index) => {
                 for child in self.select(&index.manifests, choice)? {
                     if child.kind() != MediaKind::Manifest {
@@ -267,7 +267,7 @@ impl Pull<'_> {
                     self.store.ingest(child, &bytes[..])?;
                     size += child.size;
                     match self.parse(&bytes, child)? {
-                        Document::Manifest(m) => manifests.push((child.platform.clone(), m)),
+                        Document::Manifest(m) => manifests.push((child.platform.clone(), *m)),
                         Document::Index(_) => {
                             return Err(RegistryError::Unsupported {
                                 reference: self.reference.to_string(),
