@@ -20,26 +20,12 @@ pub use layer::LayerError;
 
 use crate::content::{self, ContentError, Limits};
 use crate::finding::{self, Comparison, FieldDiff, Finding, Input, Kind, Report, Summary};
+pub use crate::model::PlatformChoice;
 use crate::model::{
     Blob, Descriptor, Digest, Document, DocumentError, Manifest, MediaKind, Platform, media,
 };
 use crate::normalize::{Rules, document};
 use crate::source::Image;
-
-/// Which platforms of a multi-platform image to compare.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PlatformChoice {
-    /// These, in this order; each must be present in both images.
-    These(Vec<Platform>),
-    /// Every platform present in both; those in one only are reported as differences.
-    All,
-}
-
-impl Default for PlatformChoice {
-    fn default() -> Self {
-        PlatformChoice::These(vec![Platform::host()])
-    }
-}
 
 /// How to compare.
 #[derive(Debug, Clone, Default)]

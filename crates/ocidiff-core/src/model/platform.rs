@@ -20,6 +20,22 @@ pub struct Platform {
     pub os_version: Option<String>,
 }
 
+/// Which platforms of a multi-platform image to read and compare.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlatformChoice {
+    /// These, in this order; each must be present.
+    These(Vec<Platform>),
+    /// Every platform present (in a comparison: in both images; those in one only are
+    /// reported as differences).
+    All,
+}
+
+impl Default for PlatformChoice {
+    fn default() -> Self {
+        PlatformChoice::These(vec![Platform::host()])
+    }
+}
+
 /// Why a `--platform` value was refused.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid platform {0:?}: expected OS/ARCH[/VARIANT], e.g. linux/amd64 or linux/arm64/v8")]

@@ -6,6 +6,7 @@ mod docker_archive;
 mod layout;
 mod oci_archive;
 pub mod registry;
+mod resolve;
 
 use std::path::PathBuf;
 
@@ -13,6 +14,7 @@ pub use archive::{ArchiveError, Span, TarIndex};
 pub use docker_archive::ClassicArchive;
 pub use layout::{OciDir, select_root};
 pub use oci_archive::OciArchive;
+pub use resolve::{Context, PullPolicy, open_all};
 
 use crate::content::{BlobSource, ContentError};
 use crate::model::{Blob, DocumentError};
@@ -64,6 +66,16 @@ pub enum SourceError {
     Content(#[from] ContentError),
     #[error(transparent)]
     Archive(#[from] ArchiveError),
+    #[error(transparent)]
+    DockerRef(#[from] crate::reference::DockerRefError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Registry(#[from] registry::RegistryError),
+    #[error("the image store is unusable: {0}")]
+    StoreUnavailable(String),
+    #[error("{reference} is not in the local store (and --pull never forbids pulling it)")]
+    NotInStore { reference: String },
     #[error("{transport}:// images are not supported yet: {reference}")]
     Unsupported {
         transport: &'static str,

@@ -35,20 +35,7 @@ const ACCEPT_MANIFESTS: &str = "application/vnd.oci.image.index.v1+json, \
     application/vnd.docker.distribution.manifest.list.v2+json, \
     application/vnd.docker.distribution.manifest.v2+json";
 
-/// Which platforms of a multi-platform image to pull.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PlatformChoice {
-    /// The first manifest matching each of these; one missing is an error.
-    Only(Vec<Platform>),
-    /// Every image manifest of the index (attestations left out).
-    All,
-}
-
-impl Default for PlatformChoice {
-    fn default() -> Self {
-        PlatformChoice::Only(vec![Platform::host()])
-    }
-}
+pub use crate::model::PlatformChoice;
 
 /// Receives download progress, per image, for the CLI to draw.
 pub trait Progress: Send + Sync {
@@ -376,7 +363,7 @@ impl Pull<'_> {
             .collect();
         let wanted = match choice {
             PlatformChoice::All => return Ok(images),
-            PlatformChoice::Only(w) => w,
+            PlatformChoice::These(w) => w,
         };
         let mut out: Vec<&Descriptor> = Vec::new();
         for want in wanted {

@@ -529,7 +529,7 @@ fn index_pulls_only_the_platforms_asked_for() {
     });
     let (_dir, store) = new_store();
     let r = reference(&addr, "");
-    let only_arm = PlatformChoice::Only(vec!["linux/arm64".parse().unwrap()]);
+    let only_arm = PlatformChoice::These(vec!["linux/arm64".parse().unwrap()]);
     assert_eq!(
         pull(&store, &r, only_arm, &options()).unwrap(),
         index_digest
@@ -546,7 +546,7 @@ fn index_pulls_only_the_platforms_asked_for() {
     let err = pull(
         &store,
         &r,
-        PlatformChoice::Only(vec!["linux/s390x".parse().unwrap()]),
+        PlatformChoice::These(vec!["linux/s390x".parse().unwrap()]),
         &options(),
     )
     .unwrap_err();

@@ -1,0 +1,149 @@
+//! Opening any image reference. Local files are read in place; registry images are pulled
+//! into the embedded store first (as the pull policy says), and then read from it. The store
+//! is only opened when a reference needs it, so comparing two local archives never touches the
+//! user's cache.
+
+use std::path::PathBuf;
+
+use super::registry::{self, PullOptions};
+use super::{Image, SourceError};
+use crate::model::PlatformChoice;
+use crate::reference::{DockerRef, ImageRef};
+use crate::store::Store;
+
+/// When to contact a registry for an image the store may already hold (diffoci's `--pull`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PullPolicy {
+    /// Always ask the registry; blobs already held are still not downloaded again.
+    Always,
+    /// Only when the store lacks the image or a platform asked for.
+    #[default]
+    Missing,
+    /// Never: an image not in the store is an error.
+    Never,
+}
+
+/// Everything needed to open references that live outside the file system.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    /// The store's directory; `None` for [`Store::default_root`].
+    pub store_root: Option<PathBuf>,
+    pub pull: PullPolicy,
+    pub platforms: PlatformChoice,
+    pub registry: PullOptions,
+}
+
+impl Context {
+    /// Opens the store this context names.
+    pub fn store(&self) -> Result<Store, SourceError> {
+        let root = match &self.store_root {
+            Some(r) => r.clone(),
+            None => Store::default_root()?,
+        };
+        Ok(Store::open(&root)?)
+    }
+}
+
+/// Opens every reference, pulling the registry ones together so that their downloads share
+/// one bound. One result per reference, in order.
+pub fn open_all(refs: &[ImageRef], ctx: &Context) -> Vec<Result<Image, SourceError>> {
+    let needs_store = refs.iter().any(|r| {
+        matches!(
+            r,
+            ImageRef::Registry(_) | ImageRef::Docker(_) | ImageRef::Podman(_)
+        )
+    });
+    let store = if needs_store {
+        match ctx.store() {
+            Ok(s) => Some(s),
+            Err(e) => {
+                let msg = e.to_string();
+                return refs
+                    .iter()
+                    .map(|r| match r {
+                        ImageRef::Registry(_) | ImageRef::Docker(_) | ImageRef::Podman(_) => {
+                            Err(SourceError::StoreUnavailable(msg.clone()))
+                        }
+                        local => super::open(local),
+                    })
+                    .collect();
+            }
+        }
+    } else {
+        None
+    };
+
+    // Which registry references must be pulled, all at once.
+    let mut parsed: Vec<Option<Result<DockerRef, SourceError>>> = refs
+        .iter()
+        .map(|r| match r {
+            ImageRef::Registry(s) => Some(DockerRef::parse(s).map_err(SourceError::from)),
+            _ => None,
+        })
+        .collect();
+    let mut pulls: Vec<(usize, DockerRef)> = Vec::new();
+    if let Some(store) = &store {
+        for (i, p) in parsed.iter_mut().enumerate() {
+            let Some(Ok(name)) = p else { continue };
+            let name = name.clone();
+            let held = match store.find_image(&name) {
+                Ok(r) => r,
+                Err(e) => {
+                    *p = Some(Err(e.into()));
+                    continue;
+                }
+            };
+            let covers = held.as_ref().is_some_and(|rec| match &ctx.platforms {
+                PlatformChoice::These(ps) => ps
+                    .iter()
+                    .all(|want| rec.platforms.iter().any(|have| have.matches(want))),
+                PlatformChoice::All => false,
+            });
+            let pull = match ctx.pull {
+                PullPolicy::Always => true,
+                PullPolicy::Missing => !covers,
+                PullPolicy::Never => {
+                    if held.is_none() {
+                        *p = Some(Err(SourceError::NotInStore {
+                            reference: name.to_string(),
+                        }));
+                    }
+                    false
+                }
+            };
+            if pull {
+                pulls.push((i, name));
+            }
+        }
+        let requests: Vec<_> = pulls
+            .iter()
+            .map(|(_, n)| (n.clone(), ctx.platforms.clone()))
+            .collect();
+        if !requests.is_empty() {
+            let results = registry::pull_all(store, &requests, &ctx.registry);
+            for ((i, _), result) in pulls.iter().zip(results) {
+                if let Err(e) = result {
+                    parsed[*i] = Some(Err(e.into()));
+                }
+            }
+        }
+    }
+
+    refs.iter()
+        .zip(parsed)
+        .map(|(r, p)| match (r, p, &store) {
+            (ImageRef::Registry(_), Some(Err(e)), _) => Err(e),
+            (ImageRef::Registry(_), Some(Ok(name)), Some(store)) => {
+                let record = store
+                    .find_image(&name)?
+                    .ok_or_else(|| SourceError::NotInStore {
+                        reference: name.to_string(),
+                    })?;
+                let mut image = store.open_image(&record)?;
+                image.reference = r.clone();
+                Ok(image)
+            }
+            (local, _, _) => super::open(local),
+        })
+        .collect()
+}
