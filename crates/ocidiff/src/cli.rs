@@ -175,6 +175,23 @@ pub struct DiffArgs {
     #[arg(long, help_heading = "Comparison")]
     pub treat_canonical_paths_equal: bool,
 
+    /// Compare the root file systems the layers produce (whiteouts applied, as a container
+    /// runtime would) instead of the layers one by one: how files are split into layers, and
+    /// whiteouts or rewrites without effect, then do not count.
+    #[arg(long, help_heading = "Comparison")]
+    pub flatten: bool,
+
+    /// Set aside differences in files matching this glob (`*` stays within a directory, `**`
+    /// crosses them; a leading `/` is optional; a directory covers what is below it);
+    /// repeatable. E.g. --ignore-path /var/log/dpkg.log --ignore-path '/var/cache/**'.
+    #[arg(long, value_name = "PATTERN", help_heading = "Comparison")]
+    pub ignore_path: Vec<String>,
+
+    /// Read option defaults and --ignore-path patterns from this TOML file (default:
+    /// ./ocidiff.toml when it exists). Flags on the command line add to it.
+    #[arg(long, value_name = "FILE", help_heading = "Comparison")]
+    pub config: Option<PathBuf>,
+
     /// Platform to compare, OS/ARCH[/VARIANT]; repeatable. Default: linux on this machine's
     /// architecture.
     #[arg(long, value_name = "PLATFORM", help_heading = "Platforms")]

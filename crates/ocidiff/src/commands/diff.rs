@@ -45,7 +45,8 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Verdict> {
     if let Some(dir) = report_dir {
         dir.finish(report)?;
     }
-    Ok(if report.findings.is_empty() {
+    eprintln!("ocidiff: {}", report.verdict.line());
+    Ok(if report.verdict.counted == 0 {
         Verdict::Same
     } else {
         Verdict::Different
@@ -83,6 +84,8 @@ fn options(args: &DiffArgs) -> anyhow::Result<Options> {
     rules.ignore_image_name |= args.ignore_image_name;
     rules.ignore_tar_format |= args.ignore_tar_format;
     rules.treat_canonical_paths_equal |= args.treat_canonical_paths_equal;
+    rules.flatten |= args.flatten;
+    compare::check_patterns(&args.ignore_path)?;
 
     let platforms = super::store::platforms(&args.platform, args.all_platforms)?;
     if !(args.max_scale.is_finite() && args.max_scale > 0.0) {
@@ -95,5 +98,6 @@ fn options(args: &DiffArgs) -> anyhow::Result<Options> {
         rules,
         platforms,
         limits: Limits::default().scaled(args.max_scale),
+        ignore_paths: args.ignore_path.clone(),
     })
 }
