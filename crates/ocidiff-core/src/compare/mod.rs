@@ -36,9 +36,8 @@ pub struct Options {
     pub rules: Rules,
     pub platforms: PlatformChoice,
     pub limits: Limits,
-    /// Paths whose differences are set aside (`--ignore-path`): globs over entry paths, a
-    /// leading `/` optional; a pattern that matches a directory covers what is below it.
-    pub ignore_paths: Vec<String>,
+    /// Paths whose differences are set aside (`--ignore-path`).
+    pub ignore_paths: PathFilter,
 }
 
 /// Why the options could not be used.
@@ -49,13 +48,19 @@ pub struct PatternError {
     pub reason: String,
 }
 
-/// `--ignore-path` patterns, compiled.
-struct PathFilter(Option<globset::GlobSet>);
+/// `--ignore-path` patterns, compiled: globs over entry paths, a leading `/` optional, `*`
+/// within one directory and `**` across them; a pattern matching a directory covers what is
+/// below it.
+#[derive(Debug, Clone, Default)]
+pub struct PathFilter {
+    patterns: Vec<String>,
+    set: Option<globset::GlobSet>,
+}
 
 impl PathFilter {
-    fn new(patterns: &[String]) -> Result<PathFilter, PatternError> {
+    pub fn new(patterns: &[String]) -> Result<PathFilter, PatternError> {
         if patterns.is_empty() {
-            return Ok(PathFilter(None));
+            return Ok(PathFilter::default());
         }
         let mut set = globset::GlobSetBuilder::new();
         for p in patterns {
@@ -72,12 +77,20 @@ impl PathFilter {
             pattern: patterns.join(" "),
             reason: e.to_string(),
         })?;
-        Ok(PathFilter(Some(set)))
+        Ok(PathFilter {
+            patterns: patterns.to_vec(),
+            set: Some(set),
+        })
+    }
+
+    /// The patterns as given.
+    pub fn patterns(&self) -> &[String] {
+        &self.patterns
     }
 
     /// Whether `path` or one of its parent directories matches.
-    fn matches(&self, path: &str) -> bool {
-        let Some(set) = &self.0 else { return false };
+    pub fn matches(&self, path: &str) -> bool {
+        let Some(set) = &self.set else { return false };
         let clean = overlay::clean(path);
         let mut p = clean.as_str();
         loop {
@@ -126,8 +139,6 @@ pub enum InputError {
     },
     #[error("no image for platform {wanted}; the image has: {available}")]
     NoPlatform { wanted: Platform, available: String },
-    #[error(transparent)]
-    Pattern(PatternError),
     #[error("index {0} refers to itself")]
     Cycle(Digest),
     #[error(
@@ -164,28 +175,16 @@ struct PairSide {
 
 /// Compares two images.
 pub fn compare(lhs: &Image, rhs: &Image, opts: &Options) -> Result<Outcome, CompareError> {
-    let filter = PathFilter::new(&opts.ignore_paths).map_err(|e| CompareError {
-        side: 0,
-        reference: "options".into(),
-        source: Box::new(InputError::Pattern(e)),
-    })?;
     Engine {
         sides: [lhs, rhs],
         opts,
-        filter,
     }
     .run()
-}
-
-/// Checks `--ignore-path` patterns before any image is opened.
-pub fn check_patterns(patterns: &[String]) -> Result<(), PatternError> {
-    PathFilter::new(patterns).map(drop)
 }
 
 struct Engine<'a> {
     sides: [&'a Image; 2],
     opts: &'a Options,
-    filter: PathFilter,
 }
 
 /// An index flattened to the manifests it (or the indexes it nests) lists.
@@ -245,7 +244,7 @@ impl<'a> Engine<'a> {
             pairs.push(pair);
         }
         for f in findings.iter_mut() {
-            if f.kind == Kind::File && self.filter.matches(&f.name) {
+            if f.kind == Kind::File && self.opts.ignore_paths.matches(&f.name) {
                 for field in &mut f.fields {
                     field.counted = false;
                 }
@@ -262,7 +261,7 @@ impl<'a> Engine<'a> {
             },
             inputs: [input(l), input(r)],
             rules: *self.rules(),
-            ignore_paths: self.opts.ignore_paths.clone(),
+            ignore_paths: self.opts.ignore_paths.patterns().to_vec(),
             comparisons,
             summary: Summary::of(&findings),
             verdict: Verdict::of(&findings),

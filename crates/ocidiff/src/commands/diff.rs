@@ -85,7 +85,6 @@ fn options(args: &DiffArgs) -> anyhow::Result<Options> {
     rules.ignore_tar_format |= args.ignore_tar_format;
     rules.treat_canonical_paths_equal |= args.treat_canonical_paths_equal;
     rules.flatten |= args.flatten;
-    compare::check_patterns(&args.ignore_path)?;
 
     let platforms = super::store::platforms(&args.platform, args.all_platforms)?;
     if !(args.max_scale.is_finite() && args.max_scale > 0.0) {
@@ -98,6 +97,6 @@ fn options(args: &DiffArgs) -> anyhow::Result<Options> {
         rules,
         platforms,
         limits: Limits::default().scaled(args.max_scale),
-        ignore_paths: args.ignore_path.clone(),
+        ignore_paths: compare::PathFilter::new(&args.ignore_path)?,
     })
 }
