@@ -161,15 +161,7 @@ mod tests {
     use super::*;
 
     fn desc(digest: Digest, size: u64) -> Descriptor {
-        Descriptor {
-            media_type: crate::model::media::OCI_CONFIG.into(),
-            digest,
-            size,
-            platform: None,
-            annotations: Default::default(),
-            urls: vec![],
-            artifact_type: None,
-        }
+        Descriptor::new(crate::model::media::OCI_CONFIG, digest, size)
     }
 
     #[test]

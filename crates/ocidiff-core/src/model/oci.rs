@@ -30,6 +30,19 @@ pub struct Descriptor {
 }
 
 impl Descriptor {
+    /// A descriptor with nothing but media type, digest and size.
+    pub fn new(media_type: &str, digest: Digest, size: u64) -> Descriptor {
+        Descriptor {
+            media_type: media_type.to_owned(),
+            digest,
+            size,
+            platform: None,
+            annotations: BTreeMap::new(),
+            urls: Vec::new(),
+            artifact_type: None,
+        }
+    }
+
     pub fn kind(&self) -> MediaKind {
         media::classify(&self.media_type)
     }

@@ -563,15 +563,7 @@ fn root_from(env: impl Fn(&str) -> Option<std::ffi::OsString>) -> Result<PathBuf
 
 /// A descriptor with only the fields a store needs.
 pub(crate) fn descriptor(media_type: &str, digest: Digest, size: u64) -> Descriptor {
-    Descriptor {
-        media_type: media_type.to_owned(),
-        digest,
-        size,
-        platform: None,
-        annotations: Default::default(),
-        urls: vec![],
-        artifact_type: None,
-    }
+    Descriptor::new(media_type, digest, size)
 }
 
 #[cfg(test)]
