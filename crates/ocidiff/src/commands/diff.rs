@@ -21,7 +21,7 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Verdict> {
         Some(d) => Some(ReportDir::create(d)?),
         None => None,
     };
-    let (lhs, rhs) = rayon_join_open(&args.lhs, &args.rhs)?;
+    let (lhs, rhs) = open_inputs(&args.lhs, &args.rhs, &opts)?;
     tracing::info!(lhs = %lhs.reference, rhs = %rhs.reference, "comparing");
     let outcome = compare::compare(&lhs, &rhs, &opts)?;
     let report = &outcome.report;
@@ -53,19 +53,29 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Verdict> {
     })
 }
 
-/// Opens both inputs at once: reading a `docker save` tarball's index can take a while.
-fn rayon_join_open(lhs: &str, rhs: &str) -> anyhow::Result<(source::Image, source::Image)> {
-    let open = |n: usize, s: &str| -> anyhow::Result<source::Image> {
-        let r = ImageRef::parse(s).with_context(|| format!("input {n}"))?;
-        source::open(&r).with_context(|| format!("input {n} ({r})"))
+/// Opens both inputs: local files in place, registry and engine images through the store.
+fn open_inputs(
+    lhs: &str,
+    rhs: &str,
+    opts: &Options,
+) -> anyhow::Result<(source::Image, source::Image)> {
+    let refs = [
+        ImageRef::parse(lhs).context("input 0")?,
+        ImageRef::parse(rhs).context("input 1")?,
+    ];
+    let ctx = source::Context {
+        platforms: opts.platforms.clone(),
+        ..source::Context::default()
     };
-    let (l, r) = std::thread::scope(|scope| {
-        let l = scope.spawn(|| open(0, lhs));
-        let r = open(1, rhs);
-        (l.join(), r)
-    });
-    let l = l.map_err(|_| anyhow::anyhow!("opening input 0 panicked"))?;
-    Ok((l?, r?))
+    let mut opened = source::open_all(&refs, &ctx)
+        .into_iter()
+        .zip(&refs)
+        .enumerate()
+        .map(|(n, (image, r))| image.with_context(|| format!("input {n} ({r})")));
+    match (opened.next(), opened.next()) {
+        (Some(l), Some(r)) => Ok((l?, r?)),
+        _ => bail!("opening the inputs gave no result"),
+    }
 }
 
 fn options(args: &DiffArgs) -> anyhow::Result<Options> {
