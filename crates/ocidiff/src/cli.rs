@@ -116,6 +116,8 @@ IMAGES may be named as:
   oci:PATH[:REF]             an OCI image layout directory (REF: its ref.name)
   oci-archive:PATH[:REF]     a tar of an OCI image layout
   docker-archive:PATH[:REF]  `docker save` output (REF: one of its RepoTags)
+  docker://REF               an image in the Docker daemon (DOCKER_HOST or the docker context)
+  podman://REF               an image in Podman (its API socket, else `podman save`)
   PATH                       an existing layout directory or archive, recognised by its content
   NAME[:TAG][@DIGEST]        an image in a registry (alpine:3.18, ghcr.io/o/app@sha256:…),
                              pulled into the local store as --pull says

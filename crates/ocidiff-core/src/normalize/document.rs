@@ -73,6 +73,8 @@ pub fn config(mut doc: Value, rules: &Rules) -> Value {
         }
         if let Some(Value::Object(cfg)) = map.get_mut("config") {
             cfg.retain(|_, v| !is_empty_value(v));
+            // The classic builder's parent image ID: OCI configs have no such member.
+            cfg.remove("Image");
         }
         if map.get("config").is_some_and(is_empty_value) {
             map.remove("config");

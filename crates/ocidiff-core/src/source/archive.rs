@@ -96,7 +96,7 @@ pub struct TarIndex {
 }
 
 /// `./a/b` → `a/b`: archive writers differ on the leading `./`.
-fn normalize(name: &str) -> &str {
+pub(super) fn normalize(name: &str) -> &str {
     let mut name = name;
     while let Some(rest) = name.strip_prefix("./") {
         name = rest;
@@ -279,7 +279,7 @@ impl TarIndex {
 
 /// `dir` joined with the relative link target `target`, `.` and `..` resolved; `None` when the
 /// target is absolute or climbs above the archive root.
-fn join_inside(dir: &str, target: &str) -> Option<String> {
+pub(super) fn join_inside(dir: &str, target: &str) -> Option<String> {
     if target.starts_with('/') {
         return None;
     }

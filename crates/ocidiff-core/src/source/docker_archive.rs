@@ -25,7 +25,7 @@ pub fn open(
     let tar = TarIndex::scan(path)?;
     if tar.contains("index.json") && tar.contains("oci-layout") {
         let layout = OciArchive::from_index(tar, "docker archive")?;
-        let root = layout_root(&layout, reference)?;
+        let root = layout_root(path, &layout.index_bytes()?, &layout, reference)?;
         return Ok((root, Box::new(layout)));
     }
     if !tar.contains("manifest.json") {
@@ -39,7 +39,7 @@ pub fn open(
     Ok((root, Box::new(blobs)))
 }
 
-fn malformed(path: &Path, what: &str, reason: String) -> SourceError {
+pub(super) fn malformed(path: &Path, what: &str, reason: String) -> SourceError {
     ArchiveError::Malformed {
         path: path.to_owned(),
         what: what.to_owned(),
@@ -82,22 +82,28 @@ fn normalize_name(name: &str) -> String {
 /// Picks the image in a Docker ≥ 25 layout: by `io.containerd.image.name` (both sides
 /// normalised), by `org.opencontainers.image.ref.name` (the bare tag) or by digest. Docker
 /// lists an image once per tag, so descriptors that share a digest count as one image.
-fn layout_root(layout: &OciArchive, reference: Option<&str>) -> Result<Blob, SourceError> {
-    let path = layout.tar.path();
-    let bytes = layout.index_bytes()?;
-    let index = match Document::parse(&bytes, None).map_err(|source| SourceError::Document {
-        path: path.to_owned(),
-        what: "index.json".into(),
-        source,
-    })? {
-        Document::Index(index) => index,
-        Document::Manifest(_) => {
-            return Err(SourceError::NotLayout {
-                path: path.to_owned(),
-                reason: "index.json is a manifest, not an index".into(),
-            });
-        }
-    };
+/// `index_bytes` is the layout's `index.json`, `blobs` where its blobs are (the archive itself,
+/// or the store a streamed archive was copied into); `path` names the archive in errors.
+pub(super) fn layout_root(
+    path: &Path,
+    index_bytes: &[u8],
+    blobs: &dyn BlobSource,
+    reference: Option<&str>,
+) -> Result<Blob, SourceError> {
+    let index =
+        match Document::parse(index_bytes, None).map_err(|source| SourceError::Document {
+            path: path.to_owned(),
+            what: "index.json".into(),
+            source,
+        })? {
+            Document::Index(index) => index,
+            Document::Manifest(_) => {
+                return Err(SourceError::NotLayout {
+                    path: path.to_owned(),
+                    reason: "index.json is a manifest, not an index".into(),
+                });
+            }
+        };
     let containerd_name = |d: &Descriptor| d.annotations.get("io.containerd.image.name").cloned();
     let label = |d: &Descriptor| {
         containerd_name(d)
@@ -145,7 +151,7 @@ fn layout_root(layout: &OciArchive, reference: Option<&str>) -> Result<Blob, Sou
             available: names.join(", "),
         });
     }
-    let bytes = read_json_blob(layout, first, Limits::default().json_bytes)?;
+    let bytes = read_json_blob(blobs, first, Limits::default().json_bytes)?;
     Ok(Blob {
         descriptor: Some((*first).clone()),
         bytes,
@@ -201,15 +207,41 @@ impl BlobSource for ClassicArchive {
     }
 }
 
-fn classic_root(
-    tar: TarIndex,
+/// One blob of a classic archive, as the synthesised manifest describes it.
+pub(super) struct ClassicBlob {
+    pub media_type: &'static str,
+    pub digest: Digest,
+    pub size: u64,
+}
+
+/// The layer media type a blob's first bytes show: gzip, zstd, or (`None`) a plain tar.
+pub(super) fn compressed_layer_type(magic: &[u8]) -> Option<&'static str> {
+    match magic {
+        [0x1f, 0x8b, ..] => Some(media::DOCKER_LAYER_GZIP),
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => Some(media::OCI_LAYER_ZSTD),
+        _ => None,
+    }
+}
+
+/// Where the members a classic `manifest.json` names are: the archive read in place, or the
+/// store a streamed archive was copied into.
+pub(super) trait ClassicMembers {
+    /// The bytes of the (small) config member `name` and the blob it is.
+    fn config(&mut self, name: &str) -> Result<(Vec<u8>, ClassicBlob), SourceError>;
+    /// The layer member `name`, whose uncompressed digest the config says is `diff_id`.
+    fn layer(&mut self, name: &str, diff_id: Digest) -> Result<ClassicBlob, SourceError>;
+}
+
+/// Synthesises the Docker schema-2 manifest of the image `reference` names (or the only one)
+/// in a classic `manifest.json`; `path` names the archive in errors.
+pub(super) fn classic_manifest(
+    path: &Path,
+    manifest_json: &[u8],
     reference: Option<&str>,
-) -> Result<(Blob, ClassicArchive), SourceError> {
-    let path = tar.path().to_owned();
-    let limit = Limits::default().json_bytes;
-    let manifest_bytes = tar.read_small("manifest.json", limit)?;
-    let saved: Vec<SavedImage> = serde_json::from_slice(&manifest_bytes)
-        .map_err(|e| malformed(&path, "manifest.json", e.to_string()))?;
+    members: &mut dyn ClassicMembers,
+) -> Result<Vec<u8>, SourceError> {
+    let saved: Vec<SavedImage> = serde_json::from_slice(manifest_json)
+        .map_err(|e| malformed(path, "manifest.json", e.to_string()))?;
     let available = || {
         saved
             .iter()
@@ -227,17 +259,21 @@ fn classic_root(
                     .any(|t| normalize_name(t) == wanted)
             });
             hits.next().ok_or_else(|| SourceError::NoSuchImage {
-                path: path.clone(),
+                path: path.to_owned(),
                 wanted: r.to_owned(),
                 available: available(),
             })?
         }
         None => match saved.as_slice() {
-            [] => return Err(SourceError::Empty { path }),
+            [] => {
+                return Err(SourceError::Empty {
+                    path: path.to_owned(),
+                });
+            }
             [one] => one,
             _ => {
                 return Err(SourceError::Ambiguous {
-                    path,
+                    path: path.to_owned(),
                     hint: "docker-archive:PATH:NAME[:TAG]".into(),
                     available: available(),
                 });
@@ -245,15 +281,13 @@ fn classic_root(
         },
     };
 
-    let config_span = tar.resolve(&image.config)?;
-    let config_bytes = tar.read_small(&image.config, limit)?;
-    let config_digest = Digest::sha256_of(&config_bytes);
+    let (config_bytes, config_blob) = members.config(&image.config)?;
     let config: Config = serde_json::from_slice(&config_bytes)
-        .map_err(|e| malformed(&path, &image.config, e.to_string()))?;
+        .map_err(|e| malformed(path, &image.config, e.to_string()))?;
     let diff_ids = config.rootfs.map(|r| r.diff_ids).unwrap_or_default();
     if diff_ids.len() != image.layers.len() {
         return Err(malformed(
-            &path,
+            path,
             "manifest.json",
             format!(
                 "{} lists {} layers, but its config {} has {} rootfs.diff_ids",
@@ -264,44 +298,86 @@ fn classic_root(
             ),
         ));
     }
-
-    let mut members = HashMap::from([(config_digest.clone(), config_span)]);
     let mut layers = Vec::with_capacity(image.layers.len());
     for (member, diff_id) in image.layers.iter().zip(diff_ids) {
-        let span = tar.resolve(member)?;
-        let mut magic = [0u8; 4];
-        let n = read_up_to(&mut tar.open_span(span)?, &mut magic).map_err(|source| {
-            SourceError::Io {
-                path: path.clone(),
-                source,
-            }
-        })?;
-        // An uncompressed layer's digest is its diff_id, so no need to hash it here (reading
-        // it later verifies it); a compressed one must be hashed to learn its digest.
-        let (media_type, digest) = match &magic[..n] {
-            [0x1f, 0x8b, ..] => (media::DOCKER_LAYER_GZIP, tar.sha256(span)?),
-            [0x28, 0xb5, 0x2f, 0xfd] => (media::OCI_LAYER_ZSTD, tar.sha256(span)?),
-            _ => (media::DOCKER_LAYER, diff_id),
-        };
-        members.insert(digest.clone(), span);
+        let blob = members.layer(member, diff_id)?;
         layers.push(serde_json::json!({
-            "mediaType": media_type,
-            "size": span.size,
-            "digest": digest,
+            "mediaType": blob.media_type,
+            "size": blob.size,
+            "digest": blob.digest,
         }));
     }
     let manifest = serde_json::json!({
         "schemaVersion": 2,
         "mediaType": media::DOCKER_MANIFEST,
         "config": {
-            "mediaType": media::DOCKER_CONFIG,
-            "size": config_span.size,
-            "digest": config_digest,
+            "mediaType": config_blob.media_type,
+            "size": config_blob.size,
+            "digest": config_blob.digest,
         },
         "layers": layers,
     });
-    let bytes =
-        serde_json::to_vec(&manifest).map_err(|e| malformed(&path, "manifest", e.to_string()))?;
+    serde_json::to_vec(&manifest).map_err(|e| malformed(path, "manifest", e.to_string()))
+}
+
+/// The members of a classic archive read in place; each blob the manifest names is mapped to
+/// the member holding it as it is located.
+struct InPlace<'a> {
+    tar: &'a TarIndex,
+    members: HashMap<Digest, Span>,
+}
+
+impl ClassicMembers for InPlace<'_> {
+    fn config(&mut self, name: &str) -> Result<(Vec<u8>, ClassicBlob), SourceError> {
+        let span = self.tar.resolve(name)?;
+        let bytes = self.tar.read_small(name, Limits::default().json_bytes)?;
+        let digest = Digest::sha256_of(&bytes);
+        self.members.insert(digest.clone(), span);
+        let blob = ClassicBlob {
+            media_type: media::DOCKER_CONFIG,
+            digest,
+            size: span.size,
+        };
+        Ok((bytes, blob))
+    }
+
+    fn layer(&mut self, name: &str, diff_id: Digest) -> Result<ClassicBlob, SourceError> {
+        let tar = self.tar;
+        let span = tar.resolve(name)?;
+        let mut magic = [0u8; 4];
+        let n = read_up_to(&mut tar.open_span(span)?, &mut magic).map_err(|source| {
+            SourceError::Io {
+                path: tar.path().to_owned(),
+                source,
+            }
+        })?;
+        // An uncompressed layer's digest is its diff_id, so no need to hash it here (reading
+        // it later verifies it); a compressed one must be hashed to learn its digest.
+        let (media_type, digest) = match compressed_layer_type(&magic[..n]) {
+            Some(media_type) => (media_type, tar.sha256(span)?),
+            None => (media::DOCKER_LAYER, diff_id),
+        };
+        self.members.insert(digest.clone(), span);
+        Ok(ClassicBlob {
+            media_type,
+            digest,
+            size: span.size,
+        })
+    }
+}
+
+fn classic_root(
+    tar: TarIndex,
+    reference: Option<&str>,
+) -> Result<(Blob, ClassicArchive), SourceError> {
+    let path = tar.path().to_owned();
+    let manifest_json = tar.read_small("manifest.json", Limits::default().json_bytes)?;
+    let mut in_place = InPlace {
+        tar: &tar,
+        members: HashMap::new(),
+    };
+    let bytes = classic_manifest(&path, &manifest_json, reference, &mut in_place)?;
+    let members = in_place.members;
     Ok((
         Blob {
             descriptor: None,

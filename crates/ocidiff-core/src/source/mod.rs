@@ -2,6 +2,7 @@
 //! walk starts at (an index or a manifest) and a [`BlobSource`] for everything it refers to.
 
 mod archive;
+pub mod daemon;
 mod docker_archive;
 mod layout;
 mod listing;
@@ -74,6 +75,8 @@ pub enum SourceError {
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Registry(#[from] registry::RegistryError),
+    #[error(transparent)]
+    Daemon(#[from] daemon::DaemonError),
     #[error("the image store is unusable: {0}")]
     StoreUnavailable(String),
     #[error("{reference} is not in the local store (and --pull never forbids pulling it)")]

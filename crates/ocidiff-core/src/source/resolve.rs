@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use super::daemon::{self, Engine};
 use super::registry::{self, PullOptions};
 use super::{Image, SourceError};
 use crate::model::PlatformChoice;
@@ -129,21 +130,48 @@ pub fn open_all(refs: &[ImageRef], ctx: &Context) -> Vec<Result<Image, SourceErr
         }
     }
 
-    refs.iter()
-        .zip(parsed)
-        .map(|(r, p)| match (r, p, &store) {
-            (ImageRef::Registry(_), Some(Err(e)), _) => Err(e),
-            (ImageRef::Registry(_), Some(Ok(name)), Some(store)) => {
-                let record = store
-                    .find_image(&name)?
-                    .ok_or_else(|| SourceError::NotInStore {
-                        reference: name.to_string(),
-                    })?;
-                let mut image = store.open_image(&record)?;
-                image.reference = r.clone();
-                Ok(image)
-            }
-            (local, _, _) => super::open(local),
-        })
-        .collect()
+    // Each in its own thread: scanning a large archive or exporting from an engine takes a
+    // while, and the two inputs do not depend on each other.
+    let store = store.as_ref();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = refs
+            .iter()
+            .zip(parsed)
+            .map(|(r, p)| scope.spawn(move || open_one(r, p, store, ctx)))
+            .collect();
+        // A panic is a bug: let it show as one.
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
+}
+
+/// Opens one reference once registry pulls are done (`parsed` is its pull's outcome).
+fn open_one(
+    r: &ImageRef,
+    parsed: Option<Result<DockerRef, SourceError>>,
+    store: Option<&Store>,
+    ctx: &Context,
+) -> Result<Image, SourceError> {
+    match (r, parsed, store) {
+        (ImageRef::Registry(_), Some(Err(e)), _) => Err(e),
+        (ImageRef::Registry(_), Some(Ok(name)), Some(store)) => {
+            let record = store
+                .find_image(&name)?
+                .ok_or_else(|| SourceError::NotInStore {
+                    reference: name.to_string(),
+                })?;
+            let mut image = store.open_image(&record)?;
+            image.reference = r.clone();
+            Ok(image)
+        }
+        (ImageRef::Docker(name), _, Some(store)) => {
+            daemon::open(store, Engine::Docker, name, &ctx.platforms)
+        }
+        (ImageRef::Podman(name), _, Some(store)) => {
+            daemon::open(store, Engine::Podman, name, &ctx.platforms)
+        }
+        (local, _, _) => super::open(local),
+    }
 }

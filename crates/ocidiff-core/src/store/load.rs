@@ -16,6 +16,37 @@ pub fn load(
     names: &[DockerRef],
 ) -> Result<Vec<ImageRecord>, StoreError> {
     let _lease = store.lease()?;
+    let copied = copy(store, image)?;
+    let pulled = jiff::Timestamp::now();
+    let record = |name: Option<DockerRef>| ImageRecord {
+        name,
+        root: copied.root.clone(),
+        platforms: copied.platforms.clone(),
+        size: copied.size,
+        pulled,
+        engine: None,
+    };
+    let records: Vec<ImageRecord> = if names.is_empty() {
+        vec![record(None)]
+    } else {
+        names.iter().map(|n| record(Some(n.clone()))).collect()
+    };
+    for r in &records {
+        store.put_image(r)?;
+    }
+    Ok(records)
+}
+
+/// What [`copy`] stored: the fields of an [`ImageRecord`] that come from the image itself.
+pub(crate) struct Copied {
+    pub root: Descriptor,
+    pub platforms: Vec<Platform>,
+    pub size: u64,
+}
+
+/// Copies every blob reachable from `image.root` into the store (blobs already held are not
+/// read again); the caller holds a lease.
+pub(crate) fn copy(store: &Store, image: &Image) -> Result<Copied, StoreError> {
     let src = image.blobs.as_ref();
     let doc = parse(&image.root.bytes, image.root.descriptor.as_ref())?;
     let root = match &image.root.descriptor {
@@ -36,23 +67,11 @@ pub fn load(
         platforms: Vec::new(),
     };
     walk.document(store, src, doc, None)?;
-    let pulled = jiff::Timestamp::now();
-    let record = |name: Option<DockerRef>| ImageRecord {
-        name,
-        root: root.clone(),
-        platforms: walk.platforms.clone(),
+    Ok(Copied {
+        root,
+        platforms: walk.platforms,
         size: walk.size,
-        pulled,
-    };
-    let records: Vec<ImageRecord> = if names.is_empty() {
-        vec![record(None)]
-    } else {
-        names.iter().map(|n| record(Some(n.clone()))).collect()
-    };
-    for r in &records {
-        store.put_image(r)?;
-    }
-    Ok(records)
+    })
 }
 
 fn parse(bytes: &[u8], desc: Option<&Descriptor>) -> Result<Document, StoreError> {

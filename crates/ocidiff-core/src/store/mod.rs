@@ -23,10 +23,12 @@ use fs4::fs_std::FileExt;
 use serde::{Deserialize, Serialize};
 
 pub use load::load;
-pub(crate) use load::platform_of;
+pub(crate) use load::{copy, platform_of};
 
 use crate::content::{BlobSource, ContentError, Limits};
-use crate::model::{Blob, Descriptor, Digest, Document, DocumentError, Hasher, Platform};
+use crate::model::{
+    Algorithm, Blob, Descriptor, Digest, Document, DocumentError, Hasher, Platform,
+};
 use crate::reference::{DockerRef, ImageRef};
 use crate::source::Image;
 
@@ -55,15 +57,49 @@ pub struct ImageRecord {
     pub size: u64,
     /// When it was pulled or loaded.
     pub pulled: jiff::Timestamp,
+    /// For an image exported from a container engine: which engine image it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<EngineImage>,
 }
 
 impl ImageRecord {
-    /// The name as the store keys it: the full reference, or the root digest when unnamed.
+    /// The name as the store keys it: the full reference, the engine image for one exported
+    /// from an engine, or the root digest when unnamed.
     pub fn key(&self) -> String {
-        match &self.name {
-            Some(n) => n.to_string(),
-            None => self.root.digest.to_string(),
+        match (&self.name, &self.engine) {
+            (Some(n), _) => n.to_string(),
+            (None, Some(e)) => e.key(),
+            (None, None) => self.root.digest.to_string(),
         }
+    }
+}
+
+/// An image as a container engine (the Docker daemon, Podman) knows it. Engine images are
+/// recorded by their ID, not their name, so that `docker://alpine` never replaces the registry's
+/// `alpine` in the store, and so that a rebuilt image (a new ID) is exported again while an
+/// unchanged one is not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineImage {
+    /// `docker` or `podman`.
+    pub engine: String,
+    /// Where the engine was reached (`unix:///var/run/docker.sock`, `podman save`…).
+    pub endpoint: String,
+    /// The engine's image ID.
+    pub id: String,
+    /// The platform the export was limited to, when the engine was asked for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<Platform>,
+}
+
+impl EngineImage {
+    /// `docker://sha256:…@unix:///var/run/docker.sock[#linux/amd64]`.
+    pub fn key(&self) -> String {
+        let mut key = format!("{}://{}@{}", self.engine, self.id, self.endpoint);
+        if let Some(p) = &self.platform {
+            key.push('#');
+            key.push_str(&p.to_string());
+        }
+        key
     }
 }
 
@@ -104,6 +140,8 @@ pub enum StoreError {
     },
     #[error(transparent)]
     Content(#[from] ContentError),
+    #[error("reading {what}: {source}")]
+    Read { what: String, source: io::Error },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
@@ -218,6 +256,75 @@ impl Store {
         Ok(desc)
     }
 
+    /// Copies `reader` into the store under the digest of what it holds, which is learnt only
+    /// at its end (a member of a `docker save` stream). The bytes go to a temporary file first,
+    /// so nothing half-written ever has a digest's name. `what` names the content in errors.
+    pub fn ingest_unknown(
+        &self,
+        algorithm: Algorithm,
+        what: &str,
+        mut reader: impl Read,
+    ) -> Result<(Digest, u64), StoreError> {
+        let tmp = self.root.join("tmp");
+        let mut file = tempfile::Builder::new()
+            .prefix("ingest-")
+            .tempfile_in(&tmp)
+            .map_err(io_err(&tmp))?;
+        let mut hasher = Hasher::new(algorithm);
+        let mut size = 0u64;
+        let mut buf = vec![0u8; 256 << 10];
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(source) => {
+                    return Err(StoreError::Read {
+                        what: what.to_owned(),
+                        source,
+                    });
+                }
+            };
+            hasher.update(&buf[..n]);
+            size += n as u64;
+            file.write_all(&buf[..n]).map_err(io_err(file.path()))?;
+        }
+        let digest = hasher.finish();
+        if self.has_blob(&digest) {
+            return Ok((digest, size));
+        }
+        file.as_file().sync_all().map_err(io_err(file.path()))?;
+        let dest = self.blob_path(&digest);
+        file.persist(&dest).map_err(|e| StoreError::Io {
+            path: dest.clone(),
+            source: e.error,
+        })?;
+        Ok((digest, size))
+    }
+
+    /// The record of an engine image, when it was exported before.
+    pub fn find_engine_image(
+        &self,
+        image: &EngineImage,
+    ) -> Result<Option<ImageRecord>, StoreError> {
+        self.read_record(&self.record_path(&image.key()))
+    }
+
+    fn read_record(&self, path: &Path) -> Result<Option<ImageRecord>, StoreError> {
+        match fs::read(path) {
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| StoreError::CorruptRecord {
+                        path: path.to_owned(),
+                        reason: e.to_string(),
+                    })
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err(path)(e)),
+        }
+    }
+
     fn record_path(&self, key: &str) -> PathBuf {
         self.root
             .join("refs")
@@ -287,18 +394,8 @@ impl Store {
     /// The record for `name`: the one recorded under exactly that name or, for a name with a
     /// digest, any record of the same repository whose root has that digest.
     pub fn find_image(&self, name: &DockerRef) -> Result<Option<ImageRecord>, StoreError> {
-        let path = self.record_path(&name.to_string());
-        match fs::read(&path) {
-            Ok(bytes) => {
-                return serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                    StoreError::CorruptRecord {
-                        path,
-                        reason: e.to_string(),
-                    }
-                });
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_err(&path)(e)),
+        if let Some(record) = self.read_record(&self.record_path(&name.to_string()))? {
+            return Ok(Some(record));
         }
         let Some(digest) = &name.digest else {
             return Ok(None);

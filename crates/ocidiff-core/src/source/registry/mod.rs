@@ -319,6 +319,7 @@ impl Pull<'_> {
             platforms,
             size,
             pulled: jiff::Timestamp::now(),
+            engine: None,
         })?;
         if let Some(p) = &self.options.progress {
             p.finish(self.reference);

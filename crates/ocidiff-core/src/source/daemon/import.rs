@@ -1,0 +1,415 @@
+//! Copying a `docker save` stream into the store as it arrives: every regular member becomes a
+//! blob (hashed while written), only the archive's small index files are kept in memory, and at
+//! the end the image is rebuilt from them as [`crate::source::docker_archive`] does for a file.
+//! Nothing but the blobs themselves is written to disk.
+
+use std::collections::HashMap;
+use std::io::{self, Read};
+use std::path::Path;
+
+use super::DaemonError;
+use crate::content::{BlobSource, Limits, read_json_blob};
+use crate::model::{Algorithm, Blob, Digest, media};
+use crate::source::SourceError;
+use crate::source::archive::{join_inside, normalize};
+use crate::source::docker_archive::{
+    ClassicBlob, ClassicMembers, classic_manifest, compressed_layer_type, layout_root, malformed,
+};
+use crate::store::{Store, descriptor};
+
+/// How many links a member name may go through before it is taken for a loop.
+const MAX_LINK_HOPS: usize = 16;
+
+/// The archive's own index files, read into memory rather than stored as blobs.
+const INDEX_FILES: [&str; 4] = ["manifest.json", "index.json", "oci-layout", "repositories"];
+
+/// A member copied into the store.
+#[derive(Debug, Clone)]
+struct Stored {
+    digest: Digest,
+    size: u64,
+    /// Its first bytes, which tell a compressed layer from a plain one.
+    magic: Vec<u8>,
+}
+
+/// What a member name stands for.
+enum Member {
+    Stored(Stored),
+    /// Target, relative to the archive root.
+    Link(String),
+}
+
+/// Copies the `docker save` stream `reader` into the store and returns the image's root: the
+/// OCI layout's manifest or index (Docker ≥ 25), or a manifest synthesised from
+/// `manifest.json` (older Docker, Podman). The root itself is not stored yet. `label` names
+/// the stream in errors (`docker://x`). The caller holds a lease on the store.
+pub fn import(store: &Store, reader: impl Read, label: &str) -> Result<Blob, SourceError> {
+    let path = Path::new(label);
+    let not_tar = |source: io::Error| -> SourceError {
+        DaemonError::Read {
+            what: format!("the export of {label}"),
+            source,
+        }
+        .into()
+    };
+    let limit = Limits::default().json_bytes;
+    let mut archive = tar::Archive::new(reader);
+    let mut index_files: HashMap<&str, Vec<u8>> = HashMap::new();
+    let mut members: HashMap<String, Member> = HashMap::new();
+    for entry in archive.entries().map_err(not_tar)? {
+        let entry = entry.map_err(not_tar)?;
+        let name = normalize(&String::from_utf8_lossy(&entry.path_bytes())).to_owned();
+        match entry.header().entry_type() {
+            tar::EntryType::Regular | tar::EntryType::Continuous => {}
+            tar::EntryType::Symlink | tar::EntryType::Link => {
+                let target = entry
+                    .link_name_bytes()
+                    .map(|l| String::from_utf8_lossy(&l).into_owned())
+                    .unwrap_or_default();
+                let target = if entry.header().entry_type() == tar::EntryType::Symlink {
+                    let dir = name.rfind('/').map_or("", |i| &name[..i]);
+                    join_inside(dir, &target)
+                } else {
+                    Some(normalize(&target).to_owned())
+                };
+                // A link out of the archive leads nowhere; asking for it says so.
+                if let Some(target) = target {
+                    members.insert(name, Member::Link(target));
+                }
+                continue;
+            }
+            _ => continue,
+        }
+        if let Some(index_name) = INDEX_FILES.iter().find(|n| **n == name) {
+            if entry.size() > limit {
+                return Err(malformed(
+                    path,
+                    &name,
+                    format!("it is {} bytes, more than {limit}", entry.size()),
+                ));
+            }
+            let mut bytes = Vec::new();
+            let mut entry = entry;
+            entry.read_to_end(&mut bytes).map_err(not_tar)?;
+            index_files.insert(index_name, bytes);
+            continue;
+        }
+        // Docker's v1 metadata for each layer (`<id>/json`, `<id>/VERSION`): nothing refers
+        // to it, so it is not kept.
+        if name.ends_with("/json") || name.ends_with("/VERSION") {
+            continue;
+        }
+        // A layout's blob is named by its digest; anything else is SHA-256'd.
+        let named = name
+            .strip_prefix("blobs/")
+            .and_then(|rest| rest.split_once('/'))
+            .and_then(|(alg, hex)| format!("{alg}:{hex}").parse::<Digest>().ok());
+        let algorithm = named.as_ref().map_or(Algorithm::Sha256, Digest::algorithm);
+        let mut sniff = Sniff {
+            inner: entry,
+            magic: Vec::with_capacity(4),
+        };
+        let (digest, size) = store
+            .ingest_unknown(
+                algorithm,
+                &format!("{name} in the export of {label}"),
+                &mut sniff,
+            )
+            .map_err(SourceError::from)?;
+        if let Some(named) = named.filter(|n| *n != digest) {
+            return Err(malformed(
+                path,
+                &name,
+                format!("its content hashes to {digest}, not {named}"),
+            ));
+        }
+        let magic = sniff.magic;
+        members.insert(
+            name,
+            Member::Stored(Stored {
+                digest,
+                size,
+                magic,
+            }),
+        );
+    }
+
+    // Tar writers pad past the end-of-archive blocks; a writer whose pipe closed before it
+    // wrote them would die of SIGPIPE (`podman save`). What follows the archive is not read.
+    let _ = io::copy(&mut archive.into_inner(), &mut io::sink());
+
+    if let (Some(index), Some(_)) = (index_files.get("index.json"), index_files.get("oci-layout")) {
+        return layout_root(path, index, store, None);
+    }
+    let Some(manifest_json) = index_files.get("manifest.json") else {
+        return Err(malformed(
+            path,
+            "export",
+            "it holds neither manifest.json (docker save) nor index.json and oci-layout".into(),
+        ));
+    };
+    let mut streamed = Streamed {
+        store,
+        path,
+        members: &members,
+    };
+    let bytes = classic_manifest(path, manifest_json, None, &mut streamed)?;
+    Ok(Blob {
+        descriptor: None,
+        bytes,
+    })
+}
+
+/// Passes bytes through, keeping the first four.
+struct Sniff<R> {
+    inner: R,
+    magic: Vec<u8>,
+}
+
+impl<R: Read> Read for Sniff<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let want = 4usize.saturating_sub(self.magic.len()).min(n);
+        self.magic.extend_from_slice(&buf[..want]);
+        Ok(n)
+    }
+}
+
+/// The members of a classic archive once streamed into the store.
+struct Streamed<'a> {
+    store: &'a Store,
+    path: &'a Path,
+    members: &'a HashMap<String, Member>,
+}
+
+impl Streamed<'_> {
+    /// The stored member a name leads to, through links.
+    fn resolve(&self, name: &str) -> Result<&Stored, SourceError> {
+        let mut current = normalize(name);
+        for _ in 0..MAX_LINK_HOPS {
+            match self.members.get(current) {
+                Some(Member::Stored(s)) => return Ok(s),
+                Some(Member::Link(target)) => current = target,
+                None => {
+                    let reason = if current == normalize(name) {
+                        "the export has no such member".to_owned()
+                    } else {
+                        format!("it links to {current:?}, which the export does not have")
+                    };
+                    return Err(malformed(self.path, name, reason));
+                }
+            }
+        }
+        Err(malformed(self.path, name, "its links loop".into()))
+    }
+}
+
+impl ClassicMembers for Streamed<'_> {
+    fn config(&mut self, name: &str) -> Result<(Vec<u8>, ClassicBlob), SourceError> {
+        let stored = self.resolve(name)?;
+        let desc = descriptor(media::DOCKER_CONFIG, stored.digest.clone(), stored.size);
+        let bytes = read_json_blob(
+            self.store as &dyn BlobSource,
+            &desc,
+            Limits::default().json_bytes,
+        )?;
+        let blob = ClassicBlob {
+            media_type: media::DOCKER_CONFIG,
+            digest: stored.digest.clone(),
+            size: stored.size,
+        };
+        Ok((bytes, blob))
+    }
+
+    /// The digest is the one computed while storing it; a plain layer whose digest is not its
+    /// diff_id is left for the comparison to report, as with any inconsistent image.
+    fn layer(&mut self, name: &str, _diff_id: Digest) -> Result<ClassicBlob, SourceError> {
+        let stored = self.resolve(name)?;
+        Ok(ClassicBlob {
+            media_type: compressed_layer_type(&stored.magic).unwrap_or(media::DOCKER_LAYER),
+            digest: stored.digest.clone(),
+            size: stored.size,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ocidiff_testkit::{
+        Compression, DockerArchiveForm, Entry, ImageSpec, Layer, docker_archive_bytes,
+    };
+
+    use super::*;
+    use crate::model::{Document, Manifest};
+
+    fn spec(content: &str) -> ImageSpec {
+        ImageSpec::new()
+            .layer(Layer::new(vec![
+                Entry::dir("etc/"),
+                Entry::file("etc/f", content),
+            ]))
+            .layer(
+                Layer::new(vec![Entry::file("shared", "same in every image")])
+                    .compression(Compression::Gzip),
+            )
+    }
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        (dir, store)
+    }
+
+    /// Files under `tmp/` and `blobs/`, to check that nothing but blobs is left.
+    fn files_under(store: &Store, dir: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut stack = vec![store.root().join(dir)];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let e = e.unwrap();
+                if e.file_type().unwrap().is_dir() {
+                    stack.push(e.path());
+                } else {
+                    out.push(e.file_name().to_string_lossy().into_owned());
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// Reads from the same bytes in small pieces, as a socket delivers them.
+    struct Trickle<'a>(&'a [u8]);
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.0.len()).min(1000);
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    fn manifest(bytes: &[u8]) -> Manifest {
+        match Document::parse(bytes, None).unwrap() {
+            Document::Manifest(m) => *m,
+            Document::Index(_) => panic!("expected a manifest"),
+        }
+    }
+
+    #[test]
+    fn classic_stream_rebuilds_the_archive_manifest() {
+        let built = spec("a").build();
+        let (tar, _) =
+            docker_archive_bytes(&[(vec!["x:1"], spec("a"))], DockerArchiveForm::Classic);
+        let (_d, store) = store();
+        let root = import(&store, Trickle(&tar), "docker://x:1").unwrap();
+        assert!(root.descriptor.is_none());
+        let m = manifest(&root.bytes);
+        assert_eq!(m.media_type.as_deref(), Some(media::DOCKER_MANIFEST));
+        assert_eq!(m.config.digest.to_string(), built.config.digest);
+        assert_eq!(m.layers[0].media_type, media::DOCKER_LAYER);
+        assert_eq!(m.layers[1].media_type, media::DOCKER_LAYER_GZIP);
+        let digests: Vec<String> = m.layers.iter().map(|l| l.digest.to_string()).collect();
+        let expected: Vec<String> = built.layers.iter().map(|l| l.digest.clone()).collect();
+        assert_eq!(digests, expected);
+        for d in m.layers.iter().map(|l| &l.digest).chain([&m.config.digest]) {
+            assert!(store.has_blob(d), "{d}");
+        }
+        // The same manifest as reading the saved file in place.
+        let (_f, file) = crate::source::archive::tests::temp_file(&tar);
+        let (in_place, _) = crate::source::docker_archive::open(&file, None).unwrap();
+        assert_eq!(in_place.bytes, root.bytes);
+        assert!(files_under(&store, "tmp").is_empty());
+        assert_eq!(
+            files_under(&store, "blobs").len(),
+            3,
+            "config and two layers"
+        );
+    }
+
+    #[test]
+    fn classic_stream_follows_layer_links() {
+        // The same layer twice: `docker save` writes it once and links the second to it.
+        let layer = Layer::new(vec![Entry::file("f", "twice")]);
+        let twice = ImageSpec::new().layer(layer.clone()).layer(layer);
+        let built = twice.build();
+        let (tar, _) = docker_archive_bytes(&[(vec!["x"], twice)], DockerArchiveForm::Classic);
+        assert!(
+            tar::Archive::new(&tar[..]).entries().unwrap().any(|e| e
+                .unwrap()
+                .header()
+                .entry_type()
+                == tar::EntryType::Symlink),
+            "the fixture has a link"
+        );
+        let (_d, store) = store();
+        let m = manifest(&import(&store, &tar[..], "t").unwrap().bytes);
+        assert_eq!(m.layers.len(), 2);
+        assert_eq!(m.layers[0].digest, m.layers[1].digest);
+        assert_eq!(m.layers[1].digest.to_string(), built.layers[1].digest);
+        assert!(store.has_blob(&m.layers[1].digest));
+    }
+
+    #[test]
+    fn the_stream_is_read_to_its_end() {
+        let (mut tar, _) =
+            docker_archive_bytes(&[(vec!["x"], spec("a"))], DockerArchiveForm::Classic);
+        tar.extend_from_slice(&[0u8; 10240]);
+        let (_d, store) = store();
+        let mut rest = &tar[..];
+        import(&store, &mut rest, "t").unwrap();
+        assert!(rest.is_empty(), "{} bytes left unread", rest.len());
+    }
+
+    #[test]
+    fn oci_layout_stream_opens_the_layout_image() {
+        let built = spec("a").build();
+        let (tar, _) =
+            docker_archive_bytes(&[(vec!["x:1"], spec("a"))], DockerArchiveForm::OciLayout);
+        let (_d, store) = store();
+        let root = import(&store, Trickle(&tar), "docker://x:1").unwrap();
+        let desc = root.descriptor.as_ref().unwrap();
+        assert_eq!(desc.digest.to_string(), built.manifest.digest);
+        assert!(store.has_blob(&desc.digest));
+        let m = manifest(&root.bytes);
+        for d in m.layers.iter().map(|l| &l.digest).chain([&m.config.digest]) {
+            assert!(store.has_blob(d), "{d}");
+        }
+        assert!(files_under(&store, "tmp").is_empty());
+    }
+
+    #[test]
+    fn truncated_or_foreign_streams_are_errors_and_leave_nothing_half_written() {
+        let (tar, _) = docker_archive_bytes(&[(vec!["x"], spec("a"))], DockerArchiveForm::Classic);
+        for cut in [tar.len() / 2, 700, tar.len() - 1024 - 512 + 10] {
+            let (_d, store) = store();
+            assert!(import(&store, &tar[..cut], "t").is_err(), "cut at {cut}");
+            assert!(files_under(&store, "tmp").is_empty(), "cut at {cut}");
+            // Every blob left is complete: its name is its content's digest.
+            for name in files_under(&store, "blobs") {
+                let d: Digest = format!("sha256:{name}").parse().unwrap();
+                let bytes = std::fs::read(store.blob_path(&d)).unwrap();
+                assert_eq!(Digest::sha256_of(&bytes), d);
+            }
+        }
+        let (_d, store) = store();
+        let err = import(&store, &b"not a tar at all"[..], "docker://x").unwrap_err();
+        assert!(err.to_string().contains("docker://x"), "{err}");
+    }
+
+    #[test]
+    fn blobs_that_do_not_match_their_names_are_refused() {
+        let (mut tar, _) =
+            docker_archive_bytes(&[(vec!["x"], spec("a"))], DockerArchiveForm::OciLayout);
+        // Flip a byte of the gzip layer's trailer, inside a blobs/ member.
+        let gz = spec("a").build().layers[1].bytes.clone();
+        let at = tar
+            .windows(gz.len())
+            .position(|w| w == gz.as_slice())
+            .unwrap();
+        tar[at + gz.len() - 1] ^= 0xff;
+        let (_d, store) = store();
+        let err = import(&store, &tar[..], "docker://x").unwrap_err();
+        assert!(err.to_string().contains("hashes to"), "{err}");
+    }
+}

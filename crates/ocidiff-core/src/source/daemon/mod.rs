@@ -1,0 +1,495 @@
+//! `docker://REF` and `podman://REF`: images in a container engine's store, read through the
+//! engine's (Docker-compatible) API, or for Podman without a running service through
+//! `podman save`.
+//!
+//! The export is a `docker save` tar stream, copied into the embedded store as it arrives
+//! ([`import`]); the image is then read from the store like a pulled one. Engine images are
+//! recorded by ID ([`EngineImage`]), so an image read before is not exported again until it
+//! changes.
+
+mod endpoint;
+mod http;
+mod import;
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+pub use endpoint::{Address, DOCKER_DEFAULT_SOCKET, Endpoint};
+
+use super::{Image, SourceError};
+use crate::content::Limits;
+use crate::model::{Platform, PlatformChoice};
+use crate::reference::ImageRef;
+use crate::store::{EngineImage, ImageRecord, Store};
+
+/// The first Engine API version whose export takes a `platform`.
+const PLATFORM_EXPORT_API: (u32, u32) = (1, 48);
+
+/// Which engine an image lives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Docker,
+    Podman,
+}
+
+impl Engine {
+    fn id(self) -> &'static str {
+        match self {
+            Engine::Docker => "docker",
+            Engine::Podman => "podman",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Engine::Docker => "the Docker daemon",
+            Engine::Podman => "Podman",
+        }
+    }
+}
+
+/// Why an engine's image could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("{origin} is {host:?}, which ocidiff cannot use: {reason}")]
+    BadHost {
+        host: String,
+        origin: String,
+        reason: String,
+    },
+    #[error("{path}: {reason}")]
+    Config {
+        path: std::path::PathBuf,
+        reason: String,
+    },
+    #[error("cannot connect to {endpoint}: {source}{}", unreachable_hint(source))]
+    Unreachable {
+        endpoint: Endpoint,
+        source: std::io::Error,
+    },
+    #[error("{what}: {source}")]
+    Read {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error("{what}: {reason}")]
+    Protocol { what: String, reason: String },
+    #[error("{engine} has no image {name:?} (asked {where_})")]
+    NoImage {
+        engine: &'static str,
+        name: String,
+        where_: String,
+    },
+    #[error("{what}: {engine} answered {status}: {message}")]
+    Api {
+        what: String,
+        engine: &'static str,
+        status: u16,
+        message: String,
+    },
+    #[error(
+        "cannot run {command:?}: {source} (is Podman installed? or start its service: podman system service)"
+    )]
+    Spawn {
+        command: String,
+        source: std::io::Error,
+    },
+    #[error("{command:?} failed ({status}): {stderr}")]
+    Command {
+        command: String,
+        status: std::process::ExitStatus,
+        stderr: String,
+    },
+}
+
+fn unreachable_hint(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
+            " (is the daemon running? DOCKER_HOST names the socket to use)"
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            " (join the socket's group, e.g. docker, or set DOCKER_HOST to a socket you may use)"
+        }
+        _ => "",
+    }
+}
+
+/// Reads an engine's image into the store (unless it is there already) and opens it. `name`
+/// is the engine's name or ID for it, as the user wrote it.
+pub fn open(
+    store: &Store,
+    engine: Engine,
+    name: &str,
+    platforms: &PlatformChoice,
+) -> Result<Image, SourceError> {
+    let env = |k: &str| std::env::var(k).ok();
+    let endpoint = match engine {
+        Engine::Docker => Some(endpoint::docker(&env)?),
+        Engine::Podman => endpoint::podman(&env)?,
+    };
+    let mut image = match endpoint {
+        Some(endpoint) => through_api(store, engine, &endpoint, name, platforms)?,
+        None => through_podman_save(store, name)?,
+    };
+    image.reference = match engine {
+        Engine::Docker => ImageRef::Docker(name.to_owned()),
+        Engine::Podman => ImageRef::Podman(name.to_owned()),
+    };
+    Ok(image)
+}
+
+/// `1.41` → `(1, 41)`.
+fn parse_api_version(v: &str) -> Option<(u32, u32)> {
+    let (major, minor) = v.trim().split_once('.')?;
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
+
+/// The API version the engine speaks, from `/_ping` (or `/version` for engines that do not
+/// say it there); requests are then made under `/v{version}`.
+fn api_version(engine: Engine, endpoint: &Endpoint) -> Result<(u32, u32), DaemonError> {
+    let ping = http::get(endpoint, "/_ping", false)?;
+    if let Some(v) = ping.header("api-version").and_then(parse_api_version) {
+        return Ok(v);
+    }
+    let what = format!("GET /version from {endpoint}");
+    let response = http::get(endpoint, "/version", false)?;
+    if response.status != 200 {
+        return Err(DaemonError::Api {
+            status: response.status,
+            engine: engine.title(),
+            message: response.error_message(&what),
+            what,
+        });
+    }
+    let bytes = response.read_small(1 << 20, &what)?;
+    serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| parse_api_version(v.get("ApiVersion")?.as_str()?))
+        .ok_or_else(|| DaemonError::Protocol {
+            what,
+            reason: "the answer names no ApiVersion".into(),
+        })
+}
+
+/// The `platform` query value of an export: the OCI platform as JSON.
+fn platform_query(p: &Platform) -> String {
+    let mut json = serde_json::json!({"os": p.os, "architecture": p.architecture});
+    if let Some(v) = &p.variant {
+        json["variant"] = v.as_str().into();
+    }
+    if let Some(v) = &p.os_version {
+        json["os.version"] = v.as_str().into();
+    }
+    format!("platform={}", http::encode_query(&json.to_string()))
+}
+
+fn through_api(
+    store: &Store,
+    engine: Engine,
+    endpoint: &Endpoint,
+    name: &str,
+    platforms: &PlatformChoice,
+) -> Result<Image, SourceError> {
+    let version = api_version(engine, endpoint)?;
+    let prefix = format!("/v{}.{}", version.0, version.1);
+    let encoded = http::encode_name(name);
+    let no_image = || DaemonError::NoImage {
+        engine: engine.title(),
+        name: name.to_owned(),
+        where_: endpoint.to_string(),
+    };
+
+    let what = format!("GET {prefix}/images/{encoded}/json from {endpoint}");
+    let inspect = http::get(endpoint, &format!("{prefix}/images/{encoded}/json"), false)?;
+    match inspect.status {
+        200 => {}
+        404 => return Err(no_image().into()),
+        status => {
+            return Err(DaemonError::Api {
+                status,
+                engine: engine.title(),
+                message: inspect.error_message(&what),
+                what,
+            }
+            .into());
+        }
+    }
+    let bytes = inspect.read_small(Limits::default().json_bytes * 4, &what)?;
+    let id = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| v.get("Id")?.as_str().map(str::to_owned))
+        .ok_or_else(|| DaemonError::Protocol {
+            what: what.clone(),
+            reason: "the image has no Id".into(),
+        })?;
+
+    // Older engines export every platform they hold; so do newer ones when several or all
+    // are asked for.
+    let platform = match platforms {
+        PlatformChoice::These(ps) if ps.len() == 1 && version >= PLATFORM_EXPORT_API => {
+            Some(ps[0].clone())
+        }
+        _ => None,
+    };
+    let key = EngineImage {
+        engine: engine.id().to_owned(),
+        endpoint: endpoint.address.to_string(),
+        id: id.clone(),
+        platform: platform.clone(),
+    };
+    let lock = export_lock(&key);
+    let _exporting = lock.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(image) = reuse(store, &key)? {
+        return Ok(image);
+    }
+
+    let _lease = store.lease()?;
+    // Exported by ID, not name: a tag moved since the inspection must not be recorded under
+    // the ID inspected.
+    let export_path = format!("{prefix}/images/{}/get", http::encode_name(&id));
+    let mut response = None;
+    if let Some(p) = &platform {
+        let r = http::get(
+            endpoint,
+            &format!("{export_path}?{}", platform_query(p)),
+            true,
+        )?;
+        if r.status == 200 {
+            response = Some(r);
+        } else {
+            // An image that does not have this platform (a single-platform image of another
+            // architecture, say): export it whole and let the comparison say what it is.
+            tracing::debug!(status = r.status, "export for {p} refused, exporting whole");
+        }
+    }
+    let response = match response {
+        Some(r) => r,
+        None => http::get(endpoint, &export_path, true)?,
+    };
+    let what = format!("GET {export_path} from {endpoint}");
+    match response.status {
+        200 => {}
+        404 => return Err(no_image().into()),
+        status => {
+            return Err(DaemonError::Api {
+                status,
+                engine: engine.title(),
+                message: response.error_message(&what),
+                what,
+            }
+            .into());
+        }
+    }
+    tracing::info!(
+        engine = engine.id(),
+        name,
+        id,
+        "exporting the image into the store"
+    );
+    let label = format!("{}://{name}", engine.id());
+    let root = import::import(store, response.body, &label)?;
+    record(store, root, key)
+}
+
+/// Held while one engine image is looked up and exported, so that two inputs naming the same
+/// image (`docker://x docker://x`, opened in parallel) export it once.
+fn export_lock(key: &EngineImage) -> Arc<Mutex<()>> {
+    static LOCKS: OnceLock<Mutex<HashMap<String, Arc<Mutex<()>>>>> = OnceLock::new();
+    let mut locks = LOCKS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    locks.entry(key.key()).or_default().clone()
+}
+
+/// The image recorded for this engine image, when all of it is still in the store.
+fn reuse(store: &Store, key: &EngineImage) -> Result<Option<Image>, SourceError> {
+    let Some(record) = store.find_engine_image(key)? else {
+        return Ok(None);
+    };
+    match store.open_image(&record) {
+        Ok(image) => {
+            tracing::info!(
+                id = key.id,
+                "the image is in the store already, not exporting it"
+            );
+            Ok(Some(image))
+        }
+        // Freed since (`ocidiff rm` of a shared blob, a cleaned cache): export again.
+        Err(e) => {
+            tracing::debug!(
+                "the store's copy of {} is unusable ({e}), exporting again",
+                key.id
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// Records an imported image under its engine ID and opens it from the store.
+fn record(store: &Store, root: crate::model::Blob, key: EngineImage) -> Result<Image, SourceError> {
+    let imported = Image {
+        reference: ImageRef::Docker(key.id.clone()),
+        root,
+        blobs: Box::new(store.clone()),
+    };
+    let copied = crate::store::copy(store, &imported)?;
+    let record = ImageRecord {
+        name: None,
+        root: copied.root,
+        platforms: copied.platforms,
+        size: copied.size,
+        pulled: jiff::Timestamp::now(),
+        engine: Some(key),
+    };
+    store.put_image(&record)?;
+    Ok(store.open_image(&record)?)
+}
+
+/// Podman without its API service: `podman image inspect` for the ID, `podman save` streamed
+/// into the store.
+fn through_podman_save(store: &Store, name: &str) -> Result<Image, SourceError> {
+    let inspect = ["image", "inspect", "--format", "{{.Id}}", name];
+    let out = Command::new("podman")
+        .args(inspect)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|source| DaemonError::Spawn {
+            command: format!("podman {}", inspect.join(" ")),
+            source,
+        })?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+        // Podman 4 says "image not known", older ones "no such image".
+        if stderr.contains("not known") || stderr.contains("no such image") {
+            return Err(DaemonError::NoImage {
+                engine: Engine::Podman.title(),
+                name: name.to_owned(),
+                where_: "podman image inspect".into(),
+            }
+            .into());
+        }
+        return Err(DaemonError::Command {
+            command: format!("podman {}", inspect.join(" ")),
+            status: out.status,
+            stderr,
+        }
+        .into());
+    }
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let key = EngineImage {
+        engine: Engine::Podman.id().to_owned(),
+        endpoint: "podman save".into(),
+        id: id.clone(),
+        platform: None,
+    };
+    let lock = export_lock(&key);
+    let _exporting = lock.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(image) = reuse(store, &key)? {
+        return Ok(image);
+    }
+
+    let _lease = store.lease()?;
+    let save = ["save", "--format", "docker-archive", &id];
+    let command = format!("podman {}", save.join(" "));
+    tracing::info!(
+        name,
+        id,
+        "exporting the image into the store with {command}"
+    );
+    let mut child = Command::new("podman")
+        .args(save)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|source| DaemonError::Spawn {
+            command: command.clone(),
+            source,
+        })?;
+    // Drained on its own thread, so that a chatty podman never blocks on a full pipe.
+    let stderr = child.stderr.take().map(|mut e| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = e.read_to_string(&mut text);
+            text
+        })
+    });
+    let imported = match child.stdout.take() {
+        Some(stdout) => import::import(store, stdout, &format!("podman://{name}")),
+        None => Err(DaemonError::Protocol {
+            what: command.clone(),
+            reason: "no output pipe".into(),
+        }
+        .into()),
+    };
+    let status = child.wait().map_err(|source| DaemonError::Spawn {
+        command: command.clone(),
+        source,
+    })?;
+    let stderr = stderr
+        .and_then(|t| t.join().ok())
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    // podman's own complaint explains a cut stream better than the tar reader can; but when
+    // it has none (it died of the pipe closed by a failed import), the import's error is it.
+    if !status.success() && (!stderr.is_empty() || imported.is_ok()) {
+        return Err(DaemonError::Command {
+            command,
+            status,
+            stderr,
+        }
+        .into());
+    }
+    record(store, imported?, key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_versions_parse_and_order() {
+        assert_eq!(parse_api_version("1.41"), Some((1, 41)));
+        assert_eq!(parse_api_version(" 1.50 "), Some((1, 50)));
+        assert_eq!(parse_api_version("1"), None);
+        assert!(parse_api_version("1.41").unwrap() < PLATFORM_EXPORT_API);
+        assert!(parse_api_version("1.100").unwrap() > PLATFORM_EXPORT_API);
+    }
+
+    #[test]
+    fn platform_queries_are_json_encoded() {
+        let p: Platform = "linux/arm64/v8".parse().unwrap();
+        assert_eq!(
+            platform_query(&p),
+            "platform=%7B%22os%22%3A%22linux%22%2C%22architecture%22%3A%22arm64%22%2C%22variant%22%3A%22v8%22%7D"
+        );
+        let decoded =
+            percent_encoding::percent_decode_str(&platform_query(&p)["platform=".len()..])
+                .decode_utf8()
+                .unwrap()
+                .into_owned();
+        let v: serde_json::Value = serde_json::from_str(&decoded).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"os": "linux", "architecture": "arm64", "variant": "v8"})
+        );
+    }
+
+    #[test]
+    fn unreachable_sockets_say_which_and_why() {
+        let err = DaemonError::Unreachable {
+            endpoint: endpoint::parse_host("unix:///nowhere/docker.sock", "DOCKER_HOST").unwrap(),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        };
+        let msg = err.to_string();
+        assert!(
+            msg.contains("unix:///nowhere/docker.sock (from DOCKER_HOST)"),
+            "{msg}"
+        );
+        assert!(msg.contains("DOCKER_HOST names the socket"), "{msg}");
+    }
+}

@@ -1,0 +1,555 @@
+//! `docker://` and `podman://` against real engines: the same Dockerfile built twice (each
+//! build writes a random `/build-stamp`), read by ocidiff straight from the engine, and compared
+//! with each other and with `docker save` / skopeo copies of the same image.
+//!
+//! Needs a docker daemon (`DOCKER_HOST`, as exported by `scripts/services.sh`), busybox and
+//! skopeo; the Podman cases need `podman` (run here with private vfs storage). Without them the
+//! tests print `SKIP: ...` and pass, unless `OCIDIFF_REQUIRE_SERVICES=1`, when they fail.
+//! Every run of ocidiff gets its own store (`OCIDIFF_STORE`).
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::sync::OnceLock;
+
+use assert_cmd::Command as BinCommand;
+use serde_json::Value;
+
+fn services_required() -> bool {
+    std::env::var_os("OCIDIFF_REQUIRE_SERVICES").is_some_and(|v| v == "1")
+}
+
+/// Writes past libtest's output capture, so that a skip is seen even when the test passes.
+fn loud(msg: &str) {
+    let _ = writeln!(std::io::stderr(), "{msg}");
+}
+
+enum State<T> {
+    Ready(T),
+    Unavailable(String),
+    Broken(String),
+}
+
+fn ready<'a, T>(state: &'a State<T>, test: &str) -> Option<&'a T> {
+    match state {
+        State::Ready(fx) => Some(fx),
+        State::Unavailable(why) if !services_required() => {
+            loud(&format!("SKIP: docker_daemon::{test}: {why}"));
+            None
+        }
+        State::Unavailable(why) => panic!("{why} (and OCIDIFF_REQUIRE_SERVICES=1)"),
+        State::Broken(why) => panic!("building the fixtures failed: {why}"),
+    }
+}
+
+fn run(cmd: &mut Command) -> Result<String, String> {
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{cmd:?} failed ({}):\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn tool_works(cmd: &mut Command) -> bool {
+    cmd.output().is_ok_and(|o| o.status.success())
+}
+
+fn docker() -> Command {
+    let mut cmd = Command::new("docker");
+    cmd.env("DOCKER_BUILDKIT", "0");
+    cmd
+}
+
+fn base_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("docker-daemon")
+}
+
+/// A fresh dir under the target dir.
+fn fresh_dir(name: &str) -> Result<PathBuf, String> {
+    let dir = base_dir().join(name);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(|e| format!("cannot empty {dir:?}: {e}"))?;
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {dir:?}: {e}"))?;
+    Ok(dir)
+}
+
+/// A busybox root filesystem as a tar, for `docker import` / `podman import`.
+fn busybox_rootfs(dir: &Path) -> Result<PathBuf, String> {
+    let busybox = run(Command::new("sh").args(["-c", "command -v busybox"]))
+        .map_err(|_| "busybox is not installed (apt-get install busybox-static)".to_string())?;
+    let bin = dir.join("rootfs/bin");
+    std::fs::create_dir_all(&bin).map_err(|e| format!("cannot create {bin:?}: {e}"))?;
+    std::fs::copy(busybox.trim(), bin.join("busybox"))
+        .map_err(|e| format!("cannot copy busybox: {e}"))?;
+    for applet in ["sh", "cat", "echo"] {
+        std::os::unix::fs::symlink("busybox", bin.join(applet))
+            .map_err(|e| format!("cannot link {applet}: {e}"))?;
+    }
+    let tar = dir.join("rootfs.tar");
+    run(Command::new("tar")
+        .arg("-C")
+        .arg(dir.join("rootfs"))
+        .arg("-cf")
+        .arg(&tar)
+        .arg("."))?;
+    Ok(tar)
+}
+
+/// A build context whose one step writes a random stamp.
+fn context(dir: &Path, base: &str) -> Result<PathBuf, String> {
+    let ctx = dir.join("ctx");
+    std::fs::create_dir_all(&ctx).map_err(|e| format!("cannot create {ctx:?}: {e}"))?;
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM {base}\nRUN cat /proc/sys/kernel/random/uuid > /build-stamp\n"),
+    )
+    .map_err(|e| format!("cannot write the Dockerfile: {e}"))?;
+    Ok(ctx)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Docker fixtures
+
+struct Docker {
+    /// `docker://` names of the two builds.
+    a: String,
+    b: String,
+    /// `docker save` of build a, and skopeo's OCI layout of it (tag `a`).
+    saved_a: PathBuf,
+    oci: PathBuf,
+}
+
+fn docker_fixtures(test: &str) -> Option<&'static Docker> {
+    static STATE: OnceLock<State<Docker>> = OnceLock::new();
+    ready(STATE.get_or_init(build_docker), test)
+}
+
+fn build_docker() -> State<Docker> {
+    if !tool_works(docker().arg("info")) {
+        return State::Unavailable(format!(
+            "no docker daemon answers (DOCKER_HOST={:?}); start one with scripts/services.sh \
+             start and source its env file",
+            std::env::var("DOCKER_HOST").unwrap_or_default()
+        ));
+    }
+    if !tool_works(Command::new("skopeo").arg("--version")) {
+        return State::Unavailable("skopeo is not installed".into());
+    }
+    // Unique names: other runs may share the daemon. The images stay in it for the tests.
+    let tag = format!("ocidiff-daemon-{}", std::process::id());
+    match build_docker_images(&tag) {
+        Ok(fx) => State::Ready(fx),
+        Err(why) => State::Broken(why),
+    }
+}
+
+fn build_docker_images(tag: &str) -> Result<Docker, String> {
+    let dir = fresh_dir("docker")?;
+    let base = format!("{tag}-base:1");
+    run(docker().arg("import").arg(busybox_rootfs(&dir)?).arg(&base))?;
+    let ctx = context(&dir, &base)?;
+    let (a, b) = (format!("{tag}:a"), format!("{tag}:b"));
+    for image in [&a, &b] {
+        run(docker()
+            .args(["build", "--no-cache", "-q", "-t", image])
+            .arg(&ctx))?;
+    }
+    let saved_a = dir.join("a.docker.tar");
+    run(docker().args(["save", "-o"]).arg(&saved_a).arg(&a))?;
+    let oci = dir.join("oci");
+    let mut skopeo = Command::new("skopeo");
+    skopeo.args(["copy", "-q"]);
+    // skopeo does not read DOCKER_HOST.
+    if let Some(host) = std::env::var_os("DOCKER_HOST") {
+        skopeo.arg("--src-daemon-host").arg(host);
+    }
+    run(skopeo
+        .arg(format!("docker-daemon:{a}"))
+        .arg(format!("oci:{}:a", oci.display())))?;
+    Ok(Docker {
+        a: format!("docker://{a}"),
+        b: format!("docker://{b}"),
+        saved_a,
+        oci,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running ocidiff
+
+struct Outcome {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Outcome {
+    fn expect_code(&self, code: i32, what: &str) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "{what}: exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// `TYPE NAME` of every table row.
+    fn rows(&self) -> Vec<(String, String)> {
+        self.stdout
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let mut cols = l.split_whitespace();
+                let kind = cols.next().unwrap_or("").to_owned();
+                (kind, cols.next().unwrap_or("").to_owned())
+            })
+            .collect()
+    }
+
+    /// How many exports the log reports.
+    fn exports(&self) -> usize {
+        self.stderr
+            .matches("exporting the image into the store")
+            .count()
+    }
+}
+
+/// A store of its own for one test.
+fn store(test: &str) -> PathBuf {
+    let dir = base_dir().join("stores").join(test);
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn ocidiff(store: &Path, args: &[&str], env: &[(&str, &str)], unset: &[&str]) -> Outcome {
+    let mut cmd = BinCommand::cargo_bin("ocidiff").expect("the ocidiff binary is built");
+    cmd.env("OCIDIFF_STORE", store)
+        .env("OCIDIFF_LOG", "ocidiff_core=info")
+        .args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    for k in unset {
+        cmd.env_remove(k);
+    }
+    let out = cmd.output().expect("ocidiff runs");
+    Outcome {
+        code: out.status.code().expect("ocidiff exits, not killed"),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The `pulled` time of every record in a store, by engine image ID.
+fn records(store: &Path) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = std::fs::read_dir(store.join("refs"))
+        .map(|d| {
+            d.filter_map(|e| {
+                let bytes = std::fs::read(e.ok()?.path()).ok()?;
+                let v: Value = serde_json::from_slice(&bytes).ok()?;
+                let id = v.pointer("/engine/id")?.as_str()?.to_owned();
+                Some((id, v.get("pulled")?.to_string()))
+            })
+            .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+/// The semantic difference between two builds is exactly the stamp.
+fn expect_only_stamp(out: &Outcome, what: &str) {
+    out.expect_code(1, what);
+    assert_eq!(
+        out.rows(),
+        vec![("File".to_owned(), "build-stamp".to_owned())],
+        "{what}:\n{}",
+        out.stdout
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Docker
+
+#[test]
+fn docker_rebuilds_differ_in_the_stamp_and_what_a_rebuild_changes() {
+    let Some(fx) =
+        docker_fixtures("docker_rebuilds_differ_in_the_stamp_and_what_a_rebuild_changes")
+    else {
+        return;
+    };
+    let store = store("rebuilds");
+    let out = ocidiff(&store, &["diff", &fx.a, &fx.b], &[], &[]);
+    out.expect_code(1, "strict a vs b");
+    let rows = out.rows();
+    assert!(
+        rows.contains(&("File".into(), "build-stamp".into())),
+        "{}",
+        out.stdout
+    );
+    // Nothing else in the file system differs; the rest is the build's metadata.
+    assert_eq!(
+        rows.iter().filter(|(k, _)| k == "File").count(),
+        1,
+        "{}",
+        out.stdout
+    );
+    assert!(
+        rows.iter()
+            .any(|(k, n)| k == "Cfg" && n.ends_with("config")),
+        "{}",
+        out.stdout
+    );
+
+    let out = ocidiff(&store, &["diff", "--semantic", &fx.a, &fx.b], &[], &[]);
+    expect_only_stamp(&out, "--semantic a vs b");
+    assert_eq!(out.exports(), 0, "both were exported by the strict run");
+}
+
+#[test]
+fn docker_image_equals_its_docker_save_and_oci_copies() {
+    let Some(fx) = docker_fixtures("docker_image_equals_its_docker_save_and_oci_copies") else {
+        return;
+    };
+    let store = store("copies");
+    let saved = format!("docker-archive:{}", fx.saved_a.display());
+    // The same bytes as `docker save`: equal even without --semantic.
+    ocidiff(&store, &["diff", &fx.a, &saved], &[], &[]).expect_code(0, "a vs docker save");
+    let oci = format!("oci:{}:a", fx.oci.display());
+    ocidiff(&store, &["diff", "--semantic", &fx.a, &oci], &[], &[])
+        .expect_code(0, "--semantic a vs skopeo's OCI copy");
+    ocidiff(&store, &["diff", "--semantic", &oci, &fx.b], &[], &[]).expect_code(1, "oci a vs b");
+}
+
+#[test]
+fn docker_missing_image_is_exit_2_with_a_clear_message() {
+    let Some(fx) = docker_fixtures("docker_missing_image_is_exit_2_with_a_clear_message") else {
+        return;
+    };
+    let store = store("missing");
+    let out = ocidiff(
+        &store,
+        &["diff", "docker://ocidiff-no-such-image:1", &fx.a],
+        &[],
+        &[],
+    );
+    out.expect_code(2, "missing image");
+    assert!(
+        out.stderr
+            .contains(r#"the Docker daemon has no image "ocidiff-no-such-image:1""#),
+        "{}",
+        out.stderr
+    );
+
+    let out = ocidiff(
+        &store,
+        &["diff", &fx.a, &fx.b],
+        &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+        &[],
+    );
+    out.expect_code(2, "no daemon");
+    assert!(
+        out.stderr
+            .contains("cannot connect to unix:///nonexistent/docker.sock (from DOCKER_HOST)"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn docker_image_read_twice_is_exported_once() {
+    let Some(fx) = docker_fixtures("docker_image_read_twice_is_exported_once") else {
+        return;
+    };
+    let store = store("once");
+    // Both inputs name the same image: one export.
+    let out = ocidiff(&store, &["diff", &fx.a, &fx.a], &[], &[]);
+    out.expect_code(0, "a vs a");
+    assert_eq!(out.exports(), 1, "{}", out.stderr);
+    let first = records(&store);
+    assert_eq!(first.len(), 1, "{first:?}");
+
+    let out = ocidiff(&store, &["diff", &fx.a, &fx.b], &[], &[]);
+    out.expect_code(1, "a vs b");
+    assert_eq!(out.exports(), 1, "only b is new: {}", out.stderr);
+    let second = records(&store);
+    assert_eq!(second.len(), 2, "{second:?}");
+    assert!(second.contains(&first[0]), "a's record was not rewritten");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Podman
+
+struct Podman {
+    /// `CONTAINERS_STORAGE_CONF` pointing at private vfs storage.
+    storage_conf: PathBuf,
+    a: String,
+    b: String,
+    saved_a: PathBuf,
+}
+
+impl Podman {
+    fn env(&self) -> [(&str, &str); 1] {
+        [(
+            "CONTAINERS_STORAGE_CONF",
+            self.storage_conf.to_str().unwrap_or_default(),
+        )]
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = Command::new("podman");
+        cmd.env("CONTAINERS_STORAGE_CONF", &self.storage_conf);
+        cmd
+    }
+}
+
+fn podman_fixtures(test: &str) -> Option<&'static Podman> {
+    static STATE: OnceLock<State<Podman>> = OnceLock::new();
+    ready(STATE.get_or_init(build_podman), test)
+}
+
+fn build_podman() -> State<Podman> {
+    if !tool_works(Command::new("podman").arg("--version")) {
+        return State::Unavailable("podman is not installed (apt-get install podman)".into());
+    }
+    match build_podman_images() {
+        Ok(fx) => State::Ready(fx),
+        Err(why) => State::Broken(why),
+    }
+}
+
+fn build_podman_images() -> Result<Podman, String> {
+    let dir = fresh_dir("podman")?;
+    let storage_conf = dir.join("storage.conf");
+    std::fs::write(
+        &storage_conf,
+        format!(
+            "[storage]\ndriver = \"vfs\"\ngraphroot = \"{0}/root\"\nrunroot = \"{0}/run\"\n",
+            dir.display()
+        ),
+    )
+    .map_err(|e| format!("cannot write {storage_conf:?}: {e}"))?;
+    let fx = Podman {
+        storage_conf,
+        a: "podman://localhost/ocidiff-podman:a".into(),
+        b: "podman://localhost/ocidiff-podman:b".into(),
+        saved_a: dir.join("a.podman.tar"),
+    };
+    let base = "localhost/ocidiff-podman-base:1";
+    run(fx
+        .command()
+        .arg("import")
+        .arg(busybox_rootfs(&dir)?)
+        .arg(base))?;
+    let ctx = context(&dir, base)?;
+    for tag in ["a", "b"] {
+        run(fx
+            .command()
+            .args(["build", "-q", "--no-cache", "-t"])
+            .arg(format!("localhost/ocidiff-podman:{tag}"))
+            .arg(&ctx))?;
+    }
+    run(fx
+        .command()
+        .args(["save", "--format", "docker-archive", "-o"])
+        .arg(&fx.saved_a)
+        .arg("localhost/ocidiff-podman:a"))?;
+    Ok(fx)
+}
+
+/// Engine-finding variables of the caller that would send ocidiff elsewhere.
+const PODMAN_UNSET: [&str; 2] = ["CONTAINER_HOST", "XDG_RUNTIME_DIR"];
+
+#[test]
+fn podman_images_read_through_podman_save() {
+    let Some(fx) = podman_fixtures("podman_images_read_through_podman_save") else {
+        return;
+    };
+    let store = store("podman-save");
+    let env = fx.env();
+    let out = ocidiff(
+        &store,
+        &["diff", "--semantic", &fx.a, &fx.b],
+        &env,
+        &PODMAN_UNSET,
+    );
+    expect_only_stamp(&out, "--semantic podman a vs b");
+    assert_eq!(out.exports(), 2, "{}", out.stderr);
+    let saved = format!("docker-archive:{}", fx.saved_a.display());
+    let out = ocidiff(&store, &["diff", &fx.a, &saved], &env, &PODMAN_UNSET);
+    out.expect_code(0, "podman a vs its podman save");
+    assert_eq!(out.exports(), 0, "{}", out.stderr);
+
+    let out = ocidiff(
+        &store,
+        &["diff", "podman://ocidiff-no-such-image", &fx.a],
+        &env,
+        &PODMAN_UNSET,
+    );
+    out.expect_code(2, "missing podman image");
+    assert!(
+        out.stderr
+            .contains(r#"Podman has no image "ocidiff-no-such-image""#),
+        "{}",
+        out.stderr
+    );
+}
+
+/// `podman system service` on a private socket, stopped when dropped.
+struct Service(Child);
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn podman_images_read_through_its_api_service() {
+    let Some(fx) = podman_fixtures("podman_images_read_through_its_api_service") else {
+        return;
+    };
+    let sock = base_dir().join("podman").join("api.sock");
+    let _ = std::fs::remove_file(&sock);
+    let host = format!("unix://{}", sock.display());
+    let service = fx
+        .command()
+        .args(["system", "service", "--time", "0", &host])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map(Service);
+    let Ok(_service) = service else {
+        panic!("cannot start podman system service");
+    };
+    for _ in 0..100 {
+        if std::os::unix::net::UnixStream::connect(&sock).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let store = store("podman-api");
+    let env = [("CONTAINER_HOST", host.as_str())];
+    let out = ocidiff(&store, &["diff", "--semantic", &fx.a, &fx.b], &env, &[]);
+    expect_only_stamp(&out, "--semantic podman API a vs b");
+    assert_eq!(out.exports(), 2, "{}", out.stderr);
+    let saved = format!("docker-archive:{}", fx.saved_a.display());
+    ocidiff(&store, &["diff", &fx.a, &saved], &env, &[]).expect_code(0, "API a vs podman save");
+    let out = ocidiff(
+        &store,
+        &["diff", "podman://ocidiff-no-such-image", &fx.a],
+        &env,
+        &[],
+    );
+    out.expect_code(2, "missing image through the API");
+    assert!(out.stderr.contains("Podman has no image"), "{}", out.stderr);
+}
