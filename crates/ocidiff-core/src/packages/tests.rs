@@ -843,3 +843,37 @@ fn real_debian_root() {
         Ownership::PackageChanged { name, .. } if name == "bash"
     ));
 }
+
+#[test]
+fn rpm_sqlite_in_wal_mode_reads_the_wal() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("rpmdb.sqlite");
+    let conn = rusqlite::Connection::open(&path).expect("create sqlite");
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0;
+         CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL);",
+    )
+    .expect("schema");
+    conn.execute(
+        "INSERT INTO Packages (blob) VALUES (?1)",
+        [rpm_package(
+            "glibc",
+            None,
+            "2.34",
+            &[("/usr/lib64/", "libc.so.6")],
+        )],
+    )
+    .expect("insert");
+    // Copied while the connection is open, as an image layer captures a live database: the
+    // row is still only in the -wal file.
+    let main = std::fs::read(&path).expect("main file");
+    let wal = std::fs::read(dir.path().join("rpmdb.sqlite-wal")).expect("wal file");
+    let set = read(&files(&[
+        ("var/lib/rpm/rpmdb.sqlite", &main),
+        ("var/lib/rpm/rpmdb.sqlite-wal", &wal),
+    ]));
+    assert!(set.notes.is_empty(), "{:?}", set.notes);
+    assert_eq!(find(&set, "glibc").files, ["usr/lib64/libc.so.6"]);
+    let without_wal = read(&files(&[("var/lib/rpm/rpmdb.sqlite", &main)]));
+    assert!(without_wal.packages.is_empty());
+}
