@@ -877,3 +877,63 @@ fn rpm_sqlite_in_wal_mode_reads_the_wal() {
     let without_wal = read(&files(&[("var/lib/rpm/rpmdb.sqlite", &main)]));
     assert!(without_wal.packages.is_empty());
 }
+
+fn run(cmd: &mut std::process::Command) -> bool {
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A database written by rpm itself (Debian's `rpm` package), to check the header parser on
+/// rpm's own output rather than only on blobs this file builds.
+#[test]
+fn real_rpm_database() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let top = dir.path().join("top");
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(top.join("SPECS")).expect("spec dir");
+    let spec = top.join("SPECS/hello.spec");
+    std::fs::write(
+        &spec,
+        "Name: hello-ocidiff\nVersion: 1.2\nRelease: 3\nEpoch: 2\nSummary: t\nLicense: MIT\n\
+         BuildArch: noarch\n%description\nt\n%install\n\
+         mkdir -p %{buildroot}/usr/bin %{buildroot}/etc/hello\n\
+         echo hi > %{buildroot}/usr/bin/hello\necho x > %{buildroot}/etc/hello/conf\n\
+         %files\n/usr/bin/hello\n%dir /etc/hello\n/etc/hello/conf\n",
+    )
+    .expect("spec");
+    let rpm = |args: &[&str]| {
+        let mut cmd = std::process::Command::new("rpm");
+        cmd.args(["--define", "_db_backend sqlite", "--root"])
+            .arg(&root)
+            .args(["--dbpath", "/usr/lib/sysimage/rpm"])
+            .args(args);
+        cmd
+    };
+    let rpm_file = top.join("RPMS/noarch/hello-ocidiff-1.2-3.noarch.rpm");
+    let made = run(std::process::Command::new("rpmbuild")
+        .arg("--define")
+        .arg(format!("_topdir {}", top.display()))
+        .arg("-bb")
+        .arg(&spec))
+        && run(&mut rpm(&["--initdb"]))
+        && run(rpm(&["-i", "--nodeps", "--noscripts", "--justdb"]).arg(&rpm_file));
+    if !made {
+        eprintln!(
+            "SKIP real_rpm_database: rpm and rpmbuild (Debian package `rpm`) are not installed"
+        );
+        return;
+    }
+    let set = read(&wanted_files(&root));
+    assert!(set.notes.is_empty(), "{:?}", set.notes);
+    let hello = find(&set, "hello-ocidiff");
+    assert_eq!(
+        (hello.version.as_str(), hello.arch.as_deref()),
+        ("2:1.2-3", Some("noarch"))
+    );
+    assert_eq!(
+        hello.files,
+        ["etc/hello", "etc/hello/conf", "usr/bin/hello"]
+    );
+}
