@@ -10,6 +10,7 @@ pub mod content;
 pub mod finding;
 pub mod model;
 pub mod normalize;
+pub mod packages;
 pub mod reference;
 pub mod report;
 pub mod source;
