@@ -84,6 +84,8 @@ pub enum Kind {
     Layer,
     /// A tar entry in a layer.
     File,
+    /// A package in the images' package databases (`--packages`).
+    Package,
 }
 
 impl Kind {
@@ -96,6 +98,7 @@ impl Kind {
             Kind::Config => "Cfg",
             Kind::Layer => "Layer",
             Kind::File => "File",
+            Kind::Package => "Pkg",
         }
     }
 }
@@ -151,6 +154,15 @@ pub enum Class {
     PathSpelling,
     /// A path the user asked to ignore (`--ignore-path`).
     IgnoredPath,
+    /// A package whose version or architecture differs (`--packages`).
+    PackageVersion,
+    /// A file owned by a package whose version differs: expected in a later rebuild.
+    PackageChanged,
+    /// A file owned by a package of the same version on both sides, yet different: a
+    /// reproducibility problem a reviewer must look at.
+    SamePackageContent,
+    /// A file no package database names.
+    Unowned,
     /// Anything else in a manifest, index or descriptor.
     Other,
 }
@@ -175,6 +187,21 @@ pub struct Finding {
     /// What a closer look at differing content found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<Detail>,
+    /// The package that owns the file, with `--packages`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<Owner>,
+}
+
+/// The package owning a differing file.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct Owner {
+    /// `dpkg`, `apk`, `rpm` or `python`.
+    pub ecosystem: String,
+    pub name: String,
+    /// Its version in input 0, if there.
+    pub lhs_version: Option<String>,
+    /// Its version in input 1, if there.
+    pub rhs_version: Option<String>,
 }
 
 /// One field that differs, with both sides' values; `null`/absent where a side lacks it.
@@ -349,6 +376,7 @@ impl Finding {
             class,
             counted,
             detail: None,
+            owner: None,
         }
     }
 
@@ -394,6 +422,10 @@ impl Class {
             Class::StorageFormat => 19,
             Class::Derived => 20,
             Class::IgnoredPath => 21,
+            Class::SamePackageContent => 0,
+            Class::PackageVersion => 1,
+            Class::PackageChanged => 1,
+            Class::Unowned => 1,
         }
     }
 
@@ -428,6 +460,14 @@ impl Class {
             Class::Platform => "a platform is present in one image only",
             Class::PathSpelling => "the same path spelled differently (/a, ./a, a)",
             Class::IgnoredPath => "the path matches --ignore-path",
+            Class::PackageVersion => "the package's version or architecture differs",
+            Class::PackageChanged => {
+                "its package's version differs between the images: expected in a later rebuild"
+            }
+            Class::SamePackageContent => {
+                "its package has the same version in both images, yet the file differs: a reproducibility problem to look at"
+            }
+            Class::Unowned => "no package owns it",
             Class::Other => "a field differs",
         };
         let why = if counted {
@@ -469,6 +509,10 @@ impl Class {
             Class::Platform => "platform",
             Class::PathSpelling => "path-spelling",
             Class::IgnoredPath => "ignored-path",
+            Class::PackageVersion => "package-version",
+            Class::PackageChanged => "package-changed",
+            Class::SamePackageContent => "same-package-content",
+            Class::Unowned => "unowned",
             Class::Other => "other",
         }
     }

@@ -183,6 +183,12 @@ pub struct DiffArgs {
     #[arg(long, help_heading = "Comparison")]
     pub flatten: bool,
 
+    /// Read the images' package databases (dpkg, apk, rpm, Python): report packages added,
+    /// removed or changed (Pkg rows), and class each differing file by its package: changed
+    /// (expected in a later rebuild), same version (a reproducibility problem), or unowned.
+    #[arg(long, help_heading = "Comparison")]
+    pub packages: bool,
+
     /// Set aside differences in files matching this glob (`*` stays within a directory, `**`
     /// crosses them; a leading `/` is optional; a directory covers what is below it);
     /// repeatable. E.g. --ignore-path /var/log/dpkg.log --ignore-path '/var/cache/**'.

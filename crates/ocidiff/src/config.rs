@@ -53,6 +53,8 @@ pub struct DiffDefaults {
     #[serde(default)]
     flatten: bool,
     #[serde(default)]
+    packages: bool,
+    #[serde(default)]
     all_platforms: bool,
     #[serde(default)]
     ignore_path: Vec<String>,
@@ -93,6 +95,7 @@ pub fn apply(mut args: DiffArgs) -> anyhow::Result<DiffArgs> {
     args.ignore_tar_format |= d.ignore_tar_format;
     args.treat_canonical_paths_equal |= d.treat_canonical_paths_equal;
     args.flatten |= d.flatten;
+    args.packages |= d.packages;
     args.ignore_path.extend(d.ignore_path);
     if args.platform.is_empty() && !args.all_platforms {
         args.platform = d.platform;

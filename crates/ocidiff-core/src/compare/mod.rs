@@ -4,12 +4,14 @@
 //! Blobs with the same digest on both sides are verified (hashed) but never decompressed or
 //! walked; layer pairs are walked in parallel, each side of a pair on its own thread.
 
+mod capture;
 mod classify;
 mod entries;
 mod extract;
 mod json;
 pub mod layer;
 pub mod overlay;
+mod packages;
 
 use std::collections::HashMap;
 
@@ -242,16 +244,6 @@ impl<'a> Engine<'a> {
             let (pair, found) = self.manifests(location, platform.as_ref(), lm, rm)?;
             findings.extend(found);
             pairs.push(pair);
-        }
-        for f in findings.iter_mut() {
-            if f.kind == Kind::File && self.opts.ignore_paths.matches(&f.name) {
-                for field in &mut f.fields {
-                    field.counted = false;
-                }
-                classify::refresh(f);
-                f.class = Class::IgnoredPath;
-                f.explanation = classify::explain(Class::IgnoredPath, false);
-            }
         }
         let report = Report {
             schema_version: finding::SCHEMA_VERSION,
@@ -609,12 +601,16 @@ impl<'a> Engine<'a> {
                 vec![if flatten { d.set_aside() } else { d }],
             ));
         }
-        if squashed {
-            let rootfs = format!("{location}/rootfs");
+        let trees = if squashed || self.rules().packages {
             let (lt, rt) = rayon::join(|| self.squash(0, ll), || self.squash(1, rl));
-            let (lt, rt) = (lt?, rt?);
-            let lv: Vec<_> = lt.entries.into_values().collect();
-            let rv: Vec<_> = rt.entries.into_values().collect();
+            Some([lt?, rt?])
+        } else {
+            None
+        };
+        if let (true, Some([lt, rt])) = (squashed, &trees) {
+            let rootfs = format!("{location}/rootfs");
+            let lv: Vec<_> = lt.entries.values().cloned().collect();
+            let rv: Vec<_> = rt.entries.values().cloned().collect();
             let found = entries::compare(&lv, &rv, self.rules(), &rootfs, false);
             let wanted: std::collections::HashSet<&str> =
                 found.iter().map(|f| f.name.as_str()).collect();
@@ -635,6 +631,10 @@ impl<'a> Engine<'a> {
             let mut layer_findings: Vec<Finding> = per_layer.into_iter().flatten().collect();
             self.label_without_effect(&location, [ll, rl], &mut layer_findings)?;
             findings.extend(layer_findings);
+        }
+        self.apply_ignore_paths(&mut findings);
+        if let (true, Some([lt, rt])) = (self.rules().packages, &trees) {
+            self.packages(&location, [lt, rt], [ll, rl], &mut findings)?;
         }
         let manifest_blobs = [lm, rm];
         let [ol, or] = origins;
@@ -772,6 +772,20 @@ impl<'a> Engine<'a> {
             tree.apply(l.entries);
         }
         Ok(tree)
+    }
+
+    /// Sets aside the file findings `--ignore-path` matches.
+    fn apply_ignore_paths(&self, findings: &mut [Finding]) {
+        for f in findings.iter_mut() {
+            if f.kind == Kind::File && self.opts.ignore_paths.matches(&f.name) {
+                for field in &mut f.fields {
+                    field.counted = false;
+                }
+                classify::refresh(f);
+                f.class = Class::IgnoredPath;
+                f.explanation = classify::explain(Class::IgnoredPath, false);
+            }
+        }
     }
 
     fn descriptors(&self, location: &str, l: &Descriptor, r: &Descriptor) -> Vec<Finding> {

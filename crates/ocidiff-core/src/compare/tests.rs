@@ -586,3 +586,82 @@ fn ignore_path_sets_matching_files_aside() {
     assert_eq!(file_rows(&run(l, r, &opts).unwrap()).len(), 1);
     assert!(PathFilter::new(&["a[".into()]).is_err());
 }
+
+fn dpkg_image(packages: &[(&str, &str)], files: &[(&str, &str)]) -> ImageSpec {
+    let status: String = packages
+        .iter()
+        .map(|(name, version)| {
+            format!(
+                "Package: {name}\nStatus: install ok installed\nVersion: {version}\nArchitecture: amd64\n\n"
+            )
+        })
+        .collect();
+    let mut entries = vec![
+        Entry::dir("var/lib/dpkg/info/"),
+        Entry::file("var/lib/dpkg/status", status),
+    ];
+    for (name, _) in packages {
+        entries.push(Entry::file(
+            &format!("var/lib/dpkg/info/{name}.list"),
+            format!("/usr/bin/{name}\n"),
+        ));
+    }
+    entries.extend(files.iter().map(|(p, c)| Entry::file(p, *c)));
+    ImageSpec::new().layer(Layer::new(entries))
+}
+
+#[test]
+fn packages_view_attributes_differing_files() {
+    let l = dpkg_image(
+        &[("foo", "1.0"), ("bar", "2.0"), ("gone", "1")],
+        &[
+            ("usr/bin/foo", "a"),
+            ("usr/bin/bar", "a"),
+            ("etc/motd", "a"),
+        ],
+    );
+    let r = dpkg_image(
+        &[("foo", "1.1"), ("bar", "2.0"), ("new", "3")],
+        &[
+            ("usr/bin/foo", "b"),
+            ("usr/bin/bar", "b"),
+            ("etc/motd", "b"),
+        ],
+    );
+    let rules = Rules {
+        packages: true,
+        ..Rules::semantic()
+    };
+    let report = run(l, r, &with(rules)).unwrap();
+    let class_of = |name: &str| {
+        report
+            .findings
+            .iter()
+            .find(|f| f.name == name)
+            .map(|f| f.class)
+    };
+    assert_eq!(class_of("usr/bin/foo"), Some(Class::PackageChanged));
+    assert_eq!(class_of("usr/bin/bar"), Some(Class::SamePackageContent));
+    assert_eq!(class_of("etc/motd"), Some(Class::Unowned));
+    assert_eq!(class_of("dpkg:foo"), Some(Class::PackageVersion));
+    assert_eq!(class_of("dpkg:gone"), Some(Class::Removed));
+    assert_eq!(class_of("dpkg:new"), Some(Class::Added));
+    let bar = report
+        .findings
+        .iter()
+        .find(|f| f.name == "usr/bin/bar")
+        .unwrap();
+    assert_eq!(bar.owner.as_ref().unwrap().name, "bar");
+    assert_eq!(
+        report.verdict.counted_by_class[&Class::SamePackageContent],
+        1
+    );
+    let pkg = report
+        .findings
+        .iter()
+        .find(|f| f.name == "dpkg:foo")
+        .unwrap();
+    assert_eq!(pkg.kind, Kind::Package);
+    assert_eq!(pkg.location, "manifests-0/packages");
+    assert_eq!(pkg.fields[0].lhs, Some(json!("1.0 (amd64)")));
+}

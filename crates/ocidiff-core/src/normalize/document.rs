@@ -60,7 +60,7 @@ pub fn config(mut doc: Value, rules: &Rules) -> Value {
             }
         }
     }
-    if rules.any() {
+    if rules.any() || rules.flatten {
         if let Some(Value::Object(rootfs)) = map.get_mut("rootfs") {
             rootfs.remove("diff_ids");
         }

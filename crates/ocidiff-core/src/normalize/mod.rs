@@ -36,6 +36,10 @@ pub struct Rules {
     /// one by one: how the files are split into layers is then not compared. Not part of
     /// `--semantic`, since a rebuild that reproduces the layers is the stronger result.
     pub flatten: bool,
+    /// Read the images' package databases: report packages added, removed or changed, and
+    /// attribute each differing file to its package. Not part of `--semantic`: it reads more
+    /// and changes what a difference is classed as, not whether it counts.
+    pub packages: bool,
 }
 
 impl Rules {
@@ -52,6 +56,7 @@ impl Rules {
             treat_canonical_paths_equal: true,
             ignore_storage_format: true,
             flatten: false,
+            packages: false,
         }
     }
 
@@ -59,7 +64,12 @@ impl Rules {
     /// config's `rootfs.diff_ids` are not compared: they change with anything ignored below
     /// them, and the content they address is compared on its own.
     pub fn any(&self) -> bool {
-        *self != Rules::default()
+        let ignores = Rules {
+            flatten: false,
+            packages: false,
+            ..*self
+        };
+        ignores != Rules::default()
     }
 
     /// A path as `--treat-canonical-paths-equal` sees it: leading `/` then `./` removed.

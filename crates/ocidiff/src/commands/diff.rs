@@ -85,6 +85,7 @@ fn options(args: &DiffArgs) -> anyhow::Result<Options> {
     rules.ignore_tar_format |= args.ignore_tar_format;
     rules.treat_canonical_paths_equal |= args.treat_canonical_paths_equal;
     rules.flatten |= args.flatten;
+    rules.packages |= args.packages;
 
     let platforms = super::store::platforms(&args.platform, args.all_platforms)?;
     if !(args.max_scale.is_finite() && args.max_scale > 0.0) {

@@ -1,0 +1,139 @@
+//! The package view (`--packages`): which packages the images' databases list, which changed,
+//! and, for each differing file, whether its package changed (expected in a later rebuild), did
+//! not (a reproducibility problem), or there is none.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::json;
+
+use super::{CompareError, Engine, overlay};
+use crate::finding::{Class, FieldDiff, Finding, Kind, Owner};
+use crate::model::Descriptor;
+use crate::packages::{self, Change, Ownership, PackageSet};
+
+/// Package databases are small, but an rpmdb can be tens of megabytes.
+const MAX_DATABASE_BYTES: u64 = 256 << 20;
+
+impl Engine<'_> {
+    /// Adds package findings for the pair at `location` and classes its file findings by owner.
+    pub(super) fn packages(
+        &self,
+        location: &str,
+        trees: [&overlay::Tree; 2],
+        layers: [&[Descriptor]; 2],
+        findings: &mut Vec<Finding>,
+    ) -> Result<(), CompareError> {
+        let sets = [
+            self.package_set(0, trees[0], layers[0])?,
+            self.package_set(1, trees[1], layers[1])?,
+        ];
+        let here = format!("{location}/packages");
+        for diff in packages::compare(&sets[0], &sets[1]) {
+            let version =
+                |v: &Option<packages::PackageVersion>| v.as_ref().map(|v| json!(v.to_string()));
+            let field = match diff.change() {
+                Change::Added | Change::Removed => FieldDiff::new(
+                    "entry",
+                    version(&diff.lhs),
+                    version(&diff.rhs),
+                    if diff.lhs.is_some() {
+                        Class::Removed
+                    } else {
+                        Class::Added
+                    },
+                ),
+                Change::Version | Change::Arch => FieldDiff::new(
+                    "version",
+                    version(&diff.lhs),
+                    version(&diff.rhs),
+                    Class::PackageVersion,
+                ),
+            };
+            let name = format!("{}:{}", diff.ecosystem, diff.name);
+            findings.push(Finding::new(Kind::Package, &here, &name, vec![field]));
+        }
+        for (side, set) in sets.iter().enumerate() {
+            for note in &set.notes {
+                tracing::warn!(input = side, "package view: {note}");
+            }
+        }
+        let owners = packages::Owners::new(&sets[0], &sets[1]);
+        let prefix = format!("{location}/");
+        for f in findings
+            .iter_mut()
+            .filter(|f| f.kind == Kind::File && f.counted && f.location.starts_with(&prefix))
+        {
+            let (class, owner) = match owners.attribute(&overlay::clean(&f.name)) {
+                Ownership::PackageChanged {
+                    ecosystem,
+                    name,
+                    lhs,
+                    rhs,
+                } => (
+                    Class::PackageChanged,
+                    Some(Owner {
+                        ecosystem: ecosystem.to_string(),
+                        name,
+                        lhs_version: lhs.map(|v| v.to_string()),
+                        rhs_version: rhs.map(|v| v.to_string()),
+                    }),
+                ),
+                Ownership::SameVersion {
+                    ecosystem,
+                    name,
+                    version,
+                } => (
+                    Class::SamePackageContent,
+                    Some(Owner {
+                        ecosystem: ecosystem.to_string(),
+                        name,
+                        lhs_version: Some(version.to_string()),
+                        rhs_version: Some(version.to_string()),
+                    }),
+                ),
+                Ownership::Unowned => (Class::Unowned, None),
+            };
+            f.class = class;
+            f.explanation = class.explain(true);
+            f.owner = owner;
+        }
+        Ok(())
+    }
+
+    /// Reads the package databases in one side's root file system.
+    fn package_set(
+        &self,
+        side: usize,
+        tree: &overlay::Tree,
+        layers: &[Descriptor],
+    ) -> Result<PackageSet, CompareError> {
+        let mut wanted: BTreeMap<usize, BTreeSet<String>> = BTreeMap::new();
+        let mut notes = Vec::new();
+        for (path, entry) in &tree.entries {
+            if let Some(note) = packages::unsupported(path) {
+                notes.push(note);
+            }
+            if entry.kind == super::layer::EntryType::File && packages::wants(path) {
+                wanted.entry(entry.layer).or_default().insert(path.clone());
+            }
+        }
+        let captured = self.capture(side, layers, &wanted, MAX_DATABASE_BYTES)?;
+        let mut files = BTreeMap::new();
+        for ((layer, name), c) in captured {
+            // Only the copy the file system ends up with, from the layer that wrote it last.
+            if !tree.entries.get(&name).is_some_and(|e| e.layer == layer) {
+                continue;
+            }
+            if c.truncated {
+                notes.push(format!(
+                    "{name} is larger than {MAX_DATABASE_BYTES} bytes and was not read"
+                ));
+            } else {
+                files.insert(name, c.bytes);
+            }
+        }
+        let mut set = packages::read(&files);
+        set.notes.extend(notes);
+        Ok(set)
+    }
+}
