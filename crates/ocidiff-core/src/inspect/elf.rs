@@ -58,7 +58,9 @@ fn summarize_as<Elf: FileHeader<Endian = Endianness>>(
     let sections = file
         .sections()
         .map(|s| {
-            let name = s.name().map_or_else(|_| format!("(section {})", s.index().0), str::to_owned);
+            let name = s
+                .name()
+                .map_or_else(|_| format!("(section {})", s.index().0), str::to_owned);
             let digest = s.data().ok().map(|d| Sha256::digest(d).into());
             (name, digest)
         })

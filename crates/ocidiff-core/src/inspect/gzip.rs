@@ -47,7 +47,8 @@ pub(super) fn examine(
         Some(json!(r.headers.len())),
         Class::Format,
     );
-    let trailing = |t: &[u8]| (!t.is_empty()).then(|| json!({"bytes": t.len(), "digest": sha256(t)}));
+    let trailing =
+        |t: &[u8]| (!t.is_empty()).then(|| json!({"bytes": t.len(), "digest": sha256(t)}));
     explained &= ctx.field(
         path,
         "gzip.trailing",
@@ -55,7 +56,21 @@ pub(super) fn examine(
         trailing(r.trailing),
         Class::Always,
     );
-    let mut payload = ctx.examine(path, &l.payload, &r.payload, depth + 1);
+    if l.payload == r.payload {
+        return Outcome {
+            explained,
+            ..Outcome::default()
+        };
+    }
+    let side = |s: &Stream<'_>| (Some(s.payload.len() as u64), Some(sha256(&s.payload)));
+    let ((ls, ld), (rs, rd)) = (side(&l), side(&r));
+    let mut payload = ctx.content(
+        path,
+        "payload.",
+        (ls, ld, Some(&l.payload)),
+        (rs, rd, Some(&r.payload)),
+        depth,
+    );
     payload.explained &= explained;
     payload
 }
@@ -93,8 +108,16 @@ fn read<'a>(ctx: &mut Ctx<'_>, path: &str, data: &'a [u8]) -> Option<Stream<'a>>
                 Class::Timestamp,
             ),
             ("os", json!(header.operating_system()), Class::Timestamp),
-            ("extra", json!(header.extra().map(hex::encode)), Class::Timestamp),
-            ("comment", json!(header.comment().map(escape)), Class::Always),
+            (
+                "extra",
+                json!(header.extra().map(hex::encode)),
+                Class::Timestamp,
+            ),
+            (
+                "comment",
+                json!(header.comment().map(escape)),
+                Class::Always,
+            ),
         ]);
         let used = stream.payload.len() as u64;
         let what = format!("gzip member {}", stream.headers.len() - 1);

@@ -30,6 +30,13 @@ pub(super) enum Data {
 }
 
 impl Data {
+    fn bytes(&self) -> Option<&[u8]> {
+        match self {
+            Data::Bytes(b) => Some(b),
+            _ => None,
+        }
+    }
+
     fn digest(&self) -> Option<Value> {
         match self {
             Data::None => None,
@@ -145,30 +152,15 @@ fn pair(
     if ld == rd {
         return explained;
     }
-    // The content differs: it is ignorable only when a look inside says so.
-    let mut data_fields = Vec::new();
-    if l.size != r.size {
-        data_fields.push((
-            "size".to_owned(),
-            l.size.map(|s| json!(s)),
-            r.size.map(|s| json!(s)),
-            false,
-        ));
-    }
-    data_fields.push(("digest".to_owned(), ld, rd, false));
-    ctx.record(path, data_fields);
-    let inner = match (&l.data, &r.data) {
-        (Data::Bytes(lb), Data::Bytes(rb)) => ctx.examine(path, lb, rb, depth + 1),
-        _ => Outcome::unexplained(),
-    };
+    let inner = ctx.content(
+        path,
+        "",
+        (l.size, ld, l.data.bytes()),
+        (r.size, rd, r.data.bytes()),
+        depth,
+    );
     if let Some(&i) = ctx.by_path.get(path) {
-        let entry = &mut ctx.nested[i];
-        for field in &mut entry.fields {
-            if matches!(field.0.as_str(), "size" | "digest") {
-                field.3 = inner.explained;
-            }
-        }
-        entry.text_diff = inner.text_diff;
+        ctx.nested[i].text_diff = inner.text_diff;
     }
     explained && inner.explained
 }

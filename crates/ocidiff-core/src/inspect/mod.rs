@@ -274,6 +274,43 @@ impl<'o> Ctx<'o> {
         ignorable
     }
 
+    /// Compares the content of `path` (an archive entry, or the payload of a compressed
+    /// stream, as the fields `<prefix>size` and `<prefix>digest`), looking inside when both
+    /// sides are at hand: the content difference is ignorable only when that look says so.
+    fn content(
+        &mut self,
+        path: &str,
+        prefix: &str,
+        lhs: (Option<u64>, Option<Value>, Option<&[u8]>),
+        rhs: (Option<u64>, Option<Value>, Option<&[u8]>),
+        depth: usize,
+    ) -> Outcome {
+        let (size, digest) = (format!("{prefix}size"), format!("{prefix}digest"));
+        let mut fields = Vec::new();
+        if lhs.0 != rhs.0 {
+            fields.push((
+                size.clone(),
+                lhs.0.map(|s| json!(s)),
+                rhs.0.map(|s| json!(s)),
+                false,
+            ));
+        }
+        fields.push((digest.clone(), lhs.1, rhs.1, false));
+        self.record(path, fields);
+        let inner = match (lhs.2, rhs.2) {
+            (Some(l), Some(r)) => self.examine(path, l, r, depth + 1),
+            _ => Outcome::unexplained(),
+        };
+        if let Some(&i) = self.by_path.get(path) {
+            for field in &mut self.nested[i].fields {
+                if field.0 == size || field.0 == digest {
+                    field.3 = inner.explained;
+                }
+            }
+        }
+        inner
+    }
+
     /// Reads a decompressing reader to its end, within `opts.max_bytes` for the archive (of
     /// which `used` bytes are spent already) and what is left of the whole inspection's budget.
     fn inflate(
@@ -283,7 +320,11 @@ impl<'o> Ctx<'o> {
         reader: impl Read,
         used: u64,
     ) -> Result<Vec<u8>, String> {
-        let room = self.opts.max_bytes.saturating_sub(used).min(self.inflate_left);
+        let room = self
+            .opts
+            .max_bytes
+            .saturating_sub(used)
+            .min(self.inflate_left);
         let mut out = Vec::new();
         let read = reader.take(room.saturating_add(1)).read_to_end(&mut out);
         self.inflate_left = self.inflate_left.saturating_sub(out.len() as u64);
@@ -310,7 +351,13 @@ impl<'o> Ctx<'o> {
         }
         let (lk, rk) = (Kind::detect(path, lhs), Kind::detect(path, rhs));
         if lk != rk {
-            self.field(path, "kind", Some(json!(lk)), Some(json!(rk)), Class::Always);
+            self.field(
+                path,
+                "kind",
+                Some(json!(lk)),
+                Some(json!(rk)),
+                Class::Always,
+            );
             return Outcome::unexplained();
         }
         let container = matches!(lk, Kind::Gzip | Kind::Zstd | Kind::Zip | Kind::Tar);
@@ -328,7 +375,10 @@ impl<'o> Ctx<'o> {
             Kind::Tar => {
                 let l = tarball::read(self, path, lhs);
                 let r = tarball::read(self, path, rhs);
-                members::compare(self, path, l, r, depth)
+                match (l, r) {
+                    (Some(l), Some(r)) => members::compare(self, path, l, r, depth),
+                    _ => Outcome::unexplained(),
+                }
             }
             Kind::Zip => zipfile::examine(self, path, lhs, rhs, depth),
             Kind::Elf => match elf::differing_sections(lhs, rhs) {
@@ -370,7 +420,17 @@ impl<'o> Ctx<'o> {
         };
         let (l, r) = (payload(lhs), payload(rhs));
         match (l, r) {
-            (Ok(l), Ok(r)) => self.examine(path, &l, &r, depth + 1),
+            (Ok(l), Ok(r)) if l == r => Outcome {
+                explained: true,
+                ..Outcome::default()
+            },
+            (Ok(l), Ok(r)) => self.content(
+                path,
+                "payload.",
+                (Some(l.len() as u64), Some(sha256(&l)), Some(&l)),
+                (Some(r.len() as u64), Some(sha256(&r)), Some(&r)),
+                depth,
+            ),
             (l, r) => {
                 for e in [l.err(), r.err()].into_iter().flatten() {
                     self.note(e);

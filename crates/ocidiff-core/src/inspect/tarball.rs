@@ -27,8 +27,9 @@ pub(super) fn looks_like_tar(data: &[u8]) -> bool {
     matches!((header.cksum(), computed.cksum()), (Ok(a), Ok(b)) if a == b)
 }
 
-/// Reads the entries of the tar archive at `path`; what cannot be read becomes a note.
-pub(super) fn read(ctx: &mut Ctx<'_>, path: &str, data: &[u8]) -> Vec<Member> {
+/// Reads the entries of the tar archive at `path`; `None` (with a note) when it cannot be read
+/// to its end, as entries missing from a partial listing would read as removed.
+pub(super) fn read(ctx: &mut Ctx<'_>, path: &str, data: &[u8]) -> Option<Vec<Member>> {
     let mut archive = tar::Archive::new(data);
     // apk packages and `tar --concatenate` leave end-of-archive blocks between archives.
     archive.set_ignore_zeros(true);
@@ -41,16 +42,16 @@ pub(super) fn read(ctx: &mut Ctx<'_>, path: &str, data: &[u8]) -> Vec<Member> {
         Ok(entries) => entries,
         Err(e) => {
             ctx.note(format!("{path}: not a readable tar archive: {e}"));
-            return members;
+            return None;
         }
     };
     for entry in entries {
         if members.len() as u64 >= ctx.opts.max_entries {
             ctx.note(format!(
-                "{path}: more than {} entries; the rest is not compared",
+                "{path}: more than {} entries; not compared",
                 ctx.opts.max_entries
             ));
-            break;
+            return None;
         }
         let member = entry.and_then(|mut e| member(&mut e, &canonical));
         match member {
@@ -60,15 +61,18 @@ pub(super) fn read(ctx: &mut Ctx<'_>, path: &str, data: &[u8]) -> Vec<Member> {
                     "{path}: tar archive unreadable after {} entries: {e}",
                     members.len()
                 ));
-                break;
+                return None;
             }
         }
     }
-    members
+    Some(members)
 }
 
 fn header_time(secs: u64) -> String {
-    match i64::try_from(secs).ok().and_then(|s| jiff::Timestamp::from_second(s).ok()) {
+    match i64::try_from(secs)
+        .ok()
+        .and_then(|s| jiff::Timestamp::from_second(s).ok())
+    {
         Some(t) => t.to_string(),
         None => secs.to_string(),
     }
@@ -136,12 +140,14 @@ fn member<R: Read>(entry: &mut tar::Entry<'_, R>, canonical: &Rules) -> io::Resu
         .mode()
         .map_or_else(|_| raw(&old.mode), |m| json!(format!("{m:04o}")));
     push("mode", mode, Class::Always);
-    let uid = pax
-        .remove("uid")
-        .map_or_else(|| header.uid().map_or_else(|_| raw(&old.uid), |u| json!(u)), |u| json!(u));
-    let gid = pax
-        .remove("gid")
-        .map_or_else(|| header.gid().map_or_else(|_| raw(&old.gid), |g| json!(g)), |g| json!(g));
+    let uid = pax.remove("uid").map_or_else(
+        || header.uid().map_or_else(|_| raw(&old.uid), |u| json!(u)),
+        |u| json!(u),
+    );
+    let gid = pax.remove("gid").map_or_else(
+        || header.gid().map_or_else(|_| raw(&old.gid), |g| json!(g)),
+        |g| json!(g),
+    );
     push("uid", uid, Class::Always);
     push("gid", gid, Class::Always);
     let uname = pax

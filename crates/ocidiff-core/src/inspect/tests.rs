@@ -78,16 +78,28 @@ fn fields_of<'a>(i: &'a Inspection, path: &str) -> Vec<(&'a str, bool)> {
 
 #[test]
 fn tar_differing_only_in_inner_mtimes() {
-    let l = tar_of(&[("pre-install", b"#!/bin/sh\necho hi\n", 1), ("post", b"x", 1)]);
-    let r = tar_of(&[("pre-install", b"#!/bin/sh\necho hi\n", 2), ("post", b"x", 1)]);
+    let l = tar_of(&[
+        ("pre-install", b"#!/bin/sh\necho hi\n", 1),
+        ("post", b"x", 1),
+    ]);
+    let r = tar_of(&[
+        ("pre-install", b"#!/bin/sh\necho hi\n", 2),
+        ("post", b"x", 1),
+    ]);
     let sem = inspect("scripts.tar", &l, &r, &semantic());
     assert!(sem.only_ignorable, "{sem:#?}");
-    assert_eq!(fields_of(&sem, "scripts.tar!/pre-install"), [("mtime", true)]);
+    assert_eq!(
+        fields_of(&sem, "scripts.tar!/pre-install"),
+        [("mtime", true)]
+    );
     assert!(sem.note.is_none());
 
     let st = inspect("scripts.tar", &l, &r, &strict());
     assert!(!st.only_ignorable);
-    assert_eq!(fields_of(&st, "scripts.tar!/pre-install"), [("mtime", false)]);
+    assert_eq!(
+        fields_of(&st, "scripts.tar!/pre-install"),
+        [("mtime", false)]
+    );
     let f = &st.nested[0].fields[0];
     assert_eq!(f.1, Some(json!("1970-01-01T00:00:01Z")));
     assert_eq!(f.2, Some(json!("1970-01-01T00:00:02Z")));
@@ -102,9 +114,16 @@ fn tar_content_differs_inside() {
     assert_eq!(fields_of(&i, "x.tar!/etc/conf"), [("digest", false)]);
     assert_eq!(fields_of(&i, "x.tar!/gone"), [("entry", false)]);
     assert_eq!(fields_of(&i, "x.tar!/new"), [("entry", false)]);
-    let conf = i.nested.iter().find(|n| n.path == "x.tar!/etc/conf").unwrap();
+    let conf = i
+        .nested
+        .iter()
+        .find(|n| n.path == "x.tar!/etc/conf")
+        .unwrap();
     let diff = conf.text_diff.as_deref().unwrap();
-    assert!(diff.starts_with("--- a/x.tar!/etc/conf\n+++ b/x.tar!/etc/conf\n"), "{diff}");
+    assert!(
+        diff.starts_with("--- a/x.tar!/etc/conf\n+++ b/x.tar!/etc/conf\n"),
+        "{diff}"
+    );
     assert!(diff.contains("-b\n+B\n"), "{diff}");
     let gone = i.nested.iter().find(|n| n.path == "x.tar!/gone").unwrap();
     assert!(gone.fields[0].1.is_some() && gone.fields[0].2.is_none());
@@ -184,6 +203,10 @@ fn gzip_of_text_gets_a_text_diff() {
     let r = gzip(b"one\nthree\n", 0, None);
     let i = inspect("notes.gz", &l, &r, &semantic());
     assert!(!i.only_ignorable);
+    assert_eq!(
+        fields_of(&i, "notes.gz"),
+        [("payload.size", false), ("payload.digest", false)]
+    );
     let diff = i.text_diff.unwrap();
     assert!(diff.contains("-two\n+three\n"), "{diff}");
 }
@@ -197,8 +220,15 @@ fn targz_with_nested_scripts_tar() {
     let sem = inspect("layer.tar.gz", &l, &r, &semantic());
     assert!(sem.only_ignorable, "{sem:#?}");
     let inner = "layer.tar.gz!/lib/apk/db/scripts.tar";
+    assert_eq!(
+        fields_of(&sem, "layer.tar.gz"),
+        [("gzip.mtime", true), ("payload.digest", true)]
+    );
     assert_eq!(fields_of(&sem, inner), [("digest", true)]);
-    assert_eq!(fields_of(&sem, &format!("{inner}!/pre-install")), [("mtime", true)]);
+    assert_eq!(
+        fields_of(&sem, &format!("{inner}!/pre-install")),
+        [("mtime", true)]
+    );
     assert!(!inspect("layer.tar.gz", &l, &r, &strict()).only_ignorable);
 
     // Content changed two levels down: not ignorable, and shown.
@@ -215,8 +245,16 @@ fn targz_with_nested_scripts_tar() {
 #[test]
 fn apk_like_concatenated_gzip_tars() {
     let pkg = |mtime: u64, gz_mtime: u32, data: &[u8]| {
-        let mut out = gzip(&tar_entries(&[(".SIGN.RSA.key", b"sig", 0)]), gz_mtime, None);
-        out.extend(gzip(&tar_entries(&[(".PKGINFO", b"pkgname=x\n", mtime)]), gz_mtime, None));
+        let mut out = gzip(
+            &tar_entries(&[(".SIGN.RSA.key", b"sig", 0)]),
+            gz_mtime,
+            None,
+        );
+        out.extend(gzip(
+            &tar_entries(&[(".PKGINFO", b"pkgname=x\n", mtime)]),
+            gz_mtime,
+            None,
+        ));
         out.extend(gzip(&tar_of(&[("usr/bin/x", data, mtime)]), gz_mtime, None));
         out
     };
@@ -225,7 +263,10 @@ fn apk_like_concatenated_gzip_tars() {
     let sem = inspect("x.apk", &l, &r, &semantic());
     assert!(sem.only_ignorable, "{sem:#?}");
     let f = fields_of(&sem, "x.apk");
-    assert!(f.contains(&("gzip.mtime", true)) && f.contains(&("gzip[2].mtime", true)), "{f:?}");
+    assert!(
+        f.contains(&("gzip.mtime", true)) && f.contains(&("gzip[2].mtime", true)),
+        "{f:?}"
+    );
     assert_eq!(fields_of(&sem, "x.apk!/.PKGINFO"), [("mtime", true)]);
     assert_eq!(fields_of(&sem, "x.apk!/usr/bin/x"), [("mtime", true)]);
 
@@ -258,7 +299,11 @@ fn zip_timestamps_and_order() {
     assert!(!i.only_ignorable);
     assert_eq!(
         fields_of(&i, "x.whl!/a.txt"),
-        [("compressed_size", true), ("size", false), ("digest", false)]
+        [
+            ("compressed_size", true),
+            ("size", false),
+            ("digest", false)
+        ]
     );
     assert!(i.nested[0].text_diff.is_some());
 }
@@ -296,7 +341,10 @@ fn depth_limit_stops_with_a_note() {
     let i = inspect("n.tar", &l, &r, &opts);
     assert!(!i.only_ignorable);
     assert!(i.note.as_deref().unwrap().contains("deeper than 3"));
-    assert_eq!(fields_of(&i, "n.tar!/n.tar!/n.tar!/n.tar"), [("digest", false)]);
+    assert_eq!(
+        fields_of(&i, "n.tar!/n.tar!/n.tar!/n.tar"),
+        [("digest", false)]
+    );
 }
 
 #[test]
@@ -307,7 +355,10 @@ fn text_diff_with_context_and_truncation() {
     let diff = i.text_diff.unwrap();
     assert!(!i.truncated);
     assert!(diff.starts_with("--- a/etc/big.conf\n+++ b/etc/big.conf\n@@ -48,7 +48,7 @@\n"));
-    assert!(diff.contains(" line 49\n-line 50\n+LINE 50\n line 51\n"), "{diff}");
+    assert!(
+        diff.contains(" line 49\n-line 50\n+LINE 50\n line 51\n"),
+        "{diff}"
+    );
     assert!(!i.only_ignorable && i.nested.is_empty());
 
     let small = InspectOptions {
@@ -316,10 +367,17 @@ fn text_diff_with_context_and_truncation() {
     };
     let i = inspect("etc/big.conf", l.as_bytes(), r.as_bytes(), &small);
     let diff = i.text_diff.unwrap();
-    assert!(i.truncated && diff.len() <= 100 && diff.ends_with('\n'), "{diff:?}");
+    assert!(
+        i.truncated && diff.len() <= 100 && diff.ends_with('\n'),
+        "{diff:?}"
+    );
 
     let i = inspect("f", b"a", b"b", &strict());
-    assert!(i.text_diff.unwrap().contains("-a\n\\ No newline at end of file\n+b\n"));
+    assert!(
+        i.text_diff
+            .unwrap()
+            .contains("-a\n\\ No newline at end of file\n+b\n")
+    );
 }
 
 #[test]
@@ -341,14 +399,25 @@ fn elf_sections_of_two_programs() {
     };
     let (Some(l), Some(r)) = (
         build("int main(void) { return 1; }\n", "l"),
-        build("const char *s = \"a different string\";\nint main(void) { return 2; }\n", "r"),
+        build(
+            "const char *s = \"a different string\";\nint main(void) { return 2; }\n",
+            "r",
+        ),
     ) else {
         eprintln!("no C compiler: ELF test skipped");
         return;
     };
     let i = inspect("usr/bin/x", &l, &r, &semantic());
-    assert!(i.elf_sections.iter().any(|s| s == ".text"), "{:?}", i.elf_sections);
-    assert!(i.elf_sections.iter().any(|s| s == ".note.gnu.build-id"), "{:?}", i.elf_sections);
+    assert!(
+        i.elf_sections.iter().any(|s| s == ".text"),
+        "{:?}",
+        i.elf_sections
+    );
+    assert!(
+        i.elf_sections.iter().any(|s| s == ".note.gnu.build-id"),
+        "{:?}",
+        i.elf_sections
+    );
     assert!(!i.only_ignorable && i.note.is_none());
 
     let i = inspect("usr/bin/x", &l, b"\x7fELF\x02\x01\x01garbage", &strict());
@@ -359,11 +428,11 @@ fn elf_sections_of_two_programs() {
 fn gzip_bomb_stops_at_the_limit() {
     // 1 MiB of zeros compresses to about 1 KiB; 20,000 members make ~20 MiB → 20 GiB.
     let member = gzip(&vec![0; 1 << 20], 0, None);
-    let bomb: Vec<u8> = member.iter().copied().cycle().take(member.len() * 20_000).collect();
+    let bomb = member.repeat(20_000);
     let mut other = bomb.clone();
     other.extend_from_slice(&member);
     let opts = InspectOptions {
-        max_bytes: 8 << 20,
+        max_bytes: 1 << 20,
         ..semantic()
     };
     let start = Instant::now();
@@ -372,10 +441,10 @@ fn gzip_bomb_stops_at_the_limit() {
     assert!(!i.only_ignorable);
     assert!(i.note.unwrap().contains("more than"));
 
-    let zl = zip_of(&[("z", &vec![0; 4 << 20], 1)]);
-    let zr = zip_of(&[("z", &vec![0; 4 << 20], 2)]);
+    let zl = zip_of(&[("z", &vec![0; 1 << 20], 1)]);
+    let zr = zip_of(&[("z", &vec![0; 1 << 20], 2)]);
     let opts = InspectOptions {
-        max_bytes: 1 << 20,
+        max_bytes: 256 << 10,
         ..semantic()
     };
     let i = inspect("bomb.zip", &zl, &zr, &opts);
@@ -391,7 +460,12 @@ fn entry_limit() {
         ..semantic()
     };
     let i = inspect("t.tar", &l, &r, &opts);
-    assert!(!i.only_ignorable && i.note.unwrap().contains("more than 2 entries"));
+    assert!(
+        !i.only_ignorable
+            && i.note
+                .unwrap()
+                .contains("more than 2 entries; not compared")
+    );
 }
 
 #[test]
@@ -412,7 +486,12 @@ fn garbage_with_magic_is_a_note() {
         assert!(i.note.is_some(), "{name}: {i:#?}");
         assert!(!i.only_ignorable, "{name}");
     }
-    let i = inspect("a.tar.gz", &gzip(b"x", 0, None), &tar_of(&[("a", b"", 0)]), &semantic());
+    let i = inspect(
+        "a.tar.gz",
+        &gzip(b"x", 0, None),
+        &tar_of(&[("a", b"", 0)]),
+        &semantic(),
+    );
     assert_eq!(fields_of(&i, "a.tar.gz"), [("kind", false)]);
 }
 

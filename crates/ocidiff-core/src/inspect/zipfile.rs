@@ -28,7 +28,7 @@ pub(super) fn examine(
 }
 
 /// The archive comment and the entries of one archive; `None` (with a note) when it cannot be
-/// opened at all.
+/// read to its end, as entries missing from a partial listing would read as removed.
 fn read(ctx: &mut Ctx<'_>, path: &str, data: &[u8]) -> Option<(Value, Vec<Member>)> {
     let mut archive = match ZipArchive::new(Cursor::new(data)) {
         Ok(a) => a,
@@ -43,10 +43,10 @@ fn read(ctx: &mut Ctx<'_>, path: &str, data: &[u8]) -> Option<(Value, Vec<Member
     for index in 0..archive.len() {
         if members.len() as u64 >= ctx.opts.max_entries {
             ctx.note(format!(
-                "{path}: more than {} entries; the rest is not compared",
+                "{path}: more than {} entries; not compared",
                 ctx.opts.max_entries
             ));
-            break;
+            return None;
         }
         let opened = match archive.by_index(index) {
             Ok(mut file) => {
@@ -60,7 +60,7 @@ fn read(ctx: &mut Ctx<'_>, path: &str, data: &[u8]) -> Option<(Value, Vec<Member
                         }
                         Err(e) => {
                             ctx.note(e);
-                            return Some((comment, members));
+                            return None;
                         }
                     }
                 }
@@ -82,7 +82,7 @@ fn read(ctx: &mut Ctx<'_>, path: &str, data: &[u8]) -> Option<(Value, Vec<Member
                 }
                 None => {
                     ctx.note(format!("{path}: entry {index} unreadable: {e}"));
-                    return Some((comment, members));
+                    return None;
                 }
             },
         };
@@ -135,7 +135,11 @@ fn metadata<R: Read>(file: &ZipFile<'_, R>) -> Member {
             0x0001 => Class::Format,
             _ => Class::Always,
         };
-        push(&format!("extra:0x{id:04x}"), json!(hex::encode(value)), class);
+        push(
+            &format!("extra:0x{id:04x}"),
+            json!(hex::encode(value)),
+            class,
+        );
     }
     push(
         "compression",
