@@ -8,6 +8,7 @@
 pub mod compare;
 pub mod content;
 pub mod finding;
+pub mod inspect;
 pub mod model;
 pub mod normalize;
 pub mod packages;

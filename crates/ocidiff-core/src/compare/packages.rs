@@ -121,7 +121,7 @@ impl Engine<'_> {
         let mut files = BTreeMap::new();
         for ((layer, name), c) in captured {
             // Only the copy the file system ends up with, from the layer that wrote it last.
-            if !tree.entries.get(&name).is_some_and(|e| e.layer == layer) {
+            if tree.entries.get(&name).is_none_or(|e| e.layer != layer) {
                 continue;
             }
             if c.truncated {
