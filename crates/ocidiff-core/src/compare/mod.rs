@@ -6,6 +6,7 @@
 
 mod capture;
 mod classify;
+mod details;
 mod entries;
 mod extract;
 mod json;
@@ -40,6 +41,10 @@ pub struct Options {
     pub limits: Limits,
     /// Paths whose differences are set aside (`--ignore-path`).
     pub ignore_paths: PathFilter,
+    /// Look closer at every file whose content differs — unified diffs of text files, ELF
+    /// sections — not only at archives. It reads those files' layers again, so it is worth it
+    /// only when a report will show the details.
+    pub details: bool,
 }
 
 /// Why the options could not be used.
@@ -633,6 +638,19 @@ impl<'a> Engine<'a> {
             findings.extend(layer_findings);
         }
         self.apply_ignore_paths(&mut findings);
+        let layer_prefix = format!("{location}/layers-");
+        let rootfs = format!("{location}/rootfs");
+        self.details(
+            [ll, rl],
+            |side, f| {
+                if f.location == rootfs {
+                    origins[side].get(&f.name).copied()
+                } else {
+                    f.location.strip_prefix(&layer_prefix)?.parse().ok()
+                }
+            },
+            &mut findings,
+        )?;
         if let (true, Some([lt, rt])) = (self.rules().packages, &trees) {
             self.packages(&location, [lt, rt], [ll, rl], &mut findings)?;
         }

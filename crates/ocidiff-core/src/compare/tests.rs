@@ -665,3 +665,74 @@ fn packages_view_attributes_differing_files() {
     assert_eq!(pkg.location, "manifests-0/packages");
     assert_eq!(pkg.fields[0].lhs, Some(json!("1.0 (amd64)")));
 }
+
+fn scripts_tar(mtime: u64, body: &str) -> Vec<u8> {
+    Layer::new(vec![Entry::file("pre-install", body).mtime(mtime)]).tar_bytes()
+}
+
+#[test]
+fn nested_archive_differing_only_in_timestamps_is_set_aside() {
+    let img = |tar: Vec<u8>| one(vec![Entry::file("lib/apk/db/scripts.tar", tar)]);
+    let (l, r) = (
+        img(scripts_tar(1, "echo hi")),
+        img(scripts_tar(2, "echo hi")),
+    );
+    let report = run(l.clone(), r.clone(), &with(Rules::semantic())).unwrap();
+    assert!(rows(&report).is_empty(), "{:?}", rows(&report));
+    let f = report
+        .findings
+        .iter()
+        .find(|f| f.name == "lib/apk/db/scripts.tar")
+        .unwrap();
+    assert_eq!(f.class, Class::NestedMetadata);
+    let nested = &f.detail.as_ref().unwrap().nested;
+    assert_eq!(nested[0].name, "lib/apk/db/scripts.tar!/pre-install");
+    assert!(!nested[0].counted);
+    // Strictly it differs, and the detail says what inside differs.
+    let report = run(l, r, &strict()).unwrap();
+    let f = report
+        .findings
+        .iter()
+        .find(|f| f.name == "lib/apk/db/scripts.tar")
+        .unwrap();
+    assert!(f.counted);
+    assert_eq!(
+        f.detail.as_ref().unwrap().nested[0].fields[0].field,
+        "mtime"
+    );
+    // A real change inside counts under --semantic too.
+    let changed = run(
+        img(scripts_tar(1, "echo hi")),
+        img(scripts_tar(2, "rm -rf /")),
+        &with(Rules::semantic()),
+    )
+    .unwrap();
+    assert_eq!(file_rows(&changed).len(), 1);
+}
+
+#[test]
+fn text_diffs_when_details_are_asked_for() {
+    let (l, r) = (
+        one(vec![Entry::file("etc/conf", "a=1\nb=2\n")]),
+        one(vec![Entry::file("etc/conf", "a=1\nb=3\n")]),
+    );
+    let opts = Options {
+        details: true,
+        ..with(Rules::semantic())
+    };
+    let report = run(l.clone(), r.clone(), &opts).unwrap();
+    let f = report
+        .findings
+        .iter()
+        .find(|f| f.name == "etc/conf")
+        .unwrap();
+    let diff = f.detail.as_ref().unwrap().text_diff.as_ref().unwrap();
+    assert!(diff.contains("-b=2\n+b=3"), "{diff}");
+    let report = run(l, r, &with(Rules::semantic())).unwrap();
+    let f = report
+        .findings
+        .iter()
+        .find(|f| f.name == "etc/conf")
+        .unwrap();
+    assert!(f.detail.is_none());
+}

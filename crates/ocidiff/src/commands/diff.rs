@@ -99,5 +99,6 @@ fn options(args: &DiffArgs) -> anyhow::Result<Options> {
         platforms,
         limits: Limits::default().scaled(args.max_scale),
         ignore_paths: compare::PathFilter::new(&args.ignore_path)?,
+        details: args.report_file.is_some() || args.report_dir.is_some() || args.verbose,
     })
 }
