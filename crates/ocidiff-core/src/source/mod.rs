@@ -8,6 +8,7 @@ mod listing;
 mod oci_archive;
 pub mod registry;
 mod resolve;
+pub mod containerd;
 
 use std::path::PathBuf;
 
@@ -78,6 +79,8 @@ pub enum SourceError {
     StoreUnavailable(String),
     #[error("{reference} is not in the local store (and --pull never forbids pulling it)")]
     NotInStore { reference: String },
+    #[error(transparent)]
+    Containerd(#[from] containerd::ContainerdError),
     #[error("{transport}:// images are not supported yet: {reference}")]
     Unsupported {
         transport: &'static str,

@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use super::containerd;
 use super::registry::{self, PullOptions};
 use super::{Image, SourceError};
 use crate::model::PlatformChoice;
@@ -31,6 +32,8 @@ pub struct Context {
     pub pull: PullPolicy,
     pub platforms: PlatformChoice,
     pub registry: PullOptions,
+    /// Where containerd is, for `containerd://` references.
+    pub containerd: containerd::Options,
 }
 
 impl Context {
@@ -142,6 +145,9 @@ pub fn open_all(refs: &[ImageRef], ctx: &Context) -> Vec<Result<Image, SourceErr
                 let mut image = store.open_image(&record)?;
                 image.reference = r.clone();
                 Ok(image)
+            }
+            (ImageRef::Containerd(name), _, _) => {
+                containerd::open(r, name, &ctx.containerd, &ctx.platforms)
             }
             (local, _, _) => super::open(local),
         })
