@@ -5,7 +5,10 @@
 //! Without containerd (or root) the tests print `SKIP: ...` and pass, unless
 //! `OCIDIFF_REQUIRE_SERVICES=1`, when they fail.
 
+use std::fs::Permissions;
 use std::io::Write as _;
+use std::os::unix::fs::PermissionsExt as _;
+use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -156,7 +159,12 @@ fn import_hello(ctd: &Containerd) {
     write_oci_archive(&a, &[("1", hello(false).into())]).unwrap();
     ctd.import("test", &a, &["--base-name", "docker.io/library/a"]);
     let b = ctd.path("b.tar");
-    write_docker_archive(&b, &[(vec!["b:1"], hello(true))], DockerArchiveForm::Classic).unwrap();
+    write_docker_archive(
+        &b,
+        &[(vec!["b:1"], hello(true))],
+        DockerArchiveForm::Classic,
+    )
+    .unwrap();
     ctd.import("test", &b, &[]);
 }
 
@@ -182,8 +190,7 @@ fn two_containerd_images_differ_where_they_were_built_to() {
 
 #[test]
 fn containerd_image_equals_its_oci_layout_semantically() {
-    let Some(ctd) = Containerd::start("containerd_image_equals_its_oci_layout_semantically")
-    else {
+    let Some(ctd) = Containerd::start("containerd_image_equals_its_oci_layout_semantically") else {
         return;
     };
     import_hello(&ctd);
@@ -222,7 +229,9 @@ fn unknown_image_and_namespace_are_named() {
         .args(["containerd://a:1", "containerd://test//b:1"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains(r#"no namespace "default"; it has: test"#));
+        .stderr(predicate::str::contains(
+            r#"no namespace "default"; it has: test"#,
+        ));
 }
 
 #[test]
@@ -245,9 +254,9 @@ fn missing_socket_says_how_to_name_it() {
 
 /// A two-platform image whose arm64 build has a layer of its own.
 fn two_platforms() -> IndexSpec {
-    let arm = hello(false).platform("linux/arm64").layer(
-        Layer::new(vec![Entry::file("etc/arch", "arm64\n")]).compression(Compression::Gzip),
-    );
+    let arm = hello(false)
+        .platform("linux/arm64")
+        .layer(Layer::new(vec![Entry::file("etc/arch", "arm64\n")]).compression(Compression::Gzip));
     IndexSpec::new()
         .manifest(hello(false).platform("linux/amd64"))
         .manifest(arm)
@@ -264,26 +273,43 @@ fn a_platform_containerd_did_not_import_is_reported_as_such() {
     ctd.import(
         "test",
         &archive,
-        &["--base-name", "docker.io/library/m", "--platform", "linux/amd64"],
+        &[
+            "--base-name",
+            "docker.io/library/m",
+            "--platform",
+            "linux/amd64",
+        ],
     );
     ctd.collect_garbage("test");
     let layout = ctd.path("multi");
     write_oci_dir(&layout, &[("1", two_platforms().into())]).unwrap();
     let layout = format!("oci:{}", layout.display());
     ctd.ocidiff()
-        .args(["--containerd-namespace", "test", "--platform", "linux/amd64"])
+        .args([
+            "--containerd-namespace",
+            "test",
+            "--platform",
+            "linux/amd64",
+        ])
         .args(["containerd://m:1", &layout])
         .assert()
         .code(0);
     ctd.ocidiff()
-        .args(["--containerd-namespace", "test", "--platform", "linux/arm64"])
+        .args([
+            "--containerd-namespace",
+            "test",
+            "--platform",
+            "linux/arm64",
+        ])
         .args(["containerd://m:1", &layout])
         .assert()
         .code(2)
         .stderr(predicate::str::contains(
             "containerd has no content for platform linux/arm64 of docker.io/library/m:1",
         ))
-        .stderr(predicate::str::contains("only the platforms that were pulled"))
+        .stderr(predicate::str::contains(
+            "only the platforms that were pulled",
+        ))
         .stderr(predicate::str::contains("it holds: linux/amd64"));
     ctd.ocidiff()
         .args(["--containerd-namespace", "test", "--all-platforms"])
@@ -291,4 +317,50 @@ fn a_platform_containerd_did_not_import_is_reported_as_such() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("platform linux/arm64"));
+}
+
+#[test]
+fn a_forbidden_socket_says_so() {
+    let bin = assert_cmd::cargo::cargo_bin("ocidiff");
+    let nobody = || {
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&bin);
+        cmd
+    };
+    let usable = is_root()
+        && have("setpriv")
+        && nobody()
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if !usable {
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIP: containerd::a_forbidden_socket_says_so: needs root, setpriv, and a test \
+             binary that user nobody may run"
+        );
+        return;
+    }
+    // A socket only root may use, as containerd's is, in a directory anyone may enter.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), Permissions::from_mode(0o755)).unwrap();
+    let socket = dir.path().join("containerd.sock");
+    let _listener = UnixListener::bind(&socket).unwrap();
+    std::fs::set_permissions(&socket, Permissions::from_mode(0o600)).unwrap();
+    let out = nobody()
+        .args(["diff", "--containerd-address"])
+        .arg(&socket)
+        .args(["containerd://a:1", "containerd://b:1"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "permission denied on containerd's socket {}",
+            socket.display()
+        )),
+        "{stderr}"
+    );
 }

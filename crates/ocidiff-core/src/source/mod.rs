@@ -2,13 +2,13 @@
 //! walk starts at (an index or a manifest) and a [`BlobSource`] for everything it refers to.
 
 mod archive;
+pub mod containerd;
 mod docker_archive;
 mod layout;
 mod listing;
 mod oci_archive;
 pub mod registry;
 mod resolve;
-pub mod containerd;
 
 use std::path::PathBuf;
 

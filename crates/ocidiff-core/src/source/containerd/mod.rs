@@ -189,8 +189,8 @@ pub fn open(
         ),
     };
     let image_label = format!("{} in namespace {}", record.name, target.namespace);
-    let root_bytes = content::read_json_blob(&store, &desc, Limits::default().json_bytes)
-        .map_err(|e| match e {
+    let root_bytes = content::read_json_blob(&store, &desc, Limits::default().json_bytes).map_err(
+        |e| match e {
             content::ContentError::NotFound { digest, .. } => {
                 SourceError::from(ContainerdError::MissingBlob {
                     image: image_label.clone(),
@@ -198,7 +198,8 @@ pub fn open(
                 })
             }
             other => other.into(),
-        })?;
+        },
+    )?;
     let root = crate::model::Blob {
         descriptor: Some(desc),
         bytes: root_bytes,
@@ -350,9 +351,12 @@ fn suggestions(wanted: &str, names: &[&str]) -> String {
 }
 
 fn descriptor(record: &ImageRecord) -> Result<Descriptor, ContainerdError> {
-    let target = record.target.as_ref().ok_or_else(|| ContainerdError::NoTarget {
-        name: record.name.clone(),
-    })?;
+    let target = record
+        .target
+        .as_ref()
+        .ok_or_else(|| ContainerdError::NoTarget {
+            name: record.name.clone(),
+        })?;
     let bad = || ContainerdError::BadTarget {
         name: record.name.clone(),
         digest: target.digest.clone(),
@@ -387,7 +391,10 @@ async fn check_platforms(
     api_err: impl Fn(tonic::Status) -> ContainerdError + Copy,
 ) -> Result<(), SourceError> {
     let limit = Limits::default().json_bytes;
-    let manifests = match Document::parse(&root.bytes, root.descriptor.as_ref().map(|d| &*d.media_type)) {
+    let manifests = match Document::parse(
+        &root.bytes,
+        root.descriptor.as_ref().map(|d| &*d.media_type),
+    ) {
         // Malformed roots are the comparison's to report, with its own context.
         Err(_) => return Ok(()),
         Ok(Document::Manifest(_)) => {
@@ -601,9 +608,6 @@ mod tests {
         );
         let s = suggestions("nginx", &names);
         assert!(s.starts_with("; it holds: "), "{s}");
-        assert_eq!(
-            suggestions("x", &[]),
-            " (the namespace holds no image)"
-        );
+        assert_eq!(suggestions("x", &[]), " (the namespace holds no image)");
     }
 }
