@@ -121,6 +121,10 @@ IMAGES may be named as:
   PATH                       an existing layout directory or archive, recognised by its content
   NAME[:TAG][@DIGEST]        an image in a registry (alpine:3.18, ghcr.io/o/app@sha256:…),
                              pulled into the local store as --pull says
+  containerd://REF           an image in containerd's image store, read in place through its
+                             socket, in the namespace of --containerd-namespace (REF as
+                             `ctr images ls` shows it, or short: alpine:3.18, or sha256:…)
+  containerd://NS//REF       the same in namespace NS (moby: Docker's; k8s.io: Kubernetes')
 
 Exit status: 0 same, 1 different, 2 error.";
 
@@ -229,6 +233,9 @@ pub struct DiffArgs {
     #[command(flatten)]
     pub store: StoreArgs,
 
+    #[command(flatten)]
+    pub containerd: ContainerdArgs,
+
     /// Multiply every size and count limit by this factor.
     #[arg(
         long,
@@ -237,4 +244,29 @@ pub struct DiffArgs {
         help_heading = "Limits"
     )]
     pub max_scale: f64,
+}
+
+/// Where containerd is, for `containerd://` images (diffoci's flags and variables).
+#[derive(Debug, Args, Clone)]
+pub struct ContainerdArgs {
+    /// containerd's socket.
+    #[arg(
+        long,
+        value_name = "SOCKET",
+        env = "CONTAINERD_ADDRESS",
+        default_value = ocidiff_core::source::containerd::DEFAULT_ADDRESS,
+        help_heading = "containerd"
+    )]
+    pub containerd_address: String,
+
+    /// The namespace of containerd://REF images (Docker's is moby, Kubernetes' k8s.io);
+    /// containerd://NS//REF names one for that image alone.
+    #[arg(
+        long,
+        value_name = "NS",
+        env = "CONTAINERD_NAMESPACE",
+        default_value = ocidiff_core::source::containerd::DEFAULT_NAMESPACE,
+        help_heading = "containerd"
+    )]
+    pub containerd_namespace: String,
 }

@@ -3,6 +3,7 @@
 
 mod archive;
 pub mod daemon;
+pub mod containerd;
 mod docker_archive;
 mod layout;
 mod listing;
@@ -81,6 +82,8 @@ pub enum SourceError {
     StoreUnavailable(String),
     #[error("{reference} is not in the local store (and --pull never forbids pulling it)")]
     NotInStore { reference: String },
+    #[error(transparent)]
+    Containerd(#[from] containerd::ContainerdError),
     #[error("{transport}:// images are not supported yet: {reference}")]
     Unsupported {
         transport: &'static str,

@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use super::daemon::{self, Engine};
+use super::containerd;
 use super::registry::{self, PullOptions};
 use super::{Image, SourceError};
 use crate::model::PlatformChoice;
@@ -32,6 +33,8 @@ pub struct Context {
     pub pull: PullPolicy,
     pub platforms: PlatformChoice,
     pub registry: PullOptions,
+    /// Where containerd is, for `containerd://` references.
+    pub containerd: containerd::Options,
 }
 
 impl Context {
@@ -171,6 +174,9 @@ fn open_one(
         }
         (ImageRef::Podman(name), _, Some(store)) => {
             daemon::open(store, Engine::Podman, name, &ctx.platforms)
+        }
+        (ImageRef::Containerd(name), _, _) => {
+            containerd::open(r, name, &ctx.containerd, &ctx.platforms)
         }
         (local, _, _) => super::open(local),
     }

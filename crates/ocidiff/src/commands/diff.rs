@@ -57,7 +57,11 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Verdict> {
 fn open_inputs(args: &DiffArgs, opts: &Options) -> anyhow::Result<(source::Image, source::Image)> {
     let parse = |n: usize, s: &str| ImageRef::parse(s).with_context(|| format!("input {n}"));
     let refs = [parse(0, &args.lhs)?, parse(1, &args.rhs)?];
-    let ctx = super::store::context(&args.store, args.pull, opts.platforms.clone());
+    let mut ctx = super::store::context(&args.store, args.pull, opts.platforms.clone());
+    ctx.containerd = source::containerd::Options {
+        address: args.containerd.containerd_address.clone(),
+        namespace: args.containerd.containerd_namespace.clone(),
+    };
     let mut opened = source::open_all(&refs, &ctx).into_iter();
     let mut next = |n: usize| -> anyhow::Result<source::Image> {
         opened

@@ -31,6 +31,7 @@ pub fn context(args: &StoreArgs, pull: Pull, platforms: PlatformChoice) -> Conte
             progress: progress_bars(),
             ..PullOptions::default()
         },
+        containerd: Default::default(),
     }
 }
 
