@@ -38,6 +38,7 @@ TOOLS=(
     docker-registry:docker-registry
     htpasswd:apache2-utils
     buildah:buildah
+    chromium:chromium
 )
 
 install_tools() {
@@ -77,8 +78,8 @@ install_tools() {
 
 section "Tools"
 install_tools
-for t in cargo rustc dockerd docker skopeo umoci buildah; do
-    printf '%-8s %s\n' "$t" "$( (command -v "$t" >/dev/null && "$t" --version 2>&1 | head -n 1) || echo MISSING)"
+for t in cargo rustc dockerd docker skopeo umoci buildah chromium; do
+    printf '%-8s %s\n' "$t" "$( (command -v "$t" >/dev/null && "$t" --version 2>/dev/null | head -n 1) || echo MISSING)"
 done
 printf '%-8s %s\n' busybox "$(busybox_is_static && echo static || echo 'MISSING or not static')"
 
