@@ -40,6 +40,10 @@ TOOLS=(
     buildah:buildah
     containerd:containerd
     ctr:containerd
+    chromium:chromium
+    podman:podman
+    rpm:rpm
+    debootstrap:debootstrap
 )
 
 install_tools() {
@@ -79,8 +83,8 @@ install_tools() {
 
 section "Tools"
 install_tools
-for t in cargo rustc dockerd docker skopeo umoci buildah containerd; do
-    printf '%-8s %s\n' "$t" "$( (command -v "$t" >/dev/null && "$t" --version 2>&1 | head -n 1) || echo MISSING)"
+for t in cargo rustc dockerd docker skopeo umoci buildah containerd chromium podman; do
+    printf '%-8s %s\n' "$t" "$( (command -v "$t" >/dev/null && "$t" --version 2>/dev/null | head -n 1) || echo MISSING)"
 done
 printf '%-8s %s\n' busybox "$(busybox_is_static && echo static || echo 'MISSING or not static')"
 

@@ -69,6 +69,15 @@ pub enum Pull {
     Never,
 }
 
+/// What `ocidiff diff` writes on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One aligned row per difference (diffoci's table).
+    Table,
+    /// A Markdown summary: verdict, counts by class, the differences as a table.
+    Markdown,
+}
+
 /// `ocidiff pull`.
 #[derive(Debug, Args)]
 pub struct PullArgs {
@@ -217,9 +226,20 @@ pub struct DiffArgs {
     #[arg(short, long, help_heading = "Output")]
     pub verbose: bool,
 
+    /// What to write on stdout: the table of differences, or a Markdown summary for CI job
+    /// summaries (e.g. >> "$GITHUB_STEP_SUMMARY").
+    #[arg(long, value_enum, default_value_t = Format::Table, help_heading = "Output")]
+    pub format: Format,
+
     /// Write the report as JSON to this file.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub report_file: Option<PathBuf>,
+
+    /// Write the report as one self-contained HTML page to this file: the verdict, the
+    /// differences grouped by kind and class with their details, a filter box. It loads
+    /// nothing from the network.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub report_html: Option<PathBuf>,
 
     /// Write the JSON report and the differing files of each input into this directory,
     /// which must not exist or be empty.

@@ -408,3 +408,34 @@ fn flatten_sees_through_layering() {
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     assert!(stderr.contains("layering: 1"), "{stderr}");
 }
+
+#[test]
+fn markdown_summary_on_stdout_and_html_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("report.html");
+    let out = ocidiff()
+        .current_dir(examples())
+        .args([
+            "diff",
+            "--semantic",
+            "--format",
+            "markdown",
+            "hello-v1",
+            "hello-v2.tar",
+        ])
+        .arg("--report-html")
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let md = String::from_utf8(out.stdout).unwrap();
+    assert!(md.starts_with("## ❌ ocidiff: different\n"), "{md}");
+    assert!(
+        md.contains("| File | etc/hello/run.sh | mode=0644 | mode=0755 | permission |"),
+        "{md}"
+    );
+    assert!(md.contains("<details><summary>"), "{md}");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("<div class=\"outcome\">different</div>"));
+    assert!(html.contains("etc/hello/run.sh"));
+}

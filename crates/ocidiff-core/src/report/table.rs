@@ -81,7 +81,7 @@ pub fn write_table(report: &Report, out: &mut dyn io::Write, opts: TableOptions)
 
 /// A row. Of a counted finding only the counted fields are shown, unless `full`; then fields
 /// set aside are shown in brackets.
-fn row(f: &Finding, opts: TableOptions) -> [String; 4] {
+pub(crate) fn row(f: &Finding, opts: TableOptions) -> [String; 4] {
     let fields: Vec<&FieldDiff> = f
         .fields
         .iter()

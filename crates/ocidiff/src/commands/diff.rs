@@ -1,17 +1,18 @@
 //! `ocidiff diff IMAGE0 IMAGE1`.
 
 use std::io::{self, Write};
+use std::path::Path;
 
 use anyhow::{Context, bail};
 use ocidiff_core::compare::{self, Options};
 use ocidiff_core::content::Limits;
 use ocidiff_core::normalize::Rules;
 use ocidiff_core::reference::ImageRef;
-use ocidiff_core::report::{dir::ReportDir, json, table};
+use ocidiff_core::report::{dir::ReportDir, html, json, markdown, table};
 use ocidiff_core::source;
 
 use crate::Verdict;
-use crate::cli::DiffArgs;
+use crate::cli::{DiffArgs, Format};
 
 pub fn run(args: &DiffArgs) -> anyhow::Result<Verdict> {
     let opts = options(args)?;
@@ -27,17 +28,19 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Verdict> {
 
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
-    table::write_table(report, &mut out, table::TableOptions { full: args.verbose })?;
+    match args.format {
+        Format::Table => {
+            table::write_table(report, &mut out, table::TableOptions { full: args.verbose })?;
+        }
+        Format::Markdown => markdown::write_markdown(report, &mut out)?,
+    }
     out.flush()?;
 
     if let Some(path) = &args.report_file {
-        let mut file = io::BufWriter::new(
-            std::fs::File::create(path)
-                .with_context(|| format!("creating report file {}", path.display()))?,
-        );
-        json::write_json(report, &mut file)
-            .and_then(|()| file.flush())
-            .with_context(|| format!("writing report file {}", path.display()))?;
+        write_file(path, "report file", |out| json::write_json(report, out))?;
+    }
+    if let Some(path) = &args.report_html {
+        write_file(path, "HTML report", |out| html::write_html(report, out))?;
     }
     if let Some(dir) = report_dir.as_mut() {
         outcome.extract([&lhs, &rhs], &opts.limits, dir)?;
@@ -51,6 +54,21 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Verdict> {
     } else {
         Verdict::Different
     })
+}
+
+/// Writes one report file with `write`, naming it (as `what`) in any error.
+fn write_file(
+    path: &Path,
+    what: &str,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> anyhow::Result<()> {
+    let mut file = io::BufWriter::new(
+        std::fs::File::create(path)
+            .with_context(|| format!("creating {what} {}", path.display()))?,
+    );
+    write(&mut file)
+        .and_then(|()| file.flush())
+        .with_context(|| format!("writing {what} {}", path.display()))
 }
 
 /// Opens both inputs together: registry images are pulled side by side.

@@ -1,0 +1,234 @@
+//! A Markdown summary (`--format markdown`) for CI job summaries such as GitHub's
+//! `$GITHUB_STEP_SUMMARY`: the verdict as a heading, the inputs and rules, the counted findings
+//! by class, the counted findings as a table (the first [`MAX_ROWS`], then how many more), and
+//! the set-aside ones by class in a collapsed `<details>` block.
+//!
+//! Cells hold the table's short values (see [`super::table`]). Every value from the images is
+//! escaped: control characters as `\n`, `\u{1b}`, and the characters Markdown or the HTML it
+//! allows would act on (`|`, backticks, `<`, `*`, `[`, `$`, `@`, …) with a backslash, so a
+//! file name can neither break the table nor add links, images, markup or mentions.
+
+use std::collections::BTreeMap;
+use std::io;
+
+use crate::finding::{Class, Finding, Outcome, Report};
+use crate::report::html;
+use crate::report::table::{self, TableOptions};
+
+/// At most this many findings are listed; the JSON and HTML reports have them all.
+pub const MAX_ROWS: usize = 200;
+
+/// Writes `report` as a Markdown summary.
+pub fn write_markdown(report: &Report, out: &mut dyn io::Write) -> io::Result<()> {
+    let v = &report.verdict;
+    let (mark, word) = match v.outcome {
+        Outcome::Identical => ("✅", "identical"),
+        Outcome::Equivalent => ("✅", "equivalent"),
+        Outcome::Different => ("❌", "different"),
+    };
+    writeln!(out, "## {mark} ocidiff: {word}\n")?;
+    writeln!(out, "{}\n", md(&v.line()))?;
+    for (n, input) in report.inputs.iter().enumerate() {
+        let digest = input
+            .digest
+            .as_ref()
+            .map_or_else(String::new, |d| format!(", {d}"));
+        writeln!(
+            out,
+            "- input {n}: {} ({}{digest})",
+            md(&input.reference),
+            md(&input.transport)
+        )?;
+    }
+    writeln!(out, "- {}\n", rules(report))?;
+
+    if !v.counted_by_class.is_empty() {
+        writeln!(out, "| class | counted |\n|---|--:|")?;
+        for (class, n) in &v.counted_by_class {
+            writeln!(out, "| {} | {n} |", class.name())?;
+        }
+        writeln!(out)?;
+        let counted: Vec<&Finding> = report.findings.iter().filter(|f| f.counted).collect();
+        writeln!(out, "### Differences\n")?;
+        writeln!(
+            out,
+            "| TYPE | NAME | INPUT-0 | INPUT-1 | CLASS |\n|---|---|---|---|---|"
+        )?;
+        for f in counted.iter().take(MAX_ROWS) {
+            let [kind, name, lhs, rhs] = table::row(f, TableOptions::default());
+            writeln!(
+                out,
+                "| {kind} | {} | {} | {} | {} |",
+                md(&name),
+                md(&lhs),
+                md(&rhs),
+                f.class.name()
+            )?;
+        }
+        if counted.len() > MAX_ROWS {
+            writeln!(
+                out,
+                "\n… and {} more (all are in the JSON and HTML reports).",
+                counted.len() - MAX_ROWS
+            )?;
+        }
+        writeln!(out)?;
+    }
+
+    if !v.set_aside_by_class.is_empty() {
+        set_aside(&v.set_aside_by_class, v.set_aside, out)?;
+    }
+    Ok(())
+}
+
+fn set_aside(
+    by_class: &BTreeMap<Class, usize>,
+    total: usize,
+    out: &mut dyn io::Write,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "<details><summary>{total} difference{} set aside by the options</summary>\n",
+        if total == 1 { "" } else { "s" }
+    )?;
+    writeln!(out, "| class | set aside | why |\n|---|--:|---|")?;
+    for (class, n) in by_class {
+        writeln!(
+            out,
+            "| {} | {n} | {} |",
+            class.name(),
+            md(&class.explain(false))
+        )?;
+    }
+    writeln!(out, "\n</details>")
+}
+
+/// The rules in force and the ignored paths.
+fn rules(report: &Report) -> String {
+    let (on, _) = html::rule_names(report);
+    let mut line = if on.is_empty() {
+        "rules: strict, nothing ignored".to_owned()
+    } else {
+        format!("rules: {}", on.join(", "))
+    };
+    if !report.ignore_paths.is_empty() {
+        line.push_str("; ignored paths: ");
+        line.push_str(&report.ignore_paths.join(", "));
+    }
+    md(&line)
+}
+
+/// `s` safe in Markdown text and table cells.
+fn md(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        let bidi = matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if c.is_control() || bidi {
+            // `\n`, `\u{1b}`: a backslash before a letter is shown as it is.
+            out.extend(c.escape_default());
+        } else if matches!(
+            c,
+            '\\' | '`'
+                | '*'
+                | '_'
+                | '['
+                | ']'
+                | '<'
+                | '>'
+                | '|'
+                | '&'
+                | '~'
+                | '$'
+                | '@'
+                | '#'
+                | '!'
+        ) {
+            out.push('\\');
+            out.push(c);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::finding::{FieldDiff, Kind, Summary, Verdict};
+    use crate::report::html::tests::rich_report;
+
+    fn render(report: &Report) -> String {
+        let mut out = Vec::new();
+        write_markdown(report, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn different() {
+        insta::assert_snapshot!(render(&rich_report()));
+    }
+
+    #[test]
+    fn equivalent_and_identical() {
+        let mut report = rich_report();
+        report.findings.retain(|f| !f.counted);
+        report.verdict = Verdict::of(&report.findings);
+        insta::assert_snapshot!("equivalent", render(&report));
+        report.findings.clear();
+        report.verdict = Verdict::of(&report.findings);
+        report.rules = Default::default();
+        report.ignore_paths.clear();
+        insta::assert_snapshot!(render(&report), @r#"
+        ## ✅ ocidiff: identical
+
+        identical: no differences
+
+        - input 0: oci:a (oci, sha256:beead77994cf573341ec17b58bbf7eb34d2711c993c1d976b128b3188dc1829a)
+        - input 1: oci:\</script\>\<script\>alert(1)\</script\>\<img src=x onerror=alert(2)\>"'\& (docker-archive)
+        - rules: strict, nothing ignored
+        "#);
+    }
+
+    #[test]
+    fn capped_rows() {
+        let mut report = rich_report();
+        report.findings = (0..MAX_ROWS + 7)
+            .map(|i| {
+                Finding::new(
+                    Kind::File,
+                    "manifests-0/layers-0",
+                    &format!("f{i}"),
+                    vec![FieldDiff::new(
+                        "size",
+                        Some(json!(1)),
+                        Some(json!(2)),
+                        Class::Content,
+                    )],
+                )
+            })
+            .collect();
+        report.verdict = Verdict::of(&report.findings);
+        report.summary = Summary::of(&report.findings);
+        let text = render(&report);
+        assert_eq!(
+            text.lines().filter(|l| l.starts_with("| File |")).count(),
+            MAX_ROWS
+        );
+        assert!(text.contains("\n… and 7 more (all are in the JSON and HTML reports).\n"));
+    }
+
+    #[test]
+    fn cells_cannot_break_the_table() {
+        assert_eq!(md("a|b`c\nd"), "a\\|b\\`c\\nd");
+        assert_eq!(md("<img src=x>"), "\\<img src=x\\>");
+        assert_eq!(
+            md("[x](y) *b* $m$ @me #1"),
+            "\\[x\\](y) \\*b\\* \\$m\\$ \\@me \\#1"
+        );
+        assert_eq!(md("a\\b"), "a\\\\b");
+        assert_eq!(md("\u{202e}\u{1b}"), "\\u{202e}\\u{1b}");
+    }
+}
