@@ -29,7 +29,7 @@ pub struct Cli {
 pub enum Command {
     /// Compare two images.
     #[command(after_long_help = IMAGE_HELP)]
-    Diff(DiffArgs),
+    Diff(Box<DiffArgs>),
     /// Pull images from a registry into the local store.
     Pull(PullArgs),
     /// List the images in the local store.

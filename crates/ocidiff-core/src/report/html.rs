@@ -456,14 +456,20 @@ fn detail(d: &Detail, page: &mut String) {
 /// The chip colour of a class: one tone per family of causes.
 fn tone(class: Class) -> &'static str {
     match class {
-        Class::Content => "t-red",
+        Class::Content | Class::SamePackageContent => "t-red",
         Class::Added => "t-green",
         Class::Removed => "t-orange",
         Class::Permission | Class::Ownership | Class::Metadata => "t-purple",
         Class::Timestamp | Class::History | Class::ImageName | Class::Order | Class::TarFormat => {
             "t-blue"
         }
-        Class::ConfigField | Class::Annotation | Class::Platform | Class::Other => "t-amber",
+        Class::ConfigField
+        | Class::Annotation
+        | Class::Platform
+        | Class::PackageVersion
+        | Class::PackageChanged
+        | Class::Unowned
+        | Class::Other => "t-amber",
         Class::StorageFormat
         | Class::Derived
         | Class::Layering

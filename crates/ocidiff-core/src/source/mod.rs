@@ -2,8 +2,8 @@
 //! walk starts at (an index or a manifest) and a [`BlobSource`] for everything it refers to.
 
 mod archive;
-pub mod daemon;
 pub mod containerd;
+pub mod daemon;
 mod docker_archive;
 mod layout;
 mod listing;

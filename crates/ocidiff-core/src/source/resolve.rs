@@ -5,8 +5,8 @@
 
 use std::path::PathBuf;
 
-use super::daemon::{self, Engine};
 use super::containerd;
+use super::daemon::{self, Engine};
 use super::registry::{self, PullOptions};
 use super::{Image, SourceError};
 use crate::model::PlatformChoice;

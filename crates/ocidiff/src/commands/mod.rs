@@ -8,7 +8,7 @@ use crate::cli::{Cli, Command};
 
 pub fn run(cli: Cli) -> anyhow::Result<Verdict> {
     match cli.command {
-        Command::Diff(args) => diff::run(&crate::config::apply(args)?),
+        Command::Diff(args) => diff::run(&crate::config::apply(*args)?),
         Command::Pull(args) => store::pull(&args),
         Command::Images(args) => store::images(&args),
         Command::Load(args) => store::load(&args),
