@@ -439,3 +439,31 @@ fn markdown_summary_on_stdout_and_html_report() {
     assert!(html.contains("<div class=\"outcome\">different</div>"));
     assert!(html.contains("etc/hello/run.sh"));
 }
+
+#[test]
+fn packages_view_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = |version: &str, tool: &str| {
+        ImageSpec::new().layer(Layer::new(vec![
+            Entry::dir("var/lib/dpkg/info/"),
+            Entry::file(
+                "var/lib/dpkg/status",
+                format!(
+                    "Package: tool\nStatus: install ok installed\nVersion: {version}\nArchitecture: amd64\n\n"
+                ),
+            ),
+            Entry::file("var/lib/dpkg/info/tool.list", "/usr/bin/tool\n"),
+            Entry::file("usr/bin/tool", tool),
+        ]))
+    };
+    write_oci_dir(&dir.path().join("a"), &[("", image("1.0", "x").into())]).unwrap();
+    write_oci_dir(&dir.path().join("b"), &[("", image("1.1", "y").into())]).unwrap();
+    write_oci_dir(&dir.path().join("c"), &[("", image("1.0", "z").into())]).unwrap();
+    let (code, stdout, stderr) =
+        run_in(dir.path(), &["diff", "--semantic", "--packages", "a", "b"]);
+    assert_eq!(code, Some(1));
+    assert!(stdout.contains("Pkg   dpkg:tool"), "{stdout}");
+    assert!(stderr.contains("package-changed: 1"), "{stderr}");
+    let (_, _, stderr) = run_in(dir.path(), &["diff", "--semantic", "--packages", "a", "c"]);
+    assert!(stderr.contains("same-package-content: 1"), "{stderr}");
+}

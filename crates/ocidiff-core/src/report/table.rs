@@ -98,7 +98,9 @@ pub(crate) fn row(f: &Finding, opts: TableOptions) -> [String; 4] {
 fn name(f: &Finding, opts: TableOptions) -> String {
     let raw = match (f.kind, f.location.as_str(), f.name.as_str()) {
         (_, "", "") => "-".to_owned(),
-        (Kind::File, _, name) | (_, "", name) if !name.is_empty() => name.to_owned(),
+        (Kind::File | Kind::Package, _, name) | (_, "", name) if !name.is_empty() => {
+            name.to_owned()
+        }
         (_, location, "") => location.to_owned(),
         (_, location, name) => format!("{location} {name}"),
     };
