@@ -10,6 +10,7 @@ mod extract;
 mod json;
 pub mod layer;
 pub mod overlay;
+mod tar_guard;
 
 use std::collections::HashMap;
 
