@@ -371,6 +371,18 @@ impl<'a> Engine<'a> {
                 }
                 _ => out.push(d),
             }
+            // Nested indexes may list the same index many times over: bound the total too.
+            if out.len() as u64 > limit {
+                return Err(self.err(
+                    side,
+                    InputError::TooMany {
+                        what: "an index with its nested indexes".into(),
+                        count: out.len(),
+                        items: "manifests",
+                        limit,
+                    },
+                ));
+            }
         }
         Ok(())
     }
