@@ -131,6 +131,8 @@ pub enum InputError {
     Pattern(PatternError),
     #[error("index {0} refers to itself")]
     Cycle(Digest),
+    #[error("index {0} is nested more than {1} indexes deep")]
+    TooDeep(Digest, usize),
     #[error(
         "{what} lists {count} {items}, more than the limit of {limit} (raise it with --max-scale)"
     )]
@@ -338,8 +340,11 @@ impl<'a> Engine<'a> {
         for d in entries {
             match d.kind() {
                 MediaKind::Index => {
-                    if seen.contains(&d.digest) || depth >= 8 {
+                    if seen.contains(&d.digest) {
                         return Err(self.err(side, InputError::Cycle(d.digest.clone())));
+                    }
+                    if depth >= 8 {
+                        return Err(self.err(side, InputError::TooDeep(d.digest.clone(), 8)));
                     }
                     seen.push(d.digest.clone());
                     let bytes = self.json_blob(side, &d)?;
