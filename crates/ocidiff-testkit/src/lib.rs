@@ -19,6 +19,7 @@
 pub mod examples;
 mod image;
 mod layer;
+mod raw;
 mod write;
 
 pub use image::{
@@ -26,6 +27,9 @@ pub use image::{
 };
 pub use layer::{
     Compression, DEFAULT_MTIME, Entry, EntryKind, Layer, TarFormat, compress, sha256_digest,
+};
+pub use raw::{
+    RawLayer, RawTar, header as raw_header, write_index_json, write_layout_blobs, write_raw_oci_dir,
 };
 pub use write::{
     DockerArchiveForm, docker_archive_bytes, oci_archive_bytes, write_docker_archive,

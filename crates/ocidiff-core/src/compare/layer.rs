@@ -7,6 +7,7 @@ use std::io::{self, Read};
 
 use serde::Serialize;
 
+use super::tar_guard::ExtensionGuard;
 use crate::content::{self, BlobSource, ContentError, LimitedReader, Limits};
 use crate::model::{Compression, Descriptor, Digest, Hasher};
 
@@ -167,7 +168,9 @@ where
         limits.decompressed_bytes,
         format!("layer {digest} decompressed"),
     );
-    let mut archive = tar::Archive::new(limited);
+    // Long names and PAX records are metadata, held to the limit on metadata documents.
+    let guarded = ExtensionGuard::new(limited, limits.json_bytes, format!("layer {digest}"));
+    let mut archive = tar::Archive::new(guarded);
     let mut entries = Vec::new();
     let iter = archive
         .entries()
@@ -203,7 +206,7 @@ where
     }
     // Read what follows the end-of-archive marker: only at the end of the blob is its digest
     // known to be right.
-    let mut rest = archive.into_inner();
+    let mut rest = archive.into_inner().into_inner();
     io::copy(&mut rest, &mut io::sink()).map_err(|e| LayerError::from_io(digest, e))?;
     Ok(Listing {
         compression,
@@ -363,5 +366,35 @@ mod tests {
     fn escapes_non_utf8() {
         assert_eq!(escape_name(b"a\xffb"), "a\\xffb");
         assert_eq!(escape_name("é".as_bytes()), "é");
+    }
+}
+
+#[cfg(test)]
+mod truncation_tests {
+    use super::*;
+    use crate::content::testing::MemorySource;
+
+    #[test]
+    fn truncated_gzip_layer_is_an_error() {
+        let layer = ocidiff_testkit::Layer::new(vec![ocidiff_testkit::Entry::file(
+            "big",
+            vec![7u8; 200_000],
+        )])
+        .compression(ocidiff_testkit::Compression::Gzip);
+        let blob = layer.blob_bytes();
+        let cut = &blob[..blob.len() / 2];
+        let mut src = MemorySource::default();
+        let digest = src.insert(cut);
+        let desc = Descriptor {
+            media_type: crate::model::media::OCI_LAYER_GZIP.into(),
+            digest,
+            size: cut.len() as u64,
+            platform: None,
+            annotations: Default::default(),
+            urls: vec![],
+            artifact_type: None,
+        };
+        let r = walk(&src, &desc, 0, &Limits::default(), |_, _| Ok(()));
+        assert!(r.is_err(), "{:?}", r.map(|l| l.entries.len()));
     }
 }

@@ -13,6 +13,7 @@ mod json;
 pub mod layer;
 pub mod overlay;
 mod packages;
+mod tar_guard;
 
 use std::collections::HashMap;
 
@@ -148,6 +149,8 @@ pub enum InputError {
     NoPlatform { wanted: Platform, available: String },
     #[error("index {0} refers to itself")]
     Cycle(Digest),
+    #[error("index {0} is nested more than {1} indexes deep")]
+    TooDeep(Digest, usize),
     #[error(
         "{what} lists {count} {items}, more than the limit of {limit} (raise it with --max-scale)"
     )]
@@ -333,8 +336,11 @@ impl<'a> Engine<'a> {
         for d in entries {
             match d.kind() {
                 MediaKind::Index => {
-                    if seen.contains(&d.digest) || depth >= 8 {
+                    if seen.contains(&d.digest) {
                         return Err(self.err(side, InputError::Cycle(d.digest.clone())));
+                    }
+                    if depth >= 8 {
+                        return Err(self.err(side, InputError::TooDeep(d.digest.clone(), 8)));
                     }
                     seen.push(d.digest.clone());
                     let bytes = self.json_blob(side, &d)?;
@@ -365,6 +371,18 @@ impl<'a> Engine<'a> {
                     seen.pop();
                 }
                 _ => out.push(d),
+            }
+            // Nested indexes may list the same index many times over: bound the total too.
+            if out.len() as u64 > limit {
+                return Err(self.err(
+                    side,
+                    InputError::TooMany {
+                        what: "an index with its nested indexes".into(),
+                        count: out.len(),
+                        items: "manifests",
+                        limit,
+                    },
+                ));
             }
         }
         Ok(())

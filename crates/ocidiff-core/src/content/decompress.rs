@@ -72,6 +72,28 @@ mod tests {
     }
 
     #[test]
+    fn truncated_streams_are_errors() {
+        let plain: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&plain).unwrap();
+        let gz = gz.finish().unwrap();
+        let zst = zstd::encode_all(&plain[..], 1).unwrap();
+        for (name, full) in [("gzip", gz), ("zstd", zst)] {
+            for cut in [full.len() / 2, full.len() - 4, full.len() - 1] {
+                let mut d = decompress(&full[..cut]).unwrap();
+                let mut out = Vec::new();
+                let r = d.reader.read_to_end(&mut out);
+                assert!(
+                    r.is_err(),
+                    "{name} cut at {cut}/{}: read {}",
+                    full.len(),
+                    out.len()
+                );
+            }
+        }
+    }
+
+    #[test]
     fn empty_stream_is_uncompressed() {
         assert_eq!(roundtrip(b""), (Compression::None, vec![]));
     }

@@ -37,10 +37,22 @@ impl OciDir {
     /// The image named `reference` (or the only one) in `index.json`.
     pub fn root(&self, reference: Option<&str>) -> Result<Blob, SourceError> {
         let index_path = self.path.join("index.json");
-        let bytes = std::fs::read(&index_path).map_err(|source| SourceError::Io {
+        // Read at most one byte past the limit: the file is not trusted to be small.
+        let limit = crate::content::Limits::default().json_bytes;
+        let io_err = |source| SourceError::Io {
             path: index_path.clone(),
             source,
-        })?;
+        };
+        let mut bytes = Vec::new();
+        File::open(&index_path)
+            .and_then(|f| f.take(limit + 1).read_to_end(&mut bytes))
+            .map_err(io_err)?;
+        if bytes.len() as u64 > limit {
+            return Err(SourceError::IndexTooLarge {
+                path: index_path,
+                limit,
+            });
+        }
         select_root(&self.path, bytes, reference, self)
     }
 

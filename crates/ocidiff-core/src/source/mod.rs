@@ -89,6 +89,8 @@ pub enum SourceError {
         transport: &'static str,
         reference: String,
     },
+    #[error("{path}: more than the limit of {limit} bytes: an index.json this large is no image")]
+    IndexTooLarge { path: PathBuf, limit: u64 },
 }
 
 /// Opens the image a reference names.

@@ -580,3 +580,115 @@ fn missing_image_is_not_found() {
     .unwrap_err();
     assert_eq!(err.to_string(), format!("image {addr}/test:nope not found"));
 }
+
+#[test]
+fn blob_redirects_to_another_host_are_followed_without_credentials() {
+    // As S3-backed registries do: the blob GET answers 307 to a storage host, here another
+    // loopback port, which must not see the registry's credentials.
+    let fx = Arc::new(fixture("amd64"));
+    let seen_auth = Arc::new(Mutex::new(Vec::new()));
+    let (f, seen) = (fx.clone(), seen_auth.clone());
+    let storage = serve(move |req| {
+        seen.lock()
+            .unwrap()
+            .push(req.header("authorization").map(str::to_owned));
+        let digest = req.path.trim_start_matches("/storage/");
+        Resp::new(200, f.blobs.get(digest).cloned().unwrap_or_default())
+    });
+    let f = fx.clone();
+    let addr = serve(move |req| {
+        if req.header("authorization") != Some(&Secret::basic_header("user", "pw")) {
+            return Resp::new(401, "").header("WWW-Authenticate", r#"Basic realm="r""#);
+        }
+        if let Some(d) = req.path.strip_prefix("/v2/test/blobs/") {
+            return Resp::new(307, "").header("Location", &format!("http://{storage}/storage/{d}"));
+        }
+        route(&f, req)
+    });
+    let opts = PullOptions {
+        credentials: CredentialSources {
+            explicit: Some(("user".into(), "pw".into())),
+            ..CredentialSources::default()
+        },
+        ..options()
+    };
+    let (_dir, store) = new_store();
+    pull(
+        &store,
+        &reference(&addr, ""),
+        PlatformChoice::default(),
+        &opts,
+    )
+    .unwrap();
+    assert!(store.has_blob(&fx.layer));
+    let seen = seen_auth.lock().unwrap();
+    assert_eq!(seen.len(), 2, "config and layer fetched from storage");
+    assert!(
+        seen.iter().all(Option::is_none),
+        "credentials leaked: {seen:?}"
+    );
+}
+
+#[test]
+fn a_stalled_server_times_out_and_nothing_is_kept() {
+    let fx = Arc::new(fixture("amd64"));
+    let f = fx.clone();
+    let addr = serve(move |req| {
+        if req.path.contains("/blobs/") {
+            std::thread::sleep(Duration::from_secs(5));
+        }
+        route(&f, req)
+    });
+    let opts = PullOptions {
+        read_timeout: Duration::from_millis(200),
+        max_attempts: 2,
+        ..options()
+    };
+    let (_dir, store) = new_store();
+    let start = Instant::now();
+    let err = pull(
+        &store,
+        &reference(&addr, ""),
+        PlatformChoice::default(),
+        &opts,
+    )
+    .unwrap_err();
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(err.to_string().contains(&addr), "{err}");
+    assert!(!store.has_blob(&fx.layer));
+}
+
+#[test]
+fn a_body_shorter_than_its_content_length_is_retried_then_refused() {
+    // The server announces the whole blob but sends half of it, every time.
+    let fx = Arc::new(fixture("amd64"));
+    let f = fx.clone();
+    let addr = serve(move |req| {
+        let mut r = route(&f, req);
+        if req.path.ends_with(&f.layer.to_string()) {
+            r.cut_at = Some(r.body.len() / 2);
+        }
+        r
+    });
+    let opts = PullOptions {
+        max_attempts: 2,
+        ..options()
+    };
+    let (_dir, store) = new_store();
+    let err = pull(
+        &store,
+        &reference(&addr, ""),
+        PlatformChoice::default(),
+        &opts,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains(&fx.layer.to_string()) || err.to_string().contains(&addr),
+        "{err}"
+    );
+    assert!(!store.has_blob(&fx.layer));
+}

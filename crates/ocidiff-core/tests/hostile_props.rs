@@ -1,0 +1,272 @@
+//! Property tests over hostile input: the parsers and the layer walk never panic, whatever the
+//! bytes, and the overlay never lets a path escape its root. The same targets run for longer
+//! under cargo-fuzz (`fuzz/`). The case count follows `PROPTEST_CASES` (CI: 256).
+
+use std::collections::HashMap;
+use std::io::Read;
+
+use ocidiff_core::compare::layer::{self, EntryMeta, EntryType, TarFormat, Time};
+use ocidiff_core::compare::overlay::{self, Tree};
+use ocidiff_core::content::{BlobSource, ContentError, Limits};
+use ocidiff_core::model::{Descriptor, Digest, Document};
+use ocidiff_core::reference::{DockerRef, ImageRef};
+use ocidiff_testkit::{Compression, Entry, ImageSpec, IndexSpec, Layer, TarFormat as KitFormat};
+use proptest::prelude::*;
+
+/// Blobs held in memory, for walking bytes that never touch the disk.
+struct Memory(HashMap<Digest, Vec<u8>>);
+
+impl BlobSource for Memory {
+    fn open(&self, digest: &Digest) -> Result<Box<dyn Read + Send + '_>, ContentError> {
+        match self.0.get(digest) {
+            Some(b) => Ok(Box::new(&b[..])),
+            None => Err(ContentError::NotFound {
+                digest: digest.clone(),
+                source_name: self.describe(),
+            }),
+        }
+    }
+
+    fn describe(&self) -> String {
+        "memory".into()
+    }
+}
+
+/// Limits small enough that every case ends fast.
+fn small_limits() -> Limits {
+    Limits {
+        json_bytes: 64 << 10,
+        layer_bytes: 1 << 20,
+        decompressed_bytes: 4 << 20,
+        manifests: 64,
+        layers: 64,
+        entries: 1000,
+    }
+}
+
+fn walk_bytes(bytes: Vec<u8>) -> Result<layer::Listing, layer::LayerError> {
+    let digest = Digest::sha256_of(&bytes);
+    let desc = Descriptor {
+        media_type: "application/vnd.oci.image.layer.v1.tar".into(),
+        digest: digest.clone(),
+        size: bytes.len() as u64,
+        platform: None,
+        annotations: Default::default(),
+        urls: vec![],
+        artifact_type: None,
+    };
+    let source = Memory(HashMap::from([(digest, bytes)]));
+    let mut sink = Vec::new();
+    layer::walk(&source, &desc, 0, &small_limits(), |_, r| {
+        sink.clear();
+        r.read_to_end(&mut sink).map(drop)
+    })
+}
+
+/// A valid layer to mutate: long names, PAX records, links, devices, in each header style.
+fn seed_layer(format: KitFormat, compression: Compression) -> Vec<u8> {
+    Layer::new(vec![
+        Entry::dir("etc/"),
+        Entry::file("etc/os-release", "ID=test\n").xattr("user.k", "v"),
+        Entry::file(&format!("{}/file", "long/".repeat(40)), "x".repeat(700)),
+        Entry::symlink("link", &"t/".repeat(80)),
+        Entry::hardlink("hard", "etc/os-release"),
+        Entry::char_device("dev/null", 1, 3),
+        Entry::fifo("fifo"),
+        Entry::whiteout("gone"),
+    ])
+    .format(format)
+    .compression(compression)
+    .blob_bytes()
+}
+
+fn mutate(mut bytes: Vec<u8>, edits: &[(usize, u8)], cut: Option<usize>) -> Vec<u8> {
+    for &(at, value) in edits {
+        if !bytes.is_empty() {
+            let i = at % bytes.len();
+            bytes[i] = value;
+        }
+    }
+    if let Some(c) = cut {
+        bytes.truncate(c % (bytes.len() + 1));
+    }
+    bytes
+}
+
+fn kit_format() -> impl Strategy<Value = KitFormat> {
+    prop_oneof![
+        Just(KitFormat::Ustar),
+        Just(KitFormat::Pax),
+        Just(KitFormat::Gnu)
+    ]
+}
+
+fn compression() -> impl Strategy<Value = Compression> {
+    prop_oneof![
+        Just(Compression::None),
+        Just(Compression::Gzip),
+        Just(Compression::Zstd)
+    ]
+}
+
+/// Path components a hostile layer would use.
+fn component() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("..".to_owned()),
+        Just(".".to_owned()),
+        Just(String::new()),
+        Just(".wh..wh..opq".to_owned()),
+        Just(".wh.".to_owned()),
+        "\\.wh\\.[ab]".prop_map(String::from),
+        "[ab]".prop_map(String::from),
+    ]
+}
+
+fn entry_name() -> impl Strategy<Value = String> {
+    (any::<bool>(), prop::collection::vec(component(), 1..5)).prop_map(|(absolute, parts)| {
+        format!("{}{}", if absolute { "/" } else { "" }, parts.join("/"))
+    })
+}
+
+fn meta(name: String, dir: bool) -> EntryMeta {
+    EntryMeta {
+        name,
+        kind: if dir { EntryType::Dir } else { EntryType::File },
+        link: None,
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        uname: String::new(),
+        gname: String::new(),
+        device: None,
+        size: 0,
+        digest: None,
+        mtime: Time { secs: 0, nanos: 0 },
+        atime: None,
+        ctime: None,
+        xattrs: Default::default(),
+        pax: Default::default(),
+        format: TarFormat::Ustar,
+        position: 0,
+        layer: 0,
+    }
+}
+
+fn layer_metas() -> impl Strategy<Value = Vec<(String, bool)>> {
+    prop::collection::vec((entry_name(), any::<bool>()), 0..12)
+}
+
+fn valid_documents() -> Vec<Vec<u8>> {
+    let image = ImageSpec::new()
+        .layer(Layer::new(vec![Entry::file("a", "1")]))
+        .build();
+    let index = IndexSpec::new()
+        .manifest(ImageSpec::new())
+        .manifest(ImageSpec::new().platform("linux/arm64/v8"))
+        .build();
+    vec![image.manifest.bytes, image.config.bytes, index.index.bytes]
+}
+
+proptest! {
+    #[test]
+    fn docker_refs_parse_or_fail_cleanly(input in "\\PC{0,80}") {
+        let _ = DockerRef::parse(&input);
+    }
+
+    #[test]
+    fn docker_refs_print_as_they_parse(
+        registry in prop::option::of("[a-z0-9]{1,8}(\\.[a-z]{2,3})?(:[0-9]{1,5})?"),
+        path in "[a-z0-9]{1,6}([._-][a-z0-9]{1,4})?(/[a-z0-9]{1,6}){0,2}",
+        tag in prop::option::of("[A-Za-z0-9_][A-Za-z0-9_.-]{0,20}"),
+        digest in prop::option::of("[0-9a-f]{64}"),
+    ) {
+        let mut input = match &registry {
+            Some(r) => format!("{r}/{path}"),
+            None => path.clone(),
+        };
+        if let Some(t) = &tag {
+            input.push(':');
+            input.push_str(t);
+        }
+        if let Some(d) = &digest {
+            input.push_str("@sha256:");
+            input.push_str(d);
+        }
+        if let Ok(parsed) = DockerRef::parse(&input) {
+            let again = DockerRef::parse(&parsed.to_string());
+            prop_assert_eq!(again.as_ref().map(ToString::to_string), Ok(parsed.to_string()));
+        }
+    }
+
+    #[test]
+    fn image_refs_parse_or_fail_cleanly(
+        transport in prop_oneof![
+            Just(""), Just("oci:"), Just("oci-archive:"), Just("docker-archive:"),
+            Just("docker://"), Just("podman://"), Just("containerd://"), Just("docker-daemon:"),
+        ],
+        rest in "\\PC{0,60}",
+    ) {
+        let _ = ImageRef::parse(&format!("{transport}{rest}"));
+    }
+
+    #[test]
+    fn documents_parse_or_fail_cleanly(
+        which in 0usize..3,
+        edits in prop::collection::vec((any::<usize>(), any::<u8>()), 0..8),
+        cut in prop::option::of(any::<usize>()),
+        declared in prop::option::of(prop_oneof![
+            Just("application/vnd.oci.image.index.v1+json".to_owned()),
+            Just("application/vnd.oci.image.manifest.v1+json".to_owned()),
+            Just("application/vnd.docker.distribution.manifest.v2+json".to_owned()),
+            "\\PC{0,30}",
+        ]),
+    ) {
+        let doc = mutate(valid_documents().swap_remove(which), &edits, cut);
+        let _ = Document::parse(&doc, declared.as_deref());
+    }
+
+    #[test]
+    fn arbitrary_bytes_parse_as_documents_or_fail(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        let _ = Document::parse(&bytes, None);
+    }
+
+    #[test]
+    fn mutated_layers_walk_or_fail_cleanly(
+        format in kit_format(),
+        compression in compression(),
+        edits in prop::collection::vec((any::<usize>(), any::<u8>()), 0..6),
+        cut in prop::option::of(any::<usize>()),
+    ) {
+        let bytes = mutate(seed_layer(format, compression), &edits, cut);
+        if let Ok(listing) = walk_bytes(bytes) {
+            prop_assert!(listing.entries.len() as u64 <= small_limits().entries);
+        }
+    }
+
+    #[test]
+    fn arbitrary_bytes_walk_or_fail_cleanly(bytes in prop::collection::vec(any::<u8>(), 0..4096)) {
+        let _ = walk_bytes(bytes);
+    }
+
+    #[test]
+    fn clean_paths_stay_inside_and_are_stable(name in entry_name()) {
+        let c = overlay::clean(&name);
+        prop_assert_eq!(overlay::clean(&c), c.clone());
+        prop_assert!(!c.starts_with('/'));
+        prop_assert!(c.split('/').all(|p| p != ".." && p != "."));
+    }
+
+    #[test]
+    fn overlay_never_escapes_its_root(layers in prop::collection::vec(layer_metas(), 1..4)) {
+        let mut tree = Tree::default();
+        for l in &layers {
+            tree.apply(l.iter().map(|(n, d)| meta(n.clone(), *d)).collect());
+        }
+        for key in tree.entries.keys() {
+            prop_assert!(!key.is_empty());
+            prop_assert_eq!(&overlay::clean(key), key);
+            let base = key.rsplit('/').next().unwrap_or_default();
+            prop_assert!(!base.starts_with(".wh."), "whiteout kept as an entry: {}", key);
+        }
+    }
+}
