@@ -17,6 +17,7 @@
 //! ```
 
 pub mod examples;
+pub mod registry;
 mod image;
 mod layer;
 mod write;
