@@ -333,8 +333,18 @@ fn token_registry() {
     let token = regs.token().to_owned();
     let creds = format!("{TOKEN_USER}:{TOKEN_PASS}");
     let single = layout(&w.join("single"), &["amd64"]);
-    let public = push(&single, &format!("{token}/ocidiff/public:v1"), Some(&creds), false);
-    let private = push(&single, &format!("{token}/private/app:v1"), Some(&creds), false);
+    let public = push(
+        &single,
+        &format!("{token}/ocidiff/public:v1"),
+        Some(&creds),
+        false,
+    );
+    let private = push(
+        &single,
+        &format!("{token}/private/app:v1"),
+        Some(&creds),
+        false,
+    );
     let no_config = w.join("no-docker-config");
     std::fs::create_dir_all(&no_config).unwrap();
 
@@ -378,14 +388,26 @@ fn token_registry() {
     let good = config("good", &creds);
     let store2 = fresh_store(w, "creds");
     assert_eq!(
-        pull(&store2, &private_ref, PlatformChoice::default(), &options(&good)).unwrap(),
+        pull(
+            &store2,
+            &private_ref,
+            PlatformChoice::default(),
+            &options(&good)
+        )
+        .unwrap(),
         private
     );
 
     // Wrong credentials: the issuer refuses them.
     let bad = config("bad", &format!("{TOKEN_USER}:wrong"));
     let store3 = fresh_store(w, "bad");
-    let err = pull(&store3, &private_ref, PlatformChoice::default(), &options(&bad)).unwrap_err();
+    let err = pull(
+        &store3,
+        &private_ref,
+        PlatformChoice::default(),
+        &options(&bad),
+    )
+    .unwrap_err();
     assert!(matches!(err, RegistryError::AuthFailed { .. }), "{err}");
     assert!(
         err.to_string()

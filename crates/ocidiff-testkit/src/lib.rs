@@ -17,9 +17,9 @@
 //! ```
 
 pub mod examples;
-pub mod registry;
 mod image;
 mod layer;
+pub mod registry;
 mod write;
 
 pub use image::{

@@ -45,9 +45,8 @@ pub fn missing_tools() -> Vec<&'static str> {
 }
 
 fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|path| {
-        std::env::split_paths(&path).any(|d| d.join(program).is_file())
-    })
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(program).is_file()))
 }
 
 fn script() -> PathBuf {
@@ -136,7 +135,9 @@ impl TestRegistries {
 
     /// How many tokens the issuer has handed out, to show the token flow was used.
     pub fn tokens_issued(&self) -> usize {
-        self.issuer.as_ref().map_or(0, |i| i.issued.load(Ordering::SeqCst))
+        self.issuer
+            .as_ref()
+            .map_or(0, |i| i.issued.load(Ordering::SeqCst))
     }
 
     /// Stops the registries now (the issuer keeps running until drop).
@@ -176,7 +177,9 @@ pub fn push(
     }
     cmd.arg(format!("oci:{}:{tag}", layout.display()))
         .arg(format!("docker://{dest}"));
-    let out = cmd.output().map_err(|e| format!("cannot run skopeo: {e}"))?;
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run skopeo: {e}"))?;
     if !out.status.success() {
         return Err(format!(
             "skopeo push to {dest} failed: {}",
@@ -267,6 +270,8 @@ fn respond(mut conn: TcpStream, status: &str, body: &Value) -> io::Result<()> {
 
 /// One request per connection: the answer closes it.
 fn answer(conn: TcpStream, signer: &Signer, issued: &AtomicUsize) -> io::Result<()> {
+    // A client that never finishes its request must not keep drop waiting.
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
     let mut reader = BufReader::new(conn.try_clone()?);
     let mut request_line = String::new();
     reader.read_line(&mut request_line)?;
@@ -312,7 +317,12 @@ fn answer(conn: TcpStream, signer: &Signer, issued: &AtomicUsize) -> io::Result<
             _ => {}
         }
     }
-    let token = signer.sign(user.as_deref().unwrap_or_default(), &service, &access, issued);
+    let token = signer.sign(
+        user.as_deref().unwrap_or_default(),
+        &service,
+        &access,
+        issued,
+    );
     respond(
         conn,
         "200 OK",
@@ -340,7 +350,13 @@ fn grant(scope: &str, authenticated: bool) -> Option<Value> {
 }
 
 impl Signer {
-    fn sign(&self, subject: &str, audience: &str, access: &[Value], issued: &AtomicUsize) -> String {
+    fn sign(
+        &self,
+        subject: &str,
+        audience: &str,
+        access: &[Value],
+        issued: &AtomicUsize,
+    ) -> String {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
