@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
-# Starts or stops two distribution registries (Debian's docker-registry) on loopback for tests:
-# one anonymous, one with htpasswd basic auth. State (config, data, logs, pids) lives in DIR.
+# Starts or stops distribution registries (Debian's docker-registry) on loopback for tests:
+# one anonymous, one with htpasswd basic auth, and, when OCIDIFF_TEST_TOKEN_REALM is set, a third
+# with token auth (`auth: token`). State (config, data, logs, pids, keys) lives in DIR.
 #
 #   scripts/registry.sh start DIR   # prints KEY=VALUE lines, also written to DIR/env
 #   scripts/registry.sh stop DIR
 #
 # The env lines: OCIDIFF_TEST_REGISTRY (host:port, anonymous), OCIDIFF_TEST_AUTH_REGISTRY
 # (host:port, basic auth), OCIDIFF_TEST_AUTH_USER, OCIDIFF_TEST_AUTH_PASS.
+#
+# Token auth: the token issuer is the caller's (the test suite serves one in-process), so it must
+# listen before the registry starts; OCIDIFF_TEST_TOKEN_REALM is its URL. This script makes the
+# P-256 signing key (DIR/token/key.der, PKCS#8) and its self-signed certificate
+# (DIR/token/cert.pem, DER in cert.der), which the registry trusts as `rootcertbundle`; the issuer
+# signs ES256 JWTs carrying that certificate in the `x5c` header, which distribution 2.8 checks
+# against the bundle. Extra env lines: OCIDIFF_TEST_TOKEN_REGISTRY, OCIDIFF_TEST_TOKEN_SERVICE,
+# OCIDIFF_TEST_TOKEN_ISSUER, OCIDIFF_TEST_TOKEN_KEY, OCIDIFF_TEST_TOKEN_CERT.
 set -euo pipefail
 
 cmd=${1:-}
@@ -70,10 +79,36 @@ OCIDIFF_TEST_AUTH_REGISTRY=127.0.0.1:$auth_port
 OCIDIFF_TEST_AUTH_USER=$user
 OCIDIFF_TEST_AUTH_PASS=$pass
 ENV
+    if [[ -n ${OCIDIFF_TEST_TOKEN_REALM:-} ]]; then
+        command -v openssl >/dev/null || { echo "openssl is not installed (apt-get install openssl)" >&2; exit 3; }
+        mkdir -p "$dir/token"
+        # PKCS#8 without curve parameters inside the EC key, as ring (the issuer's signer) wants.
+        openssl ecparam -genkey -name prime256v1 -noout 2>/dev/null |
+            openssl pkcs8 -topk8 -nocrypt -outform DER -out "$dir/token/key.der"
+        openssl req -new -x509 -days 2 -subj /CN=ocidiff-test-issuer -keyform DER \
+            -key "$dir/token/key.der" -out "$dir/token/cert.pem" 2>/dev/null
+        openssl x509 -in "$dir/token/cert.pem" -outform DER -out "$dir/token/cert.der"
+        service=ocidiff-test-registry
+        issuer=ocidiff-test-issuer
+        token_port=$(free_port)
+        start_one token "$token_port" "auth:
+  token:
+    realm: $OCIDIFF_TEST_TOKEN_REALM
+    service: $service
+    issuer: $issuer
+    rootcertbundle: $dir/token/cert.pem"
+        cat >>"$dir/env" <<ENV
+OCIDIFF_TEST_TOKEN_REGISTRY=127.0.0.1:$token_port
+OCIDIFF_TEST_TOKEN_SERVICE=$service
+OCIDIFF_TEST_TOKEN_ISSUER=$issuer
+OCIDIFF_TEST_TOKEN_KEY=$dir/token/key.der
+OCIDIFF_TEST_TOKEN_CERT=$dir/token/cert.der
+ENV
+    fi
     cat "$dir/env"
     ;;
 stop)
-    for name in anon auth; do
+    for name in anon auth token; do
         if [[ -f $dir/$name/pid ]]; then
             kill "$(cat "$dir/$name/pid")" 2>/dev/null || true
             rm -f "$dir/$name/pid"

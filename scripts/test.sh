@@ -37,6 +37,7 @@ TOOLS=(
     umoci:umoci
     docker-registry:docker-registry
     htpasswd:apache2-utils
+    openssl:openssl
     buildah:buildah
     containerd:containerd
     ctr:containerd

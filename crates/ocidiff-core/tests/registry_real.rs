@@ -1,13 +1,15 @@
 //! Pulls from real distribution registries (Debian's `docker-registry`, started by
-//! `scripts/registry.sh`), into which images are pushed with skopeo from OCI layouts made here.
+//! `scripts/registry.sh`: anonymous, basic auth, token auth with the test kit's token issuer),
+//! into which images are pushed with skopeo from OCI layouts made here.
 //!
 //! Skipped, loudly, when the registry or skopeo is not installed, unless
 //! `OCIDIFF_REQUIRE_SERVICES` is set, in which case that is a failure.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use ocidiff_testkit::registry::{TOKEN_PASS, TOKEN_USER, TestRegistries, missing_tools};
 
 use ocidiff_core::model::{Digest, media};
 use ocidiff_core::reference::DockerRef;
@@ -16,73 +18,21 @@ use ocidiff_core::source::registry::{
 };
 use ocidiff_core::store::Store;
 
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/registry.sh")
-}
-
-fn have(program: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// Running registries, stopped on drop.
-struct Registries {
-    dir: tempfile::TempDir,
-    env: HashMap<String, String>,
-}
-
-impl Registries {
-    fn start() -> Option<Registries> {
-        let missing: Vec<&str> = ["docker-registry", "skopeo", "htpasswd", "curl", "python3"]
-            .into_iter()
-            .filter(|p| !have(p))
-            .collect();
-        if !missing.is_empty() {
-            assert!(
-                std::env::var_os("OCIDIFF_REQUIRE_SERVICES").is_none(),
-                "OCIDIFF_REQUIRE_SERVICES is set but these are not installed: {missing:?}"
-            );
-            eprintln!(
-                "SKIP: real-registry tests need {missing:?} (apt-get install docker-registry skopeo apache2-utils curl)"
-            );
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let out = Command::new("bash")
-            .arg(script())
-            .arg("start")
-            .arg(dir.path())
-            .output()
-            .unwrap();
+/// The registries, or `None` (after saying so) when their tools are missing and
+/// `OCIDIFF_REQUIRE_SERVICES` is unset.
+fn registries() -> Option<TestRegistries> {
+    let missing = missing_tools();
+    if !missing.is_empty() {
         assert!(
-            out.status.success(),
-            "registry.sh start failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+            std::env::var_os("OCIDIFF_REQUIRE_SERVICES").is_none(),
+            "OCIDIFF_REQUIRE_SERVICES is set but these are not installed: {missing:?}"
         );
-        let env = String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
-        Some(Registries { dir, env })
+        eprintln!(
+            "SKIP: real-registry tests need {missing:?} (apt-get install docker-registry skopeo apache2-utils curl openssl)"
+        );
+        return None;
     }
-
-    fn get(&self, key: &str) -> &str {
-        &self.env[key]
-    }
-}
-
-impl Drop for Registries {
-    fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(script())
-            .arg("stop")
-            .arg(self.dir.path())
-            .status();
-    }
+    Some(TestRegistries::start().unwrap())
 }
 
 /// Writes a gzip'd one-file layer, a config and a manifest into `blobs`; returns the
@@ -203,7 +153,7 @@ fn r(s: &str) -> DockerRef {
 
 #[test]
 fn real_registry() {
-    let Some(regs) = Registries::start() else {
+    let Some(regs) = registries() else {
         return;
     };
     let work = tempfile::tempdir().unwrap();
@@ -371,4 +321,98 @@ fn real_registry() {
         pull(&store6, &private, PlatformChoice::default(), &opts).unwrap(),
         pushed
     );
+}
+
+#[test]
+fn token_registry() {
+    let Some(regs) = registries() else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let token = regs.token().to_owned();
+    let creds = format!("{TOKEN_USER}:{TOKEN_PASS}");
+    let single = layout(&w.join("single"), &["amd64"]);
+    let public = push(
+        &single,
+        &format!("{token}/ocidiff/public:v1"),
+        Some(&creds),
+        false,
+    );
+    let private = push(
+        &single,
+        &format!("{token}/private/app:v1"),
+        Some(&creds),
+        false,
+    );
+    let no_config = w.join("no-docker-config");
+    std::fs::create_dir_all(&no_config).unwrap();
+
+    // Anonymous: the registry answers 401 with a Bearer challenge; the issuer grants pull.
+    let before = regs.tokens_issued();
+    let store = fresh_store(w, "anon");
+    let got = pull(
+        &store,
+        &r(&format!("{token}/ocidiff/public:v1")),
+        PlatformChoice::default(),
+        &options(&no_config),
+    )
+    .unwrap();
+    assert_eq!(got, public);
+    assert!(regs.tokens_issued() > before, "no token was asked for");
+
+    // A private repository: no credentials get a token granting nothing.
+    let private_ref = r(&format!("{token}/private/app:v1"));
+    let err = pull(
+        &store,
+        &private_ref,
+        PlatformChoice::default(),
+        &options(&no_config),
+    )
+    .unwrap_err();
+    assert!(matches!(err, RegistryError::AuthFailed { .. }), "{err}");
+
+    // Credentials from config.json are sent to the token realm.
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let config = |name: &str, auth: &str| {
+        let dir = w.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("config.json"),
+            format!(r#"{{"auths":{{"{token}":{{"auth":"{}"}}}}}}"#, b64(auth)),
+        )
+        .unwrap();
+        dir
+    };
+    let good = config("good", &creds);
+    let store2 = fresh_store(w, "creds");
+    assert_eq!(
+        pull(
+            &store2,
+            &private_ref,
+            PlatformChoice::default(),
+            &options(&good)
+        )
+        .unwrap(),
+        private
+    );
+
+    // Wrong credentials: the issuer refuses them.
+    let bad = config("bad", &format!("{TOKEN_USER}:wrong"));
+    let store3 = fresh_store(w, "bad");
+    let err = pull(
+        &store3,
+        &private_ref,
+        PlatformChoice::default(),
+        &options(&bad),
+    )
+    .unwrap_err();
+    assert!(matches!(err, RegistryError::AuthFailed { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with(&format!("authentication failed for {token}")),
+        "{err}"
+    );
+    assert!(store3.list_images().unwrap().is_empty());
 }

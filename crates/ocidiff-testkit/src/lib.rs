@@ -20,6 +20,7 @@ pub mod examples;
 mod image;
 mod layer;
 mod raw;
+pub mod registry;
 mod write;
 
 pub use image::{

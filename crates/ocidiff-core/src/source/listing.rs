@@ -13,8 +13,16 @@ use crate::model::Index;
 pub struct ArchivedImage {
     /// The `:REF` that selects it (`None` when it is the only one).
     pub selector: Option<String>,
-    /// The names it is tagged with (`RepoTags`, or `io.containerd.image.name` annotations).
+    /// The names it is tagged with (`RepoTags`, or `io.containerd.image.name` annotations, or
+    /// an `org.opencontainers.image.ref.name` that is a whole name as skopeo writes for
+    /// `oci-archive:FILE:name:tag`).
     pub names: Vec<String>,
+}
+
+/// Whether an `org.opencontainers.image.ref.name` is an image name (`app:1`, `team/app`) rather
+/// than a bare tag (`latest`, `2`): a tag cannot hold `/`, `:` or `@`.
+fn names_an_image(ref_name: &str) -> bool {
+    ref_name.contains(['/', ':', '@'])
 }
 
 /// The images of a `docker save` tarball or OCI archive, in the order the archive lists them.
@@ -61,6 +69,7 @@ pub fn archived_images(path: &Path) -> Result<Vec<ArchivedImage>, SourceError> {
                 .annotations
                 .get("io.containerd.image.name")
                 .cloned()
+                .or_else(|| ref_name.clone().filter(|r| names_an_image(r)))
                 .into_iter()
                 .collect();
             ArchivedImage {
@@ -73,4 +82,18 @@ pub fn archived_images(path: &Path) -> Result<Vec<ArchivedImage>, SourceError> {
             }
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_an_image;
+
+    #[test]
+    fn only_whole_names_in_ref_name_name_an_image() {
+        assert!(names_an_image("loaded/oci:2"));
+        assert!(names_an_image("app:1"));
+        assert!(names_an_image("registry.example:5000/app"));
+        assert!(!names_an_image("latest"));
+        assert!(!names_an_image("2"));
+    }
 }
