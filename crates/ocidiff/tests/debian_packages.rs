@@ -53,7 +53,7 @@ fn debian_root() -> Option<PathBuf> {
         rm -rf bookworm.partial.lock && \
         timeout 600 debootstrap --variant=minbase bookworm bookworm.partial.lock \
             http://deb.debian.org/debian >log.txt 2>&1 && \
-        mv bookworm.partial.lock bookworm";
+        mv -T bookworm.partial.lock bookworm; rm -rf bookworm.partial.lock";
     let made = Command::new("flock")
         .current_dir(CACHE)
         .args(["bookworm.lock", "sh", "-c", script])
