@@ -463,7 +463,7 @@ fn packages_view_from_the_cli() {
         run_in(dir.path(), &["diff", "--semantic", "--packages", "a", "b"]);
     assert_eq!(code, Some(1));
     assert!(stdout.contains("Pkg   dpkg:tool"), "{stdout}");
-    assert!(stderr.contains("package-changed: 1"), "{stderr}");
+    assert!(stderr.contains("package-changed: 2"), "{stderr}");
     let (_, _, stderr) = run_in(dir.path(), &["diff", "--semantic", "--packages", "a", "c"]);
     assert!(stderr.contains("same-package-content: 1"), "{stderr}");
 }

@@ -28,7 +28,9 @@ impl Engine<'_> {
             self.package_set(1, trees[1], layers[1])?,
         ];
         let here = format!("{location}/packages");
-        for diff in packages::compare(&sets[0], &sets[1]) {
+        let diffs = packages::compare(&sets[0], &sets[1]);
+        let packages_changed = !diffs.is_empty();
+        for diff in diffs {
             let version =
                 |v: &Option<packages::PackageVersion>| v.as_ref().map(|v| json!(v.to_string()));
             let field = match diff.change() {
@@ -91,6 +93,12 @@ impl Engine<'_> {
                         rhs_version: Some(version.to_string()),
                     }),
                 ),
+                // The databases themselves change whenever a package does.
+                Ownership::Unowned
+                    if packages_changed && packages::wants(&overlay::clean(&f.name)) =>
+                {
+                    (Class::PackageChanged, None)
+                }
                 Ownership::Unowned => (Class::Unowned, None),
             };
             f.class = class;

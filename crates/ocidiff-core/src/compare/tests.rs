@@ -643,6 +643,7 @@ fn packages_view_attributes_differing_files() {
     assert_eq!(class_of("usr/bin/foo"), Some(Class::PackageChanged));
     assert_eq!(class_of("usr/bin/bar"), Some(Class::SamePackageContent));
     assert_eq!(class_of("etc/motd"), Some(Class::Unowned));
+    assert_eq!(class_of("var/lib/dpkg/status"), Some(Class::PackageChanged));
     assert_eq!(class_of("dpkg:foo"), Some(Class::PackageVersion));
     assert_eq!(class_of("dpkg:gone"), Some(Class::Removed));
     assert_eq!(class_of("dpkg:new"), Some(Class::Added));
