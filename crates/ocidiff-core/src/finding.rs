@@ -25,12 +25,17 @@ pub struct Report {
     pub inputs: [Input; 2],
     /// What was ignored.
     pub rules: Rules,
+    /// The `--ignore-path` patterns.
+    pub ignore_paths: Vec<String>,
     /// The manifests compared, one pair per platform.
     pub comparisons: Vec<Comparison>,
-    /// Every difference found, in walk order.
+    /// Every difference found, in walk order: those the options count and those they set aside
+    /// (`counted: false`), so that a reader can see what was ignored and why.
     pub findings: Vec<Finding>,
-    /// Counts of [`Report::findings`] by kind.
+    /// Counts of the counted findings by kind.
     pub summary: Summary,
+    /// The run summed up.
+    pub verdict: Verdict,
 }
 
 /// Names the program and its version.
@@ -95,6 +100,61 @@ impl Kind {
     }
 }
 
+/// Why a difference exists, as far as ocidiff can tell. Renderers group and count by it; the
+/// verdict says how many of each class were counted or set aside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Class {
+    /// A file's content, type or link target.
+    Content,
+    /// Present in input 1 only.
+    Added,
+    /// Present in input 0 only.
+    Removed,
+    /// Permission bits, or file-type bits in the mode.
+    Permission,
+    /// uid, gid, user or group name.
+    Ownership,
+    /// A file or image timestamp.
+    Timestamp,
+    /// The position of an entry in its layer.
+    Order,
+    /// USTAR, PAX or GNU headers for the same data.
+    TarFormat,
+    /// Extended attributes, PAX records, device numbers.
+    Metadata,
+    /// Docker vs OCI media types, compression, Docker-only config fields.
+    StorageFormat,
+    /// A digest or size that follows from differences below it (the content is compared on its
+    /// own), or `rootfs.diff_ids`.
+    Derived,
+    /// The same files split into layers differently.
+    Layering,
+    /// A whiteout that hides nothing (e.g. an opaque directory with nothing below it).
+    WhiteoutWithoutEffect,
+    /// An entry a layer writes again exactly as a lower layer left it.
+    UnchangedRewrite,
+    /// An archive or compressed file whose inner entries differ only in what the options
+    /// ignore (timestamps, gzip header name and mtime).
+    NestedMetadata,
+    /// An annotation naming the image.
+    ImageName,
+    /// Config history.
+    History,
+    /// Any other config field.
+    ConfigField,
+    /// Any other annotation.
+    Annotation,
+    /// A platform present in one image only.
+    Platform,
+    /// The same path spelled differently (`/a`, `./a`, `a`).
+    PathSpelling,
+    /// A path the user asked to ignore (`--ignore-path`).
+    IgnoredPath,
+    /// Anything else in a manifest, index or descriptor.
+    Other,
+}
+
 /// One difference.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Finding {
@@ -106,6 +166,15 @@ pub struct Finding {
     pub name: String,
     /// What differs; never empty.
     pub fields: Vec<FieldDiff>,
+    /// The class of the most significant counted field (of the first field when none counts).
+    pub class: Class,
+    /// Whether the options count this difference; `false` means it was set aside.
+    pub counted: bool,
+    /// One sentence on what this difference is and why it was counted or set aside.
+    pub explanation: String,
+    /// What a closer look at differing content found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<Detail>,
 }
 
 /// One field that differs, with both sides' values; `null`/absent where a side lacks it.
@@ -118,14 +187,289 @@ pub struct FieldDiff {
     pub lhs: Option<Value>,
     /// Input 1's value; absent when input 1 does not have it.
     pub rhs: Option<Value>,
+    pub class: Class,
+    /// Whether the options count this field.
+    pub counted: bool,
 }
 
 impl FieldDiff {
-    pub fn new(field: impl Into<String>, lhs: Option<Value>, rhs: Option<Value>) -> FieldDiff {
+    /// A counted field of class `class`.
+    pub fn new(
+        field: impl Into<String>,
+        lhs: Option<Value>,
+        rhs: Option<Value>,
+        class: Class,
+    ) -> FieldDiff {
         FieldDiff {
             field: field.into(),
             lhs,
             rhs,
+            class,
+            counted: true,
+        }
+    }
+
+    /// The same field, set aside.
+    pub fn set_aside(mut self) -> FieldDiff {
+        self.counted = false;
+        self
+    }
+}
+
+/// What a closer look at two differing files found.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, JsonSchema)]
+pub struct Detail {
+    /// A unified diff of two text files, cut at a bounded size (`truncated` says so).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_diff: Option<String>,
+    /// The unified diff was cut.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+    /// For archives and compressed files: the differences inside, as findings whose `name` is
+    /// the inner path and whose `location` is the outer file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nested: Vec<Finding>,
+    /// For ELF files: the sections whose content differs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub elf_sections: Vec<String>,
+    /// Why no closer look was possible (too large, unreadable archive, depth limit), if so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// How the run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// No difference at all.
+    Identical,
+    /// Differences, all set aside by the options.
+    Equivalent,
+    /// Counted differences.
+    Different,
+}
+
+/// The run summed up: counted and set-aside findings, by class.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct Verdict {
+    pub outcome: Outcome,
+    pub counted: usize,
+    pub set_aside: usize,
+    pub counted_by_class: BTreeMap<Class, usize>,
+    pub set_aside_by_class: BTreeMap<Class, usize>,
+}
+
+impl Verdict {
+    pub fn of(findings: &[Finding]) -> Verdict {
+        let mut counted_by_class = BTreeMap::new();
+        let mut set_aside_by_class = BTreeMap::new();
+        for f in findings {
+            let map = if f.counted {
+                &mut counted_by_class
+            } else {
+                &mut set_aside_by_class
+            };
+            *map.entry(f.class).or_insert(0) += 1;
+        }
+        let counted = counted_by_class.values().sum();
+        let set_aside = set_aside_by_class.values().sum();
+        Verdict {
+            outcome: if counted > 0 {
+                Outcome::Different
+            } else if set_aside > 0 {
+                Outcome::Equivalent
+            } else {
+                Outcome::Identical
+            },
+            counted,
+            set_aside,
+            counted_by_class,
+            set_aside_by_class,
+        }
+    }
+
+    /// The one-line summary printed on stderr at the end of a run.
+    pub fn line(&self) -> String {
+        let classes = |m: &BTreeMap<Class, usize>| {
+            m.iter()
+                .map(|(c, n)| format!("{}: {n}", c.name()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match self.outcome {
+            Outcome::Identical => "identical: no differences".to_owned(),
+            Outcome::Equivalent => format!(
+                "equivalent under the chosen options: {} difference{} set aside ({})",
+                self.set_aside,
+                plural(self.set_aside),
+                classes(&self.set_aside_by_class)
+            ),
+            Outcome::Different => {
+                let mut line = format!(
+                    "different: {} difference{} ({})",
+                    self.counted,
+                    plural(self.counted),
+                    classes(&self.counted_by_class)
+                );
+                if self.set_aside > 0 {
+                    line.push_str(&format!(
+                        "; {} more set aside ({})",
+                        self.set_aside,
+                        classes(&self.set_aside_by_class)
+                    ));
+                }
+                line
+            }
+        }
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+impl Finding {
+    /// A finding from its fields: counted when any field is, classed by its most significant
+    /// counted field (or most significant field, when none is counted), with the sentence that
+    /// explains it.
+    pub fn new(kind: Kind, location: &str, name: &str, fields: Vec<FieldDiff>) -> Finding {
+        let counted = fields.iter().any(|f| f.counted);
+        let class = fields
+            .iter()
+            .filter(|f| f.counted || !counted)
+            .map(|f| f.class)
+            .min_by_key(|c| c.rank())
+            .unwrap_or(Class::Other);
+        Finding {
+            kind,
+            location: location.to_owned(),
+            name: name.to_owned(),
+            explanation: class.explain(counted),
+            fields,
+            class,
+            counted,
+            detail: None,
+        }
+    }
+
+    /// Re-derives class, counted and explanation after the fields changed.
+    pub fn refresh(&mut self) {
+        let fresh = Finding::new(
+            self.kind,
+            &self.location,
+            &self.name,
+            std::mem::take(&mut self.fields),
+        );
+        self.fields = fresh.fields;
+        self.class = fresh.class;
+        self.counted = fresh.counted;
+        self.explanation = fresh.explanation;
+    }
+}
+
+impl Class {
+    /// Most significant first: a file whose content and mtime both differ is a content
+    /// difference.
+    fn rank(self) -> u8 {
+        match self {
+            Class::Content => 0,
+            Class::Added | Class::Removed => 1,
+            Class::Permission => 2,
+            Class::Ownership => 3,
+            Class::Platform => 4,
+            Class::ConfigField => 5,
+            Class::Metadata => 6,
+            Class::Annotation => 7,
+            Class::Other => 8,
+            Class::Layering => 9,
+            Class::History => 10,
+            Class::Timestamp => 11,
+            Class::ImageName => 12,
+            Class::NestedMetadata => 13,
+            Class::WhiteoutWithoutEffect => 14,
+            Class::UnchangedRewrite => 15,
+            Class::Order => 16,
+            Class::TarFormat => 17,
+            Class::PathSpelling => 18,
+            Class::StorageFormat => 19,
+            Class::Derived => 20,
+            Class::IgnoredPath => 21,
+        }
+    }
+
+    /// What this class of difference is and why it was counted or set aside, in a sentence.
+    pub fn explain(self, counted: bool) -> String {
+        let what = match self {
+            Class::Content => "the content differs",
+            Class::Added => "only input 1 has it",
+            Class::Removed => "only input 0 has it",
+            Class::Permission => "the permission bits differ",
+            Class::Ownership => "the owner differs",
+            Class::Timestamp => "only timestamps differ",
+            Class::Order => "only the position in the layer differs",
+            Class::TarFormat => "the same entry is written with another tar header format",
+            Class::Metadata => "extended attributes, PAX records or device numbers differ",
+            Class::StorageFormat => {
+                "only the storage format differs (Docker vs OCI media types, compression, fields a format conversion drops)"
+            }
+            Class::Derived => {
+                "a digest or size that follows from differences below it, which are compared on their own"
+            }
+            Class::Layering => "the same files are split into layers differently",
+            Class::WhiteoutWithoutEffect => "a whiteout that hides nothing in the layers below",
+            Class::UnchangedRewrite => "an entry written again exactly as a lower layer left it",
+            Class::NestedMetadata => {
+                "an archive whose entries differ only in what the options ignore (timestamps, order, header format)"
+            }
+            Class::ImageName => "an annotation naming the image",
+            Class::History => "the build history differs",
+            Class::ConfigField => "a config field differs",
+            Class::Annotation => "an annotation differs",
+            Class::Platform => "a platform is present in one image only",
+            Class::PathSpelling => "the same path spelled differently (/a, ./a, a)",
+            Class::IgnoredPath => "the path matches --ignore-path",
+            Class::Other => "a field differs",
+        };
+        let why = if counted {
+            "counted"
+        } else {
+            match self {
+                Class::IgnoredPath => "set aside as asked",
+                Class::WhiteoutWithoutEffect | Class::UnchangedRewrite | Class::Layering => {
+                    "set aside: it does not change the file system"
+                }
+                _ => "set aside by the chosen options",
+            }
+        };
+        format!("{what}; {why}")
+    }
+
+    /// The kebab-case name used in JSON and in the verdict line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::Content => "content",
+            Class::Added => "added",
+            Class::Removed => "removed",
+            Class::Permission => "permission",
+            Class::Ownership => "ownership",
+            Class::Timestamp => "timestamp",
+            Class::Order => "order",
+            Class::TarFormat => "tar-format",
+            Class::Metadata => "metadata",
+            Class::StorageFormat => "storage-format",
+            Class::Derived => "derived",
+            Class::Layering => "layering",
+            Class::WhiteoutWithoutEffect => "whiteout-without-effect",
+            Class::UnchangedRewrite => "unchanged-rewrite",
+            Class::NestedMetadata => "nested-metadata",
+            Class::ImageName => "image-name",
+            Class::History => "history",
+            Class::ConfigField => "config-field",
+            Class::Annotation => "annotation",
+            Class::Platform => "platform",
+            Class::PathSpelling => "path-spelling",
+            Class::IgnoredPath => "ignored-path",
+            Class::Other => "other",
         }
     }
 }
@@ -133,20 +477,23 @@ impl FieldDiff {
 /// Totals.
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]
 pub struct Summary {
-    /// Number of findings.
+    /// Number of counted findings.
     pub differences: usize,
-    /// Number of findings of each kind.
+    /// Number of counted findings of each kind.
     pub by_kind: BTreeMap<Kind, usize>,
 }
 
 impl Summary {
+    /// Counts the counted findings.
     pub fn of(findings: &[Finding]) -> Summary {
         let mut by_kind = BTreeMap::new();
-        for f in findings {
+        let mut differences = 0;
+        for f in findings.iter().filter(|f| f.counted) {
+            differences += 1;
             *by_kind.entry(f.kind).or_insert(0) += 1;
         }
         Summary {
-            differences: findings.len(),
+            differences,
             by_kind,
         }
     }

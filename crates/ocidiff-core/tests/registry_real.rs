@@ -260,7 +260,7 @@ fn real_registry() {
     let index = push(&multi, &format!("{anon}/ocidiff/multi:v1"), None, true);
     let multi_ref = r(&format!("{anon}/ocidiff/multi:v1"));
     let store3 = fresh_store(w, "s3");
-    let arm = PlatformChoice::Only(vec!["linux/arm64".parse().unwrap()]);
+    let arm = PlatformChoice::These(vec!["linux/arm64".parse().unwrap()]);
     assert_eq!(
         pull(&store3, &multi_ref, arm, &options(&no_config)).unwrap(),
         index
@@ -272,7 +272,7 @@ fn real_registry() {
     let err = pull(
         &store3,
         &multi_ref,
-        PlatformChoice::Only(vec!["linux/riscv64".parse().unwrap()]),
+        PlatformChoice::These(vec!["linux/riscv64".parse().unwrap()]),
         &options(&no_config),
     )
     .unwrap_err();

@@ -30,6 +30,85 @@ pub enum Command {
     /// Compare two images.
     #[command(after_long_help = IMAGE_HELP)]
     Diff(DiffArgs),
+    /// Pull images from a registry into the local store.
+    Pull(PullArgs),
+    /// List the images in the local store.
+    Images(StoreArgs),
+    /// Load `docker save` or OCI archives into the local store.
+    Load(LoadArgs),
+    /// Remove images from the local store and free the blobs nothing else uses.
+    #[command(visible_alias = "remove")]
+    Rm(RmArgs),
+    /// Show where the local store is and what it holds.
+    Info(StoreArgs),
+}
+
+/// Where the local image store is, and how registries are reached.
+#[derive(Debug, Args, Clone)]
+pub struct StoreArgs {
+    /// The local image store's directory. Default: $XDG_CACHE_HOME/ocidiff (~/.cache/ocidiff).
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "OCIDIFF_STORE",
+        help_heading = "Store"
+    )]
+    pub store: Option<PathBuf>,
+
+    /// Reach this registry (HOST or HOST:PORT) over plain HTTP or unverified TLS, like
+    /// Docker's option of that name; repeatable. Loopback registries always are.
+    #[arg(long, value_name = "HOST", help_heading = "Store")]
+    pub insecure_registry: Vec<String>,
+}
+
+/// When to ask the registry for an image the store may already hold.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Pull {
+    Always,
+    Missing,
+    Never,
+}
+
+/// `ocidiff pull`.
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// Images to pull, e.g. alpine:3.18 or registry.example.com/team/app@sha256:….
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+
+    /// Platform to pull, OS/ARCH[/VARIANT]; repeatable. Default: linux on this machine's
+    /// architecture.
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Vec<String>,
+
+    /// Pull every platform of a multi-platform image.
+    #[arg(long, conflicts_with = "platform")]
+    pub all_platforms: bool,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `ocidiff load`.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// The archive to load (`docker save` output or an OCI archive). Default: standard input.
+    #[arg(long, short, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `ocidiff rm`.
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Images to remove, as `ocidiff images` lists them.
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 const IMAGE_HELP: &str = "\
@@ -38,6 +117,8 @@ IMAGES may be named as:
   oci-archive:PATH[:REF]     a tar of an OCI image layout
   docker-archive:PATH[:REF]  `docker save` output (REF: one of its RepoTags)
   PATH                       an existing layout directory or archive, recognised by its content
+  NAME[:TAG][@DIGEST]        an image in a registry (alpine:3.18, ghcr.io/o/app@sha256:…),
+                             pulled into the local store as --pull says
 
 Exit status: 0 same, 1 different, 2 error.";
 
@@ -94,6 +175,23 @@ pub struct DiffArgs {
     #[arg(long, help_heading = "Comparison")]
     pub treat_canonical_paths_equal: bool,
 
+    /// Compare the root file systems the layers produce (whiteouts applied, as a container
+    /// runtime would) instead of the layers one by one: how files are split into layers, and
+    /// whiteouts or rewrites without effect, then do not count.
+    #[arg(long, help_heading = "Comparison")]
+    pub flatten: bool,
+
+    /// Set aside differences in files matching this glob (`*` stays within a directory, `**`
+    /// crosses them; a leading `/` is optional; a directory covers what is below it);
+    /// repeatable. E.g. --ignore-path /var/log/dpkg.log --ignore-path '/var/cache/**'.
+    #[arg(long, value_name = "PATTERN", help_heading = "Comparison")]
+    pub ignore_path: Vec<String>,
+
+    /// Read option defaults and --ignore-path patterns from this TOML file (default:
+    /// ./ocidiff.toml when it exists). Flags on the command line add to it.
+    #[arg(long, value_name = "FILE", help_heading = "Comparison")]
+    pub config: Option<PathBuf>,
+
     /// Platform to compare, OS/ARCH[/VARIANT]; repeatable. Default: linux on this machine's
     /// architecture.
     #[arg(long, value_name = "PLATFORM", help_heading = "Platforms")]
@@ -115,6 +213,13 @@ pub struct DiffArgs {
     /// which must not exist or be empty.
     #[arg(long, value_name = "DIR", help_heading = "Output")]
     pub report_dir: Option<PathBuf>,
+
+    /// When to pull registry images the local store already holds.
+    #[arg(long, value_enum, default_value_t = Pull::Missing, help_heading = "Store")]
+    pub pull: Pull,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
 
     /// Multiply every size and count limit by this factor.
     #[arg(

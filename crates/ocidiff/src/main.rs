@@ -3,6 +3,7 @@
 
 mod cli;
 mod commands;
+mod config;
 
 use std::io::{self, IsTerminal};
 use std::process::ExitCode;

@@ -269,3 +269,142 @@ fn usage_errors_exit_2_and_help_exits_0() {
         assert!(text.contains(flag), "{flag} missing from --help");
     }
 }
+
+fn run_in(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = ocidiff().current_dir(dir).args(args).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn verdict_line_sums_up_the_run() {
+    let ex = examples();
+    let (code, _, stderr) = run_in(&ex, &["diff", "--semantic", "hello-v1", "hello-v2.tar"]);
+    assert_eq!(code, Some(1));
+    let last = stderr.trim_end().lines().last().unwrap();
+    assert!(
+        last.starts_with(
+            "ocidiff: different: 4 differences (content: 2, added: 1, permission: 1); "
+        ),
+        "{last}"
+    );
+    assert!(last.contains("timestamp: 4"), "{last}");
+    let (code, stdout, stderr) = run_in(&ex, &["diff", "hello-v1", "hello-v1"]);
+    assert_eq!((code, stdout.as_str()), (Some(0), ""));
+    assert_eq!(stderr.trim_end(), "ocidiff: identical: no differences");
+}
+
+#[test]
+fn timestamps_only_is_equivalent_and_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = dir.path().join("l");
+    let r = dir.path().join("r");
+    let spec = |t: u64| ImageSpec::new().layer(Layer::new(vec![Entry::file("a", "x").mtime(t)]));
+    write_oci_dir(&l, &[("", spec(1).into())]).unwrap();
+    write_oci_dir(&r, &[("", spec(2).into())]).unwrap();
+    let (code, stdout, stderr) =
+        run_in(dir.path(), &["diff", "--ignore-file-timestamps", "l", "r"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout, "");
+    assert!(stderr.contains("equivalent under the chosen options: 5 differences set aside (timestamp: 1, derived: 4)"), "{stderr}");
+    let (code, stdout, _) = run_in(dir.path(), &["diff", "l", "r"]);
+    assert_eq!(code, Some(1));
+    assert!(stdout.contains("mtime="), "{stdout}");
+}
+
+#[test]
+fn ignore_path_and_config_file() {
+    let ex = examples();
+    let dir = tempfile::tempdir().unwrap();
+    let args = |extra: &[&str]| {
+        let mut v: Vec<String> = vec!["diff".into(), "--semantic".into()];
+        v.extend(extra.iter().map(|s| (*s).to_owned()));
+        v.push(ex.join("hello-v1").display().to_string());
+        v.push(ex.join("hello-v2.tar").display().to_string());
+        v
+    };
+    let out = ocidiff()
+        .current_dir(dir.path())
+        .args(args(&[
+            "--ignore-path",
+            "/etc/hello/build-date",
+            "--ignore-path",
+            "etc/hello/NEWS",
+        ]))
+        .output()
+        .unwrap();
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        !table.contains("build-date") && !table.contains("NEWS"),
+        "{table}"
+    );
+    assert!(table.contains("config.ini"), "{table}");
+
+    std::fs::write(
+        dir.path().join("ocidiff.toml"),
+        "[diff]\nignore-path = [\"/etc/hello/**\"]\n",
+    )
+    .unwrap();
+    let out = ocidiff()
+        .current_dir(dir.path())
+        .args(args(&[]))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("ignored-path: 5"), "{stderr}");
+
+    std::fs::write(dir.path().join("bad.toml"), "[diff]\nsemantik = true\n").unwrap();
+    let out = ocidiff()
+        .current_dir(dir.path())
+        .args(args(&["--config", "bad.toml"]))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("semantik"));
+
+    let out = ocidiff()
+        .current_dir(dir.path())
+        .args(args(&["--ignore-path", "a[", "--config", "/dev/null"]))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn flatten_sees_through_layering() {
+    let dir = tempfile::tempdir().unwrap();
+    let two = ImageSpec::new()
+        .layer(Layer::new(vec![
+            Entry::dir("etc/"),
+            Entry::file("etc/a", "1"),
+        ]))
+        .layer(Layer::new(vec![
+            Entry::file("etc/b", "2"),
+            Entry::whiteout("etc/never"),
+        ]));
+    let one = ImageSpec::new().layer(Layer::new(vec![
+        Entry::dir("etc/"),
+        Entry::file("etc/a", "1"),
+        Entry::file("etc/b", "2"),
+    ]));
+    write_oci_dir(&dir.path().join("two"), &[("", two.into())]).unwrap();
+    write_oci_dir(&dir.path().join("one"), &[("", one.into())]).unwrap();
+    let (code, stdout, _) = run_in(dir.path(), &["diff", "--semantic", "two", "one"]);
+    assert_eq!(code, Some(1));
+    assert!(stdout.contains("Mani  manifests-0 .layers"), "{stdout}");
+    let (code, stdout, stderr) = run_in(
+        dir.path(),
+        &["diff", "--semantic", "--flatten", "two", "one"],
+    );
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stderr.contains("layering: 1"), "{stderr}");
+}

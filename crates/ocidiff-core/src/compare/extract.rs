@@ -63,7 +63,7 @@ impl Outcome {
     ) -> Result<(), ExtractError> {
         let rules = self.report.rules;
         let findings = &self.report.findings;
-        if findings.iter().any(|f| f.kind == Kind::Index) {
+        if findings.iter().any(|f| f.kind == Kind::Index && f.counted) {
             for (side, image) in images.iter().enumerate() {
                 sink.document(side, "", "index.json", &image.root.bytes)
                     .map_err(ExtractError::Write)?;
@@ -73,7 +73,7 @@ impl Outcome {
             let here = |kind: Kind| {
                 findings
                     .iter()
-                    .any(|f| f.kind == kind && f.location.starts_with(&pair.location))
+                    .any(|f| f.kind == kind && f.counted && f.location.starts_with(&pair.location))
             };
             for (side, ps) in pair.sides.iter().enumerate() {
                 if here(Kind::Manifest) {
@@ -87,16 +87,21 @@ impl Outcome {
             }
             // (side, layer index) → (location to file under, paths wanted)
             let mut wanted: BTreeMap<(usize, usize), (String, BTreeSet<&str>)> = BTreeMap::new();
-            let prefix = format!("{}/layers", pair.location);
-            for f in findings.iter().filter(|f| f.kind == Kind::File) {
-                let Some(suffix) = f.location.strip_prefix(&prefix) else {
-                    continue;
-                };
+            let rootfs = format!("{}/rootfs", pair.location);
+            let layer_prefix = format!("{}/layers-", pair.location);
+            for f in findings
+                .iter()
+                .filter(|f| f.kind == Kind::File && f.counted)
+            {
                 for side in 0..2 {
                     let layer = if pair.squashed {
-                        pair.sides[side].origin.get(&f.name).copied()
+                        (f.location == rootfs)
+                            .then(|| pair.sides[side].origin.get(&f.name).copied())
+                            .flatten()
                     } else {
-                        suffix.strip_prefix('-').and_then(|i| i.parse().ok())
+                        f.location
+                            .strip_prefix(&layer_prefix)
+                            .and_then(|i| i.parse().ok())
                     };
                     if let Some(layer) = layer {
                         wanted

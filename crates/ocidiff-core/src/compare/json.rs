@@ -47,6 +47,14 @@ fn walk(path: String, lhs: &Value, rhs: &Value, out: &mut Vec<ValueDiff>) {
     }
 }
 
+/// Whether jq path `inner` is `outer` or lies below it (`.a.b` is within `.a`, `.ab` is not).
+pub fn within(inner: &str, outer: &str) -> bool {
+    match inner.strip_prefix(outer) {
+        Some(rest) => rest.is_empty() || rest.starts_with(['.', '[']) || outer == ".",
+        None => false,
+    }
+}
+
 /// `.name` for identifier-like keys, `["odd key"]` otherwise, as jq writes them.
 fn key(k: &str) -> String {
     let plain = !k.is_empty()
@@ -84,6 +92,8 @@ mod tests {
             ]
         );
         assert!(diff(&l, &l).is_empty());
+        assert!(within(".a.b", ".a") && within(".a[0]", ".a") && within(".a", ".a"));
+        assert!(!within(".ab", ".a") && !within(".a", ".a.b"));
         assert_eq!(diff(&json!(1), &json!(2))[0].0, ".");
     }
 }

@@ -4,6 +4,7 @@
 //! Blobs with the same digest on both sides are verified (hashed) but never decompressed or
 //! walked; layer pairs are walked in parallel, each side of a pair on its own thread.
 
+mod classify;
 mod entries;
 mod extract;
 mod json;
@@ -19,7 +20,9 @@ pub use extract::{EntryKind, ExtractError, ExtractSink};
 pub use layer::LayerError;
 
 use crate::content::{self, ContentError, Limits};
-use crate::finding::{self, Comparison, FieldDiff, Finding, Input, Kind, Report, Summary};
+use crate::finding::{
+    self, Class, Comparison, FieldDiff, Finding, Input, Kind, Report, Summary, Verdict,
+};
 pub use crate::model::PlatformChoice;
 use crate::model::{
     Blob, Descriptor, Digest, Document, DocumentError, Manifest, MediaKind, Platform, media,
@@ -33,6 +36,60 @@ pub struct Options {
     pub rules: Rules,
     pub platforms: PlatformChoice,
     pub limits: Limits,
+    /// Paths whose differences are set aside (`--ignore-path`): globs over entry paths, a
+    /// leading `/` optional; a pattern that matches a directory covers what is below it.
+    pub ignore_paths: Vec<String>,
+}
+
+/// Why the options could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid --ignore-path pattern {pattern:?}: {reason}")]
+pub struct PatternError {
+    pub pattern: String,
+    pub reason: String,
+}
+
+/// `--ignore-path` patterns, compiled.
+struct PathFilter(Option<globset::GlobSet>);
+
+impl PathFilter {
+    fn new(patterns: &[String]) -> Result<PathFilter, PatternError> {
+        if patterns.is_empty() {
+            return Ok(PathFilter(None));
+        }
+        let mut set = globset::GlobSetBuilder::new();
+        for p in patterns {
+            let glob = globset::GlobBuilder::new(p.trim_start_matches('/').trim_end_matches('/'))
+                .literal_separator(true)
+                .build()
+                .map_err(|e| PatternError {
+                    pattern: p.clone(),
+                    reason: e.kind().to_string(),
+                })?;
+            set.add(glob);
+        }
+        let set = set.build().map_err(|e| PatternError {
+            pattern: patterns.join(" "),
+            reason: e.to_string(),
+        })?;
+        Ok(PathFilter(Some(set)))
+    }
+
+    /// Whether `path` or one of its parent directories matches.
+    fn matches(&self, path: &str) -> bool {
+        let Some(set) = &self.0 else { return false };
+        let clean = overlay::clean(path);
+        let mut p = clean.as_str();
+        loop {
+            if set.is_match(p) {
+                return true;
+            }
+            match p.rsplit_once('/') {
+                Some((parent, _)) => p = parent,
+                None => return false,
+            }
+        }
+    }
 }
 
 /// A comparison that could not be completed, naming the input at fault.
@@ -69,6 +126,8 @@ pub enum InputError {
     },
     #[error("no image for platform {wanted}; the image has: {available}")]
     NoPlatform { wanted: Platform, available: String },
+    #[error(transparent)]
+    Pattern(PatternError),
     #[error("index {0} refers to itself")]
     Cycle(Digest),
     #[error(
@@ -105,16 +164,28 @@ struct PairSide {
 
 /// Compares two images.
 pub fn compare(lhs: &Image, rhs: &Image, opts: &Options) -> Result<Outcome, CompareError> {
+    let filter = PathFilter::new(&opts.ignore_paths).map_err(|e| CompareError {
+        side: 0,
+        reference: "options".into(),
+        source: Box::new(InputError::Pattern(e)),
+    })?;
     Engine {
         sides: [lhs, rhs],
         opts,
+        filter,
     }
     .run()
+}
+
+/// Checks `--ignore-path` patterns before any image is opened.
+pub fn check_patterns(patterns: &[String]) -> Result<(), PatternError> {
+    PathFilter::new(patterns).map(drop)
 }
 
 struct Engine<'a> {
     sides: [&'a Image; 2],
     opts: &'a Options,
+    filter: PathFilter,
 }
 
 /// An index flattened to the manifests it (or the indexes it nests) lists.
@@ -148,11 +219,12 @@ impl<'a> Engine<'a> {
         }
         let roots = [self.root(0)?, self.root(1)?];
         if let [Root::Index { doc: ld, .. }, Root::Index { doc: rd, .. }] = &roots {
-            let (ld, rd) = (
-                document::index(ld.clone(), self.rules()),
-                document::index(rd.clone(), self.rules()),
-            );
-            findings.extend(values(Kind::Index, "index", &ld, &rd));
+            findings.extend(values(
+                Kind::Index,
+                "index",
+                [ld, rd].map(|d| document::index(d.clone(), &Rules::default())),
+                [ld, rd].map(|d| document::index(d.clone(), self.rules())),
+            ));
         }
         let (pairs_to_compare, platform_findings) = self.choose(&roots)?;
         findings.extend(platform_findings);
@@ -172,6 +244,16 @@ impl<'a> Engine<'a> {
             findings.extend(found);
             pairs.push(pair);
         }
+        for f in findings.iter_mut() {
+            if f.kind == Kind::File && self.filter.matches(&f.name) {
+                for field in &mut f.fields {
+                    field.counted = false;
+                }
+                classify::refresh(f);
+                f.class = Class::IgnoredPath;
+                f.explanation = classify::explain(Class::IgnoredPath, false);
+            }
+        }
         let report = Report {
             schema_version: finding::SCHEMA_VERSION,
             tool: finding::Tool {
@@ -180,8 +262,10 @@ impl<'a> Engine<'a> {
             },
             inputs: [input(l), input(r)],
             rules: *self.rules(),
+            ignore_paths: self.opts.ignore_paths.clone(),
             comparisons,
             summary: Summary::of(&findings),
+            verdict: Verdict::of(&findings),
             findings,
         };
         Ok(Outcome { report, pairs })
@@ -317,16 +401,17 @@ impl<'a> Engine<'a> {
                 };
                 let (lo, ro) = (only(&sets[0], &sets[1]), only(&sets[1], &sets[0]));
                 if !lo.is_empty() || !ro.is_empty() {
-                    findings.push(Finding {
-                        kind: Kind::Index,
-                        location: "index".into(),
-                        name: ".manifests".into(),
-                        fields: vec![FieldDiff::new(
+                    findings.push(classify::finding(
+                        Kind::Index,
+                        "index",
+                        ".manifests",
+                        vec![FieldDiff::new(
                             "platforms",
                             Some(Value::Array(lo)),
                             Some(Value::Array(ro)),
+                            Class::Platform,
                         )],
-                    });
+                    ));
                 }
                 sets[0]
                     .iter()
@@ -475,12 +560,12 @@ impl<'a> Engine<'a> {
         }
         let manifests = [self.parse_manifest(0, &lm)?, self.parse_manifest(1, &rm)?];
         let docs = [self.json_value(0, &lm)?, self.json_value(1, &rm)?];
-        let normalized = docs.map(|d| document::manifest(d, self.rules()));
         findings.extend(values(
             Kind::Manifest,
             &location,
-            &normalized[0],
-            &normalized[1],
+            docs.clone()
+                .map(|d| document::manifest(d, &Rules::default())),
+            docs.map(|d| document::manifest(d, self.rules())),
         ));
 
         let config_loc = format!("{location}/config");
@@ -495,38 +580,50 @@ impl<'a> Engine<'a> {
                 self.config_value(0, lc, &bytes[0])?,
                 self.config_value(1, rc, &bytes[1])?,
             ];
-            let [l, r] = parsed.map(|v| document::config(v, self.rules()));
-            let found = values(Kind::Config, &config_loc, &l, &r);
-            if !found.is_empty() {
+            let found = values(
+                Kind::Config,
+                &config_loc,
+                parsed.clone(),
+                parsed.map(|v| document::config(v, self.rules())),
+            );
+            if found.iter().any(|f| f.counted) {
                 configs = bytes.map(Some);
             }
             findings.extend(found);
         }
 
         let [ll, rl] = [&manifests[0].layers, &manifests[1].layers];
-        let squashed = ll.len() != rl.len();
+        let flatten = self.rules().flatten;
+        let squashed = flatten || ll.len() != rl.len();
         let mut origins = [HashMap::new(), HashMap::new()];
+        if ll.len() != rl.len() {
+            let d = FieldDiff::new(
+                "count",
+                Some(json!(ll.len())),
+                Some(json!(rl.len())),
+                Class::Layering,
+            );
+            findings.push(classify::finding(
+                Kind::Manifest,
+                &location,
+                ".layers",
+                vec![if flatten { d.set_aside() } else { d }],
+            ));
+        }
         if squashed {
-            findings.push(Finding {
-                kind: Kind::Manifest,
-                location: location.clone(),
-                name: ".layers".into(),
-                fields: vec![FieldDiff::new(
-                    "count",
-                    Some(json!(ll.len())),
-                    Some(json!(rl.len())),
-                )],
-            });
-            let layers_loc = format!("{location}/layers");
+            let rootfs = format!("{location}/rootfs");
             let (lt, rt) = rayon::join(|| self.squash(0, ll), || self.squash(1, rl));
             let (lt, rt) = (lt?, rt?);
             let lv: Vec<_> = lt.entries.into_values().collect();
             let rv: Vec<_> = rt.entries.into_values().collect();
-            let found = entries::compare(&lv, &rv, self.rules(), &layers_loc, false);
-            for f in &found {
-                for (side, list) in [(0, &lv), (1, &rv)] {
-                    if let Some(e) = list.iter().find(|e| self.rules().path(&e.name) == f.name) {
-                        origins[side].insert(f.name.clone(), e.layer);
+            let found = entries::compare(&lv, &rv, self.rules(), &rootfs, false);
+            let wanted: std::collections::HashSet<&str> =
+                found.iter().map(|f| f.name.as_str()).collect();
+            for (side, list) in [(0, &lv), (1, &rv)] {
+                for e in list {
+                    let name = self.rules().path(&e.name);
+                    if wanted.contains(name) {
+                        origins[side].insert(name.to_owned(), e.layer);
                     }
                 }
             }
@@ -536,7 +633,9 @@ impl<'a> Engine<'a> {
                 .into_par_iter()
                 .map(|i| self.layer_pair(&format!("{location}/layers-{i}"), i, &ll[i], &rl[i]))
                 .collect::<Result<_, _>>()?;
-            findings.extend(per_layer.into_iter().flatten());
+            let mut layer_findings: Vec<Finding> = per_layer.into_iter().flatten().collect();
+            self.label_without_effect(&location, [ll, rl], &mut layer_findings)?;
+            findings.extend(layer_findings);
         }
         let manifest_blobs = [lm, rm];
         let [ol, or] = origins;
@@ -679,65 +778,185 @@ impl<'a> Engine<'a> {
     fn descriptors(&self, location: &str, l: &Descriptor, r: &Descriptor) -> Vec<Finding> {
         let rules = self.rules();
         let mut fields = Vec::new();
-        let mut cmp = |field: &str, lv: Option<Value>, rv: Option<Value>| {
-            if lv != rv {
-                fields.push(FieldDiff::new(field, lv, rv));
-            }
-        };
-        let media_type = |d: &Descriptor| {
-            if rules.ignore_storage_format {
-                json!(media::canonical(&d.media_type))
+        let mut cmp =
+            |field: &str, lv: Option<Value>, rv: Option<Value>, class: Class, ignored: bool| {
+                if lv != rv {
+                    let d = FieldDiff::new(field, lv, rv, class);
+                    fields.push(if ignored { d.set_aside() } else { d });
+                }
+            };
+        let same_kind = media::canonical(&l.media_type) == media::canonical(&r.media_type);
+        cmp(
+            "mediaType",
+            Some(json!(l.media_type)),
+            Some(json!(r.media_type)),
+            if same_kind {
+                Class::StorageFormat
             } else {
-                json!(d.media_type)
-            }
-        };
-        cmp("mediaType", Some(media_type(l)), Some(media_type(r)));
-        if !rules.any() {
-            cmp("digest", Some(json!(l.digest)), Some(json!(r.digest)));
-            cmp("size", Some(json!(l.size)), Some(json!(r.size)));
-        }
+                Class::Other
+            },
+            same_kind && rules.ignore_storage_format,
+        );
+        cmp(
+            "digest",
+            Some(json!(l.digest)),
+            Some(json!(r.digest)),
+            Class::Derived,
+            rules.any(),
+        );
+        cmp(
+            "size",
+            Some(json!(l.size)),
+            Some(json!(r.size)),
+            Class::Derived,
+            rules.any(),
+        );
         let keys = l.annotations.keys().chain(
             r.annotations
                 .keys()
                 .filter(|k| !l.annotations.contains_key(*k)),
         );
-        for k in keys.filter(|k| !rules.ignores_annotation(k)) {
+        for k in keys {
+            let path = format!("annotations[{}]", json!(k));
             cmp(
-                &format!("annotations[{}]", json!(k)),
+                &path,
                 l.annotations.get(k).map(|v| json!(v)),
                 r.annotations.get(k).map(|v| json!(v)),
+                classify::json_class(Kind::Descriptor, &format!(".{path}"), true),
+                rules.ignores_annotation(k),
             );
         }
         let platform = |d: &Descriptor| d.platform.as_ref().map(|p| json!(p));
-        cmp("platform", platform(l), platform(r));
+        cmp("platform", platform(l), platform(r), Class::Platform, false);
         let urls = |d: &Descriptor| (!d.urls.is_empty()).then(|| json!(d.urls));
-        cmp("urls", urls(l), urls(r));
+        cmp("urls", urls(l), urls(r), Class::Other, false);
         cmp(
             "artifactType",
             l.artifact_type.as_ref().map(|v| json!(v)),
             r.artifact_type.as_ref().map(|v| json!(v)),
+            Class::Other,
+            false,
         );
         if fields.is_empty() {
             return vec![];
         }
-        vec![Finding {
-            kind: Kind::Descriptor,
-            location: location.to_owned(),
-            name: String::new(),
-            fields,
-        }]
+        vec![classify::finding(Kind::Descriptor, location, "", fields)]
+    }
+
+    /// Labels layer-level findings that change nothing in the file system: a whiteout hiding
+    /// nothing below it, an entry written again as a lower layer left it. They stay counted
+    /// only when nothing at all is ignored, as they are real differences between the layers.
+    fn label_without_effect(
+        &self,
+        location: &str,
+        layers: [&[Descriptor]; 2],
+        findings: &mut [Finding],
+    ) -> Result<(), CompareError> {
+        // (side, layer index, finding index) of each finding about an entry on one side only.
+        let mut candidates: Vec<(usize, usize, usize)> = Vec::new();
+        for (i, f) in findings.iter().enumerate() {
+            let [field] = f.fields.as_slice() else {
+                continue;
+            };
+            if f.kind != Kind::File || field.field != "entry" {
+                continue;
+            }
+            let side = if field.lhs.is_some() { 0 } else { 1 };
+            let Some(layer) = f
+                .location
+                .strip_prefix(&format!("{location}/layers-"))
+                .and_then(|n| n.parse::<usize>().ok())
+            else {
+                continue;
+            };
+            if layer > 0 {
+                candidates.push((side, layer, i));
+            }
+        }
+        if candidates.is_empty() {
+            return Ok(());
+        }
+        candidates.sort_unstable();
+        for (side, side_layers) in layers.iter().enumerate() {
+            let mine: Vec<(usize, usize)> = candidates
+                .iter()
+                .filter(|c| c.0 == side)
+                .map(|c| (c.1, c.2))
+                .collect();
+            let Some(top) = mine.iter().map(|c| c.0).max() else {
+                continue;
+            };
+            let listings: Vec<layer::Listing> = side_layers[..=top]
+                .par_iter()
+                .enumerate()
+                .map(|(i, d)| self.walk(side, d, i))
+                .collect::<Result<_, _>>()?;
+            let mut tree = overlay::Tree::default();
+            let mut applied = 0;
+            for (layer, index) in mine {
+                while applied < layer {
+                    tree.apply(listings[applied].entries.clone());
+                    applied += 1;
+                }
+                let f = &mut findings[index];
+                let name = overlay::clean(&f.name);
+                let Some(entry) = listings[layer]
+                    .entries
+                    .iter()
+                    .find(|e| overlay::clean(&e.name) == name)
+                else {
+                    continue;
+                };
+                let class = if let Some(hidden) = overlay::whiteout_target(&name) {
+                    (!tree.hides_anything(&hidden)).then_some(Class::WhiteoutWithoutEffect)
+                } else {
+                    tree.entries
+                        .get(&name)
+                        .is_some_and(|lower| {
+                            entries::fields(lower, entry, self.rules(), false)
+                                .iter()
+                                .all(|d| {
+                                    !d.counted
+                                        || d.class == Class::Timestamp && lower.mtime == entry.mtime
+                                })
+                        })
+                        .then_some(Class::UnchangedRewrite)
+                };
+                if let Some(class) = class {
+                    for field in &mut f.fields {
+                        field.class = class;
+                        field.counted = !self.rules().any();
+                    }
+                    classify::refresh(f);
+                }
+            }
+        }
+        Ok(())
     }
 }
 
-/// A finding for each differing value of two JSON documents.
-fn values(kind: Kind, location: &str, lhs: &Value, rhs: &Value) -> Vec<Finding> {
-    json::diff(lhs, rhs)
+/// A finding for each differing value of two JSON documents: `raw` as stored (less what is
+/// compared elsewhere), `normalized` as the rules see them. A value that differs raw but not
+/// normalized is set aside.
+fn values(kind: Kind, location: &str, raw: [Value; 2], normalized: [Value; 2]) -> Vec<Finding> {
+    let kept: Vec<String> = json::diff(&normalized[0], &normalized[1])
         .into_iter()
-        .map(|(path, l, r)| Finding {
-            kind,
-            location: location.to_owned(),
-            name: path,
-            fields: vec![FieldDiff::new("value", l, r)],
+        .map(|(p, ..)| p)
+        .collect();
+    json::diff(&raw[0], &raw[1])
+        .into_iter()
+        .map(|(path, l, r)| {
+            let counted = kept
+                .iter()
+                .any(|k| json::within(k, &path) || json::within(&path, k));
+            let class = classify::json_class(kind, &path, counted);
+            let d = FieldDiff::new("value", l, r, class);
+            classify::finding(
+                kind,
+                location,
+                &path,
+                vec![if counted { d } else { d.set_aside() }],
+            )
         })
         .collect()
 }

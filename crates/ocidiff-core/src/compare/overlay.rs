@@ -41,7 +41,40 @@ fn split(path: &str) -> (&str, &str) {
     }
 }
 
+/// What a whiteout entry hides: `Some("dir/name")` for `dir/.wh.name`, `Some("dir/")` (the
+/// directory's children) for an opaque `dir/.wh..wh..opq`, `None` for anything else.
+pub fn whiteout_target(path: &str) -> Option<String> {
+    let (dir, base) = split(path);
+    if base == OPAQUE {
+        return Some(format!("{dir}/"));
+    }
+    let hidden = base.strip_prefix(WHITEOUT).filter(|h| !h.is_empty())?;
+    Some(if dir.is_empty() {
+        hidden.to_owned()
+    } else {
+        format!("{dir}/{hidden}")
+    })
+}
+
 impl Tree {
+    /// Whether a whiteout of [`whiteout_target`] `target` hides anything in this tree.
+    pub fn hides_anything(&self, target: &str) -> bool {
+        match target.strip_suffix('/') {
+            Some(dir) => {
+                let prefix = if dir.is_empty() {
+                    String::new()
+                } else {
+                    format!("{dir}/")
+                };
+                self.entries
+                    .range(prefix.clone()..)
+                    .take_while(|(k, _)| k.starts_with(&prefix))
+                    .any(|(k, _)| !k.is_empty() && k.as_str() != dir)
+            }
+            None => self.entries.contains_key(target),
+        }
+    }
+
     /// Removes `path`'s descendants (not `path` itself).
     fn remove_below(&mut self, path: &str) {
         let prefix = if path.is_empty() {

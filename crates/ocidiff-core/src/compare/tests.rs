@@ -9,6 +9,7 @@ use ocidiff_testkit::{
 use serde_json::json;
 
 use super::*;
+use crate::finding::{self, Class};
 use crate::reference::ImageRef;
 use crate::source;
 
@@ -43,16 +44,21 @@ fn one(entries: Vec<Entry>) -> ImageSpec {
     ImageSpec::new().layer(Layer::new(entries))
 }
 
-/// `(kind, name, fields)` of each finding, for compact assertions.
+/// `(kind, name, counted fields)` of each counted finding, for compact assertions.
 fn rows(report: &Report) -> Vec<(Kind, String, Vec<String>)> {
     report
         .findings
         .iter()
+        .filter(|f| f.counted)
         .map(|f| {
             (
                 f.kind,
                 f.name.clone(),
-                f.fields.iter().map(|d| d.field.clone()).collect(),
+                f.fields
+                    .iter()
+                    .filter(|d| d.counted)
+                    .map(|d| d.field.clone())
+                    .collect(),
             )
         })
         .collect()
@@ -255,7 +261,7 @@ fn image_timestamps_and_history() {
         ignore_history: true,
         ..Rules::default()
     };
-    assert!(run(base, later, &with(both)).unwrap().findings.is_empty());
+    assert!(rows(&run(base, later, &with(both)).unwrap()).is_empty());
 }
 
 #[test]
@@ -269,7 +275,7 @@ fn image_name_annotations() {
         ignore_image_name: true,
         ..Rules::default()
     };
-    assert!(run(l, r, &with(rules)).unwrap().findings.is_empty());
+    assert!(rows(&run(l, r, &with(rules)).unwrap()).is_empty());
 }
 
 #[test]
@@ -291,7 +297,14 @@ fn docker_and_oci_storage_agree_under_semantic() {
     );
     assert!(file_rows(&report).is_empty());
     let report = run(l, r, &with(Rules::semantic())).unwrap();
-    assert!(report.findings.is_empty(), "{:?}", rows(&report));
+    assert!(rows(&report).is_empty(), "{:?}", rows(&report));
+    assert_eq!(report.verdict.outcome, finding::Outcome::Equivalent);
+    assert!(
+        report
+            .verdict
+            .set_aside_by_class
+            .contains_key(&Class::StorageFormat)
+    );
 }
 
 #[test]
@@ -328,7 +341,8 @@ fn squashed_comparison_applies_whiteouts() {
     let r = one(vec![Entry::file("a", "1"), Entry::file("b", "1")]);
     let report = run(l, r, &with(Rules::semantic())).unwrap();
     assert_eq!(file_rows(&report), vec![("a".into(), s(&["entry"]))]);
-    assert_eq!(report.findings[1].location, "manifests-0/layers");
+    let a = report.findings.iter().find(|f| f.name == "a").unwrap();
+    assert_eq!(a.location, "manifests-0/rootfs");
 }
 
 fn multi(platforms: &[&str]) -> IndexSpec {
@@ -346,7 +360,7 @@ fn platform_selection() {
         ..with(Rules::semantic())
     };
     let report = run(l.clone(), r.clone(), &opts).unwrap();
-    assert!(report.findings.is_empty(), "{:?}", rows(&report));
+    assert!(rows(&report).is_empty(), "{:?}", rows(&report));
     assert_eq!(
         report.comparisons[0].platform.as_ref().unwrap().to_string(),
         "linux/arm64"
@@ -374,10 +388,13 @@ fn platform_selection() {
         rows(&report),
         vec![(Kind::Index, ".manifests".into(), s(&["platforms"]))]
     );
-    assert_eq!(
-        report.findings[0].fields[0].rhs,
-        Some(json!(["linux/s390x"]))
-    );
+    let platforms = report
+        .findings
+        .iter()
+        .find(|f| f.kind == Kind::Index)
+        .unwrap();
+    assert_eq!(platforms.fields[0].rhs, Some(json!(["linux/s390x"])));
+    assert_eq!(platforms.class, Class::Platform);
 }
 
 #[test]
@@ -411,4 +428,161 @@ fn same_digest_is_verified_not_trusted() {
         err.to_string().contains("does not match its digest"),
         "{err}"
     );
+}
+
+fn set_aside(report: &Report) -> Vec<(String, Class)> {
+    report
+        .findings
+        .iter()
+        .filter(|f| !f.counted)
+        .map(|f| (f.name.clone(), f.class))
+        .collect()
+}
+
+#[test]
+fn ignored_differences_are_kept_as_set_aside_with_their_class() {
+    let (l, r) = (
+        one(vec![Entry::file("a", "x").mtime(1)]),
+        one(vec![Entry::file("a", "x").mtime(2)]),
+    );
+    let report = run(l, r, &with(Rules::semantic())).unwrap();
+    assert!(rows(&report).is_empty());
+    assert!(set_aside(&report).contains(&("a".into(), Class::Timestamp)));
+    assert_eq!(report.verdict.outcome, finding::Outcome::Equivalent);
+    assert_eq!(report.summary.differences, 0);
+    assert!(
+        report
+            .verdict
+            .line()
+            .starts_with("equivalent under the chosen options")
+    );
+}
+
+#[test]
+fn verdict_counts_by_class() {
+    let report = run(
+        one(vec![Entry::file("a", "x").mtime(1), Entry::file("b", "1")]),
+        one(vec![Entry::file("a", "x").mtime(2), Entry::file("b", "2")]),
+        &with(Rules::semantic()),
+    )
+    .unwrap();
+    assert_eq!(report.verdict.outcome, finding::Outcome::Different);
+    assert_eq!(report.verdict.counted_by_class[&Class::Content], 1);
+    assert_eq!(report.verdict.set_aside_by_class[&Class::Timestamp], 1);
+    let identical = run(one(vec![]), one(vec![]), &strict()).unwrap();
+    assert_eq!(identical.verdict.outcome, finding::Outcome::Identical);
+}
+
+#[test]
+fn flatten_compares_file_systems_not_layers() {
+    let l = ImageSpec::new()
+        .layer(Layer::new(vec![
+            Entry::dir("etc/"),
+            Entry::file("etc/a", "1"),
+        ]))
+        .layer(Layer::new(vec![Entry::file("etc/b", "2")]));
+    let r = ImageSpec::new()
+        .layer(Layer::new(vec![
+            Entry::dir("etc/"),
+            Entry::file("etc/b", "2"),
+        ]))
+        .layer(Layer::new(vec![Entry::file("etc/a", "1")]));
+    // Layer by layer, the same files in other layers differ...
+    let by_layer = run(l.clone(), r.clone(), &with(Rules::semantic())).unwrap();
+    assert!(!file_rows(&by_layer).is_empty());
+    // ...but the file systems are the same.
+    let rules = Rules {
+        flatten: true,
+        ..Rules::semantic()
+    };
+    let flat = run(l, r, &with(rules)).unwrap();
+    assert!(rows(&flat).is_empty(), "{:?}", rows(&flat));
+}
+
+#[test]
+fn deleting_what_was_never_created_is_no_difference_when_flattened() {
+    let l = ImageSpec::new()
+        .layer(Layer::new(vec![Entry::file("a", "1")]))
+        .layer(Layer::new(vec![
+            Entry::whiteout("never-there"),
+            Entry::opaque("empty/"),
+        ]));
+    let r = ImageSpec::new()
+        .layer(Layer::new(vec![Entry::file("a", "1")]))
+        .layer(Layer::new(vec![]));
+    let rules = Rules {
+        flatten: true,
+        ..Rules::semantic()
+    };
+    assert!(rows(&run(l.clone(), r.clone(), &with(rules)).unwrap()).is_empty());
+    // The layer view labels the same whiteouts as having no effect and sets them aside.
+    let report = run(l.clone(), r.clone(), &with(Rules::semantic())).unwrap();
+    assert!(rows(&report).is_empty(), "{:?}", rows(&report));
+    let labelled: Vec<Class> = report
+        .findings
+        .iter()
+        .filter(|f| f.kind == Kind::File)
+        .map(|f| f.class)
+        .collect();
+    assert_eq!(
+        labelled,
+        [Class::WhiteoutWithoutEffect, Class::WhiteoutWithoutEffect]
+    );
+    // Strictly, they are still layer differences.
+    assert_eq!(file_rows(&run(l, r, &strict()).unwrap()).len(), 2);
+}
+
+#[test]
+fn a_whiteout_that_hides_something_counts() {
+    let l = ImageSpec::new()
+        .layer(Layer::new(vec![Entry::file("a", "1")]))
+        .layer(Layer::new(vec![Entry::whiteout("a")]));
+    let r = ImageSpec::new()
+        .layer(Layer::new(vec![Entry::file("a", "1")]))
+        .layer(Layer::new(vec![]));
+    let report = run(l, r, &with(Rules::semantic())).unwrap();
+    assert_eq!(file_rows(&report), vec![(".wh.a".into(), s(&["entry"]))]);
+}
+
+#[test]
+fn rewriting_a_file_unchanged_has_no_effect() {
+    let base = Layer::new(vec![Entry::file("etc/conf", "same")]);
+    let l = ImageSpec::new()
+        .layer(base.clone())
+        .layer(Layer::new(vec![Entry::file("etc/conf", "same")]));
+    let r = ImageSpec::new().layer(base).layer(Layer::new(vec![]));
+    let report = run(l, r, &with(Rules::semantic())).unwrap();
+    assert!(rows(&report).is_empty(), "{:?}", rows(&report));
+    assert_eq!(
+        set_aside(&report)
+            .into_iter()
+            .filter(|(n, _)| n == "etc/conf")
+            .collect::<Vec<_>>(),
+        vec![("etc/conf".to_owned(), Class::UnchangedRewrite)]
+    );
+}
+
+#[test]
+fn ignore_path_sets_matching_files_aside() {
+    let l = one(vec![
+        Entry::file("var/log/dpkg.log", "1"),
+        Entry::file("var/cache/x/y", "1"),
+    ]);
+    let r = one(vec![
+        Entry::file("var/log/dpkg.log", "2"),
+        Entry::file("var/cache/x/y", "2"),
+    ]);
+    let opts = Options {
+        ignore_paths: vec!["/var/log/dpkg.log".into(), "var/cache".into()],
+        ..with(Rules::semantic())
+    };
+    let report = run(l.clone(), r.clone(), &opts).unwrap();
+    assert!(rows(&report).is_empty(), "{:?}", rows(&report));
+    assert_eq!(report.verdict.set_aside_by_class[&Class::IgnoredPath], 2);
+    let opts = Options {
+        ignore_paths: vec!["/var/*/dpkg.log".into()],
+        ..with(Rules::semantic())
+    };
+    assert_eq!(file_rows(&run(l, r, &opts).unwrap()).len(), 1);
+    assert!(check_patterns(&["a[".into()]).is_err());
 }

@@ -32,6 +32,10 @@ pub struct Rules {
     /// Docker→OCI conversion drops (`container`, `container_config`, `docker_version`, empty
     /// `config` members) are not compared. On with `--semantic`; diffoci has no such rule.
     pub ignore_storage_format: bool,
+    /// Compare the file systems the layers produce (whiteouts applied) instead of the layers
+    /// one by one: how the files are split into layers is then not compared. Not part of
+    /// `--semantic`, since a rebuild that reproduces the layers is the stronger result.
+    pub flatten: bool,
 }
 
 impl Rules {
@@ -47,6 +51,7 @@ impl Rules {
             ignore_tar_format: true,
             treat_canonical_paths_equal: true,
             ignore_storage_format: true,
+            flatten: false,
         }
     }
 

@@ -43,14 +43,20 @@ const CELL_WIDTH: usize = 48;
 /// Between columns.
 const GAP: &str = "  ";
 
-/// Writes `report`'s findings as a table; writes nothing when there are none.
+/// Writes `report`'s counted findings as a table (with [`TableOptions::full`], the set-aside
+/// ones too); writes nothing when there are none.
 pub fn write_table(report: &Report, out: &mut dyn io::Write, opts: TableOptions) -> io::Result<()> {
-    if report.findings.is_empty() {
+    let shown: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.counted || opts.full)
+        .collect();
+    if shown.is_empty() {
         return Ok(());
     }
     let header = ["TYPE", "NAME", "INPUT-0", "INPUT-1"].map(String::from);
     let rows: Vec<[String; 4]> = std::iter::once(header)
-        .chain(report.findings.iter().map(|f| row(f, opts)))
+        .chain(shown.into_iter().map(|f| row(f, opts)))
         .collect();
     let caps = [usize::MAX, NAME_WIDTH, CELL_WIDTH];
     let mut widths = [0usize; 3];
@@ -73,12 +79,19 @@ pub fn write_table(report: &Report, out: &mut dyn io::Write, opts: TableOptions)
     Ok(())
 }
 
+/// A row. Of a counted finding only the counted fields are shown, unless `full`; then fields
+/// set aside are shown in brackets.
 fn row(f: &Finding, opts: TableOptions) -> [String; 4] {
+    let fields: Vec<&FieldDiff> = f
+        .fields
+        .iter()
+        .filter(|d| d.counted || !f.counted || opts.full)
+        .collect();
     [
         f.kind.short().to_owned(),
         name(f, opts),
-        cell(&f.fields, |d| d.lhs.as_ref(), opts),
-        cell(&f.fields, |d| d.rhs.as_ref(), opts),
+        cell(&fields, |d| d.lhs.as_ref(), opts),
+        cell(&fields, |d| d.rhs.as_ref(), opts),
     ]
 }
 
@@ -99,7 +112,7 @@ fn name(f: &Finding, opts: TableOptions) -> String {
 
 /// One side's cell: every field on that side.
 fn cell(
-    fields: &[FieldDiff],
+    fields: &[&FieldDiff],
     side: impl Fn(&FieldDiff) -> Option<&Value>,
     opts: TableOptions,
 ) -> String {
@@ -109,17 +122,30 @@ fn cell(
     fields
         .iter()
         .map(|d| {
-            let v = side(d).map_or_else(|| "-".to_owned(), |v| value(v, opts));
-            if d.field == "value" {
-                v
-            } else if d.field == "entry" {
-                side(d).map_or_else(|| "-".to_owned(), |v| entry_summary(v, opts))
+            let text = shown_field(d, &side, opts);
+            if opts.full && !d.counted {
+                format!("[{text}]")
             } else {
-                format!("{}={v}", escape(&d.field))
+                text
             }
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+fn shown_field(
+    d: &FieldDiff,
+    side: &impl Fn(&FieldDiff) -> Option<&Value>,
+    opts: TableOptions,
+) -> String {
+    let v = side(d).map_or_else(|| "-".to_owned(), |v| value(v, opts));
+    if d.field == "value" {
+        v
+    } else if d.field == "entry" {
+        side(d).map_or_else(|| "-".to_owned(), |v| entry_summary(v, opts))
+    } else {
+        format!("{}={v}", escape(&d.field))
+    }
 }
 
 /// An entry present on one side only, as `ls -l` would sum it up: `file 0755 0:0 5B sha256:…`.
@@ -223,7 +249,9 @@ pub(crate) mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::finding::{Comparison, FieldDiff, Input, SCHEMA_VERSION, Summary, Tool};
+    use crate::finding::{
+        Class, Comparison, FieldDiff, Input, SCHEMA_VERSION, Summary, Tool, Verdict,
+    };
     use crate::normalize::Rules;
 
     fn sha(n: u8) -> String {
@@ -231,12 +259,11 @@ pub(crate) mod tests {
     }
 
     fn finding(kind: Kind, location: &str, name: &str, fields: Vec<FieldDiff>) -> Finding {
-        Finding {
-            kind,
-            location: location.to_owned(),
-            name: name.to_owned(),
-            fields,
-        }
+        Finding::new(kind, location, name, fields)
+    }
+
+    fn fd(field: &str, lhs: Option<Value>, rhs: Option<Value>) -> FieldDiff {
+        FieldDiff::new(field, lhs, rhs, Class::Content)
     }
 
     /// A report with findings of every kind, added and removed entries and multi-field rows.
@@ -247,15 +274,15 @@ pub(crate) mod tests {
                 "manifests-0",
                 "",
                 vec![
-                    FieldDiff::new("digest", Some(json!(sha(1))), Some(json!(sha(2)))),
-                    FieldDiff::new("size", Some(json!(1234)), Some(json!(1240))),
+                    fd("digest", Some(json!(sha(1))), Some(json!(sha(2)))),
+                    fd("size", Some(json!(1234)), Some(json!(1240))),
                 ],
             ),
             finding(
                 Kind::Index,
                 "index",
                 ".manifests",
-                vec![FieldDiff::new(
+                vec![fd(
                     "value",
                     Some(json!([{"digest": sha(3)}])),
                     Some(json!([{"digest": sha(4)}, {"digest": sha(5)}])),
@@ -265,17 +292,13 @@ pub(crate) mod tests {
                 Kind::Manifest,
                 "manifests-0",
                 ".annotations[\"org.opencontainers.image.created\"]",
-                vec![FieldDiff::new(
-                    "value",
-                    Some(json!("2024-01-01T00:00:00Z")),
-                    None,
-                )],
+                vec![fd("value", Some(json!("2024-01-01T00:00:00Z")), None)],
             ),
             finding(
                 Kind::Config,
                 "manifests-0/config",
                 ".config.Env",
-                vec![FieldDiff::new(
+                vec![fd(
                     "value",
                     Some(json!([
                         "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -287,7 +310,7 @@ pub(crate) mod tests {
                 Kind::Layer,
                 "manifests-0/layers-1",
                 "",
-                vec![FieldDiff::new(
+                vec![fd(
                     "mediaType",
                     Some(json!("application/vnd.oci.image.layer.v1.tar+gzip")),
                     Some(json!("application/vnd.oci.image.layer.v1.tar+zstd")),
@@ -298,20 +321,20 @@ pub(crate) mod tests {
                 "manifests-0/layers-1",
                 "etc/os-release",
                 vec![
-                    FieldDiff::new("digest", Some(json!(sha(6))), Some(json!(sha(7)))),
-                    FieldDiff::new(
+                    fd("digest", Some(json!(sha(6))), Some(json!(sha(7)))),
+                    fd(
                         "mtime",
                         Some(json!("2024-01-01T00:00:00Z")),
                         Some(json!("2024-02-01T00:00:00Z")),
                     ),
-                    FieldDiff::new("mode", Some(json!("0644")), Some(json!("0755"))),
+                    fd("mode", Some(json!("0644")), Some(json!("0755"))),
                 ],
             ),
             finding(
                 Kind::File,
                 "manifests-0/layers-1",
                 "usr/bin/new-tool",
-                vec![FieldDiff::new(
+                vec![fd(
                     "entry",
                     None,
                     Some(
@@ -323,7 +346,7 @@ pub(crate) mod tests {
                 Kind::File,
                 "manifests-0/layers-1",
                 "var/lib/gone",
-                vec![FieldDiff::new(
+                vec![fd(
                     "entry",
                     Some(json!({"type": "directory", "mode": "0755", "uid": 0, "gid": 0})),
                     None,
@@ -334,15 +357,15 @@ pub(crate) mod tests {
                 "manifests-0/layers-1",
                 "etc/ssl/certs/ca-certificates-from-a-very-long-directory-name/bundle.crt",
                 vec![
-                    FieldDiff::new("linkname", None, Some(json!("../x"))),
-                    FieldDiff::new("size", Some(json!(10)), Some(json!(0))),
+                    fd("linkname", None, Some(json!("../x"))),
+                    fd("size", Some(json!(10)), Some(json!(0))),
                 ],
             ),
             finding(
                 Kind::File,
                 "manifests-0/layers-1",
                 "evil\n\u{1b}[2Jname",
-                vec![FieldDiff::new("uid", Some(json!(0)), Some(json!(1000)))],
+                vec![fd("uid", Some(json!(0)), Some(json!(1000)))],
             ),
         ];
         Report {
@@ -364,6 +387,8 @@ pub(crate) mod tests {
                 },
             ],
             rules: Rules::default(),
+            ignore_paths: vec![],
+            verdict: Verdict::of(&findings),
             comparisons: vec![Comparison {
                 location: "manifests-0".to_owned(),
                 platform: None,

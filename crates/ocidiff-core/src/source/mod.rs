@@ -4,6 +4,7 @@
 mod archive;
 mod docker_archive;
 mod layout;
+mod listing;
 mod oci_archive;
 pub mod registry;
 mod resolve;
@@ -13,6 +14,7 @@ use std::path::PathBuf;
 pub use archive::{ArchiveError, Span, TarIndex};
 pub use docker_archive::ClassicArchive;
 pub use layout::{OciDir, select_root};
+pub use listing::{ArchivedImage, archived_images};
 pub use oci_archive::OciArchive;
 pub use resolve::{Context, PullPolicy, open_all};
 

@@ -3,9 +3,8 @@
 use std::io::{self, Write};
 
 use anyhow::{Context, bail};
-use ocidiff_core::compare::{self, Options, PlatformChoice};
+use ocidiff_core::compare::{self, Options};
 use ocidiff_core::content::Limits;
-use ocidiff_core::model::Platform;
 use ocidiff_core::normalize::Rules;
 use ocidiff_core::reference::ImageRef;
 use ocidiff_core::report::{dir::ReportDir, json, table};
@@ -21,7 +20,7 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Verdict> {
         Some(d) => Some(ReportDir::create(d)?),
         None => None,
     };
-    let (lhs, rhs) = rayon_join_open(&args.lhs, &args.rhs)?;
+    let (lhs, rhs) = open_inputs(args, &opts)?;
     tracing::info!(lhs = %lhs.reference, rhs = %rhs.reference, "comparing");
     let outcome = compare::compare(&lhs, &rhs, &opts)?;
     let report = &outcome.report;
@@ -46,26 +45,29 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Verdict> {
     if let Some(dir) = report_dir {
         dir.finish(report)?;
     }
-    Ok(if report.findings.is_empty() {
+    eprintln!("ocidiff: {}", report.verdict.line());
+    Ok(if report.verdict.counted == 0 {
         Verdict::Same
     } else {
         Verdict::Different
     })
 }
 
-/// Opens both inputs at once: reading a `docker save` tarball's index can take a while.
-fn rayon_join_open(lhs: &str, rhs: &str) -> anyhow::Result<(source::Image, source::Image)> {
-    let open = |n: usize, s: &str| -> anyhow::Result<source::Image> {
-        let r = ImageRef::parse(s).with_context(|| format!("input {n}"))?;
-        source::open(&r).with_context(|| format!("input {n} ({r})"))
+/// Opens both inputs together: registry images are pulled side by side.
+fn open_inputs(args: &DiffArgs, opts: &Options) -> anyhow::Result<(source::Image, source::Image)> {
+    let parse = |n: usize, s: &str| ImageRef::parse(s).with_context(|| format!("input {n}"));
+    let refs = [parse(0, &args.lhs)?, parse(1, &args.rhs)?];
+    let ctx = super::store::context(&args.store, args.pull, opts.platforms.clone());
+    let mut opened = source::open_all(&refs, &ctx).into_iter();
+    let mut next = |n: usize| -> anyhow::Result<source::Image> {
+        opened
+            .next()
+            .unwrap_or_else(|| unreachable!("one result per reference"))
+            .with_context(|| format!("input {n} ({})", refs[n]))
     };
-    let (l, r) = std::thread::scope(|scope| {
-        let l = scope.spawn(|| open(0, lhs));
-        let r = open(1, rhs);
-        (l.join(), r)
-    });
-    let l = l.map_err(|_| anyhow::anyhow!("opening input 0 panicked"))?;
-    Ok((l?, r?))
+    let lhs = next(0)?;
+    let rhs = next(1)?;
+    Ok((lhs, rhs))
 }
 
 fn options(args: &DiffArgs) -> anyhow::Result<Options> {
@@ -82,19 +84,10 @@ fn options(args: &DiffArgs) -> anyhow::Result<Options> {
     rules.ignore_image_name |= args.ignore_image_name;
     rules.ignore_tar_format |= args.ignore_tar_format;
     rules.treat_canonical_paths_equal |= args.treat_canonical_paths_equal;
+    rules.flatten |= args.flatten;
+    compare::check_patterns(&args.ignore_path)?;
 
-    let platforms = if args.all_platforms {
-        PlatformChoice::All
-    } else if args.platform.is_empty() {
-        PlatformChoice::default()
-    } else {
-        PlatformChoice::These(
-            args.platform
-                .iter()
-                .map(|p| p.parse::<Platform>())
-                .collect::<Result<_, _>>()?,
-        )
-    };
+    let platforms = super::store::platforms(&args.platform, args.all_platforms)?;
     if !(args.max_scale.is_finite() && args.max_scale > 0.0) {
         bail!(
             "--max-scale must be a positive number, not {}",
@@ -105,5 +98,6 @@ fn options(args: &DiffArgs) -> anyhow::Result<Options> {
         rules,
         platforms,
         limits: Limits::default().scaled(args.max_scale),
+        ignore_paths: args.ignore_path.clone(),
     })
 }

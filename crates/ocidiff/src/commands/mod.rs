@@ -1,12 +1,18 @@
 //! One file per subcommand, each a short chain of calls into the library.
 
 mod diff;
+mod store;
 
 use crate::Verdict;
 use crate::cli::{Cli, Command};
 
 pub fn run(cli: Cli) -> anyhow::Result<Verdict> {
     match cli.command {
-        Command::Diff(args) => diff::run(&args),
+        Command::Diff(args) => diff::run(&crate::config::apply(args)?),
+        Command::Pull(args) => store::pull(&args),
+        Command::Images(args) => store::images(&args),
+        Command::Load(args) => store::load(&args),
+        Command::Rm(args) => store::rm(&args),
+        Command::Info(args) => store::info(&args),
     }
 }

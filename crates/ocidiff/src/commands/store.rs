@@ -1,0 +1,277 @@
+//! What the store-using commands share: the source context built from flags, progress bars,
+//! and `pull`, `images`, `load`, `rm`, `info`.
+
+use std::collections::HashMap;
+use std::io::{self, IsTerminal, Write};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context as _, bail};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use ocidiff_core::model::{Platform, PlatformChoice};
+use ocidiff_core::reference::{DockerRef, ImageRef};
+use ocidiff_core::source::registry::{self, Progress, PullOptions};
+use ocidiff_core::source::{self, Context, PullPolicy};
+use ocidiff_core::store::{self, Store};
+
+use crate::Verdict;
+use crate::cli::{LoadArgs, Pull, PullArgs, RmArgs, StoreArgs};
+
+/// The context for opening images, from the store flags.
+pub fn context(args: &StoreArgs, pull: Pull, platforms: PlatformChoice) -> Context {
+    Context {
+        store_root: args.store.clone(),
+        pull: match pull {
+            Pull::Always => PullPolicy::Always,
+            Pull::Missing => PullPolicy::Missing,
+            Pull::Never => PullPolicy::Never,
+        },
+        platforms,
+        registry: PullOptions {
+            insecure_registries: args.insecure_registry.clone(),
+            progress: progress_bars(),
+            ..PullOptions::default()
+        },
+    }
+}
+
+/// `--platform`/`--all-platforms` as the library takes them.
+pub fn platforms(list: &[String], all: bool) -> anyhow::Result<PlatformChoice> {
+    if all {
+        return Ok(PlatformChoice::All);
+    }
+    if list.is_empty() {
+        return Ok(PlatformChoice::default());
+    }
+    Ok(PlatformChoice::These(
+        list.iter()
+            .map(|p| p.parse::<Platform>())
+            .collect::<Result<_, _>>()?,
+    ))
+}
+
+/// One bar per image on stderr while pulling, only when stderr is a terminal, so that logs
+/// and CI output stay clean.
+fn progress_bars() -> Option<Arc<dyn Progress>> {
+    if !io::stderr().is_terminal() {
+        return None;
+    }
+    Some(Arc::new(Bars {
+        multi: MultiProgress::new(),
+        bars: Mutex::new(HashMap::new()),
+    }))
+}
+
+struct Bars {
+    multi: MultiProgress,
+    bars: Mutex<HashMap<String, ProgressBar>>,
+}
+
+impl Bars {
+    fn bar(&self, image: &DockerRef) -> ProgressBar {
+        let mut bars = self.bars.lock().unwrap_or_else(|e| e.into_inner());
+        bars.entry(image.to_string())
+            .or_insert_with(|| {
+                let bar = self.multi.add(ProgressBar::new(0));
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{msg:40!} {bar:30} {bytes:>10}/{total_bytes:10} {bytes_per_sec:>12}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                );
+                bar.set_message(image.familiar());
+                bar
+            })
+            .clone()
+    }
+}
+
+impl Progress for Bars {
+    fn update(&self, image: &DockerRef, done: u64, total: u64) {
+        let bar = self.bar(image);
+        bar.set_length(total);
+        bar.set_position(done);
+    }
+
+    fn finish(&self, image: &DockerRef) {
+        self.bar(image).finish();
+    }
+}
+
+fn open_store(args: &StoreArgs) -> anyhow::Result<Store> {
+    Ok(context(args, Pull::Missing, PlatformChoice::default()).store()?)
+}
+
+pub fn pull(args: &PullArgs) -> anyhow::Result<Verdict> {
+    let choice = platforms(&args.platform, args.all_platforms)?;
+    let ctx = context(&args.store, Pull::Always, choice.clone());
+    let store = ctx.store()?;
+    let requests = args
+        .images
+        .iter()
+        .map(|s| Ok((DockerRef::parse(s)?, choice.clone())))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let results = registry::pull_all(&store, &requests, &ctx.registry);
+    let mut out = io::stdout().lock();
+    for ((name, _), result) in requests.iter().zip(results) {
+        let digest = result.with_context(|| format!("pulling {name}"))?;
+        writeln!(out, "{} {digest}", name.familiar())?;
+    }
+    Ok(Verdict::Same)
+}
+
+pub fn images(args: &StoreArgs) -> anyhow::Result<Verdict> {
+    let store = open_store(args)?;
+    let mut rows = vec![[
+        "NAME".to_owned(),
+        "TAG".to_owned(),
+        "DIGEST".to_owned(),
+        "PLATFORMS".to_owned(),
+        "SIZE".to_owned(),
+    ]];
+    for record in store.list_images()? {
+        let (name, tag) = match &record.name {
+            Some(n) => {
+                let bare = DockerRef {
+                    tag: None,
+                    digest: None,
+                    ..n.clone()
+                };
+                (bare.familiar(), n.tag.clone().unwrap_or_else(|| "-".into()))
+            }
+            None => ("-".into(), "-".into()),
+        };
+        let platforms: Vec<String> = record.platforms.iter().map(ToString::to_string).collect();
+        rows.push([
+            name,
+            tag,
+            record.root.digest.to_string(),
+            if platforms.is_empty() {
+                "-".into()
+            } else {
+                platforms.join(",")
+            },
+            human_size(record.size),
+        ]);
+    }
+    let widths: Vec<usize> = (0..5)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = io::stdout().lock();
+    for row in rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        writeln!(out, "{}", line.join("  ").trim_end())?;
+    }
+    Ok(Verdict::Same)
+}
+
+fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes}B")
+    } else {
+        format!("{value:.1}{}", UNITS[unit])
+    }
+}
+
+pub fn load(args: &LoadArgs) -> anyhow::Result<Verdict> {
+    let store = open_store(&args.store)?;
+    // The archive readers seek; standard input is spooled into the store's directory first.
+    let spooled;
+    let path = match &args.input {
+        Some(p) => p.clone(),
+        None => {
+            if io::stdin().is_terminal() {
+                bail!(
+                    "no archive given: pass --input FILE or pipe one in (docker save IMAGE | ocidiff load)"
+                );
+            }
+            let mut file =
+                tempfile::NamedTempFile::new_in(store.root()).context("spooling standard input")?;
+            io::copy(&mut io::stdin().lock(), &mut file).context("reading standard input")?;
+            spooled = file;
+            spooled.path().to_owned()
+        }
+    };
+    let display = args
+        .input
+        .as_ref()
+        .map_or_else(|| "standard input".to_owned(), |p| p.display().to_string());
+    let kind = ImageRef::parse(&path.display().to_string())
+        .with_context(|| format!("loading {display}"))?;
+    let mut out = io::stdout().lock();
+    for archived in source::archived_images(&path).with_context(|| format!("loading {display}"))? {
+        let reference = match &kind {
+            ImageRef::OciArchive { path, .. } => ImageRef::OciArchive {
+                path: path.clone(),
+                reference: archived.selector.clone(),
+            },
+            ImageRef::DockerArchive { path, .. } => ImageRef::DockerArchive {
+                path: path.clone(),
+                reference: archived.selector.clone(),
+            },
+            other => bail!("{display} is not an archive ({})", other.transport()),
+        };
+        let image = source::open(&reference).with_context(|| format!("loading {display}"))?;
+        let names = archived
+            .names
+            .iter()
+            .map(|n| DockerRef::parse(n))
+            .collect::<Result<Vec<_>, _>>()?;
+        for record in store::load(&store, &image, &names)? {
+            writeln!(out, "Loaded {} {}", record.key(), record.root.digest)?;
+        }
+    }
+    Ok(Verdict::Same)
+}
+
+pub fn rm(args: &RmArgs) -> anyhow::Result<Verdict> {
+    let store = open_store(&args.store)?;
+    let names = args
+        .images
+        .iter()
+        .map(|s| DockerRef::parse(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let removal = store.remove_images(&names)?;
+    let mut out = io::stdout().lock();
+    for record in &removal.removed {
+        writeln!(out, "Removed {}", record.key())?;
+    }
+    writeln!(
+        out,
+        "Freed {} blobs, {}",
+        removal.freed_blobs,
+        human_size(removal.freed_bytes)
+    )?;
+    Ok(Verdict::Same)
+}
+
+pub fn info(args: &StoreArgs) -> anyhow::Result<Verdict> {
+    let store = open_store(args)?;
+    let info = store.info()?;
+    let mut out = io::stdout().lock();
+    writeln!(out, "ocidiff {}", env!("CARGO_PKG_VERSION"))?;
+    writeln!(out, "Store:     {}", info.root.display())?;
+    writeln!(out, "Images:    {}", info.images)?;
+    writeln!(
+        out,
+        "Blobs:     {} ({})",
+        info.blobs,
+        human_size(info.bytes)
+    )?;
+    writeln!(
+        out,
+        "Platform:  {} (default for --platform)",
+        Platform::host()
+    )?;
+    Ok(Verdict::Same)
+}
