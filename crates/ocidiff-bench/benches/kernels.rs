@@ -155,6 +155,7 @@ fn whole_compare(c: &mut Criterion) {
             rules: Rules::semantic(),
             platforms: Default::default(),
             limits: Limits::default(),
+            ignore_paths: vec![],
         };
         g.bench_function(name, |b| {
             b.iter(|| {

@@ -124,7 +124,7 @@ fn main() -> anyhow::Result<()> {
     let mut seen = BTreeSet::new();
     blobs.retain(|(p, _)| seen.insert(p.clone()));
     // Largest first, so that no big blob starts last and leaves the other cores idle.
-    blobs.sort_by(|a, b| b.1.cmp(&a.1));
+    blobs.sort_by_key(|b| std::cmp::Reverse(b.1));
     let stored: u64 = blobs.iter().map(|b| b.1).sum();
     let decompressed: u64 = blobs
         .par_iter()
