@@ -404,11 +404,13 @@ import sys, collections
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 by_case = collections.OrderedDict()
 for case, tool, src, med, mn, mx, cpu, rss, status in rows:
+    cpu = None if cpu == "-" else float(cpu)
     by_case.setdefault(case, []).append((tool, src, float(med), float(mn), float(mx), cpu, int(rss), status))
-out = ["| case | tool | source | median s | min–max s | CPU s | peak RSS MB | ocidiff ÷ this |",
-       "|---|---|---|---:|---:|---:|---:|---:|"]
+out = ["| case | tool | source | median s | min–max s | CPU s | peak RSS MB | ocidiff ÷ this, wall | ocidiff ÷ this, CPU |",
+       "|---|---|---|---:|---:|---:|---:|---:|---:|"]
 for case, rs in by_case.items():
-    ours = {src: med for tool, src, med, *_ , status in rs if tool == "ocidiff" and status == "ok"}
+    ours = {src: (med, cpu) for tool, src, med, _, _, cpu, _, status in rs
+            if tool == "ocidiff" and status == "ok"}
     for tool, src, med, mn, mx, cpu, rss, status in rs:
         if status == "timeout":
             t = f"did not finish in {med:.0f} s"
@@ -416,13 +418,19 @@ for case, rs in by_case.items():
             t = status
         else:
             t = f"{med:.3f}"
-        base_src = src if src in ours else "oci"
-        ratio = ""
-        if tool != "ocidiff" and status == "ok" and base_src in ours and med > 0:
-            ratio = f"{ours[base_src] / med:.2f}" + ("" if base_src == src else " (vs oci)")
-        elif tool != "ocidiff" and status == "timeout" and base_src in ours:
-            ratio = f"< {ours[base_src] / med:.3f}"
-        out.append(f"| {case} | {tool} | {src} | {t} | {mn:.3f}–{mx:.3f} | {cpu} | {rss} | {ratio} |")
+        base = src if src in ours else "oci"
+        note = "" if base == src else " (vs oci)"
+        wall = cpur = ""
+        if tool != "ocidiff" and base in ours:
+            om, oc = ours[base]
+            if status == "ok" and med > 0:
+                wall = f"{om / med:.3g}{note}"
+                if cpu and oc is not None:
+                    cpur = f"{oc / cpu:.3g}{note}"
+            elif status == "timeout":
+                wall = f"< {om / med:.2g}{note}"
+        cpus = "-" if cpu is None else f"{cpu:.3f}"
+        out.append(f"| {case} | {tool} | {src} | {t} | {mn:.3f}–{mx:.3f} | {cpus} | {rss or '-'} | {wall} | {cpur} |")
 open(sys.argv[2], "w").write("\n".join(out) + "\n")
 print("\n".join(out))
 PY
