@@ -1,0 +1,437 @@
+#!/usr/bin/env bash
+# Whole-run benchmarks of ocidiff against diffoci, diffoscope and the hardware floor
+# (see BENCHMARKS.md for what each case means and the latest results).
+#
+#   scripts/bench.sh            full run: builds (once, cached) and measures every case
+#   scripts/bench.sh --quick    smoke check: tiny generated inputs, each tool run once (no
+#                               docker or registry rows, diffoscope on one case), no network,
+#                               no timing assertions (scripts/test.sh calls it)
+#
+# Environment:
+#   OCIDIFF_BENCH_DIR      inputs, services and results (default /tmp/ocidiff-bench); reruns
+#                          reuse the inputs built there
+#   OCIDIFF_BENCH_RUNS     timed runs per command (default 5; the median is reported)
+#   OCIDIFF_BENCH_TIMEOUT  seconds before a slow peer (diffoscope) is stopped (default 600)
+#   OCIDIFF_BENCH_MIRROR   Debian mirror for the large case (default http://deb.debian.org/debian)
+#   OCIDIFF_BENCH_REGISTRY_PORT  loopback port of the bench registry (default 5077)
+#   OCIDIFF_BENCH_CASES    only these cases, e.g. "c-layers-60 d-files-100k" (default: all)
+#   CARGO_TARGET_DIR       where the binaries are built, as cargo uses it
+#
+# Cases: (a) two builds of a Debian bookworm root filesystem plus gcc, g++, make, gfortran,
+# gdb and python3 (about 900 MB uncompressed; each from its own debootstrap run, so every layer
+# differs); (b) one of them against itself; (c) 60 and 120 small layers (dockerd refuses more
+# than 125); (d) one layer of
+# 50 000 and of 100 000 small files. Quick mode replaces (a) by a generated 4 MiB pair and
+# shrinks (c) and (d).
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+quick=0
+case ${1:-} in
+--quick) quick=1 ;;
+"") ;;
+*)
+    echo "usage: $0 [--quick]" >&2
+    exit 2
+    ;;
+esac
+
+bench_dir=${OCIDIFF_BENCH_DIR:-/tmp/ocidiff-bench}
+runs=${OCIDIFF_BENCH_RUNS:-5}
+timeout_s=${OCIDIFF_BENCH_TIMEOUT:-600}
+mirror=${OCIDIFF_BENCH_MIRROR:-http://deb.debian.org/debian}
+reg_port=${OCIDIFF_BENCH_REGISTRY_PORT:-5077}
+# Image names in the daemon, the registry and the stores; the quick check's own, so that its
+# tiny images never shadow the full run's.
+prefix="ocidiff-bench"
+if ((quick)); then
+    prefix="ocidiff-bench-quick"
+    bench_dir=$bench_dir/quick
+    runs=1
+    timeout_s=30
+fi
+mkdir -p "$bench_dir"
+bench_dir=$(cd "$bench_dir" && pwd)
+stamp=$(date +%Y%m%d-%H%M%S)
+results=$bench_dir/results/$stamp
+mkdir -p "$results"
+export OCIDIFF_STORE=$bench_dir/store
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# ---------------------------------------------------------------------------------------------
+# Binaries: release for measurements; the quick check reuses the debug build scripts/test.sh
+# already made.
+target=${CARGO_TARGET_DIR:-$root/target}
+if ((quick)); then
+    profile=debug
+    (cd "$root" && cargo build -q -p ocidiff -p ocidiff-bench --bins)
+else
+    profile=release
+    (cd "$root" && cargo build -q --release -p ocidiff -p ocidiff-bench --bins)
+fi
+bin=$target/$profile
+ocidiff=$bin/ocidiff
+
+# ---------------------------------------------------------------------------------------------
+# Services. dockerd: the caller's (DOCKER_HOST) if it answers, else a private one under
+# $bench_dir/svc; without it the docker:// rows and the large case are skipped. The registry
+# is ours, on a fixed port, so that peers' stores keep their pulled copies between runs.
+# The quick check leaves docker out: `docker save` through the vfs driver alone would take
+# longer than the whole check may.
+docker_ok=0
+if ((quick)); then
+    :
+elif have docker && docker info >/dev/null 2>&1; then
+    docker_ok=1
+elif ! ((quick)) && [[ -x $root/scripts/services.sh ]]; then
+    OCIDIFF_TEST_STATE=$bench_dir/svc "$root/scripts/services.sh" start >&2 || true
+    if [[ -f $bench_dir/svc/env ]]; then
+        # shellcheck disable=SC1091
+        source "$bench_dir/svc/env"
+        docker info >/dev/null 2>&1 && docker_ok=1
+    fi
+fi
+((docker_ok)) || log "no docker daemon: docker:// rows are skipped"
+# skopeo does not read DOCKER_HOST by itself.
+src_daemon=() dest_daemon=()
+if [[ -n ${DOCKER_HOST:-} ]]; then
+    src_daemon=(--src-daemon-host "$DOCKER_HOST")
+    dest_daemon=(--dest-daemon-host "$DOCKER_HOST")
+fi
+
+# diffoci v0.1.8 runs `docker save --platform P`, which a Docker 20.10 daemon (API 1.41)
+# refuses; the shim drops the flag (such a daemon holds one platform per image anyway).
+mkdir -p "$bench_dir/shim"
+cat >"$bench_dir/shim/docker" <<'SH'
+#!/usr/bin/env bash
+real=$(PATH=${PATH#*/shim:} command -v docker)
+args=()
+while (($#)); do
+    case $1 in
+    --platform) shift 2 ;;
+    --platform=*) shift ;;
+    *) args+=("$1"); shift ;;
+    esac
+done
+exec "$real" "${args[@]}"
+SH
+chmod +x "$bench_dir/shim/docker"
+export PATH=$bench_dir/shim:$PATH
+# What `ocidiff diff docker://A docker://B` does, for builds without docker:// support: save
+# both images from the daemon, then read the archives.
+cat >"$bench_dir/ocidiff-via-docker-save" <<SH
+#!/usr/bin/env bash
+set -eu
+t=\$(mktemp -d "$bench_dir/save.XXXXXX")
+trap 'rm -rf "\$t"' EXIT
+docker save -o "\$t/0.tar" "\$1" &
+p=\$!
+docker save -o "\$t/1.tar" "\$2"
+wait "\$p"
+"$ocidiff" diff --semantic "docker-archive:\$t/0.tar" "docker-archive:\$t/1.tar"
+SH
+chmod +x "$bench_dir/ocidiff-via-docker-save"
+
+reg=127.0.0.1:$reg_port
+reg_pid=
+stop_registry() { if [[ -n $reg_pid ]]; then kill "$reg_pid" 2>/dev/null || true; fi; }
+trap stop_registry EXIT
+reg_ok=0
+if ((quick)); then
+    :
+elif curl -fs "http://$reg/v2/" >/dev/null 2>&1; then
+    reg_ok=1
+elif have docker-registry; then
+    mkdir -p "$bench_dir/registry"
+    cat >"$bench_dir/registry/config.yml" <<YML
+version: 0.1
+log: { level: error }
+storage: { filesystem: { rootdirectory: $bench_dir/registry/data } }
+http: { addr: $reg }
+YML
+    docker-registry serve "$bench_dir/registry/config.yml" >"$bench_dir/registry/log" 2>&1 &
+    reg_pid=$!
+    for _ in $(seq 1 100); do
+        curl -fs "http://$reg/v2/" >/dev/null 2>&1 && { reg_ok=1; break; }
+        sleep 0.1
+    done
+fi
+((reg_ok)) || log "no registry on $reg: registry rows are skipped"
+
+# ---------------------------------------------------------------------------------------------
+# Inputs. Every case is a directory holding lhs/ and rhs/ (OCI layouts, gzip layers), made
+# once; the other forms are derived from them on demand and cached too.
+
+# Two debootstrap runs minutes apart, each imported into docker and built on with the classic
+# builder: a real rebuild pair whose every layer differs.
+build_large() {
+    local dir=$bench_dir/large n
+    [[ -f $dir/lhs/index.json && -f $dir/rhs/index.json ]] && return 0
+    ((docker_ok)) || { log "the large case needs dockerd"; return 1; }
+    have debootstrap || apt-get install -y debootstrap >&2
+    mkdir -p "$dir"
+    for n in 0 1; do
+        if ! docker image inspect "ocidiff-bench/large:$n" >/dev/null 2>&1; then
+            if ! docker image inspect "ocidiff-bench/base:$n" >/dev/null 2>&1; then
+                if [[ ! -s $dir/base$n.tar ]]; then
+                    log "debootstrap run $n (a few minutes)"
+                    rm -rf "$dir/rootfs$n"
+                    debootstrap --variant=minbase bookworm "$dir/rootfs$n" "$mirror" \
+                        >"$dir/debootstrap$n.log" 2>&1
+                    tar -C "$dir/rootfs$n" -c . >"$dir/base$n.tar.part"
+                    mv "$dir/base$n.tar.part" "$dir/base$n.tar"
+                    rm -rf "$dir/rootfs$n"
+                fi
+                docker import "$dir/base$n.tar" "ocidiff-bench/base:$n" >/dev/null
+            fi
+            mkdir -p "$dir/ctx$n"
+            cat >"$dir/ctx$n/Dockerfile" <<DF
+FROM ocidiff-bench/base:$n
+ENV DEBIAN_FRONTEND=noninteractive
+RUN apt-get update && apt-get install -y gcc g++ make gfortran gdb python3 && rm -rf /var/lib/apt/lists/*
+DF
+            log "docker build $n (a few minutes)"
+            DOCKER_BUILDKIT=0 docker build --network host -q -t "ocidiff-bench/large:$n" \
+                "$dir/ctx$n" >"$dir/build$n.log" 2>&1
+        fi
+    done
+    for n in 0 1; do
+        local side=lhs
+        ((n)) && side=rhs
+        docker tag "ocidiff-bench/large:$n" "ocidiff-bench/large:$side"
+        rm -rf "${dir:?}/$side"
+        skopeo copy -q "${src_daemon[@]}" "docker-daemon:ocidiff-bench/large:$side" "oci:$dir/$side:latest" >&2
+        docker save -o "$dir/$side.docker.tar" "ocidiff-bench/large:$side"
+    done
+}
+
+build_generated() { # NAME SHAPE N
+    local dir=$bench_dir/$1
+    [[ -f $dir/lhs/index.json && -f $dir/rhs/index.json ]] && return 0
+    log "generating $1"
+    rm -rf "$dir"
+    "$bin/gen-bench" "$2" "$3" "$dir"
+}
+
+# docker-daemon and registry copies, and docker-archive tarballs for diffoscope.
+derive() { # NAME
+    local name=$1 dir=$bench_dir/$1 side
+    for side in lhs rhs; do
+        if ((docker_ok)) && ! docker image inspect "$prefix/$name:$side" >/dev/null 2>&1; then
+            if [[ -s $dir/$side.docker.tar ]]; then
+                docker load -q -i "$dir/$side.docker.tar" >/dev/null
+                local loaded
+                loaded=$(tar -xOf "$dir/$side.docker.tar" manifest.json |
+                    python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["RepoTags"][0])')
+                [[ $loaded == "$prefix/$name:$side" ]] ||
+                    docker tag "$loaded" "$prefix/$name:$side"
+            else
+                skopeo copy -q "${dest_daemon[@]}" "oci:$dir/$side:latest" \
+                    "docker-daemon:$prefix/$name:$side" >&2
+            fi
+        fi
+        if [[ ! -s $dir/$side.docker.tar ]]; then
+            skopeo copy -q "oci:$dir/$side:latest" \
+                "docker-archive:$dir/$side.docker.tar:$prefix/$name:$side" >&2
+        fi
+        if ((reg_ok)) && ! curl -fs -o /dev/null \
+            -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+            -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+            "http://$reg/v2/$prefix/$name/manifests/$side"; then
+            skopeo copy -q --dest-tls-verify=false "oci:$dir/$side:latest" \
+                "docker://$reg/$prefix/$name:$side" >&2
+        fi
+        # Both differs' own stores, from the same docker save output (diffoci cannot reach a
+        # plain-HTTP registry).
+        "$ocidiff" load -i "$dir/$side.docker.tar" >/dev/null 2>&1 ||
+            log "ocidiff load $name:$side failed"
+        if have diffoci; then
+            diffoci load --input "$dir/$side.docker.tar" >/dev/null 2>&1 ||
+                log "diffoci load $name:$side failed"
+        fi
+    done
+}
+
+# ---------------------------------------------------------------------------------------------
+# Measuring. Each command: hyperfine (full mode; median of $runs after one warm-up run, which
+# also lets the tools' stores pull registry images before timing) or one plain run (quick
+# mode), then one more run under /usr/bin/time for the peak RSS. Exit status 1 means
+# "differences found" for both differs and is not a failure.
+rows=$results/rows.tsv
+: >"$rows"
+
+measure() { # CASE TOOL SOURCE CMD...
+    local case=$1 tool=$2 src=$3
+    shift 3
+    local id=${case}_${tool}_${src} status=ok median min max cpu rss
+    local rssfile=$results/$id.rss
+    if ((quick)) || ! have hyperfine; then
+        local start end
+        start=$(date +%s.%N)
+        timeout "$timeout_s" "$@" >"$results/$id.out" 2>"$results/$id.err" || {
+            local rc=$?
+            ((rc == 124)) && status=timeout
+            ((rc != 1 && rc != 124)) && status=failed:$rc
+        }
+        end=$(date +%s.%N)
+        median=$(python3 -c "print(f'{$end-$start:.3f}')")
+        min=$median max=$median cpu=-
+    else
+        if ! hyperfine -N -i --style none --warmup 1 --runs "$runs" \
+            --export-json "$results/$id.json" -n "$tool" -- "${*@Q}" \
+            >"$results/$id.hyperfine" 2>&1; then
+            status=failed
+        fi
+        read -r median min max cpu < <(python3 -c "
+import json,sys,statistics
+r=json.load(open('$results/$id.json'))['results'][0]
+codes=set(r.get('exit_codes') or [])
+print(f\"{r['median']:.3f} {r['min']:.3f} {r['max']:.3f} {r['user']+r['system']:.3f}\")
+bad=codes-{0,1}
+sys.exit(3 if bad else 0)") || status=failed
+    fi
+    rss=0
+    if [[ $status == ok && -x /usr/bin/time ]]; then
+        timeout "$timeout_s" /usr/bin/time -f '%M' -o "$rssfile" "$@" >/dev/null \
+            2>"$results/$id.err" || true
+        rss=$(tail -n1 "$rssfile" 2>/dev/null | tr -dc 0-9)
+        rss=$((${rss:-0} / 1024))
+        # diffoci exits 1 both for "differences" and for errors; its errors are fatal logs.
+        grep -q 'level=fatal' "$results/$id.err" && status=failed
+    fi
+    [[ $status == ok ]] || log "$case: $tool ($src) $status (see $results/$id.*)"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$case" "$tool" "$src" "$median" "$min" "$max" \
+        "$cpu" "$rss" "$status" >>"$rows"
+}
+
+# diffoscope runs once (it is far too slow to repeat); stopped after $timeout_s.
+measure_once() { # CASE TOOL SOURCE CMD...
+    local case=$1 tool=$2 src=$3
+    shift 3
+    local id=${case}_${tool}_${src} status=ok start end rc=0 rss
+    start=$(date +%s.%N)
+    timeout "$timeout_s" /usr/bin/time -f '%M' -o "$results/$id.rss" "$@" \
+        >"$results/$id.out" 2>"$results/$id.err" || rc=$?
+    end=$(date +%s.%N)
+    ((rc == 124)) && status=timeout
+    ((rc != 0 && rc != 1 && rc != 124)) && status=failed:$rc
+    local t
+    t=$(python3 -c "print(f'{$end-$start:.3f}')")
+    rss=$(tail -n1 "$results/$id.rss" 2>/dev/null | tr -dc 0-9)
+    rss=$((${rss:-0} / 1024))
+    [[ $status == ok ]] || log "$case: $tool ($src) $status"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t-\t%s\t%s\n' "$case" "$tool" "$src" "$t" "$t" "$t" "$rss" \
+        "$status" >>"$rows"
+}
+
+# Whether ocidiff reads a source form at all (docker:// and registries came in separately).
+ocidiff_reads() { # REF0 REF1
+    local rc=0
+    timeout "$timeout_s" "$ocidiff" diff --semantic --insecure-registry "$reg" "$@" \
+        >/dev/null 2>&1 || rc=$?
+    ((rc == 0 || rc == 1))
+}
+
+run_case() { # CASE DIR-NAME LHS-SIDE RHS-SIDE
+    local case=$1 name=$2 ls=$3 rs=$4 dir=$bench_dir/$2
+    if [[ -n ${OCIDIFF_BENCH_CASES:-} && " $OCIDIFF_BENCH_CASES " != *" $case "* ]]; then
+        return 0
+    fi
+    local n0=$prefix/$name:$ls n1=$prefix/$name:$rs
+    log "measuring $case"
+    measure "$case" ocidiff oci "$ocidiff" diff --semantic "oci:$dir/$ls" "oci:$dir/$rs"
+    # Each tool's own store, holding the same `docker save` output.
+    measure "$case" ocidiff store "$ocidiff" diff --semantic --pull never "$n0" "$n1"
+    if have diffoci; then
+        measure "$case" diffoci store diffoci diff --semantic --pull never "$n0" "$n1"
+    fi
+    if ((docker_ok)); then
+        if ocidiff_reads "docker://$n0" "docker://$n1"; then
+            measure "$case" ocidiff docker "$ocidiff" diff --semantic "docker://$n0" "docker://$n1"
+        else
+            measure "$case" ocidiff docker "$bench_dir/ocidiff-via-docker-save" "$n0" "$n1"
+        fi
+        if have diffoci; then
+            measure "$case" diffoci docker diffoci diff --semantic "docker://$n0" "docker://$n1"
+        fi
+    fi
+    if ((reg_ok)); then
+        local r0=$reg/$prefix/$name:$ls r1=$reg/$prefix/$name:$rs
+        if ocidiff_reads "$r0" "$r1"; then
+            measure "$case" ocidiff registry "$ocidiff" diff --semantic \
+                --insecure-registry "$reg" "$r0" "$r1"
+        fi
+    fi
+    measure "$case" floor oci "$bin/floor" "$dir/$ls" "$dir/$rs"
+    # diffoscope takes seconds even on the quick check's tiny layers: once there is enough.
+    if have diffoscope && { ! ((quick)) || [[ $case == c-layers-60 ]]; }; then
+        measure_once "$case" diffoscope docker-archive diffoscope --no-progress \
+            "$dir/$ls.docker.tar" "$dir/$rs.docker.tar"
+    fi
+}
+
+if ((quick)); then
+    build_generated large pair 4
+    build_generated layers-60 layers 6
+    build_generated layers-120 layers 12
+    build_generated files-50k files 1000
+    build_generated files-100k files 2000
+else
+    build_large
+    build_generated layers-60 layers 60
+    build_generated layers-120 layers 120
+    build_generated files-50k files 50000
+    build_generated files-100k files 100000
+fi
+for n in large layers-60 layers-120 files-50k files-100k; do
+    derive "$n"
+done
+
+run_case a-large-pair large lhs rhs
+run_case b-same-image large lhs lhs
+run_case c-layers-60 layers-60 lhs rhs
+run_case c-layers-120 layers-120 lhs rhs
+run_case d-files-50k files-50k lhs rhs
+run_case d-files-100k files-100k lhs rhs
+
+# ---------------------------------------------------------------------------------------------
+# The table: each row's ratio is ocidiff's median from the same source divided by the row's
+# (ocidiff from an OCI layout stands in where it cannot read that source).
+python3 - "$rows" "$results/results.md" <<'PY'
+import sys, collections
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+by_case = collections.OrderedDict()
+for case, tool, src, med, mn, mx, cpu, rss, status in rows:
+    cpu = None if cpu == "-" else float(cpu)
+    by_case.setdefault(case, []).append((tool, src, float(med), float(mn), float(mx), cpu, int(rss), status))
+out = ["| case | tool | source | median s | min–max s | CPU s | peak RSS MB | ocidiff ÷ this, wall | ocidiff ÷ this, CPU |",
+       "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+for case, rs in by_case.items():
+    ours = {src: (med, cpu) for tool, src, med, _, _, cpu, _, status in rs
+            if tool == "ocidiff" and status == "ok"}
+    for tool, src, med, mn, mx, cpu, rss, status in rs:
+        if status == "timeout":
+            t = f"did not finish in {med:.0f} s"
+        elif status != "ok":
+            t = status
+        else:
+            t = f"{med:.3f}"
+        base = src if src in ours else "oci"
+        note = "" if base == src else " (vs oci)"
+        wall = cpur = ""
+        if tool != "ocidiff" and base in ours:
+            om, oc = ours[base]
+            if status == "ok" and med > 0:
+                wall = f"{om / med:.3g}{note}"
+                if cpu and oc is not None:
+                    cpur = f"{oc / cpu:.3g}{note}"
+            elif status == "timeout":
+                wall = f"< {om / med:.2g}{note}"
+        cpus = "-" if cpu is None else f"{cpu:.3f}"
+        out.append(f"| {case} | {tool} | {src} | {t} | {mn:.3f}–{mx:.3f} | {cpus} | {rss or '-'} | {wall} | {cpur} |")
+open(sys.argv[2], "w").write("\n".join(out) + "\n")
+print("\n".join(out))
+PY
+log "results in $results (rows.tsv, results.md, per-command logs)"
