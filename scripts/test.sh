@@ -45,6 +45,8 @@ TOOLS=(
     podman:podman
     rpm:rpm
     debootstrap:debootstrap
+    hyperfine:hyperfine
+    /usr/bin/time:time
 )
 
 install_tools() {
@@ -136,4 +138,9 @@ if ((rc != 0)); then
     echo "cargo test failed (exit $rc)" >&2
     exit "$rc"
 fi
+section "Benchmark smoke check"
+# Tiny inputs, each tool once: proves the benchmark still runs. Never a timing assertion; the
+# full run (scripts/bench.sh) is documented in BENCHMARKS.md.
+OCIDIFF_BENCH_DIR="$OCIDIFF_TEST_STATE/bench" scripts/bench.sh --quick
+
 section "All checks passed"

@@ -153,9 +153,7 @@ fn whole_compare(c: &mut Criterion) {
         let (li, ri) = (open(&l), open(&r));
         let opts = Options {
             rules: Rules::semantic(),
-            platforms: Default::default(),
-            limits: Limits::default(),
-            ignore_paths: vec![],
+            ..Options::default()
         };
         g.bench_function(name, |b| {
             b.iter(|| {

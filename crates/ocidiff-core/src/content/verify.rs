@@ -12,6 +12,7 @@ pub struct VerifyingReader<R> {
     expected: Digest,
     declared: u64,
     seen: u64,
+    checked: bool,
 }
 
 impl<R: Read> VerifyingReader<R> {
@@ -22,6 +23,16 @@ impl<R: Read> VerifyingReader<R> {
             expected,
             declared,
             seen: 0,
+            checked: false,
+        }
+    }
+
+    /// A reader for a blob whose source already checked it against its digest (a store that
+    /// verifies on ingest): only the size is checked, hashing it again would be wasted work.
+    pub fn trusting(inner: R, expected: Digest, declared: u64) -> Self {
+        VerifyingReader {
+            hasher: None,
+            ..VerifyingReader::new(inner, expected, declared)
         }
     }
 
@@ -34,9 +45,9 @@ impl<R: Read> VerifyingReader<R> {
     }
 
     fn check(&mut self) -> io::Result<()> {
-        let Some(hasher) = self.hasher.take() else {
+        if std::mem::replace(&mut self.checked, true) {
             return Ok(());
-        };
+        }
         if self.seen != self.declared {
             return Err(ContentError::SizeMismatch {
                 digest: self.expected.clone(),
@@ -45,6 +56,9 @@ impl<R: Read> VerifyingReader<R> {
             }
             .into_io());
         }
+        let Some(hasher) = self.hasher.take() else {
+            return Ok(());
+        };
         let actual = hasher.finish();
         if actual != self.expected {
             return Err(ContentError::DigestMismatch {
@@ -92,6 +106,19 @@ mod tests {
         let data = b"layer bytes";
         let r = VerifyingReader::new(&data[..], Digest::sha256_of(data), data.len() as u64);
         r.finish().unwrap();
+    }
+
+    #[test]
+    fn trusting_checks_only_the_size() {
+        let data = b"layer bytes";
+        let wrong = Digest::sha256_of(b"other");
+        VerifyingReader::trusting(&data[..], wrong.clone(), data.len() as u64)
+            .finish()
+            .unwrap();
+        let err = VerifyingReader::trusting(&data[..], wrong, 3)
+            .finish()
+            .unwrap_err();
+        assert!(matches!(err, ContentError::SizeMismatch { .. }), "{err}");
     }
 
     #[test]
