@@ -1,6 +1,7 @@
 //! Property tests over hostile input: the parsers and the layer walk never panic, whatever the
 //! bytes, and the overlay never lets a path escape its root. The same targets run for longer
-//! under cargo-fuzz (`fuzz/`). The case count follows `PROPTEST_CASES` (CI: 256).
+//! under cargo-fuzz (`fuzz/`); nested-archive reading (`inspect`) is covered here too. The case
+//! count follows `PROPTEST_CASES` (CI: 256).
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -8,6 +9,7 @@ use std::io::Read;
 use ocidiff_core::compare::layer::{self, EntryMeta, EntryType, TarFormat, Time};
 use ocidiff_core::compare::overlay::{self, Tree};
 use ocidiff_core::content::{BlobSource, ContentError, Limits};
+use ocidiff_core::inspect::{InspectOptions, inspect};
 use ocidiff_core::model::{Descriptor, Digest, Document};
 use ocidiff_core::reference::{DockerRef, ImageRef};
 use ocidiff_testkit::{Compression, Entry, ImageSpec, IndexSpec, Layer, TarFormat as KitFormat};
@@ -240,6 +242,31 @@ proptest! {
         let bytes = mutate(seed_layer(format, compression), &edits, cut);
         if let Ok(listing) = walk_bytes(bytes) {
             prop_assert!(listing.entries.len() as u64 <= small_limits().entries);
+        }
+    }
+
+    #[test]
+    fn mutated_nested_archives_inspect_or_note(
+        format in kit_format(),
+        compression in compression(),
+        edits in prop::collection::vec((any::<usize>(), any::<u8>()), 0..6),
+        cut in prop::option::of(any::<usize>()),
+        semantic in any::<bool>(),
+    ) {
+        let lhs = seed_layer(format, compression);
+        let rhs = mutate(lhs.clone(), &edits, cut);
+        let opts = InspectOptions {
+            ignore_timestamps: semantic,
+            ignore_order: semantic,
+            ignore_tar_format: semantic,
+            canonical_paths: semantic,
+            max_bytes: 1 << 20,
+            ..InspectOptions::default()
+        };
+        let found = inspect("layer.tar.gz", &lhs, &rhs, &opts);
+        // A look inside that hit a problem says so, and never calls the difference ignorable.
+        if found.note.is_some() {
+            prop_assert!(!found.only_ignorable);
         }
     }
 
