@@ -1,31 +1,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ocidiff_core::compare::layer::{EntryMeta, EntryType, TarFormat, Time};
+use ocidiff_core::compare::layer::{EntryMeta, EntryType};
 use ocidiff_core::compare::overlay::{Tree, clean};
 
 fn meta(name: &str, dir: bool) -> EntryMeta {
-    EntryMeta {
-        name: name.to_owned(),
-        kind: if dir { EntryType::Dir } else { EntryType::File },
-        link: None,
-        mode: 0o644,
-        uid: 0,
-        gid: 0,
-        uname: String::new(),
-        gname: String::new(),
-        device: None,
-        size: 0,
-        digest: None,
-        mtime: Time { secs: 0, nanos: 0 },
-        atime: None,
-        ctime: None,
-        xattrs: Default::default(),
-        pax: Default::default(),
-        format: TarFormat::Ustar,
-        position: 0,
-        layer: 0,
-    }
+    EntryMeta::new(name, if dir { EntryType::Dir } else { EntryType::File })
 }
 
 // Input: layers separated by `\n\n`, entries by `\n`; a trailing `/` makes a directory.

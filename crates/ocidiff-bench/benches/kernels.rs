@@ -9,7 +9,7 @@ use std::io::{self, Read, Write};
 use criterion::{BenchmarkId, Criterion, Throughput, black_box, criterion_group, criterion_main};
 use ocidiff_bench::{content, many_files, many_layers, write_layout};
 use ocidiff_core::compare::{Options, compare, layer};
-use ocidiff_core::content::{BlobSource, ContentError, Limits};
+use ocidiff_core::content::{Limits, MemorySource};
 use ocidiff_core::model::{Descriptor, Digest, media};
 use ocidiff_core::normalize::Rules;
 use ocidiff_core::reference::ImageRef;
@@ -75,25 +75,6 @@ fn sha256(c: &mut Criterion) {
     g.finish();
 }
 
-/// Blobs held in memory, so that the walk is measured without I/O.
-struct Memory(HashMap<Digest, Vec<u8>>);
-
-impl BlobSource for Memory {
-    fn open(&self, digest: &Digest) -> Result<Box<dyn Read + Send + '_>, ContentError> {
-        match self.0.get(digest) {
-            Some(b) => Ok(Box::new(&b[..])),
-            None => Err(ContentError::NotFound {
-                digest: digest.clone(),
-                source_name: self.describe(),
-            }),
-        }
-    }
-
-    fn describe(&self) -> String {
-        "memory".into()
-    }
-}
-
 fn tar_walk(c: &mut Criterion) {
     let mut g = c.benchmark_group("tar-walk");
     g.sample_size(10);
@@ -117,7 +98,7 @@ fn tar_walk(c: &mut Criterion) {
                 urls: vec![],
                 artifact_type: None,
             };
-            let src = Memory(HashMap::from([(digest, bytes)]));
+            let src = MemorySource(HashMap::from([(digest, bytes)]));
             let limits = Limits::default();
             g.throughput(Throughput::Elements(files as u64));
             g.bench_function(BenchmarkId::new(name, files), |b| {

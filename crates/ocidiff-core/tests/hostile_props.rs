@@ -4,35 +4,15 @@
 //! count follows `PROPTEST_CASES` (CI: 256).
 
 use std::collections::HashMap;
-use std::io::Read;
 
-use ocidiff_core::compare::layer::{self, EntryMeta, EntryType, TarFormat, Time};
+use ocidiff_core::compare::layer::{self, EntryMeta, EntryType};
 use ocidiff_core::compare::overlay::{self, Tree};
-use ocidiff_core::content::{BlobSource, ContentError, Limits};
+use ocidiff_core::content::{Limits, MemorySource};
 use ocidiff_core::inspect::{InspectOptions, inspect};
 use ocidiff_core::model::{Descriptor, Digest, Document};
 use ocidiff_core::reference::{DockerRef, ImageRef};
 use ocidiff_testkit::{Compression, Entry, ImageSpec, IndexSpec, Layer, TarFormat as KitFormat};
 use proptest::prelude::*;
-
-/// Blobs held in memory, for walking bytes that never touch the disk.
-struct Memory(HashMap<Digest, Vec<u8>>);
-
-impl BlobSource for Memory {
-    fn open(&self, digest: &Digest) -> Result<Box<dyn Read + Send + '_>, ContentError> {
-        match self.0.get(digest) {
-            Some(b) => Ok(Box::new(&b[..])),
-            None => Err(ContentError::NotFound {
-                digest: digest.clone(),
-                source_name: self.describe(),
-            }),
-        }
-    }
-
-    fn describe(&self) -> String {
-        "memory".into()
-    }
-}
 
 /// Limits small enough that every case ends fast.
 fn small_limits() -> Limits {
@@ -57,7 +37,7 @@ fn walk_bytes(bytes: Vec<u8>) -> Result<layer::Listing, layer::LayerError> {
         urls: vec![],
         artifact_type: None,
     };
-    let source = Memory(HashMap::from([(digest, bytes)]));
+    let source = MemorySource(HashMap::from([(digest, bytes)]));
     let mut sink = Vec::new();
     layer::walk(&source, &desc, 0, &small_limits(), |_, r| {
         sink.clear();
@@ -131,27 +111,7 @@ fn entry_name() -> impl Strategy<Value = String> {
 }
 
 fn meta(name: String, dir: bool) -> EntryMeta {
-    EntryMeta {
-        name,
-        kind: if dir { EntryType::Dir } else { EntryType::File },
-        link: None,
-        mode: 0o644,
-        uid: 0,
-        gid: 0,
-        uname: String::new(),
-        gname: String::new(),
-        device: None,
-        size: 0,
-        digest: None,
-        mtime: Time { secs: 0, nanos: 0 },
-        atime: None,
-        ctime: None,
-        xattrs: Default::default(),
-        pax: Default::default(),
-        format: TarFormat::Ustar,
-        position: 0,
-        layer: 0,
-    }
+    EntryMeta::new(&name, if dir { EntryType::Dir } else { EntryType::File })
 }
 
 fn layer_metas() -> impl Strategy<Value = Vec<(String, bool)>> {

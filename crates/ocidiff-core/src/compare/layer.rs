@@ -99,6 +99,34 @@ pub struct EntryMeta {
     pub layer: usize,
 }
 
+impl EntryMeta {
+    /// An entry with nothing but a name and a kind (mode 0644, owned by root, at time 0), for
+    /// building file-system trees in tests and fuzzing without a tar stream.
+    pub fn new(name: &str, kind: EntryType) -> EntryMeta {
+        EntryMeta {
+            name: name.to_owned(),
+            kind,
+            link: None,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            uname: String::new(),
+            gname: String::new(),
+            device: None,
+            size: 0,
+            digest: None,
+            mtime: Time { secs: 0, nanos: 0 },
+            atime: None,
+            ctime: None,
+            xattrs: BTreeMap::new(),
+            pax: BTreeMap::new(),
+            format: TarFormat::Ustar,
+            position: 0,
+            layer: 0,
+        }
+    }
+}
+
 /// A walked layer.
 #[derive(Debug, Clone)]
 pub struct Listing {
@@ -377,7 +405,7 @@ mod tests {
 #[cfg(test)]
 mod truncation_tests {
     use super::*;
-    use crate::content::testing::MemorySource;
+    use crate::content::MemorySource;
 
     #[test]
     fn truncated_gzip_layer_is_an_error() {

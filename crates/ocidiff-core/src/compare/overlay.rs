@@ -133,33 +133,10 @@ impl Tree {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
-    use crate::compare::layer::{TarFormat, Time};
 
     fn e(name: &str, kind: EntryType) -> EntryMeta {
-        EntryMeta {
-            name: name.into(),
-            kind,
-            link: None,
-            mode: 0o644,
-            uid: 0,
-            gid: 0,
-            uname: String::new(),
-            gname: String::new(),
-            device: None,
-            size: 0,
-            digest: None,
-            mtime: Time { secs: 0, nanos: 0 },
-            atime: None,
-            ctime: None,
-            xattrs: BTreeMap::new(),
-            pax: BTreeMap::new(),
-            format: TarFormat::Ustar,
-            position: 0,
-            layer: 0,
-        }
+        EntryMeta::new(name, kind)
     }
 
     fn names(t: &Tree) -> Vec<&str> {

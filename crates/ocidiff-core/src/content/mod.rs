@@ -79,6 +79,36 @@ impl ContentError {
     }
 }
 
+/// Blobs held in memory: for tests, benchmarks and fuzzing, and for library users who build
+/// images in memory.
+#[derive(Debug, Default, Clone)]
+pub struct MemorySource(pub std::collections::HashMap<Digest, Vec<u8>>);
+
+impl MemorySource {
+    /// Adds `bytes` under their SHA-256 digest, which it returns.
+    pub fn insert(&mut self, bytes: &[u8]) -> Digest {
+        let d = Digest::sha256_of(bytes);
+        self.0.insert(d.clone(), bytes.to_vec());
+        d
+    }
+}
+
+impl BlobSource for MemorySource {
+    fn open(&self, digest: &Digest) -> Result<Box<dyn Read + Send + '_>, ContentError> {
+        match self.0.get(digest) {
+            Some(b) => Ok(Box::new(&b[..])),
+            None => Err(ContentError::NotFound {
+                digest: digest.clone(),
+                source_name: self.describe(),
+            }),
+        }
+    }
+
+    fn describe(&self) -> String {
+        "memory".into()
+    }
+}
+
 /// Opens a blob so that reading it to the end proves it matches `desc` (digest and size). A
 /// blob the source has verified already is only checked for its size.
 pub fn open_verified<'a>(
@@ -129,43 +159,7 @@ pub fn verify_blob(source: &dyn BlobSource, desc: &Descriptor) -> Result<(), Con
 }
 
 #[cfg(test)]
-pub(crate) mod testing {
-    use std::collections::HashMap;
-
-    use super::*;
-
-    /// An in-memory blob source for unit tests.
-    #[derive(Default)]
-    pub struct MemorySource(pub HashMap<Digest, Vec<u8>>);
-
-    impl MemorySource {
-        pub fn insert(&mut self, bytes: &[u8]) -> Digest {
-            let d = Digest::sha256_of(bytes);
-            self.0.insert(d.clone(), bytes.to_vec());
-            d
-        }
-    }
-
-    impl BlobSource for MemorySource {
-        fn open(&self, digest: &Digest) -> Result<Box<dyn Read + Send + '_>, ContentError> {
-            match self.0.get(digest) {
-                Some(b) => Ok(Box::new(&b[..])),
-                None => Err(ContentError::NotFound {
-                    digest: digest.clone(),
-                    source_name: self.describe(),
-                }),
-            }
-        }
-
-        fn describe(&self) -> String {
-            "memory".into()
-        }
-    }
-}
-
-#[cfg(test)]
 mod tests {
-    use super::testing::MemorySource;
     use super::*;
 
     fn desc(digest: Digest, size: u64) -> Descriptor {

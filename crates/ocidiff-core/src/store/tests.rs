@@ -1,7 +1,7 @@
 use std::ffi::OsString;
 
 use super::*;
-use crate::content::testing::MemorySource;
+use crate::content::MemorySource;
 use crate::model::media;
 
 /// Builds, in `src`, a manifest for `arch` with the given layers; returns its descriptor.
