@@ -203,19 +203,7 @@ fn through_api(
 
     let what = format!("GET {prefix}/images/{encoded}/json from {endpoint}");
     let inspect = http::get(endpoint, &format!("{prefix}/images/{encoded}/json"), false)?;
-    match inspect.status {
-        200 => {}
-        404 => return Err(no_image().into()),
-        status => {
-            return Err(DaemonError::Api {
-                status,
-                engine: engine.title(),
-                message: inspect.error_message(&what),
-                what,
-            }
-            .into());
-        }
-    }
+    let inspect = expect_ok(inspect, engine, &what, no_image)?;
     let bytes = inspect.read_small(Limits::default().json_bytes * 4, &what)?;
     let id = serde_json::from_slice::<serde_json::Value>(&bytes)
         .ok()
@@ -269,19 +257,7 @@ fn through_api(
         None => http::get(endpoint, &export_path, true)?,
     };
     let what = format!("GET {export_path} from {endpoint}");
-    match response.status {
-        200 => {}
-        404 => return Err(no_image().into()),
-        status => {
-            return Err(DaemonError::Api {
-                status,
-                engine: engine.title(),
-                message: response.error_message(&what),
-                what,
-            }
-            .into());
-        }
-    }
+    let response = expect_ok(response, engine, &what, no_image)?;
     tracing::info!(
         engine = engine.id(),
         name,
@@ -295,6 +271,25 @@ fn through_api(
 
 /// Held while one engine image is looked up and exported, so that two inputs naming the same
 /// image (`docker://x docker://x`, opened in parallel) export it once.
+/// The response of a 200, the image's absence for a 404, or the engine's own message.
+fn expect_ok(
+    response: http::Response,
+    engine: Engine,
+    what: &str,
+    no_image: impl Fn() -> DaemonError,
+) -> Result<http::Response, DaemonError> {
+    match response.status {
+        200 => Ok(response),
+        404 => Err(no_image()),
+        status => Err(DaemonError::Api {
+            status,
+            engine: engine.title(),
+            message: response.error_message(what),
+            what: what.to_owned(),
+        }),
+    }
+}
+
 fn export_lock(key: &EngineImage) -> Arc<Mutex<()>> {
     static LOCKS: OnceLock<Mutex<HashMap<String, Arc<Mutex<()>>>>> = OnceLock::new();
     let mut locks = LOCKS
