@@ -7,22 +7,16 @@
 //! tests print `SKIP: ...` and pass, unless `OCIDIFF_REQUIRE_SERVICES=1`, when they fail.
 //! Every run of ocidiff gets its own store (`OCIDIFF_STORE`).
 
-use std::io::Write as _;
+mod common;
+
+use common::{docker, loud, run, services_required, tool_works};
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::sync::OnceLock;
 
 use assert_cmd::Command as BinCommand;
 use serde_json::Value;
-
-fn services_required() -> bool {
-    std::env::var_os("OCIDIFF_REQUIRE_SERVICES").is_some_and(|v| v == "1")
-}
-
-/// Writes past libtest's output capture, so that a skip is seen even when the test passes.
-fn loud(msg: &str) {
-    let _ = writeln!(std::io::stderr(), "{msg}");
-}
 
 enum State<T> {
     Ready(T),
@@ -40,31 +34,6 @@ fn ready<'a, T>(state: &'a State<T>, test: &str) -> Option<&'a T> {
         State::Unavailable(why) => panic!("{why} (and OCIDIFF_REQUIRE_SERVICES=1)"),
         State::Broken(why) => panic!("building the fixtures failed: {why}"),
     }
-}
-
-fn run(cmd: &mut Command) -> Result<String, String> {
-    let out = cmd
-        .output()
-        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "{cmd:?} failed ({}):\n{}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-fn tool_works(cmd: &mut Command) -> bool {
-    cmd.output().is_ok_and(|o| o.status.success())
-}
-
-fn docker() -> Command {
-    let mut cmd = Command::new("docker");
-    cmd.env("DOCKER_BUILDKIT", "0");
-    cmd
 }
 
 fn base_dir() -> PathBuf {

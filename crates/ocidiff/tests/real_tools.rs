@@ -6,7 +6,10 @@
 //! Needs a docker daemon (`DOCKER_HOST`, as exported by `scripts/services.sh`) and skopeo. Without
 //! them the tests print `SKIP: ...` and pass, unless `OCIDIFF_REQUIRE_SERVICES=1`, when they fail.
 
-use std::io::Write as _;
+mod common;
+
+use common::{docker, loud, run, services_required, tool_works};
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -35,15 +38,6 @@ enum State {
     Broken(String),
 }
 
-fn services_required() -> bool {
-    std::env::var_os("OCIDIFF_REQUIRE_SERVICES").is_some_and(|v| v == "1")
-}
-
-/// Writes past libtest's output capture, so that a skip is seen even when the test passes.
-fn loud(msg: &str) {
-    let _ = writeln!(std::io::stderr(), "{msg}");
-}
-
 /// The fixtures, or `None` when the test must skip (after saying so).
 fn fixtures(test: &str) -> Option<&'static Fixtures> {
     static STATE: OnceLock<State> = OnceLock::new();
@@ -58,28 +52,6 @@ fn fixtures(test: &str) -> Option<&'static Fixtures> {
     }
 }
 
-/// Runs a command and returns its stdout, or an error quoting the command and its stderr.
-fn run(cmd: &mut Command) -> Result<String, String> {
-    let out = cmd
-        .output()
-        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "{cmd:?} failed ({}):\n{}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-fn docker() -> Command {
-    let mut cmd = Command::new("docker");
-    cmd.env("DOCKER_BUILDKIT", "0");
-    cmd
-}
-
 /// skopeo does not read `DOCKER_HOST`; it must be told the daemon's socket.
 fn skopeo_from_daemon(image: &str, dest: &str) -> Command {
     let mut cmd = Command::new("skopeo");
@@ -89,10 +61,6 @@ fn skopeo_from_daemon(image: &str, dest: &str) -> Command {
     }
     cmd.arg(format!("docker-daemon:{image}")).arg(dest);
     cmd
-}
-
-fn tool_works(cmd: &mut Command) -> bool {
-    cmd.output().is_ok_and(|o| o.status.success())
 }
 
 fn build_fixtures() -> State {

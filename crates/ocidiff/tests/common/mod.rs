@@ -1,0 +1,46 @@
+//! What the tests against real tools share: running commands, and skipping loudly (or failing,
+//! when `OCIDIFF_REQUIRE_SERVICES=1`) when a tool is missing.
+
+// Each test binary includes this module and uses a part of it.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::process::Command;
+
+/// Whether missing services are failures rather than skips (CI sets it).
+pub fn services_required() -> bool {
+    std::env::var_os("OCIDIFF_REQUIRE_SERVICES").is_some_and(|v| v == "1")
+}
+
+/// Writes past libtest's output capture, so that a skip is seen even when the test passes.
+pub fn loud(msg: &str) {
+    let _ = writeln!(std::io::stderr(), "{msg}");
+}
+
+/// Runs a command and returns its stdout, or an error quoting the command and its output.
+pub fn run(cmd: &mut Command) -> Result<String, String> {
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{cmd:?} failed ({}):\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Whether a command runs and succeeds.
+pub fn tool_works(cmd: &mut Command) -> bool {
+    cmd.output().is_ok_and(|o| o.status.success())
+}
+
+/// The docker CLI, with the classic builder (BuildKit is not in Debian's package).
+pub fn docker() -> Command {
+    let mut cmd = Command::new("docker");
+    cmd.env("DOCKER_BUILDKIT", "0");
+    cmd
+}
