@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Starts or stops distribution registries (Debian's docker-registry) on loopback for tests:
-# one anonymous, one with htpasswd basic auth, and, when OCIDIFF_TEST_TOKEN_REALM is set, a third
+# one anonymous, one with htpasswd basic auth, one anonymous over TLS (a self-signed
+# certificate, as a local registry often has), and, when OCIDIFF_TEST_TOKEN_REALM is set, one
 # with token auth (`auth: token`). State (config, data, logs, pids, keys) lives in DIR.
 #
 #   scripts/registry.sh start DIR   # prints KEY=VALUE lines, also written to DIR/env
 #   scripts/registry.sh stop DIR
 #
 # The env lines: OCIDIFF_TEST_REGISTRY (host:port, anonymous), OCIDIFF_TEST_AUTH_REGISTRY
-# (host:port, basic auth), OCIDIFF_TEST_AUTH_USER, OCIDIFF_TEST_AUTH_PASS.
+# (host:port, basic auth), OCIDIFF_TEST_AUTH_USER, OCIDIFF_TEST_AUTH_PASS,
+# OCIDIFF_TEST_TLS_REGISTRY (host:port, anonymous, HTTPS), OCIDIFF_TEST_TLS_CERT (its
+# certificate, PEM).
 #
 # Token auth: the token issuer is the caller's (the test suite serves one in-process), so it must
 # listen before the registry starts; OCIDIFF_TEST_TOKEN_REALM is its URL. This script makes the
@@ -29,8 +32,9 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-start_one() { # NAME PORT [AUTH-YAML]
-    local name=$1 port=$2 auth=${3:-}
+start_one() { # NAME PORT [AUTH-YAML] [TLS-YAML]
+    local name=$1 port=$2 auth=${3:-} tls=${4:-} scheme=http
+    [[ -n $tls ]] && scheme=https
     mkdir -p "$dir/$name/data"
     cat >"$dir/$name/config.yml" <<YML
 version: 0.1
@@ -38,14 +42,14 @@ log: { level: warn }
 storage:
   filesystem: { rootdirectory: $dir/$name/data }
   delete: { enabled: true }
-http: { addr: 127.0.0.1:$port }
+http: { addr: 127.0.0.1:$port $tls }
 $auth
 YML
     docker-registry serve "$dir/$name/config.yml" >"$dir/$name/log" 2>&1 &
     echo $! >"$dir/$name/pid"
     for _ in $(seq 1 100); do
         # 200 (anonymous) or 401 (auth) both mean it is up.
-        code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v2/" || true)
+        code=$(curl -sk -o /dev/null -w '%{http_code}' "$scheme://127.0.0.1:$port/v2/" || true)
         if [[ $code == 200 || $code == 401 ]]; then
             return 0
         fi
@@ -64,6 +68,7 @@ case $cmd in
 start)
     command -v docker-registry >/dev/null || { echo "docker-registry is not installed (apt-get install docker-registry)" >&2; exit 3; }
     command -v htpasswd >/dev/null || { echo "htpasswd is not installed (apt-get install apache2-utils)" >&2; exit 3; }
+    command -v openssl >/dev/null || { echo "openssl is not installed (apt-get install openssl)" >&2; exit 3; }
     mkdir -p "$dir"
     dir=$(cd "$dir" && pwd)
     user=ocidiff
@@ -73,14 +78,22 @@ start)
     auth_port=$(free_port)
     start_one anon "$anon_port"
     start_one auth "$auth_port" "auth: { htpasswd: { realm: basic-realm, path: $dir/htpasswd } }"
+    mkdir -p "$dir/tls"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj /CN=127.0.0.1 -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+        -keyout "$dir/tls/key.pem" -out "$dir/tls/cert.pem" 2>/dev/null
+    tls_port=$(free_port)
+    start_one tls "$tls_port" "" \
+        ", tls: { certificate: $dir/tls/cert.pem, key: $dir/tls/key.pem }"
     cat >"$dir/env" <<ENV
 OCIDIFF_TEST_REGISTRY=127.0.0.1:$anon_port
 OCIDIFF_TEST_AUTH_REGISTRY=127.0.0.1:$auth_port
 OCIDIFF_TEST_AUTH_USER=$user
 OCIDIFF_TEST_AUTH_PASS=$pass
+OCIDIFF_TEST_TLS_REGISTRY=127.0.0.1:$tls_port
+OCIDIFF_TEST_TLS_CERT=$dir/tls/cert.pem
 ENV
     if [[ -n ${OCIDIFF_TEST_TOKEN_REALM:-} ]]; then
-        command -v openssl >/dev/null || { echo "openssl is not installed (apt-get install openssl)" >&2; exit 3; }
         mkdir -p "$dir/token"
         # PKCS#8 without curve parameters inside the EC key, as ring (the issuer's signer) wants.
         openssl ecparam -genkey -name prime256v1 -noout 2>/dev/null |
@@ -108,7 +121,7 @@ ENV
     cat "$dir/env"
     ;;
 stop)
-    for name in anon auth token; do
+    for name in anon auth tls token; do
         if [[ -f $dir/$name/pid ]]; then
             kill "$(cat "$dir/$name/pid")" 2>/dev/null || true
             rm -f "$dir/$name/pid"

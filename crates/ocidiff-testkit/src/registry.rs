@@ -119,6 +119,11 @@ impl TestRegistries {
         self.get("OCIDIFF_TEST_AUTH_REGISTRY")
     }
 
+    /// host:port of the anonymous registry that serves HTTPS with a self-signed certificate.
+    pub fn tls(&self) -> &str {
+        self.get("OCIDIFF_TEST_TLS_REGISTRY")
+    }
+
     /// `user:pass` for the htpasswd registry.
     pub fn basic_creds(&self) -> String {
         format!(

@@ -55,8 +55,9 @@ pub struct StoreArgs {
     )]
     pub store: Option<PathBuf>,
 
-    /// Reach this registry (HOST or HOST:PORT) over plain HTTP or unverified TLS, like
-    /// Docker's option of that name; repeatable. Loopback registries always are.
+    /// Reach this registry (HOST or HOST:PORT) over unverified TLS, or plain HTTP when TLS
+    /// does not answer, like Docker's option of that name; repeatable. Loopback registries
+    /// always are.
     #[arg(long, value_name = "HOST", help_heading = "Store")]
     pub insecure_registry: Vec<String>,
 }

@@ -163,6 +163,30 @@ fn diff_by_tag_and_digest_and_pull_policies() {
     );
 }
 
+/// A loopback registry serving HTTPS with a self-signed certificate, as local registries often
+/// do, is reached over TLS without flags (Docker treats loopback registries as insecure: TLS
+/// first, unverified); a plain-HTTP one still works (the other tests).
+#[test]
+fn loopback_registry_over_tls() {
+    let Some((regs, work)) = setup("loopback_registry_over_tls") else {
+        return;
+    };
+    let w = work.path();
+    let reg = regs.tls().to_owned();
+    let one = layout(&w.join("one"), image("linux/amd64", "one\n").into());
+    let two = layout(&w.join("two"), image("linux/amd64", "two\n").into());
+    push(&one, "latest", &format!("{reg}/x:1"), None, false).unwrap();
+    push(&two, "latest", &format!("{reg}/x:2"), None, false).unwrap();
+    let localhost = reg.replace("127.0.0.1", "localhost");
+    let out = run(ocidiff(&w.join("store")).args([
+        "diff",
+        &format!("{reg}/x:1"),
+        &format!("{localhost}/x:2"),
+    ]));
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert_eq!(file_rows(&out.stdout), ["etc/hello"], "{}", out.stdout);
+}
+
 /// Port and digests vary per run, and with them the column widths: columns become single spaces.
 fn redact(text: &str, reg: &str) -> String {
     let mut out = text.replace(reg, "REGISTRY");

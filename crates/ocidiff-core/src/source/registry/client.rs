@@ -40,8 +40,8 @@ fn api_host(registry: &str) -> &str {
     }
 }
 
-/// `localhost`, `*.localhost` and loopback addresses, with or without a port: reached over
-/// plain HTTP, as Docker allows.
+/// `localhost`, `*.localhost` and loopback addresses, with or without a port: insecure
+/// registries by default, as Docker treats `127.0.0.0/8`.
 pub(crate) fn is_loopback(registry: &str) -> bool {
     let host = if let Some(rest) = registry.strip_prefix('[') {
         rest.split(']').next().unwrap_or(rest)
@@ -71,18 +71,17 @@ fn client(options: &PullOptions, verify_tls: bool) -> Result<reqwest::Client, Re
 }
 
 impl Registry {
-    /// Reaches `registry`: plain HTTP for loopback; TLS otherwise, unverified (falling back to
-    /// plain HTTP when TLS does not answer) for the registries named insecure.
+    /// Reaches `registry` over verified TLS, or, for loopback registries and those named
+    /// insecure, as Docker does: TLS without verification, falling back to plain HTTP when
+    /// TLS does not answer (a local registry may serve either).
     pub(crate) async fn connect(
         registry: &str,
         options: &PullOptions,
     ) -> Result<Registry, RegistryError> {
         let host = api_host(registry);
-        let insecure = is_insecure(registry, &options.insecure_registries);
+        let insecure = is_loopback(registry) || is_insecure(registry, &options.insecure_registries);
         let http = client(options, !insecure)?;
-        let base = if is_loopback(registry) {
-            format!("http://{host}")
-        } else if insecure {
+        let base = if insecure {
             let probe = http.get(format!("https://{host}/v2/")).send().await;
             match probe {
                 Err(e) if e.is_connect() || e.is_request() => format!("http://{host}"),
