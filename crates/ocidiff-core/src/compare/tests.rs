@@ -430,6 +430,83 @@ fn same_digest_is_verified_not_trusted() {
     );
 }
 
+/// Counts the bytes read through it.
+struct Counting {
+    inner: Box<dyn crate::content::BlobSource>,
+    read: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+struct CountingReader<'a> {
+    inner: Box<dyn std::io::Read + Send + 'a>,
+    read: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl std::io::Read for CountingReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+impl crate::content::BlobSource for Counting {
+    fn open(
+        &self,
+        digest: &Digest,
+    ) -> Result<Box<dyn std::io::Read + Send + '_>, crate::content::ContentError> {
+        Ok(Box::new(CountingReader {
+            inner: self.inner.open(digest)?,
+            read: self.read.clone(),
+        }))
+    }
+
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+}
+
+#[test]
+fn a_blob_both_sides_take_from_one_source_is_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = Layer::new(vec![Entry::file("big", vec![7u8; 1 << 20])]);
+    let v1 = ImageSpec::new()
+        .layer(base.clone())
+        .layer(Layer::new(vec![Entry::file("a", "1")]));
+    let v2 = ImageSpec::new()
+        .layer(base)
+        .layer(Layer::new(vec![Entry::file("a", "2")]));
+    let path = dir.path().join("layout");
+    write_oci_dir(&path, &[("v1", v1.into()), ("v2", v2.into())]).unwrap();
+    let read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let [l, r] = ["v1", "v2"].map(|tag| {
+        let image = source::open(&ImageRef::OciDir {
+            path: path.clone(),
+            reference: Some(tag.into()),
+        })
+        .unwrap();
+        Image {
+            blobs: Box::new(Counting {
+                inner: image.blobs,
+                read: read.clone(),
+            }),
+            ..image
+        }
+    });
+    let report = compare(&l, &r, &strict()).unwrap().report;
+    assert_eq!(
+        rows(&report)
+            .iter()
+            .filter(|(k, _, _)| *k == Kind::File)
+            .map(|(_, n, _)| n.as_str())
+            .collect::<Vec<_>>(),
+        ["a"]
+    );
+    // Configs, manifests and the second layers, not the shared 1 MiB layer.
+    let read = read.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(read < 100_000, "{read} bytes read");
+}
+
 fn set_aside(report: &Report) -> Vec<(String, Class)> {
     report
         .findings
