@@ -13,7 +13,8 @@
 #   OCIDIFF_BENCH_RUNS     timed runs per command (default 5; the median is reported)
 #   OCIDIFF_BENCH_TIMEOUT  seconds before a slow peer (diffoscope) is stopped (default 600)
 #   OCIDIFF_BENCH_MIRROR   Debian mirror for the large case (default http://deb.debian.org/debian)
-#   OCIDIFF_BENCH_REGISTRY_PORT  loopback port of the bench registry (default 5077)
+#   OCIDIFF_BENCH_REGISTRY_PORT  loopback port of the bench registry, HTTPS with a self-signed
+#                          certificate that both differs are given (default 5077)
 #   OCIDIFF_BENCH_CASES    only these cases, e.g. "c-layers-60 d-files-100k" (default: all)
 #   CARGO_TARGET_DIR       where the binaries are built, as cargo uses it
 #
@@ -119,42 +120,39 @@ exec "$real" "${args[@]}"
 SH
 chmod +x "$bench_dir/shim/docker"
 export PATH=$bench_dir/shim:$PATH
-# What `ocidiff diff docker://A docker://B` does, for builds without docker:// support: save
-# both images from the daemon, then read the archives.
-cat >"$bench_dir/ocidiff-via-docker-save" <<SH
-#!/usr/bin/env bash
-set -eu
-t=\$(mktemp -d "$bench_dir/save.XXXXXX")
-trap 'rm -rf "\$t"' EXIT
-docker save -o "\$t/0.tar" "\$1" &
-p=\$!
-docker save -o "\$t/1.tar" "\$2"
-wait "\$p"
-"$ocidiff" diff --semantic "docker-archive:\$t/0.tar" "docker-archive:\$t/1.tar"
-SH
-chmod +x "$bench_dir/ocidiff-via-docker-save"
 
+# The registry serves HTTPS, as registries do, with a self-signed certificate: diffoci (Go)
+# trusts it through SSL_CERT_FILE; ocidiff reaches loopback registries as Docker does (TLS
+# first, unverified).
 reg=127.0.0.1:$reg_port
+reg_cert=$bench_dir/registry/tls/cert.pem
 reg_pid=
 stop_registry() { if [[ -n $reg_pid ]]; then kill "$reg_pid" 2>/dev/null || true; fi; }
 trap stop_registry EXIT
 reg_ok=0
 if ((quick)); then
     :
-elif curl -fs "http://$reg/v2/" >/dev/null 2>&1; then
+elif [[ -s $reg_cert ]] && curl -fs --cacert "$reg_cert" "https://$reg/v2/" >/dev/null 2>&1; then
     reg_ok=1
 elif have docker-registry; then
-    mkdir -p "$bench_dir/registry"
+    mkdir -p "$bench_dir/registry/tls"
+    if [[ ! -s $reg_cert ]]; then
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 \
+            -subj /CN=127.0.0.1 -addext "subjectAltName=IP:127.0.0.1" \
+            -keyout "$bench_dir/registry/tls/key.pem" -out "$reg_cert" 2>/dev/null
+    fi
     cat >"$bench_dir/registry/config.yml" <<YML
 version: 0.1
 log: { level: error }
 storage: { filesystem: { rootdirectory: $bench_dir/registry/data } }
-http: { addr: $reg }
+http:
+  addr: $reg
+  tls: { certificate: $reg_cert, key: $bench_dir/registry/tls/key.pem }
 YML
     docker-registry serve "$bench_dir/registry/config.yml" >"$bench_dir/registry/log" 2>&1 &
     reg_pid=$!
     for _ in $(seq 1 100); do
-        curl -fs "http://$reg/v2/" >/dev/null 2>&1 && { reg_ok=1; break; }
+        curl -fs --cacert "$reg_cert" "https://$reg/v2/" >/dev/null 2>&1 && { reg_ok=1; break; }
         sleep 0.1
     done
 fi
@@ -236,15 +234,14 @@ derive() { # NAME
             skopeo copy -q "oci:$dir/$side:latest" \
                 "docker-archive:$dir/$side.docker.tar:$prefix/$name:$side" >&2
         fi
-        if ((reg_ok)) && ! curl -fs -o /dev/null \
+        if ((reg_ok)) && ! curl -fs --cacert "$reg_cert" -o /dev/null \
             -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
             -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
-            "http://$reg/v2/$prefix/$name/manifests/$side"; then
+            "https://$reg/v2/$prefix/$name/manifests/$side"; then
             skopeo copy -q --dest-tls-verify=false "oci:$dir/$side:latest" \
                 "docker://$reg/$prefix/$name:$side" >&2
         fi
-        # Both differs' own stores, from the same docker save output (diffoci cannot reach a
-        # plain-HTTP registry).
+        # Both differs' own stores, from the same docker save output.
         "$ocidiff" load -i "$dir/$side.docker.tar" >/dev/null 2>&1 ||
             log "ocidiff load $name:$side failed"
         if have diffoci; then
@@ -258,9 +255,12 @@ derive() { # NAME
 # Measuring. Each command: hyperfine (full mode; median of $runs after one warm-up run, which
 # also lets the tools' stores pull registry images before timing) or one plain run (quick
 # mode), then one more run under /usr/bin/time for the peak RSS. Exit status 1 means
-# "differences found" for both differs and is not a failure.
+# "differences found" for both differs and is not a failure. With $cold set, that directory
+# (the tool's store for the row) is removed before every run, warm-up included.
 rows=$results/rows.tsv
 : >"$rows"
+cold=
+wipe_cold() { if [[ -n $cold ]]; then rm -rf "$cold"; fi; }
 
 measure() { # CASE TOOL SOURCE CMD...
     local case=$1 tool=$2 src=$3
@@ -269,6 +269,7 @@ measure() { # CASE TOOL SOURCE CMD...
     local rssfile=$results/$id.rss
     if ((quick)) || ! have hyperfine; then
         local start end
+        wipe_cold
         start=$(date +%s.%N)
         timeout "$timeout_s" "$@" >"$results/$id.out" 2>"$results/$id.err" || {
             local rc=$?
@@ -279,7 +280,9 @@ measure() { # CASE TOOL SOURCE CMD...
         median=$(python3 -c "print(f'{$end-$start:.3f}')")
         min=$median max=$median cpu=-
     else
-        if ! hyperfine -N -i --style none --warmup 1 --runs "$runs" \
+        local prepare=()
+        [[ -n $cold ]] && prepare=(--prepare "rm -rf ${cold@Q}")
+        if ! hyperfine -N -i --style none --warmup 1 --runs "$runs" "${prepare[@]}" \
             --export-json "$results/$id.json" -n "$tool" -- "${*@Q}" \
             >"$results/$id.hyperfine" 2>&1; then
             status=failed
@@ -294,6 +297,7 @@ sys.exit(3 if bad else 0)") || status=failed
     fi
     rss=0
     if [[ $status == ok && -x /usr/bin/time ]]; then
+        wipe_cold
         timeout "$timeout_s" /usr/bin/time -f '%M' -o "$rssfile" "$@" >/dev/null \
             2>"$results/$id.err" || true
         rss=$(tail -n1 "$rssfile" 2>/dev/null | tr -dc 0-9)
@@ -326,14 +330,6 @@ measure_once() { # CASE TOOL SOURCE CMD...
         "$status" >>"$rows"
 }
 
-# Whether ocidiff reads a source form at all (docker:// and registries came in separately).
-ocidiff_reads() { # REF0 REF1
-    local rc=0
-    timeout "$timeout_s" "$ocidiff" diff --semantic --insecure-registry "$reg" "$@" \
-        >/dev/null 2>&1 || rc=$?
-    ((rc == 0 || rc == 1))
-}
-
 run_case() { # CASE DIR-NAME LHS-SIDE RHS-SIDE
     local case=$1 name=$2 ls=$3 rs=$4 dir=$bench_dir/$2
     if [[ -n ${OCIDIFF_BENCH_CASES:-} && " $OCIDIFF_BENCH_CASES " != *" $case "* ]]; then
@@ -347,21 +343,36 @@ run_case() { # CASE DIR-NAME LHS-SIDE RHS-SIDE
     if have diffoci; then
         measure "$case" diffoci store diffoci diff --semantic --pull never "$n0" "$n1"
     fi
+    local cold_o=$bench_dir/cold/ocidiff cold_d=$bench_dir/cold/diffoci
     if ((docker_ok)); then
-        if ocidiff_reads "docker://$n0" "docker://$n1"; then
-            measure "$case" ocidiff docker "$ocidiff" diff --semantic "docker://$n0" "docker://$n1"
-        else
-            measure "$case" ocidiff docker "$bench_dir/ocidiff-via-docker-save" "$n0" "$n1"
-        fi
+        # diffoci exports both images every time; ocidiff does when its store starts empty
+        # (docker), and reuses its exports by image ID when not (docker-warm). docker-save is
+        # the daemon exporting both images in parallel, read by nothing: the least any
+        # docker:// reader can take.
+        cold=$cold_o measure "$case" ocidiff docker \
+            env OCIDIFF_STORE="$cold_o" "$ocidiff" diff --semantic "docker://$n0" "docker://$n1"
         if have diffoci; then
             measure "$case" diffoci docker diffoci diff --semantic "docker://$n0" "docker://$n1"
         fi
+        # shellcheck disable=SC2016 # expanded by the inner bash
+        measure "$case" docker-save docker bash -c \
+            'docker save "$1" >/dev/null & p=$!; docker save "$2" >/dev/null && wait $p' \
+            - "$n0" "$n1"
+        measure "$case" ocidiff docker-warm \
+            "$ocidiff" diff --semantic "docker://$n0" "docker://$n1"
     fi
     if ((reg_ok)); then
+        # Warm: each tool's store kept what the warm-up run pulled. Cold: emptied every run.
         local r0=$reg/$prefix/$name:$ls r1=$reg/$prefix/$name:$rs
-        if ocidiff_reads "$r0" "$r1"; then
-            measure "$case" ocidiff registry "$ocidiff" diff --semantic \
-                --insecure-registry "$reg" "$r0" "$r1"
+        measure "$case" ocidiff registry "$ocidiff" diff --semantic "$r0" "$r1"
+        cold=$cold_o measure "$case" ocidiff registry-cold \
+            env OCIDIFF_STORE="$cold_o" "$ocidiff" diff --semantic "$r0" "$r1"
+        if have diffoci; then
+            measure "$case" diffoci registry \
+                env SSL_CERT_FILE="$reg_cert" diffoci diff --semantic "$r0" "$r1"
+            cold=$cold_d measure "$case" diffoci registry-cold \
+                env SSL_CERT_FILE="$reg_cert" DIFFOCI_LOCAL_CACHE="$cold_d" \
+                diffoci diff --semantic "$r0" "$r1"
         fi
     fi
     measure "$case" floor oci "$bin/floor" "$dir/$ls" "$dir/$rs"
