@@ -18,7 +18,7 @@ pub use docker_archive::ClassicArchive;
 pub use layout::{OciDir, select_root};
 pub use listing::{ArchivedImage, archived_images};
 pub use oci_archive::OciArchive;
-pub use resolve::{Context, PullPolicy, open_all};
+pub use resolve::{Context, Pending, PullPolicy, open_all};
 
 use crate::content::{BlobSource, ContentError};
 use crate::model::{Blob, DocumentError};

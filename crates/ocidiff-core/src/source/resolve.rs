@@ -1,5 +1,6 @@
 //! Opening any image reference. Local files are read in place; registry images are pulled
-//! into the embedded store first (as the pull policy says), and then read from it. The store
+//! into the embedded store (as the pull policy says) and read from it, their layers while they
+//! download. The store
 //! is only opened when a reference needs it, so comparing two local archives never touches the
 //! user's cache.
 
@@ -9,7 +10,7 @@ use super::containerd;
 use super::daemon::{self, Engine};
 use super::registry::{self, PullOptions};
 use super::{Image, SourceError};
-use crate::model::PlatformChoice;
+use crate::model::{Descriptor, PlatformChoice};
 use crate::reference::{DockerRef, ImageRef};
 use crate::store::Store;
 
@@ -48,9 +49,37 @@ impl Context {
     }
 }
 
+/// Layers of registry inputs still downloading when [`open_all`] returns.
+pub struct Pending {
+    downloads: Option<registry::Downloads>,
+    /// The reference index of each download request.
+    inputs: Vec<usize>,
+}
+
+impl Pending {
+    /// Waits for the downloads and records the pulled images in the store. The error names
+    /// the index of the input whose download failed. Dropping a `Pending` instead stops them.
+    pub fn wait(self) -> Result<(), (usize, SourceError)> {
+        let Some(downloads) = self.downloads else {
+            return Ok(());
+        };
+        for (input, result) in self.inputs.into_iter().zip(downloads.wait()) {
+            result.map_err(|e| (input, e.into()))?;
+        }
+        Ok(())
+    }
+}
+
 /// Opens every reference, pulling the registry ones together so that their downloads share
-/// one bound. One result per reference, in order.
-pub fn open_all(refs: &[ImageRef], ctx: &Context) -> Vec<Result<Image, SourceError>> {
+/// one bound. One result per reference, in order. Registry images are open as soon as their
+/// manifests and configs are in the store: their layers are read while they download (see
+/// [`registry::start_all`]), and [`Pending::wait`] must be called before trusting that the
+/// comparison saw every byte it needed.
+pub fn open_all(refs: &[ImageRef], ctx: &Context) -> (Vec<Result<Image, SourceError>>, Pending) {
+    let mut pending = Pending {
+        downloads: None,
+        inputs: Vec::new(),
+    };
     let needs_store = refs.iter().any(|r| {
         matches!(
             r,
@@ -62,7 +91,7 @@ pub fn open_all(refs: &[ImageRef], ctx: &Context) -> Vec<Result<Image, SourceErr
             Ok(s) => Some(s),
             Err(e) => {
                 let msg = e.to_string();
-                return refs
+                let images = refs
                     .iter()
                     .map(|r| match r {
                         ImageRef::Registry(_) | ImageRef::Docker(_) | ImageRef::Podman(_) => {
@@ -71,6 +100,7 @@ pub fn open_all(refs: &[ImageRef], ctx: &Context) -> Vec<Result<Image, SourceErr
                         local => super::open(local),
                     })
                     .collect();
+                return (images, pending);
             }
         }
     } else {
@@ -86,6 +116,8 @@ pub fn open_all(refs: &[ImageRef], ctx: &Context) -> Vec<Result<Image, SourceErr
         })
         .collect();
     let mut pulls: Vec<(usize, DockerRef)> = Vec::new();
+    // The roots of the images being pulled now, not yet recorded in the store.
+    let mut roots: Vec<Option<Descriptor>> = vec![None; refs.len()];
     if let Some(store) = &store {
         for (i, p) in parsed.iter_mut().enumerate() {
             let Some(Ok(name)) = p else { continue };
@@ -124,41 +156,52 @@ pub fn open_all(refs: &[ImageRef], ctx: &Context) -> Vec<Result<Image, SourceErr
             .map(|(_, n)| (n.clone(), ctx.platforms.clone()))
             .collect();
         if !requests.is_empty() {
-            let results = registry::pull_all(store, &requests, &ctx.registry);
+            let (results, downloads) = registry::start_all(store, &requests, &ctx.registry);
             for ((i, _), result) in pulls.iter().zip(results) {
-                if let Err(e) = result {
-                    parsed[*i] = Some(Err(e.into()));
+                match result {
+                    Ok(root) => roots[*i] = Some(root),
+                    Err(e) => parsed[*i] = Some(Err(e.into())),
                 }
             }
+            pending.downloads = Some(downloads);
+            pending.inputs = pulls.iter().map(|(i, _)| *i).collect();
         }
     }
 
     // Each in its own thread: scanning a large archive or exporting from an engine takes a
     // while, and the two inputs do not depend on each other.
     let store = store.as_ref();
-    std::thread::scope(|scope| {
+    let images = std::thread::scope(|scope| {
         let handles: Vec<_> = refs
             .iter()
             .zip(parsed)
-            .map(|(r, p)| scope.spawn(move || open_one(r, p, store, ctx)))
+            .zip(roots)
+            .map(|((r, p), root)| scope.spawn(move || open_one(r, p, root, store, ctx)))
             .collect();
         // A panic is a bug: let it show as one.
         handles
             .into_iter()
             .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect()
-    })
+    });
+    (images, pending)
 }
 
-/// Opens one reference once registry pulls are done (`parsed` is its pull's outcome).
+/// Opens one reference once registry pulls have started (`parsed` is its pull's outcome so
+/// far, `root` the root of an image being pulled).
 fn open_one(
     r: &ImageRef,
     parsed: Option<Result<DockerRef, SourceError>>,
+    root: Option<Descriptor>,
     store: Option<&Store>,
     ctx: &Context,
 ) -> Result<Image, SourceError> {
     match (r, parsed, store) {
         (ImageRef::Registry(_), Some(Err(e)), _) => Err(e),
+        (ImageRef::Registry(_), Some(Ok(_)), Some(store)) if root.is_some() => {
+            let root = root.unwrap_or_else(|| unreachable!("checked"));
+            Ok(store.open_root(&root, r.clone())?)
+        }
         (ImageRef::Registry(_), Some(Ok(name)), Some(store)) => {
             let record = store
                 .find_image(&name)?

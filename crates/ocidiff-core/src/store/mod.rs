@@ -11,17 +11,21 @@
 //! Every update is a rename of a complete, fsync'd file: two runs may pull at once and an
 //! interrupted run leaves at worst a stray file in `tmp/`, never a partial blob or record.
 
+mod inflight;
 mod load;
 
 use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use fs4::fs_std::FileExt;
 use serde::{Deserialize, Serialize};
 
+use inflight::InFlight;
+pub(crate) use inflight::Publisher;
 pub use load::load;
 pub(crate) use load::{copy, platform_of};
 
@@ -38,10 +42,12 @@ pub const STORE_ENV: &str = "OCIDIFF_STORE";
 /// Files in `tmp/` older than this belong to a run that died; freeing space removes them.
 const STALE_TMP: Duration = Duration::from_secs(3600);
 
-/// A content-addressed store on disk. Cheap to clone: it is a path.
+/// A content-addressed store on disk. Cheap to clone: a path, and the blobs this process is
+/// writing into it (readable while they arrive), which clones share.
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
+    inflight: Arc<InFlight>,
 }
 
 /// What the store knows of one image name.
@@ -171,6 +177,7 @@ impl Store {
         }
         Ok(Store {
             root: root.to_owned(),
+            inflight: Arc::default(),
         })
     }
 
@@ -211,14 +218,36 @@ impl Store {
         self.blob_path(digest).is_file()
     }
 
-    /// Starts writing a blob that must match `expected`; see [`BlobWriter`].
+    /// Starts writing a blob that must match `expected`; see [`BlobWriter`]. Readers of the
+    /// store may read it while it is written.
     pub fn writer(&self, expected: &Descriptor) -> Result<BlobWriter, StoreError> {
+        let publisher = self.announce(&expected.digest);
+        self.writer_publishing(expected, publisher)
+    }
+
+    /// Says that `digest` will be written soon (by [`Store::writer_publishing`]), so that
+    /// readers of the store wait for its bytes instead of finding it missing. `None` when
+    /// another writer in this process already announced it.
+    pub(crate) fn announce(&self, digest: &Digest) -> Option<Publisher> {
+        self.inflight.register(digest)
+    }
+
+    /// [`Store::writer`] for a blob announced beforehand.
+    pub(crate) fn writer_publishing(
+        &self,
+        expected: &Descriptor,
+        publisher: Option<Publisher>,
+    ) -> Result<BlobWriter, StoreError> {
         let tmp = self.root.join("tmp");
         let file = tempfile::Builder::new()
             .prefix("ingest-")
             .tempfile_in(&tmp)
             .map_err(io_err(&tmp))?;
+        if let Some(p) = &publisher {
+            p.attach(file.reopen().map_err(io_err(file.path()))?);
+        }
         Ok(BlobWriter {
+            publisher,
             file,
             hasher: Hasher::new(expected.digest.algorithm()),
             expected: expected.digest.clone(),
@@ -410,12 +439,17 @@ impl Store {
 
     /// Opens a recorded image for the comparison, its blobs served from the store.
     pub fn open_image(&self, record: &ImageRecord) -> Result<Image, StoreError> {
-        let bytes =
-            crate::content::read_json_blob(self, &record.root, Limits::default().json_bytes)?;
+        self.open_root(&record.root, ImageRef::Registry(record.key()))
+    }
+
+    /// Opens the image whose root manifest or index is `root`, its blobs served from the
+    /// store, also while they are still being written.
+    pub fn open_root(&self, root: &Descriptor, reference: ImageRef) -> Result<Image, StoreError> {
+        let bytes = crate::content::read_json_blob(self, root, Limits::default().json_bytes)?;
         Ok(Image {
-            reference: ImageRef::Registry(record.key()),
+            reference,
             root: Blob {
-                descriptor: Some(record.root.clone()),
+                descriptor: Some(root.clone()),
                 bytes,
             },
             blobs: Box::new(self.clone()),
@@ -553,7 +587,17 @@ impl Store {
 }
 
 impl BlobSource for Store {
+    /// A blob in place is read from its file, one being written by following its writer:
+    /// in that order, so that a reader never waits on a second writer of a blob already
+    /// stored; a blob put in place between the two looks is found by the second look at
+    /// its file.
     fn open(&self, digest: &Digest) -> Result<Box<dyn Read + Send + '_>, ContentError> {
+        if let Ok(f) = File::open(self.blob_path(digest)) {
+            return Ok(Box::new(f));
+        }
+        if let Some(follower) = self.inflight.follow(digest) {
+            return Ok(Box::new(follower));
+        }
         match File::open(self.blob_path(digest)) {
             Ok(f) => Ok(Box::new(f)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Err(ContentError::NotFound {
@@ -567,9 +611,10 @@ impl BlobSource for Store {
         }
     }
 
-    /// Blobs are checked before they are renamed into place.
+    /// Blobs are checked before they are renamed into place; one being written is read only
+    /// up to its last byte once its writer has checked it.
     fn is_verified(&self, digest: &Digest) -> bool {
-        self.has_blob(digest)
+        self.inflight.contains(digest) || self.has_blob(digest)
     }
 
     fn describe(&self) -> String {
@@ -581,6 +626,7 @@ impl BlobSource for Store {
 /// come; [`BlobWriter::commit`] checks digest and size, syncs and renames the file into place.
 /// Dropping it without committing deletes the temporary file.
 pub struct BlobWriter {
+    publisher: Option<Publisher>,
     file: tempfile::NamedTempFile,
     hasher: Hasher,
     expected: Digest,
@@ -604,7 +650,11 @@ impl BlobWriter {
         self.hasher.update(bytes);
         self.file
             .write_all(bytes)
-            .map_err(|e| io_err(self.file.path())(e))
+            .map_err(|e| io_err(self.file.path())(e))?;
+        if let Some(p) = &self.publisher {
+            p.advance(self.seen);
+        }
+        Ok(())
     }
 
     /// Bytes written so far.
@@ -612,8 +662,24 @@ impl BlobWriter {
         self.seen
     }
 
+    /// Gives up, telling readers of the blob why.
+    pub fn abandon(mut self, reason: String) {
+        if let Some(p) = self.publisher.take() {
+            p.finish(Err(reason));
+        }
+    }
+
     /// Checks the content and moves it under its digest's name.
-    pub fn commit(self) -> Result<(), StoreError> {
+    pub fn commit(mut self) -> Result<(), StoreError> {
+        let publisher = self.publisher.take();
+        let outcome = self.check_and_persist(publisher.as_ref());
+        if let Some(p) = publisher {
+            p.finish(outcome.as_ref().map(drop).map_err(ToString::to_string));
+        }
+        outcome
+    }
+
+    fn check_and_persist(self, publisher: Option<&Publisher>) -> Result<(), StoreError> {
         if self.seen != self.declared {
             return Err(ContentError::SizeMismatch {
                 digest: self.expected,
@@ -629,6 +695,9 @@ impl BlobWriter {
                 actual,
             }
             .into());
+        }
+        if let Some(p) = publisher {
+            p.verified();
         }
         self.file
             .as_file()

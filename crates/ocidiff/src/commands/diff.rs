@@ -21,9 +21,12 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Verdict> {
         Some(d) => Some(ReportDir::create(d)?),
         None => None,
     };
-    let (lhs, rhs) = open_inputs(args, &opts)?;
+    let (lhs, rhs, downloaded) = open_inputs(args, &opts)?;
     tracing::info!(lhs = %lhs.reference, rhs = %rhs.reference, "comparing");
     let outcome = compare::compare(&lhs, &rhs, &opts)?;
+    // A layer the comparison did not read (the same on both sides) may still be
+    // downloading: a pull that fails is an error, as when it failed before comparing.
+    downloaded()?;
     let report = &outcome.report;
 
     let stdout = io::stdout();
@@ -71,8 +74,17 @@ fn write_file(
         .with_context(|| format!("writing {what} {}", path.display()))
 }
 
-/// Opens both inputs together: registry images are pulled side by side.
-fn open_inputs(args: &DiffArgs, opts: &Options) -> anyhow::Result<(source::Image, source::Image)> {
+/// Opens both inputs together: registry images are pulled side by side, their layers still
+/// downloading when this returns; the function returned waits for them (dropping it stops
+/// them).
+fn open_inputs(
+    args: &DiffArgs,
+    opts: &Options,
+) -> anyhow::Result<(
+    source::Image,
+    source::Image,
+    impl FnOnce() -> anyhow::Result<()>,
+)> {
     let parse = |n: usize, s: &str| ImageRef::parse(s).with_context(|| format!("input {n}"));
     let refs = [parse(0, &args.lhs)?, parse(1, &args.rhs)?];
     let mut ctx = super::store::context(&args.store, args.pull, opts.platforms.clone());
@@ -80,7 +92,8 @@ fn open_inputs(args: &DiffArgs, opts: &Options) -> anyhow::Result<(source::Image
         address: args.containerd.containerd_address.clone(),
         namespace: args.containerd.containerd_namespace.clone(),
     };
-    let mut opened = source::open_all(&refs, &ctx).into_iter();
+    let (opened, pending) = source::open_all(&refs, &ctx);
+    let mut opened = opened.into_iter();
     let mut next = |n: usize| -> anyhow::Result<source::Image> {
         opened
             .next()
@@ -89,7 +102,12 @@ fn open_inputs(args: &DiffArgs, opts: &Options) -> anyhow::Result<(source::Image
     };
     let lhs = next(0)?;
     let rhs = next(1)?;
-    Ok((lhs, rhs))
+    let downloaded = move || {
+        pending
+            .wait()
+            .map_err(|(n, e)| anyhow::Error::new(e).context(format!("input {n} ({})", refs[n])))
+    };
+    Ok((lhs, rhs, downloaded))
 }
 
 fn options(args: &DiffArgs) -> anyhow::Result<Options> {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, RETRY_AFTER, WWW_AUTHENTICATE};
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, RANGE, RETRY_AFTER, WWW_AUTHENTICATE};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use tokio::sync::Mutex;
 
@@ -118,6 +118,28 @@ impl Registry {
         accept: Option<&str>,
         repository: &str,
     ) -> Result<Response, RegistryError> {
+        self.send_ranged(method, url, accept, repository, 0).await
+    }
+
+    /// `GET url` for the bytes from offset `from` on (all of them when it is 0).
+    pub(crate) async fn send_from(
+        &self,
+        url: &str,
+        repository: &str,
+        from: u64,
+    ) -> Result<Response, RegistryError> {
+        self.send_ranged(Method::GET, url, None, repository, from)
+            .await
+    }
+
+    async fn send_ranged(
+        &self,
+        method: Method,
+        url: &str,
+        accept: Option<&str>,
+        repository: &str,
+        from: u64,
+    ) -> Result<Response, RegistryError> {
         let mut authenticated = false;
         loop {
             let authorization = self.authorization.lock().await.clone();
@@ -126,6 +148,9 @@ impl Registry {
                     let mut req = self.http.request(method.clone(), url);
                     if let Some(a) = accept {
                         req = req.header(ACCEPT, a);
+                    }
+                    if from > 0 {
+                        req = req.header(RANGE, format!("bytes={from}-"));
                     }
                     if let Some(a) = &authorization {
                         req = req.header(AUTHORIZATION, a);

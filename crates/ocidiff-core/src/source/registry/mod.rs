@@ -2,15 +2,18 @@
 //!
 //! [`pull`] resolves a reference to its root manifest or index, picks the platforms asked for,
 //! and downloads their manifests, configs and layers (only those), several at once, each
-//! streamed into the store and checked against its digest and size on the way. The library
-//! prints nothing: progress goes to an optional [`Progress`] sink.
+//! streamed into the store and checked against its digest and size on the way.
+//! [`start_all`] returns as soon as manifests and configs are in, leaving the layers to
+//! download in the background while the store serves them as they arrive, so that a
+//! comparison reads each layer in the same pass as its download. The library prints
+//! nothing: progress goes to an optional [`Progress`] sink.
 
 mod auth;
 mod client;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -27,7 +30,7 @@ use crate::model::{
     Descriptor, Digest, Document, DocumentError, Hasher, Manifest, MediaKind, Platform, media,
 };
 use crate::reference::DockerRef;
-use crate::store::{ImageRecord, Store, StoreError};
+use crate::store::{ImageRecord, Publisher, Store, StoreError};
 
 /// The manifest types we can read, in the order we prefer them.
 const ACCEPT_MANIFESTS: &str = "application/vnd.oci.image.index.v1+json, \
@@ -137,6 +140,9 @@ pub enum RegistryError {
     Client { source: reqwest::Error },
     #[error("cannot start the download threads: {0}")]
     Runtime(std::io::Error),
+    /// A layer both images need, downloaded for the other one, failed.
+    #[error("{0}")]
+    SharedDownload(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -164,6 +170,25 @@ pub fn pull_all(
     requests: &[(DockerRef, PlatformChoice)],
     options: &PullOptions,
 ) -> Vec<Result<Digest, RegistryError>> {
+    let (roots, downloads) = start_all(store, requests, options);
+    roots
+        .into_iter()
+        .zip(downloads.wait())
+        .map(|(root, done)| Ok(root?.digest).and_then(|d| done.map(|()| d)))
+        .collect()
+}
+
+/// Starts pulling several images: returns, per request, its root descriptor once its
+/// manifests and config are in the store, while its layers keep downloading in the
+/// background. The store serves those layers as they arrive (readers wait for bytes still to
+/// come and see a failed download as an error), so a comparison can walk them in the same pass
+/// as the download. [`Downloads::wait`] says how the downloads ended and records the images;
+/// dropping it stops them. A blob both images need is downloaded once.
+pub fn start_all(
+    store: &Store,
+    requests: &[(DockerRef, PlatformChoice)],
+    options: &PullOptions,
+) -> (Vec<Result<Descriptor, RegistryError>>, Downloads) {
     let fail_all = |e: RegistryError| {
         let msg = e.to_string();
         let mut out = vec![Err(e)];
@@ -171,7 +196,7 @@ pub fn pull_all(
             (1..requests.len())
                 .map(|_| Err(RegistryError::Runtime(std::io::Error::other(msg.clone())))),
         );
-        out
+        (out, Downloads::none(requests.len()))
     };
     let lease = match store.lease() {
         Ok(l) => l,
@@ -185,40 +210,148 @@ pub fn pull_all(
         Ok(r) => r,
         Err(e) => return fail_all(RegistryError::Runtime(e)),
     };
+    let options = Arc::new(options.clone());
     let permits = Arc::new(tokio::sync::Semaphore::new(
         options.max_concurrent_downloads.max(1),
     ));
-    let results = runtime.block_on(futures_util::future::join_all(requests.iter().map(
-        |(reference, choice)| {
-            Pull {
-                store,
-                reference,
-                options,
+    let pulls: Vec<Arc<Pull>> = requests
+        .iter()
+        .map(|(reference, _)| {
+            Arc::new(Pull {
+                store: store.clone(),
+                reference: reference.clone(),
+                options: options.clone(),
                 permits: permits.clone(),
                 done: AtomicU64::new(0),
                 total: AtomicU64::new(0),
+            })
+        })
+        .collect();
+    let prepared = runtime.block_on(futures_util::future::join_all(
+        pulls
+            .iter()
+            .zip(requests)
+            .map(|(pull, (_, choice))| pull.prepare(choice)),
+    ));
+
+    // Each missing layer is announced to the store by the first image that needs it, which
+    // downloads it; the others wait for that download.
+    let mut shared: HashMap<Digest, tokio::sync::watch::Receiver<SharedOutcome>> = HashMap::new();
+    let mut roots = Vec::new();
+    let mut tasks = Vec::new();
+    for (pull, prepared) in pulls.into_iter().zip(prepared) {
+        let prepared = match prepared {
+            Ok(p) => p,
+            Err(e) => {
+                roots.push(Err(e));
+                tasks.push(None);
+                continue;
             }
-            .run(choice)
+        };
+        let mut own = Vec::new();
+        let mut others = Vec::new();
+        for desc in &prepared.missing {
+            if let Some(rx) = shared.get(&desc.digest) {
+                others.push(rx.clone());
+                continue;
+            }
+            let (tx, rx) = tokio::sync::watch::channel(None);
+            shared.insert(desc.digest.clone(), rx);
+            let publisher = store.announce(&desc.digest);
+            own.push((desc.clone(), publisher, tx));
+        }
+        // Configs came first; the layers another image downloads are not this one's.
+        let layers: u64 = own.iter().map(|(d, _, _)| d.size).sum();
+        pull.total.store(
+            pull.done.load(Ordering::Relaxed) + layers,
+            Ordering::Relaxed,
+        );
+        roots.push(Ok(prepared.record.root.clone()));
+        tasks.push(Some(runtime.spawn(pull.finish(prepared, own, others))));
+    }
+    (
+        roots,
+        Downloads {
+            runtime: Some(runtime),
+            tasks,
+            _lease: Some(lease),
         },
-    )));
-    drop(lease);
-    results
+    )
+}
+
+/// How a layer download ended (`None` while it runs), for the other images that need it.
+type SharedOutcome = Option<Result<(), String>>;
+
+/// A layer an image downloads: what it announced to the store, and where it tells the other
+/// images that need the layer how the download ended.
+type OwnDownload = (
+    Descriptor,
+    Option<Publisher>,
+    tokio::sync::watch::Sender<SharedOutcome>,
+);
+
+/// Layer downloads running in the background: see [`start_all`].
+pub struct Downloads {
+    runtime: Option<tokio::runtime::Runtime>,
+    /// Per request; `None` for one that failed before downloading layers.
+    tasks: Vec<Option<tokio::task::JoinHandle<Result<(), RegistryError>>>>,
+    _lease: Option<crate::store::Lease>,
+}
+
+impl Downloads {
+    fn none(requests: usize) -> Downloads {
+        Downloads {
+            runtime: None,
+            tasks: (0..requests).map(|_| None).collect(),
+            _lease: None,
+        }
+    }
+
+    /// Waits for every download; one result per request (`Ok` for a request that had
+    /// already failed: [`start_all`] gave its error).
+    pub fn wait(mut self) -> Vec<Result<(), RegistryError>> {
+        let tasks = std::mem::take(&mut self.tasks);
+        let Some(runtime) = self.runtime.take() else {
+            return tasks.iter().map(|_| Ok(())).collect();
+        };
+        runtime.block_on(async {
+            let mut out = Vec::new();
+            for task in tasks {
+                out.push(match task {
+                    None => Ok(()),
+                    Some(handle) => handle
+                        .await
+                        .unwrap_or_else(|e| Err(RegistryError::Runtime(std::io::Error::other(e)))),
+                });
+            }
+            out
+        })
+    }
 }
 
 /// One image being pulled.
-struct Pull<'a> {
-    store: &'a Store,
-    reference: &'a DockerRef,
-    options: &'a PullOptions,
+struct Pull {
+    store: Store,
+    reference: DockerRef,
+    options: Arc<PullOptions>,
     permits: Arc<tokio::sync::Semaphore>,
     done: AtomicU64,
     total: AtomicU64,
 }
 
-impl Pull<'_> {
-    async fn run(self, choice: &PlatformChoice) -> Result<Digest, RegistryError> {
-        let registry = Registry::connect(&self.reference.registry, self.options).await?;
-        let repo = &self.reference.repository;
+/// An image whose manifests and configs are in the store.
+struct Prepared {
+    registry: Arc<Registry>,
+    /// Layers not in the store yet.
+    missing: Vec<Descriptor>,
+    /// What the store will record once they are.
+    record: ImageRecord,
+}
+
+impl Pull {
+    /// Fetches the manifests and configs: what a comparison must have before it starts.
+    async fn prepare(&self, choice: &PlatformChoice) -> Result<Prepared, RegistryError> {
+        let registry = Registry::connect(&self.reference.registry, &self.options).await?;
         let (root, bytes) = self
             .manifest(
                 &registry,
@@ -283,15 +416,15 @@ impl Pull<'_> {
                 .into());
             }
         }
-        let missing: Vec<&Descriptor> = blobs
+        let configs: HashSet<&Digest> = manifests.iter().map(|(_, m)| &m.config.digest).collect();
+        let (configs, layers): (Vec<&Descriptor>, Vec<&Descriptor>) = blobs
             .into_iter()
             .filter(|d| !self.store.has_blob(&d.digest))
-            .collect();
+            .partition(|d| configs.contains(&d.digest));
         self.total
-            .store(missing.iter().map(|d| d.size).sum(), Ordering::Relaxed);
-        self.report(0);
-        futures_util::stream::iter(missing)
-            .map(|d| self.blob(&registry, repo, d))
+            .store(configs.iter().map(|d| d.size).sum(), Ordering::Relaxed);
+        futures_util::stream::iter(configs)
+            .map(|d| self.blob(&registry, d, self.store.announce(&d.digest)))
             .buffer_unordered(self.options.max_concurrent_downloads.max(1))
             .try_collect::<Vec<()>>()
             .await?;
@@ -302,7 +435,7 @@ impl Pull<'_> {
                 Some(p) => Some(p.clone()),
                 None => {
                     let config = crate::content::read_json_blob(
-                        self.store,
+                        &self.store,
                         &m.config,
                         self.options.limits.json_bytes,
                     )?;
@@ -313,28 +446,69 @@ impl Pull<'_> {
                 platforms.push(p);
             }
         }
-        self.store.put_image(&ImageRecord {
-            name: Some(self.reference.clone()),
-            root: root.clone(),
-            platforms,
-            size,
-            pulled: jiff::Timestamp::now(),
-            engine: None,
-        })?;
-        if let Some(p) = &self.options.progress {
-            p.finish(self.reference);
-        }
-        Ok(root.digest)
+        Ok(Prepared {
+            registry: Arc::new(registry),
+            missing: layers.into_iter().cloned().collect(),
+            record: ImageRecord {
+                name: Some(self.reference.clone()),
+                root,
+                platforms,
+                size,
+                pulled: jiff::Timestamp::now(),
+                engine: None,
+            },
+        })
     }
 
-    fn report(&self, added: i64) {
-        let done = if added >= 0 {
-            self.done.fetch_add(added.unsigned_abs(), Ordering::Relaxed) + added.unsigned_abs()
-        } else {
-            self.done.fetch_sub(added.unsigned_abs(), Ordering::Relaxed) - added.unsigned_abs()
-        };
+    /// Downloads the layers this image announced (`own`), waits for those another image is
+    /// downloading (`others`), and records the image.
+    async fn finish(
+        self: Arc<Self>,
+        prepared: Prepared,
+        own: Vec<OwnDownload>,
+        others: Vec<tokio::sync::watch::Receiver<SharedOutcome>>,
+    ) -> Result<(), RegistryError> {
+        self.report(0);
+        let registry = &prepared.registry;
+        futures_util::stream::iter(own)
+            .map(|(desc, publisher, tx)| {
+                let this = &self;
+                async move {
+                    let outcome = this.blob(registry, &desc, publisher).await;
+                    tx.send_replace(Some(
+                        outcome.as_ref().map(drop).map_err(ToString::to_string),
+                    ));
+                    outcome
+                }
+            })
+            .buffer_unordered(self.options.max_concurrent_downloads.max(1))
+            .try_collect::<Vec<()>>()
+            .await?;
+        for mut rx in others {
+            let outcome = rx.wait_for(Option::is_some).await.map(|o| o.clone());
+            match outcome {
+                Ok(Some(Ok(()))) => {}
+                Ok(Some(Err(reason))) => return Err(RegistryError::SharedDownload(reason)),
+                Ok(None) | Err(_) => {
+                    return Err(RegistryError::SharedDownload(
+                        "a download shared with the other image stopped".into(),
+                    ));
+                }
+            }
+        }
+        let store = self.store.clone();
+        let record = prepared.record;
+        tokio::task::block_in_place(|| store.put_image(&record))?;
         if let Some(p) = &self.options.progress {
-            p.update(self.reference, done, self.total.load(Ordering::Relaxed));
+            p.finish(&self.reference);
+        }
+        Ok(())
+    }
+
+    fn report(&self, added: u64) {
+        let done = self.done.fetch_add(added, Ordering::Relaxed) + added;
+        if let Some(p) = &self.options.progress {
+            p.update(&self.reference, done, self.total.load(Ordering::Relaxed));
         }
     }
 
@@ -505,23 +679,46 @@ impl Pull<'_> {
         Ok((desc, bytes))
     }
 
-    /// Streams one blob into the store, verified; a dropped connection restarts it.
+    /// Streams one blob into the store, verified. A dropped connection resumes where it
+    /// stopped (a `Range` request; from the start, skipping what is already written, when the
+    /// registry ignores it), so the bytes readers of the store have seen stay the bytes checked.
     async fn blob(
         &self,
         registry: &Registry,
-        repo: &str,
         desc: &Descriptor,
+        publisher: Option<Publisher>,
     ) -> Result<(), RegistryError> {
         let _permit = self
             .permits
             .acquire()
             .await
             .map_err(|e| RegistryError::Runtime(std::io::Error::other(e)))?;
+        let mut writer = self.store.writer_publishing(desc, publisher)?;
+        match self.fetch(registry, desc, &mut writer).await {
+            Ok(()) => Ok(tokio::task::block_in_place(|| writer.commit())?),
+            Err(e) => {
+                writer.abandon(e.to_string());
+                Err(e)
+            }
+        }
+    }
+
+    async fn fetch(
+        &self,
+        registry: &Registry,
+        desc: &Descriptor,
+        writer: &mut crate::store::BlobWriter,
+    ) -> Result<(), RegistryError> {
+        let repo = &self.reference.repository;
         let url = registry.url(&format!("/v2/{repo}/blobs/{}", desc.digest));
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mut resp = registry.send(Method::GET, &url, None, repo).await?;
+            let from = writer.written();
+            if from > 0 && from == desc.size {
+                return Ok(());
+            }
+            let mut resp = registry.send_from(&url, repo, from).await?;
             if resp.status() == StatusCode::NOT_FOUND {
                 return Err(RegistryError::NotFound {
                     reference: format!("{}@{}", self.reference.name(), desc.digest),
@@ -530,23 +727,32 @@ impl Pull<'_> {
             if !resp.status().is_success() {
                 return Err(status_error(&url, resp).await);
             }
-            let mut writer = self.store.writer(desc)?;
+            // What of the answer is already written: all of it before `from` unless the
+            // registry honoured the range.
+            let mut skip = if resp.status() == StatusCode::PARTIAL_CONTENT {
+                0
+            } else {
+                from
+            };
             let outcome = loop {
                 match resp.chunk().await {
                     Ok(Some(chunk)) => {
-                        writer.write(&chunk)?;
-                        self.report(chunk.len() as i64);
+                        let drop_n = usize::try_from(skip).unwrap_or(usize::MAX).min(chunk.len());
+                        skip -= drop_n as u64;
+                        let fresh = &chunk[drop_n..];
+                        if !fresh.is_empty() {
+                            writer.write(fresh)?;
+                            self.report(fresh.len() as u64);
+                        }
                     }
                     Ok(None) => break Ok(()),
                     Err(e) => break Err(e),
                 }
             };
             match outcome {
-                Ok(()) => return Ok(tokio::task::block_in_place(|| writer.commit())?),
+                Ok(()) => return Ok(()),
                 Err(e) if is_transient_error(&e) && attempt < registry.attempts() => {
-                    self.report(-(writer.written() as i64));
-                    drop(writer);
-                    tracing::debug!(url, error = %e, "blob download interrupted, retrying");
+                    tracing::debug!(url, error = %e, "blob download interrupted, resuming");
                     tokio::time::sleep(registry.backoff(attempt)).await;
                 }
                 Err(source) => return Err(RegistryError::Http { url, source }),

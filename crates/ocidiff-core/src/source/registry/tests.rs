@@ -692,3 +692,162 @@ fn a_body_shorter_than_its_content_length_is_retried_then_refused() {
     );
     assert!(!store.has_blob(&fx.layer));
 }
+
+#[test]
+fn a_cut_download_resumes_where_it_stopped() {
+    let fx = Arc::new(fixture("amd64"));
+    let ranges = Arc::new(Mutex::new(Vec::new()));
+    let (f, seen) = (fx.clone(), ranges.clone());
+    let addr = serve(move |req| {
+        let mut r = route(&f, req);
+        if req.path.ends_with(&f.layer.to_string()) {
+            let range = req.header("range").map(str::to_owned);
+            seen.lock().unwrap().push(range.clone());
+            match range.as_deref().and_then(|r| r.strip_prefix("bytes=")) {
+                Some(from) => {
+                    let from: usize = from.trim_end_matches('-').parse().unwrap();
+                    r = Resp::new(206, r.body[from..].to_vec());
+                }
+                None => r.cut_at = Some(100),
+            }
+        }
+        r
+    });
+    let (_dir, store) = new_store();
+    pull(
+        &store,
+        &reference(&addr, ""),
+        PlatformChoice::default(),
+        &options(),
+    )
+    .unwrap();
+    assert_eq!(
+        *ranges.lock().unwrap(),
+        [None, Some("bytes=100-".to_owned())]
+    );
+    assert_eq!(
+        std::fs::read(store.blob_path(&fx.layer)).unwrap(),
+        fx.blobs[&fx.layer.to_string()]
+    );
+}
+
+/// Holds the layer's answer until opened.
+type Gate = Arc<(Mutex<bool>, std::sync::Condvar)>;
+
+fn gated(fx: &Arc<Fixture>, gate: &Gate, layer_hits: &Arc<AtomicUsize>) -> String {
+    let (f, g, hits) = (fx.clone(), gate.clone(), layer_hits.clone());
+    serve(move |req| {
+        if req.path.ends_with(&f.layer.to_string()) {
+            hits.fetch_add(1, Ordering::SeqCst);
+            let (open, changed) = &*g;
+            let mut open = open.lock().unwrap();
+            while !*open {
+                open = changed.wait(open).unwrap();
+            }
+        }
+        route(&f, req)
+    })
+}
+
+fn open_gate(gate: &Gate) {
+    *gate.0.lock().unwrap() = true;
+    gate.1.notify_all();
+}
+
+#[test]
+fn layers_are_readable_while_they_download() {
+    use crate::content::BlobSource;
+    let fx = Arc::new(fixture("amd64"));
+    let gate: Gate = Arc::default();
+    let addr = gated(&fx, &gate, &Arc::default());
+    let (_dir, store) = new_store();
+    let r = reference(&addr, "");
+    let (roots, downloads) = start_all(
+        &store,
+        &[(r.clone(), PlatformChoice::default())],
+        &options(),
+    );
+    // Manifest and config are in: the image can be opened, its layer not yet downloaded.
+    let root = roots.into_iter().next().unwrap().unwrap();
+    assert_eq!(root.digest, fx.manifest_digest);
+    assert!(store.find_image(&r).unwrap().is_none());
+    assert!(!store.has_blob(&fx.layer));
+    assert!(store.is_verified(&fx.layer));
+    let mut layer = store.open(&fx.layer).unwrap();
+    let reader = std::thread::scope(|s| {
+        let reading = s.spawn(move || {
+            let mut got = Vec::new();
+            layer.read_to_end(&mut got).map(|_| got)
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(!reading.is_finished(), "the reader waits for the download");
+        open_gate(&gate);
+        reading.join().unwrap()
+    });
+    assert_eq!(reader.unwrap(), fx.blobs[&fx.layer.to_string()]);
+    assert!(downloads.wait().into_iter().all(|r| r.is_ok()));
+    assert!(store.find_image(&r).unwrap().is_some());
+    assert!(store.has_blob(&fx.layer));
+}
+
+#[test]
+fn a_layer_both_images_need_is_downloaded_once() {
+    let fx = Arc::new(fixture("amd64"));
+    let gate: Gate = Arc::default();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let addr = gated(&fx, &gate, &hits);
+    open_gate(&gate);
+    let (_dir, store) = new_store();
+    let by_tag = reference(&addr, "");
+    let by_digest = reference(&addr, &format!("@{}", fx.manifest_digest));
+    let results = pull_all(
+        &store,
+        &[
+            (by_tag.clone(), PlatformChoice::default()),
+            (by_digest.clone(), PlatformChoice::default()),
+        ],
+        &options(),
+    );
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    assert!(store.find_image(&by_tag).unwrap().is_some());
+    assert!(store.find_image(&by_digest).unwrap().is_some());
+}
+
+#[test]
+fn a_failed_layer_download_fails_its_readers_and_the_pull() {
+    use crate::content::BlobSource;
+    let fx = Arc::new(fixture("amd64"));
+    let f = fx.clone();
+    let addr = serve(move |req| {
+        let mut r = route(&f, req);
+        if req.path.ends_with(&f.layer.to_string()) {
+            r.cut_at = Some(r.body.len() / 2);
+        }
+        r
+    });
+    let opts = PullOptions {
+        max_attempts: 2,
+        ..options()
+    };
+    let (dir, store) = new_store();
+    let r = reference(&addr, "");
+    let (roots, downloads) = start_all(&store, &[(r.clone(), PlatformChoice::default())], &opts);
+    assert!(roots[0].is_ok());
+    let mut got = Vec::new();
+    let err = match store.open(&fx.layer) {
+        Ok(mut layer) => layer.read_to_end(&mut got).unwrap_err().to_string(),
+        // The download may have failed already.
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains(&fx.layer.to_string()), "{err}");
+    assert!(!err.contains("stopped"), "the reader learns why: {err}");
+    let results = downloads.wait();
+    assert!(results[0].is_err(), "{results:?}");
+    assert!(store.find_image(&r).unwrap().is_none());
+    assert!(!store.has_blob(&fx.layer));
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+        0
+    );
+}
