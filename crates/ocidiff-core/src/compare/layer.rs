@@ -203,10 +203,10 @@ where
     );
     // Long names and PAX records are metadata, held to the limit on metadata documents.
     let guarded = ExtensionGuard::new(limited, limits.json_bytes, format!("layer {digest}"));
-    let mut archive = tar::Archive::new(guarded);
+    let mut archive = tar::Archive::new(Forward::new(guarded));
     let mut entries = Vec::new();
     let iter = archive
-        .entries()
+        .entries_with_seek()
         .map_err(|e| LayerError::from_io(digest, e))?;
     for entry in iter {
         let mut entry = entry.map_err(|e| LayerError::from_io(digest, e))?;
@@ -239,12 +239,74 @@ where
     }
     // Read what follows the end-of-archive marker: only at the end of the blob is its digest
     // known to be right.
-    let mut rest = archive.into_inner().into_inner();
+    let mut rest = archive.into_inner().inner.into_inner();
     io::copy(&mut rest, &mut io::sink()).map_err(|e| LayerError::from_io(digest, e))?;
     Ok(Listing {
         compression,
         entries,
     })
+}
+
+/// A stream that "seeks" forward by reading through a buffer it keeps. tar-rs skips the rest
+/// of each entry (at least its padding) by seeking when it can, and otherwise by reading into a
+/// 32 KiB buffer it zeroes on every call: a tenth of the time on layers of small files.
+struct Forward<R> {
+    inner: R,
+    pos: u64,
+    scratch: Vec<u8>,
+}
+
+impl<R> Forward<R> {
+    fn new(inner: R) -> Self {
+        Forward {
+            inner,
+            pos: 0,
+            scratch: vec![0; 8 << 10],
+        }
+    }
+}
+
+impl<R: Read> Read for Forward<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R: Read> io::Seek for Forward<R> {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        let io::SeekFrom::Current(delta) = to else {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "a layer stream only moves forward",
+            ));
+        };
+        let mut left = u64::try_from(delta).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::Unsupported,
+                "a layer stream only moves forward",
+            )
+        })?;
+        while left > 0 {
+            let want = usize::try_from(left)
+                .unwrap_or(usize::MAX)
+                .min(self.scratch.len());
+            let n = match self.inner.read(&mut self.scratch[..want]) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => other?,
+            };
+            if n == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the layer ends inside an entry",
+                ));
+            }
+            left -= n as u64;
+            self.pos += n as u64;
+        }
+        Ok(self.pos)
+    }
 }
 
 struct HashingReader<'a, R> {
@@ -393,6 +455,23 @@ mod tests {
             Time::from_pax("0").unwrap().render(),
             "1970-01-01T00:00:00Z"
         );
+    }
+
+    #[test]
+    fn forward_seeks_by_reading_and_knows_where_it_is() {
+        use std::io::Seek;
+        let data: Vec<u8> = (0..=255).cycle().take(20_000).collect();
+        let mut f = Forward::new(&data[..]);
+        let mut two = [0u8; 2];
+        f.read_exact(&mut two).unwrap();
+        assert_eq!(f.stream_position().unwrap(), 2);
+        assert_eq!(f.seek(io::SeekFrom::Current(10_000)).unwrap(), 10_002);
+        f.read_exact(&mut two).unwrap();
+        assert_eq!(two, [data[10_002], data[10_003]]);
+        assert!(f.seek(io::SeekFrom::Current(-1)).is_err());
+        assert!(f.seek(io::SeekFrom::Start(0)).is_err());
+        let err = f.seek(io::SeekFrom::Current(20_000)).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
     }
 
     #[test]
