@@ -662,10 +662,9 @@ fn a_stalled_server_times_out_and_nothing_is_kept() {
     assert!(!store.has_blob(&fx.layer));
 }
 
-#[test]
-fn a_body_shorter_than_its_content_length_is_retried_then_refused() {
-    // The server announces the whole blob but sends half of it, every time.
-    let fx = Arc::new(fixture("amd64"));
+/// A registry that announces the whole layer but sends half of it, every time, and options
+/// that try twice.
+fn layer_always_cut(fx: &Arc<Fixture>) -> (String, PullOptions) {
     let f = fx.clone();
     let addr = serve(move |req| {
         let mut r = route(&f, req);
@@ -678,6 +677,13 @@ fn a_body_shorter_than_its_content_length_is_retried_then_refused() {
         max_attempts: 2,
         ..options()
     };
+    (addr, opts)
+}
+
+#[test]
+fn a_body_shorter_than_its_content_length_is_retried_then_refused() {
+    let fx = Arc::new(fixture("amd64"));
+    let (addr, opts) = layer_always_cut(&fx);
     let (_dir, store) = new_store();
     let err = pull(
         &store,
@@ -818,18 +824,7 @@ fn a_layer_both_images_need_is_downloaded_once() {
 fn a_failed_layer_download_fails_its_readers_and_the_pull() {
     use crate::content::BlobSource;
     let fx = Arc::new(fixture("amd64"));
-    let f = fx.clone();
-    let addr = serve(move |req| {
-        let mut r = route(&f, req);
-        if req.path.ends_with(&f.layer.to_string()) {
-            r.cut_at = Some(r.body.len() / 2);
-        }
-        r
-    });
-    let opts = PullOptions {
-        max_attempts: 2,
-        ..options()
-    };
+    let (addr, opts) = layer_always_cut(&fx);
     let (dir, store) = new_store();
     let r = reference(&addr, "");
     let (roots, downloads) = start_all(&store, &[(r.clone(), PlatformChoice::default())], &opts);
