@@ -1,6 +1,7 @@
 //! The real registry behind a fault proxy of the test's own: a connection dropped in the middle
-//! of a blob is retried, and an `ocidiff pull` killed halfway leaves the store usable, holding
-//! no partial or unverified blob under a digest's name.
+//! of a blob is resumed where it stopped, a layer that never downloads fails the comparison
+//! reading it (exit 2, no report), and an `ocidiff pull` killed halfway leaves the store
+//! usable, holding no partial or unverified blob under a digest's name.
 //!
 //! Skipped, loudly, when the registry or skopeo is not installed, unless
 //! `OCIDIFF_REQUIRE_SERVICES` is set, in which case that is a failure.
@@ -81,6 +82,8 @@ impl Drop for Registry {
 enum Fault {
     /// Cuts the first such answer after `big` bytes; later ones pass.
     DropOnce,
+    /// Cuts every such answer after `big` bytes.
+    CutAlways,
     /// Relays such answers at about 64 KiB/s.
     Throttle,
 }
@@ -142,6 +145,11 @@ fn relay(
                     let _ = client.shutdown(std::net::Shutdown::Both);
                     return;
                 }
+                Fault::CutAlways => {
+                    dropped.store(true, Ordering::SeqCst);
+                    let _ = client.shutdown(std::net::Shutdown::Both);
+                    return;
+                }
                 Fault::Throttle => thread::sleep(Duration::from_millis(250)),
                 Fault::DropOnce => {}
             }
@@ -164,8 +172,17 @@ fn push_big_image(registry: &str, dir: &Path, name: &str) {
         x ^= x << 17;
         *b = x as u8;
     }
-    let layer = Layer::new(vec![Entry::file("blob.bin", &data)]);
-    let oci = dir.join("src");
+    push(
+        registry,
+        dir,
+        name,
+        Layer::new(vec![Entry::file("blob.bin", &data)]),
+    );
+}
+
+/// Pushes an image of one layer as `name:1`.
+fn push(registry: &str, dir: &Path, name: &str, layer: Layer) {
+    let oci = dir.join(format!("src-{name}"));
     write_oci_dir(&oci, &[("1", ImageSpec::new().layer(layer).into())]).unwrap();
     let out = Command::new("skopeo")
         .args(["copy", "-q", "--dest-tls-verify=false"])
@@ -225,6 +242,53 @@ fn a_connection_dropped_mid_blob_is_retried() {
     assert!(
         verify_store(&store) >= 4 << 20,
         "the big layer is not in the store"
+    );
+    // Resumed with a range request, not downloaded again from its start (1 + 4 MiB).
+    let relayed = proxy.relayed.load(Ordering::SeqCst);
+    assert!(relayed < (4 << 20) + (256 << 10), "{relayed} bytes relayed");
+}
+
+#[test]
+fn a_layer_that_never_downloads_fails_the_diff_with_no_report() {
+    let Some(registry) = Registry::start() else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    push_big_image(&registry.addr, work.path(), "cut");
+    push(
+        &registry.addr,
+        work.path(),
+        "small",
+        Layer::new(vec![Entry::file("blob.bin", "small")]),
+    );
+    // Every blob answer over 64 KiB is cut: five tries fetch far less than 4 MiB.
+    let proxy = proxy(&registry.addr, Fault::CutAlways, 64 << 10);
+    let store = work.path().join("store");
+    let out = ocidiff(&store)
+        .args([
+            "diff",
+            &format!("{}/cut:1", proxy.addr),
+            &format!("{}/small:1", proxy.addr),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(out.stdout.is_empty(), "no report on stdout");
+    let error = stderr
+        .lines()
+        .find(|l| l.starts_with("ocidiff: error"))
+        .unwrap_or_else(|| panic!("no error line: {stderr}"));
+    assert!(
+        error.contains("input 0") && error.contains("downloading blob"),
+        "{error}"
+    );
+    assert!(proxy.dropped.load(Ordering::SeqCst));
+    verify_store(&store);
+    let images = ocidiff(&store).arg("images").output().unwrap();
+    assert!(
+        !String::from_utf8_lossy(&images.stdout).contains("cut"),
+        "an image whose layer failed is not recorded"
     );
 }
 

@@ -50,6 +50,9 @@ pub enum ContentError {
     },
     #[error("reading blob {digest}: {source}")]
     Io { digest: Digest, source: io::Error },
+    /// A blob read while it downloads whose download failed.
+    #[error("downloading blob {digest}: {reason}")]
+    Download { digest: Digest, reason: String },
     #[error("{0}")]
     Decompress(String),
 }

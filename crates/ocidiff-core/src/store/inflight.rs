@@ -155,9 +155,9 @@ impl Read for Follower {
             let mut state = lock(&self.progress.state);
             loop {
                 if let Some(Err(reason)) = &state.outcome {
-                    return Err(ContentError::Io {
+                    return Err(ContentError::Download {
                         digest: self.digest.clone(),
-                        source: io::Error::other(reason.clone()),
+                        reason: reason.clone(),
                     }
                     .into_io());
                 }
@@ -253,7 +253,7 @@ mod tests {
         let err = follower.read(&mut first).unwrap_err();
         assert!(err.to_string().contains("stopped"), "{err}");
         let err = ContentError::from_io(&digest, err);
-        assert!(matches!(err, ContentError::Io { .. }), "{err}");
+        assert!(matches!(err, ContentError::Download { .. }), "{err}");
     }
 
     #[test]
