@@ -97,6 +97,9 @@ pub struct PullArgs {
 
     #[command(flatten)]
     pub store: StoreArgs,
+
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 /// `ocidiff load`.
@@ -257,7 +260,15 @@ pub struct DiffArgs {
     #[command(flatten)]
     pub containerd: ContainerdArgs,
 
-    /// Multiply every size and count limit by this factor.
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// `--max-scale`, for every command that reads images.
+#[derive(Debug, Args)]
+pub struct LimitArgs {
+    /// Multiply every size and count limit by this factor (a layer over 4 GiB compressed
+    /// needs 2 or more).
     #[arg(
         long,
         value_name = "FACTOR",
@@ -265,6 +276,18 @@ pub struct DiffArgs {
         help_heading = "Limits"
     )]
     pub max_scale: f64,
+}
+
+impl LimitArgs {
+    pub fn limits(&self) -> anyhow::Result<ocidiff_core::content::Limits> {
+        if !(self.max_scale.is_finite() && self.max_scale > 0.0) {
+            anyhow::bail!(
+                "--max-scale must be a positive number, not {}",
+                self.max_scale
+            );
+        }
+        Ok(ocidiff_core::content::Limits::default().scaled(self.max_scale))
+    }
 }
 
 /// Where containerd is, for `containerd://` images (diffoci's flags and variables).

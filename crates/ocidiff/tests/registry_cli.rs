@@ -187,6 +187,40 @@ fn loopback_registry_over_tls() {
     assert_eq!(file_rows(&out.stdout), ["etc/hello"], "{}", out.stdout);
 }
 
+/// `--max-scale` bounds what a pull downloads (here a 1 MiB layer against 4 GiB × 0.0001),
+/// naming the flag that raises the bound; at the default scale the same image pulls.
+#[test]
+fn max_scale_bounds_pulls() {
+    let Some((regs, work)) = setup("max_scale_bounds_pulls") else {
+        return;
+    };
+    let w = work.path();
+    let reg = regs.anon().to_owned();
+    let mut x: u32 = 0x1234_5678;
+    let noise: Vec<u8> = (0..1 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect();
+    let spec = ImageSpec::new().layer(Layer::new(vec![Entry::file("noise", noise)]));
+    let dir = layout(&w.join("big"), spec.into());
+    push(&dir, "latest", &format!("{reg}/big:1"), None, false).unwrap();
+    let store = w.join("store");
+    let image = format!("{reg}/big:1");
+    let out = run(ocidiff(&store).args(["pull", "--max-scale", "0.0001", &image]));
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("larger than the limit") && out.stderr.contains("--max-scale"),
+        "{}",
+        out.stderr
+    );
+    let out = run(ocidiff(&store).args(["pull", &image]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
 /// Port and digests vary per run, and with them the column widths: columns become single spaces.
 fn redact(text: &str, reg: &str) -> String {
     let mut out = text.replace(reg, "REGISTRY");

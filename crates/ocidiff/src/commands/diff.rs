@@ -3,9 +3,8 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use ocidiff_core::compare::{self, Options};
-use ocidiff_core::content::Limits;
 use ocidiff_core::normalize::Rules;
 use ocidiff_core::reference::ImageRef;
 use ocidiff_core::report::{dir::ReportDir, html, json, markdown, table};
@@ -88,6 +87,7 @@ fn open_inputs(
     let parse = |n: usize, s: &str| ImageRef::parse(s).with_context(|| format!("input {n}"));
     let refs = [parse(0, &args.lhs)?, parse(1, &args.rhs)?];
     let mut ctx = super::store::context(&args.store, args.pull, opts.platforms.clone());
+    ctx.registry.limits = opts.limits;
     ctx.containerd = source::containerd::Options {
         address: args.containerd.containerd_address.clone(),
         namespace: args.containerd.containerd_namespace.clone(),
@@ -128,16 +128,10 @@ fn options(args: &DiffArgs) -> anyhow::Result<Options> {
     rules.packages |= args.packages;
 
     let platforms = super::store::platforms(&args.platform, args.all_platforms)?;
-    if !(args.max_scale.is_finite() && args.max_scale > 0.0) {
-        bail!(
-            "--max-scale must be a positive number, not {}",
-            args.max_scale
-        );
-    }
     Ok(Options {
         rules,
         platforms,
-        limits: Limits::default().scaled(args.max_scale),
+        limits: args.limits.limits()?,
         ignore_paths: compare::PathFilter::new(&args.ignore_path)?,
         details: args.report_file.is_some() || args.report_dir.is_some() || args.verbose,
     })

@@ -104,7 +104,8 @@ fn open_store(args: &StoreArgs) -> anyhow::Result<Store> {
 
 pub fn pull(args: &PullArgs) -> anyhow::Result<Verdict> {
     let choice = platforms(&args.platform, args.all_platforms)?;
-    let ctx = context(&args.store, Pull::Always, choice.clone());
+    let mut ctx = context(&args.store, Pull::Always, choice.clone());
+    ctx.registry.limits = args.limits.limits()?;
     let store = ctx.store()?;
     let requests = args
         .images
