@@ -134,6 +134,22 @@ pub struct Listing {
     pub entries: Vec<EntryMeta>,
 }
 
+impl Listing {
+    /// The listing as the `layer`-th layer of a manifest.
+    pub fn as_layer(&self, layer: usize) -> Listing {
+        let mut out = self.clone();
+        for e in &mut out.entries {
+            e.layer = layer;
+        }
+        out
+    }
+}
+
+/// Layers a source walked while reading them (a `docker save` stream, walked as it is
+/// stored), by the digest of the blob walked: the comparison uses them instead of reading the
+/// blob again. Made under the default [`Limits`].
+pub type Walked = std::collections::HashMap<Digest, std::sync::Arc<Listing>>;
+
 /// Why a layer could not be walked.
 #[derive(Debug, thiserror::Error)]
 pub enum LayerError {
@@ -174,7 +190,7 @@ pub fn walk<F>(
     desc: &Descriptor,
     layer: usize,
     limits: &Limits,
-    mut visit: F,
+    visit: F,
 ) -> Result<Listing, LayerError>
 where
     F: FnMut(&EntryMeta, &mut dyn Read) -> io::Result<()>,
@@ -189,6 +205,22 @@ where
         .into());
     }
     let raw = content::open_verified(source, desc)?;
+    walk_stream(raw, digest, layer, limits, visit)
+}
+
+/// [`walk`] over a blob's bytes, however they arrive; `digest` names it in errors. Reads the
+/// stream to its end.
+pub fn walk_stream<R, F>(
+    raw: R,
+    digest: &Digest,
+    layer: usize,
+    limits: &Limits,
+    mut visit: F,
+) -> Result<Listing, LayerError>
+where
+    R: Read + Send,
+    F: FnMut(&EntryMeta, &mut dyn Read) -> io::Result<()>,
+{
     let decompressed = content::decompress(raw)?;
     let compression = decompressed.compression;
     // tar reads 512-byte headers and paddings one at a time; a buffer in front of the

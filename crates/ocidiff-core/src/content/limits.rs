@@ -34,6 +34,16 @@ impl Default for Limits {
 }
 
 impl Limits {
+    /// Whether everything `other` allows, these limits allow too.
+    pub fn covers(&self, other: &Limits) -> bool {
+        self.json_bytes >= other.json_bytes
+            && self.layer_bytes >= other.layer_bytes
+            && self.decompressed_bytes >= other.decompressed_bytes
+            && self.manifests >= other.manifests
+            && self.layers >= other.layers
+            && self.entries >= other.entries
+    }
+
     /// Every limit multiplied by `factor` (saturating), as diffoci's `--max-scale` does.
     pub fn scaled(self, factor: f64) -> Limits {
         let s = |v: u64| {

@@ -20,6 +20,7 @@ pub use listing::{ArchivedImage, archived_images};
 pub use oci_archive::OciArchive;
 pub use resolve::{Context, Pending, PullPolicy, open_all};
 
+use crate::compare::layer::Walked;
 use crate::content::{BlobSource, ContentError};
 use crate::model::{Blob, DocumentError};
 use crate::reference::{ImageRef, RefError};
@@ -32,6 +33,8 @@ pub struct Image {
     pub root: Blob,
     /// Every blob the root refers to.
     pub blobs: Box<dyn BlobSource>,
+    /// Layers the source already walked while reading them.
+    pub walked: Walked,
 }
 
 /// Why an image could not be opened.
@@ -103,6 +106,7 @@ pub fn open(reference: &ImageRef) -> Result<Image, SourceError> {
                 reference: reference.clone(),
                 root,
                 blobs: Box::new(dir),
+                walked: Default::default(),
             })
         }
         ImageRef::OciArchive { path, reference: r } => {
@@ -112,6 +116,7 @@ pub fn open(reference: &ImageRef) -> Result<Image, SourceError> {
                 reference: reference.clone(),
                 root,
                 blobs: Box::new(archive),
+                walked: Default::default(),
             })
         }
         ImageRef::DockerArchive { path, reference: r } => {
@@ -120,6 +125,7 @@ pub fn open(reference: &ImageRef) -> Result<Image, SourceError> {
                 reference: reference.clone(),
                 root,
                 blobs,
+                walked: Default::default(),
             })
         }
         other => Err(SourceError::Unsupported {

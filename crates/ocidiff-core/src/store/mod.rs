@@ -453,6 +453,7 @@ impl Store {
                 bytes,
             },
             blobs: Box::new(self.clone()),
+            walked: Default::default(),
         })
     }
 

@@ -53,6 +53,7 @@ fn image(src: MemorySource, root: &Descriptor) -> Image {
             bytes,
         },
         blobs: Box::new(src),
+        walked: Default::default(),
     }
 }
 

@@ -216,6 +216,7 @@ pub fn open(
         reference: reference.clone(),
         root,
         blobs: Box::new(store),
+        walked: Default::default(),
     })
 }
 

@@ -2,12 +2,21 @@
 //! blob (hashed while written), only the archive's small index files are kept in memory, and at
 //! the end the image is rebuilt from them as [`crate::source::docker_archive`] does for a file.
 //! Nothing but the blobs themselves is written to disk.
+//!
+//! Members that may be layers are also walked as they stream by, each on a thread of its own,
+//! so that the comparison finds their listings ready instead of reading them again after the
+//! export ([`crate::compare::layer::Walked`]): the daemon's export is most of a cold run's
+//! time, and the walk then costs nothing on top of it.
 
 use std::collections::HashMap;
 use std::io::{self, Read};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
 
 use super::DaemonError;
+use crate::compare::layer::{self, Listing, Walked};
 use crate::content::{BlobSource, Limits, read_json_blob};
 use crate::model::{Algorithm, Blob, Digest, media};
 use crate::source::SourceError;
@@ -22,6 +31,11 @@ const MAX_LINK_HOPS: usize = 16;
 
 /// The archive's own index files, read into memory rather than stored as blobs.
 const INDEX_FILES: [&str; 4] = ["manifest.json", "index.json", "oci-layout", "repositories"];
+
+/// Members at least this large that are not JSON are walked as they stream by: layers, as far
+/// as the name can tell (configs and manifests are far smaller; a small layer is quick to walk
+/// later).
+const WALK_FROM: u64 = 256 << 10;
 
 /// A member copied into the store.
 #[derive(Debug, Clone)]
@@ -42,8 +56,13 @@ enum Member {
 /// Copies the `docker save` stream `reader` into the store and returns the image's root: the
 /// OCI layout's manifest or index (Docker ≥ 25), or a manifest synthesised from
 /// `manifest.json` (older Docker, Podman). The root itself is not stored yet. `label` names
-/// the stream in errors (`docker://x`). The caller holds a lease on the store.
-pub fn import(store: &Store, reader: impl Read, label: &str) -> Result<Blob, SourceError> {
+/// the stream in errors (`docker://x`). The caller holds a lease on the store. Also returns
+/// the layers walked on the way.
+pub fn import(
+    store: &Store,
+    reader: impl Read,
+    label: &str,
+) -> Result<(Blob, Walked), SourceError> {
     let path = Path::new(label);
     let not_tar = |source: io::Error| -> SourceError {
         DaemonError::Read {
@@ -56,6 +75,7 @@ pub fn import(store: &Store, reader: impl Read, label: &str) -> Result<Blob, Sou
     let mut archive = tar::Archive::new(reader);
     let mut index_files: HashMap<&str, Vec<u8>> = HashMap::new();
     let mut members: HashMap<String, Member> = HashMap::new();
+    let mut walked = Walked::new();
     for entry in archive.entries().map_err(not_tar)? {
         let entry = entry.map_err(not_tar)?;
         let name = normalize(&String::from_utf8_lossy(&entry.path_bytes())).to_owned();
@@ -105,8 +125,14 @@ pub fn import(store: &Store, reader: impl Read, label: &str) -> Result<Blob, Sou
             .and_then(|rest| rest.split_once('/'))
             .and_then(|(alg, hex)| format!("{alg}:{hex}").parse::<Digest>().ok());
         let algorithm = named.as_ref().map_or(Algorithm::Sha256, Digest::algorithm);
+        let walker = (entry.size() >= WALK_FROM && !name.ends_with(".json"))
+            .then(Walker::start)
+            .flatten();
         let mut sniff = Sniff {
-            inner: entry,
+            inner: Tee {
+                inner: entry,
+                to: walker.as_ref().map(|w| w.to.clone()),
+            },
             magic: Vec::with_capacity(4),
         };
         let (digest, size) = store
@@ -116,6 +142,12 @@ pub fn import(store: &Store, reader: impl Read, label: &str) -> Result<Blob, Sou
                 &mut sniff,
             )
             .map_err(SourceError::from)?;
+        let Sniff { inner, magic } = sniff;
+        // The walker has seen every byte the digest covers once the member is read to its end.
+        drop(inner);
+        if let Some(listing) = walker.and_then(Walker::finish) {
+            walked.insert(digest.clone(), Arc::new(listing));
+        }
         if let Some(named) = named.filter(|n| *n != digest) {
             return Err(malformed(
                 path,
@@ -123,7 +155,6 @@ pub fn import(store: &Store, reader: impl Read, label: &str) -> Result<Blob, Sou
                 format!("its content hashes to {digest}, not {named}"),
             ));
         }
-        let magic = sniff.magic;
         members.insert(
             name,
             Member::Stored(Stored {
@@ -139,7 +170,7 @@ pub fn import(store: &Store, reader: impl Read, label: &str) -> Result<Blob, Sou
     let _ = io::copy(&mut archive.into_inner(), &mut io::sink());
 
     if let (Some(index), Some(_)) = (index_files.get("index.json"), index_files.get("oci-layout")) {
-        return layout_root(path, index, store, None);
+        return Ok((layout_root(path, index, store, None)?, walked));
     }
     let Some(manifest_json) = index_files.get("manifest.json") else {
         return Err(malformed(
@@ -154,10 +185,91 @@ pub fn import(store: &Store, reader: impl Read, label: &str) -> Result<Blob, Sou
         members: &members,
     };
     let bytes = classic_manifest(path, manifest_json, None, &mut streamed)?;
-    Ok(Blob {
-        descriptor: None,
-        bytes,
-    })
+    Ok((
+        Blob {
+            descriptor: None,
+            bytes,
+        },
+        walked,
+    ))
+}
+
+/// Walks one member on a thread of its own, fed the member's bytes as they are stored.
+struct Walker {
+    to: SyncSender<Vec<u8>>,
+    thread: JoinHandle<Option<Listing>>,
+}
+
+impl Walker {
+    /// `None` when no thread can be had: the layer is then walked later, as any other.
+    fn start() -> Option<Walker> {
+        let (to, from) = sync_channel(8);
+        let thread = std::thread::Builder::new()
+            .name("walk-export".into())
+            .spawn(move || {
+                let bytes = Chunks {
+                    from,
+                    chunk: Vec::new(),
+                    at: 0,
+                };
+                // Not necessarily a layer: a member that is not a tar stream is simply not
+                // walked here. Errors are dropped with the walk, so the digest they would
+                // name does not matter; the comparison walks such a blob itself and reports.
+                let unnamed = Digest::sha256_of(b"");
+                layer::walk_stream(bytes, &unnamed, 0, &Limits::default(), |_, _| Ok(())).ok()
+            })
+            .ok()?;
+        Some(Walker { to, thread })
+    }
+
+    /// The listing, once the member's bytes have all been sent (its sender dropped).
+    fn finish(self) -> Option<Listing> {
+        drop(self.to);
+        self.thread.join().ok().flatten()
+    }
+}
+
+/// Passes bytes through and sends a copy of each to a walker, until it stops listening.
+struct Tee<R> {
+    inner: R,
+    to: Option<SyncSender<Vec<u8>>>,
+}
+
+impl<R: Read> Read for Tee<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(to) = &self.to {
+            if n > 0 && to.send(buf[..n].to_vec()).is_err() {
+                self.to = None;
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// The walker's side: the chunks received, as one stream that ends when the sender is gone.
+struct Chunks {
+    from: Receiver<Vec<u8>>,
+    chunk: Vec<u8>,
+    at: usize,
+}
+
+impl Read for Chunks {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.at == self.chunk.len() {
+            match self.from.recv() {
+                Ok(next) => {
+                    self.chunk = next;
+                    self.at = 0;
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.at);
+        buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
 }
 
 /// Passes bytes through, keeping the first four.
@@ -302,7 +414,7 @@ mod tests {
         let (tar, _) =
             docker_archive_bytes(&[(vec!["x:1"], spec("a"))], DockerArchiveForm::Classic);
         let (_d, store) = store();
-        let root = import(&store, Trickle(&tar), "docker://x:1").unwrap();
+        let (root, _) = import(&store, Trickle(&tar), "docker://x:1").unwrap();
         assert!(root.descriptor.is_none());
         let m = manifest(&root.bytes);
         assert_eq!(m.media_type.as_deref(), Some(media::DOCKER_MANIFEST));
@@ -328,6 +440,58 @@ mod tests {
     }
 
     #[test]
+    fn layers_are_walked_as_they_stream_by() {
+        let mut x: u32 = 7;
+        let noise: Vec<u8> = (0..300_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect();
+        let big = ImageSpec::new()
+            .layer(Layer::new(vec![
+                Entry::dir("opt/"),
+                Entry::file("opt/noise", noise.clone()),
+            ]))
+            .layer(Layer::new(vec![Entry::file("opt/noise", noise)]).compression(Compression::Gzip))
+            .layer(Layer::new(vec![Entry::file("small", "s")]));
+        for form in [DockerArchiveForm::Classic, DockerArchiveForm::OciLayout] {
+            let (tar, _) = docker_archive_bytes(&[(vec!["x:1"], big.clone())], form);
+            let (_d, store) = store();
+            let (root, walked) = import(&store, Trickle(&tar), "docker://x:1").unwrap();
+            let root = match root.descriptor {
+                Some(d) => read_json_blob(&store as &dyn BlobSource, &d, 1 << 20).unwrap(),
+                None => root.bytes,
+            };
+            let m = match Document::parse(&root, None).unwrap() {
+                Document::Manifest(m) => *m,
+                Document::Index(i) => {
+                    let bytes = read_json_blob(&store as &dyn BlobSource, &i.manifests[0], 1 << 20)
+                        .unwrap();
+                    manifest(&bytes)
+                }
+            };
+            // The two large layers, not the small one; each as walking the stored blob lists it.
+            assert_eq!(walked.len(), 2, "{form:?}");
+            for (i, desc) in m.layers.iter().enumerate().take(2) {
+                let listing = walked[&desc.digest].as_layer(i);
+                let again =
+                    layer::walk(&store, desc, i, &Limits::default(), |_, _| Ok(())).unwrap();
+                let names = |l: &Listing| {
+                    l.entries
+                        .iter()
+                        .map(|e| (e.name.clone(), e.digest.clone(), e.layer))
+                        .collect::<Vec<_>>()
+                };
+                assert_eq!(names(&listing), names(&again), "{form:?}");
+                assert_eq!(listing.compression, again.compression);
+            }
+        }
+    }
+
+    #[test]
     fn classic_stream_follows_layer_links() {
         // The same layer twice: `docker save` writes it once and links the second to it.
         let layer = Layer::new(vec![Entry::file("f", "twice")]);
@@ -343,7 +507,7 @@ mod tests {
             "the fixture has a link"
         );
         let (_d, store) = store();
-        let m = manifest(&import(&store, &tar[..], "t").unwrap().bytes);
+        let m = manifest(&import(&store, &tar[..], "t").unwrap().0.bytes);
         assert_eq!(m.layers.len(), 2);
         assert_eq!(m.layers[0].digest, m.layers[1].digest);
         assert_eq!(m.layers[1].digest.to_string(), built.layers[1].digest);
@@ -367,7 +531,7 @@ mod tests {
         let (tar, _) =
             docker_archive_bytes(&[(vec!["x:1"], spec("a"))], DockerArchiveForm::OciLayout);
         let (_d, store) = store();
-        let root = import(&store, Trickle(&tar), "docker://x:1").unwrap();
+        let (root, _) = import(&store, Trickle(&tar), "docker://x:1").unwrap();
         let desc = root.descriptor.as_ref().unwrap();
         assert_eq!(desc.digest.to_string(), built.manifest.digest);
         assert!(store.has_blob(&desc.digest));

@@ -265,8 +265,8 @@ fn through_api(
         "exporting the image into the store"
     );
     let label = format!("{}://{name}", engine.id());
-    let root = import::import(store, response.body, &label)?;
-    record(store, root, key)
+    let (root, walked) = import::import(store, response.body, &label)?;
+    record(store, root, walked, key)
 }
 
 /// Held while one engine image is looked up and exported, so that two inputs naming the same
@@ -324,11 +324,17 @@ fn reuse(store: &Store, key: &EngineImage) -> Result<Option<Image>, SourceError>
 }
 
 /// Records an imported image under its engine ID and opens it from the store.
-fn record(store: &Store, root: crate::model::Blob, key: EngineImage) -> Result<Image, SourceError> {
+fn record(
+    store: &Store,
+    root: crate::model::Blob,
+    walked: crate::compare::layer::Walked,
+    key: EngineImage,
+) -> Result<Image, SourceError> {
     let imported = Image {
         reference: ImageRef::Docker(key.id.clone()),
         root,
         blobs: Box::new(store.clone()),
+        walked: Default::default(),
     };
     let copied = crate::store::copy(store, &imported)?;
     let record = ImageRecord {
@@ -340,7 +346,10 @@ fn record(store: &Store, root: crate::model::Blob, key: EngineImage) -> Result<I
         engine: Some(key),
     };
     store.put_image(&record)?;
-    Ok(store.open_image(&record)?)
+    Ok(Image {
+        walked,
+        ..store.open_image(&record)?
+    })
 }
 
 /// Podman without its API service: `podman image inspect` for the ID, `podman save` streamed
@@ -439,7 +448,8 @@ fn through_podman_save(store: &Store, name: &str) -> Result<Image, SourceError> 
         }
         .into());
     }
-    record(store, imported?, key)
+    let (root, walked) = imported?;
+    record(store, root, walked, key)
 }
 
 #[cfg(test)]
