@@ -36,3 +36,17 @@ pub use write::{
     DockerArchiveForm, docker_archive_bytes, oci_archive_bytes, write_docker_archive,
     write_oci_archive, write_oci_dir,
 };
+
+/// `len` bytes that no compressor shrinks, the same for the same `seed` (xorshift): file
+/// contents for layers that must stay large once compressed.
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}

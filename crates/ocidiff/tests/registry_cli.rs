@@ -196,15 +196,7 @@ fn max_scale_bounds_pulls() {
     };
     let w = work.path();
     let reg = regs.anon().to_owned();
-    let mut x: u32 = 0x1234_5678;
-    let noise: Vec<u8> = (0..1 << 20)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect();
+    let noise = ocidiff_testkit::noise(1 << 20, 0x1234_5678);
     let spec = ImageSpec::new().layer(Layer::new(vec![Entry::file("noise", noise)]));
     let dir = layout(&w.join("big"), spec.into());
     push(&dir, "latest", &format!("{reg}/big:1"), None, false).unwrap();

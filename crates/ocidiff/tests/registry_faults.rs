@@ -164,14 +164,7 @@ fn relay(
 
 /// Pushes an image with a 4 MiB incompressible layer as `name:1`.
 fn push_big_image(registry: &str, dir: &Path, name: &str) {
-    let mut data = vec![0u8; 4 << 20];
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    for b in &mut data {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        *b = x as u8;
-    }
+    let data = ocidiff_testkit::noise(4 << 20, 0x9e37_79b9_7f4a_7c15);
     push(
         registry,
         dir,

@@ -441,15 +441,7 @@ mod tests {
 
     #[test]
     fn layers_are_walked_as_they_stream_by() {
-        let mut x: u32 = 7;
-        let noise: Vec<u8> = (0..300_000)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                x as u8
-            })
-            .collect();
+        let noise = ocidiff_testkit::noise(300_000, 7);
         let big = ImageSpec::new()
             .layer(Layer::new(vec![
                 Entry::dir("opt/"),
