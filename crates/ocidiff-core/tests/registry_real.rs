@@ -7,7 +7,6 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use ocidiff_testkit::registry::{TOKEN_PASS, TOKEN_USER, TestRegistries, missing_tools};
 
@@ -106,29 +105,10 @@ fn layout(dir: &Path, arches: &[&str]) -> PathBuf {
     dir.to_owned()
 }
 
-/// Pushes with skopeo; returns the digest skopeo reports for what it pushed.
+/// Pushes the layout's `latest` with skopeo; returns the digest skopeo reports.
 fn push(layout: &Path, dest: &str, creds: Option<&str>, all: bool) -> Digest {
-    let digest_file = layout.join("pushed-digest");
-    let mut cmd = Command::new("skopeo");
-    cmd.args(["copy", "--quiet", "--dest-tls-verify=false", "--digestfile"])
-        .arg(&digest_file);
-    if all {
-        cmd.arg("--all");
-    }
-    if let Some(c) = creds {
-        cmd.args(["--dest-creds", c]);
-    }
-    cmd.arg(format!("oci:{}:latest", layout.display()))
-        .arg(format!("docker://{dest}"));
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "skopeo push to {dest} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::read_to_string(digest_file)
+    ocidiff_testkit::registry::push(layout, "latest", dest, creds, all)
         .unwrap()
-        .trim()
         .parse()
         .unwrap()
 }

@@ -15,66 +15,22 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use ocidiff_testkit::registry::{TestRegistries, missing_tools, push as skopeo_push};
 use ocidiff_testkit::{Entry, ImageSpec, Layer, write_oci_dir};
 
-fn have(program: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// An anonymous registry from `scripts/registry.sh`, stopped on drop.
-struct Registry {
-    dir: tempfile::TempDir,
-    addr: String,
-}
-
-impl Registry {
-    fn start() -> Option<Registry> {
-        let missing: Vec<&str> = ["docker-registry", "skopeo", "htpasswd", "python3"]
-            .into_iter()
-            .filter(|p| !have(p))
-            .collect();
-        if !missing.is_empty() {
-            assert!(
-                std::env::var_os("OCIDIFF_REQUIRE_SERVICES").is_none(),
-                "OCIDIFF_REQUIRE_SERVICES is set but these are not installed: {missing:?}"
-            );
-            eprintln!("SKIP: registry fault tests need {missing:?}");
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/registry.sh");
-        let out = Command::new("bash")
-            .arg(script)
-            .arg("start")
-            .arg(dir.path())
-            .output()
-            .unwrap();
+/// The test registries (`scripts/registry.sh` through the test kit), or `None` after saying
+/// why, or a failure when `OCIDIFF_REQUIRE_SERVICES` is set.
+fn registries() -> Option<TestRegistries> {
+    let missing = missing_tools();
+    if !missing.is_empty() {
         assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+            std::env::var_os("OCIDIFF_REQUIRE_SERVICES").is_none(),
+            "OCIDIFF_REQUIRE_SERVICES is set but these are not installed: {missing:?}"
         );
-        let addr = String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .find_map(|l| l.strip_prefix("OCIDIFF_TEST_REGISTRY=").map(str::to_owned))
-            .expect("registry.sh prints OCIDIFF_TEST_REGISTRY");
-        Some(Registry { dir, addr })
+        eprintln!("SKIP: registry fault tests need {missing:?}");
+        return None;
     }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/registry.sh");
-        let _ = Command::new("bash")
-            .arg(script)
-            .arg("stop")
-            .arg(self.dir.path())
-            .output();
-    }
+    Some(TestRegistries::start().unwrap())
 }
 
 /// What the proxy does to answers larger than `big` bytes (blob downloads).
@@ -177,17 +133,7 @@ fn push_big_image(registry: &str, dir: &Path, name: &str) {
 fn push(registry: &str, dir: &Path, name: &str, layer: Layer) {
     let oci = dir.join(format!("src-{name}"));
     write_oci_dir(&oci, &[("1", ImageSpec::new().layer(layer).into())]).unwrap();
-    let out = Command::new("skopeo")
-        .args(["copy", "-q", "--dest-tls-verify=false"])
-        .arg(format!("oci:{}:1", oci.display()))
-        .arg(format!("docker://{registry}/{name}:1"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    skopeo_push(&oci, "1", &format!("{registry}/{name}:1"), None, false).unwrap();
 }
 
 fn ocidiff(store: &Path) -> Command {
@@ -215,12 +161,13 @@ fn verify_store(store: &Path) -> u64 {
 
 #[test]
 fn a_connection_dropped_mid_blob_is_retried() {
-    let Some(registry) = Registry::start() else {
+    let Some(regs) = registries() else {
         return;
     };
+    let registry = regs.anon();
     let work = tempfile::tempdir().unwrap();
-    push_big_image(&registry.addr, work.path(), "drop");
-    let proxy = proxy(&registry.addr, Fault::DropOnce, 1 << 20);
+    push_big_image(registry, work.path(), "drop");
+    let proxy = proxy(registry, Fault::DropOnce, 1 << 20);
     let store = work.path().join("store");
     let out = ocidiff(&store)
         .args(["pull", &format!("{}/drop:1", proxy.addr)])
@@ -243,19 +190,20 @@ fn a_connection_dropped_mid_blob_is_retried() {
 
 #[test]
 fn a_layer_that_never_downloads_fails_the_diff_with_no_report() {
-    let Some(registry) = Registry::start() else {
+    let Some(regs) = registries() else {
         return;
     };
+    let registry = regs.anon();
     let work = tempfile::tempdir().unwrap();
-    push_big_image(&registry.addr, work.path(), "cut");
+    push_big_image(registry, work.path(), "cut");
     push(
-        &registry.addr,
+        registry,
         work.path(),
         "small",
         Layer::new(vec![Entry::file("blob.bin", "small")]),
     );
     // Every blob answer over 64 KiB is cut: five tries fetch far less than 4 MiB.
-    let proxy = proxy(&registry.addr, Fault::CutAlways, 64 << 10);
+    let proxy = proxy(registry, Fault::CutAlways, 64 << 10);
     let store = work.path().join("store");
     let out = ocidiff(&store)
         .args([
@@ -287,12 +235,13 @@ fn a_layer_that_never_downloads_fails_the_diff_with_no_report() {
 
 #[test]
 fn a_pull_killed_halfway_leaves_the_store_usable() {
-    let Some(registry) = Registry::start() else {
+    let Some(regs) = registries() else {
         return;
     };
+    let registry = regs.anon();
     let work = tempfile::tempdir().unwrap();
-    push_big_image(&registry.addr, work.path(), "kill");
-    let proxy = proxy(&registry.addr, Fault::Throttle, 256 << 10);
+    push_big_image(registry, work.path(), "kill");
+    let proxy = proxy(registry, Fault::Throttle, 256 << 10);
     let store = work.path().join("store");
     let mut child = ocidiff(&store)
         .args(["pull", &format!("{}/kill:1", proxy.addr)])
@@ -323,7 +272,7 @@ fn a_pull_killed_halfway_leaves_the_store_usable() {
         String::from_utf8_lossy(&info.stderr)
     );
     // The next pull, straight from the registry, completes and the image compares.
-    let image = format!("{}/kill:1", registry.addr);
+    let image = format!("{}/kill:1", registry);
     let out = ocidiff(&store).args(["pull", &image]).output().unwrap();
     assert!(
         out.status.success(),

@@ -25,6 +25,9 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
+// Names inside nested archives are escaped as layer entry names are.
+use crate::compare::layer::escape_name as escape;
+
 /// What the closer look ignores and how far it goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InspectOptions {
@@ -467,16 +470,4 @@ fn sha256(data: &[u8]) -> Value {
 /// `outer!/inner`: the path of an entry inside the archive at `outer`.
 fn join(outer: &str, inner: &str) -> String {
     format!("{outer}!/{inner}")
-}
-
-/// Escapes the bytes of a name that are not UTF-8, keeping distinct names distinct.
-fn escape(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len());
-    for chunk in bytes.utf8_chunks() {
-        out.push_str(chunk.valid());
-        for b in chunk.invalid() {
-            out.push_str(&format!("\\x{b:02x}"));
-        }
-    }
-    out
 }

@@ -198,8 +198,7 @@ fn open_one(
 ) -> Result<Image, SourceError> {
     match (r, parsed, store) {
         (ImageRef::Registry(_), Some(Err(e)), _) => Err(e),
-        (ImageRef::Registry(_), Some(Ok(_)), Some(store)) if root.is_some() => {
-            let root = root.unwrap_or_else(|| unreachable!("checked"));
+        (ImageRef::Registry(_), Some(Ok(_)), Some(store)) if let Some(root) = root => {
             Ok(store.open_root(&root, r.clone())?)
         }
         (ImageRef::Registry(_), Some(Ok(name)), Some(store)) => {

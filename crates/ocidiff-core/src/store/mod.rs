@@ -218,6 +218,15 @@ impl Store {
         self.blob_path(digest).is_file()
     }
 
+    /// A fresh temporary file in `tmp/`, for a blob being written.
+    fn temp_file(&self) -> Result<tempfile::NamedTempFile, StoreError> {
+        let tmp = self.root.join("tmp");
+        tempfile::Builder::new()
+            .prefix("ingest-")
+            .tempfile_in(&tmp)
+            .map_err(io_err(&tmp))
+    }
+
     /// Starts writing a blob that must match `expected`; see [`BlobWriter`]. Readers of the
     /// store may read it while it is written.
     pub fn writer(&self, expected: &Descriptor) -> Result<BlobWriter, StoreError> {
@@ -238,11 +247,7 @@ impl Store {
         expected: &Descriptor,
         publisher: Option<Publisher>,
     ) -> Result<BlobWriter, StoreError> {
-        let tmp = self.root.join("tmp");
-        let file = tempfile::Builder::new()
-            .prefix("ingest-")
-            .tempfile_in(&tmp)
-            .map_err(io_err(&tmp))?;
+        let file = self.temp_file()?;
         if let Some(p) = &publisher {
             p.attach(file.reopen().map_err(io_err(file.path()))?);
         }
@@ -265,16 +270,11 @@ impl Store {
             return Ok(());
         }
         let mut writer = self.writer(expected)?;
-        let mut buf = vec![0u8; 256 << 10];
-        loop {
-            let n = match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(ContentError::from_io(&expected.digest, e).into()),
-            };
-            writer.write(&buf[..n])?;
-        }
+        copy_chunks(
+            &mut reader,
+            |chunk| writer.write(chunk),
+            |e| ContentError::from_io(&expected.digest, e).into(),
+        )?;
         writer.commit()
     }
 
@@ -294,40 +294,25 @@ impl Store {
         what: &str,
         mut reader: impl Read,
     ) -> Result<(Digest, u64), StoreError> {
-        let tmp = self.root.join("tmp");
-        let mut file = tempfile::Builder::new()
-            .prefix("ingest-")
-            .tempfile_in(&tmp)
-            .map_err(io_err(&tmp))?;
+        let mut file = self.temp_file()?;
         let mut hasher = Hasher::new(algorithm);
         let mut size = 0u64;
-        let mut buf = vec![0u8; 256 << 10];
-        loop {
-            let n = match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(source) => {
-                    return Err(StoreError::Read {
-                        what: what.to_owned(),
-                        source,
-                    });
-                }
-            };
-            hasher.update(&buf[..n]);
-            size += n as u64;
-            file.write_all(&buf[..n]).map_err(io_err(file.path()))?;
-        }
+        copy_chunks(
+            &mut reader,
+            |chunk| {
+                hasher.update(chunk);
+                size += chunk.len() as u64;
+                file.write_all(chunk).map_err(io_err(file.path()))
+            },
+            |source| StoreError::Read {
+                what: what.to_owned(),
+                source,
+            },
+        )?;
         let digest = hasher.finish();
-        if self.has_blob(&digest) {
-            return Ok((digest, size));
+        if !self.has_blob(&digest) {
+            persist(file, &self.blob_path(&digest))?;
         }
-        file.as_file().sync_all().map_err(io_err(file.path()))?;
-        let dest = self.blob_path(&digest);
-        file.persist(&dest).map_err(|e| StoreError::Io {
-            path: dest.clone(),
-            source: e.error,
-        })?;
         Ok((digest, size))
     }
 
@@ -700,17 +685,36 @@ impl BlobWriter {
         if let Some(p) = publisher {
             p.verified();
         }
-        self.file
-            .as_file()
-            .sync_all()
-            .map_err(io_err(self.file.path()))?;
-        let dest = self.dest;
-        self.file.persist(&dest).map_err(|e| StoreError::Io {
-            path: dest.clone(),
-            source: e.error,
-        })?;
-        Ok(())
+        persist(self.file, &self.dest)
     }
+}
+
+/// Feeds everything `reader` holds to `sink`, in large chunks.
+fn copy_chunks(
+    reader: &mut impl Read,
+    mut sink: impl FnMut(&[u8]) -> Result<(), StoreError>,
+    read_error: impl Fn(io::Error) -> StoreError,
+) -> Result<(), StoreError> {
+    let mut buf = vec![0u8; 256 << 10];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => sink(&buf[..n])?,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(read_error(e)),
+        }
+    }
+}
+
+/// Syncs a complete, checked temporary file and renames it to `dest`: what is under a blob's
+/// name is always whole.
+fn persist(file: tempfile::NamedTempFile, dest: &Path) -> Result<(), StoreError> {
+    file.as_file().sync_all().map_err(io_err(file.path()))?;
+    file.persist(dest).map_err(|e| StoreError::Io {
+        path: dest.to_owned(),
+        source: e.error,
+    })?;
+    Ok(())
 }
 
 /// [`Store::default_root`] over any environment, so that tests need not change the process's.
