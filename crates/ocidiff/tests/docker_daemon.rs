@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{docker, loud, run, services_required, tool_works};
+use common::{busybox_rootfs, docker, loud, run, services_required, tool_works};
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -48,28 +48,6 @@ fn fresh_dir(name: &str) -> Result<PathBuf, String> {
     }
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {dir:?}: {e}"))?;
     Ok(dir)
-}
-
-/// A busybox root filesystem as a tar, for `docker import` / `podman import`.
-fn busybox_rootfs(dir: &Path) -> Result<PathBuf, String> {
-    let busybox = run(Command::new("sh").args(["-c", "command -v busybox"]))
-        .map_err(|_| "busybox is not installed (apt-get install busybox-static)".to_string())?;
-    let bin = dir.join("rootfs/bin");
-    std::fs::create_dir_all(&bin).map_err(|e| format!("cannot create {bin:?}: {e}"))?;
-    std::fs::copy(busybox.trim(), bin.join("busybox"))
-        .map_err(|e| format!("cannot copy busybox: {e}"))?;
-    for applet in ["sh", "cat", "echo"] {
-        std::os::unix::fs::symlink("busybox", bin.join(applet))
-            .map_err(|e| format!("cannot link {applet}: {e}"))?;
-    }
-    let tar = dir.join("rootfs.tar");
-    run(Command::new("tar")
-        .arg("-C")
-        .arg(dir.join("rootfs"))
-        .arg("-cf")
-        .arg(&tar)
-        .arg("."))?;
-    Ok(tar)
 }
 
 /// A build context whose one step writes a random stamp.
@@ -123,7 +101,10 @@ fn build_docker() -> State<Docker> {
 fn build_docker_images(tag: &str) -> Result<Docker, String> {
     let dir = fresh_dir("docker")?;
     let base = format!("{tag}-base:1");
-    run(docker().arg("import").arg(busybox_rootfs(&dir)?).arg(&base))?;
+    run(docker()
+        .arg("import")
+        .arg(busybox_rootfs(&dir, &["sh", "cat", "echo"])?)
+        .arg(&base))?;
     let ctx = context(&dir, &base)?;
     let (a, b) = (format!("{tag}:a"), format!("{tag}:b"));
     for image in [&a, &b] {
@@ -416,7 +397,7 @@ fn build_podman_images() -> Result<Podman, String> {
     run(fx
         .command()
         .arg("import")
-        .arg(busybox_rootfs(&dir)?)
+        .arg(busybox_rootfs(&dir, &["sh", "cat", "echo"])?)
         .arg(base))?;
     let ctx = context(&dir, base)?;
     for tag in ["a", "b"] {

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{docker, loud, run, services_required, tool_works};
+use common::{busybox_rootfs, docker, loud, run, services_required, tool_works};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -159,24 +159,7 @@ fn build_with_docker(base: &str, images: &[String; 2]) -> Result<Fixtures, Strin
 
 /// A base image with no registry: a static busybox and a few applet links, by `docker import`.
 fn import_busybox_base(dir: &Path, base: &str) -> Result<(), String> {
-    let busybox = run(Command::new("sh").args(["-c", "command -v busybox"]))
-        .map_err(|_| "busybox is not installed (apt-get install busybox-static)".to_string())?;
-    let bin = dir.join("rootfs/bin");
-    std::fs::create_dir_all(&bin).map_err(|e| format!("cannot create {bin:?}: {e}"))?;
-    let busybox = busybox.trim();
-    std::fs::copy(busybox, bin.join("busybox"))
-        .map_err(|e| format!("cannot copy {busybox:?}: {e}"))?;
-    for applet in ["sh", "ls", "date", "cat", "echo"] {
-        std::os::unix::fs::symlink("busybox", bin.join(applet))
-            .map_err(|e| format!("cannot link {applet}: {e}"))?;
-    }
-    let rootfs_tar = dir.join("rootfs.tar");
-    run(Command::new("tar")
-        .arg("-C")
-        .arg(dir.join("rootfs"))
-        .arg("-cf")
-        .arg(&rootfs_tar)
-        .arg("."))?;
+    let rootfs_tar = busybox_rootfs(dir, &["sh", "ls", "date", "cat", "echo"])?;
     run(docker().arg("import").arg(&rootfs_tar).arg(base))?;
     Ok(())
 }

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Whether missing services are failures rather than skips (CI sets it).
@@ -43,4 +44,28 @@ pub fn docker() -> Command {
     let mut cmd = Command::new("docker");
     cmd.env("DOCKER_BUILDKIT", "0");
     cmd
+}
+
+/// A root filesystem of the host's static busybox and links for `applets`, as a tar under
+/// `dir`: a base image with no registry, for `docker import` / `podman import`.
+pub fn busybox_rootfs(dir: &Path, applets: &[&str]) -> Result<PathBuf, String> {
+    let busybox = run(Command::new("sh").args(["-c", "command -v busybox"]))
+        .map_err(|_| "busybox is not installed (apt-get install busybox-static)".to_string())?;
+    let busybox = busybox.trim();
+    let bin = dir.join("rootfs/bin");
+    std::fs::create_dir_all(&bin).map_err(|e| format!("cannot create {bin:?}: {e}"))?;
+    std::fs::copy(busybox, bin.join("busybox"))
+        .map_err(|e| format!("cannot copy {busybox:?}: {e}"))?;
+    for applet in applets {
+        std::os::unix::fs::symlink("busybox", bin.join(applet))
+            .map_err(|e| format!("cannot link {applet}: {e}"))?;
+    }
+    let tar = dir.join("rootfs.tar");
+    run(Command::new("tar")
+        .arg("-C")
+        .arg(dir.join("rootfs"))
+        .arg("-cf")
+        .arg(&tar)
+        .arg("."))?;
+    Ok(tar)
 }
