@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use libfuzzer_sys::fuzz_target;
-use ocidiff_core::compare::layer;
+use ocidiff_core::layer;
 use ocidiff_core::content::{Limits, MemorySource};
 use ocidiff_core::model::{Descriptor, Digest};
 
@@ -27,6 +27,7 @@ fuzz_target!(|data: &[u8]| {
         manifests: 64,
         layers: 64,
         entries: 10_000,
+        metadata_bytes: 1 << 20,
     };
     let mut sink = Vec::new();
     let _ = layer::walk(&source, &desc, 0, &limits, |_, r| {

@@ -1,27 +1,31 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ocidiff_core::compare::layer::{EntryMeta, EntryType};
-use ocidiff_core::compare::overlay::{Tree, clean};
+use ocidiff_core::layer::{EntryMeta, EntryType, Tree, clean};
 
-fn meta(name: &str, dir: bool) -> EntryMeta {
-    EntryMeta::new(name, if dir { EntryType::Dir } else { EntryType::File })
-}
-
-// Input: layers separated by `\n\n`, entries by `\n`; a trailing `/` makes a directory.
+// Input: layers separated by `\n\n`, entries by `\n`; a trailing `/` makes a directory. Applying
+// them succeeds or is refused as every runtime would refuse it, and what it leaves stays inside
+// the root with no whiteout kept as a file.
 fuzz_target!(|input: &str| {
     let mut tree = Tree::default();
-    for layer in input.split("\n\n") {
-        tree.apply(
-            layer
-                .lines()
-                .map(|l| meta(l, l.ends_with('/')))
-                .collect(),
-        );
+    for (i, layer) in input.split("\n\n").enumerate() {
+        let entries: Vec<EntryMeta> = layer
+            .lines()
+            .enumerate()
+            .map(|(p, l)| EntryMeta {
+                position: p,
+                layer: i,
+                ..EntryMeta::new(l, if l.ends_with('/') { EntryType::Dir } else { EntryType::File })
+            })
+            .collect();
+        if tree.apply(i, &entries, &Default::default()).is_err() {
+            return;
+        }
     }
-    for key in tree.entries.keys() {
-        assert!(!key.is_empty());
-        assert_eq!(&clean(key), key);
-        assert!(!key.rsplit('/').next().unwrap_or_default().starts_with(".wh."));
+    for e in tree.listing() {
+        assert!(!e.name.is_empty());
+        assert_eq!(clean(&e.name), e.name);
+        // A whiteout's name stays only as a directory made for a missing parent (`.wh.a/x`).
+        assert!(e.implied || !e.name.rsplit('/').next().unwrap_or_default().starts_with(".wh."));
     }
 });

@@ -8,8 +8,9 @@ use std::io::{self, Read, Write};
 
 use criterion::{BenchmarkId, Criterion, Throughput, black_box, criterion_group, criterion_main};
 use ocidiff_bench::{content, many_files, many_layers, write_layout};
-use ocidiff_core::compare::{Options, compare, layer};
+use ocidiff_core::compare::{Options, compare};
 use ocidiff_core::content::{Limits, MemorySource};
+use ocidiff_core::layer;
 use ocidiff_core::model::{Descriptor, Digest, media};
 use ocidiff_core::normalize::Rules;
 use ocidiff_core::reference::ImageRef;

@@ -163,6 +163,10 @@ pub enum Class {
     SamePackageContent,
     /// A file no package database names.
     Unowned,
+    /// An entry that container runtimes unpack differently (a duplicate path, a whiteout of an
+    /// entry of its own layer, a write through a lower layer's symlink…): what the image runs
+    /// depends on the runtime, so it is never set aside.
+    RuntimeDependent,
     /// Anything else in a manifest, index or descriptor.
     Other,
 }
@@ -400,7 +404,7 @@ impl Class {
     /// difference.
     fn rank(self) -> u8 {
         match self {
-            Class::Content => 0,
+            Class::Content | Class::RuntimeDependent => 0,
             Class::Added | Class::Removed => 1,
             Class::Permission => 2,
             Class::Ownership => 3,
@@ -468,6 +472,9 @@ impl Class {
                 "its package has the same version in both images, yet the file differs: a reproducibility problem to look at"
             }
             Class::Unowned => "no package owns it",
+            Class::RuntimeDependent => {
+                "container runtimes unpack this entry differently, so what the image holds depends on the runtime"
+            }
             Class::Other => "a field differs",
         };
         let why = if counted {
@@ -513,6 +520,7 @@ impl Class {
             Class::PackageChanged => "package-changed",
             Class::SamePackageContent => "same-package-content",
             Class::Unowned => "unowned",
+            Class::RuntimeDependent => "runtime-dependent",
             Class::Other => "other",
         }
     }

@@ -9,6 +9,7 @@ pub mod compare;
 pub mod content;
 pub mod finding;
 pub mod inspect;
+pub mod layer;
 pub mod model;
 pub mod normalize;
 pub mod packages;

@@ -17,6 +17,8 @@
 //! ```
 
 pub mod examples;
+pub mod go_tar;
+pub mod hostile_tar;
 mod image;
 mod layer;
 mod raw;
@@ -30,7 +32,8 @@ pub use layer::{
     Compression, DEFAULT_MTIME, Entry, EntryKind, Layer, TarFormat, compress, sha256_digest,
 };
 pub use raw::{
-    RawLayer, RawTar, header as raw_header, write_index_json, write_layout_blobs, write_raw_oci_dir,
+    RawLayer, RawTar, header as raw_header, header_edited, pax_records, write_index_json,
+    write_layout_blobs, write_raw_oci_dir,
 };
 pub use write::{
     DockerArchiveForm, docker_archive_bytes, oci_archive_bytes, write_docker_archive,

@@ -42,6 +42,26 @@ impl RawTar {
         self.entry(name, b'0', data.len() as u64, data)
     }
 
+    /// A PAX extended header (`b'x'`, or `b'g'` for a global one) holding `records`.
+    pub fn pax(self, kind: u8, records: &[(&str, &[u8])]) -> RawTar {
+        let data = pax_records(records);
+        self.entry(b"PaxHeaders/0", kind, data.len() as u64, &data)
+    }
+
+    /// A header block made by [`header_edited`], then `data` padded to a block.
+    pub fn edited(
+        mut self,
+        name: &[u8],
+        kind: u8,
+        data: &[u8],
+        edit: impl FnOnce(&mut [u8; 512]),
+    ) -> RawTar {
+        self.bytes
+            .extend_from_slice(&header_edited(name, kind, data.len() as u64, b"", edit));
+        self.push_data(data);
+        self
+    }
+
     /// Raw bytes appended as they are (a header block written by hand, garbage…).
     pub fn bytes(mut self, bytes: &[u8]) -> RawTar {
         self.bytes.extend_from_slice(bytes);
@@ -91,6 +111,39 @@ pub fn header(name: &[u8], kind: u8, size: u64, link: &[u8]) -> [u8; 512] {
     let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
     octal(&mut h[148..155], u64::from(sum));
     h
+}
+
+/// [`header`] with `edit` applied before the checksum is set: another magic, a field written
+/// as a hostile tool would.
+pub fn header_edited(
+    name: &[u8],
+    kind: u8,
+    size: u64,
+    link: &[u8],
+    edit: impl FnOnce(&mut [u8; 512]),
+) -> [u8; 512] {
+    let mut h = header(name, kind, size, link);
+    edit(&mut h);
+    h[148..156].fill(b' ');
+    let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+    octal(&mut h[148..155], u64::from(sum));
+    h
+}
+
+/// The data of a PAX extended header: `LENGTH KEY=VALUE\n` per record, lengths right.
+pub fn pax_records(records: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (k, v) in records {
+        let body_len = 1 + k.len() + 1 + v.len() + 1;
+        let mut len = body_len + 1;
+        while len.to_string().len() + body_len != len {
+            len += 1;
+        }
+        out.extend_from_slice(format!("{len} {k}=").as_bytes());
+        out.extend_from_slice(v);
+        out.push(b'\n');
+    }
+    out
 }
 
 fn octal(field: &mut [u8], value: u64) {

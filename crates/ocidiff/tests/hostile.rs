@@ -223,6 +223,9 @@ fn traversal_absolute_and_link_escapes_stay_in_the_report_dir() {
     let hostile = sb.image(
         "hostile",
         ImageSpec::new().layer(tar_layer(vec![
+            // Hard links resolve inside the image's root: these are what they link to.
+            Entry::file("secret", "the image's own"),
+            Entry::file(&format!("{root}/secret"), "the image's own too"),
             Entry::file(&format!("../../../../{t}-dotdot"), "x"),
             Entry::file(&format!("a/../../../{t}-mid"), "x"),
             Entry::file(&format!("{root}/out/abs-{t}"), "x"),
@@ -306,7 +309,8 @@ fn gzip_and_zstd_bombs_stop_at_the_decompressed_limit() {
 #[test]
 fn a_long_name_bomb_is_refused_before_it_is_read_into_memory() {
     let sb = Sandbox::new();
-    // 64 MiB of GNU long name (the limit on metadata is 8 MiB), in about 64 KiB of gzip.
+    // 64 MiB of GNU long name (Go's archive/tar, and so every runtime, refuses more than 1 MiB),
+    // in about 64 KiB of gzip.
     let tar = RawTar::new()
         .entry(b"././@LongLink", b'L', 64 << 20, &vec![b'a'; 64 << 20])
         .file(b"x", b"")
@@ -319,9 +323,8 @@ fn a_long_name_bomb_is_refused_before_it_is_read_into_memory() {
         )],
     );
     sb.diff(&[&sb.plain(), &hostile]).error(&[
-        "long-name entry of 67108864 bytes",
-        "limit of 8388608 bytes",
-        "--max-scale",
+        "layer sha256:",
+        "GNU long name over 1 MiB, which container runtimes refuse",
     ]);
     let mut pax = format!("{} path=", 67108864 + 8 + 7).into_bytes();
     pax.resize(64 << 20, b'p');
@@ -337,7 +340,7 @@ fn a_long_name_bomb_is_refused_before_it_is_read_into_memory() {
         )],
     );
     sb.diff(&[&sb.plain(), &hostile])
-        .error(&["PAX header entry of 67108864 bytes", "--max-scale"]);
+        .error(&["PAX header or GNU long name over 1 MiB"]);
 }
 
 #[test]

@@ -6,7 +6,8 @@ use std::io::Read;
 
 use rayon::prelude::*;
 
-use super::{CompareError, Engine, layer, overlay};
+use super::{CompareError, Engine};
+use crate::layer;
 use crate::model::Descriptor;
 
 /// Content read from a layer, cut at a bound.
@@ -39,7 +40,7 @@ impl Engine<'_> {
                     index,
                     &self.opts.limits,
                     |meta, content| {
-                        let name = overlay::clean(&meta.name);
+                        let name = layer::clean(&meta.name);
                         if names.contains(&name) {
                             let mut bytes = Vec::new();
                             content.take(max).read_to_end(&mut bytes)?;

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::Value;
 
-use super::{CompareError, Engine, overlay};
+use super::{CompareError, Engine};
 use crate::finding::{Class, Detail, FieldDiff, Finding, Kind};
 use crate::inspect::{self, InspectOptions, NestedDiff};
 use crate::model::Descriptor;
@@ -49,11 +49,11 @@ fn differing_content(f: &Finding) -> Option<u64> {
 
 impl Engine<'_> {
     /// Adds details to the file findings of one manifest pair. `layer_of` says which layer of
-    /// each side holds a finding's file.
+    /// each side holds a finding's file, and the entry's (clean) name there.
     pub(super) fn details(
         &self,
         layers: [&[Descriptor]; 2],
-        layer_of: impl Fn(usize, &Finding) -> Option<usize>,
+        layer_of: impl Fn(usize, &Finding) -> Option<(usize, String)>,
         findings: &mut [Finding],
     ) -> Result<(), CompareError> {
         let wanted_findings: Vec<usize> = findings
@@ -73,11 +73,8 @@ impl Engine<'_> {
         for (side, side_layers) in layers.iter().enumerate() {
             let mut wanted: BTreeMap<usize, BTreeSet<String>> = BTreeMap::new();
             for &i in &wanted_findings {
-                if let Some(layer) = layer_of(side, &findings[i]) {
-                    wanted
-                        .entry(layer)
-                        .or_default()
-                        .insert(overlay::clean(&findings[i].name));
+                if let Some((layer, name)) = layer_of(side, &findings[i]) {
+                    wanted.entry(layer).or_default().insert(name);
                 }
             }
             captured[side] = self.capture(side, side_layers, &wanted, MAX_FILE_BYTES)?;
@@ -92,10 +89,7 @@ impl Engine<'_> {
         };
         for i in wanted_findings {
             let f = &mut findings[i];
-            let name = overlay::clean(&f.name);
-            let get = |side: usize| {
-                layer_of(side, f).and_then(|layer| captured[side].get(&(layer, name.clone())))
-            };
+            let get = |side: usize| layer_of(side, f).and_then(|key| captured[side].get(&key));
             let (Some(l), Some(r)) = (get(0), get(1)) else {
                 continue;
             };

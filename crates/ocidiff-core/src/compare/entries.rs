@@ -4,8 +4,8 @@ use foldhash::HashMap;
 use serde_json::{Value, json};
 
 use super::classify;
-use super::layer::{EntryMeta, EntryType, Time};
 use crate::finding::{Class, FieldDiff, Finding, Kind};
+use crate::layer::{EntryMeta, EntryType, Time};
 use crate::normalize::Rules;
 
 /// Compares entries matched by name (the n-th occurrence of a name with the n-th, should a
@@ -85,7 +85,7 @@ pub fn summary(e: &EntryMeta) -> Value {
     v
 }
 
-fn mode(m: u32) -> String {
+fn mode(m: i64) -> String {
     format!("{m:04o}")
 }
 
@@ -133,6 +133,14 @@ pub fn fields(l: &EntryMeta, r: &EntryMeta, rules: &Rules, positional: bool) -> 
         (Some(l.kind), Some(r.kind)),
         |k| json!(k),
         Class::Content,
+        false,
+    );
+    diff(
+        &mut out,
+        "made-by",
+        (Some(l.implied), Some(r.implied)),
+        |implied| json!(if implied { "the runtime" } else { "an entry" }),
+        Class::RuntimeDependent,
         false,
     );
     if matches!(l.kind, EntryType::Symlink | EntryType::Hardlink)

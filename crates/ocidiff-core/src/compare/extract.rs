@@ -1,13 +1,13 @@
 //! The second pass behind `--report-dir`: reads again only the layers that hold differing
 //! files and hands those files, and the differing JSON documents, to a sink.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::{self, Read};
 
-use super::layer::{self, EntryType};
-use super::{CompareError, Outcome, overlay};
+use super::{CompareError, Outcome};
 use crate::content::Limits;
 use crate::finding::Kind;
+use crate::layer::{self, EntryType};
 use crate::source::Image;
 
 /// What kind of entry is handed to [`ExtractSink::entry`]. Links are given as their targets:
@@ -53,6 +53,10 @@ pub enum ExtractError {
     Write(#[source] io::Error),
 }
 
+/// Where to file what is read from one layer, and which entries: clean name in the layer →
+/// the name the finding has.
+type Wanted<'a> = (String, BTreeMap<String, &'a str>);
+
 impl Outcome {
     /// Hands every differing document and file of `images` (the ones compared) to `sink`.
     pub fn extract(
@@ -61,7 +65,6 @@ impl Outcome {
         limits: &Limits,
         sink: &mut dyn ExtractSink,
     ) -> Result<(), ExtractError> {
-        let rules = self.report.rules;
         let findings = &self.report.findings;
         if findings.iter().any(|f| f.kind == Kind::Index && f.counted) {
             for (side, image) in images.iter().enumerate() {
@@ -85,8 +88,8 @@ impl Outcome {
                         .map_err(ExtractError::Write)?;
                 }
             }
-            // (side, layer index) → (location to file under, paths wanted)
-            let mut wanted: BTreeMap<(usize, usize), (String, BTreeSet<&str>)> = BTreeMap::new();
+            // (side, layer index) → (location to file under, clean entry name → finding name)
+            let mut wanted: BTreeMap<(usize, usize), Wanted<'_>> = BTreeMap::new();
             let rootfs = format!("{}/rootfs", pair.location);
             let layer_prefix = format!("{}/layers-", pair.location);
             for f in findings
@@ -94,35 +97,28 @@ impl Outcome {
                 .filter(|f| f.kind == Kind::File && f.counted)
             {
                 for side in 0..2 {
-                    let layer = if pair.squashed {
+                    let at = if pair.squashed {
                         (f.location == rootfs)
-                            .then(|| pair.sides[side].origin.get(&f.name).copied())
+                            .then(|| pair.sides[side].origin.get(&f.name).cloned())
                             .flatten()
                     } else {
                         f.location
                             .strip_prefix(&layer_prefix)
                             .and_then(|i| i.parse().ok())
+                            .map(|layer| (layer, layer::clean(&f.name)))
                     };
-                    if let Some(layer) = layer {
+                    if let Some((layer, name)) = at {
                         wanted
                             .entry((side, layer))
-                            .or_insert_with(|| (f.location.clone(), BTreeSet::new()))
+                            .or_insert_with(|| (f.location.clone(), BTreeMap::new()))
                             .1
-                            .insert(f.name.as_str());
+                            .insert(name, f.name.as_str());
                     }
                 }
             }
             for ((side, index), (location, names)) in wanted {
                 let Some(desc) = pair.sides[side].layers.get(index) else {
                     continue;
-                };
-                let squashed = pair.squashed;
-                let key = |name: &str| -> String {
-                    if squashed {
-                        rules.path(&overlay::clean(name)).to_owned()
-                    } else {
-                        rules.path(name).to_owned()
-                    }
                 };
                 let mut write_error = None;
                 layer::walk(
@@ -131,8 +127,10 @@ impl Outcome {
                     index,
                     limits,
                     |meta, content| {
-                        let name = key(&meta.name);
-                        if write_error.is_some() || !names.contains(name.as_str()) {
+                        let Some(&name) = names.get(&layer::clean(&meta.name)) else {
+                            return Ok(());
+                        };
+                        if write_error.is_some() {
                             return Ok(());
                         }
                         let kind = match (meta.kind, meta.link.as_deref()) {
@@ -142,7 +140,7 @@ impl Outcome {
                             (EntryType::Dir, _) => EntryKind::Directory,
                             _ => EntryKind::Other,
                         };
-                        if let Err(e) = sink.entry(side, &location, &name, kind, content) {
+                        if let Err(e) = sink.entry(side, &location, name, kind, content) {
                             write_error = Some(e);
                         }
                         Ok(())

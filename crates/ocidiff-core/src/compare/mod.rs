@@ -10,23 +10,20 @@ mod details;
 mod entries;
 mod extract;
 mod json;
-pub mod layer;
-pub mod overlay;
+mod layers;
 mod packages;
-mod tar_guard;
 
 use std::collections::HashMap;
 
-use rayon::prelude::*;
 use serde_json::{Value, json};
 
 pub use extract::{EntryKind, ExtractError, ExtractSink};
-pub use layer::LayerError;
 
 use crate::content::{self, ContentError, Limits};
 use crate::finding::{
     self, Class, Comparison, FieldDiff, Finding, Input, Kind, Report, Summary, Verdict,
 };
+use crate::layer::{self, ApplyError, LayerError};
 pub use crate::model::PlatformChoice;
 use crate::model::{
     Blob, Descriptor, Digest, Document, DocumentError, Manifest, MediaKind, Platform, media,
@@ -99,7 +96,7 @@ impl PathFilter {
     /// Whether `path` or one of its parent directories matches.
     pub fn matches(&self, path: &str) -> bool {
         let Some(set) = &self.set else { return false };
-        let clean = overlay::clean(path);
+        let clean = layer::clean(path);
         let mut p = clean.as_str();
         loop {
             if set.is_match(p) {
@@ -145,6 +142,28 @@ pub enum InputError {
         found: &'static str,
         expected: &'static str,
     },
+    #[error(
+        "layer {index} ({layer}): the config's rootfs.diff_ids names {declared}, but the layer \
+         unpacks a stream whose digest is {actual}; container runtimes refuse the image, or run \
+         another layer they already hold under that diff ID"
+    )]
+    DiffId {
+        index: usize,
+        layer: Digest,
+        declared: Digest,
+        actual: Digest,
+    },
+    #[error(
+        "the manifest lists {layers} layers but the config's rootfs.diff_ids lists {diff_ids}; \
+         container runtimes refuse the image"
+    )]
+    DiffIdCount { layers: usize, diff_ids: usize },
+    #[error("layer {index} ({layer}): {source}")]
+    Refused {
+        index: usize,
+        layer: Digest,
+        source: ApplyError,
+    },
     #[error("no image for platform {wanted}; the image has: {available}")]
     NoPlatform { wanted: Platform, available: String },
     #[error("index {0} refers to itself")]
@@ -179,8 +198,9 @@ struct PairSide {
     manifest: Blob,
     config: Option<Vec<u8>>,
     layers: Vec<Descriptor>,
-    /// For squashed comparisons: which layer each differing path was last written by.
-    origin: HashMap<String, usize>,
+    /// For squashed comparisons: for each differing path, the layer that last wrote it and the
+    /// name the entry has there.
+    origin: HashMap<String, (usize, String)>,
 }
 
 /// Compares two images.
@@ -586,8 +606,10 @@ impl<'a> Engine<'a> {
         let [lc, rc] = [&manifests[0].config, &manifests[1].config];
         findings.extend(self.descriptors(&config_loc, lc, rc));
         let mut configs = [None, None];
-        if lc.digest == rc.digest {
+        let config_bytes = if lc.digest == rc.digest {
             self.verify_both(lc, rc)?;
+            let bytes = self.json_blob(0, lc)?;
+            [bytes.clone(), bytes]
         } else {
             let bytes = [self.json_blob(0, lc)?, self.json_blob(1, rc)?];
             let parsed = [
@@ -601,15 +623,19 @@ impl<'a> Engine<'a> {
                 parsed.map(|v| document::config(v, self.rules())),
             );
             if found.iter().any(|f| f.counted) {
-                configs = bytes.map(Some);
+                configs = bytes.clone().map(Some);
             }
             findings.extend(found);
-        }
+            bytes
+        };
+        let diff_ids = [
+            self.diff_ids(0, lc, &config_bytes[0])?,
+            self.diff_ids(1, rc, &config_bytes[1])?,
+        ];
 
         let [ll, rl] = [&manifests[0].layers, &manifests[1].layers];
         let flatten = self.rules().flatten;
         let squashed = flatten || ll.len() != rl.len();
-        let mut origins = [HashMap::new(), HashMap::new()];
         if ll.len() != rl.len() {
             let d = FieldDiff::new(
                 "count",
@@ -624,47 +650,30 @@ impl<'a> Engine<'a> {
                 vec![if flatten { d.set_aside() } else { d }],
             ));
         }
-        let trees = if squashed || self.rules().packages {
-            let (lt, rt) = rayon::join(|| self.squash(0, ll), || self.squash(1, rl));
-            Some([lt?, rt?])
-        } else {
-            None
-        };
-        if let (true, Some([lt, rt])) = (squashed, &trees) {
-            let rootfs = format!("{location}/rootfs");
-            let lv: Vec<_> = lt.entries.values().cloned().collect();
-            let rv: Vec<_> = rt.entries.values().cloned().collect();
-            let found = entries::compare(&lv, &rv, self.rules(), &rootfs, false);
-            let wanted: std::collections::HashSet<&str> =
-                found.iter().map(|f| f.name.as_str()).collect();
-            for (side, list) in [(0, &lv), (1, &rv)] {
-                for e in list {
-                    let name = self.rules().path(&e.name);
-                    if wanted.contains(name) {
-                        origins[side].insert(name.to_owned(), e.layer);
+        let found = self.layers(&location, [ll, rl], [&diff_ids[0], &diff_ids[1]], squashed)?;
+        findings.extend(found.findings);
+        let trees = found.trees;
+        let rootfs = format!("{location}/rootfs");
+        let mut origins = [HashMap::new(), HashMap::new()];
+        if let (true, Some(trees)) = (squashed, &trees) {
+            for f in findings.iter().filter(|f| f.location == rootfs) {
+                for (side, tree) in trees.iter().enumerate() {
+                    if let Some(e) = tree.get(&layer::clean(&f.name)) {
+                        origins[side].insert(f.name.clone(), (e.layer, layer::clean(&e.name)));
                     }
                 }
             }
-            findings.extend(found);
-        } else {
-            let per_layer: Vec<Vec<Finding>> = (0..ll.len())
-                .into_par_iter()
-                .map(|i| self.layer_pair(&format!("{location}/layers-{i}"), i, &ll[i], &rl[i]))
-                .collect::<Result<_, _>>()?;
-            let mut layer_findings: Vec<Finding> = per_layer.into_iter().flatten().collect();
-            self.label_without_effect(&location, [ll, rl], &mut layer_findings)?;
-            findings.extend(layer_findings);
         }
         self.apply_ignore_paths(&mut findings);
         let layer_prefix = format!("{location}/layers-");
-        let rootfs = format!("{location}/rootfs");
         self.details(
             [ll, rl],
             |side, f| {
                 if f.location == rootfs {
-                    origins[side].get(&f.name).copied()
+                    origins[side].get(&f.name).cloned()
                 } else {
-                    f.location.strip_prefix(&layer_prefix)?.parse().ok()
+                    let layer = f.location.strip_prefix(&layer_prefix)?.parse().ok()?;
+                    Some((layer, layer::clean(&f.name)))
                 }
             },
             &mut findings,
@@ -734,6 +743,26 @@ impl<'a> Engine<'a> {
         })
     }
 
+    /// The config's `rootfs.diff_ids`.
+    fn diff_ids(
+        &self,
+        side: usize,
+        desc: &Descriptor,
+        bytes: &[u8],
+    ) -> Result<Vec<Digest>, CompareError> {
+        let config: crate::model::Config = serde_json::from_slice(bytes).map_err(|source| {
+            self.err(
+                side,
+                InputError::Json {
+                    what: "config",
+                    digest: desc.digest.clone(),
+                    source,
+                },
+            )
+        })?;
+        Ok(config.rootfs.map(|r| r.diff_ids).unwrap_or_default())
+    }
+
     /// Both sides name the same blob: it need not be compared, only checked on each side, so
     /// that a source cannot pass off other content under a digest it has not earned.
     fn verify_both(&self, ld: &Descriptor, rd: &Descriptor) -> Result<(), CompareError> {
@@ -754,79 +783,6 @@ impl<'a> Engine<'a> {
             || content::verify_blob(&*self.sides[1].blobs, rd).map_err(|e| self.err(1, e)),
         );
         l.and(r)
-    }
-
-    fn layer_pair(
-        &self,
-        location: &str,
-        index: usize,
-        ld: &Descriptor,
-        rd: &Descriptor,
-    ) -> Result<Vec<Finding>, CompareError> {
-        let mut findings = self.descriptors(location, ld, rd);
-        for (side, d) in [(0, ld), (1, rd)] {
-            if !matches!(d.kind(), MediaKind::Layer(_)) {
-                return Err(self.err(
-                    side,
-                    InputError::WrongKind {
-                        what: "layer",
-                        digest: d.digest.clone(),
-                        found: "blob of an unsupported media type",
-                        expected: "a tar layer (OCI or Docker, uncompressed, gzip or zstd)",
-                    },
-                ));
-            }
-        }
-        if ld.digest == rd.digest {
-            self.verify_both(ld, rd)?;
-            return Ok(findings);
-        }
-        let (l, r) = rayon::join(|| self.walk(0, ld, index), || self.walk(1, rd, index));
-        let (l, r) = (l?, r?);
-        findings.extend(entries::compare(
-            &l.entries,
-            &r.entries,
-            self.rules(),
-            location,
-            true,
-        ));
-        Ok(findings)
-    }
-
-    fn walk(
-        &self,
-        side: usize,
-        desc: &Descriptor,
-        index: usize,
-    ) -> Result<layer::Listing, CompareError> {
-        // A listing the source made while reading the blob stands in for walking it again,
-        // when the limits it was made under are no looser than this run's.
-        if let Some(walked) = self.sides[side].walked.get(&desc.digest) {
-            if self.opts.limits.covers(&crate::content::Limits::default()) {
-                return Ok(walked.as_layer(index));
-            }
-        }
-        layer::walk(
-            &*self.sides[side].blobs,
-            desc,
-            index,
-            &self.opts.limits,
-            |_, _| Ok(()),
-        )
-        .map_err(|e| self.err(side, e))
-    }
-
-    fn squash(&self, side: usize, layers: &[Descriptor]) -> Result<overlay::Tree, CompareError> {
-        let listings: Vec<layer::Listing> = layers
-            .par_iter()
-            .enumerate()
-            .map(|(i, d)| self.walk(side, d, i))
-            .collect::<Result<_, _>>()?;
-        let mut tree = overlay::Tree::default();
-        for l in listings {
-            tree.apply(l.entries);
-        }
-        Ok(tree)
     }
 
     /// Sets aside the file findings `--ignore-path` matches.
@@ -909,97 +865,6 @@ impl<'a> Engine<'a> {
             return vec![];
         }
         vec![classify::finding(Kind::Descriptor, location, "", fields)]
-    }
-
-    /// Labels layer-level findings that change nothing in the file system: a whiteout hiding
-    /// nothing below it, an entry written again as a lower layer left it. They stay counted
-    /// only when nothing at all is ignored, as they are real differences between the layers.
-    fn label_without_effect(
-        &self,
-        location: &str,
-        layers: [&[Descriptor]; 2],
-        findings: &mut [Finding],
-    ) -> Result<(), CompareError> {
-        // (side, layer index, finding index) of each finding about an entry on one side only.
-        let mut candidates: Vec<(usize, usize, usize)> = Vec::new();
-        for (i, f) in findings.iter().enumerate() {
-            let [field] = f.fields.as_slice() else {
-                continue;
-            };
-            if f.kind != Kind::File || field.field != "entry" {
-                continue;
-            }
-            let side = if field.lhs.is_some() { 0 } else { 1 };
-            let Some(layer) = f
-                .location
-                .strip_prefix(&format!("{location}/layers-"))
-                .and_then(|n| n.parse::<usize>().ok())
-            else {
-                continue;
-            };
-            if layer > 0 {
-                candidates.push((side, layer, i));
-            }
-        }
-        if candidates.is_empty() {
-            return Ok(());
-        }
-        candidates.sort_unstable();
-        for (side, side_layers) in layers.iter().enumerate() {
-            let mine: Vec<(usize, usize)> = candidates
-                .iter()
-                .filter(|c| c.0 == side)
-                .map(|c| (c.1, c.2))
-                .collect();
-            let Some(top) = mine.iter().map(|c| c.0).max() else {
-                continue;
-            };
-            let listings: Vec<layer::Listing> = side_layers[..=top]
-                .par_iter()
-                .enumerate()
-                .map(|(i, d)| self.walk(side, d, i))
-                .collect::<Result<_, _>>()?;
-            let mut tree = overlay::Tree::default();
-            let mut applied = 0;
-            for (layer, index) in mine {
-                while applied < layer {
-                    tree.apply(listings[applied].entries.clone());
-                    applied += 1;
-                }
-                let f = &mut findings[index];
-                let name = overlay::clean(&f.name);
-                let Some(entry) = listings[layer]
-                    .entries
-                    .iter()
-                    .find(|e| overlay::clean(&e.name) == name)
-                else {
-                    continue;
-                };
-                let class = if let Some(hidden) = overlay::whiteout_target(&name) {
-                    (!tree.hides_anything(&hidden)).then_some(Class::WhiteoutWithoutEffect)
-                } else {
-                    tree.entries
-                        .get(&name)
-                        .is_some_and(|lower| {
-                            entries::fields(lower, entry, self.rules(), false)
-                                .iter()
-                                .all(|d| {
-                                    !d.counted
-                                        || d.class == Class::Timestamp && lower.mtime == entry.mtime
-                                })
-                        })
-                        .then_some(Class::UnchangedRewrite)
-                };
-                if let Some(class) = class {
-                    for field in &mut f.fields {
-                        field.class = class;
-                        field.counted = !self.rules().any();
-                    }
-                    classify::refresh(f);
-                }
-            }
-        }
-        Ok(())
     }
 }
 

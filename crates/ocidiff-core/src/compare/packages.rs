@@ -6,8 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 
-use super::{CompareError, Engine, overlay};
+use super::{CompareError, Engine};
 use crate::finding::{Class, FieldDiff, Finding, Kind, Owner};
+use crate::layer::{EntryType, Tree, clean};
 use crate::model::Descriptor;
 use crate::packages::{self, Change, Ownership, PackageSet};
 
@@ -19,7 +20,7 @@ impl Engine<'_> {
     pub(super) fn packages(
         &self,
         location: &str,
-        trees: [&overlay::Tree; 2],
+        trees: [&Tree; 2],
         layers: [&[Descriptor]; 2],
         findings: &mut Vec<Finding>,
     ) -> Result<(), CompareError> {
@@ -65,7 +66,7 @@ impl Engine<'_> {
             .iter_mut()
             .filter(|f| f.kind == Kind::File && f.counted && f.location.starts_with(&prefix))
         {
-            let (class, owner) = match owners.attribute(&overlay::clean(&f.name)) {
+            let (class, owner) = match owners.attribute(&clean(&f.name)) {
                 Ownership::PackageChanged {
                     ecosystem,
                     name,
@@ -94,9 +95,7 @@ impl Engine<'_> {
                     }),
                 ),
                 // The databases themselves change whenever a package does.
-                Ownership::Unowned
-                    if packages_changed && packages::wants(&overlay::clean(&f.name)) =>
-                {
+                Ownership::Unowned if packages_changed && packages::wants(&clean(&f.name)) => {
                     (Class::PackageChanged, None)
                 }
                 Ownership::Unowned => (Class::Unowned, None),
@@ -112,32 +111,34 @@ impl Engine<'_> {
     fn package_set(
         &self,
         side: usize,
-        tree: &overlay::Tree,
+        tree: &Tree,
         layers: &[Descriptor],
     ) -> Result<PackageSet, CompareError> {
         let mut wanted: BTreeMap<usize, BTreeSet<String>> = BTreeMap::new();
+        // (layer, name there) → path in the file system, for the files the databases are in.
+        let mut at: BTreeMap<(usize, String), String> = BTreeMap::new();
         let mut notes = Vec::new();
-        for (path, entry) in &tree.entries {
+        for (path, entry) in tree.iter() {
             if let Some(note) = packages::unsupported(path) {
                 notes.push(note);
             }
-            if entry.kind == super::layer::EntryType::File && packages::wants(path) {
-                wanted.entry(entry.layer).or_default().insert(path.clone());
+            if entry.kind == EntryType::File && packages::wants(path) {
+                let name = clean(&entry.name);
+                wanted.entry(entry.layer).or_default().insert(name.clone());
+                at.insert((entry.layer, name), path.to_owned());
             }
         }
         let captured = self.capture(side, layers, &wanted, MAX_DATABASE_BYTES)?;
         let mut files = BTreeMap::new();
-        for ((layer, name), c) in captured {
-            // Only the copy the file system ends up with, from the layer that wrote it last.
-            if tree.entries.get(&name).is_none_or(|e| e.layer != layer) {
-                continue;
-            }
+        for (key, c) in captured {
+            // Only the copy the file system ends up with, from the entry that wrote it last.
+            let Some(path) = at.get(&key) else { continue };
             if c.truncated {
                 notes.push(format!(
-                    "{name} is larger than {MAX_DATABASE_BYTES} bytes and was not read"
+                    "{path} is larger than {MAX_DATABASE_BYTES} bytes and was not read"
                 ));
             } else {
-                files.insert(name, c.bytes);
+                files.insert(path.clone(), c.bytes);
             }
         }
         let mut set = packages::read(&files);

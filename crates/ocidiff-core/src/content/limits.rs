@@ -18,6 +18,9 @@ pub struct Limits {
     pub layers: u64,
     /// Most tar entries one layer may hold.
     pub entries: u64,
+    /// Most bytes of names, link names, PAX records and extended attributes one layer may
+    /// hold (each record counted with its bookkeeping): what the walk keeps in memory.
+    pub metadata_bytes: u64,
 }
 
 impl Default for Limits {
@@ -29,6 +32,7 @@ impl Default for Limits {
             manifests: 4096,
             layers: 4096,
             entries: 4 << 20,
+            metadata_bytes: 128 << 20,
         }
     }
 }
@@ -42,6 +46,7 @@ impl Limits {
             && self.manifests >= other.manifests
             && self.layers >= other.layers
             && self.entries >= other.entries
+            && self.metadata_bytes >= other.metadata_bytes
     }
 
     /// Every limit multiplied by `factor` (saturating), as diffoci's `--max-scale` does.
@@ -61,6 +66,7 @@ impl Limits {
             manifests: s(self.manifests),
             layers: s(self.layers),
             entries: s(self.entries),
+            metadata_bytes: s(self.metadata_bytes),
         }
     }
 }

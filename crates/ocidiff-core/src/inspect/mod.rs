@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
 // Names inside nested archives are escaped as layer entry names are.
-use crate::compare::layer::escape_name as escape;
+use crate::layer::escape_name as escape;
 
 /// What the closer look ignores and how far it goes.
 #[derive(Debug, Clone, PartialEq, Eq)]

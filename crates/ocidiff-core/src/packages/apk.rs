@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::{Ecosystem, Package, PackageSet, ReadError};
-use crate::compare::overlay::clean;
+use crate::layer::clean;
 
 const INSTALLED: &str = "lib/apk/db/installed";
 

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::{Ecosystem, Package, PackageSet, ReadError, children};
-use crate::compare::overlay::clean;
+use crate::layer::clean;
 
 const STATUS: &str = "var/lib/dpkg/status";
 const STATUS_D: &str = "var/lib/dpkg/status.d/";

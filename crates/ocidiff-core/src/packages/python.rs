@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::{Ecosystem, Package, PackageSet, ReadError};
-use crate::compare::overlay::clean;
+use crate::layer::clean;
 
 const DIST_INFO: &str = ".dist-info";
 

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use rusqlite::{Connection, OpenFlags};
 
 use super::{Ecosystem, Package, PackageSet, ReadError};
-use crate::compare::overlay::clean;
+use crate::layer::clean;
 
 /// Newest location first: where both exist, `var/lib/rpm` is usually a symlink to it.
 const DATABASES: [&str; 2] = [

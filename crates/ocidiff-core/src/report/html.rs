@@ -456,7 +456,7 @@ fn detail(d: &Detail, page: &mut String) {
 /// The chip colour of a class: one tone per family of causes.
 fn tone(class: Class) -> &'static str {
     match class {
-        Class::Content | Class::SamePackageContent => "t-red",
+        Class::Content | Class::SamePackageContent | Class::RuntimeDependent => "t-red",
         Class::Added => "t-green",
         Class::Removed => "t-orange",
         Class::Permission | Class::Ownership | Class::Metadata => "t-purple",

@@ -20,8 +20,8 @@ pub use listing::{ArchivedImage, archived_images};
 pub use oci_archive::OciArchive;
 pub use resolve::{Context, Pending, PullPolicy, open_all};
 
-use crate::compare::layer::Walked;
 use crate::content::{BlobSource, ContentError};
+use crate::layer::Walked;
 use crate::model::{Blob, DocumentError};
 use crate::reference::{ImageRef, RefError};
 

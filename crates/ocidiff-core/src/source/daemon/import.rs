@@ -5,7 +5,7 @@
 //!
 //! Members that may be layers are also walked as they stream by, each on a thread of its own,
 //! so that the comparison finds their listings ready instead of reading them again after the
-//! export ([`crate::compare::layer::Walked`]): the daemon's export is most of a cold run's
+//! export ([`crate::layer::Walked`]): the daemon's export is most of a cold run's
 //! time, and the walk then costs nothing on top of it.
 
 use std::collections::HashMap;
@@ -16,8 +16,8 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 use super::DaemonError;
-use crate::compare::layer::{self, Listing, Walked};
 use crate::content::{BlobSource, Limits, read_json_blob};
+use crate::layer::{self, Listing, Walked};
 use crate::model::{Algorithm, Blob, Digest, media};
 use crate::source::SourceError;
 use crate::source::archive::{join_inside, normalize};
@@ -145,7 +145,11 @@ pub fn import(
         let Sniff { inner, magic } = sniff;
         // The walker has seen every byte the digest covers once the member is read to its end.
         drop(inner);
-        if let Some(listing) = walker.and_then(Walker::finish) {
+        if let Some(mut listing) = walker.and_then(Walker::finish) {
+            // The walker did not know the digest, which is an uncompressed member's diff ID.
+            if listing.compression == crate::model::Compression::None {
+                listing.diff_id = digest.clone();
+            }
             walked.insert(digest.clone(), Arc::new(listing));
         }
         if let Some(named) = named.filter(|n| *n != digest) {

@@ -327,7 +327,7 @@ fn reuse(store: &Store, key: &EngineImage) -> Result<Option<Image>, SourceError>
 fn record(
     store: &Store,
     root: crate::model::Blob,
-    walked: crate::compare::layer::Walked,
+    walked: crate::layer::Walked,
     key: EngineImage,
 ) -> Result<Image, SourceError> {
     let imported = Image {

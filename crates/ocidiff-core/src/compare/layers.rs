@@ -1,0 +1,606 @@
+//! The layers of one manifest pair: walked (a blob both sides share from one source, once),
+//! checked against the config's `rootfs.diff_ids` as runtimes check them, applied one over
+//! another as runtimes apply them, and compared layer by layer or as the file systems they
+//! produce.
+//!
+//! What the layer view sets aside must not hide a difference in what the layers unpack to:
+//! labels ("a whiteout that hides nothing", "an entry written again as it was") come from the
+//! model's view of each entry's effect, a change of order is counted wherever the order of the
+//! entries involved changes what they unpack to, and entries that runtimes unpack differently
+//! are counted as `runtime-dependent`.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use serde_json::json;
+
+use super::{CompareError, Engine, InputError, classify, entries};
+use crate::content;
+use crate::finding::{Class, Detail, FieldDiff, Finding, Kind};
+use crate::layer::{self, EntryMeta, EntryType, Listing, NoteKind, Tree, apply::Effect};
+use crate::model::{Descriptor, Digest, MediaKind};
+
+/// What the layers of a pair gave.
+pub(super) struct Layers {
+    pub findings: Vec<Finding>,
+    /// Both sides' file systems, when they were built.
+    pub trees: Option<[Tree; 2]>,
+}
+
+/// A note of one side, where it was found.
+struct SideNote {
+    layer: usize,
+    digest: Digest,
+    name: String,
+    position: usize,
+    kind: NoteKind,
+}
+
+impl Engine<'_> {
+    /// Compares the layers `layers` of the pair at `location`; `diff_ids` are each config's.
+    pub(super) fn layers(
+        &self,
+        location: &str,
+        layers: [&[Descriptor]; 2],
+        diff_ids: [&[Digest]; 2],
+        squashed: bool,
+    ) -> Result<Layers, CompareError> {
+        for side in 0..2 {
+            self.check_media_types(side, layers[side])?;
+            if diff_ids[side].len() != layers[side].len() {
+                return Err(self.err(
+                    side,
+                    InputError::DiffIdCount {
+                        layers: layers[side].len(),
+                        diff_ids: diff_ids[side].len(),
+                    },
+                ));
+            }
+        }
+        let [ll, rl] = layers;
+        let all_shared =
+            ll.len() == rl.len() && ll.iter().zip(rl).all(|(l, r)| l.digest == r.digest);
+        let mut findings = Vec::new();
+        if all_shared && !squashed && !self.rules().packages {
+            for i in 0..ll.len() {
+                findings.extend(self.descriptors(
+                    &format!("{location}/layers-{i}"),
+                    &ll[i],
+                    &rl[i],
+                ));
+                self.verify_both(&ll[i], &rl[i])?;
+                self.check_shared_diff_id(
+                    i,
+                    &ll[i],
+                    [diff_ids[0][i].clone(), diff_ids[1][i].clone()],
+                )?;
+            }
+            return Ok(Layers {
+                findings,
+                trees: None,
+            });
+        }
+        let listings = self.walk_all(layers, diff_ids)?;
+        let mut watch: [Vec<HashSet<usize>>; 2] = [
+            vec![HashSet::new(); ll.len()],
+            vec![HashSet::new(); rl.len()],
+        ];
+        let mut pair_findings: Vec<Vec<Finding>> = Vec::new();
+        if !squashed {
+            for i in 0..ll.len() {
+                let here = format!("{location}/layers-{i}");
+                let mut found = self.descriptors(&here, &ll[i], &rl[i]);
+                if ll[i].digest != rl[i].digest {
+                    let (l, r) = (&listings[0][i].entries, &listings[1][i].entries);
+                    let mut pair = entries::compare(l, r, self.rules(), &here, true);
+                    self.count_order_that_matters([l, r], &mut pair);
+                    for (side, list) in [(0, l), (1, r)] {
+                        watch[side][i] = one_sided(&pair, side, list, self.rules());
+                    }
+                    found.extend(pair);
+                }
+                pair_findings.push(found);
+            }
+        }
+        let (lt, rt) = rayon::join(
+            || self.apply_all(0, &listings[0], ll, &watch[0]),
+            || self.apply_all(1, &listings[1], rl, &watch[1]),
+        );
+        let (lt, rt) = (lt?, rt?);
+        let notes = [&lt.notes, &rt.notes];
+        if squashed {
+            let rootfs = format!("{location}/rootfs");
+            let lv = lt.tree.listing();
+            let rv = rt.tree.listing();
+            findings.extend(entries::compare(&lv, &rv, self.rules(), &rootfs, false));
+            findings.extend(runtime_findings(notes, |_| rootfs.clone()));
+        } else {
+            for (i, found) in pair_findings.iter_mut().enumerate() {
+                self.label_without_effect(
+                    [&lt.effects[i], &rt.effects[i]],
+                    [&listings[0][i], &listings[1][i]],
+                    found,
+                );
+            }
+            findings.extend(pair_findings.into_iter().flatten());
+            findings.extend(runtime_findings(notes, |layer| {
+                format!("{location}/layers-{layer}")
+            }));
+        }
+        Ok(Layers {
+            findings,
+            trees: Some([lt.tree, rt.tree]),
+        })
+    }
+
+    fn check_media_types(&self, side: usize, layers: &[Descriptor]) -> Result<(), CompareError> {
+        for d in layers {
+            if !matches!(d.kind(), MediaKind::Layer(_)) {
+                return Err(self.err(
+                    side,
+                    InputError::WrongKind {
+                        what: "layer",
+                        digest: d.digest.clone(),
+                        found: "blob of an unsupported media type",
+                        expected: "a tar layer (OCI or Docker, uncompressed, gzip or zstd)",
+                    },
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A layer both sides share: the two configs must name the same diff ID for it, and an
+    /// uncompressed layer's is its digest. Only when the configs disagree is the layer read,
+    /// to say which is wrong.
+    fn check_shared_diff_id(
+        &self,
+        index: usize,
+        desc: &Descriptor,
+        diff_ids: [Digest; 2],
+    ) -> Result<(), CompareError> {
+        let uncompressed = !desc.media_type.ends_with("gzip") && !desc.media_type.ends_with("zstd");
+        if diff_ids[0] == diff_ids[1] && (!uncompressed || diff_ids[0] == desc.digest) {
+            return Ok(());
+        }
+        let listing = self.walk(0, desc, index)?;
+        for (side, id) in diff_ids.iter().enumerate() {
+            if *id != listing.diff_id {
+                return Err(self.diff_id_error(side, index, desc, id, &listing.diff_id));
+            }
+        }
+        Ok(())
+    }
+
+    fn diff_id_error(
+        &self,
+        side: usize,
+        index: usize,
+        desc: &Descriptor,
+        declared: &Digest,
+        actual: &Digest,
+    ) -> CompareError {
+        self.err(
+            side,
+            InputError::DiffId {
+                index,
+                layer: desc.digest.clone(),
+                declared: declared.clone(),
+                actual: actual.clone(),
+            },
+        )
+    }
+
+    /// Walks every layer of both sides, in parallel; a blob both sides take from one source
+    /// is walked once. Each listing is checked against its diff ID.
+    fn walk_all(
+        &self,
+        layers: [&[Descriptor]; 2],
+        diff_ids: [&[Digest]; 2],
+    ) -> Result<[Vec<Arc<Listing>>; 2], CompareError> {
+        let same_source = self.sides[0].blobs.describe() == self.sides[1].blobs.describe();
+        let shared = |i: usize| {
+            same_source
+                && layers[1]
+                    .get(i)
+                    .is_some_and(|r| layers[0].get(i).is_some_and(|l| l.digest == r.digest))
+        };
+        let jobs: Vec<(usize, usize)> = (0..2)
+            .flat_map(|side| (0..layers[side].len()).map(move |i| (side, i)))
+            .filter(|&(side, i)| side == 0 || !shared(i))
+            .collect();
+        let walked: Vec<((usize, usize), Arc<Listing>)> = jobs
+            .into_par_iter()
+            .map(|(side, i)| {
+                let desc = &layers[side][i];
+                let listing = self.walk(side, desc, i)?;
+                if listing.diff_id != diff_ids[side][i] {
+                    return Err(self.diff_id_error(
+                        side,
+                        i,
+                        desc,
+                        &diff_ids[side][i],
+                        &listing.diff_id,
+                    ));
+                }
+                Ok(((side, i), Arc::new(listing)))
+            })
+            .collect::<Result<_, CompareError>>()?;
+        let mut by_job: HashMap<(usize, usize), Arc<Listing>> = walked.into_iter().collect();
+        let mut out: [Vec<Arc<Listing>>; 2] = [Vec::new(), Vec::new()];
+        for side in 0..2 {
+            for i in 0..layers[side].len() {
+                let listing = match by_job.remove(&(side, i)) {
+                    Some(l) => l,
+                    None => {
+                        // Shared with side 0: the same bytes, so the same diff ID must be named.
+                        if diff_ids[1][i] != out[0][i].diff_id {
+                            return Err(self.diff_id_error(
+                                1,
+                                i,
+                                &layers[1][i],
+                                &diff_ids[1][i],
+                                &out[0][i].diff_id,
+                            ));
+                        }
+                        out[0][i].clone()
+                    }
+                };
+                out[side].push(listing);
+            }
+        }
+        Ok(out)
+    }
+
+    pub(super) fn walk(
+        &self,
+        side: usize,
+        desc: &Descriptor,
+        index: usize,
+    ) -> Result<Listing, CompareError> {
+        // A listing the source made while reading the blob stands in for walking it again,
+        // when the limits it was made under are no looser than this run's.
+        if let Some(walked) = self.sides[side].walked.get(&desc.digest) {
+            if self.opts.limits.covers(&content::Limits::default()) {
+                return Ok(walked.as_layer(index));
+            }
+        }
+        layer::walk(
+            &*self.sides[side].blobs,
+            desc,
+            index,
+            &self.opts.limits,
+            |_, _| Ok(()),
+        )
+        .map_err(|e| self.err(side, e))
+    }
+
+    /// Applies one side's layers in order.
+    fn apply_all(
+        &self,
+        side: usize,
+        listings: &[Arc<Listing>],
+        layers: &[Descriptor],
+        watch: &[HashSet<usize>],
+    ) -> Result<Applied, CompareError> {
+        let mut tree = Tree::default();
+        let mut notes = Vec::new();
+        let mut effects = Vec::new();
+        for (i, (listing, desc)) in listings.iter().zip(layers).enumerate() {
+            let digest = desc.digest.clone();
+            let applied = tree.apply(i, &listing.entries, &watch[i]).map_err(|e| {
+                self.err(
+                    side,
+                    InputError::Refused {
+                        index: i,
+                        layer: digest.clone(),
+                        source: e,
+                    },
+                )
+            })?;
+            notes.extend(applied.notes.into_iter().map(|n| SideNote {
+                layer: i,
+                digest: digest.clone(),
+                name: n.name,
+                position: n.position,
+                kind: n.kind,
+            }));
+            effects.push(applied.effects);
+        }
+        Ok(Applied {
+            tree,
+            notes,
+            effects,
+        })
+    }
+
+    /// Labels findings about entries on one side only whose entry changed nothing in the
+    /// file system as the model applies it. They stay counted only when nothing at all is
+    /// ignored, as they are real differences between the layers.
+    fn label_without_effect(
+        &self,
+        effects: [&HashMap<usize, Effect>; 2],
+        listings: [&Listing; 2],
+        findings: &mut [Finding],
+    ) {
+        let rules = self.rules();
+        for f in findings.iter_mut() {
+            let [field] = f.fields.as_slice() else {
+                continue;
+            };
+            if f.kind != Kind::File || field.field != "entry" {
+                continue;
+            }
+            let side = if field.lhs.is_some() { 0 } else { 1 };
+            let idx: Vec<usize> = listings[side]
+                .entries
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| rules.path(&e.name) == f.name)
+                .map(|(i, _)| i)
+                .collect();
+            let mut class = None;
+            for i in &idx {
+                let (Some(effect), Some(entry)) =
+                    (effects[side].get(i), listings[side].entries.get(*i))
+                else {
+                    class = None;
+                    break;
+                };
+                let this = if effect.structural || effect.noted {
+                    None
+                } else if is_whiteout(&entry.name) {
+                    Some(Class::WhiteoutWithoutEffect)
+                } else if entry.kind == EntryType::GlobalHeader {
+                    Some(Class::TarFormat)
+                } else if let (Some(prior), Some(after)) = (&effect.prior, &effect.after) {
+                    entries::fields(prior, after, rules, false)
+                        .iter()
+                        .all(|d| {
+                            !d.counted || d.class == Class::Timestamp && prior.mtime == after.mtime
+                        })
+                        .then_some(Class::UnchangedRewrite)
+                } else {
+                    None
+                };
+                if class.is_some() && class != this {
+                    class = None;
+                    break;
+                }
+                class = this;
+                if this.is_none() {
+                    break;
+                }
+            }
+            if let Some(class) = class {
+                let ignorable = if class == Class::TarFormat {
+                    rules.ignore_tar_format
+                } else {
+                    rules.any()
+                };
+                for field in &mut f.fields {
+                    field.class = class;
+                    field.counted = !ignorable;
+                }
+                classify::refresh(f);
+            }
+        }
+    }
+
+    /// Counts the position of entries whose relative order differs between the sides where
+    /// that order changes what the layer unpacks to.
+    fn count_order_that_matters(&self, listings: [&[EntryMeta]; 2], findings: &mut [Finding]) {
+        let rules = self.rules();
+        if !rules.ignore_file_order {
+            return;
+        }
+        let keyed = |list: &[EntryMeta]| -> Vec<(String, usize)> {
+            let mut seen: HashMap<&str, usize> = HashMap::new();
+            list.iter()
+                .map(|e| {
+                    let name = rules.path(&e.name);
+                    let n = seen.entry(name).or_insert(0);
+                    *n += 1;
+                    (name.to_owned(), *n - 1)
+                })
+                .collect()
+        };
+        let keys = [keyed(listings[0]), keyed(listings[1])];
+        let mut sensitive: HashSet<&(String, usize)> = HashSet::new();
+        for side in 0..2 {
+            for i in order_sensitive(listings[side]) {
+                sensitive.insert(&keys[side][i]);
+            }
+        }
+        if sensitive.is_empty() {
+            return;
+        }
+        let present: [HashSet<&(String, usize)>; 2] =
+            [keys[0].iter().collect(), keys[1].iter().collect()];
+        let sequence = |side: usize| -> Vec<&(String, usize)> {
+            keys[side]
+                .iter()
+                .filter(|k| sensitive.contains(k) && present[1 - side].contains(k))
+                .collect()
+        };
+        if sequence(0) == sequence(1) {
+            return;
+        }
+        let names: HashSet<&str> = sensitive.iter().map(|(n, _)| n.as_str()).collect();
+        for f in findings
+            .iter_mut()
+            .filter(|f| names.contains(f.name.as_str()))
+        {
+            let mut changed = false;
+            for d in f.fields.iter_mut().filter(|d| d.field == "position") {
+                d.counted = true;
+                changed = true;
+            }
+            if changed {
+                classify::refresh(f);
+                f.detail.get_or_insert_with(Detail::default).note = Some(
+                    "these entries act on each other (the same path, a path below a file or \
+                     symlink, a whiteout, a hard link): their order changes what the layer \
+                     unpacks to"
+                        .into(),
+                );
+            }
+        }
+    }
+}
+
+/// One side's file system and what applying it said.
+struct Applied {
+    tree: Tree,
+    notes: Vec<SideNote>,
+    effects: Vec<HashMap<usize, Effect>>,
+}
+
+fn is_whiteout(name: &str) -> bool {
+    let clean = layer::clean(name);
+    clean
+        .rsplit('/')
+        .next()
+        .is_some_and(|b| b.starts_with(".wh."))
+}
+
+/// Indices of `list` entries named by findings of a pair about an entry on `side` only.
+fn one_sided(
+    findings: &[Finding],
+    side: usize,
+    list: &[EntryMeta],
+    rules: &crate::normalize::Rules,
+) -> HashSet<usize> {
+    let names: HashSet<&str> = findings
+        .iter()
+        .filter(|f| {
+            matches!(f.fields.as_slice(), [d] if d.field == "entry" && (if side == 0 { d.lhs.is_some() } else { d.rhs.is_some() }))
+        })
+        .map(|f| f.name.as_str())
+        .collect();
+    list.iter()
+        .enumerate()
+        .filter(|(_, e)| names.contains(rules.path(&e.name)))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// Entries of one layer whose relative order changes what the layer unpacks to: several
+/// entries at one path (a whiteout counts as writing its target), an entry below a path that
+/// the layer writes as something other than a directory, removes or makes opaque, a hard link
+/// and the entry it names.
+fn order_sensitive(list: &[EntryMeta]) -> HashSet<usize> {
+    // What each entry acts on: (path, whether it acts on everything below the path too).
+    let mut at: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut covers: Vec<(String, usize)> = Vec::new();
+    for (i, e) in list.iter().enumerate() {
+        let path = layer::clean(&e.name);
+        let (dir, base) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
+        let (target, subtree) = if base == ".wh..wh..opq" {
+            (dir.to_owned(), true)
+        } else if let Some(hidden) = base.strip_prefix(".wh.") {
+            (
+                if dir.is_empty() {
+                    hidden.to_owned()
+                } else {
+                    format!("{dir}/{hidden}")
+                },
+                true,
+            )
+        } else {
+            (path.clone(), e.kind != EntryType::Dir)
+        };
+        if subtree {
+            covers.push((target.clone(), i));
+        }
+        at.entry(target).or_default().push(i);
+        if e.kind == EntryType::Hardlink {
+            if let Some(link) = &e.link {
+                at.entry(layer::clean(link)).or_default().push(i);
+            }
+        }
+    }
+    let mut out = HashSet::new();
+    for idx in at.values().filter(|v| v.len() > 1) {
+        out.extend(idx.iter().copied());
+    }
+    for (path, i) in covers {
+        let prefix = if path.is_empty() {
+            String::new()
+        } else {
+            format!("{path}/")
+        };
+        let below: Vec<usize> = at
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .filter(|(k, _)| !k.is_empty())
+            .flat_map(|(_, v)| v.iter().copied())
+            .collect();
+        if !below.is_empty() {
+            out.insert(i);
+            out.extend(below);
+        }
+    }
+    out
+}
+
+/// The runtime-dependent entries of both sides as counted findings, located by `location`
+/// (from the layer index). A note both sides have, in the same layer blob at the same entry,
+/// is the same bytes read the same way on both sides and is left out.
+fn runtime_findings(
+    notes: [&Vec<SideNote>; 2],
+    location: impl Fn(usize) -> String,
+) -> Vec<Finding> {
+    let key = |n: &SideNote| (n.digest.clone(), n.position, n.kind);
+    let both: HashSet<_> = notes[0]
+        .iter()
+        .map(key)
+        .filter(|k| notes[1].iter().any(|n| key(n) == *k))
+        .collect();
+    // (location, name) → kinds on each side, in order.
+    let mut grouped: BTreeMap<(String, String), [Vec<NoteKind>; 2]> = BTreeMap::new();
+    for (side, list) in notes.iter().enumerate() {
+        for n in list.iter().filter(|n| !both.contains(&key(n))) {
+            let slot = grouped
+                .entry((location(n.layer), layer::clean(&n.name)))
+                .or_default();
+            if !slot[side].contains(&n.kind) {
+                slot[side].push(n.kind);
+            }
+        }
+    }
+    grouped
+        .into_iter()
+        .map(|((location, name), kinds)| {
+            let value = |k: &[NoteKind]| {
+                (!k.is_empty())
+                    .then(|| json!(k.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")))
+            };
+            let mut f = classify::finding(
+                Kind::File,
+                &location,
+                &name,
+                vec![FieldDiff::new(
+                    "runtime",
+                    value(&kinds[0]),
+                    value(&kinds[1]),
+                    Class::RuntimeDependent,
+                )],
+            );
+            let mut all: Vec<NoteKind> = kinds.iter().flatten().copied().collect();
+            all.sort();
+            all.dedup();
+            f.detail = Some(Detail {
+                note: Some(
+                    all.iter()
+                        .map(|k| k.explain())
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ),
+                ..Detail::default()
+            });
+            f
+        })
+        .collect()
+}

@@ -1,0 +1,266 @@
+//! What is kept of one tar entry: its metadata as Go's reader reports it and a digest of its
+//! content, so that memory grows with the number of entries, not with the layer's size.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::tar::{Format, Header, typeflag};
+use crate::model::Digest;
+
+pub use super::tar::Time;
+
+/// The header style an entry was written in, as Go guesses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TarFormat {
+    /// No magic, or a header that breaks USTAR's rules (Go's `FormatUnknown`).
+    Unknown,
+    Ustar,
+    /// USTAR with PAX extended records.
+    Pax,
+    Gnu,
+}
+
+impl From<Format> for TarFormat {
+    fn from(f: Format) -> TarFormat {
+        if f.has(Format::PAX) {
+            TarFormat::Pax
+        } else if f.has(Format::GNU) {
+            TarFormat::Gnu
+        } else if f.has(Format::USTAR) {
+            TarFormat::Ustar
+        } else {
+            TarFormat::Unknown
+        }
+    }
+}
+
+/// The kind of a tar entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryType {
+    File,
+    Dir,
+    Symlink,
+    Hardlink,
+    Char,
+    Block,
+    Fifo,
+    /// A PAX global header: Go returns it as an entry, and appliers act on its name.
+    #[serde(rename = "pax-global-header")]
+    GlobalHeader,
+    Other(u8),
+}
+
+impl EntryType {
+    pub fn from_typeflag(flag: u8) -> EntryType {
+        match flag {
+            typeflag::REG => EntryType::File,
+            typeflag::DIR => EntryType::Dir,
+            typeflag::SYMLINK => EntryType::Symlink,
+            typeflag::LINK => EntryType::Hardlink,
+            typeflag::CHAR => EntryType::Char,
+            typeflag::BLOCK => EntryType::Block,
+            typeflag::FIFO => EntryType::Fifo,
+            typeflag::X_GLOBAL_HEADER => EntryType::GlobalHeader,
+            other => EntryType::Other(other),
+        }
+    }
+}
+
+/// What the walk keeps of one tar entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntryMeta {
+    /// The path, escaped by [`escape_name`].
+    pub name: String,
+    pub kind: EntryType,
+    pub link: Option<String>,
+    pub mode: i64,
+    pub uid: i64,
+    pub gid: i64,
+    pub uname: String,
+    pub gname: String,
+    pub device: Option<(i64, i64)>,
+    pub size: u64,
+    /// SHA-256 of the content, for regular files.
+    pub digest: Option<Digest>,
+    pub mtime: Time,
+    pub atime: Option<Time>,
+    pub ctime: Option<Time>,
+    /// `SCHILY.xattr.` records, empty values included (some runtimes set them).
+    pub xattrs: BTreeMap<String, String>,
+    /// PAX records not already represented by a field above.
+    pub pax: BTreeMap<String, String>,
+    pub format: TarFormat,
+    /// Index of the entry in its layer.
+    pub position: usize,
+    /// Index of the layer the entry is in.
+    pub layer: usize,
+    /// In a file system built from layers: a directory the runtime created for a missing
+    /// parent, whose mode is the runtime's (0755, or 0600 in Docker 20.10), not a layer's.
+    pub implied: bool,
+}
+
+/// PAX records that Go folds into header fields.
+const FOLDED: [&[u8]; 10] = [
+    b"path",
+    b"linkpath",
+    b"size",
+    b"uid",
+    b"gid",
+    b"uname",
+    b"gname",
+    b"mtime",
+    b"atime",
+    b"ctime",
+];
+
+impl EntryMeta {
+    /// An entry with nothing but a name and a kind (mode 0644, owned by root, at time 0), for
+    /// building file-system trees in tests and fuzzing without a tar stream.
+    pub fn new(name: &str, kind: EntryType) -> EntryMeta {
+        EntryMeta {
+            name: name.to_owned(),
+            kind,
+            link: None,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            uname: String::new(),
+            gname: String::new(),
+            device: None,
+            size: 0,
+            digest: None,
+            mtime: Time { secs: 0, nanos: 0 },
+            atime: None,
+            ctime: None,
+            xattrs: BTreeMap::new(),
+            pax: BTreeMap::new(),
+            format: TarFormat::Ustar,
+            position: 0,
+            layer: 0,
+            implied: false,
+        }
+    }
+
+    /// The entry Go's reader returned as `h`, the `position`-th of layer `layer`.
+    pub fn from_header(h: &Header, position: usize, layer: usize) -> EntryMeta {
+        let kind = EntryType::from_typeflag(h.typeflag);
+        let mut xattrs = BTreeMap::new();
+        let mut pax = BTreeMap::new();
+        for (k, v) in &h.pax {
+            if let Some(attr) = k.strip_prefix(b"SCHILY.xattr.") {
+                xattrs.insert(escape_name(attr), escape_name(v));
+            } else if !FOLDED.contains(&k.as_slice()) {
+                pax.insert(escape_name(k), escape_name(v));
+            }
+        }
+        EntryMeta {
+            name: escape_name(&h.name),
+            kind,
+            link: (!h.linkname.is_empty()).then(|| escape_name(&h.linkname)),
+            mode: h.mode,
+            uid: h.uid,
+            gid: h.gid,
+            uname: escape_name(&h.uname),
+            gname: escape_name(&h.gname),
+            device: matches!(kind, EntryType::Char | EntryType::Block)
+                .then_some((h.devmajor, h.devminor)),
+            size: u64::try_from(h.size).unwrap_or(0),
+            digest: None,
+            mtime: h.mtime,
+            atime: h.atime,
+            ctime: h.ctime,
+            xattrs,
+            pax,
+            format: h.format.into(),
+            position,
+            layer,
+            implied: false,
+        }
+    }
+
+    /// Bytes of metadata this entry holds beyond its fixed size, for the per-layer bound.
+    pub fn metadata_bytes(&self) -> u64 {
+        const PER_RECORD: usize = 48;
+        let strings = self.name.len()
+            + self.link.as_ref().map_or(0, String::len)
+            + self.uname.len()
+            + self.gname.len();
+        let records: usize = self
+            .xattrs
+            .iter()
+            .chain(&self.pax)
+            .map(|(k, v)| k.len() + v.len() + PER_RECORD)
+            .sum();
+        (strings + records) as u64
+    }
+}
+
+/// A name as text. Names that are UTF-8 and hold no `\x` are kept as they are; any other has
+/// `\` written `\\` and each byte that is not UTF-8 written `\xNN`. Two different names never
+/// read alike: an escaped name always holds a `\x` or `\\x`, which a name kept as it is does not.
+pub fn escape_name(bytes: &[u8]) -> String {
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        if !s.contains("\\x") {
+            return s.to_owned();
+        }
+    }
+    let mut out = String::with_capacity(bytes.len() + 8);
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c == '\\' {
+                out.push_str("\\\\");
+            } else {
+                out.push(c);
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_keeps_different_names_apart() {
+        assert_eq!(escape_name("é".as_bytes()), "é");
+        assert_eq!(escape_name(br"C:\dir"), r"C:\dir");
+        assert_eq!(escape_name(b"a\xffb"), r"a\xffb");
+        // A name that spells an escape is escaped itself, so it cannot pass for the bytes.
+        assert_eq!(escape_name(br"a\xffb"), r"a\\xffb");
+        assert_ne!(escape_name(b"a\xff"), escape_name(br"a\xff"));
+        assert_ne!(escape_name(br"a\\xff"), escape_name(b"a\\\xff"));
+    }
+
+    #[test]
+    fn escaping_is_injective_on_small_names() {
+        let alphabet: &[u8] = b"\\xf\xff";
+        let mut seen = std::collections::HashMap::new();
+        let mut names: Vec<Vec<u8>> = vec![vec![]];
+        for _ in 0..5 {
+            let mut next = Vec::new();
+            for n in &names {
+                for &c in alphabet {
+                    let mut m = n.clone();
+                    m.push(c);
+                    next.push(m);
+                }
+            }
+            names.extend(next.iter().cloned());
+            names.dedup();
+        }
+        names.sort();
+        names.dedup();
+        for n in names {
+            if let Some(other) = seen.insert(escape_name(&n), n.clone()) {
+                assert_eq!(other, n, "two names escape alike");
+            }
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! Sparse files: validating a map of data fragments, turning it into holes, and reading the
+//! logical file (holes as zeros) from the packed data section, with Go's errors when the two
+//! disagree.
+
+use std::io::Read;
+
+use super::{Counting, TarError, read_section};
+
+/// Go's `maxSparseFileEntries`.
+pub(super) const MAX_ENTRIES: usize = 1 << 20;
+
+/// A fragment of `length` bytes at `offset` in the logical file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct SparseEntry {
+    pub offset: i64,
+    pub length: i64,
+}
+
+impl SparseEntry {
+    fn end(self) -> i64 {
+        self.offset + self.length
+    }
+}
+
+/// Whether fragments are non-negative, in order, not overlapping and within `size`.
+pub(super) fn valid(entries: &[SparseEntry], size: i64) -> bool {
+    if size < 0 {
+        return false;
+    }
+    let mut prev = SparseEntry {
+        offset: 0,
+        length: 0,
+    };
+    for &cur in entries {
+        if cur.offset < 0
+            || cur.length < 0
+            || cur.offset > i64::MAX - cur.length
+            || cur.end() > size
+            || prev.end() > cur.offset
+        {
+            return false;
+        }
+        prev = cur;
+    }
+    true
+}
+
+/// The holes between data fragments; the last one, possibly empty, ends at `size`.
+pub(super) fn holes(datas: Vec<SparseEntry>, size: i64) -> Vec<SparseEntry> {
+    let mut out = Vec::with_capacity(datas.len() + 1);
+    let mut prev = SparseEntry {
+        offset: 0,
+        length: 0,
+    };
+    for cur in datas {
+        if cur.length == 0 {
+            continue;
+        }
+        prev.length = cur.offset - prev.offset;
+        if prev.length > 0 {
+            out.push(prev);
+        }
+        prev.offset = cur.end();
+    }
+    prev.length = size - prev.offset;
+    out.push(prev);
+    out
+}
+
+/// Reads the logical file at `pos`: data from the section (`left` bytes of it to go), zeros in
+/// holes; 0 at the end. As in Go, an error can come with bytes read before it.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn read<R: Read>(
+    r: &mut Counting<R>,
+    left: &mut u64,
+    holes: &[SparseEntry],
+    hole: &mut usize,
+    pos: &mut i64,
+    buf: &mut [u8],
+    offset: u64,
+) -> (usize, Option<TarError>) {
+    let logical_left = holes[holes.len() - 1].end() - *pos;
+    let finished = buf.len() as i64 >= logical_left;
+    let buf = if finished {
+        &mut buf[..usize::try_from(logical_left).expect("fits the buffer")]
+    } else {
+        buf
+    };
+    let mut done = 0;
+    let mut data_ended = false;
+    while done < buf.len() && !data_ended {
+        let h = holes[*hole];
+        let room = (buf.len() - done) as i64;
+        let n = if *pos < h.offset {
+            let want = room.min(h.offset - *pos) as usize;
+            let chunk = &mut buf[done..done + want];
+            let mut got = 0;
+            while got < want {
+                match read_section(r, left, &mut chunk[got..], offset) {
+                    Ok(0) => {
+                        data_ended = true;
+                        break;
+                    }
+                    Ok(k) => got += k,
+                    Err(e) => return (done + got, Some(e)),
+                }
+            }
+            got
+        } else {
+            let want = room.min(h.end() - *pos) as usize;
+            buf[done..done + want].fill(0);
+            want
+        };
+        done += n;
+        *pos += n as i64;
+        if *pos >= h.end() && *hole + 1 < holes.len() {
+            *hole += 1;
+        }
+    }
+    if data_ended {
+        return (done, Some(TarError::MissData { offset }));
+    }
+    if holes[holes.len() - 1].end() == *pos && *left > 0 {
+        return (done, Some(TarError::UnrefData { offset }));
+    }
+    (done, None)
+}

@@ -1,0 +1,283 @@
+//! One pass over a layer blob: verify its digest, decompress it, read its entries as Go reads
+//! them, hash each file's content and the whole decompressed stream (the layer's diff ID, which
+//! runtimes check against the config), keeping only metadata.
+
+use std::io::{self, Read};
+
+use super::entry::{EntryMeta, EntryType};
+use super::tar::{Reader, TarError};
+use crate::content::{self, BlobSource, ContentError, LimitedReader, Limits};
+use crate::model::{Algorithm, Compression, Descriptor, Digest, Hasher};
+
+/// A walked layer.
+#[derive(Debug, Clone)]
+pub struct Listing {
+    pub compression: Compression,
+    pub entries: Vec<EntryMeta>,
+    /// SHA-256 of the decompressed stream, trailing bytes included: what `rootfs.diff_ids`
+    /// must say. For an uncompressed layer it is the blob's own (verified) digest.
+    pub diff_id: Digest,
+}
+
+impl Listing {
+    /// The listing as the `layer`-th layer of a manifest.
+    pub fn as_layer(&self, layer: usize) -> Listing {
+        let mut out = self.clone();
+        for e in &mut out.entries {
+            e.layer = layer;
+        }
+        out
+    }
+}
+
+/// Layers a source walked while reading them (a `docker save` stream, walked as it is
+/// stored), by the digest of the blob walked: the comparison uses them instead of reading the
+/// blob again. Made under the default [`Limits`].
+pub type Walked = std::collections::HashMap<Digest, std::sync::Arc<Listing>>;
+
+/// Why a layer could not be walked.
+#[derive(Debug, thiserror::Error)]
+pub enum LayerError {
+    #[error(transparent)]
+    Content(#[from] ContentError),
+    #[error("layer {digest}: not a tar stream container runtimes accept: {source}")]
+    Tar { digest: Digest, source: TarError },
+    #[error("layer {digest} holds more than {limit} entries (raise the limit with --max-scale)")]
+    TooManyEntries { digest: Digest, limit: u64 },
+    #[error(
+        "layer {digest} holds more than {limit} bytes of names, PAX records and extended \
+         attributes (raise the limit with --max-scale)"
+    )]
+    TooMuchMetadata { digest: Digest, limit: u64 },
+}
+
+impl LayerError {
+    fn from_tar(digest: &Digest, err: TarError) -> LayerError {
+        match err {
+            TarError::Io(e) => match ContentError::from_io(digest, e) {
+                ContentError::Io { digest, source } => LayerError::Tar {
+                    digest,
+                    source: TarError::Io(source),
+                },
+                other => LayerError::Content(other),
+            },
+            other => LayerError::Tar {
+                digest: digest.clone(),
+                source: other,
+            },
+        }
+    }
+
+    fn from_io(digest: &Digest, err: io::Error) -> LayerError {
+        LayerError::from_tar(digest, TarError::from_io(err))
+    }
+}
+
+/// Walks the layer `desc` of `source`, the `layer`-th of its manifest, calling `visit` for each
+/// entry with its content reader positioned at the start (so a second pass can extract files
+/// with the same code). The blob is read to its end, so its digest is always verified.
+pub fn walk<F>(
+    source: &dyn BlobSource,
+    desc: &Descriptor,
+    layer: usize,
+    limits: &Limits,
+    visit: F,
+) -> Result<Listing, LayerError>
+where
+    F: FnMut(&EntryMeta, &mut dyn Read) -> io::Result<()>,
+{
+    let digest = &desc.digest;
+    if desc.size > limits.layer_bytes {
+        return Err(ContentError::TooLarge {
+            what: format!("layer {digest} ({} bytes)", desc.size),
+            limit: limits.layer_bytes,
+            flag: "--max-scale",
+        }
+        .into());
+    }
+    let raw = content::open_verified(source, desc)?;
+    walk_stream(raw, digest, layer, limits, visit)
+}
+
+/// Hashes what passes through it.
+struct Hashing<R> {
+    inner: R,
+    hasher: Option<Hasher>,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(h) = &mut self.hasher {
+            h.update(&buf[..n]);
+        }
+        Ok(n)
+    }
+}
+
+/// [`walk`] over a blob's bytes, however they arrive; `digest` names it in errors and is the
+/// diff ID of an uncompressed blob. Reads the stream to its end.
+pub fn walk_stream<R, F>(
+    raw: R,
+    digest: &Digest,
+    layer: usize,
+    limits: &Limits,
+    mut visit: F,
+) -> Result<Listing, LayerError>
+where
+    R: Read + Send,
+    F: FnMut(&EntryMeta, &mut dyn Read) -> io::Result<()>,
+{
+    let decompressed = content::decompress(raw)?;
+    let compression = decompressed.compression;
+    let hashing = Hashing {
+        inner: decompressed.reader,
+        hasher: (compression != Compression::None).then(|| Hasher::new(Algorithm::Sha256)),
+    };
+    // The reader takes 512-byte headers and paddings one at a time; a buffer in front of the
+    // decompressor turns those into large reads (per-call inflate overhead was a third of the
+    // time on layers of many small files, see BENCHMARKS.md). Content larger than the buffer
+    // still bypasses it.
+    let buffered = io::BufReader::with_capacity(128 << 10, hashing);
+    let limited = LimitedReader::new(
+        buffered,
+        limits.decompressed_bytes,
+        format!("layer {digest} decompressed"),
+    );
+    let mut tar = Reader::new(limited);
+    let mut entries = Vec::new();
+    let mut metadata = 0u64;
+    let mut buf = vec![0u8; 64 << 10];
+    while let Some(header) = tar
+        .next_header()
+        .map_err(|e| LayerError::from_tar(digest, e))?
+    {
+        if entries.len() as u64 >= limits.entries {
+            return Err(LayerError::TooManyEntries {
+                digest: digest.clone(),
+                limit: limits.entries,
+            });
+        }
+        let mut meta = EntryMeta::from_header(&header, entries.len(), layer);
+        metadata += meta.metadata_bytes();
+        if metadata > limits.metadata_bytes {
+            return Err(LayerError::TooMuchMetadata {
+                digest: digest.clone(),
+                limit: limits.metadata_bytes,
+            });
+        }
+        if meta.kind == EntryType::File {
+            let mut hashing = Hashing {
+                inner: &mut tar,
+                hasher: Some(Hasher::new(Algorithm::Sha256)),
+            };
+            visit(&meta, &mut hashing).map_err(|e| LayerError::from_io(digest, e))?;
+            loop {
+                match hashing.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e) => return Err(LayerError::from_io(digest, e)),
+                }
+            }
+            meta.digest = hashing.hasher.take().map(Hasher::finish);
+        } else {
+            visit(&meta, &mut io::empty()).map_err(|e| LayerError::from_io(digest, e))?;
+        }
+        entries.push(meta);
+    }
+    // What follows the end-of-archive marker is part of the diff ID, and only at the end of
+    // the blob is its digest known to be right.
+    let mut rest = tar.into_inner();
+    io::copy(&mut rest, &mut io::sink()).map_err(|e| LayerError::from_io(digest, e))?;
+    let hashing = rest.into_inner().into_inner();
+    let diff_id = hashing
+        .hasher
+        .map_or_else(|| digest.clone(), Hasher::finish);
+    Ok(Listing {
+        compression,
+        entries,
+        diff_id,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::content::MemorySource;
+
+    fn desc(digest: Digest, size: usize) -> Descriptor {
+        Descriptor {
+            media_type: crate::model::media::OCI_LAYER_GZIP.into(),
+            digest,
+            size: size as u64,
+            platform: None,
+            annotations: Default::default(),
+            urls: vec![],
+            artifact_type: None,
+        }
+    }
+
+    #[test]
+    fn truncated_gzip_layer_is_an_error() {
+        let layer = ocidiff_testkit::Layer::new(vec![ocidiff_testkit::Entry::file(
+            "big",
+            vec![7u8; 200_000],
+        )])
+        .compression(ocidiff_testkit::Compression::Gzip);
+        let blob = layer.blob_bytes();
+        let cut = &blob[..blob.len() / 2];
+        let mut src = MemorySource::default();
+        let digest = src.insert(cut);
+        let r = walk(
+            &src,
+            &desc(digest, cut.len()),
+            0,
+            &Limits::default(),
+            |_, _| Ok(()),
+        );
+        assert!(r.is_err(), "{:?}", r.map(|l| l.entries.len()));
+    }
+
+    #[test]
+    fn diff_id_is_the_digest_of_the_decompressed_stream() {
+        let layer = ocidiff_testkit::Layer::new(vec![ocidiff_testkit::Entry::file("f", "x")]);
+        let tar = layer.tar_bytes();
+        let gz = layer
+            .compression(ocidiff_testkit::Compression::Gzip)
+            .blob_bytes();
+        let mut src = MemorySource::default();
+        let digest = src.insert(&gz);
+        let listing = walk(
+            &src,
+            &desc(digest, gz.len()),
+            0,
+            &Limits::default(),
+            |_, _| Ok(()),
+        )
+        .unwrap();
+        assert_eq!(listing.diff_id, Digest::sha256_of(&tar));
+        assert_eq!(listing.entries[0].digest, Some(Digest::sha256_of(b"x")));
+    }
+
+    #[test]
+    fn metadata_is_bounded_per_layer() {
+        let entries: Vec<_> = (0..100)
+            .map(|i| ocidiff_testkit::Entry::file(&format!("{i:0100}"), ""))
+            .collect();
+        let tar = ocidiff_testkit::Layer::new(entries).tar_bytes();
+        let limits = Limits {
+            metadata_bytes: 5_000,
+            ..Limits::default()
+        };
+        let err = walk_stream(
+            &tar[..],
+            &Digest::sha256_of(&tar),
+            0,
+            &limits,
+            |_, _| Ok(()),
+        )
+        .unwrap_err();
+        assert!(matches!(err, LayerError::TooMuchMetadata { .. }), "{err}");
+        assert!(err.to_string().contains("--max-scale"));
+    }
+}

@@ -1,0 +1,3 @@
+module ocidiff.invalid/tarread
+
+go 1.21

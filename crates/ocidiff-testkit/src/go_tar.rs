@@ -1,0 +1,145 @@
+//! Go's `archive/tar` as an oracle: the program in `go/tarread`, built once with the machine's
+//! Go toolchain and kept running, says what Go reads from a tar stream.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+
+use serde::Deserialize;
+
+/// One `(key, value)` of a header's `Xattrs` or `PAXRecords`, bytes as Go holds them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct GoPair {
+    #[serde(deserialize_with = "bytes")]
+    pub key: Vec<u8>,
+    #[serde(deserialize_with = "bytes")]
+    pub value: Vec<u8>,
+}
+
+/// A time as `t.Unix()`, `t.Nanosecond()`; absent where Go's `t.IsZero()`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct GoTime {
+    pub secs: i64,
+    pub nanos: u32,
+}
+
+/// One header as `tar.Reader.Next` returned it, and what `Read` then gave.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct GoEntry {
+    pub typeflag: u8,
+    #[serde(deserialize_with = "bytes")]
+    pub name: Vec<u8>,
+    #[serde(deserialize_with = "bytes")]
+    pub linkname: Vec<u8>,
+    pub size: i64,
+    pub mode: i64,
+    pub uid: i64,
+    pub gid: i64,
+    #[serde(deserialize_with = "bytes")]
+    pub uname: Vec<u8>,
+    #[serde(deserialize_with = "bytes")]
+    pub gname: Vec<u8>,
+    pub mtime: Option<GoTime>,
+    pub atime: Option<GoTime>,
+    pub ctime: Option<GoTime>,
+    pub devmajor: i64,
+    pub devminor: i64,
+    pub xattrs: Vec<GoPair>,
+    pub pax: Vec<GoPair>,
+    pub format: u8,
+    /// SHA-256 (hex) over the content in 1 MiB chunks, an all-zero chunk hashed as `Z`.
+    pub content: String,
+    pub content_len: i64,
+    pub read_error: Option<String>,
+}
+
+/// Everything Go read from one stream, and the error that stopped it (`None` at a clean end).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct GoRead {
+    /// `runtime.Version()` of the oracle.
+    pub go: String,
+    pub entries: Vec<GoEntry>,
+    pub error: Option<String>,
+}
+
+fn bytes<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+    use base64::Engine as _;
+    let s: Option<String> = Option::deserialize(d)?;
+    base64::engine::general_purpose::STANDARD
+        .decode(s.unwrap_or_default())
+        .map_err(serde::de::Error::custom)
+}
+
+/// The oracle's sources, in this crate.
+pub fn source_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("go/tarread")
+}
+
+/// Builds the oracle into `out_dir` with `go build`; the path of the binary.
+pub fn build(out_dir: &Path) -> Result<PathBuf, String> {
+    std::fs::create_dir_all(out_dir).map_err(|e| format!("cannot create {out_dir:?}: {e}"))?;
+    let bin = out_dir.join("tarread");
+    let out = Command::new("go")
+        .args(["build", "-o"])
+        .arg(&bin)
+        .arg(".")
+        .current_dir(source_dir())
+        .env("GOTOOLCHAIN", "local")
+        .env("GOFLAGS", "-mod=mod")
+        .output()
+        .map_err(|e| format!("cannot run `go build` (is Go installed?): {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "go build failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(bin)
+}
+
+/// A running oracle that reads one stream per call.
+pub struct GoTar {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl GoTar {
+    /// Starts the oracle built by [`build`].
+    pub fn start(bin: &Path) -> Result<GoTar, String> {
+        let mut child = Command::new(bin)
+            .arg("-serve")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start {bin:?}: {e}"))?;
+        let stdin = child.stdin.take().expect("piped");
+        let stdout = BufReader::new(child.stdout.take().expect("piped"));
+        Ok(GoTar {
+            child,
+            stdin,
+            stdout,
+        })
+    }
+
+    /// What Go reads from `stream`.
+    pub fn read(&mut self, stream: &[u8]) -> GoRead {
+        self.stdin
+            .write_all(&(stream.len() as u64).to_le_bytes())
+            .and_then(|()| self.stdin.write_all(stream))
+            .and_then(|()| self.stdin.flush())
+            .expect("the Go oracle stopped reading");
+        let mut line = String::new();
+        self.stdout
+            .read_line(&mut line)
+            .expect("the Go oracle stopped answering");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad answer from Go: {e}: {line}"))
+    }
+}
+
+impl Drop for GoTar {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
