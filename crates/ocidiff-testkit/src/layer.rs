@@ -201,6 +201,8 @@ pub struct Layer {
     pub entries: Vec<Entry>,
     pub compression: Compression,
     pub format: TarFormat,
+    /// A tar stream given as it is (see [`Layer::raw`]), instead of `entries`.
+    pub raw: Option<Vec<u8>>,
 }
 
 impl Layer {
@@ -208,6 +210,15 @@ impl Layer {
     pub fn new(entries: Vec<Entry>) -> Layer {
         Layer {
             entries,
+            ..Layer::default()
+        }
+    }
+
+    /// A layer whose uncompressed tar stream is `tar`, byte for byte: a hostile stream written
+    /// with [`crate::RawTar`], or one a tool made.
+    pub fn raw(tar: Vec<u8>) -> Layer {
+        Layer {
+            raw: Some(tar),
             ..Layer::default()
         }
     }
@@ -228,6 +239,9 @@ impl Layer {
     /// When an entry cannot be represented: a uname or gname longer than 32 bytes, or a
     /// number too large for its header field. These are mistakes in the test, not input.
     pub fn tar_bytes(&self) -> Vec<u8> {
+        if let Some(raw) = &self.raw {
+            return raw.clone();
+        }
         let mut builder = tar::Builder::new(Vec::new());
         for entry in &self.entries {
             append_entry(&mut builder, entry, self.format);

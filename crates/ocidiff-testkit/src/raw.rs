@@ -42,10 +42,16 @@ impl RawTar {
         self.entry(name, b'0', data.len() as u64, data)
     }
 
-    /// A PAX extended header (`b'x'`, or `b'g'` for a global one) holding `records`.
+    /// A PAX extended header (`b'x'`, or `b'g'` for a global one, named `pax_global_header` as
+    /// `git archive` names it) holding `records`.
     pub fn pax(self, kind: u8, records: &[(&str, &[u8])]) -> RawTar {
         let data = pax_records(records);
-        self.entry(b"PaxHeaders/0", kind, data.len() as u64, &data)
+        let name: &[u8] = if kind == b'g' {
+            b"pax_global_header"
+        } else {
+            b"PaxHeaders/0"
+        };
+        self.entry(name, kind, data.len() as u64, &data)
     }
 
     /// A header block made by [`header_edited`], then `data` padded to a block.

@@ -343,6 +343,119 @@ fn a_long_name_bomb_is_refused_before_it_is_read_into_memory() {
         .error(&["PAX header or GNU long name over 1 MiB"]);
 }
 
+/// Runs `ocidiff diff ARGS…` under `/usr/bin/time` (installed by the test script): the exit
+/// code, stderr and peak RSS in MB; `None` when `/usr/bin/time` is missing.
+fn peak_rss(args: &[&str]) -> Option<(Option<i32>, String, u64)> {
+    if !Path::new("/usr/bin/time").exists() {
+        let why = "/usr/bin/time is missing (apt-get install time)";
+        assert!(
+            std::env::var_os("OCIDIFF_REQUIRE_SERVICES").is_none_or(|v| v != "1"),
+            "{why}"
+        );
+        eprintln!("SKIP: hostile::peak_rss: {why}");
+        return None;
+    }
+    let out = std::process::Command::new("/usr/bin/time")
+        .args(["-f", "peak-rss-kb %M"])
+        .arg(assert_cmd::cargo::cargo_bin("ocidiff"))
+        .arg("diff")
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let (ocidiff, time) = stderr.rsplit_once("peak-rss-kb ").expect("time's line");
+    let kb: u64 = time.trim().parse().expect("a number");
+    Some((out.status.code(), ocidiff.to_owned(), kb / 1024))
+}
+
+#[test]
+fn metadata_bombs_stay_under_512_mb_or_name_the_limit() {
+    let sb = Sandbox::new();
+    let plain = sb.plain();
+    let image = |name: &str, tar: Vec<u8>| {
+        sb.raw(
+            name,
+            &[RawLayer::new(
+                "application/vnd.oci.image.layer.v1.tar+gzip",
+                compress(&tar, Compression::Gzip),
+            )],
+        )
+    };
+    // A GNU long name and a PAX header declaring 1 GiB: refused once 1 MiB is read.
+    let long_name = RawTar::new()
+        .bytes(&ocidiff_testkit::header_edited(
+            b"././@LongLink",
+            b'L',
+            1 << 30,
+            b"",
+            |_| {},
+        ))
+        .bytes(&vec![b'a'; 2 << 20])
+        .unterminated();
+    let pax = RawTar::new()
+        .bytes(&ocidiff_testkit::header_edited(
+            b"PaxHeaders/x",
+            b'x',
+            1 << 30,
+            b"",
+            |_| {},
+        ))
+        .bytes(format!("{} path=", (1u64 << 30) - 1).as_bytes())
+        .bytes(&vec![b'p'; 2 << 20])
+        .unterminated();
+    // Hundreds of entries each with an extended attribute of almost 1 MiB, and entries with a
+    // 1 MiB PAX header of a hundred thousand small records: within Go's per-header limit,
+    // refused by the bound on what one layer may keep.
+    let big_value = vec![b'v'; (1 << 20) - 100];
+    let mut xattrs = RawTar::new();
+    for i in 0..300 {
+        xattrs = xattrs
+            .pax(b'x', &[("SCHILY.xattr.user.big", &big_value)])
+            .file(format!("f{i}").as_bytes(), b"");
+    }
+    let records: Vec<(String, Vec<u8>)> = (0..95_000).map(|i| (format!("k{i}"), vec![])).collect();
+    let records: Vec<(&str, &[u8])> = records.iter().map(|(k, v)| (k.as_str(), &v[..])).collect();
+    let small = ocidiff_testkit::pax_records(&records);
+    assert!(small.len() < 1 << 20);
+    let mut many = RawTar::new();
+    for i in 0..40 {
+        many = many
+            .entry(b"PaxHeaders/x", b'x', small.len() as u64, &small)
+            .file(format!("f{i}").as_bytes(), b"");
+    }
+    for (name, tar, needles) in [
+        ("long-name", long_name, &["GNU long name over 1 MiB"][..]),
+        ("pax", pax, &["GNU long name over 1 MiB"][..]),
+        (
+            "xattrs",
+            xattrs.finish(),
+            &[
+                "bytes of names, PAX records and extended attributes",
+                "--max-scale",
+            ][..],
+        ),
+        (
+            "records",
+            many.finish(),
+            &[
+                "bytes of names, PAX records and extended attributes",
+                "--max-scale",
+            ][..],
+        ),
+    ] {
+        let hostile = image(name, tar);
+        let Some((code, stderr, mb)) = peak_rss(&[&plain, &hostile]) else {
+            return;
+        };
+        assert_eq!(code, Some(2), "{name}: {stderr}");
+        for n in needles {
+            assert!(stderr.contains(n), "{name}: {n:?} not in {stderr}");
+        }
+        eprintln!("{name}: exit 2, peak RSS {mb} MB");
+        assert!(mb < 512, "{name}: peak RSS {mb} MB");
+    }
+}
+
 #[test]
 fn a_hundred_thousand_entries_in_bounded_time_and_the_entry_limit() {
     let sb = Sandbox::new();

@@ -812,3 +812,160 @@ fn text_diffs_when_details_are_asked_for() {
         .unwrap();
     assert!(f.detail.is_none());
 }
+
+#[test]
+fn reordering_entries_that_act_on_each_other_counts() {
+    let base = Layer::new(vec![Entry::file("x", "lower")]);
+    let l = ImageSpec::new().layer(base.clone()).layer(Layer::new(vec![
+        Entry::file("x", "new"),
+        Entry::whiteout("x"),
+    ]));
+    let r = ImageSpec::new().layer(base).layer(Layer::new(vec![
+        Entry::whiteout("x"),
+        Entry::file("x", "new"),
+    ]));
+    // The same entries; on the left the whiteout deletes the new file, on the right not.
+    let report = run(l, r, &with(Rules::semantic())).unwrap();
+    assert_eq!(report.verdict.outcome, finding::Outcome::Different);
+    let positions: Vec<_> = file_rows(&report)
+        .into_iter()
+        .filter(|(_, fields)| fields.contains(&"position".to_owned()))
+        .map(|(n, _)| n)
+        .collect();
+    assert!(positions.contains(&"x".to_owned()), "{positions:?}");
+    // Entries that do not act on each other may come in any order.
+    let l = one(vec![Entry::file("a", "1"), Entry::file("b", "2")]);
+    let r = one(vec![Entry::file("b", "2"), Entry::file("a", "1")]);
+    let report = run(l, r, &with(Rules::semantic())).unwrap();
+    assert!(file_rows(&report).is_empty(), "{:?}", file_rows(&report));
+}
+
+#[test]
+fn runtime_dependent_entries_always_count() {
+    let l = one(vec![Entry::file("a", "1"), Entry::file("a", "1")]);
+    let r = one(vec![Entry::file("a", "1")]);
+    for rules in [
+        Rules::default(),
+        Rules::semantic(),
+        Rules {
+            flatten: true,
+            ..Rules::semantic()
+        },
+    ] {
+        let report = run(l.clone(), r.clone(), &with(rules)).unwrap();
+        let f = report
+            .findings
+            .iter()
+            .find(|f| f.class == Class::RuntimeDependent)
+            .unwrap_or_else(|| panic!("{:?}", rows(&report)));
+        assert!(f.counted);
+        assert_eq!(f.fields[0].lhs, Some(json!("duplicate-path")));
+        assert!(
+            f.detail
+                .as_ref()
+                .unwrap()
+                .note
+                .as_ref()
+                .unwrap()
+                .contains("Docker and Podman refuse")
+        );
+    }
+    // An image against itself holds the same entries read the same way: identical.
+    let report = run(
+        l.clone(),
+        l,
+        &with(Rules {
+            flatten: true,
+            ..Rules::semantic()
+        }),
+    )
+    .unwrap();
+    assert!(rows(&report).is_empty(), "{:?}", rows(&report));
+}
+
+#[test]
+fn layers_every_runtime_refuses_are_errors() {
+    let plain = one(vec![Entry::file("a", "1")]);
+    let err = run(
+        plain.clone(),
+        one(vec![Entry::hardlink("h", "missing")]),
+        &strict(),
+    )
+    .unwrap_err();
+    assert_eq!(err.side, 1);
+    let text = err.to_string();
+    assert!(
+        text.contains("hard link to missing, which does not exist"),
+        "{text}"
+    );
+    assert!(
+        text.contains("every container runtime refuses this layer"),
+        "{text}"
+    );
+}
+
+#[test]
+fn diff_ids_are_checked_whatever_the_rules() {
+    let plain = one(vec![Entry::file("a", "1")]);
+    let wrong = one(vec![Entry::file("a", "2")]).config_field(
+        "rootfs",
+        json!({"type": "layers", "diff_ids": [format!("sha256:{}", "0".repeat(64))]}),
+    );
+    for rules in [Rules::default(), Rules::semantic()] {
+        let err = run(plain.clone(), wrong.clone(), &with(rules)).unwrap_err();
+        assert!(
+            matches!(*err.source, InputError::DiffId { index: 0, .. }),
+            "{err}"
+        );
+    }
+    let short = one(vec![Entry::file("a", "2")])
+        .config_field("rootfs", json!({"type": "layers", "diff_ids": []}));
+    let err = run(plain.clone(), short, &strict()).unwrap_err();
+    assert!(
+        matches!(
+            *err.source,
+            InputError::DiffIdCount {
+                layers: 1,
+                diff_ids: 0
+            }
+        ),
+        "{err}"
+    );
+    // A gzip layer's diff ID is the digest of what it decompresses to.
+    let gz = ImageSpec::new()
+        .layer(Layer::new(vec![Entry::file("a", "2")]).compression(Compression::Gzip));
+    assert!(run(plain.clone(), gz, &strict()).is_ok());
+    // Both sides share the layer but name different diff IDs: the wrong one is found.
+    let shared_wrong = plain.clone().config_field(
+        "rootfs",
+        json!({"type": "layers", "diff_ids": [format!("sha256:{}", "1".repeat(64))]}),
+    );
+    let err = run(plain, shared_wrong, &strict()).unwrap_err();
+    assert_eq!(err.side, 1);
+    assert!(matches!(*err.source, InputError::DiffId { .. }), "{err}");
+}
+
+#[test]
+fn a_whiteout_after_its_target_in_the_same_layer_has_an_effect() {
+    let base = Layer::new(vec![Entry::file("keep", "k")]);
+    let l = ImageSpec::new().layer(base.clone()).layer(Layer::new(vec![
+        Entry::file("tmp", "t"),
+        Entry::whiteout("tmp"),
+    ]));
+    let r = ImageSpec::new().layer(base).layer(Layer::new(vec![]));
+    let report = run(l, r, &with(Rules::semantic())).unwrap();
+    // `tmp` and its whiteout are on one side only; the whiteout deletes `tmp`, so neither is
+    // "without effect", and overlay snapshotters refuse it: runtime-dependent.
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.class == Class::RuntimeDependent && f.counted)
+    );
+    assert!(
+        !report
+            .findings
+            .iter()
+            .any(|f| f.class == Class::WhiteoutWithoutEffect)
+    );
+}

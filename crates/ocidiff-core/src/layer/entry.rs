@@ -183,7 +183,8 @@ impl EntryMeta {
 
     /// Bytes of metadata this entry holds beyond its fixed size, for the per-layer bound.
     pub fn metadata_bytes(&self) -> u64 {
-        const PER_RECORD: usize = 48;
+        // A map node and two heap strings: about what a short record costs in memory.
+        const PER_RECORD: usize = 128;
         let strings = self.name.len()
             + self.link.as_ref().map_or(0, String::len)
             + self.uname.len()

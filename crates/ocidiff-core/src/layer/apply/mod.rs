@@ -706,8 +706,6 @@ impl Tree {
                 meta.name.clone_from(&e.name);
                 meta.position = e.position;
                 meta.layer = e.layer;
-                meta.uname.clone_from(&e.uname);
-                meta.gname.clone_from(&e.gname);
                 meta.format = e.format;
                 meta.pax.clone_from(&e.pax);
                 self.inodes[inode].implied = false;
@@ -883,10 +881,13 @@ fn owner(requested: i64, current: i64) -> i64 {
 }
 
 /// Sets what an applier sets after creating a node, in its order: owner, extended attributes
-/// (added to what a merged directory or linked inode has), permission bits, times.
+/// (added to what a merged directory or linked inode has), permission bits, times. Owner
+/// names are not part of a file system: runtimes apply the numbers.
 fn set_attributes(meta: &mut EntryMeta, e: &EntryMeta, keep_xattrs: bool) {
     meta.uid = owner(e.uid, meta.uid);
     meta.gid = owner(e.gid, meta.gid);
+    meta.uname.clear();
+    meta.gname.clear();
     if !keep_xattrs {
         meta.xattrs.clear();
     }
