@@ -1,7 +1,16 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ocidiff_core::layer::{EntryMeta, EntryType, Tree, clean};
+use ocidiff_core::layer::{EntryMeta, EntryType, Listing, Tree, clean};
+use ocidiff_core::model::{Compression, Digest};
+
+fn listing(entries: Vec<EntryMeta>) -> std::sync::Arc<Listing> {
+    std::sync::Arc::new(Listing {
+        compression: Compression::None,
+        entries,
+        diff_id: Digest::sha256_of(b""),
+    })
+}
 
 // Input: layers separated by `\n\n`, entries by `\n`; a trailing `/` makes a directory. Applying
 // them succeeds or is refused as every runtime would refuse it, and what it leaves stays inside
@@ -18,7 +27,7 @@ fuzz_target!(|input: &str| {
                 ..EntryMeta::new(l, if l.ends_with('/') { EntryType::Dir } else { EntryType::File })
             })
             .collect();
-        if tree.apply(i, &entries, &Default::default()).is_err() {
+        if tree.apply(i, listing(entries), &std::collections::HashSet::new()).is_err() {
             return;
         }
     }

@@ -110,6 +110,14 @@ fn entry_name() -> impl Strategy<Value = String> {
     })
 }
 
+fn listing(entries: Vec<EntryMeta>) -> std::sync::Arc<layer::Listing> {
+    std::sync::Arc::new(layer::Listing {
+        compression: ocidiff_core::model::Compression::None,
+        entries,
+        diff_id: Digest::sha256_of(b""),
+    })
+}
+
 fn meta(name: String, dir: bool) -> EntryMeta {
     EntryMeta::new(&name, if dir { EntryType::Dir } else { EntryType::File })
 }
@@ -253,7 +261,7 @@ proptest! {
                 .map(|(p, (n, d))| EntryMeta { position: p, layer: i, ..meta(n.clone(), *d) })
                 .collect();
             // A layer every runtime refuses (a file used as a directory) stops the image.
-            if tree.apply(i, &entries, &Default::default()).is_err() {
+            if tree.apply(i, listing(entries), &std::collections::HashSet::new()).is_err() {
                 return Ok(());
             }
         }

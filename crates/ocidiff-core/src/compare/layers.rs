@@ -9,7 +9,9 @@
 //! entries involved changes what they unpack to, and entries that runtimes unpack differently
 //! are counted as `runtime-dependent`.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -82,27 +84,17 @@ impl Engine<'_> {
             });
         }
         let listings = self.walk_all(layers, diff_ids)?;
-        let mut watch: [Vec<HashSet<usize>>; 2] = [
-            vec![HashSet::new(); ll.len()],
-            vec![HashSet::new(); rl.len()],
-        ];
-        let mut pair_findings: Vec<Vec<Finding>> = Vec::new();
-        if !squashed {
-            for i in 0..ll.len() {
-                let here = format!("{location}/layers-{i}");
-                let mut found = self.descriptors(&here, &ll[i], &rl[i]);
-                if ll[i].digest != rl[i].digest {
-                    let (l, r) = (&listings[0][i].entries, &listings[1][i].entries);
-                    let mut pair = entries::compare(l, r, self.rules(), &here, true);
-                    self.count_order_that_matters([l, r], &mut pair);
-                    for (side, list) in [(0, l), (1, r)] {
-                        watch[side][i] = one_sided(&pair, side, list, self.rules());
-                    }
-                    found.extend(pair);
-                }
-                pair_findings.push(found);
-            }
-        }
+        let (mut pair_findings, watch) = if squashed {
+            (
+                Vec::new(),
+                [
+                    vec![HashSet::new(); ll.len()],
+                    vec![HashSet::new(); rl.len()],
+                ],
+            )
+        } else {
+            self.compare_pairs(location, layers, &listings)
+        };
         let (lt, rt) = rayon::join(
             || self.apply_all(0, &listings[0], ll, &watch[0]),
             || self.apply_all(1, &listings[1], rl, &watch[1]),
@@ -134,6 +126,37 @@ impl Engine<'_> {
         })
     }
 
+    /// Layer by layer: the findings of each pair, and the entries on one side only, whose
+    /// effect the model is to report.
+    #[allow(clippy::type_complexity)]
+    fn compare_pairs(
+        &self,
+        location: &str,
+        [ll, rl]: [&[Descriptor]; 2],
+        listings: &[Vec<Arc<Listing>>; 2],
+    ) -> (Vec<Vec<Finding>>, [Vec<HashSet<usize>>; 2]) {
+        let mut watch = [
+            vec![HashSet::new(); ll.len()],
+            vec![HashSet::new(); rl.len()],
+        ];
+        let mut pair_findings = Vec::new();
+        for i in 0..ll.len() {
+            let here = format!("{location}/layers-{i}");
+            let mut found = self.descriptors(&here, &ll[i], &rl[i]);
+            if ll[i].digest != rl[i].digest {
+                let (l, r) = (&listings[0][i].entries, &listings[1][i].entries);
+                let mut pair = entries::compare(l, r, self.rules(), &here, true);
+                self.count_order_that_matters([l, r], &mut pair);
+                for (side, list) in [(0, l), (1, r)] {
+                    watch[side][i] = one_sided(&pair, side, list, self.rules());
+                }
+                found.extend(pair);
+            }
+            pair_findings.push(found);
+        }
+        (pair_findings, watch)
+    }
+
     fn check_media_types(&self, side: usize, layers: &[Descriptor]) -> Result<(), CompareError> {
         for d in layers {
             if !matches!(d.kind(), MediaKind::Layer(_)) {
@@ -151,17 +174,16 @@ impl Engine<'_> {
         Ok(())
     }
 
-    /// A layer both sides share: the two configs must name the same diff ID for it, and an
-    /// uncompressed layer's is its digest. Only when the configs disagree is the layer read,
-    /// to say which is wrong.
+    /// A layer both sides share: the two configs must name the same diff ID for it (same bytes,
+    /// same claim: right or wrong, both images load the same). Only when the configs disagree
+    /// is the layer read, to say which is wrong.
     fn check_shared_diff_id(
         &self,
         index: usize,
         desc: &Descriptor,
         diff_ids: [Digest; 2],
     ) -> Result<(), CompareError> {
-        let uncompressed = !desc.media_type.ends_with("gzip") && !desc.media_type.ends_with("zstd");
-        if diff_ids[0] == diff_ids[1] && (!uncompressed || diff_ids[0] == desc.digest) {
+        if diff_ids[0] == diff_ids[1] {
             return Ok(());
         }
         let listing = self.walk(0, desc, index)?;
@@ -289,7 +311,7 @@ impl Engine<'_> {
         let mut effects = Vec::new();
         for (i, (listing, desc)) in listings.iter().zip(layers).enumerate() {
             let digest = desc.digest.clone();
-            let applied = tree.apply(i, &listing.entries, &watch[i]).map_err(|e| {
+            let applied = tree.apply(i, listing.clone(), &watch[i]).map_err(|e| {
                 self.err(
                     side,
                     InputError::Refused {
@@ -320,7 +342,7 @@ impl Engine<'_> {
     /// ignored, as they are real differences between the layers.
     fn label_without_effect(
         &self,
-        effects: [&HashMap<usize, Effect>; 2],
+        effects: [&std::collections::HashMap<usize, Effect>; 2],
         listings: [&Listing; 2],
         findings: &mut [Finding],
     ) {
@@ -392,7 +414,10 @@ impl Engine<'_> {
     /// that order changes what the layer unpacks to.
     fn count_order_that_matters(&self, listings: [&[EntryMeta]; 2], findings: &mut [Finding]) {
         let rules = self.rules();
-        if !rules.ignore_file_order {
+        let reordered = findings
+            .iter()
+            .any(|f| f.fields.iter().any(|d| d.field == "position" && !d.counted));
+        if !rules.ignore_file_order || !reordered {
             return;
         }
         let keyed = |list: &[EntryMeta]| -> Vec<(String, usize)> {
@@ -454,7 +479,7 @@ impl Engine<'_> {
 struct Applied {
     tree: Tree,
     notes: Vec<SideNote>,
-    effects: Vec<HashMap<usize, Effect>>,
+    effects: Vec<std::collections::HashMap<usize, Effect>>,
 }
 
 fn is_whiteout(name: &str) -> bool {
@@ -479,6 +504,9 @@ fn one_sided(
         })
         .map(|f| f.name.as_str())
         .collect();
+    if names.is_empty() {
+        return HashSet::new();
+    }
     list.iter()
         .enumerate()
         .filter(|(_, e)| names.contains(rules.path(&e.name)))

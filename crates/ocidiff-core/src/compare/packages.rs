@@ -118,14 +118,14 @@ impl Engine<'_> {
         // (layer, name there) → path in the file system, for the files the databases are in.
         let mut at: BTreeMap<(usize, String), String> = BTreeMap::new();
         let mut notes = Vec::new();
-        for (path, entry) in tree.iter() {
-            if let Some(note) = packages::unsupported(path) {
+        for (path, entry) in tree.sources() {
+            if let Some(note) = packages::unsupported(&path) {
                 notes.push(note);
             }
-            if entry.kind == EntryType::File && packages::wants(path) {
+            if entry.kind == EntryType::File && packages::wants(&path) {
                 let name = clean(&entry.name);
                 wanted.entry(entry.layer).or_default().insert(name.clone());
-                at.insert((entry.layer, name), path.to_owned());
+                at.insert((entry.layer, name), path);
             }
         }
         let captured = self.capture(side, layers, &wanted, MAX_DATABASE_BYTES)?;

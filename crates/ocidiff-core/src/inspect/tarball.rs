@@ -55,7 +55,7 @@ pub(super) fn read(ctx: &mut Ctx<'_>, path: &str, data: &[u8]) -> Option<Vec<Mem
                 ));
                 return None;
             }
-            match member(&header, &mut reader, &canonical) {
+            match member(header, &mut reader, &canonical) {
                 Ok(m) => members.push(m),
                 Err(e) => {
                     ctx.note(format!(
@@ -81,10 +81,11 @@ pub(super) fn read(ctx: &mut Ctx<'_>, path: &str, data: &[u8]) -> Option<Vec<Mem
 }
 
 fn member<R: Read>(
-    header: &tar::Header,
+    header: tar::Header,
     reader: &mut Reader<R>,
     canonical: &Rules,
 ) -> Result<Member, TarError> {
+    let header_only = tar::is_header_only(header.typeflag);
     let e = EntryMeta::from_header(header, 0, 0);
     let kind_name = match e.kind {
         EntryType::File => "file".to_owned(),
@@ -125,7 +126,7 @@ fn member<R: Read>(
         push(&format!("pax:{key}"), json!(value), Class::Always);
     }
     push("format", json!(e.format), Class::Format);
-    let (size, data) = if tar::is_header_only(header.typeflag) {
+    let (size, data) = if header_only {
         (None, Data::None)
     } else {
         // The archive is in memory already: an entry's content is at most its size.

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use sha2::Digest as _;
+
 use super::tar::{Format, Header, typeflag};
-use crate::model::Digest;
 
 pub use super::tar::Time;
 
@@ -69,6 +70,35 @@ impl EntryType {
     }
 }
 
+/// The SHA-256 of a file's content, kept as bytes (a layer of many small files hashes each
+/// one: hex text for each was a tenth of the walk) and written `sha256:HEX`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ContentDigest(pub [u8; 32]);
+
+impl ContentDigest {
+    pub fn of(bytes: &[u8]) -> ContentDigest {
+        ContentDigest(sha2::Sha256::digest(bytes).into())
+    }
+}
+
+impl std::fmt::Display for ContentDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "sha256:{}", hex::encode(self.0))
+    }
+}
+
+impl std::fmt::Debug for ContentDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+impl Serialize for ContentDigest {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// What the walk keeps of one tar entry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EntryMeta {
@@ -84,7 +114,7 @@ pub struct EntryMeta {
     pub device: Option<(i64, i64)>,
     pub size: u64,
     /// SHA-256 of the content, for regular files.
-    pub digest: Option<Digest>,
+    pub digest: Option<ContentDigest>,
     pub mtime: Time,
     pub atime: Option<Time>,
     pub ctime: Option<Time>,
@@ -145,26 +175,26 @@ impl EntryMeta {
     }
 
     /// The entry Go's reader returned as `h`, the `position`-th of layer `layer`.
-    pub fn from_header(h: &Header, position: usize, layer: usize) -> EntryMeta {
+    pub fn from_header(h: Header, position: usize, layer: usize) -> EntryMeta {
         let kind = EntryType::from_typeflag(h.typeflag);
         let mut xattrs = BTreeMap::new();
         let mut pax = BTreeMap::new();
-        for (k, v) in &h.pax {
+        for (k, v) in h.pax {
             if let Some(attr) = k.strip_prefix(b"SCHILY.xattr.") {
-                xattrs.insert(escape_name(attr), escape_name(v));
+                xattrs.insert(escape_name(attr), escape_owned(v));
             } else if !FOLDED.contains(&k.as_slice()) {
-                pax.insert(escape_name(k), escape_name(v));
+                pax.insert(escape_owned(k), escape_owned(v));
             }
         }
         EntryMeta {
-            name: escape_name(&h.name),
+            name: escape_owned(h.name),
             kind,
-            link: (!h.linkname.is_empty()).then(|| escape_name(&h.linkname)),
+            link: (!h.linkname.is_empty()).then(|| escape_owned(h.linkname)),
             mode: h.mode,
             uid: h.uid,
             gid: h.gid,
-            uname: escape_name(&h.uname),
-            gname: escape_name(&h.gname),
+            uname: escape_owned(h.uname),
+            gname: escape_owned(h.gname),
             device: matches!(kind, EntryType::Char | EntryType::Block)
                 .then_some((h.devmajor, h.devminor)),
             size: u64::try_from(h.size).unwrap_or(0),
@@ -196,6 +226,15 @@ impl EntryMeta {
             .map(|(k, v)| k.len() + v.len() + PER_RECORD)
             .sum();
         (strings + records) as u64
+    }
+}
+
+/// [`escape_name`] of bytes owned, reusing them when they need no escaping.
+fn escape_owned(bytes: Vec<u8>) -> String {
+    match String::from_utf8(bytes) {
+        Ok(s) if !s.contains("\\x") => s,
+        Ok(s) => escape_name(s.as_bytes()),
+        Err(e) => escape_name(e.as_bytes()),
     }
 }
 

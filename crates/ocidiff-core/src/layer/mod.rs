@@ -11,5 +11,5 @@ pub mod tar;
 mod walk;
 
 pub use apply::{ApplyError, Note, NoteKind, Refusal, Tree, clean};
-pub use entry::{EntryMeta, EntryType, TarFormat, Time, escape_name};
+pub use entry::{ContentDigest, EntryMeta, EntryType, TarFormat, Time, escape_name};
 pub use walk::{LayerError, Listing, Walked, walk, walk_stream};

@@ -4,7 +4,9 @@
 
 use std::io::{self, Read};
 
-use super::entry::{EntryMeta, EntryType};
+use sha2::Digest as _;
+
+use super::entry::{ContentDigest, EntryMeta, EntryType};
 use super::tar::{Reader, TarError};
 use crate::content::{self, BlobSource, ContentError, LimitedReader, Limits};
 use crate::model::{Algorithm, Compression, Descriptor, Digest, Hasher};
@@ -115,6 +117,20 @@ impl<R: Read> Read for Hashing<R> {
     }
 }
 
+/// Hashes a file's content as it is read.
+struct FileHashing<R> {
+    inner: R,
+    hasher: sha2::Sha256,
+}
+
+impl<R: Read> Read for FileHashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
 /// [`walk`] over a blob's bytes, however they arrive; `digest` names it in errors and is the
 /// diff ID of an uncompressed blob. Reads the stream to its end.
 pub fn walk_stream<R, F>(
@@ -158,7 +174,7 @@ where
                 limit: limits.entries,
             });
         }
-        let mut meta = EntryMeta::from_header(&header, entries.len(), layer);
+        let mut meta = EntryMeta::from_header(header, entries.len(), layer);
         metadata += meta.metadata_bytes();
         if metadata > limits.metadata_bytes {
             return Err(LayerError::TooMuchMetadata {
@@ -167,9 +183,9 @@ where
             });
         }
         if meta.kind == EntryType::File {
-            let mut hashing = Hashing {
+            let mut hashing = FileHashing {
                 inner: &mut tar,
-                hasher: Some(Hasher::new(Algorithm::Sha256)),
+                hasher: sha2::Sha256::new(),
             };
             visit(&meta, &mut hashing).map_err(|e| LayerError::from_io(digest, e))?;
             loop {
@@ -179,7 +195,7 @@ where
                     Err(e) => return Err(LayerError::from_io(digest, e)),
                 }
             }
-            meta.digest = hashing.hasher.take().map(Hasher::finish);
+            meta.digest = Some(ContentDigest(hashing.hasher.finalize().into()));
         } else {
             visit(&meta, &mut io::empty()).map_err(|e| LayerError::from_io(digest, e))?;
         }
@@ -256,7 +272,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(listing.diff_id, Digest::sha256_of(&tar));
-        assert_eq!(listing.entries[0].digest, Some(Digest::sha256_of(b"x")));
+        assert_eq!(listing.entries[0].digest, Some(ContentDigest::of(b"x")));
     }
 
     #[test]

@@ -18,262 +18,23 @@
 //! Written by hand: the crates that apply layers do so onto a real disk, and a differ must do
 //! it on metadata alone, without writing a hostile image anywhere.
 
+mod notes;
+mod paths;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use super::entry::{EntryMeta, EntryType, Time};
+use super::walk::Listing;
+pub use notes::{ApplyError, Note, NoteKind, Refusal};
+pub use paths::clean;
+use paths::{components, go_clean_hash};
 
 const WHITEOUT: &str = ".wh.";
 const OPAQUE: &str = ".wh..wh..opq";
 /// containerd's bound on symlinks followed in one path; the kernel's is 40.
 const MAX_LINKS: usize = 255;
 const KERNEL_MAX_LINKS: usize = 40;
-
-/// A path reduced to its components: no leading `/` or `./`, no trailing `/`, no `.`, and
-/// `..` resolved without ever climbing above the root (a hostile layer cannot name a path
-/// outside it).
-pub fn clean(name: &str) -> String {
-    components(name).0.join("/")
-}
-
-/// The components of `name` as an applier joins it to the root, and whether a `..` tried to
-/// climb above the root.
-fn components(name: &str) -> (Vec<&str>, bool) {
-    let mut parts: Vec<&str> = Vec::new();
-    let mut escaped = false;
-    for c in name.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => escaped |= parts.pop().is_none(),
-            c => parts.push(c),
-        }
-    }
-    (parts, escaped)
-}
-
-/// Go's `path.Clean`, which names entries in the duplicate check of Docker's and Podman's
-/// layer stores: a leading `/` is kept, so `a` and `/a` are two names there.
-fn go_clean(name: &str) -> String {
-    let rooted = name.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for c in name.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => match parts.last() {
-                Some(&p) if p != ".." => {
-                    parts.pop();
-                }
-                _ if rooted => {}
-                _ => parts.push(".."),
-            },
-            c => parts.push(c),
-        }
-    }
-    match (rooted, parts.is_empty()) {
-        (true, _) => format!("/{}", parts.join("/")),
-        (false, true) => ".".to_owned(),
-        (false, false) => parts.join("/"),
-    }
-}
-
-fn join(dir: &str, base: &str) -> String {
-    if dir.is_empty() {
-        base.to_owned()
-    } else {
-        format!("{dir}/{base}")
-    }
-}
-
-fn parent(path: &str) -> &str {
-    path.rsplit_once('/').map_or("", |(p, _)| p)
-}
-
-/// What an entry does that container runtimes do differently.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum NoteKind {
-    DuplicatePath,
-    EscapesRoot,
-    RootEntry,
-    AufsMetadata,
-    LowerSymlinkParent,
-    SymlinkEscapesRoot,
-    ManySymlinks,
-    CreatedThroughSymlink,
-    LowerFileAsDirectory,
-    BareWhiteout,
-    WhiteoutOfOwnLayer,
-    OpaqueRemovesOwnLayer,
-    OpaqueThroughSymlink,
-    GlobalHeaderRemoves,
-    HardlinkToLowerLayer,
-    HardlinkToSymlink,
-    CapabilityKept,
-    EmptyXattr,
-    TrustedXattr,
-    SelinuxXattr,
-    DeviceOutOfRange,
-}
-
-impl NoteKind {
-    /// A short name, for reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            NoteKind::DuplicatePath => "duplicate-path",
-            NoteKind::EscapesRoot => "escapes-root",
-            NoteKind::RootEntry => "root-entry",
-            NoteKind::AufsMetadata => "aufs-metadata",
-            NoteKind::LowerSymlinkParent => "lower-symlink-parent",
-            NoteKind::SymlinkEscapesRoot => "symlink-escapes-root",
-            NoteKind::ManySymlinks => "many-symlinks",
-            NoteKind::CreatedThroughSymlink => "created-through-symlink",
-            NoteKind::LowerFileAsDirectory => "lower-file-as-directory",
-            NoteKind::BareWhiteout => "bare-whiteout",
-            NoteKind::WhiteoutOfOwnLayer => "whiteout-of-own-layer",
-            NoteKind::OpaqueRemovesOwnLayer => "opaque-removes-own-layer",
-            NoteKind::OpaqueThroughSymlink => "opaque-through-symlink",
-            NoteKind::GlobalHeaderRemoves => "global-header-removes",
-            NoteKind::HardlinkToLowerLayer => "hardlink-to-lower-layer",
-            NoteKind::HardlinkToSymlink => "hardlink-to-symlink",
-            NoteKind::CapabilityKept => "capability-kept",
-            NoteKind::EmptyXattr => "empty-xattr",
-            NoteKind::TrustedXattr => "trusted-xattr",
-            NoteKind::SelinuxXattr => "selinux-xattr",
-            NoteKind::DeviceOutOfRange => "device-out-of-range",
-        }
-    }
-
-    /// What the runtimes do, in one sentence.
-    pub fn explain(self) -> &'static str {
-        match self {
-            NoteKind::DuplicatePath => {
-                "the path is written twice in one layer: Docker and Podman refuse the layer, \
-                 containerd keeps the last entry"
-            }
-            NoteKind::EscapesRoot => {
-                "the name climbs above the root: Docker 20.10, containerd and Podman keep it \
-                 inside the root, moby 25 and later refuse the layer"
-            }
-            NoteKind::RootEntry => {
-                "the entry sets the root directory's type, owner or mode: Docker 20.10 and \
-                 Podman (vfs) apply it (or refuse a non-directory), containerd and moby 25+ \
-                 skip it"
-            }
-            NoteKind::AufsMetadata => {
-                "an AUFS metadata name (.wh..wh.*): Docker and Podman (vfs) skip it, \
-                 containerd unpacks it"
-            }
-            NoteKind::LowerSymlinkParent => {
-                "written through a symlink of a lower layer: Docker (vfs) and containerd's \
-                 native snapshotter follow it, overlay snapshotters replace the symlink with a \
-                 directory"
-            }
-            NoteKind::SymlinkEscapesRoot => {
-                "a symlink in the path climbs above the root: most runtimes stop at the root, \
-                 moby 25 and later refuse the layer"
-            }
-            NoteKind::ManySymlinks => {
-                "the path follows more than 40 symlinks: the kernel refuses it inside Docker's \
-                 chroot, containerd follows up to 255"
-            }
-            NoteKind::CreatedThroughSymlink => {
-                "missing directories are created through a symlink: containerd creates them, \
-                 Docker 20.10 refuses the layer"
-            }
-            NoteKind::LowerFileAsDirectory => {
-                "a file of a lower layer is used as a directory: overlay snapshotters shadow it \
-                 with a directory, Docker (vfs) and containerd's native snapshotter refuse the \
-                 layer"
-            }
-            NoteKind::BareWhiteout => {
-                "a whiteout with no name (.wh., .wh.., .wh...): Docker and Podman (vfs) delete \
-                 a directory with it, containerd refuses the layer"
-            }
-            NoteKind::WhiteoutOfOwnLayer => {
-                "a whiteout deletes an entry of its own layer: Docker (vfs) and containerd's \
-                 native snapshotter delete it, overlay snapshotters refuse the layer"
-            }
-            NoteKind::OpaqueRemovesOwnLayer => {
-                "an opaque whiteout removes entries its own layer wrote into a lower \
-                 directory: Docker (vfs) and native snapshotters remove them, overlay \
-                 snapshotters keep them"
-            }
-            NoteKind::OpaqueThroughSymlink => {
-                "an opaque whiteout on a symlink: Docker 20.10 ignores it, containerd empties \
-                 the symlink's target, overlay snapshotters replace the symlink"
-            }
-            NoteKind::GlobalHeaderRemoves => {
-                "a PAX global header named like a path of a lower layer: Docker, Podman (vfs) \
-                 and containerd's native snapshotter delete that path, overlay snapshotters \
-                 keep it"
-            }
-            NoteKind::HardlinkToLowerLayer => {
-                "a hard link to a file of a lower layer: overlay snapshotters refuse the layer"
-            }
-            NoteKind::HardlinkToSymlink => {
-                "a hard link to a symlink: runtimes differ in which of the link entry's times \
-                 they set"
-            }
-            NoteKind::CapabilityKept => {
-                "a hard link entry without capabilities over a file that has some: Docker and \
-                 containerd drop them (chown), Podman keeps them when the owner is unchanged"
-            }
-            NoteKind::EmptyXattr => {
-                "an extended attribute with an empty value: Docker 20.10 and Podman before \
-                 storage 1.55 do not set it, others set it empty"
-            }
-            NoteKind::TrustedXattr => {
-                "a trusted.* extended attribute: containerd skips it, Docker and Podman set it"
-            }
-            NoteKind::SelinuxXattr => {
-                "a security.selinux extended attribute: Podman skips it, Docker and containerd \
-                 set it"
-            }
-            NoteKind::DeviceOutOfRange => {
-                "a device number beyond 32 bits: truncated by most runtimes, refused by moby 25 \
-                 and later"
-            }
-        }
-    }
-}
-
-/// An entry whose effect depends on the runtime.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Note {
-    /// The entry's name as the layer spells it.
-    pub name: String,
-    /// The entry's index in its layer.
-    pub position: usize,
-    pub kind: NoteKind,
-}
-
-/// Why every container runtime refuses a layer.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
-    #[error("its type {0:?} is one no container runtime unpacks (unhandled tar header type {1})")]
-    UnknownType(char, u8),
-    #[error("it is a hard link to {0}, which does not exist")]
-    LinkTargetMissing(String),
-    #[error("it is a hard link to {0}, which is a directory")]
-    LinkToDirectory(String),
-    #[error("{0} is not a directory")]
-    NotADirectory(String),
-    #[error("it is a whiteout of the root directory")]
-    WhiteoutOfRoot,
-    #[error("its directory is removed later in the same layer, so its times cannot be set")]
-    DirectoryRemoved,
-    #[error("it follows more than {MAX_LINKS} symlinks")]
-    TooManyLinks,
-}
-
-/// A layer every runtime refuses, at the entry that makes it so.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "entry {name:?} (number {position} in the layer): {why}; every container runtime refuses this layer"
-)]
-pub struct ApplyError {
-    pub name: String,
-    pub position: usize,
-    pub why: Refusal,
-}
 
 /// What one entry did, for the entries a caller asked about.
 #[derive(Debug, Clone, Default)]
@@ -297,43 +58,79 @@ pub struct Applied {
     pub effects: HashMap<usize, Effect>,
 }
 
+/// An inode: the entry that made it, and the attributes entries set on it since.
 #[derive(Debug, Clone)]
 struct Inode {
-    meta: EntryMeta,
-    /// Created by the runtime for a missing parent: its mode is the runtime's (0755, or 0600
-    /// in Docker 20.10), not any layer's.
-    implied: bool,
+    /// (slot of the layer in [`Tree::layers`], index) of the entry that last wrote it; `None`
+    /// for a directory the runtime made for a missing parent, whose mode is the runtime's
+    /// (0755, or 0600 in Docker 20.10).
+    src: Option<(u32, u32)>,
+    kind: EntryType,
+    uid: i64,
+    gid: i64,
+    mode: i64,
+    mtime: Time,
+    atime: Option<Time>,
+    /// Extended attributes when entries other than `src` changed them (a merged directory, a
+    /// hard link); `None` means the source entry's.
+    xattrs: Option<BTreeMap<String, String>>,
     refs: u32,
 }
 
-#[derive(Debug, Clone, Copy)]
+/// A name in a directory.
+#[derive(Debug, Default)]
 struct Node {
-    inode: usize,
+    name: Box<str>,
+    parent: u32,
+    /// `NO_INODE` for the root.
+    inode: u32,
     /// The layer that last wrote this path.
-    layer: usize,
+    layer: u32,
+    /// Written by an entry (not created as a missing parent): what an opaque whiteout of the
+    /// same layer spares.
+    by_entry: bool,
+    children: foldhash::HashMap<Box<str>, u32>,
 }
 
-/// A root file system as metadata: clean path → inode. The root itself is implicit.
-#[derive(Debug, Default)]
+const ROOT: u32 = 0;
+const NO_INODE: u32 = u32::MAX;
+
+/// A root file system as metadata: a tree of names over inodes, the inodes pointing at the
+/// entries of the layers applied (kept, not copied). Node 0 is the root.
+#[derive(Debug)]
 pub struct Tree {
-    paths: BTreeMap<String, Node>,
+    layers: Vec<Arc<Listing>>,
+    nodes: Vec<Node>,
+    free_nodes: Vec<u32>,
     inodes: Vec<Inode>,
-    free: Vec<usize>,
+    free: Vec<u32>,
+}
+
+impl Default for Tree {
+    fn default() -> Tree {
+        Tree {
+            layers: Vec::new(),
+            nodes: vec![Node {
+                inode: NO_INODE,
+                ..Node::default()
+            }],
+            free_nodes: Vec::new(),
+            inodes: Vec::new(),
+            free: Vec::new(),
+        }
+    }
 }
 
 /// The state of one layer being applied.
-#[derive(Default)]
 struct LayerState {
-    layer: usize,
-    /// Paths created or written by this layer (implied directories included).
-    written: HashSet<String>,
-    /// Paths of this layer's entries other than whiteouts: what an opaque whiteout spares.
-    unpacked: HashSet<String>,
-    /// Names as the duplicate check of Docker's and Podman's layer stores sees them.
-    names: HashSet<String>,
-    /// Directory entries (position, name), whose times runtimes set again at the end of the
-    /// layer.
-    dirs: Vec<(usize, String)>,
+    layer: u32,
+    /// Hashes of the names as the duplicate check of Docker's and Podman's layer stores sees
+    /// them.
+    names: HashSet<u64, foldhash::fast::FixedState>,
+    seed: foldhash::fast::FixedState,
+    name_buf: String,
+    /// Positions of directory entries, whose times runtimes set again at the end of the layer.
+    dirs: Vec<usize>,
     notes: Vec<Note>,
 }
 
@@ -358,13 +155,6 @@ impl Current<'_> {
     }
 }
 
-/// How a path resolves.
-enum Resolved {
-    /// An existing path (or the root, `""`).
-    Found(String),
-    Missing,
-}
-
 /// Clamps a time to what `chtimes` sets: nothing before the epoch.
 fn bound(t: Time) -> Time {
     if t.secs < 0 {
@@ -374,128 +164,280 @@ fn bound(t: Time) -> Time {
     }
 }
 
+/// `chown`'s view of an id: the low 32 bits, and all ones meaning "leave it as it is".
+fn owner(requested: i64, current: i64) -> i64 {
+    match requested as u32 {
+        u32::MAX => current,
+        id => i64::from(id),
+    }
+}
+
 impl Tree {
-    /// Every path, with the metadata of what is there, in path order. Names of one inode after
-    /// the first are hard links to the first.
+    /// Every path with what is there, in path order (see [`Tree::get`]). Names of one inode
+    /// after the first are hard links to the first.
     pub fn listing(&self) -> Vec<EntryMeta> {
-        let mut first: HashMap<usize, &str> = HashMap::new();
-        self.paths
-            .iter()
+        let mut all = self.paths();
+        all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut first: foldhash::HashMap<u32, String> = foldhash::HashMap::default();
+        all.into_iter()
             .map(|(path, node)| {
-                let inode = &self.inodes[node.inode];
-                let mut e = inode.meta.clone();
-                e.name = path.clone();
-                if inode.refs > 1 {
-                    match first.get(&node.inode) {
+                let inode = self.nodes[node as usize].inode;
+                let mut e = self.meta(inode);
+                if self.inodes[inode as usize].refs > 1 {
+                    match first.get(&inode) {
                         Some(primary) => {
                             e.kind = EntryType::Hardlink;
-                            e.link = Some((*primary).to_owned());
+                            e.link = Some(primary.clone());
                         }
                         None => {
-                            first.insert(node.inode, path);
+                            first.insert(inode, path.clone());
                         }
                     }
                 }
-                e.implied = inode.implied;
+                e.name = path;
                 e
             })
             .collect()
     }
 
-    /// What is at `path` (clean): the metadata of its inode, named and numbered as the entry
-    /// that last wrote the inode (`layer`, `position`, `name` as that layer spells it), which is
-    /// where its content can be read again.
-    pub fn get(&self, path: &str) -> Option<&EntryMeta> {
-        self.paths.get(path).map(|n| &self.inodes[n.inode].meta)
+    /// Every path and its node, in no order.
+    fn paths(&self) -> Vec<(String, u32)> {
+        let mut out = Vec::new();
+        let mut stack: Vec<(u32, String)> = vec![(ROOT, String::new())];
+        while let Some((dir, prefix)) = stack.pop() {
+            for (name, &child) in &self.nodes[dir as usize].children {
+                let path = if prefix.is_empty() {
+                    name.to_string()
+                } else {
+                    format!("{prefix}/{name}")
+                };
+                if !self.nodes[child as usize].children.is_empty() {
+                    stack.push((child, path.clone()));
+                }
+                out.push((path, child));
+            }
+        }
+        out
     }
 
-    /// Every path with the metadata of its inode (see [`Tree::get`]), in path order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &EntryMeta)> {
-        self.paths
-            .iter()
-            .map(|(p, n)| (p.as_str(), &self.inodes[n.inode].meta))
+    /// What is at `path` (clean): the inode's attributes, named and numbered as the entry that
+    /// last wrote the inode (`layer`, `position`, `name` as that layer spells it), which is
+    /// where its content can be read again. Owner names are not part of a file system
+    /// (runtimes apply the numbers): there are none.
+    pub fn get(&self, path: &str) -> Option<EntryMeta> {
+        self.find(path)
+            .map(|n| self.meta(self.nodes[n as usize].inode))
+    }
+
+    /// The node at `path` (clean), following no symlink.
+    fn find(&self, path: &str) -> Option<u32> {
+        if path.is_empty() {
+            return None;
+        }
+        path.split('/').try_fold(ROOT, |dir, c| self.child(dir, c))
+    }
+
+    /// Every path with the entry that last wrote its inode, as that entry is in its layer
+    /// (directories made for missing parents left out), in path order.
+    pub fn sources(&self) -> Vec<(String, &EntryMeta)> {
+        let mut out: Vec<(String, &EntryMeta)> = self
+            .paths()
+            .into_iter()
+            .filter_map(|(p, n)| {
+                let src = self.inodes[self.nodes[n as usize].inode as usize].src?;
+                Some((p, self.entry(src)))
+            })
+            .collect();
+        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        out
     }
 
     /// Number of paths.
     pub fn len(&self) -> usize {
-        self.paths.len()
+        self.nodes.len() - 1 - self.free_nodes.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.paths.is_empty()
+        self.len() == 0
     }
 
-    fn alloc(&mut self, meta: EntryMeta, implied: bool) -> usize {
-        let inode = Inode {
-            meta,
-            implied,
-            refs: 0,
+    fn entry(&self, src: (u32, u32)) -> &EntryMeta {
+        &self.layers[src.0 as usize].entries[src.1 as usize]
+    }
+
+    fn child(&self, dir: u32, name: &str) -> Option<u32> {
+        self.nodes[dir as usize].children.get(name).copied()
+    }
+
+    fn kind(&self, node: u32) -> EntryType {
+        match self.nodes[node as usize].inode {
+            NO_INODE => EntryType::Dir,
+            i => self.inodes[i as usize].kind,
+        }
+    }
+
+    fn path_of(&self, mut node: u32) -> String {
+        let mut parts = Vec::new();
+        while node != ROOT {
+            let n = &self.nodes[node as usize];
+            parts.push(&*n.name);
+            node = n.parent;
+        }
+        parts.reverse();
+        parts.join("/")
+    }
+
+    /// The inode as an entry: its source entry with the attributes set since.
+    fn meta(&self, inode: u32) -> EntryMeta {
+        let i = &self.inodes[inode as usize];
+        let mut e = match i.src {
+            Some(src) => self.entry(src).clone(),
+            None => {
+                let mut e = EntryMeta::new("", EntryType::Dir);
+                e.implied = true;
+                e
+            }
         };
+        e.kind = i.kind;
+        e.uid = i.uid;
+        e.gid = i.gid;
+        e.mode = i.mode;
+        e.mtime = i.mtime;
+        e.atime = i.atime;
+        e.ctime = None;
+        e.uname.clear();
+        e.gname.clear();
+        if let Some(x) = &i.xattrs {
+            e.xattrs = x.clone();
+        }
+        if i.kind == EntryType::Symlink {
+            e.mode = 0o777;
+        }
+        if let Some((major, minor)) = e.device {
+            e.device = Some((i64::from(major as u32), i64::from(minor as u32)));
+        }
+        e
+    }
+
+    fn xattrs(&self, inode: u32) -> &BTreeMap<String, String> {
+        let i = &self.inodes[inode as usize];
+        match (&i.xattrs, i.src) {
+            (Some(x), _) => x,
+            (None, Some(src)) => &self.entry(src).xattrs,
+            (None, None) => {
+                static EMPTY: BTreeMap<String, String> = BTreeMap::new();
+                &EMPTY
+            }
+        }
+    }
+
+    fn alloc(&mut self, inode: Inode) -> u32 {
         match self.free.pop() {
             Some(i) => {
-                self.inodes[i] = inode;
+                self.inodes[i as usize] = inode;
                 i
             }
             None => {
                 self.inodes.push(inode);
-                self.inodes.len() - 1
+                u32::try_from(self.inodes.len() - 1).expect("fewer than 4 Gi inodes")
             }
         }
     }
 
-    fn put(&mut self, path: String, inode: usize, layer: usize) {
-        self.inodes[inode].refs += 1;
-        if let Some(old) = self.paths.insert(path, Node { inode, layer }) {
-            self.release(old.inode);
-        }
+    /// Names `inode` as `name` in `dir` (which holds no such name).
+    fn put(&mut self, dir: u32, name: &str, inode: u32, layer: u32, by_entry: bool) -> u32 {
+        self.inodes[inode as usize].refs += 1;
+        let node = Node {
+            name: name.into(),
+            parent: dir,
+            inode,
+            layer,
+            by_entry,
+            children: foldhash::HashMap::default(),
+        };
+        let id = match self.free_nodes.pop() {
+            Some(id) => {
+                self.nodes[id as usize] = node;
+                id
+            }
+            None => {
+                self.nodes.push(node);
+                u32::try_from(self.nodes.len() - 1).expect("fewer than 4 Gi paths")
+            }
+        };
+        self.nodes[dir as usize].children.insert(name.into(), id);
+        id
     }
 
-    fn release(&mut self, inode: usize) {
-        let slot = &mut self.inodes[inode];
+    fn release(&mut self, inode: u32) {
+        let slot = &mut self.inodes[inode as usize];
         slot.refs -= 1;
         if slot.refs == 0 {
+            slot.xattrs = None;
             self.free.push(inode);
         }
     }
 
-    fn descendants(&self, path: &str) -> Vec<String> {
-        let prefix = if path.is_empty() {
-            String::new()
-        } else {
-            format!("{path}/")
+    /// Removes `node` and everything below it; whether any of it was written by `layer`.
+    fn remove_all(&mut self, node: u32, layer: u32) -> bool {
+        if node == ROOT {
+            return false;
+        }
+        let (parent, name) = {
+            let n = &self.nodes[node as usize];
+            (n.parent, n.name.clone())
         };
-        self.paths
-            .range(prefix.clone()..)
-            .take_while(|(k, _)| k.starts_with(&prefix))
-            .map(|(k, _)| k.clone())
-            .filter(|k| !k.is_empty())
-            .collect()
-    }
-
-    /// Removes `path` and everything below it; the paths removed.
-    fn remove_all(&mut self, path: &str) -> Vec<String> {
-        let mut gone = self.descendants(path);
-        if !path.is_empty() && self.paths.contains_key(path) {
-            gone.push(path.to_owned());
+        self.nodes[parent as usize].children.remove(&name);
+        let mut own = false;
+        let mut stack = vec![node];
+        while let Some(id) = stack.pop() {
+            let n = std::mem::take(&mut self.nodes[id as usize]);
+            own |= n.layer == layer;
+            stack.extend(n.children.values().copied());
+            self.release(n.inode);
+            self.free_nodes.push(id);
         }
-        for p in &gone {
-            if let Some(node) = self.paths.remove(p) {
-                self.release(node.inode);
-            }
-        }
-        gone
+        own
     }
 
     /// Resolves the directory `comps` inside the root, following symlinks, creating missing
-    /// directories when `create` (as every applier does for an entry's parents).
+    /// directories when `create` (as every applier does for an entry's parents); `None` when a
+    /// directory is missing and not to be created.
     fn resolve(
         &mut self,
         comps: &[&str],
         create: bool,
-        state: &mut LayerState,
+        state: &LayerState,
         cur: &mut Current<'_>,
-    ) -> Result<Resolved, ApplyError> {
-        let mut at: Vec<String> = Vec::new();
+    ) -> Result<Option<u32>, ApplyError> {
+        // The common case, directories all the way: no allocation.
+        let mut at = ROOT;
+        for (i, c) in comps.iter().enumerate() {
+            match self.child(at, c) {
+                Some(n) if self.kind(n) == EntryType::Dir => at = n,
+                _ => return self.resolve_links(at, &comps[i..], create, state, cur),
+            }
+        }
+        Ok(Some(at))
+    }
+
+    /// [`Tree::resolve`] from directory `start` on, following symlinks.
+    fn resolve_links(
+        &mut self,
+        start: u32,
+        comps: &[&str],
+        create: bool,
+        state: &LayerState,
+        cur: &mut Current<'_>,
+    ) -> Result<Option<u32>, ApplyError> {
+        // The directories from the root down to where the walk is, for `..`.
+        let mut at: Vec<u32> = Vec::new();
+        let mut n = start;
+        while n != ROOT {
+            at.push(n);
+            n = self.nodes[n as usize].parent;
+        }
+        at.reverse();
         let mut queue: std::collections::VecDeque<String> =
             comps.iter().map(|c| (*c).to_owned()).collect();
         let mut hops = 0;
@@ -511,94 +453,108 @@ impl Tree {
                 }
                 _ => {}
             }
-            let path = join(&at.join("/"), &c);
-            match self.paths.get(&path).copied() {
-                None if !create => return Ok(Resolved::Missing),
+            let dir = at.last().copied().unwrap_or(ROOT);
+            let next = match self.child(dir, &c) {
+                None if !create => return Ok(None),
                 None => {
                     if via_symlink {
                         cur.note(NoteKind::CreatedThroughSymlink);
                     }
-                    self.create_implied(&path, state);
                     cur.structural = true;
+                    self.create_implied(dir, &c, state)
                 }
-                Some(node) => {
-                    let inode = &self.inodes[node.inode];
-                    match inode.meta.kind {
-                        EntryType::Dir => {}
-                        EntryType::Symlink => {
-                            hops += 1;
-                            if hops > MAX_LINKS {
-                                return Err(cur.refuse(Refusal::TooManyLinks));
-                            }
-                            if hops == KERNEL_MAX_LINKS + 1 {
-                                cur.note(NoteKind::ManySymlinks);
-                            }
-                            if node.layer < state.layer {
-                                cur.note(NoteKind::LowerSymlinkParent);
-                            }
-                            via_symlink = true;
-                            let target = inode.meta.link.clone().unwrap_or_default();
-                            if target.starts_with('/') {
-                                at.clear();
-                            }
-                            for part in target.split('/').rev() {
-                                queue.push_front(part.to_owned());
-                            }
-                            continue;
+                Some(node) => match self.kind(node) {
+                    EntryType::Dir => node,
+                    EntryType::Symlink => {
+                        hops += 1;
+                        if hops > MAX_LINKS {
+                            return Err(cur.refuse(Refusal::TooManyLinks));
                         }
-                        _ if node.layer < state.layer && create => {
-                            // Overlay snapshotters shadow it with a directory; follow them so
-                            // that the rest of the layer can be modelled.
-                            cur.note(NoteKind::LowerFileAsDirectory);
-                            self.remove_all(&path);
-                            self.create_implied(&path, state);
-                            cur.structural = true;
+                        if hops == KERNEL_MAX_LINKS + 1 {
+                            cur.note(NoteKind::ManySymlinks);
                         }
-                        _ => return Err(cur.refuse(Refusal::NotADirectory(path))),
+                        if self.nodes[node as usize].layer < state.layer {
+                            cur.note(NoteKind::LowerSymlinkParent);
+                        }
+                        via_symlink = true;
+                        let inode = &self.inodes[self.nodes[node as usize].inode as usize];
+                        let src = inode.src.expect("a symlink has an entry");
+                        let target = self.entry(src).link.clone().unwrap_or_default();
+                        if target.starts_with('/') {
+                            at.clear();
+                        }
+                        for part in target.split('/').rev() {
+                            queue.push_front(part.to_owned());
+                        }
+                        continue;
                     }
-                }
-            }
-            at.push(c);
+                    _ if self.nodes[node as usize].layer < state.layer && create => {
+                        // Overlay snapshotters shadow it with a directory; follow them so
+                        // that the rest of the layer can be modelled.
+                        cur.note(NoteKind::LowerFileAsDirectory);
+                        cur.structural = true;
+                        self.remove_all(node, state.layer);
+                        self.create_implied(dir, &c, state)
+                    }
+                    _ => return Err(cur.refuse(Refusal::NotADirectory(self.path_of(node)))),
+                },
+            };
+            at.push(next);
         }
-        Ok(Resolved::Found(at.join("/")))
+        Ok(Some(at.last().copied().unwrap_or(ROOT)))
     }
 
-    fn create_implied(&mut self, path: &str, state: &mut LayerState) {
-        let mut meta = EntryMeta::new(path, EntryType::Dir);
-        meta.mode = 0o755;
-        meta.layer = state.layer;
-        let inode = self.alloc(meta, true);
-        self.put(path.to_owned(), inode, state.layer);
-        state.written.insert(path.to_owned());
+    fn create_implied(&mut self, dir: u32, name: &str, state: &LayerState) -> u32 {
+        let inode = self.alloc(Inode {
+            src: None,
+            kind: EntryType::Dir,
+            uid: 0,
+            gid: 0,
+            mode: 0o755,
+            mtime: Time::default(),
+            atime: None,
+            xattrs: None,
+            refs: 0,
+        });
+        self.put(dir, name, inode, state.layer, false)
     }
 
-    /// Applies one layer's entries in stream order. `watch` names the entries (by index) whose
-    /// [`Effect`] the caller wants.
-    pub fn apply(
+    /// Applies one layer's entries in stream order as the manifest's `layer`-th layer (layers
+    /// are applied in order). `watch` names the entries (by index) whose [`Effect`] the
+    /// caller wants.
+    pub fn apply<S: std::hash::BuildHasher>(
         &mut self,
         layer: usize,
-        entries: &[EntryMeta],
-        watch: &HashSet<usize>,
+        listing: Arc<Listing>,
+        watch: &HashSet<usize, S>,
     ) -> Result<Applied, ApplyError> {
+        let slot = u32::try_from(self.layers.len()).expect("fewer than 4 Gi layers");
+        self.layers.push(listing.clone());
         let mut state = LayerState {
-            layer,
-            ..LayerState::default()
+            layer: u32::try_from(layer).expect("fewer than 4 Gi layers"),
+            names: HashSet::default(),
+            seed: foldhash::fast::FixedState::with_seed(0x6f63_6964),
+            name_buf: String::new(),
+            dirs: Vec::new(),
+            notes: Vec::new(),
         };
         let mut effects = HashMap::new();
-        for (i, e) in entries.iter().enumerate() {
+        for (i, e) in listing.entries.iter().enumerate() {
             let mut cur = Current {
                 entry: e,
                 noted: BTreeSet::new(),
                 structural: false,
             };
-            let (prior, path) = self.apply_entry(e, &mut state, &mut cur)?;
-            if watch.contains(&i) {
+            let watched = watch.contains(&i);
+            let src = (slot, u32::try_from(i).expect("fewer than 4 Gi entries"));
+            let (prior, written) = self.apply_entry(src, e, &mut state, &mut cur, watched)?;
+            if watched {
                 effects.insert(
                     i,
                     Effect {
                         structural: cur.structural,
                         prior,
-                        after: path.and_then(|p| self.get(&p).cloned()),
+                        after: written.map(|n| self.meta(self.nodes[n as usize].inode)),
                         noted: !cur.noted.is_empty(),
                     },
                 );
@@ -612,20 +568,16 @@ impl Tree {
             }
         }
         // Runtimes set each directory entry's times once the layer is done, by its name.
-        for (position, name) in std::mem::take(&mut state.dirs) {
-            let entry = EntryMeta::new(&name, EntryType::Dir);
+        for index in std::mem::take(&mut state.dirs) {
+            let e = &listing.entries[index];
             let mut cur = Current {
-                entry: &entry,
+                entry: e,
                 noted: BTreeSet::new(),
                 structural: false,
             };
-            let (comps, _) = components(&name);
-            if let Resolved::Missing = self.resolve(&comps, false, &mut state, &mut cur)? {
-                return Err(ApplyError {
-                    name,
-                    position,
-                    why: Refusal::DirectoryRemoved,
-                });
+            let (comps, _) = components(&e.name);
+            if self.resolve(&comps, false, &state, &mut cur)?.is_none() {
+                return Err(cur.refuse(Refusal::DirectoryRemoved));
             }
         }
         Ok(Applied {
@@ -634,18 +586,24 @@ impl Tree {
         })
     }
 
-    /// Applies one entry; for an entry that writes a path, what was there before and the path.
+    /// Applies the entry `src`; for an entry that writes a path, what was there before (when
+    /// `watched`) and the node written.
     fn apply_entry(
         &mut self,
+        src: (u32, u32),
         e: &EntryMeta,
         state: &mut LayerState,
         cur: &mut Current<'_>,
-    ) -> Result<(Option<EntryMeta>, Option<String>), ApplyError> {
+        watched: bool,
+    ) -> Result<(Option<EntryMeta>, Option<u32>), ApplyError> {
         let (comps, escaped) = components(&e.name);
         if escaped {
             cur.note(NoteKind::EscapesRoot);
         }
-        if !state.names.insert(go_clean(&e.name)) {
+        if !state
+            .names
+            .insert(go_clean_hash(&e.name, &state.seed, &mut state.name_buf))
+        {
             cur.note(NoteKind::DuplicatePath);
         }
         let Some((&base, dir_comps)) = comps.split_last() else {
@@ -659,101 +617,99 @@ impl Tree {
         if comps[0].starts_with(".wh..wh.") && !(comps.len() == 1 && base == OPAQUE) {
             cur.note(NoteKind::AufsMetadata);
         }
-        let Resolved::Found(dir) = self.resolve(dir_comps, true, state, cur)? else {
-            unreachable!("resolving with `create` finds or makes every directory");
-        };
+        let dir = self
+            .resolve(dir_comps, true, state, cur)?
+            .expect("resolving with `create` finds or makes every directory");
         if base == OPAQUE {
-            self.opaque(&dir, dir_comps, state, cur)?;
+            self.opaque(dir, dir_comps, state, cur)?;
             return Ok((None, None));
         }
         if let Some(target) = base.strip_prefix(WHITEOUT) {
-            self.whiteout(&dir, target, state, cur)?;
+            self.whiteout(dir, target, state, cur)?;
             return Ok((None, None));
         }
-        let path = join(&dir, base);
-        let existing = self.paths.get(&path).copied();
-        let prior = existing.map(|n| self.inodes[n.inode].meta.clone());
-        if let Some(node) = existing {
-            let merge =
-                self.inodes[node.inode].meta.kind == EntryType::Dir && e.kind == EntryType::Dir;
-            if !merge {
-                if e.kind == EntryType::GlobalHeader && node.layer < state.layer {
-                    cur.note(NoteKind::GlobalHeaderRemoves);
-                }
-                if self.inodes[node.inode].refs > 1 || !self.descendants(&path).is_empty() {
-                    cur.structural = true;
-                }
-                self.remove_all(&path);
+        let existing = self.child(dir, base);
+        let prior = existing
+            .filter(|_| watched)
+            .map(|n| self.meta(self.nodes[n as usize].inode));
+        let merge =
+            existing.is_some_and(|n| self.kind(n) == EntryType::Dir && e.kind == EntryType::Dir);
+        if let (Some(node), false) = (existing, merge) {
+            if e.kind == EntryType::GlobalHeader && self.nodes[node as usize].layer < state.layer {
+                cur.note(NoteKind::GlobalHeaderRemoves);
             }
+            let inode = self.nodes[node as usize].inode;
+            if self.inodes[inode as usize].refs > 1
+                || !self.nodes[node as usize].children.is_empty()
+            {
+                cur.structural = true;
+            }
+            self.remove_all(node, state.layer);
         }
-        match e.kind {
+        let written = match e.kind {
             EntryType::GlobalHeader => {
                 if existing.is_some() {
                     cur.structural = true;
                 }
+                None
             }
             EntryType::Other(flag) => {
                 return Err(cur.refuse(Refusal::UnknownType(char::from(flag), flag)));
             }
-            EntryType::Hardlink => self.hardlink(e, &path, state, cur)?,
-            EntryType::Dir
-                if existing.is_some_and(|n| self.inodes[n.inode].meta.kind == EntryType::Dir) =>
-            {
-                let node = existing.expect("checked");
-                let inode = node.inode;
-                let meta = &mut self.inodes[inode].meta;
-                set_attributes(meta, e, true);
-                meta.name.clone_from(&e.name);
-                meta.position = e.position;
-                meta.layer = e.layer;
-                meta.format = e.format;
-                meta.pax.clone_from(&e.pax);
-                self.inodes[inode].implied = false;
-                self.paths.insert(
-                    path.clone(),
-                    Node {
-                        inode,
-                        layer: state.layer,
-                    },
-                );
+            EntryType::Hardlink => Some(self.hardlink(e, dir, base, state, cur)?),
+            EntryType::Dir if merge => {
+                let node = existing.expect("merging into what exists");
+                let inode = self.nodes[node as usize].inode;
+                // A merge keeps the directory's extended attributes and adds the entry's.
+                let mut merged = self.xattrs(inode).clone();
+                merged.extend(e.xattrs.iter().map(|(k, v)| (k.clone(), v.clone())));
+                let slot = &mut self.inodes[inode as usize];
+                set_attributes(slot, e);
+                slot.src = Some(src);
+                slot.xattrs = (merged != e.xattrs).then_some(merged);
+                let n = &mut self.nodes[node as usize];
+                n.layer = state.layer;
+                n.by_entry = true;
                 check_xattrs(e, cur);
+                Some(node)
             }
             _ => {
-                let mut meta = e.clone();
-                meta.uid = 0;
-                meta.gid = 0;
-                meta.xattrs.clear();
-                set_attributes(&mut meta, e, false);
-                if e.kind == EntryType::Symlink {
-                    meta.mode = 0o777;
-                }
+                let mut inode = Inode {
+                    src: Some(src),
+                    kind: e.kind,
+                    uid: 0,
+                    gid: 0,
+                    mode: 0,
+                    mtime: Time::default(),
+                    atime: None,
+                    xattrs: None,
+                    refs: 0,
+                };
+                set_attributes(&mut inode, e);
                 if let Some((major, minor)) = e.device {
-                    let fits = |n: i64| u32::try_from(n).is_ok();
-                    if !fits(major) || !fits(minor) {
+                    if u32::try_from(major).is_err() || u32::try_from(minor).is_err() {
                         cur.note(NoteKind::DeviceOutOfRange);
                     }
-                    meta.device = Some((i64::from(major as u32), i64::from(minor as u32)));
                 }
                 check_xattrs(e, cur);
-                let inode = self.alloc(meta, false);
-                self.put(path.clone(), inode, state.layer);
+                let inode = self.alloc(inode);
+                Some(self.put(dir, base, inode, state.layer, true))
             }
-        }
-        state.written.insert(path.clone());
-        state.unpacked.insert(path.clone());
+        };
         if e.kind == EntryType::Dir {
-            state.dirs.push((e.position, e.name.clone()));
+            state.dirs.push(src.1 as usize);
         }
-        Ok((prior, Some(path)))
+        Ok((prior, written))
     }
 
     fn hardlink(
         &mut self,
         e: &EntryMeta,
-        path: &str,
-        state: &mut LayerState,
+        dir: u32,
+        base: &str,
+        state: &LayerState,
         cur: &mut Current<'_>,
-    ) -> Result<(), ApplyError> {
+    ) -> Result<u32, ApplyError> {
         cur.structural = true;
         let link = e.link.clone().unwrap_or_default();
         let (comps, escaped) = components(&link);
@@ -761,69 +717,75 @@ impl Tree {
             cur.note(NoteKind::EscapesRoot);
         }
         let missing = || Refusal::LinkTargetMissing(clean(&link));
-        let Some((&base, dir_comps)) = comps.split_last() else {
+        let Some((&target_base, target_dir)) = comps.split_last() else {
             return Err(cur.refuse(Refusal::LinkToDirectory("/".into())));
         };
-        let Resolved::Found(dir) = self.resolve(dir_comps, false, state, cur)? else {
+        let Some(target_dir) = self.resolve(target_dir, false, state, cur)? else {
             return Err(cur.refuse(missing()));
         };
-        let target = join(&dir, base);
-        let Some(node) = self.paths.get(&target).copied() else {
+        let Some(target) = self.child(target_dir, target_base) else {
             return Err(cur.refuse(missing()));
         };
-        let inode = node.inode;
-        match self.inodes[inode].meta.kind {
-            EntryType::Dir => return Err(cur.refuse(Refusal::LinkToDirectory(target))),
+        let kind = self.kind(target);
+        match kind {
+            EntryType::Dir => {
+                return Err(cur.refuse(Refusal::LinkToDirectory(self.path_of(target))));
+            }
             EntryType::Symlink => cur.note(NoteKind::HardlinkToSymlink),
             _ => {}
         }
-        if node.layer < state.layer && !state.written.contains(&target) {
+        if self.nodes[target as usize].layer < state.layer {
             cur.note(NoteKind::HardlinkToLowerLayer);
         }
-        self.put(path.to_owned(), inode, state.layer);
-        let meta = &mut self.inodes[inode].meta;
-        let had_caps = meta.xattrs.contains_key("security.capability");
-        let same_owner = owner(e.uid, meta.uid) == meta.uid && owner(e.gid, meta.gid) == meta.gid;
-        if had_caps && same_owner && !e.xattrs.contains_key("security.capability") {
+        let inode = self.nodes[target as usize].inode;
+        let mut xattrs = self.xattrs(inode).clone();
+        let node = self.put(dir, base, inode, state.layer, true);
+        let slot = &mut self.inodes[inode as usize];
+        let same_owner = owner(e.uid, slot.uid) == slot.uid && owner(e.gid, slot.gid) == slot.gid;
+        if xattrs.contains_key("security.capability")
+            && same_owner
+            && !e.xattrs.contains_key("security.capability")
+        {
             cur.note(NoteKind::CapabilityKept);
         }
-        if meta.kind == EntryType::File {
+        if kind == EntryType::File {
             // chown drops a regular file's capabilities, and the link entry's chown is no
             // exception.
-            meta.xattrs.remove("security.capability");
+            xattrs.remove("security.capability");
         }
-        let symlink = meta.kind == EntryType::Symlink;
-        set_attributes(meta, e, true);
-        if symlink {
-            meta.mode = 0o777;
-        }
+        xattrs.extend(e.xattrs.iter().map(|(k, v)| (k.clone(), v.clone())));
+        set_attributes(slot, e);
+        slot.xattrs = Some(xattrs);
         check_xattrs(e, cur);
-        Ok(())
+        Ok(node)
     }
 
     fn whiteout(
         &mut self,
-        dir: &str,
+        dir: u32,
         target: &str,
-        state: &mut LayerState,
+        state: &LayerState,
         cur: &mut Current<'_>,
     ) -> Result<(), ApplyError> {
         let victim = match target {
-            "" | "." => dir.to_owned(),
-            ".." => parent(dir).to_owned(),
-            name => join(dir, name),
+            "" | "." => Some(dir),
+            ".." => Some(if dir == ROOT {
+                ROOT
+            } else {
+                self.nodes[dir as usize].parent
+            }),
+            name => self.child(dir, name),
         };
         if matches!(target, "" | "." | "..") {
-            if victim.is_empty() {
+            if victim == Some(ROOT) {
                 return Err(cur.refuse(Refusal::WhiteoutOfRoot));
             }
             cur.note(NoteKind::BareWhiteout);
         }
-        if !self.paths.contains_key(&victim) {
+        let Some(victim) = victim else {
             return Ok(());
-        }
-        let gone = self.remove_all(&victim);
-        if gone.iter().any(|p| state.written.contains(p)) {
+        };
+        if self.remove_all(victim, state.layer) {
             cur.note(NoteKind::WhiteoutOfOwnLayer);
         }
         cur.structural = true;
@@ -832,73 +794,51 @@ impl Tree {
 
     fn opaque(
         &mut self,
-        dir: &str,
+        dir: u32,
         dir_comps: &[&str],
-        state: &mut LayerState,
+        state: &LayerState,
         cur: &mut Current<'_>,
     ) -> Result<(), ApplyError> {
         // Does the directory's own name resolve through a symlink?
-        if let Some((_, above)) = dir_comps.split_last() {
-            let Resolved::Found(above) = self.resolve(above, false, state, cur)? else {
-                unreachable!("the directory was just resolved");
-            };
-            let named = join(&above, dir_comps[dir_comps.len() - 1]);
-            if self
-                .paths
-                .get(&named)
-                .is_some_and(|n| self.inodes[n.inode].meta.kind == EntryType::Symlink)
-            {
-                cur.note(NoteKind::OpaqueThroughSymlink);
+        if let Some((last, above)) = dir_comps.split_last() {
+            if let Some(above) = self.resolve(above, false, state, cur)? {
+                if self
+                    .child(above, last)
+                    .is_some_and(|n| self.kind(n) == EntryType::Symlink)
+                {
+                    cur.note(NoteKind::OpaqueThroughSymlink);
+                }
             }
         }
-        let mut removed: Vec<String> = Vec::new();
-        for p in self.descendants(dir) {
-            if removed.iter().any(|r| {
-                p.len() > r.len() && p.starts_with(r.as_str()) && p.as_bytes()[r.len()] == b'/'
-            }) {
-                continue;
+        // What this layer wrote stays, and what is below it is looked at in turn.
+        let mut stack = vec![dir];
+        while let Some(d) = stack.pop() {
+            let children: Vec<u32> = self.nodes[d as usize].children.values().copied().collect();
+            for child in children {
+                let n = &self.nodes[child as usize];
+                if n.layer == state.layer && n.by_entry {
+                    stack.push(child);
+                    continue;
+                }
+                if self.remove_all(child, state.layer) {
+                    cur.note(NoteKind::OpaqueRemovesOwnLayer);
+                }
+                cur.structural = true;
             }
-            if state.unpacked.contains(&p) {
-                continue;
-            }
-            let gone = self.remove_all(&p);
-            if gone.iter().any(|g| state.written.contains(g)) {
-                cur.note(NoteKind::OpaqueRemovesOwnLayer);
-            }
-            cur.structural = true;
-            removed.push(p);
         }
         Ok(())
     }
 }
 
-/// `chown`'s view of an id: the low 32 bits, and all ones meaning "leave it as it is".
-fn owner(requested: i64, current: i64) -> i64 {
-    match requested as u32 {
-        u32::MAX => current,
-        id => i64::from(id),
-    }
-}
-
-/// Sets what an applier sets after creating a node, in its order: owner, extended attributes
-/// (added to what a merged directory or linked inode has), permission bits, times. Owner
-/// names are not part of a file system: runtimes apply the numbers.
-fn set_attributes(meta: &mut EntryMeta, e: &EntryMeta, keep_xattrs: bool) {
-    meta.uid = owner(e.uid, meta.uid);
-    meta.gid = owner(e.gid, meta.gid);
-    meta.uname.clear();
-    meta.gname.clear();
-    if !keep_xattrs {
-        meta.xattrs.clear();
-    }
-    for (k, v) in &e.xattrs {
-        meta.xattrs.insert(k.clone(), v.clone());
-    }
-    meta.mode = e.mode & 0o7777;
+/// Sets what an applier sets after creating a node, in its order: owner, permission bits,
+/// times (extended attributes are the caller's).
+fn set_attributes(inode: &mut Inode, e: &EntryMeta) {
+    inode.uid = owner(e.uid, inode.uid);
+    inode.gid = owner(e.gid, inode.gid);
+    inode.mode = e.mode & 0o7777;
     let mtime = bound(e.mtime);
-    meta.mtime = mtime;
-    meta.atime = Some(bound(e.atime.map_or(mtime, |a| a.max(mtime))));
-    meta.ctime = None;
+    inode.mtime = mtime;
+    inode.atime = Some(bound(e.atime.map_or(mtime, |a| a.max(mtime))));
 }
 
 fn check_xattrs(e: &EntryMeta, cur: &mut Current<'_>) {

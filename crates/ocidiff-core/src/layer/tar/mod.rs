@@ -874,13 +874,18 @@ pub fn is_header(block: &[u8; 512]) -> bool {
 fn block_format(b: &[u8; 512]) -> Format {
     let mut p = Numbers::default();
     let value = p.octal(&b[148..156]);
-    let (mut unsigned, mut signed) = (0i64, 0i64);
-    for (i, &c) in b.iter().enumerate() {
-        let c = if (148..156).contains(&i) { b' ' } else { c };
-        unsigned += i64::from(c);
-        signed += i64::from(c as i8);
-    }
-    if p.failed || (value != unsigned && value != signed) {
+    // The checksum field counts as eight spaces. Sums over the whole block vectorise.
+    let field = &b[148..156];
+    let unsigned = i64::from(b.iter().map(|&c| u32::from(c)).sum::<u32>())
+        - field.iter().map(|&c| i64::from(c)).sum::<i64>()
+        + 8 * 32;
+    let signed = || {
+        i64::from(b.iter().map(|&c| i32::from(c as i8)).sum::<i32>())
+            - field.iter().map(|&c| i64::from(c as i8)).sum::<i64>()
+            + 8 * 32
+    };
+    let matches = value == unsigned || value == signed();
+    if p.failed || !matches {
         return Format::UNKNOWN;
     }
     let (magic, version, trailer) = (&b[257..263], &b[263..265], &b[508..512]);

@@ -478,7 +478,7 @@ mod tests {
                 let names = |l: &Listing| {
                     l.entries
                         .iter()
-                        .map(|e| (e.name.clone(), e.digest.clone(), e.layer))
+                        .map(|e| (e.name.clone(), e.digest, e.layer))
                         .collect::<Vec<_>>()
                 };
                 assert_eq!(names(&listing), names(&again), "{form:?}");
