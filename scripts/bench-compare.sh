@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Two builds of ocidiff side by side on the benchmark's inputs: did a change make any case
-# slower? Interleaved hyperfine runs of both binaries per case and source, so that a busy
-# machine slows both alike; prints a Markdown table of medians and the ratio new ÷ old.
+# slower? The two binaries run in turns (old, new, old, new, …), so that a busy machine slows
+# both alike; prints a Markdown table of the median wall and CPU (user + system) times and
+# the ratios new ÷ old.
 #
 #   scripts/bench-compare.sh OLD_BIN NEW_BIN
 #
-# The inputs are those scripts/bench.sh builds (run it once first); the registry rows need its
-# registry running (it is started by bench.sh and stopped at its end, so they are skipped
-# unless OCIDIFF_BENCH_REGISTRY answers), the docker-warm rows its daemon (DOCKER_HOST).
+# The inputs are those scripts/bench.sh builds (run it once first); the docker-warm rows need
+# its daemon (DOCKER_HOST), the registry rows a registry holding the inputs
+# (OCIDIFF_BENCH_REGISTRY=127.0.0.1:5077 while bench.sh's registry runs).
 #
-# Environment: OCIDIFF_BENCH_DIR (default /tmp/ocidiff-bench), OCIDIFF_BENCH_RUNS (default 5),
-# OCIDIFF_BENCH_CASES (default: all).
+# Environment: OCIDIFF_BENCH_DIR (default /tmp/ocidiff-bench), OCIDIFF_BENCH_RUNS (turns per
+# binary, default 9), OCIDIFF_BENCH_CASES (default: all).
 set -euo pipefail
 
 if (($# != 2)); then
@@ -20,37 +21,42 @@ fi
 old=$(realpath "$1")
 new=$(realpath "$2")
 bench_dir=${OCIDIFF_BENCH_DIR:-/tmp/ocidiff-bench}
-runs=${OCIDIFF_BENCH_RUNS:-5}
+runs=${OCIDIFF_BENCH_RUNS:-9}
 cases=${OCIDIFF_BENCH_CASES:-"a-large-pair b-same-image c-layers-60 c-layers-120 d-files-50k d-files-100k"}
 export OCIDIFF_STORE=$bench_dir/store
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
-
-command -v hyperfine >/dev/null || {
-    echo "hyperfine is needed (apt-get install hyperfine)" >&2
-    exit 2
-}
 
 row() { # CASE SOURCE ARGS...
     local case=$1 source=$2
     shift 2
-    local json=$out/$case-$source.json
-    # Exit 1 ("different") is a result, not a failure.
-    if ! hyperfine -N -w 1 -r "$runs" -i --export-json "$json" \
-        -n old "$old diff --semantic $*" -n new "$new diff --semantic $*" >/dev/null 2>&1; then
-        printf '| %s | %s | failed | | |\n' "$case" "$source"
-        return
-    fi
-    python3 - "$json" "$case" "$source" <<'PY'
-import json, statistics, sys
-r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
-old, new = statistics.median(r["old"]["times"]), statistics.median(r["new"]["times"])
-print(f"| {sys.argv[2]} | {sys.argv[3]} | {old:.3f} | {new:.3f} | {new / old:.2f} |")
+    python3 - "$old" "$new" "$runs" "$case" "$source" "$@" <<'PY'
+import os, statistics, subprocess, sys, time
+
+old, new, runs, case, source, *args = sys.argv[1:]
+times = {old: [], new: []}
+for turn in range(int(runs) + 1):
+    for binary in (old, new):
+        before = os.times()
+        start = time.perf_counter()
+        # Exit 1 ("different") is a result; 2 is a failure.
+        code = subprocess.run([binary, "diff", "--semantic", *args],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+        wall = time.perf_counter() - start
+        after = os.times()
+        if code not in (0, 1):
+            print(f"| {case} | {source} | failed (exit {code}) | | | | | |")
+            sys.exit(0)
+        cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+        if turn:  # the first turn warms caches
+            times[binary].append((wall, cpu))
+med = lambda b, i: statistics.median(t[i] for t in times[b])
+ow, nw, oc, nc = med(old, 0), med(new, 0), med(old, 1), med(new, 1)
+ratio = lambda n, o: f"{n / o:.2f}" if o else "-"  # CPU times are counted in 10 ms ticks
+print(f"| {case} | {source} | {ow:.3f} | {nw:.3f} | {ratio(nw, ow)} | {oc:.2f} | {nc:.2f} | {ratio(nc, oc)} |")
 PY
 }
 
-echo "| case | source | old median s | new median s | new ÷ old |"
-echo "|---|---|---:|---:|---:|"
+echo "| case | source | old wall s | new wall s | new ÷ old | old CPU s | new CPU s | new ÷ old |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|"
 for case in $cases; do
     name=${case#*-}
     case $case in

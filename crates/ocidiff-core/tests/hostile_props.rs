@@ -276,3 +276,94 @@ proptest! {
         }
     }
 }
+
+/// An entry of a layer to apply: a name from a small alphabet (so that layers collide), and a
+/// kind.
+fn model_entry() -> impl Strategy<Value = (Vec<String>, u8)> {
+    (
+        prop::collection::vec(
+            prop_oneof![
+                Just("a"),
+                Just("b"),
+                Just("c"),
+                Just(".wh.a"),
+                Just(".wh..wh..opq")
+            ]
+            .prop_map(String::from),
+            1..4,
+        ),
+        0u8..6,
+    )
+}
+
+fn model_meta(parts: &[String], kind: u8, position: usize, layer: usize) -> EntryMeta {
+    let name = parts.join("/");
+    let mut e = match kind {
+        0 => EntryMeta::new(&format!("{name}/"), EntryType::Dir),
+        1 => EntryMeta::new(&name, EntryType::Symlink),
+        2 => EntryMeta::new(&name, EntryType::Hardlink),
+        _ => EntryMeta::new(&name, EntryType::File),
+    };
+    if kind == 1 {
+        e.link = Some(if layer == 0 { "/b".into() } else { "c".into() });
+    }
+    if kind == 2 {
+        e.link = Some("a".into());
+    }
+    e.position = position;
+    e.layer = layer;
+    e
+}
+
+proptest! {
+    /// What a layer that stands alone ([`Tree::apply_alone`]) is refused for, and what its
+    /// entries are noted for, is the same over any layers below: the comparison relies on it to
+    /// leave the layers below unread.
+    #[test]
+    fn a_layer_that_stands_alone_acts_the_same_over_any_layers(
+        lower in prop::collection::vec(model_entry(), 0..10),
+        upper in prop::collection::vec(model_entry(), 0..8),
+        parents in any::<bool>(),
+    ) {
+        // Upper layers that name their parents first stand alone more often.
+        let mut up = Vec::new();
+        for (parts, kind) in &upper {
+            if parents {
+                for k in 1..parts.len() {
+                    up.push(model_meta(&parts[..k], 0, up.len(), 1));
+                }
+            }
+            up.push(model_meta(parts, *kind, up.len(), 1));
+        }
+        let low: Vec<EntryMeta> = lower
+            .iter()
+            .enumerate()
+            .map(|(p, (parts, kind))| model_meta(parts, *kind, p, 0))
+            .collect();
+        let alone = Tree::apply_alone(1, listing(up.clone()));
+        let mut tree = Tree::default();
+        let empty = std::collections::HashSet::<usize>::new();
+        if tree.apply(0, listing(low.clone()), &empty).is_err() {
+            tree = Tree::default();
+            tree.apply(0, listing(Vec::new()), &empty).unwrap();
+        }
+        let full = tree.apply(1, listing(up), &empty);
+        let notes = |a: &ocidiff_core::layer::apply::Applied| {
+            let mut n: Vec<_> = a.notes.iter().map(|n| (n.position, n.kind)).collect();
+            n.sort();
+            n
+        };
+        match (alone, full) {
+            (Ok(None), _) => {}
+            (Ok(Some(a)), Ok(f)) => prop_assert_eq!(notes(&a), notes(&f)),
+            (Err(a), Err(f)) => prop_assert_eq!((a.position, a.why), (f.position, f.why)),
+            (alone, full) => prop_assert!(
+                false,
+                "alone {:?}, over {:?}: {:?}",
+                alone.map(|a| a.map(|a| notes(&a))),
+                low.iter().map(|e| &e.name).collect::<Vec<_>>(),
+                full.map(|f| notes(&f))
+            ),
+        }
+    }
+}

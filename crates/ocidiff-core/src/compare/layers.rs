@@ -14,9 +14,9 @@ use std::collections::BTreeMap;
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::sync::Arc;
 
-use rayon::prelude::*;
 use serde_json::json;
 
+use super::jobs::largest_first;
 use super::{CompareError, Engine, InputError, classify, entries};
 use crate::content;
 use crate::finding::{Class, Detail, FieldDiff, Finding, Kind};
@@ -65,26 +65,56 @@ impl Engine<'_> {
             ll.len() == rl.len() && ll.iter().zip(rl).all(|(l, r)| l.digest == r.digest);
         let mut findings = Vec::new();
         if all_shared && !squashed && !self.rules().packages {
+            let mut findings = Vec::new();
             for i in 0..ll.len() {
                 findings.extend(self.descriptors(
                     &format!("{location}/layers-{i}"),
                     &ll[i],
                     &rl[i],
                 ));
-                self.verify_both(&ll[i], &rl[i])?;
                 self.check_shared_diff_id(
                     i,
                     &ll[i],
                     [diff_ids[0][i].clone(), diff_ids[1][i].clone()],
                 )?;
             }
+            let pairs: Vec<_> = ll.iter().zip(rl).collect();
+            self.verify_shared(&pairs)?;
             return Ok(Layers {
                 findings,
                 trees: None,
             });
         }
-        let listings = self.walk_all(layers, diff_ids)?;
-        let (mut pair_findings, watch) = if squashed {
+        let mut walked = HashMap::new();
+        // Layer by layer: the pairs that differ, compared; the others need walking only for
+        // what the entries above them do.
+        let mut pairs = None;
+        if !squashed {
+            let wanted: Vec<(usize, usize)> = (0..ll.len())
+                .filter(|&i| ll[i].digest != rl[i].digest)
+                .flat_map(|i| [(0, i), (1, i)])
+                .collect();
+            self.walk_some(layers, diff_ids, &wanted, &mut walked)?;
+            let (pair_findings, watch) = self.compare_pairs(location, layers, &walked);
+            if !self.rules().packages && watch.iter().flatten().all(HashSet::is_empty) {
+                if let Some(done) =
+                    self.layers_alone(location, layers, diff_ids, &walked, &pair_findings)?
+                {
+                    return Ok(done);
+                }
+            }
+            pairs = Some((pair_findings, watch));
+        }
+        let every: Vec<(usize, usize)> = (0..2)
+            .flat_map(|side| (0..layers[side].len()).map(move |i| (side, i)))
+            .collect();
+        self.walk_some(layers, diff_ids, &every, &mut walked)?;
+        let listings: [Vec<Arc<Listing>>; 2] = [0, 1].map(|side| {
+            (0..layers[side].len())
+                .map(|i| walked[&(side, i)].clone())
+                .collect()
+        });
+        let (mut pair_findings, watch) = pairs.unwrap_or_else(|| {
             (
                 Vec::new(),
                 [
@@ -92,9 +122,7 @@ impl Engine<'_> {
                     vec![HashSet::new(); rl.len()],
                 ],
             )
-        } else {
-            self.compare_pairs(location, layers, &listings)
-        };
+        });
         let (lt, rt) = rayon::join(
             || self.apply_all(0, &listings[0], ll, &watch[0]),
             || self.apply_all(1, &listings[1], rl, &watch[1]),
@@ -126,14 +154,95 @@ impl Engine<'_> {
         })
     }
 
-    /// Layer by layer: the findings of each pair, and the entries on one side only, whose
-    /// effect the model is to report.
+    /// The layer view when no entry is on one side only and every differing layer stands
+    /// alone (what its entries do does not depend on the layers below:
+    /// [`Tree::apply_alone`]): the layers both sides share are verified, not walked. `None`
+    /// when a differing layer does not stand alone.
+    fn layers_alone(
+        &self,
+        location: &str,
+        [ll, rl]: [&[Descriptor]; 2],
+        diff_ids: [&[Digest]; 2],
+        walked: &HashMap<(usize, usize), Arc<Listing>>,
+        pair_findings: &[Vec<Finding>],
+    ) -> Result<Option<Layers>, CompareError> {
+        let differing: Vec<(usize, usize)> = (0..ll.len())
+            .filter(|&i| ll[i].digest != rl[i].digest)
+            .flat_map(|i| [(0, i), (1, i)])
+            .collect();
+        let descs = [ll, rl];
+        let applied = largest_first(
+            differing,
+            |&(side, i)| walked[&(side, i)].entries.len() as u64,
+            |(side, i)| {
+                let desc = &descs[side][i];
+                let applied = Tree::apply_alone(i, walked[&(side, i)].clone())
+                    .map_err(|e| self.refused(side, i, desc, e))?;
+                Ok(applied.map(|a| {
+                    let notes: Vec<SideNote> = a
+                        .notes
+                        .into_iter()
+                        .map(|n| SideNote {
+                            layer: i,
+                            digest: desc.digest.clone(),
+                            name: n.name,
+                            position: n.position,
+                            kind: n.kind,
+                        })
+                        .collect();
+                    (side, notes)
+                }))
+            },
+        )?;
+        let Some(applied) = applied.into_iter().collect::<Option<Vec<_>>>() else {
+            return Ok(None);
+        };
+        let mut shared = Vec::new();
+        for i in (0..ll.len()).filter(|&i| ll[i].digest == rl[i].digest) {
+            shared.push((&ll[i], &rl[i]));
+            self.check_shared_diff_id(i, &ll[i], [diff_ids[0][i].clone(), diff_ids[1][i].clone()])?;
+        }
+        self.verify_shared(&shared)?;
+        let mut notes: [Vec<SideNote>; 2] = [Vec::new(), Vec::new()];
+        for (side, found) in applied {
+            notes[side].extend(found);
+        }
+        let mut findings: Vec<Finding> = pair_findings.iter().flatten().cloned().collect();
+        findings.extend(runtime_findings([&notes[0], &notes[1]], |layer| {
+            format!("{location}/layers-{layer}")
+        }));
+        Ok(Some(Layers {
+            findings,
+            trees: None,
+        }))
+    }
+
+    fn refused(
+        &self,
+        side: usize,
+        index: usize,
+        desc: &Descriptor,
+        source: layer::ApplyError,
+    ) -> CompareError {
+        self.err(
+            side,
+            InputError::Refused {
+                index,
+                layer: desc.digest.clone(),
+                source,
+            },
+        )
+    }
+
+    /// Layer by layer: the findings of each pair (of the pairs that differ, from their
+    /// listings in `walked`), and the entries on one side only, whose effect the model is to
+    /// report.
     #[allow(clippy::type_complexity)]
     fn compare_pairs(
         &self,
         location: &str,
         [ll, rl]: [&[Descriptor]; 2],
-        listings: &[Vec<Arc<Listing>>; 2],
+        walked: &HashMap<(usize, usize), Arc<Listing>>,
     ) -> (Vec<Vec<Finding>>, [Vec<HashSet<usize>>; 2]) {
         let mut watch = [
             vec![HashSet::new(); ll.len()],
@@ -144,7 +253,7 @@ impl Engine<'_> {
             let here = format!("{location}/layers-{i}");
             let mut found = self.descriptors(&here, &ll[i], &rl[i]);
             if ll[i].digest != rl[i].digest {
-                let (l, r) = (&listings[0][i].entries, &listings[1][i].entries);
+                let (l, r) = (&walked[&(0, i)].entries, &walked[&(1, i)].entries);
                 let mut pair = entries::compare(l, r, self.rules(), &here, true);
                 self.count_order_that_matters([l, r], &mut pair);
                 for (side, list) in [(0, l), (1, r)] {
@@ -214,13 +323,16 @@ impl Engine<'_> {
         )
     }
 
-    /// Walks every layer of both sides, in parallel; a blob both sides take from one source
-    /// is walked once. Each listing is checked against its diff ID.
-    fn walk_all(
+    /// Walks the layers `wanted` names by (side, index) that `have` lacks, in parallel, into
+    /// `have`; a blob both sides take from one source is walked once. Each listing is checked
+    /// against its diff ID.
+    fn walk_some(
         &self,
         layers: [&[Descriptor]; 2],
         diff_ids: [&[Digest]; 2],
-    ) -> Result<[Vec<Arc<Listing>>; 2], CompareError> {
+        wanted: &[(usize, usize)],
+        have: &mut HashMap<(usize, usize), Arc<Listing>>,
+    ) -> Result<(), CompareError> {
         let same_source = self.sides[0].blobs.describe() == self.sides[1].blobs.describe();
         let shared = |i: usize| {
             same_source
@@ -228,13 +340,21 @@ impl Engine<'_> {
                     .get(i)
                     .is_some_and(|r| layers[0].get(i).is_some_and(|l| l.digest == r.digest))
         };
-        let jobs: Vec<(usize, usize)> = (0..2)
-            .flat_map(|side| (0..layers[side].len()).map(move |i| (side, i)))
-            .filter(|&(side, i)| side == 0 || !shared(i))
+        let wanted_set: HashSet<(usize, usize)> = wanted.iter().copied().collect();
+        let jobs: Vec<(usize, usize)> = wanted
+            .iter()
+            .copied()
+            .filter(|job| !have.contains_key(job))
+            .filter(|&(side, i)| {
+                side == 0
+                    || !shared(i)
+                    || !(wanted_set.contains(&(0, i)) || have.contains_key(&(0, i)))
+            })
             .collect();
-        let walked: Vec<((usize, usize), Arc<Listing>)> = jobs
-            .into_par_iter()
-            .map(|(side, i)| {
+        let walked = largest_first(
+            jobs,
+            |&(side, i)| layers[side][i].size,
+            |(side, i)| {
                 let desc = &layers[side][i];
                 let listing = self.walk(side, desc, i)?;
                 if listing.diff_id != diff_ids[side][i] {
@@ -247,32 +367,27 @@ impl Engine<'_> {
                     ));
                 }
                 Ok(((side, i), Arc::new(listing)))
-            })
-            .collect::<Result<_, CompareError>>()?;
-        let mut by_job: HashMap<(usize, usize), Arc<Listing>> = walked.into_iter().collect();
-        let mut out: [Vec<Arc<Listing>>; 2] = [Vec::new(), Vec::new()];
-        for side in 0..2 {
-            for i in 0..layers[side].len() {
-                let listing = match by_job.remove(&(side, i)) {
-                    Some(l) => l,
-                    None => {
-                        // Shared with side 0: the same bytes, so the same diff ID must be named.
-                        if diff_ids[1][i] != out[0][i].diff_id {
-                            return Err(self.diff_id_error(
-                                1,
-                                i,
-                                &layers[1][i],
-                                &diff_ids[1][i],
-                                &out[0][i].diff_id,
-                            ));
-                        }
-                        out[0][i].clone()
-                    }
-                };
-                out[side].push(listing);
+            },
+        )?;
+        have.extend(walked);
+        for &(side, i) in wanted {
+            if have.contains_key(&(side, i)) {
+                continue;
             }
+            // Shared with side 0: the same bytes, so the same diff ID must be named.
+            let listing = have[&(0, i)].clone();
+            if diff_ids[side][i] != listing.diff_id {
+                return Err(self.diff_id_error(
+                    side,
+                    i,
+                    &layers[side][i],
+                    &diff_ids[side][i],
+                    &listing.diff_id,
+                ));
+            }
+            have.insert((side, i), listing);
         }
-        Ok(out)
+        Ok(())
     }
 
     pub(super) fn walk(
@@ -311,16 +426,9 @@ impl Engine<'_> {
         let mut effects = Vec::new();
         for (i, (listing, desc)) in listings.iter().zip(layers).enumerate() {
             let digest = desc.digest.clone();
-            let applied = tree.apply(i, listing.clone(), &watch[i]).map_err(|e| {
-                self.err(
-                    side,
-                    InputError::Refused {
-                        index: i,
-                        layer: digest.clone(),
-                        source: e,
-                    },
-                )
-            })?;
+            let applied = tree
+                .apply(i, listing.clone(), &watch[i])
+                .map_err(|e| self.refused(side, i, desc, e))?;
             notes.extend(applied.notes.into_iter().map(|n| SideNote {
                 layer: i,
                 digest: digest.clone(),

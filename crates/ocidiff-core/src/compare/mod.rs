@@ -9,6 +9,7 @@ mod classify;
 mod details;
 mod entries;
 mod extract;
+mod jobs;
 mod json;
 mod layers;
 mod packages;
@@ -30,6 +31,7 @@ use crate::model::{
 };
 use crate::normalize::{Rules, document};
 use crate::source::Image;
+use jobs::largest_first;
 
 /// How to compare.
 #[derive(Debug, Clone, Default)]
@@ -766,23 +768,35 @@ impl<'a> Engine<'a> {
     /// Both sides name the same blob: it need not be compared, only checked on each side, so
     /// that a source cannot pass off other content under a digest it has not earned.
     fn verify_both(&self, ld: &Descriptor, rd: &Descriptor) -> Result<(), CompareError> {
-        // The same blob of the same source (an image against itself, two tags of one layout)
-        // is the same bytes on both sides, whatever they are: reading it could not reveal a
-        // difference, so it is only looked up.
-        if ld.digest == rd.digest
-            && self.sides[0].blobs.describe() == self.sides[1].blobs.describe()
-        {
-            return self.sides[0]
-                .blobs
-                .open(&ld.digest)
-                .map(drop)
-                .map_err(|e| self.err(0, e));
+        self.verify_shared(&[(ld, rd)])
+    }
+
+    /// [`Engine::verify_both`] for many pairs, largest blobs first on rayon's threads.
+    fn verify_shared(&self, pairs: &[(&Descriptor, &Descriptor)]) -> Result<(), CompareError> {
+        let same_source = self.sides[0].blobs.describe() == self.sides[1].blobs.describe();
+        let mut jobs = Vec::new();
+        for &(ld, rd) in pairs {
+            // The same blob of the same source (an image against itself, two tags of one
+            // layout) is the same bytes on both sides, whatever they are: reading it could not
+            // reveal a difference, so it is only looked up.
+            if ld.digest == rd.digest && same_source {
+                self.sides[0]
+                    .blobs
+                    .open(&ld.digest)
+                    .map(drop)
+                    .map_err(|e| self.err(0, e))?;
+            } else {
+                jobs.extend([(0, ld), (1, rd)]);
+            }
         }
-        let (l, r) = rayon::join(
-            || content::verify_blob(&*self.sides[0].blobs, ld).map_err(|e| self.err(0, e)),
-            || content::verify_blob(&*self.sides[1].blobs, rd).map_err(|e| self.err(1, e)),
-        );
-        l.and(r)
+        largest_first(
+            jobs,
+            |(_, d)| d.size,
+            |(side, d)| {
+                content::verify_blob(&*self.sides[side].blobs, d).map_err(|e| self.err(side, e))
+            },
+        )
+        .map(drop)
     }
 
     /// Sets aside the file findings `--ignore-path` matches.

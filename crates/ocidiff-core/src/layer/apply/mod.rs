@@ -132,6 +132,22 @@ struct LayerState {
     /// Positions of directory entries, whose times runtimes set again at the end of the layer.
     dirs: Vec<usize>,
     notes: Vec<Note>,
+    /// Applying the layer on its own ([`Tree::apply_alone`]): stop at the first entry whose
+    /// effect could depend on the layers below.
+    alone: bool,
+}
+
+/// Why applying stopped.
+enum Stop {
+    Refused(ApplyError),
+    /// On its own, the layer reached something the layers below could hold.
+    Lower,
+}
+
+impl From<ApplyError> for Stop {
+    fn from(e: ApplyError) -> Stop {
+        Stop::Refused(e)
+    }
 }
 
 /// The current entry, for notes and refusals.
@@ -409,7 +425,7 @@ impl Tree {
         create: bool,
         state: &LayerState,
         cur: &mut Current<'_>,
-    ) -> Result<Option<u32>, ApplyError> {
+    ) -> Result<Option<u32>, Stop> {
         // The common case, directories all the way: no allocation.
         let mut at = ROOT;
         for (i, c) in comps.iter().enumerate() {
@@ -429,7 +445,11 @@ impl Tree {
         create: bool,
         state: &LayerState,
         cur: &mut Current<'_>,
-    ) -> Result<Option<u32>, ApplyError> {
+    ) -> Result<Option<u32>, Stop> {
+        if state.alone {
+            // A missing parent, or a symlink on the way, is where the layers below matter.
+            return Err(Stop::Lower);
+        }
         // The directories from the root down to where the walk is, for `..`.
         let mut at: Vec<u32> = Vec::new();
         let mut n = start;
@@ -468,7 +488,7 @@ impl Tree {
                     EntryType::Symlink => {
                         hops += 1;
                         if hops > MAX_LINKS {
-                            return Err(cur.refuse(Refusal::TooManyLinks));
+                            return Err(cur.refuse(Refusal::TooManyLinks).into());
                         }
                         if hops == KERNEL_MAX_LINKS + 1 {
                             cur.note(NoteKind::ManySymlinks);
@@ -496,7 +516,11 @@ impl Tree {
                         self.remove_all(node, state.layer);
                         self.create_implied(dir, &c, state)
                     }
-                    _ => return Err(cur.refuse(Refusal::NotADirectory(self.path_of(node)))),
+                    _ => {
+                        return Err(cur
+                            .refuse(Refusal::NotADirectory(self.path_of(node)))
+                            .into());
+                    }
                 },
             };
             at.push(next);
@@ -528,6 +552,34 @@ impl Tree {
         listing: Arc<Listing>,
         watch: &HashSet<usize, S>,
     ) -> Result<Applied, ApplyError> {
+        match self.apply_layer(layer, listing, watch, false) {
+            Ok(applied) => Ok(applied),
+            Err(Stop::Refused(e)) => Err(e),
+            Err(Stop::Lower) => unreachable!("only a layer applied alone stops there"),
+        }
+    }
+
+    /// Applies one layer on its own, as the `layer`-th of its manifest: its notes, or `None`
+    /// when what an entry does could depend on the layers below — the layer does not name
+    /// (before them) the parent directories of its entries as directories, writes through a
+    /// symlink or a path twice, holds a PAX global header or hard-links to a file it did not
+    /// write. A layer that stands alone is refused, and noted, as it would be over any layers.
+    pub fn apply_alone(layer: usize, listing: Arc<Listing>) -> Result<Option<Applied>, ApplyError> {
+        let mut tree = Tree::default();
+        match tree.apply_layer(layer, listing, &HashSet::<usize>::new(), true) {
+            Ok(applied) => Ok(Some(applied)),
+            Err(Stop::Refused(e)) => Err(e),
+            Err(Stop::Lower) => Ok(None),
+        }
+    }
+
+    fn apply_layer<S: std::hash::BuildHasher>(
+        &mut self,
+        layer: usize,
+        listing: Arc<Listing>,
+        watch: &HashSet<usize, S>,
+        alone: bool,
+    ) -> Result<Applied, Stop> {
         let slot = u32::try_from(self.layers.len()).expect("fewer than 4 Gi layers");
         self.layers.push(listing.clone());
         let mut state = LayerState {
@@ -537,6 +589,7 @@ impl Tree {
             name_buf: String::new(),
             dirs: Vec::new(),
             notes: Vec::new(),
+            alone,
         };
         let mut effects = HashMap::new();
         for (i, e) in listing.entries.iter().enumerate() {
@@ -577,7 +630,7 @@ impl Tree {
             };
             let (comps, _) = components(&e.name);
             if self.resolve(&comps, false, &state, &mut cur)?.is_none() {
-                return Err(cur.refuse(Refusal::DirectoryRemoved));
+                return Err(cur.refuse(Refusal::DirectoryRemoved).into());
             }
         }
         Ok(Applied {
@@ -595,7 +648,7 @@ impl Tree {
         state: &mut LayerState,
         cur: &mut Current<'_>,
         watched: bool,
-    ) -> Result<(Option<EntryMeta>, Option<u32>), ApplyError> {
+    ) -> Result<(Option<EntryMeta>, Option<u32>), Stop> {
         let (comps, escaped) = components(&e.name);
         if escaped {
             cur.note(NoteKind::EscapesRoot);
@@ -604,6 +657,9 @@ impl Tree {
             .names
             .insert(go_clean_hash(&e.name, &state.seed, &mut state.name_buf))
         {
+            if state.alone {
+                return Err(Stop::Lower);
+            }
             cur.note(NoteKind::DuplicatePath);
         }
         let Some((&base, dir_comps)) = comps.split_last() else {
@@ -627,6 +683,10 @@ impl Tree {
         if let Some(target) = base.strip_prefix(WHITEOUT) {
             self.whiteout(dir, target, state, cur)?;
             return Ok((None, None));
+        }
+        if e.kind == EntryType::GlobalHeader && state.alone {
+            // It removes whatever the layers below hold at its name.
+            return Err(Stop::Lower);
         }
         let existing = self.child(dir, base);
         let prior = existing
@@ -654,7 +714,9 @@ impl Tree {
                 None
             }
             EntryType::Other(flag) => {
-                return Err(cur.refuse(Refusal::UnknownType(char::from(flag), flag)));
+                return Err(cur
+                    .refuse(Refusal::UnknownType(char::from(flag), flag))
+                    .into());
             }
             EntryType::Hardlink => Some(self.hardlink(e, dir, base, state, cur)?),
             EntryType::Dir if merge => {
@@ -709,27 +771,36 @@ impl Tree {
         base: &str,
         state: &LayerState,
         cur: &mut Current<'_>,
-    ) -> Result<u32, ApplyError> {
+    ) -> Result<u32, Stop> {
         cur.structural = true;
         let link = e.link.clone().unwrap_or_default();
         let (comps, escaped) = components(&link);
         if escaped {
             cur.note(NoteKind::EscapesRoot);
         }
-        let missing = || Refusal::LinkTargetMissing(clean(&link));
+        let missing = |cur: &Current<'_>| {
+            if state.alone {
+                // The target could be a file of the layers below.
+                Stop::Lower
+            } else {
+                Stop::Refused(cur.refuse(Refusal::LinkTargetMissing(clean(&link))))
+            }
+        };
         let Some((&target_base, target_dir)) = comps.split_last() else {
-            return Err(cur.refuse(Refusal::LinkToDirectory("/".into())));
+            return Err(cur.refuse(Refusal::LinkToDirectory("/".into())).into());
         };
         let Some(target_dir) = self.resolve(target_dir, false, state, cur)? else {
-            return Err(cur.refuse(missing()));
+            return Err(missing(cur));
         };
         let Some(target) = self.child(target_dir, target_base) else {
-            return Err(cur.refuse(missing()));
+            return Err(missing(cur));
         };
         let kind = self.kind(target);
         match kind {
             EntryType::Dir => {
-                return Err(cur.refuse(Refusal::LinkToDirectory(self.path_of(target))));
+                return Err(cur
+                    .refuse(Refusal::LinkToDirectory(self.path_of(target)))
+                    .into());
             }
             EntryType::Symlink => cur.note(NoteKind::HardlinkToSymlink),
             _ => {}
@@ -766,7 +837,7 @@ impl Tree {
         target: &str,
         state: &LayerState,
         cur: &mut Current<'_>,
-    ) -> Result<(), ApplyError> {
+    ) -> Result<(), Stop> {
         let victim = match target {
             "" | "." => Some(dir),
             ".." => Some(if dir == ROOT {
@@ -778,7 +849,7 @@ impl Tree {
         };
         if matches!(target, "" | "." | "..") {
             if victim == Some(ROOT) {
-                return Err(cur.refuse(Refusal::WhiteoutOfRoot));
+                return Err(cur.refuse(Refusal::WhiteoutOfRoot).into());
             }
             cur.note(NoteKind::BareWhiteout);
         }
@@ -798,7 +869,7 @@ impl Tree {
         dir_comps: &[&str],
         state: &LayerState,
         cur: &mut Current<'_>,
-    ) -> Result<(), ApplyError> {
+    ) -> Result<(), Stop> {
         // Does the directory's own name resolve through a symlink?
         if let Some((last, above)) = dir_comps.split_last() {
             if let Some(above) = self.resolve(above, false, state, cur)? {

@@ -396,3 +396,52 @@ fn merged_directories_keep_their_extended_attributes() {
     assert_eq!(d.xattrs.len(), 2, "{:?}", d.xattrs);
     assert_eq!(d.mode, 0o755, "the last entry's mode");
 }
+
+#[test]
+fn layers_that_name_their_parents_stand_alone() {
+    let alone = |entries: Vec<EntryMeta>| {
+        let mut entries = entries;
+        for (p, e) in entries.iter_mut().enumerate() {
+            e.position = p;
+        }
+        Tree::apply_alone(3, listing(entries)).unwrap().is_some()
+    };
+    assert!(alone(vec![dir("d/"), file("d/f", "f"), file("top", "t")]));
+    assert!(alone(vec![
+        dir("d/"),
+        file("d/f", "f"),
+        link("d/h", EntryType::Hardlink, "d/f"),
+        e("d/.wh.old", EntryType::File),
+        e("d/.wh..wh..opq", EntryType::File),
+    ]));
+    // A parent the layer does not name could be a symlink or a file below.
+    assert!(!alone(vec![file("d/f", "f")]));
+    assert!(!alone(vec![
+        dir("real/"),
+        link("d", EntryType::Symlink, "real"),
+        file("d/f", "f")
+    ]));
+    // A hard link to a file below, a global header, a path written twice, a directory it
+    // removed itself.
+    assert!(!alone(vec![link("h", EntryType::Hardlink, "below")]));
+    assert!(!alone(vec![e("g", EntryType::GlobalHeader)]));
+    assert!(!alone(vec![file("a", "1"), file("./a", "2")]));
+    assert!(!alone(vec![
+        dir("d/"),
+        e(".wh.d", EntryType::File),
+        file("d/f", "f")
+    ]));
+    // What every runtime refuses is refused alone too, and noted entries are noted.
+    let refused = Tree::apply_alone(0, listing(vec![e("c", EntryType::Other(b'7'))]));
+    assert!(matches!(
+        refused,
+        Err(ApplyError {
+            why: Refusal::UnknownType(..),
+            ..
+        })
+    ));
+    let mut empty = file("x", "");
+    empty.xattrs.insert("user.e".into(), String::new());
+    let applied = Tree::apply_alone(0, listing(vec![empty])).unwrap().unwrap();
+    assert_eq!(applied.notes[0].kind, NoteKind::EmptyXattr);
+}
