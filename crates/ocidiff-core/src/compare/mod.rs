@@ -481,16 +481,7 @@ impl<'a> Engine<'a> {
     fn config_platform(&self, side: usize, blob: &Blob) -> Result<Option<Platform>, CompareError> {
         let manifest = self.parse_manifest(side, blob)?;
         let bytes = self.json_blob(side, &manifest.config)?;
-        let config: crate::model::Config = serde_json::from_slice(&bytes).map_err(|source| {
-            self.err(
-                side,
-                InputError::Json {
-                    what: "config",
-                    digest: manifest.config.digest.clone(),
-                    source,
-                },
-            )
-        })?;
+        let config: crate::model::Config = self.config_as(side, &manifest.config, &bytes)?;
         Ok(match (config.os, config.architecture) {
             (Some(os), Some(architecture)) => Some(Platform {
                 os,
@@ -614,9 +605,9 @@ impl<'a> Engine<'a> {
             [bytes.clone(), bytes]
         } else {
             let bytes = [self.json_blob(0, lc)?, self.json_blob(1, rc)?];
-            let parsed = [
-                self.config_value(0, lc, &bytes[0])?,
-                self.config_value(1, rc, &bytes[1])?,
+            let parsed: [Value; 2] = [
+                self.config_as(0, lc, &bytes[0])?,
+                self.config_as(1, rc, &bytes[1])?,
             ];
             let found = values(
                 Kind::Config,
@@ -727,12 +718,13 @@ impl<'a> Engine<'a> {
         })
     }
 
-    fn config_value(
+    /// The config as `T` (its JSON value, or the fields the engine reads).
+    fn config_as<T: serde::de::DeserializeOwned>(
         &self,
         side: usize,
         desc: &Descriptor,
         bytes: &[u8],
-    ) -> Result<Value, CompareError> {
+    ) -> Result<T, CompareError> {
         serde_json::from_slice(bytes).map_err(|source| {
             self.err(
                 side,
@@ -752,16 +744,7 @@ impl<'a> Engine<'a> {
         desc: &Descriptor,
         bytes: &[u8],
     ) -> Result<Vec<Digest>, CompareError> {
-        let config: crate::model::Config = serde_json::from_slice(bytes).map_err(|source| {
-            self.err(
-                side,
-                InputError::Json {
-                    what: "config",
-                    digest: desc.digest.clone(),
-                    source,
-                },
-            )
-        })?;
+        let config: crate::model::Config = self.config_as(side, desc, bytes)?;
         Ok(config.rootfs.map(|r| r.diff_ids).unwrap_or_default())
     }
 
