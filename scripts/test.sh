@@ -30,7 +30,13 @@ busybox_is_static() {
 }
 
 # binary:package pairs; a missing binary means its package is installed.
+# Go's own installer puts the toolchain here, off the default PATH.
+if [[ -x /usr/local/go/bin/go ]]; then
+    PATH=/usr/local/go/bin:$PATH
+fi
+
 TOOLS=(
+    go:golang-go
     dockerd:docker.io
     docker:docker.io
     skopeo:skopeo
@@ -86,6 +92,7 @@ install_tools() {
 
 section "Tools"
 install_tools
+printf '%-8s %s\n' go "$( (command -v go >/dev/null && go version) || echo MISSING)"
 for t in cargo rustc dockerd docker skopeo umoci buildah containerd chromium podman; do
     printf '%-8s %s\n' "$t" "$( (command -v "$t" >/dev/null && "$t" --version 2>/dev/null | head -n 1) || echo MISSING)"
 done

@@ -40,7 +40,7 @@ fn check(stream: &[u8]) -> Result<(), String> {
 #[test]
 fn gos_test_archives() {
     let Some(go) = oracle() else { return };
-    let out = std::process::Command::new("go")
+    let out = std::process::Command::new(go_tar::go())
         .args(["env", "GOROOT"])
         .output()
         .expect("go env GOROOT");
