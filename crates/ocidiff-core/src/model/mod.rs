@@ -9,4 +9,4 @@ mod platform;
 pub use digest::{Algorithm, Digest, DigestError, Hasher};
 pub use media::{Compression, MediaKind};
 pub use oci::{Blob, Config, Descriptor, Document, DocumentError, Index, Manifest, RootFs};
-pub use platform::{Platform, PlatformChoice, PlatformError};
+pub use platform::{Matcher, Platform, PlatformChoice, PlatformError, is_runnable};
