@@ -30,6 +30,7 @@ use crate::model::{Blob, Descriptor, Digest, Document, DocumentError, Manifest, 
 use crate::normalize::{Rules, document};
 use crate::source::Image;
 use crate::source::select::{self, Offered, SelectError};
+use crate::store::DiffIds;
 use jobs::largest_first;
 
 /// How to compare.
@@ -40,6 +41,9 @@ pub struct Options {
     pub limits: Limits,
     /// Paths whose differences are set aside (`--ignore-path`).
     pub ignore_paths: PathFilter,
+    /// Where diff IDs computed by earlier runs are kept (see [`DiffIds`]); `None` computes
+    /// every one that is needed.
+    pub diff_ids: Option<DiffIds>,
     /// Look closer at every file whose content differs — unified diffs of text files, ELF
     /// sections — not only at archives. It reads those files' layers again, so it is worth it
     /// only when a report will show the details.

@@ -1104,6 +1104,61 @@ fn diff_ids_are_checked_whatever_the_rules() {
 }
 
 #[test]
+fn shared_layers_are_checked_against_the_diff_ids_both_configs_name() {
+    let wrong = json!({"type": "layers", "diff_ids": [format!("sha256:{}", "1".repeat(64))]});
+    let flatten = Rules {
+        flatten: true,
+        ..Rules::semantic()
+    };
+    for compression in [Compression::None, Compression::Gzip, Compression::Zstd] {
+        let image = ImageSpec::new()
+            .layer(Layer::new(vec![Entry::file("a", "1")]).compression(compression))
+            .config_field("rootfs", wrong.clone());
+        // The configs differ elsewhere, so that the comparison reaches the layers.
+        let other = image.clone().config_field("author", json!("someone"));
+        for opts in [strict(), with(Rules::semantic()), with(flatten)] {
+            let err = run(image.clone(), other.clone(), &opts).unwrap_err();
+            assert!(
+                matches!(*err.source, InputError::DiffId { index: 0, .. }),
+                "{compression:?}: {err}"
+            );
+        }
+        // An image against itself, from one source.
+        let dir = tempfile::tempdir().unwrap();
+        let (l, r) = (
+            open(dir.path(), "x", image.clone()),
+            open(dir.path(), "x", image.clone()),
+        );
+        let err = compare(&l, &r, &strict()).map(drop).unwrap_err();
+        assert!(
+            matches!(*err.source, InputError::DiffId { index: 0, .. }),
+            "{compression:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn diff_ids_computed_once_are_looked_up_after() {
+    let cache_dir = tempfile::tempdir().unwrap();
+    let opts = Options {
+        diff_ids: DiffIds::open(cache_dir.path()),
+        ..strict()
+    };
+    let image = ImageSpec::new()
+        .layer(Layer::new(vec![Entry::file("a", "1")]).compression(Compression::Gzip));
+    let built = image.build();
+    let blob: Digest = built.layers[0].digest.parse().unwrap();
+    let diff_id: Digest = built.diff_ids[0].parse().unwrap();
+    run(image.clone(), image.clone(), &opts).unwrap();
+    let cache = opts.diff_ids.as_ref().unwrap();
+    assert_eq!(cache.get(&blob), Some(diff_id));
+    // A record is what the next run goes by: one that lies is caught as a mismatch.
+    cache.put(&blob, &Digest::sha256_of(b"not that layer"));
+    let err = run(image.clone(), image, &opts).unwrap_err();
+    assert!(matches!(*err.source, InputError::DiffId { .. }), "{err}");
+}
+
+#[test]
 fn a_whiteout_after_its_target_in_the_same_layer_has_an_effect() {
     let base = Layer::new(vec![Entry::file("keep", "k")]);
     let l = ImageSpec::new().layer(base.clone()).layer(Layer::new(vec![
