@@ -7,6 +7,8 @@
 //! the same way; an entry without a platform is only taken if its config's platform is
 //! accepted. The root itself, when it is a manifest, is run whatever platform it is for.
 
+use std::collections::HashSet;
+
 use crate::content::{self, BlobSource, ContentError, Limits};
 use crate::model::{Blob, Descriptor, Digest, Document, DocumentError, MediaKind, Platform};
 use crate::model::{Matcher, is_runnable};
@@ -253,31 +255,38 @@ pub fn offered(
         }]);
     }
     let mut out = Vec::new();
-    let mut seen: Vec<Digest> = root.descriptor.iter().map(|d| d.digest.clone()).collect();
+    let mut path: Vec<Digest> = root.descriptor.iter().map(|d| d.digest.clone()).collect();
     let entries = reader.entries(&root.bytes, root.descriptor.as_ref())?;
-    collect(&reader, entries, &mut seen, &mut out)?;
+    collect(&reader, entries, &mut path, &mut HashSet::new(), &mut out)?;
     Ok(out)
 }
 
+/// Appends the images `entries` offer to `out`; `path` holds the indexes being walked (a cycle
+/// is an error), `walked` those walked already: an index listed again offers nothing new, and
+/// skipping it keeps a fan of indexes listing indexes from multiplying the work.
 fn collect(
     reader: &Reader,
     entries: Vec<Descriptor>,
-    seen: &mut Vec<Digest>,
+    path: &mut Vec<Digest>,
+    walked: &mut HashSet<Digest>,
     out: &mut Vec<Offered>,
 ) -> Result<(), SelectError> {
     for d in entries.into_iter().filter(is_runnable) {
         match d.kind() {
             MediaKind::Index => {
-                if seen.contains(&d.digest) {
+                if path.contains(&d.digest) {
                     return Err(SelectError::Cycle(d.digest));
                 }
-                if seen.len() > MAX_DEPTH {
+                if path.len() > MAX_DEPTH {
                     return Err(SelectError::TooDeep(d.digest));
                 }
-                seen.push(d.digest.clone());
+                if !walked.insert(d.digest.clone()) {
+                    continue;
+                }
+                path.push(d.digest.clone());
                 let nested = reader.entries(&reader.json(&d)?, Some(&d))?;
-                collect(reader, nested, seen, out)?;
-                seen.pop();
+                collect(reader, nested, path, walked, out)?;
+                path.pop();
             }
             MediaKind::Manifest => {
                 if out.iter().any(|o: &Offered| {
