@@ -27,7 +27,8 @@ use crate::finding::{
 use crate::layer::{self, ApplyError, LayerError};
 pub use crate::model::PlatformChoice;
 use crate::model::{
-    Blob, Descriptor, Digest, Document, DocumentError, Manifest, MediaKind, Platform, media,
+    Blob, Descriptor, Digest, Document, DocumentError, GoJsonError, Manifest, MediaKind, Platform,
+    gojson, media,
 };
 use crate::normalize::{Rules, document};
 use crate::source::Image;
@@ -131,6 +132,8 @@ pub enum InputError {
     Layer(#[from] LayerError),
     #[error("{what}: {source}")]
     Document { what: String, source: DocumentError },
+    #[error("image config {digest}: {source}")]
+    Config { digest: Digest, source: GoJsonError },
     #[error("{what} {digest}: malformed JSON: {source}")]
     Json {
         what: &'static str,
@@ -299,12 +302,15 @@ impl<'a> Engine<'a> {
             .descriptor
             .as_ref()
             .map(|d| d.media_type.as_str());
-        let what = "the image's root document";
+        let what = match &image.root.descriptor {
+            Some(d) => format!("the image's root document {}", d.digest),
+            None => "the image's root document".into(),
+        };
         match Document::parse(&image.root.bytes, declared).map_err(|source| {
             self.err(
                 side,
                 InputError::Document {
-                    what: what.into(),
+                    what: what.clone(),
                     source,
                 },
             )
@@ -315,7 +321,7 @@ impl<'a> Engine<'a> {
                     self.err(
                         side,
                         InputError::Document {
-                            what: what.into(),
+                            what,
                             source: source.into(),
                         },
                     )
@@ -718,18 +724,18 @@ impl<'a> Engine<'a> {
         })
     }
 
-    /// The config as `T` (its JSON value, or the fields the engine reads).
+    /// The config as `T` (its JSON value, or the fields the engine reads), refused where Go
+    /// would read it ambiguously.
     fn config_as<T: serde::de::DeserializeOwned>(
         &self,
         side: usize,
         desc: &Descriptor,
         bytes: &[u8],
     ) -> Result<T, CompareError> {
-        serde_json::from_slice(bytes).map_err(|source| {
+        gojson::from_slice(bytes, &gojson::IMAGE_CONFIG).map_err(|source| {
             self.err(
                 side,
-                InputError::Json {
-                    what: "config",
+                InputError::Config {
                     digest: desc.digest.clone(),
                     source,
                 },

@@ -2,7 +2,7 @@
 
 use super::{ImageRecord, Store, StoreError};
 use crate::content::{BlobSource, ContentError, Limits, read_json_blob};
-use crate::model::{Config, Descriptor, Document, Platform, media};
+use crate::model::{Config, Descriptor, Document, Platform, gojson, media};
 use crate::reference::DockerRef;
 use crate::source::Image;
 
@@ -143,7 +143,7 @@ impl Walk {
 
 /// The platform an image config declares, when it declares one.
 pub(crate) fn platform_of(config: &[u8]) -> Option<Platform> {
-    let config: Config = serde_json::from_slice(config).ok()?;
+    let config: Config = gojson::from_slice(config, &gojson::IMAGE_CONFIG).ok()?;
     Some(Platform {
         os: config.os?,
         architecture: config.architecture?,
