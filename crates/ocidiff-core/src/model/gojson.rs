@@ -54,14 +54,13 @@ const STRING_MAP: Shape = Map(&Str);
 /// `map[string]struct{}` (`ExposedPorts`, `Volumes`): the values are empty structs.
 const SET: Shape = Map(&Struct(&[]));
 
-/// image-spec `Platform`, plus `features` of Docker manifest lists' `PlatformSpec`.
+/// image-spec `Platform`.
 const PLATFORM: Shape = Struct(&[
     ("architecture", Str),
     ("os", Str),
     ("os.version", Str),
     ("os.features", STRINGS),
     ("variant", Str),
-    ("features", STRINGS),
 ]);
 
 /// image-spec `Descriptor` (distribution's is a subset).
@@ -76,6 +75,29 @@ const DESCRIPTOR: Shape = Struct(&[
     ("artifactType", Str),
 ]);
 
+/// An index entry: a descriptor whose platform may also be a Docker manifest list's
+/// `PlatformSpec`, which has `features`.
+const ENTRY: Shape = Struct(&[
+    ("mediaType", Str),
+    ("digest", Str),
+    ("size", Int),
+    ("urls", STRINGS),
+    ("annotations", STRING_MAP),
+    ("data", Str),
+    (
+        "platform",
+        Struct(&[
+            ("architecture", Str),
+            ("os", Str),
+            ("os.version", Str),
+            ("os.features", STRINGS),
+            ("variant", Str),
+            ("features", STRINGS),
+        ]),
+    ),
+    ("artifactType", Str),
+]);
+
 /// A manifest or an index, OCI or Docker: one schema for both because containerd decodes
 /// every such document into a probe holding `config`, `layers`, `manifests` and `fsLayers`
 /// before it decodes it as what its descriptor says it is.
@@ -85,7 +107,7 @@ pub const DOCUMENT: Shape = Struct(&[
     ("artifactType", Str),
     ("config", DESCRIPTOR),
     ("layers", List(&DESCRIPTOR)),
-    ("manifests", List(&DESCRIPTOR)),
+    ("manifests", List(&ENTRY)),
     ("subject", DESCRIPTOR),
     ("annotations", STRING_MAP),
     ("fsLayers", Any),
