@@ -282,8 +282,13 @@ pub(super) fn classic_manifest(
     };
 
     let (config_bytes, config_blob) = members.config(&image.config)?;
-    let config: Config = gojson::from_slice(&config_bytes, &gojson::IMAGE_CONFIG)
-        .map_err(|e| malformed(path, &image.config, e.to_string()))?;
+    let config: Config = gojson::from_slice(&config_bytes, &gojson::IMAGE_CONFIG).map_err(|e| {
+        malformed(
+            path,
+            &format!("image config {}", image.config),
+            e.to_string(),
+        )
+    })?;
     let diff_ids = config.rootfs.map(|r| r.diff_ids).unwrap_or_default();
     if diff_ids.len() != image.layers.len() {
         return Err(malformed(
