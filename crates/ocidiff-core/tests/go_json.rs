@@ -384,7 +384,7 @@ fn hand_picked() {
         format!(r#"{{"schemaVersion":2,"config":{cfg},"layers":[],"manifests":null}}"#),
         format!(r#"{{"schemaVersion":2,"config":{cfg},"layers":[],"fsLayers":[]}}"#),
         format!(r#"{{"schemaVersion":2,"manifests":[{entry}]}}"#),
-        format!(r#"{{"schemaVersion":2,"manifests":null}}"#),
+        r#"{"schemaVersion":2,"manifests":null}"#.to_owned(),
         format!(r#"{{"schemaVersion":2,"manifests":[{entry}],"layers":null}}"#),
         format!(r#"{{"schemaVersion":2,"manifests":[{entry}],"annotations":{{"a":"1","a":"2"}}}}"#),
         format!(

@@ -408,7 +408,7 @@ impl<'de> Visitor<'de> for Walk<'_> {
                         Some((field, _)) => {
                             return Err(self.refuse(GoJsonError::Folded {
                                 path: format!("{}{step}", self.path),
-                                field: *field,
+                                field,
                             }));
                         }
                         None => &Any,
