@@ -28,7 +28,8 @@ pub mod registry;
 mod write;
 
 pub use image::{
-    Blob, BuiltImage, BuiltIndex, DEFAULT_CREATED, ImageSpec, IndexSpec, MediaStyle, Root,
+    Blob, BuiltImage, BuiltIndex, DEFAULT_CREATED, ImageSpec, IndexEntry, IndexSpec, MediaStyle,
+    Root,
 };
 pub use layer::{
     Compression, DEFAULT_MTIME, Entry, EntryKind, Layer, TarFormat, compress, sha256_digest,

@@ -225,7 +225,7 @@ fn bad_inputs_exit_2_with_one_line() {
         (
             vec![
                 "--platform".into(),
-                "linux".into(),
+                "linux/".into(),
                 good[0].clone(),
                 good[0].clone(),
             ],

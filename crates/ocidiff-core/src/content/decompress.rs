@@ -20,13 +20,7 @@ pub fn decompress<'a, R: Read + Send + 'a>(inner: R) -> Result<Decompressed<'a>,
     let head = buffered
         .fill_buf()
         .map_err(|e| ContentError::Decompress(format!("reading layer: {e}")))?;
-    let compression = if head.starts_with(&[0x1f, 0x8b]) {
-        Compression::Gzip
-    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Compression::Zstd
-    } else {
-        Compression::None
-    };
+    let compression = sniff(head);
     let reader: Box<dyn Read + Send + 'a> = match compression {
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(buffered)),
         Compression::Zstd => Box::new(
@@ -39,6 +33,17 @@ pub fn decompress<'a, R: Read + Send + 'a>(inner: R) -> Result<Decompressed<'a>,
         compression,
         reader,
     })
+}
+
+/// The compression a stream's first bytes (four are enough) show.
+pub fn sniff(head: &[u8]) -> Compression {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Compression::Gzip
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Compression::Zstd
+    } else {
+        Compression::None
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ mod verify;
 
 use std::io::{self, Read};
 
-pub use decompress::{Decompressed, decompress};
+pub use decompress::{Decompressed, decompress, sniff};
 pub use limits::{LimitedReader, Limits};
 pub use verify::VerifyingReader;
 
@@ -159,6 +159,54 @@ pub fn verify_blob(source: &dyn BlobSource, desc: &Descriptor) -> Result<(), Con
     let mut reader = open_verified(source, desc)?;
     io::copy(&mut reader, &mut io::sink()).map_err(|e| ContentError::from_io(&desc.digest, e))?;
     Ok(())
+}
+
+/// A layer blob's diff ID: the SHA-256 of its stream once decompressed, read to its end as
+/// runtimes read it (what its config's `rootfs.diff_ids` must name), the blob's digest being
+/// verified on the way. A blob whose first bytes show no compression is its own diff ID; with
+/// `trust_digest` (the same bytes are known to carry that digest), it is then not read further.
+pub fn diff_id(
+    source: &dyn BlobSource,
+    desc: &Descriptor,
+    limits: &Limits,
+    trust_digest: bool,
+) -> Result<Digest, ContentError> {
+    let mut reader = open_verified(source, desc)?;
+    let mut head = [0u8; 4];
+    let mut got = 0;
+    while got < head.len() {
+        match reader.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(ContentError::from_io(&desc.digest, e)),
+        }
+    }
+    let whole = io::Cursor::new(head[..got].to_vec()).chain(reader);
+    if sniff(&head[..got]) == crate::model::Compression::None {
+        if !trust_digest {
+            io::copy(&mut { whole }, &mut io::sink())
+                .map_err(|e| ContentError::from_io(&desc.digest, e))?;
+        }
+        return Ok(desc.digest.clone());
+    }
+    let decompressed = decompress(whole)?;
+    let mut limited = LimitedReader::new(
+        decompressed.reader,
+        limits.decompressed_bytes,
+        format!("layer {} decompressed", desc.digest),
+    );
+    let mut hasher = crate::model::Hasher::new(crate::model::Algorithm::Sha256);
+    let mut buf = vec![0u8; 128 << 10];
+    loop {
+        match limited.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(ContentError::from_io(&desc.digest, e)),
+        }
+    }
+    Ok(hasher.finish())
 }
 
 #[cfg(test)]
