@@ -87,6 +87,9 @@ pub struct ImageSpec {
     /// platform. `None` means linux/amd64 in the config and no platform on a top-level
     /// descriptor.
     pub platform: Option<String>,
+    /// Text replacements in the written config (`from`, `to`, each once): for documents a
+    /// JSON value cannot hold, such as repeated keys.
+    pub config_text_edits: Vec<(String, String)>,
 }
 
 /// An image built into its blobs.
@@ -139,6 +142,14 @@ impl ImageSpec {
     /// Leaves a default config field out.
     pub fn without_config_field(mut self, key: &str) -> ImageSpec {
         self.config_overrides.push((key.to_owned(), None));
+        self
+    }
+
+    /// Replaces the first `from` in the config's JSON text with `to` (the config is written
+    /// compactly, keys in order: `"User":"nobody"`).
+    pub fn edit_config_text(mut self, from: &str, to: &str) -> ImageSpec {
+        self.config_text_edits
+            .push((from.to_owned(), to.to_owned()));
         self
     }
 
@@ -219,7 +230,16 @@ impl ImageSpec {
             MediaStyle::Oci => (OCI_MANIFEST, OCI_CONFIG),
             MediaStyle::Docker => (DOCKER_MANIFEST, DOCKER_CONFIG),
         };
-        let config = Blob::new(config_type, to_json(&self.config_json(&diff_ids)));
+        let mut config_text = String::from_utf8(to_json(&self.config_json(&diff_ids)))
+            .expect("serde_json writes UTF-8");
+        for (from, to) in &self.config_text_edits {
+            assert!(
+                config_text.contains(from.as_str()),
+                "{from:?} is not in {config_text}"
+            );
+            config_text = config_text.replacen(from.as_str(), to, 1);
+        }
+        let config = Blob::new(config_type, config_text.into_bytes());
         let mut manifest = json!({
             "schemaVersion": 2,
             "mediaType": manifest_type,

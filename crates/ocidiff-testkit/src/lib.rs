@@ -17,6 +17,8 @@
 //! ```
 
 pub mod examples;
+mod go;
+pub mod go_json;
 pub mod go_tar;
 pub mod hostile_tar;
 mod image;

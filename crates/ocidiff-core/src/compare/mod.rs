@@ -26,7 +26,10 @@ use crate::finding::{
 };
 use crate::layer::{self, ApplyError, LayerError};
 pub use crate::model::PlatformChoice;
-use crate::model::{Blob, Descriptor, Digest, Document, DocumentError, Manifest, Platform, media};
+use crate::model::{
+    Blob, Descriptor, Digest, Document, DocumentError, GoJsonError, Manifest, Platform, gojson,
+    media,
+};
 use crate::normalize::{Rules, document};
 use crate::source::Image;
 use crate::source::select::{self, Offered, SelectError};
@@ -149,6 +152,8 @@ pub enum InputError {
     Layer(#[from] LayerError),
     #[error("{what}: {source}")]
     Document { what: String, source: DocumentError },
+    #[error("image config {digest}: {source}")]
+    Config { digest: Digest, source: GoJsonError },
     #[error("{what} {digest}: malformed JSON: {source}")]
     Json {
         what: &'static str,
@@ -318,12 +323,15 @@ impl<'a> Engine<'a> {
             .descriptor
             .as_ref()
             .map(|d| d.media_type.as_str());
-        let what = "the image's root document";
+        let what = match &image.root.descriptor {
+            Some(d) => format!("the image's root document {}", d.digest),
+            None => "the image's root document".into(),
+        };
         let document_error = |source: DocumentError| {
             self.err(
                 side,
                 InputError::Document {
-                    what: what.into(),
+                    what: what.clone(),
                     source,
                 },
             )
@@ -626,18 +634,18 @@ impl<'a> Engine<'a> {
         })
     }
 
-    /// The config as `T` (its JSON value, or the fields the engine reads).
+    /// The config as `T` (its JSON value, or the fields the engine reads), refused where Go
+    /// would read it ambiguously.
     fn config_as<T: serde::de::DeserializeOwned>(
         &self,
         side: usize,
         desc: &Descriptor,
         bytes: &[u8],
     ) -> Result<T, CompareError> {
-        serde_json::from_slice(bytes).map_err(|source| {
+        gojson::from_slice(bytes, &gojson::IMAGE_CONFIG).map_err(|source| {
             self.err(
                 side,
-                InputError::Json {
-                    what: "config",
+                InputError::Config {
                     digest: desc.digest.clone(),
                     source,
                 },

@@ -15,6 +15,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use super::gojson::{self, GoJsonError};
 use super::oci::Descriptor;
 
 /// A platform as in an index entry or an image config.
@@ -145,8 +146,8 @@ impl Platform {
 
     /// The platform an image config declares, as containerd reads it from a config (`os`,
     /// `architecture`, `variant`, `os.version`, `os.features`), if it names an OS and an
-    /// architecture.
-    pub fn of_config(config: &[u8]) -> Result<Option<Platform>, serde_json::Error> {
+    /// architecture. A config Go would read ambiguously is refused ([`gojson`]).
+    pub fn of_config(config: &[u8]) -> Result<Option<Platform>, GoJsonError> {
         #[derive(Deserialize)]
         struct Fields {
             #[serde(default)]
@@ -160,7 +161,7 @@ impl Platform {
             #[serde(default, rename = "os.features")]
             os_features: Option<Vec<String>>,
         }
-        let f: Fields = serde_json::from_slice(config)?;
+        let f: Fields = gojson::from_slice(config, &gojson::IMAGE_CONFIG)?;
         Ok(match (f.os, f.architecture) {
             (Some(os), Some(architecture)) if !os.is_empty() && !architecture.is_empty() => {
                 Some(Platform {

@@ -15,7 +15,7 @@ use super::SourceError;
 use super::archive::{ArchiveError, Span, TarIndex};
 use super::oci_archive::OciArchive;
 use crate::content::{BlobSource, ContentError, Limits, read_json_blob};
-use crate::model::{Blob, Config, Descriptor, Digest, Document, media};
+use crate::model::{Blob, Config, Descriptor, Digest, Document, gojson, media};
 
 /// Opens the image `reference` names (or the only one) in a `docker save` tarball.
 pub fn open(
@@ -240,7 +240,7 @@ pub(super) fn classic_manifest(
     reference: Option<&str>,
     members: &mut dyn ClassicMembers,
 ) -> Result<Vec<u8>, SourceError> {
-    let saved: Vec<SavedImage> = serde_json::from_slice(manifest_json)
+    let saved: Vec<SavedImage> = gojson::from_slice(manifest_json, &gojson::DOCKER_SAVE_MANIFEST)
         .map_err(|e| malformed(path, "manifest.json", e.to_string()))?;
     let available = || {
         saved
@@ -282,8 +282,13 @@ pub(super) fn classic_manifest(
     };
 
     let (config_bytes, config_blob) = members.config(&image.config)?;
-    let config: Config = serde_json::from_slice(&config_bytes)
-        .map_err(|e| malformed(path, &image.config, e.to_string()))?;
+    let config: Config = gojson::from_slice(&config_bytes, &gojson::IMAGE_CONFIG).map_err(|e| {
+        malformed(
+            path,
+            &format!("image config {}", image.config),
+            e.to_string(),
+        )
+    })?;
     let diff_ids = config.rootfs.map(|r| r.diff_ids).unwrap_or_default();
     if diff_ids.len() != image.layers.len() {
         return Err(malformed(

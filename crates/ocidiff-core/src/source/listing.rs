@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::{ArchiveError, SourceError, TarIndex};
-use crate::model::Index;
+use crate::model::{GoJsonError, Index, gojson};
 
 /// One image of an archive.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,7 +34,7 @@ pub fn archived_images(path: &Path) -> Result<Vec<ArchivedImage>, SourceError> {
     }
     let tar = TarIndex::scan(path)?;
     let limit = crate::content::Limits::default().json_bytes;
-    let malformed = |what: &str, e: serde_json::Error| {
+    let malformed = |what: &str, e: GoJsonError| {
         SourceError::Archive(ArchiveError::Malformed {
             path: path.to_owned(),
             what: what.to_owned(),
@@ -43,8 +43,8 @@ pub fn archived_images(path: &Path) -> Result<Vec<ArchivedImage>, SourceError> {
     };
     if tar.contains("manifest.json") {
         let bytes = tar.read_small("manifest.json", limit)?;
-        let entries: Vec<Entry> =
-            serde_json::from_slice(&bytes).map_err(|e| malformed("manifest.json", e))?;
+        let entries: Vec<Entry> = gojson::from_slice(&bytes, &gojson::DOCKER_SAVE_MANIFEST)
+            .map_err(|e| malformed("manifest.json", e))?;
         let single = entries.len() == 1;
         return Ok(entries
             .into_iter()
@@ -58,7 +58,8 @@ pub fn archived_images(path: &Path) -> Result<Vec<ArchivedImage>, SourceError> {
             .collect());
     }
     let bytes = tar.read_small("index.json", limit)?;
-    let index: Index = serde_json::from_slice(&bytes).map_err(|e| malformed("index.json", e))?;
+    let index: Index =
+        gojson::from_slice(&bytes, &gojson::DOCUMENT).map_err(|e| malformed("index.json", e))?;
     let single = index.manifests.len() == 1;
     Ok(index
         .manifests
