@@ -18,10 +18,10 @@ use serde_json::json;
 
 use super::jobs::largest_first;
 use super::{CompareError, Engine, InputError, classify, entries};
-use crate::content;
+use crate::content::{self, ContentError};
 use crate::finding::{Class, Detail, FieldDiff, Finding, Kind};
 use crate::layer::{self, EntryMeta, EntryType, Listing, NoteKind, Tree, apply::Effect};
-use crate::model::{Descriptor, Digest, MediaKind};
+use crate::model::{Descriptor, Digest};
 
 /// What the layers of a pair gave.
 pub(super) struct Layers {
@@ -79,7 +79,7 @@ impl Engine<'_> {
                 )?;
             }
             let pairs: Vec<_> = ll.iter().zip(rl).collect();
-            self.verify_shared(&pairs)?;
+            self.verify_shared(&pairs, true)?;
             return Ok(Layers {
                 findings,
                 trees: None,
@@ -202,7 +202,7 @@ impl Engine<'_> {
             shared.push((&ll[i], &rl[i]));
             self.check_shared_diff_id(i, &ll[i], [diff_ids[0][i].clone(), diff_ids[1][i].clone()])?;
         }
-        self.verify_shared(&shared)?;
+        self.verify_shared(&shared, true)?;
         let mut notes: [Vec<SideNote>; 2] = [Vec::new(), Vec::new()];
         for (side, found) in applied {
             notes[side].extend(found);
@@ -266,19 +266,13 @@ impl Engine<'_> {
         (pair_findings, watch)
     }
 
+    /// The one check of layer media types, whatever the mode: each must be a type runtimes
+    /// unpack without a plugin ([`content::layer_kind`]); how its bytes then decompress is
+    /// checked where they are read (the walk, or the verification of a shared layer).
     fn check_media_types(&self, side: usize, layers: &[Descriptor]) -> Result<(), CompareError> {
         for d in layers {
-            if !matches!(d.kind(), MediaKind::Layer(_)) {
-                return Err(self.err(
-                    side,
-                    InputError::WrongKind {
-                        what: "layer",
-                        digest: d.digest.clone(),
-                        found: "blob of an unsupported media type",
-                        expected: "a tar layer (OCI or Docker, uncompressed, gzip or zstd)",
-                    },
-                ));
-            }
+            content::layer_kind(&d.digest, &d.media_type)
+                .map_err(|e| self.err(side, ContentError::from(e)))?;
         }
         Ok(())
     }
@@ -400,6 +394,8 @@ impl Engine<'_> {
         // when the limits it was made under are no looser than this run's.
         if let Some(walked) = self.sides[side].walked.get(&desc.digest) {
             if self.opts.limits.covers(&content::Limits::default()) {
+                content::check_walked(&desc.digest, &desc.media_type, walked.compression)
+                    .map_err(|e| self.err(side, ContentError::from(e)))?;
                 return Ok(walked.as_layer(index));
             }
         }

@@ -8,11 +8,14 @@ mod verify;
 
 use std::io::{self, Read};
 
-pub use decompress::{Decompressed, decompress};
+pub use decompress::{
+    DecompressError, Decompressed, Format, HEAD_BYTES, check_walked, compression_of, decompress,
+    layer_kind,
+};
 pub use limits::{LimitedReader, Limits};
 pub use verify::VerifyingReader;
 
-use crate::model::{Descriptor, Digest};
+use crate::model::{Compression, Descriptor, Digest};
 
 /// Anything that holds blobs by digest: an OCI layout, an archive, a store.
 pub trait BlobSource: Send + Sync {
@@ -53,8 +56,8 @@ pub enum ContentError {
     /// A blob read while it downloads whose download failed.
     #[error("downloading blob {digest}: {reason}")]
     Download { digest: Digest, reason: String },
-    #[error("{0}")]
-    Decompress(String),
+    #[error(transparent)]
+    Decompress(#[from] DecompressError),
 }
 
 impl ContentError {
@@ -159,6 +162,39 @@ pub fn verify_blob(source: &dyn BlobSource, desc: &Descriptor) -> Result<(), Con
     let mut reader = open_verified(source, desc)?;
     io::copy(&mut reader, &mut io::sink()).map_err(|e| ContentError::from_io(&desc.digest, e))?;
     Ok(())
+}
+
+/// Reads a layer blob to its end to check it against its descriptor, and checks on the way
+/// that runtimes decompress its bytes alike under its media type ([`compression_of`]). With
+/// `verify` false (the blob's bytes are the same on both sides whatever they are), only its
+/// first bytes are read.
+pub fn verify_layer(
+    source: &dyn BlobSource,
+    desc: &Descriptor,
+    verify: bool,
+) -> Result<Compression, ContentError> {
+    let verify = verify && !source.is_verified(&desc.digest);
+    let mut reader: Box<dyn Read + Send + '_> = if verify {
+        Box::new(open_verified(source, desc)?)
+    } else {
+        source.open(&desc.digest)?
+    };
+    let mut head = [0u8; HEAD_BYTES];
+    let mut n = 0;
+    while n < head.len() {
+        match reader.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(ContentError::from_io(&desc.digest, e)),
+        }
+    }
+    let compression = compression_of(&desc.digest, &desc.media_type, &head[..n])?;
+    if verify {
+        io::copy(&mut reader, &mut io::sink())
+            .map_err(|e| ContentError::from_io(&desc.digest, e))?;
+    }
+    Ok(compression)
 }
 
 #[cfg(test)]
