@@ -712,9 +712,45 @@ fn same_digest_blobs_are_verified_on_both_sides() {
 fn unknown_media_types_are_compared_or_refused_clearly() {
     let sb = Sandbox::new();
     let tar = Layer::new(vec![Entry::file("a", "1")]).tar_bytes();
-    let odd = sb.raw("odd", &[RawLayer::new("application/x-not-a-layer", tar)]);
-    sb.diff(&[&sb.plain(), &odd])
-        .error(&["unsupported media type"]);
+    let gzip = compress(&tar, Compression::Gzip);
+    // One check whatever the mode: the layer view, the file system view, the packages.
+    let modes: [&[&str]; 3] = [&[], &["--flatten"], &["--packages"]];
+    for (i, (media_type, bytes, needle)) in [
+        (
+            "application/x-not-a-layer",
+            &tar,
+            "\"application/x-not-a-layer\"",
+        ),
+        (
+            "application/vnd.oci.image.layer.v1.tar+foo",
+            &tar,
+            "\"application/vnd.oci.image.layer.v1.tar+foo\"",
+        ),
+        (
+            "application/vnd.oci.image.layer.v1.tar+gzip+encrypted",
+            &gzip,
+            "cannot decrypt",
+        ),
+        (
+            "application/vnd.oci.image.layer.v1.tar",
+            &gzip,
+            "containerd as an uncompressed tar",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let odd = sb.raw(
+            &format!("odd-{i}"),
+            &[RawLayer::new(media_type, bytes.clone())],
+        );
+        let plain = sb.plain();
+        for mode in modes {
+            let mut args = mode.to_vec();
+            args.extend([plain.as_str(), odd.as_str()]);
+            sb.diff(&args).error(&[needle]);
+        }
+    }
 
     // A manifest whose own media type is unknown.
     let dir = sb.path().join("odd-manifest");

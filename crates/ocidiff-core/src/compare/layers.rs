@@ -18,10 +18,10 @@ use serde_json::json;
 
 use super::jobs::largest_first;
 use super::{CompareError, Engine, InputError, classify, entries};
-use crate::content;
+use crate::content::{self, ContentError};
 use crate::finding::{Class, Detail, FieldDiff, Finding, Kind};
 use crate::layer::{self, EntryMeta, EntryType, Listing, NoteKind, Tree, apply::Effect};
-use crate::model::{Descriptor, Digest, MediaKind};
+use crate::model::{Descriptor, Digest};
 
 /// What the layers of a pair gave.
 pub(super) struct Layers {
@@ -259,19 +259,13 @@ impl Engine<'_> {
         (pair_findings, watch)
     }
 
+    /// The one check of layer media types, whatever the mode: each must be a type runtimes
+    /// unpack without a plugin ([`content::layer_kind`]); how its bytes then decompress is
+    /// checked where they are read (the walk, or the verification of a shared layer).
     fn check_media_types(&self, side: usize, layers: &[Descriptor]) -> Result<(), CompareError> {
         for d in layers {
-            if !matches!(d.kind(), MediaKind::Layer(_)) {
-                return Err(self.err(
-                    side,
-                    InputError::WrongKind {
-                        what: "layer",
-                        digest: d.digest.clone(),
-                        found: "blob of an unsupported media type",
-                        expected: "a tar layer (OCI or Docker, uncompressed, gzip or zstd)",
-                    },
-                ));
-            }
+            content::layer_kind(&d.digest, &d.media_type)
+                .map_err(|e| self.err(side, ContentError::from(e)))?;
         }
         Ok(())
     }
@@ -317,16 +311,21 @@ impl Engine<'_> {
             |job| match job {
                 // The same source holds the same bytes on both sides: as for a blob both
                 // share there, an uncompressed one is not read only to learn its digest.
-                Job::DiffId(i) => content::diff_id(
-                    &*self.sides[0].blobs,
-                    &ll[i],
-                    &self.opts.limits,
-                    same_source,
-                )
-                .map(|id| Some((i, id)))
-                .map_err(|e| self.err(0, e)),
-                Job::Verify(i) => content::verify_blob(&*self.sides[1].blobs, &rl[i])
-                    .map(|()| None)
+                Job::DiffId(i) => {
+                    let (id, compression) = content::diff_id(
+                        &*self.sides[0].blobs,
+                        &ll[i],
+                        &self.opts.limits,
+                        same_source,
+                    )
+                    .map_err(|e| self.err(0, e))?;
+                    // The same bytes may be typed differently on the right.
+                    content::check_walked(&rl[i].digest, &rl[i].media_type, compression)
+                        .map_err(|e| self.err(1, ContentError::from(e)))?;
+                    Ok(Some((i, id)))
+                }
+                Job::Verify(i) => content::verify_layer(&*self.sides[1].blobs, &rl[i], true)
+                    .map(|_| None)
                     .map_err(|e| self.err(1, e)),
             },
         )?;
@@ -336,7 +335,7 @@ impl Engine<'_> {
             }
             self.check_claims(i, &ll[i], &id, diff_ids)?;
         }
-        self.verify_shared(&known)
+        self.verify_shared(&known, true)
     }
 
     /// Both configs' diff ID for the `index`-th layer, `desc`, against what it is.
@@ -454,6 +453,8 @@ impl Engine<'_> {
         // when the limits it was made under are no looser than this run's.
         if let Some(walked) = self.sides[side].walked.get(&desc.digest) {
             if self.opts.limits.covers(&content::Limits::default()) {
+                content::check_walked(&desc.digest, &desc.media_type, walked.compression)
+                    .map_err(|e| self.err(side, ContentError::from(e)))?;
                 return Ok(walked.as_layer(index));
             }
         }

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::*;
 use crate::finding::{self, Class};
+use crate::model::media;
 use crate::reference::ImageRef;
 use crate::source;
 
@@ -664,6 +665,86 @@ fn a_blob_both_sides_take_from_one_source_is_not_read() {
     // layers name their parents and write nothing twice, so what they do does not depend on it.
     let read = read.load(std::sync::atomic::Ordering::Relaxed);
     assert!(read < 100_000, "{read} bytes read");
+}
+
+/// A layout at `path` holding one image per `(tag, layer media type)`, all of the same config
+/// and gzip layer blob, only the layer's media type differing.
+fn typed_layout(path: &Path, tags: &[(&str, &str)]) {
+    use ocidiff_testkit::{Blob, write_index_json, write_layout_blobs};
+    let layer = Layer::new(vec![Entry::file("a", "1")]);
+    let blob = layer.clone().compression(Compression::Gzip).blob_bytes();
+    let config = Blob::new(
+        media::OCI_CONFIG,
+        serde_json::to_vec(&json!({"os": "linux", "architecture": "amd64",
+            "rootfs": {"type": "layers", "diff_ids": [layer.diff_id()]}}))
+        .unwrap(),
+    );
+    let mut blobs = vec![
+        config.clone(),
+        Blob::new(media::OCI_LAYER_GZIP, blob.clone()),
+    ];
+    let mut descriptors = Vec::new();
+    for (tag, media_type) in tags {
+        let manifest = Blob::new(
+            media::OCI_MANIFEST,
+            serde_json::to_vec(
+                &json!({"schemaVersion": 2, "mediaType": media::OCI_MANIFEST,
+                "config": config.descriptor(),
+                "layers": [Blob::new(media_type, blob.clone()).descriptor()]}),
+            )
+            .unwrap(),
+        );
+        let mut d = manifest.descriptor();
+        d["annotations"] = json!({"org.opencontainers.image.ref.name": tag});
+        descriptors.push(d);
+        blobs.push(manifest);
+    }
+    write_layout_blobs(path, &blobs).unwrap();
+    write_index_json(
+        path,
+        &serde_json::to_vec(&json!({"schemaVersion": 2, "manifests": descriptors})).unwrap(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_shared_layer_is_checked_under_each_sides_media_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let open_tag = |path: &Path, tag: &str| {
+        source::open(&ImageRef::OciDir {
+            path: path.to_owned(),
+            reference: Some(tag.into()),
+        })
+        .unwrap()
+    };
+    // The same gzip bytes under `+gzip` (runtimes agree) and under the uncompressed OCI type
+    // (Docker decompresses it, containerd does not): from one source or from two.
+    let one = dir.path().join("one");
+    typed_layout(
+        &one,
+        &[("gz", media::OCI_LAYER_GZIP), ("tar", media::OCI_LAYER)],
+    );
+    let other = dir.path().join("other");
+    typed_layout(
+        &other,
+        &[("tar", media::OCI_LAYER), ("gz", media::OCI_LAYER_GZIP)],
+    );
+    for rhs in [open_tag(&one, "tar"), open_tag(&other, "tar")] {
+        let err = compare(&open_tag(&one, "gz"), &rhs, &strict())
+            .err()
+            .unwrap();
+        assert_eq!(err.side, Some(1), "{err}");
+        assert!(
+            err.to_string()
+                .contains("containerd as an uncompressed tar"),
+            "{err}"
+        );
+    }
+    let report = compare(&open_tag(&one, "gz"), &open_tag(&other, "gz"), &strict()).unwrap();
+    assert_eq!(
+        report.report.findings.iter().filter(|f| f.counted).count(),
+        0
+    );
 }
 
 fn set_aside(report: &Report) -> Vec<(String, Class)> {

@@ -8,11 +8,14 @@ mod verify;
 
 use std::io::{self, Read};
 
-pub use decompress::{Decompressed, decompress, sniff};
+pub use decompress::{
+    DecompressError, Decompressed, Format, HEAD_BYTES, check_walked, compression_of, decompress,
+    layer_kind,
+};
 pub use limits::{LimitedReader, Limits};
 pub use verify::VerifyingReader;
 
-use crate::model::{Descriptor, Digest};
+use crate::model::{Compression, Descriptor, Digest};
 
 /// Anything that holds blobs by digest: an OCI layout, an archive, a store.
 pub trait BlobSource: Send + Sync {
@@ -53,8 +56,8 @@ pub enum ContentError {
     /// A blob read while it downloads whose download failed.
     #[error("downloading blob {digest}: {reason}")]
     Download { digest: Digest, reason: String },
-    #[error("{0}")]
-    Decompress(String),
+    #[error(transparent)]
+    Decompress(#[from] DecompressError),
 }
 
 impl ContentError {
@@ -161,36 +164,44 @@ pub fn verify_blob(source: &dyn BlobSource, desc: &Descriptor) -> Result<(), Con
     Ok(())
 }
 
-/// A layer blob's diff ID: the SHA-256 of its stream once decompressed, read to its end as
-/// runtimes read it (what its config's `rootfs.diff_ids` must name), the blob's digest being
-/// verified on the way. A blob whose first bytes show no compression is its own diff ID; with
-/// `trust_digest` (the same bytes are known to carry that digest), it is then not read further.
+/// Reads the first [`HEAD_BYTES`] of `reader` (fewer if it ends sooner).
+fn read_head(reader: &mut impl Read, digest: &Digest) -> Result<Vec<u8>, ContentError> {
+    let mut head = [0u8; HEAD_BYTES];
+    let mut n = 0;
+    while n < head.len() {
+        match reader.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(ContentError::from_io(digest, e)),
+        }
+    }
+    Ok(head[..n].to_vec())
+}
+
+/// A layer blob's diff ID: the SHA-256 of its stream once decompressed as runtimes decompress
+/// it under its media type, read to its end (what its config's `rootfs.diff_ids` must name),
+/// and the compression found; the blob's digest is verified on the way. An uncompressed blob
+/// is its own diff ID; with `trust_digest` (the same bytes are known to carry that digest), it
+/// is then not read further.
 pub fn diff_id(
     source: &dyn BlobSource,
     desc: &Descriptor,
     limits: &Limits,
     trust_digest: bool,
-) -> Result<Digest, ContentError> {
+) -> Result<(Digest, Compression), ContentError> {
     let mut reader = open_verified(source, desc)?;
-    let mut head = [0u8; 4];
-    let mut got = 0;
-    while got < head.len() {
-        match reader.read(&mut head[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(ContentError::from_io(&desc.digest, e)),
-        }
-    }
-    let whole = io::Cursor::new(head[..got].to_vec()).chain(reader);
-    if sniff(&head[..got]) == crate::model::Compression::None {
+    let head = read_head(&mut reader, &desc.digest)?;
+    let compression = compression_of(&desc.digest, &desc.media_type, &head)?;
+    let whole = io::Cursor::new(head).chain(reader);
+    if compression == Compression::None {
         if !trust_digest {
             io::copy(&mut { whole }, &mut io::sink())
                 .map_err(|e| ContentError::from_io(&desc.digest, e))?;
         }
-        return Ok(desc.digest.clone());
+        return Ok((desc.digest.clone(), compression));
     }
-    let decompressed = decompress(whole)?;
+    let decompressed = decompress(whole, &desc.digest, &desc.media_type)?;
     let mut limited = LimitedReader::new(
         decompressed.reader,
         limits.decompressed_bytes,
@@ -206,7 +217,31 @@ pub fn diff_id(
             Err(e) => return Err(ContentError::from_io(&desc.digest, e)),
         }
     }
-    Ok(hasher.finish())
+    Ok((hasher.finish(), compression))
+}
+
+/// Reads a layer blob to its end to check it against its descriptor, and checks on the way
+/// that runtimes decompress its bytes alike under its media type ([`compression_of`]). With
+/// `verify` false (the blob's bytes are the same on both sides whatever they are), only its
+/// first bytes are read.
+pub fn verify_layer(
+    source: &dyn BlobSource,
+    desc: &Descriptor,
+    verify: bool,
+) -> Result<Compression, ContentError> {
+    let verify = verify && !source.is_verified(&desc.digest);
+    let mut reader: Box<dyn Read + Send + '_> = if verify {
+        Box::new(open_verified(source, desc)?)
+    } else {
+        source.open(&desc.digest)?
+    };
+    let head = read_head(&mut reader, &desc.digest)?;
+    let compression = compression_of(&desc.digest, &desc.media_type, &head)?;
+    if verify {
+        io::copy(&mut reader, &mut io::sink())
+            .map_err(|e| ContentError::from_io(&desc.digest, e))?;
+    }
+    Ok(compression)
 }
 
 #[cfg(test)]

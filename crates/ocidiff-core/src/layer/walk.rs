@@ -97,8 +97,9 @@ where
         }
         .into());
     }
+    content::layer_kind(digest, &desc.media_type).map_err(ContentError::from)?;
     let raw = content::open_verified(source, desc)?;
-    walk_stream(raw, digest, layer, limits, visit)
+    walk_stream(raw, digest, &desc.media_type, layer, limits, visit)
 }
 
 /// Hashes what passes through it.
@@ -132,10 +133,12 @@ impl<R: Read> Read for FileHashing<R> {
 }
 
 /// [`walk`] over a blob's bytes, however they arrive; `digest` names it in errors and is the
-/// diff ID of an uncompressed blob. Reads the stream to its end.
+/// diff ID of an uncompressed blob; `media_type` decides, with the bytes, how it is
+/// decompressed. Reads the stream to its end.
 pub fn walk_stream<R, F>(
     raw: R,
     digest: &Digest,
+    media_type: &str,
     layer: usize,
     limits: &Limits,
     mut visit: F,
@@ -144,7 +147,7 @@ where
     R: Read + Send,
     F: FnMut(&EntryMeta, &mut dyn Read) -> io::Result<()>,
 {
-    let decompressed = content::decompress(raw)?;
+    let decompressed = content::decompress(raw, digest, media_type)?;
     let compression = decompressed.compression;
     let hashing = Hashing {
         inner: decompressed.reader,
@@ -288,6 +291,7 @@ mod tests {
         let err = walk_stream(
             &tar[..],
             &Digest::sha256_of(&tar),
+            crate::model::media::OCI_LAYER,
             0,
             &limits,
             |_, _| Ok(()),

@@ -27,6 +27,17 @@ pub const DOCKER_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar";
 /// Docker foreign (non-distributable) layer, gzip.
 pub const DOCKER_FOREIGN_LAYER_GZIP: &str =
     "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
+/// Docker foreign (non-distributable) layer, uncompressed.
+pub const DOCKER_FOREIGN_LAYER: &str = "application/vnd.docker.image.rootfs.foreign.diff.tar";
+/// OCI non-distributable layer (deprecated), uncompressed.
+pub const OCI_NONDISTRIBUTABLE_LAYER: &str =
+    "application/vnd.oci.image.layer.nondistributable.v1.tar";
+/// OCI non-distributable layer (deprecated), gzip.
+pub const OCI_NONDISTRIBUTABLE_LAYER_GZIP: &str =
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip";
+/// OCI non-distributable layer (deprecated), zstd.
+pub const OCI_NONDISTRIBUTABLE_LAYER_ZSTD: &str =
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd";
 
 /// What a media type denotes, whatever its Docker or OCI spelling, so that `--semantic` can treat
 /// the two families (and the layer compressions) as one.
@@ -57,19 +68,52 @@ pub fn classify(media_type: &str) -> MediaKind {
         OCI_MANIFEST | DOCKER_MANIFEST => MediaKind::Manifest,
         OCI_CONFIG | DOCKER_CONFIG => MediaKind::Config,
         OCI_EMPTY => MediaKind::Empty,
-        OCI_LAYER | DOCKER_LAYER | "application/vnd.oci.image.layer.nondistributable.v1.tar" => {
+        OCI_LAYER | DOCKER_LAYER | DOCKER_FOREIGN_LAYER | OCI_NONDISTRIBUTABLE_LAYER => {
             MediaKind::Layer(Compression::None)
         }
         OCI_LAYER_GZIP
         | DOCKER_LAYER_GZIP
         | DOCKER_FOREIGN_LAYER_GZIP
-        | "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip" => {
-            MediaKind::Layer(Compression::Gzip)
-        }
-        OCI_LAYER_ZSTD | "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd" => {
-            MediaKind::Layer(Compression::Zstd)
-        }
+        | OCI_NONDISTRIBUTABLE_LAYER_GZIP => MediaKind::Layer(Compression::Gzip),
+        OCI_LAYER_ZSTD | OCI_NONDISTRIBUTABLE_LAYER_ZSTD => MediaKind::Layer(Compression::Zstd),
         _ => MediaKind::Unknown,
+    }
+}
+
+/// How container runtimes decompress a layer of a given media type, as containerd's
+/// `images.DiffCompression` decides it (Docker sniffs the bytes whatever the type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayerMedia {
+    /// The Docker types and the OCI `+gzip`/`+zstd` types: containerd decompresses what the
+    /// bytes turn out to be (gzip, zstd or nothing), whatever the type names.
+    Detected,
+    /// The OCI types without a compression suffix: containerd applies the bytes as they are.
+    Plain,
+}
+
+/// Why a media type is not one of a layer runtimes unpack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotALayer {
+    /// `+encrypted`: only a runtime holding the key can read it.
+    Encrypted,
+    /// Anything else: another suffix (which containerd hands to whatever stream processor the
+    /// node has configured for it), an artifact, a typo.
+    Unknown,
+}
+
+/// The layer media types runtimes unpack without a plugin: exactly the spellings [`classify`]
+/// takes for layers, the ones containerd's `DiffCompression` maps to no compression, gzip or
+/// zstd without help from a configured stream processor.
+pub fn layer_media(media_type: &str) -> Result<LayerMedia, NotALayer> {
+    match classify(media_type) {
+        MediaKind::Layer(Compression::None)
+            if matches!(media_type, OCI_LAYER | OCI_NONDISTRIBUTABLE_LAYER) =>
+        {
+            Ok(LayerMedia::Plain)
+        }
+        MediaKind::Layer(_) => Ok(LayerMedia::Detected),
+        _ if media_type.split('+').any(|s| s == "encrypted") => Err(NotALayer::Encrypted),
+        _ => Err(NotALayer::Unknown),
     }
 }
 
@@ -100,5 +144,43 @@ mod tests {
         );
         assert_eq!(classify("text/plain"), MediaKind::Unknown);
         assert_eq!(canonical("text/plain"), "text/plain");
+    }
+
+    #[test]
+    fn layer_types_are_those_containerd_unpacks_without_a_plugin() {
+        let detected = [
+            DOCKER_LAYER,
+            DOCKER_LAYER_GZIP,
+            DOCKER_FOREIGN_LAYER,
+            DOCKER_FOREIGN_LAYER_GZIP,
+            OCI_LAYER_GZIP,
+            OCI_LAYER_ZSTD,
+            OCI_NONDISTRIBUTABLE_LAYER_GZIP,
+            OCI_NONDISTRIBUTABLE_LAYER_ZSTD,
+        ];
+        for mt in detected {
+            assert_eq!(layer_media(mt), Ok(LayerMedia::Detected), "{mt}");
+            assert!(matches!(classify(mt), MediaKind::Layer(_)), "{mt}");
+        }
+        for mt in [OCI_LAYER, OCI_NONDISTRIBUTABLE_LAYER] {
+            assert_eq!(layer_media(mt), Ok(LayerMedia::Plain), "{mt}");
+        }
+        for mt in [
+            "application/vnd.oci.image.layer.v1.tar+encrypted",
+            "application/vnd.oci.image.layer.v1.tar+gzip+encrypted",
+            "application/vnd.oci.image.layer.v1.tar+zstd+encrypted",
+        ] {
+            assert_eq!(layer_media(mt), Err(NotALayer::Encrypted), "{mt}");
+        }
+        for mt in [
+            "application/vnd.oci.image.layer.v1.tar+foo",
+            "application/vnd.docker.image.rootfs.diff.tar.gzip+foo",
+            "application/vnd.oci.image.layer.v1.tar+zstd+gzip",
+            "application/vnd.cncf.helm.chart.content.v1.tar+gzip",
+            "Application/vnd.oci.image.layer.v1.tar",
+            OCI_CONFIG,
+        ] {
+            assert_eq!(layer_media(mt), Err(NotALayer::Unknown), "{mt}");
+        }
     }
 }

@@ -220,7 +220,17 @@ impl Walker {
                 // walked here. Errors are dropped with the walk, so the digest they would
                 // name does not matter; the comparison walks such a blob itself and reports.
                 let unnamed = Digest::sha256_of(b"");
-                layer::walk_stream(bytes, &unnamed, 0, &Limits::default(), |_, _| Ok(())).ok()
+                // Typed as docker save's layers are: the bytes decide; the comparison checks the
+                // listing against the layer's real media type before it uses it.
+                layer::walk_stream(
+                    bytes,
+                    &unnamed,
+                    media::DOCKER_LAYER,
+                    0,
+                    &Limits::default(),
+                    |_, _| Ok(()),
+                )
+                .ok()
             })
             .ok()?;
         Some(Walker { to, thread })
