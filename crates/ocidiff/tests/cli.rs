@@ -508,3 +508,93 @@ fn packages_view_from_the_cli() {
     let (_, _, stderr) = run_in(dir.path(), &["diff", "--semantic", "--packages", "a", "c"]);
     assert!(stderr.contains("same-package-content: 1"), "{stderr}");
 }
+
+#[test]
+fn errors_are_one_line_and_name_each_cause_once() {
+    let out = ocidiff()
+        .args(["diff", "/nonexistent", "/nonexistent"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("ocidiff: error: input 0 (/nonexistent): invalid image reference"),
+        "{err}"
+    );
+    // The reference error quotes its cause; the chain's copy of it is not repeated.
+    assert_eq!(err.matches("empty path component").count(), 1, "{err}");
+}
+
+#[test]
+fn verbose_and_debug_log_progress_to_stderr() {
+    let ex = examples();
+    let run = |args: &[&str]| {
+        let out = ocidiff()
+            .current_dir(&ex)
+            .args(args)
+            .env_remove("OCIDIFF_LOG")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let quiet = run(&["diff", "hello-v1", "hello-v1"]);
+    assert_eq!(quiet, "ocidiff: identical: no differences\n");
+    let verbose = run(&["diff", "-v", "hello-v1", "hello-v1"]);
+    assert!(
+        verbose.contains("INFO") && verbose.contains("comparing"),
+        "{verbose}"
+    );
+    assert!(!verbose.contains("DEBUG"), "{verbose}");
+    let debug = run(&["--debug", "diff", "hello-v1", "hello-v1"]);
+    assert!(
+        debug.contains("INFO") && debug.contains("comparing"),
+        "{debug}"
+    );
+}
+
+/// Runs ocidiff with its stdout a pipe nobody reads (`ocidiff … | head -c0`).
+fn with_closed_stdout(args: &[&str], dir: &Path) -> std::process::Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("ocidiff"))
+        .current_dir(dir)
+        .args(args)
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_reader_that_stops_reading_changes_neither_verdict_nor_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let out = with_closed_stdout(
+        &[
+            "diff",
+            "hello-v1",
+            "hello-v2.tar",
+            "--report-file",
+            report.to_str().unwrap(),
+        ],
+        &examples(),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!err.contains("error"), "{err}");
+    let json: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert!(json["findings"].as_array().is_some_and(|f| !f.is_empty()));
+    // Listing the store into a closed pipe is not an error either.
+    let store = dir.path().join("store");
+    let load = ocidiff()
+        .args(["load", "--store", store.to_str().unwrap(), "--input"])
+        .arg(examples().join("hello-v2.tar"))
+        .output()
+        .unwrap();
+    assert_eq!(load.status.code(), Some(0), "{load:?}");
+    let out = with_closed_stdout(&["images", "--store", store.to_str().unwrap()], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(out.stderr.is_empty(), "{out:?}");
+}

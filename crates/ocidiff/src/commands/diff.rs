@@ -31,13 +31,19 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Verdict> {
 
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
-    match args.format {
+    let printed = match args.format {
         Format::Table => {
-            table::write_table(report, &mut out, table::TableOptions { full: args.verbose })?;
+            table::write_table(report, &mut out, table::TableOptions { full: args.verbose })
         }
-        Format::Markdown => markdown::write_markdown(report, &mut out)?,
+        Format::Markdown => markdown::write_markdown(report, &mut out),
     }
-    out.flush()?;
+    .and_then(|()| out.flush());
+    match printed {
+        // A reader that stopped reading (`ocidiff diff … | head`) changes neither the verdict
+        // nor the reports asked for.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+        printed => printed.context("writing to standard output")?,
+    }
 
     if let Some(path) = &args.report_file {
         write_file(path, "report file", |out| json::write_json(report, out))?;
