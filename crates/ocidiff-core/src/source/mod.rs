@@ -4,9 +4,11 @@
 mod archive;
 pub mod containerd;
 pub mod daemon;
-mod docker_archive;
+pub(crate) mod docker_archive;
 mod layout;
 mod listing;
+mod manifest_json;
+pub(crate) mod members;
 mod oci_archive;
 pub mod registry;
 mod resolve;
@@ -69,6 +71,11 @@ pub enum SourceError {
     },
     #[error("{path}: holds no image")]
     Empty { path: PathBuf },
+    #[error(
+        "{path}: manifest.json and index.json disagree ({what}): docker load reads \
+         manifest.json, containerd (and Docker with the containerd image store) index.json"
+    )]
+    Disagree { path: PathBuf, what: String },
     #[error(transparent)]
     Content(#[from] ContentError),
     #[error(transparent)]

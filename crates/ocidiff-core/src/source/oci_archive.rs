@@ -24,8 +24,14 @@ impl OciArchive {
         OciArchive::from_index(tar, "OCI archive")
     }
 
+    /// The blobs of an already scanned archive that may hold a layout (a `docker save`
+    /// tarball), not yet checked for one.
+    pub(super) fn within(tar: TarIndex, label: &'static str) -> OciArchive {
+        OciArchive { tar, label }
+    }
+
     /// A layout found inside an already scanned archive.
-    pub(super) fn from_index(
+    fn from_index(
         tar: TarIndex,
         label: &'static str,
     ) -> Result<OciArchive, SourceError> {
