@@ -207,7 +207,8 @@ fn real_registry() {
     )
     .unwrap_err();
     assert!(
-        err.to_string().contains("it has: linux/amd64, linux/arm64"),
+        err.to_string()
+            .contains("the image offers: linux/amd64, linux/arm64"),
         "{err}"
     );
     pull(

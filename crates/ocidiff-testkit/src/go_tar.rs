@@ -75,45 +75,11 @@ pub fn source_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("go/tarread")
 }
 
-/// The Go toolchain: `$GO`, `go` on `PATH`, or where Go's own installer and Debian put it.
-pub fn go() -> PathBuf {
-    if let Some(go) = std::env::var_os("GO") {
-        return go.into();
-    }
-    let on_path = Command::new("go")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !on_path {
-        for dir in ["/usr/local/go/bin/go", "/usr/lib/go/bin/go"] {
-            if Path::new(dir).exists() {
-                return dir.into();
-            }
-        }
-    }
-    "go".into()
-}
+pub use crate::go::go;
 
-/// Builds the oracle into `out_dir` with `go build`; the path of the binary.
+/// Builds the oracle into `out_dir`; the path of the binary.
 pub fn build(out_dir: &Path) -> Result<PathBuf, String> {
-    std::fs::create_dir_all(out_dir).map_err(|e| format!("cannot create {out_dir:?}: {e}"))?;
-    let bin = out_dir.join("tarread");
-    let out = Command::new(go())
-        .args(["build", "-o"])
-        .arg(&bin)
-        .arg(".")
-        .current_dir(source_dir())
-        .env("GOTOOLCHAIN", "local")
-        .env("GOFLAGS", "-mod=mod")
-        .output()
-        .map_err(|e| format!("cannot run `go build` (is Go installed?): {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "go build failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(bin)
+    crate::go::build(&source_dir(), "tarread", out_dir)
 }
 
 /// A running oracle that reads one stream per call.

@@ -87,6 +87,9 @@ pub struct ImageSpec {
     /// platform. `None` means linux/amd64 in the config and no platform on a top-level
     /// descriptor.
     pub platform: Option<String>,
+    /// Text replacements in the written config (`from`, `to`, each once): for documents a
+    /// JSON value cannot hold, such as repeated keys.
+    pub config_text_edits: Vec<(String, String)>,
 }
 
 /// An image built into its blobs.
@@ -139,6 +142,14 @@ impl ImageSpec {
     /// Leaves a default config field out.
     pub fn without_config_field(mut self, key: &str) -> ImageSpec {
         self.config_overrides.push((key.to_owned(), None));
+        self
+    }
+
+    /// Replaces the first `from` in the config's JSON text with `to` (the config is written
+    /// compactly, keys in order: `"User":"nobody"`).
+    pub fn edit_config_text(mut self, from: &str, to: &str) -> ImageSpec {
+        self.config_text_edits
+            .push((from.to_owned(), to.to_owned()));
         self
     }
 
@@ -219,7 +230,16 @@ impl ImageSpec {
             MediaStyle::Oci => (OCI_MANIFEST, OCI_CONFIG),
             MediaStyle::Docker => (DOCKER_MANIFEST, DOCKER_CONFIG),
         };
-        let config = Blob::new(config_type, to_json(&self.config_json(&diff_ids)));
+        let mut config_text = String::from_utf8(to_json(&self.config_json(&diff_ids)))
+            .expect("serde_json writes UTF-8");
+        for (from, to) in &self.config_text_edits {
+            assert!(
+                config_text.contains(from.as_str()),
+                "{from:?} is not in {config_text}"
+            );
+            config_text = config_text.replacen(from.as_str(), to, 1);
+        }
+        let config = Blob::new(config_type, config_text.into_bytes());
         let mut manifest = json!({
             "schemaVersion": 2,
             "mediaType": manifest_type,
@@ -229,13 +249,7 @@ impl ImageSpec {
         if !self.manifest_annotations.is_empty() {
             manifest["annotations"] = json!(self.manifest_annotations);
         }
-        let platform = self.platform_parts().map(|(os, arch, variant)| {
-            let mut p = json!({"architecture": arch, "os": os});
-            if let Some(v) = variant {
-                p["variant"] = json!(v);
-            }
-            p
-        });
+        let platform = self.platform.as_deref().map(platform_json);
         BuiltImage {
             manifest: Blob::new(manifest_type, to_json(&manifest)),
             config,
@@ -249,17 +263,44 @@ impl ImageSpec {
 /// A multi-platform index of images.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct IndexSpec {
-    /// Each with its platform (linux/amd64 when it names none).
-    pub manifests: Vec<ImageSpec>,
+    pub entries: Vec<IndexEntry>,
     pub annotations: BTreeMap<String, String>,
     pub media: MediaStyle,
+}
+
+/// One entry of an index.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IndexEntry {
+    /// An image whose descriptor names its platform (linux/amd64 when the spec names none).
+    Image(ImageSpec),
+    /// An image whose descriptor names no platform: only its config says what it is for.
+    Bare(ImageSpec),
+    /// An index inside the index, its descriptor naming this platform (or none).
+    Nested(IndexSpec, Option<String>),
 }
 
 /// An index built into its blobs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BuiltIndex {
     pub index: Blob,
+    /// The images listed directly, in order.
     pub images: Vec<BuiltImage>,
+    /// The indexes listed directly, in order.
+    pub nested: Vec<BuiltIndex>,
+}
+
+impl BuiltIndex {
+    /// The index and everything it refers to, nested indexes included.
+    pub fn blobs(&self) -> Vec<Blob> {
+        let mut out = vec![self.index.clone()];
+        for image in &self.images {
+            out.extend(image.blobs().cloned());
+        }
+        for nested in &self.nested {
+            out.extend(nested.blobs());
+        }
+        out
+    }
 }
 
 impl IndexSpec {
@@ -268,7 +309,21 @@ impl IndexSpec {
     }
 
     pub fn manifest(mut self, image: ImageSpec) -> IndexSpec {
-        self.manifests.push(image);
+        self.entries.push(IndexEntry::Image(image));
+        self
+    }
+
+    /// An image listed without a platform on its descriptor.
+    pub fn manifest_without_platform(mut self, image: ImageSpec) -> IndexSpec {
+        self.entries.push(IndexEntry::Bare(image));
+        self
+    }
+
+    /// An index listed inside this one, with `platform` (`os/arch[/variant]`) on its
+    /// descriptor, or none.
+    pub fn nested(mut self, index: IndexSpec, platform: Option<&str>) -> IndexSpec {
+        self.entries
+            .push(IndexEntry::Nested(index, platform.map(str::to_owned)));
         self
     }
 
@@ -283,17 +338,36 @@ impl IndexSpec {
     }
 
     pub fn build(&self) -> BuiltIndex {
-        let images: Vec<BuiltImage> = self
-            .manifests
-            .iter()
-            .map(|spec| {
-                let mut built = spec.build();
-                built
-                    .platform
-                    .get_or_insert_with(|| json!({"architecture": "amd64", "os": "linux"}));
-                built
-            })
-            .collect();
+        let mut images = Vec::new();
+        let mut nested = Vec::new();
+        let mut descriptors = Vec::new();
+        for entry in &self.entries {
+            match entry {
+                IndexEntry::Image(spec) => {
+                    let mut built = spec.build();
+                    built
+                        .platform
+                        .get_or_insert_with(|| json!({"architecture": "amd64", "os": "linux"}));
+                    descriptors.push(built.descriptor());
+                    images.push(built);
+                }
+                IndexEntry::Bare(spec) => {
+                    let mut built = spec.build();
+                    built.platform = None;
+                    descriptors.push(built.descriptor());
+                    images.push(built);
+                }
+                IndexEntry::Nested(spec, platform) => {
+                    let built = spec.build();
+                    let mut d = built.index.descriptor();
+                    if let Some(p) = platform {
+                        d["platform"] = platform_json(p);
+                    }
+                    descriptors.push(d);
+                    nested.push(built);
+                }
+            }
+        }
         let media_type = match self.media {
             MediaStyle::Oci => OCI_INDEX,
             MediaStyle::Docker => DOCKER_MANIFEST_LIST,
@@ -301,7 +375,7 @@ impl IndexSpec {
         let mut index = json!({
             "schemaVersion": 2,
             "mediaType": media_type,
-            "manifests": images.iter().map(BuiltImage::descriptor).collect::<Vec<_>>(),
+            "manifests": descriptors,
         });
         if !self.annotations.is_empty() {
             index["annotations"] = json!(self.annotations);
@@ -309,8 +383,22 @@ impl IndexSpec {
         BuiltIndex {
             index: Blob::new(media_type, to_json(&index)),
             images,
+            nested,
         }
     }
+}
+
+/// `os/arch[/variant]` as a descriptor's `platform` object.
+fn platform_json(p: &str) -> Value {
+    let mut parts = p.splitn(3, '/');
+    let mut out = json!({
+        "os": parts.next().unwrap_or_default(),
+        "architecture": parts.next().unwrap_or_default(),
+    });
+    if let Some(v) = parts.next() {
+        out["variant"] = json!(v);
+    }
+    out
 }
 
 /// What a layout's `index.json` entry points at.
@@ -350,13 +438,9 @@ impl Root {
             }
             Root::Index(spec) => {
                 let built = spec.build();
-                let mut blobs = vec![built.index.clone()];
-                for image in &built.images {
-                    blobs.extend(image.blobs().cloned());
-                }
                 BuiltRoot {
                     descriptor: built.index.descriptor(),
-                    blobs,
+                    blobs: built.blobs(),
                 }
             }
         }

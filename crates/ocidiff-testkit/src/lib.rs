@@ -17,6 +17,8 @@
 //! ```
 
 pub mod examples;
+mod go;
+pub mod go_json;
 pub mod go_tar;
 pub mod hostile_tar;
 mod image;
@@ -26,7 +28,8 @@ pub mod registry;
 mod write;
 
 pub use image::{
-    Blob, BuiltImage, BuiltIndex, DEFAULT_CREATED, ImageSpec, IndexSpec, MediaStyle, Root,
+    Blob, BuiltImage, BuiltIndex, DEFAULT_CREATED, ImageSpec, IndexEntry, IndexSpec, MediaStyle,
+    Root,
 };
 pub use layer::{
     Compression, DEFAULT_MTIME, Entry, EntryKind, Layer, TarFormat, compress, sha256_digest,

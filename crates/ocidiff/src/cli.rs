@@ -86,8 +86,9 @@ pub struct PullArgs {
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<String>,
 
-    /// Platform to pull, OS/ARCH[/VARIANT]; repeatable. Default: linux on this machine's
-    /// architecture.
+    /// Platform to pull, OS/ARCH[/VARIANT], OS or ARCH; repeatable. The image pulled is the
+    /// one a runtime asking for it would run (containerd's matching: amd64 also runs 386,
+    /// arm64 also runs arm/v8…). Default: linux on this machine's architecture.
     #[arg(long, value_name = "PLATFORM")]
     pub platform: Vec<String>,
 
@@ -217,12 +218,14 @@ pub struct DiffArgs {
     #[arg(long, value_name = "FILE", help_heading = "Comparison")]
     pub config: Option<PathBuf>,
 
-    /// Platform to compare, OS/ARCH[/VARIANT]; repeatable. Default: linux on this machine's
-    /// architecture.
+    /// Platform to compare, OS/ARCH[/VARIANT], OS or ARCH; repeatable. From each image, the
+    /// one a runtime asking for it would run is compared (containerd's matching, see
+    /// docs/platforms.md). Default: linux on this machine's architecture.
     #[arg(long, value_name = "PLATFORM", help_heading = "Platforms")]
     pub platform: Vec<String>,
 
-    /// Compare every platform present in both images, one pair at a time.
+    /// Compare every image of both inputs, paired by platform; an image in one input only
+    /// is a difference, and inputs with no platform in common are an error.
     #[arg(long, conflicts_with = "platform", help_heading = "Platforms")]
     pub all_platforms: bool,
 

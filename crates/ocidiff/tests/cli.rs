@@ -225,7 +225,7 @@ fn bad_inputs_exit_2_with_one_line() {
         (
             vec![
                 "--platform".into(),
-                "linux".into(),
+                "linux/".into(),
                 good[0].clone(),
                 good[0].clone(),
             ],
@@ -240,6 +240,47 @@ fn bad_inputs_exit_2_with_one_line() {
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
         assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+/// A config Go reads differently from how it looks (a second, lower-case `user` that Go takes
+/// for `User`; a repeated `config` object that Go merges) is refused in every source form, with
+/// one line naming the document and the key.
+#[test]
+fn configs_go_reads_ambiguously_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = image("1").config_field("config", serde_json::json!({"User": "nobody"}));
+    let clean_forms = every_form(dir.path(), "clean", &clean);
+    let cases = [
+        (
+            "folded",
+            clean
+                .clone()
+                .edit_config_text(r#""User":"nobody""#, r#""User":"nobody","user":"""#),
+            "key .config.user: Go's encoding/json reads it as \"User\"",
+        ),
+        (
+            "twice",
+            clean.clone().edit_config_text(
+                r#""config":{"User":"nobody"}"#,
+                r#""config":{"User":"nobody"},"config":{"Cmd":["sh"]}"#,
+            ),
+            "key .config appears twice",
+        ),
+    ];
+    for (tag, spec, needle) in cases {
+        let forms = every_form(dir.path(), tag, &spec);
+        for (lhs, rhs) in clean_forms.iter().zip(&forms) {
+            let out = ocidiff()
+                .args(["diff", "--semantic", lhs, rhs])
+                .output()
+                .unwrap();
+            let stderr = redact(&out.stderr, dir.path());
+            assert_eq!(out.status.code(), Some(2), "{rhs}: {stderr}");
+            assert!(stderr.contains("image config "), "{rhs}: {stderr}");
+            assert!(stderr.contains(needle), "{rhs}: {stderr}");
+            assert_eq!(stderr.trim_end().lines().count(), 1, "{rhs}: {stderr}");
+        }
     }
 }
 

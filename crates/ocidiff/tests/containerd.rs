@@ -9,7 +9,6 @@ use std::fs::Permissions;
 use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::os::unix::net::UnixListener;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use assert_cmd::Command as BinCommand;
@@ -20,103 +19,17 @@ use ocidiff_testkit::{
 };
 use predicates::prelude::*;
 
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/containerd.sh")
-}
+mod common;
 
-fn services_required() -> bool {
-    std::env::var_os("OCIDIFF_REQUIRE_SERVICES").is_some_and(|v| v == "1")
-}
+use common::{Containerd, have, is_root};
 
-fn have(program: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
-}
-
-/// A running containerd, stopped on drop.
-struct Containerd {
-    dir: tempfile::TempDir,
-    socket: PathBuf,
-}
-
+/// What these tests add to the shared containerd.
 impl Containerd {
-    /// Starts one, or says why not and returns `None` (a failure under
-    /// `OCIDIFF_REQUIRE_SERVICES=1`).
-    fn start(test: &str) -> Option<Containerd> {
-        let why = if !have("containerd") || !have("ctr") {
-            Some("containerd is not installed (apt-get install containerd)")
-        } else if !is_root() {
-            Some("containerd needs root")
-        } else {
-            None
-        };
-        if let Some(why) = why {
-            assert!(
-                !services_required(),
-                "{why} (and OCIDIFF_REQUIRE_SERVICES=1)"
-            );
-            let _ = writeln!(std::io::stderr(), "SKIP: containerd::{test}: {why}");
-            return None;
-        }
-        // Short: the socket path must fit a unix socket's 108 bytes.
-        let dir = tempfile::Builder::new()
-            .prefix("ctd")
-            .tempdir_in("/tmp")
-            .unwrap();
-        let out = Command::new("bash")
-            .arg(script())
-            .arg("start")
-            .arg(dir.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "containerd.sh start failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let socket = dir.path().join("containerd.sock");
-        Some(Containerd { dir, socket })
-    }
-
-    /// `ctr images import --no-unpack` into `namespace`, with `extra` arguments.
-    fn import(&self, namespace: &str, file: &Path, extra: &[&str]) {
-        let out = Command::new("ctr")
-            .arg("-a")
-            .arg(&self.socket)
-            .args(["-n", namespace, "images", "import", "--no-unpack"])
-            .args(extra)
-            .arg(file)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "ctr import {} failed: {}{}",
-            file.display(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
     /// Runs containerd's garbage collection now: an import stores every blob of the archive
     /// and leaves those of the platforms it did not import to a later collection.
     fn collect_garbage(&self, namespace: &str) {
         let ctr = |args: &[&str]| {
-            let out = Command::new("ctr")
-                .arg("-a")
-                .arg(&self.socket)
-                .args(["-n", namespace])
-                .args(args)
-                .output()
-                .unwrap();
+            let out = self.ctr(namespace).args(args).output().unwrap();
             assert!(
                 out.status.success(),
                 "ctr {args:?} failed: {}",
@@ -135,20 +48,6 @@ impl Containerd {
             .env("OCIDIFF_STORE", self.dir.path().join("store"))
             .arg("diff");
         cmd
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-}
-
-impl Drop for Containerd {
-    fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(script())
-            .arg("stop")
-            .arg(self.dir.path())
-            .status();
     }
 }
 

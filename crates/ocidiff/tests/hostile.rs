@@ -614,7 +614,8 @@ fn nested_indexes_and_self_reference_are_bounded() {
 #[test]
 fn an_index_fanning_out_to_the_same_index_is_bounded() {
     // A lists B 64 times, B lists C 64 times, C lists one manifest 64 times: 262144 manifests
-    // from three small blobs unless the total is bounded.
+    // from three small blobs, unless choosing follows one entry (--platform) and listing
+    // every image reads each index once (--all-platforms).
     let sb = Sandbox::new();
     let built = ImageSpec::new().build();
     let mut blobs: Vec<ocidiff_testkit::Blob> = built.blobs().cloned().collect();
@@ -640,7 +641,36 @@ fn an_index_fanning_out_to_the_same_index_is_bounded() {
         &serde_json::to_vec(&json!({"schemaVersion": 2, "manifests": [below]})).unwrap(),
     )
     .unwrap();
-    sb.diff(&[&sb.plain(), dir.to_str().unwrap()])
+    for extra in [None, Some("--all-platforms")] {
+        let mut args = vec![sb.plain(), dir.to_str().unwrap().to_owned()];
+        args.extend(extra.map(str::to_owned));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let run = sb.diff(&args);
+        run.different();
+        assert!(run.elapsed < Duration::from_secs(20), "{:?}", run.elapsed);
+    }
+    // One index listing more manifests than the limit is refused before it is read.
+    let wide = dir.with_file_name("wide");
+    let mut entry = built.descriptor();
+    entry["platform"] = json!({"os": "linux", "architecture": "amd64"});
+    write_layout_blobs(&wide, &built.blobs().cloned().collect::<Vec<_>>()).unwrap();
+    let index = ocidiff_testkit::Blob::new(
+        "application/vnd.oci.image.index.v1+json",
+        serde_json::to_vec(&json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": vec![entry; 4097],
+        }))
+        .unwrap(),
+    );
+    write_layout_blobs(&wide, std::slice::from_ref(&index)).unwrap();
+    write_index_json(
+        &wide,
+        &serde_json::to_vec(&json!({"schemaVersion": 2, "manifests": [index.descriptor()]}))
+            .unwrap(),
+    )
+    .unwrap();
+    sb.diff(&[&sb.plain(), wide.to_str().unwrap()])
         .error(&["more than the limit of 4096", "--max-scale"]);
 }
 

@@ -148,7 +148,7 @@ impl Outcome {
                 )
                 .map_err(|e| {
                     Box::new(CompareError {
-                        side,
+                        side: Some(side),
                         reference: images[side].reference.to_string(),
                         source: Box::new(e.into()),
                     })

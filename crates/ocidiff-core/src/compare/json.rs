@@ -2,6 +2,8 @@
 
 use serde_json::Value;
 
+use crate::model::gojson::jq_key as key;
+
 /// One differing value: its path (`.config.Env[0]`) and both sides, `None` where absent.
 pub type ValueDiff = (String, Option<Value>, Option<Value>);
 
@@ -52,18 +54,6 @@ pub fn within(inner: &str, outer: &str) -> bool {
     match inner.strip_prefix(outer) {
         Some(rest) => rest.is_empty() || rest.starts_with(['.', '[']) || outer == ".",
         None => false,
-    }
-}
-
-/// `.name` for identifier-like keys, `["odd key"]` otherwise, as jq writes them.
-fn key(k: &str) -> String {
-    let plain = !k.is_empty()
-        && !k.starts_with(|c: char| c.is_ascii_digit())
-        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if plain {
-        format!(".{k}")
-    } else {
-        format!("[{}]", Value::String(k.to_owned()))
     }
 }
 

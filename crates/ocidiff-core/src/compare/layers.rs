@@ -72,14 +72,9 @@ impl Engine<'_> {
                     &ll[i],
                     &rl[i],
                 ));
-                self.check_shared_diff_id(
-                    i,
-                    &ll[i],
-                    [diff_ids[0][i].clone(), diff_ids[1][i].clone()],
-                )?;
             }
-            let pairs: Vec<_> = ll.iter().zip(rl).collect();
-            self.verify_shared(&pairs, true)?;
+            let shared: Vec<usize> = (0..ll.len()).collect();
+            self.check_shared(&shared, layers, diff_ids)?;
             return Ok(Layers {
                 findings,
                 trees: None,
@@ -197,12 +192,10 @@ impl Engine<'_> {
         let Some(applied) = applied.into_iter().collect::<Option<Vec<_>>>() else {
             return Ok(None);
         };
-        let mut shared = Vec::new();
-        for i in (0..ll.len()).filter(|&i| ll[i].digest == rl[i].digest) {
-            shared.push((&ll[i], &rl[i]));
-            self.check_shared_diff_id(i, &ll[i], [diff_ids[0][i].clone(), diff_ids[1][i].clone()])?;
-        }
-        self.verify_shared(&shared, true)?;
+        let shared: Vec<usize> = (0..ll.len())
+            .filter(|&i| ll[i].digest == rl[i].digest)
+            .collect();
+        self.check_shared(&shared, [ll, rl], diff_ids)?;
         let mut notes: [Vec<SideNote>; 2] = [Vec::new(), Vec::new()];
         for (side, found) in applied {
             notes[side].extend(found);
@@ -277,22 +270,85 @@ impl Engine<'_> {
         Ok(())
     }
 
-    /// A layer both sides share: the two configs must name the same diff ID for it (same bytes,
-    /// same claim: right or wrong, both images load the same). Only when the configs disagree
-    /// is the layer read, to say which is wrong.
-    fn check_shared_diff_id(
+    /// Layers both sides share that nothing needs to walk: verified as blobs (see
+    /// [`Engine::verify_shared`]) and checked against both configs' diff IDs, as a runtime
+    /// checks them whatever the other image holds. A diff ID the cache does not know is
+    /// computed from one side's blob (and cached); the other side's is then only verified.
+    fn check_shared(
+        &self,
+        shared: &[usize],
+        [ll, rl]: [&[Descriptor]; 2],
+        diff_ids: [&[Digest]; 2],
+    ) -> Result<(), CompareError> {
+        #[derive(Clone, Copy)]
+        enum Job {
+            DiffId(usize),
+            Verify(usize),
+        }
+        let same_source = self.sides[0].blobs.describe() == self.sides[1].blobs.describe();
+        let cache = self.opts.diff_ids.as_ref();
+        let mut known = Vec::new();
+        let mut jobs = Vec::new();
+        for &i in shared {
+            match cache.and_then(|c| c.get(&ll[i].digest)) {
+                Some(id) => {
+                    self.check_claims(i, &ll[i], &id, diff_ids)?;
+                    known.push((&ll[i], &rl[i]));
+                }
+                None => {
+                    jobs.push(Job::DiffId(i));
+                    if !same_source {
+                        jobs.push(Job::Verify(i));
+                    }
+                }
+            }
+        }
+        let computed = largest_first(
+            jobs,
+            |job| match *job {
+                Job::DiffId(i) | Job::Verify(i) => ll[i].size,
+            },
+            |job| match job {
+                // The same source holds the same bytes on both sides: as for a blob both
+                // share there, an uncompressed one is not read only to learn its digest.
+                Job::DiffId(i) => {
+                    let (id, compression) = content::diff_id(
+                        &*self.sides[0].blobs,
+                        &ll[i],
+                        &self.opts.limits,
+                        same_source,
+                    )
+                    .map_err(|e| self.err(0, e))?;
+                    // The same bytes may be typed differently on the right.
+                    content::check_walked(&rl[i].digest, &rl[i].media_type, compression)
+                        .map_err(|e| self.err(1, ContentError::from(e)))?;
+                    Ok(Some((i, id)))
+                }
+                Job::Verify(i) => content::verify_layer(&*self.sides[1].blobs, &rl[i], true)
+                    .map(|_| None)
+                    .map_err(|e| self.err(1, e)),
+            },
+        )?;
+        for (i, id) in computed.into_iter().flatten() {
+            if let Some(c) = cache {
+                c.put(&ll[i].digest, &id);
+            }
+            self.check_claims(i, &ll[i], &id, diff_ids)?;
+        }
+        self.verify_shared(&known, true)
+    }
+
+    /// Both configs' diff ID for the `index`-th layer, `desc`, against what it is.
+    fn check_claims(
         &self,
         index: usize,
         desc: &Descriptor,
-        diff_ids: [Digest; 2],
+        actual: &Digest,
+        diff_ids: [&[Digest]; 2],
     ) -> Result<(), CompareError> {
-        if diff_ids[0] == diff_ids[1] {
-            return Ok(());
-        }
-        let listing = self.walk(0, desc, index)?;
-        for (side, id) in diff_ids.iter().enumerate() {
-            if *id != listing.diff_id {
-                return Err(self.diff_id_error(side, index, desc, id, &listing.diff_id));
+        for (side, claims) in diff_ids.iter().enumerate() {
+            if claims[index] != *actual {
+                return Err(self.diff_id_error(side, index, desc, &claims[index], actual));
             }
         }
         Ok(())
@@ -351,6 +407,9 @@ impl Engine<'_> {
             |(side, i)| {
                 let desc = &layers[side][i];
                 let listing = self.walk(side, desc, i)?;
+                if let Some(c) = &self.opts.diff_ids {
+                    c.put(&desc.digest, &listing.diff_id);
+                }
                 if listing.diff_id != diff_ids[side][i] {
                     return Err(self.diff_id_error(
                         side,

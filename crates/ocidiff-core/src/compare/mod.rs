@@ -27,10 +27,13 @@ use crate::finding::{
 use crate::layer::{self, ApplyError, LayerError};
 pub use crate::model::PlatformChoice;
 use crate::model::{
-    Blob, Descriptor, Digest, Document, DocumentError, Manifest, MediaKind, Platform, media,
+    Blob, Descriptor, Digest, Document, DocumentError, GoJsonError, Manifest, Platform, gojson,
+    media,
 };
 use crate::normalize::{Rules, document};
 use crate::source::Image;
+use crate::source::select::{self, Offered, SelectError};
+use crate::store::DiffIds;
 use jobs::largest_first;
 
 /// How to compare.
@@ -41,6 +44,9 @@ pub struct Options {
     pub limits: Limits,
     /// Paths whose differences are set aside (`--ignore-path`).
     pub ignore_paths: PathFilter,
+    /// Where diff IDs computed by earlier runs are kept (see [`DiffIds`]); `None` computes
+    /// every one that is needed.
+    pub diff_ids: Option<DiffIds>,
     /// Look closer at every file whose content differs — unified diffs of text files, ELF
     /// sections — not only at archives. It reads those files' layers again, so it is worth it
     /// only when a report will show the details.
@@ -112,14 +118,29 @@ impl PathFilter {
     }
 }
 
-/// A comparison that could not be completed, naming the input at fault.
-#[derive(Debug, thiserror::Error)]
-#[error("input {side} ({reference}): {source}")]
+/// A comparison that could not be completed, naming the input at fault (`side`), or none
+/// when the two inputs are at fault together.
+#[derive(Debug)]
 pub struct CompareError {
-    pub side: usize,
+    pub side: Option<usize>,
     pub reference: String,
     /// Boxed: errors are rare and results are passed around a lot.
     pub source: Box<InputError>,
+}
+
+impl std::fmt::Display for CompareError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.side {
+            Some(side) => write!(f, "input {side} ({}): {}", self.reference, self.source),
+            None => write!(f, "{}", self.source),
+        }
+    }
+}
+
+impl std::error::Error for CompareError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.source)
+    }
 }
 
 /// What was wrong with an input.
@@ -131,6 +152,8 @@ pub enum InputError {
     Layer(#[from] LayerError),
     #[error("{what}: {source}")]
     Document { what: String, source: DocumentError },
+    #[error("image config {digest}: {source}")]
+    Config { digest: Digest, source: GoJsonError },
     #[error("{what} {digest}: malformed JSON: {source}")]
     Json {
         what: &'static str,
@@ -166,12 +189,18 @@ pub enum InputError {
         layer: Digest,
         source: ApplyError,
     },
-    #[error("no image for platform {wanted}; the image has: {available}")]
-    NoPlatform { wanted: Platform, available: String },
-    #[error("index {0} refers to itself")]
-    Cycle(Digest),
-    #[error("index {0} is nested more than {1} indexes deep")]
-    TooDeep(Digest, usize),
+    #[error(transparent)]
+    Select(#[from] SelectError),
+    #[error(
+        "nothing to compare: input 0 ({lhs}) offers {lhs_offers}, input 1 ({rhs}) offers \
+         {rhs_offers}, and no platform is in both"
+    )]
+    NoPair {
+        lhs: String,
+        lhs_offers: String,
+        rhs: String,
+        rhs_offers: String,
+    },
     #[error(
         "{what} lists {count} {items}, more than the limit of {limit} (raise it with --max-scale)"
     )]
@@ -219,20 +248,15 @@ struct Engine<'a> {
     opts: &'a Options,
 }
 
-/// An index flattened to the manifests it (or the indexes it nests) lists.
-struct Flat {
-    manifests: Vec<Descriptor>,
-}
-
 enum Root {
-    Index { doc: Value, flat: Flat },
-    Manifest(Blob),
+    Index(Value),
+    Manifest(Box<Blob>),
 }
 
 impl<'a> Engine<'a> {
     fn err(&self, side: usize, e: impl Into<InputError>) -> CompareError {
         CompareError {
-            side,
+            side: Some(side),
             reference: self.sides[side].reference.to_string(),
             source: Box::new(e.into()),
         }
@@ -249,7 +273,7 @@ impl<'a> Engine<'a> {
             findings.extend(self.descriptors("root", ld, rd));
         }
         let roots = [self.root(0)?, self.root(1)?];
-        if let [Root::Index { doc: ld, .. }, Root::Index { doc: rd, .. }] = &roots {
+        if let [Root::Index(ld), Root::Index(rd)] = &roots {
             findings.extend(values(
                 Kind::Index,
                 "index",
@@ -299,115 +323,25 @@ impl<'a> Engine<'a> {
             .descriptor
             .as_ref()
             .map(|d| d.media_type.as_str());
-        let what = "the image's root document";
-        match Document::parse(&image.root.bytes, declared).map_err(|source| {
+        let what = match &image.root.descriptor {
+            Some(d) => format!("the image's root document {}", d.digest),
+            None => "the image's root document".into(),
+        };
+        let document_error = |source: DocumentError| {
             self.err(
                 side,
                 InputError::Document {
-                    what: what.into(),
+                    what: what.clone(),
                     source,
                 },
             )
-        })? {
-            Document::Manifest(_) => Ok(Root::Manifest(image.root.clone())),
-            Document::Index(index) => {
-                let doc: Value = serde_json::from_slice(&image.root.bytes).map_err(|source| {
-                    self.err(
-                        side,
-                        InputError::Document {
-                            what: what.into(),
-                            source: source.into(),
-                        },
-                    )
-                })?;
-                let mut seen = Vec::new();
-                if let Some(d) = &image.root.descriptor {
-                    seen.push(d.digest.clone());
-                }
-                let mut manifests = Vec::new();
-                self.flatten(side, index.manifests, &mut seen, &mut manifests, 0)?;
-                Ok(Root::Index {
-                    doc,
-                    flat: Flat { manifests },
-                })
-            }
+        };
+        match Document::parse(&image.root.bytes, declared).map_err(document_error)? {
+            Document::Manifest(_) => Ok(Root::Manifest(Box::new(image.root.clone()))),
+            Document::Index(_) => Ok(Root::Index(
+                serde_json::from_slice(&image.root.bytes).map_err(|e| document_error(e.into()))?,
+            )),
         }
-    }
-
-    /// Collects the manifests of an index, descending into nested indexes, refusing cycles.
-    fn flatten(
-        &self,
-        side: usize,
-        entries: Vec<Descriptor>,
-        seen: &mut Vec<Digest>,
-        out: &mut Vec<Descriptor>,
-        depth: usize,
-    ) -> Result<(), CompareError> {
-        let limit = self.opts.limits.manifests;
-        if entries.len() as u64 > limit {
-            return Err(self.err(
-                side,
-                InputError::TooMany {
-                    what: "an index".into(),
-                    count: entries.len(),
-                    items: "manifests",
-                    limit,
-                },
-            ));
-        }
-        for d in entries {
-            match d.kind() {
-                MediaKind::Index => {
-                    if seen.contains(&d.digest) {
-                        return Err(self.err(side, InputError::Cycle(d.digest.clone())));
-                    }
-                    if depth >= 8 {
-                        return Err(self.err(side, InputError::TooDeep(d.digest.clone(), 8)));
-                    }
-                    seen.push(d.digest.clone());
-                    let bytes = self.json_blob(side, &d)?;
-                    let nested = match Document::parse(&bytes, Some(&d.media_type)) {
-                        Ok(Document::Index(i)) => i,
-                        Ok(Document::Manifest(_)) => {
-                            return Err(self.err(
-                                side,
-                                InputError::WrongKind {
-                                    what: "index",
-                                    digest: d.digest.clone(),
-                                    found: "manifest",
-                                    expected: "index",
-                                },
-                            ));
-                        }
-                        Err(source) => {
-                            return Err(self.err(
-                                side,
-                                InputError::Document {
-                                    what: format!("index {}", d.digest),
-                                    source,
-                                },
-                            ));
-                        }
-                    };
-                    self.flatten(side, nested.manifests, seen, out, depth + 1)?;
-                    seen.pop();
-                }
-                _ => out.push(d),
-            }
-            // Nested indexes may list the same index many times over: bound the total too.
-            if out.len() as u64 > limit {
-                return Err(self.err(
-                    side,
-                    InputError::TooMany {
-                        what: "an index with its nested indexes".into(),
-                        count: out.len(),
-                        items: "manifests",
-                        limit,
-                    },
-                ));
-            }
-        }
-        Ok(())
     }
 
     fn json_blob(&self, side: usize, desc: &Descriptor) -> Result<Vec<u8>, CompareError> {
@@ -415,121 +349,103 @@ impl<'a> Engine<'a> {
             .map_err(|e| self.err(side, e))
     }
 
-    /// Pairs up the manifests to compare, per platform.
+    /// Pairs up the manifests to compare: for each platform asked for, the image a runtime
+    /// would run from each input; or, for every platform, the images both offer. A run that
+    /// would compare nothing is an error: "identical" must never mean "nothing looked at".
     #[allow(clippy::type_complexity)]
     fn choose(
         &self,
         roots: &[Root; 2],
     ) -> Result<(Vec<(Option<Platform>, Blob, Blob)>, Vec<Finding>), CompareError> {
         if let [Root::Manifest(l), Root::Manifest(r)] = roots {
-            return Ok((vec![(None, l.clone(), r.clone())], vec![]));
+            return Ok((vec![(None, (**l).clone(), (**r).clone())], vec![]));
         }
-        let mut findings = Vec::new();
-        let wanted: Vec<Platform> = match &self.opts.platforms {
-            PlatformChoice::These(list) => list.clone(),
-            PlatformChoice::All => {
-                let sets = [self.platforms(0, &roots[0])?, self.platforms(1, &roots[1])?];
-                let only = |a: &[Platform], b: &[Platform]| -> Vec<Value> {
-                    a.iter()
-                        .filter(|p| !b.iter().any(|q| q.matches(p) && p.matches(q)))
-                        .map(|p| json!(p.to_string()))
-                        .collect()
-                };
-                let (lo, ro) = (only(&sets[0], &sets[1]), only(&sets[1], &sets[0]));
-                if !lo.is_empty() || !ro.is_empty() {
-                    findings.push(classify::finding(
-                        Kind::Index,
-                        "index",
-                        ".manifests",
-                        vec![FieldDiff::new(
-                            "platforms",
-                            Some(Value::Array(lo)),
-                            Some(Value::Array(ro)),
-                            Class::Platform,
-                        )],
-                    ));
-                }
-                sets[0]
-                    .iter()
-                    .filter(|p| sets[1].iter().any(|q| q.matches(p) && p.matches(q)))
-                    .cloned()
-                    .collect()
-            }
+        let wanted = match &self.opts.platforms {
+            PlatformChoice::These(list) => list,
+            PlatformChoice::All => return self.pair_all(),
         };
         let mut pairs = Vec::new();
         for p in wanted {
-            let l = self.pick(0, &roots[0], &p)?;
-            let r = self.pick(1, &roots[1], &p)?;
-            pairs.push((Some(p), l, r));
+            let [l, r] = [0, 1].map(|side| {
+                let image = self.sides[side];
+                select::select(&*image.blobs, &image.root, p, &self.opts.limits)
+                    .map_err(|e| self.err(side, e))
+            });
+            pairs.push((Some(p.clone()), l?.manifest, r?.manifest));
         }
-        Ok((pairs, findings))
+        Ok((pairs, Vec::new()))
     }
 
-    /// The platforms an image offers: those of its index entries, or its config's.
-    fn platforms(&self, side: usize, root: &Root) -> Result<Vec<Platform>, CompareError> {
-        match root {
-            Root::Index { flat, .. } => Ok(flat
-                .manifests
-                .iter()
-                .filter_map(|d| d.platform.clone())
-                .filter(|p| p.os != "unknown")
-                .collect()),
-            Root::Manifest(blob) => Ok(self.config_platform(side, blob)?.into_iter().collect()),
-        }
-    }
-
-    fn config_platform(&self, side: usize, blob: &Blob) -> Result<Option<Platform>, CompareError> {
-        let manifest = self.parse_manifest(side, blob)?;
-        let bytes = self.json_blob(side, &manifest.config)?;
-        let config: crate::model::Config = self.config_as(side, &manifest.config, &bytes)?;
-        Ok(match (config.os, config.architecture) {
-            (Some(os), Some(architecture)) => Some(Platform {
-                os,
-                architecture,
-                variant: config.variant,
-                os_version: None,
-            }),
-            _ => None,
-        })
-    }
-
-    fn pick(&self, side: usize, root: &Root, wanted: &Platform) -> Result<Blob, CompareError> {
-        match root {
-            // A single-manifest image is compared whatever platform it is for, as `docker
-            // run` would run it.
-            Root::Manifest(blob) => Ok(blob.clone()),
-            Root::Index { flat, .. } => {
-                let hit = flat.manifests.iter().find(|d| {
-                    d.kind() == MediaKind::Manifest
-                        && d.platform.as_ref().is_some_and(|p| p.matches(wanted))
-                });
-                let Some(desc) = hit else {
-                    let mut available: Vec<String> = flat
-                        .manifests
-                        .iter()
-                        .filter_map(|d| d.platform.as_ref())
-                        .filter(|p| p.os != "unknown")
-                        .map(ToString::to_string)
-                        .collect();
-                    available.dedup();
-                    return Err(self.err(
-                        side,
-                        InputError::NoPlatform {
-                            wanted: wanted.clone(),
-                            available: if available.is_empty() {
-                                "no platform-specific manifests".into()
-                            } else {
-                                available.join(", ")
-                            },
-                        },
-                    ));
-                };
-                Ok(Blob {
-                    bytes: self.json_blob(side, desc)?,
-                    descriptor: Some(desc.clone()),
-                })
+    /// `--all-platforms`: the images of both inputs paired by platform (normalised, so that
+    /// `arm64` pairs with `arm64/v8` but `amd64/v3` only with `amd64/v3`), in the order of the
+    /// left input; images with no platform at all pair in order. Images in one input only are
+    /// a difference of their own.
+    #[allow(clippy::type_complexity)]
+    fn pair_all(
+        &self,
+    ) -> Result<(Vec<(Option<Platform>, Blob, Blob)>, Vec<Finding>), CompareError> {
+        let offered = |side: usize| {
+            let image = self.sides[side];
+            select::offered(&*image.blobs, &image.root, &self.opts.limits)
+                .map_err(|e| self.err(side, e))
+        };
+        let (lhs, rhs) = (offered(0)?, offered(1)?);
+        let mut pairs = Vec::new();
+        let mut only_lhs = Vec::new();
+        let mut unpaired_rhs: Vec<Option<Offered>> = rhs.into_iter().map(Some).collect();
+        for l in lhs {
+            let key = l.platform.as_ref().map(Platform::key);
+            let hit = unpaired_rhs.iter_mut().find(|r| {
+                r.as_ref()
+                    .is_some_and(|r| r.platform.as_ref().map(Platform::key) == key)
+            });
+            match hit.and_then(Option::take) {
+                Some(r) => pairs.push((l.platform.clone().or(r.platform), l.manifest, r.manifest)),
+                None => only_lhs.push(l),
             }
         }
+        let only_rhs: Vec<Offered> = unpaired_rhs.into_iter().flatten().collect();
+        if pairs.is_empty() {
+            return Err(CompareError {
+                side: None,
+                reference: String::new(),
+                source: Box::new(InputError::NoPair {
+                    lhs: self.sides[0].reference.to_string(),
+                    lhs_offers: select::describe(&only_lhs),
+                    rhs: self.sides[1].reference.to_string(),
+                    rhs_offers: select::describe(&only_rhs),
+                }),
+            });
+        }
+        let mut findings = Vec::new();
+        if !only_lhs.is_empty() || !only_rhs.is_empty() {
+            let names =
+                |images: &[Offered]| {
+                    Value::Array(
+                        images
+                            .iter()
+                            .map(|o| {
+                                json!(o.platform.as_ref().map_or_else(
+                                    || "(no platform)".to_owned(),
+                                    ToString::to_string
+                                ))
+                            })
+                            .collect(),
+                    )
+                };
+            findings.push(classify::finding(
+                Kind::Index,
+                "index",
+                ".manifests",
+                vec![FieldDiff::new(
+                    "platforms",
+                    Some(names(&only_lhs)),
+                    Some(names(&only_rhs)),
+                    Class::Platform,
+                )],
+            ));
+        }
+        Ok((pairs, findings))
     }
 
     fn parse_manifest(&self, side: usize, blob: &Blob) -> Result<Manifest, CompareError> {
@@ -718,18 +634,18 @@ impl<'a> Engine<'a> {
         })
     }
 
-    /// The config as `T` (its JSON value, or the fields the engine reads).
+    /// The config as `T` (its JSON value, or the fields the engine reads), refused where Go
+    /// would read it ambiguously.
     fn config_as<T: serde::de::DeserializeOwned>(
         &self,
         side: usize,
         desc: &Descriptor,
         bytes: &[u8],
     ) -> Result<T, CompareError> {
-        serde_json::from_slice(bytes).map_err(|source| {
+        gojson::from_slice(bytes, &gojson::IMAGE_CONFIG).map_err(|source| {
             self.err(
                 side,
-                InputError::Json {
-                    what: "config",
+                InputError::Config {
                     digest: desc.digest.clone(),
                     source,
                 },

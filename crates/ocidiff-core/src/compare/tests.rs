@@ -372,10 +372,11 @@ fn platform_selection() {
         ..with(Rules::semantic())
     };
     let err = run(l.clone(), r.clone(), &opts).unwrap_err();
-    assert_eq!(err.side, 0);
+    assert_eq!(err.side, Some(0));
     assert!(
-        err.to_string()
-            .contains("no image for platform linux/s390x; the image has: linux/amd64, linux/arm64"),
+        err.to_string().contains(
+            "no image for platform linux/s390x; the image offers: linux/amd64, linux/arm64"
+        ),
         "{err}"
     );
 
@@ -396,6 +397,161 @@ fn platform_selection() {
         .unwrap();
     assert_eq!(platforms.fields[0].rhs, Some(json!(["linux/s390x"])));
     assert_eq!(platforms.class, Class::Platform);
+}
+
+/// The image an input would run for `wanted`, by the content of its `arch` file.
+fn chosen(image: IndexSpec, wanted: &str) -> Result<String, CompareError> {
+    let dir = tempfile::tempdir().unwrap();
+    let l = open(dir.path(), "l", image.clone());
+    let r = open(dir.path(), "r", image);
+    let opts = Options {
+        platforms: PlatformChoice::These(vec![wanted.parse().unwrap()]),
+        ..with(Rules::semantic())
+    };
+    let outcome = compare(&l, &r, &opts)?;
+    let digest = outcome.report.comparisons[0].digests[0]
+        .clone()
+        .expect("an index entry was chosen");
+    Ok(names_of(&l, &digest))
+}
+
+/// The `arch` file of the image whose manifest is `digest`.
+fn names_of(image: &Image, digest: &Digest) -> String {
+    let mut bytes = Vec::new();
+    image
+        .blobs
+        .open(digest)
+        .unwrap()
+        .read_to_end(&mut bytes)
+        .unwrap();
+    let Ok(Document::Manifest(m)) = Document::parse(&bytes, None) else {
+        panic!("{digest} is no manifest");
+    };
+    let mut content = String::new();
+    crate::layer::walk(
+        &*image.blobs,
+        &m.layers[0],
+        0,
+        &Limits::default(),
+        |e, r| {
+            if e.name.ends_with("arch") {
+                r.read_to_string(&mut content)?;
+            }
+            Ok(())
+        },
+    )
+    .unwrap();
+    content
+}
+
+fn tagged(platform: &str, tag: &str) -> ImageSpec {
+    one(vec![Entry::file("arch", tag)]).platform(platform)
+}
+
+#[test]
+fn a_runtime_chooses_by_containerd_rules() {
+    // A plain request is not a request for a higher variant: containerd runs Y.
+    let v3_first = IndexSpec::new()
+        .manifest(tagged("linux/amd64/v3", "X"))
+        .manifest(tagged("linux/amd64", "Y"));
+    assert_eq!(chosen(v3_first.clone(), "linux/amd64").unwrap(), "Y");
+    assert_eq!(chosen(v3_first.clone(), "linux/amd64/v3").unwrap(), "X");
+    assert_eq!(chosen(v3_first, "linux/amd64/v4").unwrap(), "X");
+
+    // Entries without a platform come last, nested indexes included.
+    let nested_first = IndexSpec::new()
+        .nested(IndexSpec::new().manifest(tagged("linux/amd64", "N")), None)
+        .manifest(tagged("linux/amd64", "Y"));
+    assert_eq!(chosen(nested_first, "linux/amd64").unwrap(), "Y");
+    let nested_for_arm = IndexSpec::new()
+        .nested(
+            IndexSpec::new().manifest(tagged("linux/arm64", "N")),
+            Some("linux/arm64"),
+        )
+        .manifest(tagged("linux/amd64", "Y"));
+    assert_eq!(chosen(nested_for_arm, "linux/arm64").unwrap(), "N");
+
+    // A platform-less entry is run when nothing else fits and its config does.
+    let bare = IndexSpec::new()
+        .manifest(tagged("linux/s390x", "S"))
+        .manifest_without_platform(tagged("linux/arm64", "B"));
+    assert_eq!(chosen(bare.clone(), "linux/arm64/v8").unwrap(), "B");
+    let err = chosen(bare, "linux/amd64").unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("names no platform and its config is for linux/arm64"),
+        "{err}"
+    );
+
+    // Fallbacks a runtime allows, in its order; document order among equals.
+    let fallbacks = IndexSpec::new()
+        .manifest(tagged("linux/386", "I"))
+        .manifest(tagged("linux/arm/v5", "A5"))
+        .manifest(tagged("linux/arm/v6", "A6"))
+        .manifest(tagged("linux/arm/v6", "A6bis"));
+    assert_eq!(chosen(fallbacks.clone(), "linux/amd64").unwrap(), "I");
+    assert_eq!(chosen(fallbacks.clone(), "linux/arm64").unwrap(), "A6");
+    assert_eq!(chosen(fallbacks, "linux/arm/v5").unwrap(), "A5");
+}
+
+#[test]
+fn all_platforms_pairs_exact_platforms_and_compares_platformless_images() {
+    let l = IndexSpec::new()
+        .manifest(tagged("linux/amd64/v3", "X"))
+        .manifest(tagged("linux/arm64/v8", "A"))
+        .manifest_without_platform(tagged("linux/riscv64", "R"));
+    let r = IndexSpec::new()
+        .manifest(tagged("linux/amd64", "X"))
+        .manifest(tagged("linux/arm64", "A"))
+        .manifest_without_platform(tagged("linux/riscv64", "R2"));
+    let opts = Options {
+        platforms: PlatformChoice::All,
+        ..with(Rules::semantic())
+    };
+    let report = run(l, r, &opts).unwrap();
+    let compared: Vec<String> = report
+        .comparisons
+        .iter()
+        .map(|c| c.platform.as_ref().unwrap().to_string())
+        .collect();
+    assert_eq!(compared, ["linux/arm64/v8", "linux/riscv64"]);
+    let platforms = report
+        .findings
+        .iter()
+        .find(|f| f.kind == Kind::Index)
+        .unwrap();
+    assert_eq!(platforms.fields[0].lhs, Some(json!(["linux/amd64/v3"])));
+    assert_eq!(platforms.fields[0].rhs, Some(json!(["linux/amd64"])));
+    // The platform-less images were compared: their files differ.
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.location == "manifests-1/layers-0" && f.name.ends_with("arch")),
+        "{:?}",
+        rows(&report)
+    );
+}
+
+#[test]
+fn comparing_nothing_is_an_error() {
+    let opts = Options {
+        platforms: PlatformChoice::All,
+        ..with(Rules::semantic())
+    };
+    let l = IndexSpec::new().manifest(tagged("linux/amd64", "X"));
+    let r = IndexSpec::new().manifest(tagged("linux/arm64", "X"));
+    let err = run(l, r, &opts).unwrap_err();
+    assert_eq!(err.side, None);
+    let msg = err.to_string();
+    assert!(msg.starts_with("nothing to compare: input 0"), "{msg}");
+    assert!(msg.contains("offers linux/amd64, input 1"), "{msg}");
+    assert!(msg.contains("offers linux/arm64, and no platform"), "{msg}");
+
+    // An index holding only attestations offers nothing either.
+    let only_attestation = IndexSpec::new().manifest(tagged("unknown/unknown", "att"));
+    let err = run(only_attestation.clone(), only_attestation, &opts).unwrap_err();
+    assert!(err.to_string().contains("offers no image"), "{err}");
 }
 
 #[test]
@@ -424,7 +580,7 @@ fn same_digest_is_verified_not_trusted() {
     let l = source::open(&l.reference).unwrap();
     let r = source::open(&r.reference).unwrap();
     let err = compare(&l, &r, &strict()).err().unwrap();
-    assert_eq!(err.side, 1);
+    assert_eq!(err.side, Some(1));
     assert!(
         err.to_string().contains("does not match its digest"),
         "{err}"
@@ -577,7 +733,7 @@ fn a_shared_layer_is_checked_under_each_sides_media_type() {
         let err = compare(&open_tag(&one, "gz"), &rhs, &strict())
             .err()
             .unwrap();
-        assert_eq!(err.side, 1, "{err}");
+        assert_eq!(err.side, Some(1), "{err}");
         assert!(
             err.to_string()
                 .contains("containerd as an uncompressed tar"),
@@ -975,7 +1131,7 @@ fn layers_every_runtime_refuses_are_errors() {
         &strict(),
     )
     .unwrap_err();
-    assert_eq!(err.side, 1);
+    assert_eq!(err.side, Some(1));
     let text = err.to_string();
     assert!(
         text.contains("hard link to missing, which does not exist"),
@@ -1024,7 +1180,62 @@ fn diff_ids_are_checked_whatever_the_rules() {
         json!({"type": "layers", "diff_ids": [format!("sha256:{}", "1".repeat(64))]}),
     );
     let err = run(plain, shared_wrong, &strict()).unwrap_err();
-    assert_eq!(err.side, 1);
+    assert_eq!(err.side, Some(1));
+    assert!(matches!(*err.source, InputError::DiffId { .. }), "{err}");
+}
+
+#[test]
+fn shared_layers_are_checked_against_the_diff_ids_both_configs_name() {
+    let wrong = json!({"type": "layers", "diff_ids": [format!("sha256:{}", "1".repeat(64))]});
+    let flatten = Rules {
+        flatten: true,
+        ..Rules::semantic()
+    };
+    for compression in [Compression::None, Compression::Gzip, Compression::Zstd] {
+        let image = ImageSpec::new()
+            .layer(Layer::new(vec![Entry::file("a", "1")]).compression(compression))
+            .config_field("rootfs", wrong.clone());
+        // The configs differ elsewhere, so that the comparison reaches the layers.
+        let other = image.clone().config_field("author", json!("someone"));
+        for opts in [strict(), with(Rules::semantic()), with(flatten)] {
+            let err = run(image.clone(), other.clone(), &opts).unwrap_err();
+            assert!(
+                matches!(*err.source, InputError::DiffId { index: 0, .. }),
+                "{compression:?}: {err}"
+            );
+        }
+        // An image against itself, from one source.
+        let dir = tempfile::tempdir().unwrap();
+        let (l, r) = (
+            open(dir.path(), "x", image.clone()),
+            open(dir.path(), "x", image.clone()),
+        );
+        let err = compare(&l, &r, &strict()).map(drop).unwrap_err();
+        assert!(
+            matches!(*err.source, InputError::DiffId { index: 0, .. }),
+            "{compression:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn diff_ids_computed_once_are_looked_up_after() {
+    let cache_dir = tempfile::tempdir().unwrap();
+    let opts = Options {
+        diff_ids: DiffIds::open(cache_dir.path()),
+        ..strict()
+    };
+    let image = ImageSpec::new()
+        .layer(Layer::new(vec![Entry::file("a", "1")]).compression(Compression::Gzip));
+    let built = image.build();
+    let blob: Digest = built.layers[0].digest.parse().unwrap();
+    let diff_id: Digest = built.diff_ids[0].parse().unwrap();
+    run(image.clone(), image.clone(), &opts).unwrap();
+    let cache = opts.diff_ids.as_ref().unwrap();
+    assert_eq!(cache.get(&blob), Some(diff_id));
+    // A record is what the next run goes by: one that lies is caught as a mismatch.
+    cache.put(&blob, &Digest::sha256_of(b"not that layer"));
+    let err = run(image.clone(), image, &opts).unwrap_err();
     assert!(matches!(*err.source, InputError::DiffId { .. }), "{err}");
 }
 

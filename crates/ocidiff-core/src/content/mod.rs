@@ -164,6 +164,62 @@ pub fn verify_blob(source: &dyn BlobSource, desc: &Descriptor) -> Result<(), Con
     Ok(())
 }
 
+/// Reads the first [`HEAD_BYTES`] of `reader` (fewer if it ends sooner).
+fn read_head(reader: &mut impl Read, digest: &Digest) -> Result<Vec<u8>, ContentError> {
+    let mut head = [0u8; HEAD_BYTES];
+    let mut n = 0;
+    while n < head.len() {
+        match reader.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(ContentError::from_io(digest, e)),
+        }
+    }
+    Ok(head[..n].to_vec())
+}
+
+/// A layer blob's diff ID: the SHA-256 of its stream once decompressed as runtimes decompress
+/// it under its media type, read to its end (what its config's `rootfs.diff_ids` must name),
+/// and the compression found; the blob's digest is verified on the way. An uncompressed blob
+/// is its own diff ID; with `trust_digest` (the same bytes are known to carry that digest), it
+/// is then not read further.
+pub fn diff_id(
+    source: &dyn BlobSource,
+    desc: &Descriptor,
+    limits: &Limits,
+    trust_digest: bool,
+) -> Result<(Digest, Compression), ContentError> {
+    let mut reader = open_verified(source, desc)?;
+    let head = read_head(&mut reader, &desc.digest)?;
+    let compression = compression_of(&desc.digest, &desc.media_type, &head)?;
+    let whole = io::Cursor::new(head).chain(reader);
+    if compression == Compression::None {
+        if !trust_digest {
+            io::copy(&mut { whole }, &mut io::sink())
+                .map_err(|e| ContentError::from_io(&desc.digest, e))?;
+        }
+        return Ok((desc.digest.clone(), compression));
+    }
+    let decompressed = decompress(whole, &desc.digest, &desc.media_type)?;
+    let mut limited = LimitedReader::new(
+        decompressed.reader,
+        limits.decompressed_bytes,
+        format!("layer {} decompressed", desc.digest),
+    );
+    let mut hasher = crate::model::Hasher::new(crate::model::Algorithm::Sha256);
+    let mut buf = vec![0u8; 128 << 10];
+    loop {
+        match limited.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(ContentError::from_io(&desc.digest, e)),
+        }
+    }
+    Ok((hasher.finish(), compression))
+}
+
 /// Reads a layer blob to its end to check it against its descriptor, and checks on the way
 /// that runtimes decompress its bytes alike under its media type ([`compression_of`]). With
 /// `verify` false (the blob's bytes are the same on both sides whatever they are), only its
@@ -179,17 +235,8 @@ pub fn verify_layer(
     } else {
         source.open(&desc.digest)?
     };
-    let mut head = [0u8; HEAD_BYTES];
-    let mut n = 0;
-    while n < head.len() {
-        match reader.read(&mut head[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(ContentError::from_io(&desc.digest, e)),
-        }
-    }
-    let compression = compression_of(&desc.digest, &desc.media_type, &head[..n])?;
+    let head = read_head(&mut reader, &desc.digest)?;
+    let compression = compression_of(&desc.digest, &desc.media_type, &head)?;
     if verify {
         io::copy(&mut reader, &mut io::sink())
             .map_err(|e| ContentError::from_io(&desc.digest, e))?;

@@ -6,9 +6,10 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::digest::Digest;
+use super::gojson::{self, GoJsonError};
 use super::media::{self, MediaKind};
 use super::platform::Platform;
 
@@ -21,9 +22,17 @@ pub struct Descriptor {
     pub size: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<Platform>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub annotations: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub urls: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artifact_type: Option<String>,
@@ -61,6 +70,7 @@ impl Descriptor {
 pub struct Index {
     #[serde(default)]
     pub media_type: Option<String>,
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub manifests: Vec<Descriptor>,
 }
 
@@ -71,7 +81,15 @@ pub struct Manifest {
     #[serde(default)]
     pub media_type: Option<String>,
     pub config: Descriptor,
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub layers: Vec<Descriptor>,
+}
+
+/// A list or map that is `null` or absent reads as empty, as Go decodes it (a nil slice or map).
+fn null_as_empty<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
+    d: D,
+) -> Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// The part of an image config that the walk needs; the rest is compared as raw JSON.
@@ -118,34 +136,102 @@ pub enum Document {
 pub enum DocumentError {
     #[error("malformed JSON: {0}")]
     Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Go(#[from] GoJsonError),
     #[error("unsupported media type {0:?} (expected an image index or manifest)")]
     MediaType(String),
+    #[error(
+        "{by} says it is an image {expected}, but it {holds}; containerd refuses such a \
+         document, and so does ocidiff"
+    )]
+    Contradiction {
+        by: &'static str,
+        expected: &'static str,
+        holds: String,
+    },
+    #[error(
+        "Docker schema 1 manifests are not supported (it has fsLayers); convert the image \
+         with `skopeo copy` or push it again with a current Docker"
+    )]
+    Schema1,
+}
+
+/// The members of a document that tell what it is, present even when `null` (as containerd
+/// sees them: a `json.RawMessage` holding `null` is not empty).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Probe {
+    #[serde(default)]
+    media_type: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    config: bool,
+    #[serde(default, deserialize_with = "present")]
+    layers: bool,
+    #[serde(default, deserialize_with = "present")]
+    manifests: bool,
+    #[serde(default, deserialize_with = "present")]
+    fs_layers: bool,
+}
+
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(d).map(|_| true)
 }
 
 impl Document {
-    /// Parses an index or a manifest. The `mediaType` (of the document or, failing that, of its
-    /// descriptor) decides; only documents that name none are told apart by shape.
+    /// Parses an index or a manifest, refusing what Go would read ambiguously
+    /// ([`gojson::DOCUMENT`]). As in containerd, the descriptor's media type (`declared`)
+    /// decides what the document is; without one (an OCI layout's `index.json`), the
+    /// document's own `mediaType`, or failing that its shape. A document whose own
+    /// `mediaType` or members say otherwise is refused, and so is Docker schema 1.
     pub fn parse(bytes: &[u8], declared: Option<&str>) -> Result<Document, DocumentError> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Probe {
-            #[serde(default)]
-            media_type: Option<String>,
-            #[serde(default)]
-            manifests: Option<serde_json::Value>,
-        }
+        gojson::check(bytes, &gojson::DOCUMENT)?;
         let probe: Probe = serde_json::from_slice(bytes)?;
-        let media_type = probe.media_type.as_deref().or(declared);
-        let kind = match media_type {
-            Some(mt) => media::classify(mt),
-            None if probe.manifests.is_some() => MediaKind::Index,
-            None => MediaKind::Manifest,
+        if probe.fs_layers {
+            return Err(DocumentError::Schema1);
+        }
+        // Go reads an empty mediaType as none: it is the zero value writers omit.
+        let own = probe.media_type.as_deref().filter(|m| !m.is_empty());
+        let (kind, by) = match (declared, own) {
+            (Some(mt), _) => (media::classify(mt), "its descriptor's media type"),
+            (None, Some(mt)) => (media::classify(mt), "its mediaType"),
+            (None, None) if probe.manifests => (MediaKind::Index, "its manifests member"),
+            (None, None) => (MediaKind::Manifest, "its shape"),
         };
+        let contradiction = |expected, holds: String| {
+            Err(DocumentError::Contradiction {
+                by,
+                expected,
+                holds,
+            })
+        };
+        let own_kind = own.map(media::classify);
         match kind {
-            MediaKind::Index => Ok(Document::Index(serde_json::from_slice(bytes)?)),
-            MediaKind::Manifest => Ok(Document::Manifest(serde_json::from_slice(bytes)?)),
+            MediaKind::Index => {
+                if own_kind.is_some_and(|k| k != MediaKind::Index) {
+                    return contradiction(
+                        "index",
+                        format!("names itself {:?}", own.unwrap_or_default()),
+                    );
+                }
+                if probe.config || probe.layers {
+                    return contradiction("index", "has a manifest's config or layers".into());
+                }
+                Ok(Document::Index(serde_json::from_slice(bytes)?))
+            }
+            MediaKind::Manifest => {
+                if own_kind.is_some_and(|k| k != MediaKind::Manifest) {
+                    return contradiction(
+                        "manifest",
+                        format!("names itself {:?}", own.unwrap_or_default()),
+                    );
+                }
+                if probe.manifests {
+                    return contradiction("manifest", "has an index's manifests".into());
+                }
+                Ok(Document::Manifest(serde_json::from_slice(bytes)?))
+            }
             _ => Err(DocumentError::MediaType(
-                media_type.unwrap_or_default().to_owned(),
+                declared.or(own).unwrap_or_default().to_owned(),
             )),
         }
     }
@@ -178,6 +264,68 @@ mod tests {
             Err(DocumentError::MediaType(_))
         ));
         assert!(Document::parse(b"{", None).is_err());
+    }
+
+    #[test]
+    fn the_descriptor_decides_and_contradictions_are_refused() {
+        let manifest = format!(
+            r#"{{"schemaVersion":2,"config":{{"mediaType":"{}","digest":"{EMPTY}","size":0}},"layers":null}}"#,
+            media::OCI_CONFIG
+        );
+        let parse = |doc: &str, declared| Document::parse(doc.as_bytes(), declared);
+        let Ok(Document::Manifest(m)) = parse(&manifest, Some(media::DOCKER_MANIFEST)) else {
+            panic!("a manifest");
+        };
+        assert!(m.layers.is_empty());
+        let refused = [
+            (
+                manifest.as_str(),
+                Some(media::OCI_INDEX),
+                "has a manifest's config or layers",
+            ),
+            (
+                r#"{"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#,
+                Some(media::OCI_MANIFEST),
+                "names itself",
+            ),
+            (
+                r#"{"manifests":null}"#,
+                Some(media::OCI_MANIFEST),
+                "has an index's manifests",
+            ),
+            (
+                r#"{"mediaType":"application/vnd.oci.image.manifest.v1+json","manifests":[]}"#,
+                None,
+                "has an index's manifests",
+            ),
+            (
+                r#"{"manifests":[],"layers":null}"#,
+                None,
+                "its manifests member says",
+            ),
+            (r#"{"schemaVersion":1,"fsLayers":[]}"#, None, "schema 1"),
+            (
+                r#"{"fsLayers":null,"manifests":[]}"#,
+                Some(media::OCI_INDEX),
+                "schema 1",
+            ),
+            (r#"{"Manifests":[]}"#, None, "reads it as \"manifests\""),
+            (r#"{"manifests":[],"manifests":[]}"#, None, "appears twice"),
+        ];
+        for (doc, declared, needle) in refused {
+            let e = parse(doc, declared).expect_err(doc).to_string();
+            assert!(e.contains(needle), "{doc}: {e}");
+        }
+        // An index whose manifests are null is empty, as Go decodes it.
+        for doc in [
+            r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":null}"#,
+            r#"{"schemaVersion":2,"manifests":null}"#,
+        ] {
+            let Ok(Document::Index(i)) = parse(doc, None) else {
+                panic!("{doc}: an index");
+            };
+            assert!(i.manifests.is_empty());
+        }
     }
 
     #[test]

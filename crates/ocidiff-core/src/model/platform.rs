@@ -1,9 +1,22 @@
-//! Platforms (`os/arch[/variant]`) and the matching rules container runtimes use.
+//! Platforms (`os/arch[/variant]`) and how container runtimes match them.
+//!
+//! Docker, containerd, BuildKit and nerdctl choose an image from an index with containerd's
+//! `platforms` package; the rules here follow its current release (`github.com/containerd/
+//! platforms`, read at commit 09756f5): names are normalised (`x86_64` is `amd64`, `aarch64` is
+//! `arm64`, `arm64/v8` is `arm64`, `arm` is `arm/v7`, `amd64/v1` is `amd64`), and a request also
+//! accepts the platforms it can run, in order of preference: `amd64/v3` then `v2`, `amd64`,
+//! `386`; `arm/v7` then `v6`, `v5`; `arm64/v8.2` then `v8.1`, `v8`, `arm/v8` … `arm/v5`.
+//! Older containerd (1.6, which Debian ships) knows fewer fallbacks (no `amd64/vN` nor
+//! `arm64/v8.x` steps) but agrees on every exact match.
 
+use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+
+use super::gojson::{self, GoJsonError};
+use super::oci::Descriptor;
 
 /// A platform as in an index entry or an image config.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
@@ -18,15 +31,17 @@ pub struct Platform {
         skip_serializing_if = "Option::is_none"
     )]
     pub os_version: Option<String>,
+    #[serde(default, rename = "os.features", skip_serializing_if = "Vec::is_empty")]
+    pub os_features: Vec<String>,
 }
 
 /// Which platforms of a multi-platform image to read and compare.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlatformChoice {
-    /// These, in this order; each must be present.
+    /// What a runtime asked for each of these would run, in this order.
     These(Vec<Platform>),
-    /// Every platform present (in a comparison: in both images; those in one only are
-    /// reported as differences).
+    /// Every image an index offers, paired by platform across the two inputs; those in one
+    /// input only are reported as differences.
     All,
 }
 
@@ -38,82 +53,404 @@ impl Default for PlatformChoice {
 
 /// Why a `--platform` value was refused.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid platform {0:?}: expected OS/ARCH[/VARIANT], e.g. linux/amd64 or linux/arm64/v8")]
+#[error(
+    "invalid platform {0:?}: expected OS/ARCH[/VARIANT], OS or ARCH, e.g. linux/amd64, \
+     linux/arm64/v8 or arm64"
+)]
 pub struct PlatformError(String);
 
 impl Platform {
-    /// The platform images are compared for by default: Linux on this machine's CPU, because
-    /// container images are Linux images even where the tool runs on macOS (a known stumbling
-    /// block with diffoci, which defaults to the host OS).
+    /// A platform with nothing but OS, architecture and variant.
+    pub fn new(os: &str, architecture: &str, variant: Option<&str>) -> Platform {
+        Platform {
+            os: os.to_owned(),
+            architecture: architecture.to_owned(),
+            variant: variant.map(str::to_owned),
+            os_version: None,
+            os_features: Vec::new(),
+        }
+    }
+
+    /// The platform images are compared for by default: what a runtime on this machine asks
+    /// for, except that the OS is always Linux (container images are Linux images even where
+    /// the tool runs on macOS, a known stumbling block with diffoci, which asks for the host
+    /// OS). Like containerd, the variant is only looked up on ARM.
     pub fn host() -> Platform {
-        let architecture = match std::env::consts::ARCH {
-            "x86_64" => "amd64",
-            "aarch64" => "arm64",
-            "x86" => "386",
-            "powerpc64" => "ppc64le",
-            other => other,
+        let (architecture, variant) = match std::env::consts::ARCH {
+            "x86_64" => ("amd64", None),
+            "aarch64" => ("arm64", Some("v8".to_owned())),
+            "arm" => ("arm", arm_variant()),
+            "x86" => ("386", None),
+            "powerpc64" if cfg!(target_endian = "little") => ("ppc64le", None),
+            "loongarch64" => ("loong64", None),
+            other => (other, None),
         };
         Platform {
-            os: "linux".into(),
-            architecture: architecture.into(),
-            variant: None,
-            os_version: None,
+            variant,
+            ..Platform::new("linux", architecture, None)
         }
     }
 
-    /// Normalised architecture and variant, as containerd's matcher sees them.
-    fn normalized(&self) -> (String, Option<String>) {
-        let arch = match self.architecture.as_str() {
-            "x86_64" | "x86-64" => "amd64",
-            "aarch64" => "arm64",
-            "i386" => "386",
-            other => other,
-        }
-        .to_owned();
-        let variant = match (arch.as_str(), self.variant.as_deref()) {
-            ("arm64", Some("v8") | None) => None,
-            ("amd64", Some("v1") | None) => None,
-            ("arm", None) => Some("v7".to_owned()),
-            (_, v) => v.map(str::to_owned),
+    /// The platform as containerd compares it: lower case, canonical architecture names,
+    /// default variants dropped or filled in, features sorted without repeats.
+    pub fn normalized(&self) -> Platform {
+        let os = match self.os.to_lowercase().as_str() {
+            // containerd fills in its own OS; ours is Linux.
+            "" => "linux".to_owned(),
+            "macos" => "darwin".to_owned(),
+            other => other.to_owned(),
         };
-        (arch, variant)
+        let arch = self.architecture.to_lowercase();
+        let variant = self.variant.as_deref().unwrap_or_default().to_lowercase();
+        let (architecture, variant) = match arch.as_str() {
+            "i386" => ("386".to_owned(), String::new()),
+            "x86_64" | "x86-64" | "amd64" => (
+                "amd64".to_owned(),
+                if variant == "v1" {
+                    String::new()
+                } else {
+                    variant
+                },
+            ),
+            "aarch64" | "arm64" => (
+                "arm64".to_owned(),
+                match variant.as_str() {
+                    "8" | "v8" | "v8.0" => String::new(),
+                    "9" | "9.0" | "v9.0" => "v9".to_owned(),
+                    _ => variant,
+                },
+            ),
+            "armhf" => ("arm".to_owned(), "v7".to_owned()),
+            "armel" => ("arm".to_owned(), "v6".to_owned()),
+            "arm" => (
+                "arm".to_owned(),
+                match variant.as_str() {
+                    "" | "7" => "v7".to_owned(),
+                    "5" | "6" | "8" => format!("v{variant}"),
+                    _ => variant,
+                },
+            ),
+            _ => (arch, variant),
+        };
+        let mut os_features = self.os_features.clone();
+        os_features.sort();
+        os_features.dedup();
+        Platform {
+            os,
+            architecture,
+            variant: (!variant.is_empty()).then_some(variant),
+            os_version: self.os_version.clone().filter(|v| !v.is_empty()),
+            os_features,
+        }
     }
 
-    /// Whether an image for `self` is what a user asking for `wanted` means. A request without
-    /// a variant matches any variant of the architecture.
-    pub fn matches(&self, wanted: &Platform) -> bool {
-        if self.os != wanted.os {
-            return false;
+    /// The platform an image config declares, as containerd reads it from a config (`os`,
+    /// `architecture`, `variant`, `os.version`, `os.features`), if it names an OS and an
+    /// architecture. A config Go would read ambiguously is refused ([`gojson`]).
+    pub fn of_config(config: &[u8]) -> Result<Option<Platform>, GoJsonError> {
+        #[derive(Deserialize)]
+        struct Fields {
+            #[serde(default)]
+            os: Option<String>,
+            #[serde(default)]
+            architecture: Option<String>,
+            #[serde(default)]
+            variant: Option<String>,
+            #[serde(default, rename = "os.version")]
+            os_version: Option<String>,
+            #[serde(default, rename = "os.features")]
+            os_features: Option<Vec<String>>,
         }
-        let (arch, variant) = self.normalized();
-        let (want_arch, want_variant) = wanted.normalized();
-        if arch != want_arch {
-            return false;
-        }
-        wanted.variant.is_none() || variant == want_variant
+        let f: Fields = gojson::from_slice(config, &gojson::IMAGE_CONFIG)?;
+        Ok(match (f.os, f.architecture) {
+            (Some(os), Some(architecture)) if !os.is_empty() && !architecture.is_empty() => {
+                Some(Platform {
+                    os,
+                    architecture,
+                    variant: f.variant.filter(|v| !v.is_empty()),
+                    os_version: f.os_version.filter(|v| !v.is_empty()),
+                    os_features: f.os_features.unwrap_or_default(),
+                })
+            }
+            _ => None,
+        })
+    }
+
+    /// The key `--all-platforms` pairs images by: the normalised platform, so that `arm64`
+    /// pairs with `arm64/v8` but never with `arm/v7`, nor `amd64/v3` with `amd64`.
+    pub fn key(&self) -> Platform {
+        self.normalized()
     }
 }
 
+/// The variant of a 32-bit ARM host, as containerd reads it from `/proc/cpuinfo`.
+fn arm_variant() -> Option<String> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    let arch = info
+        .lines()
+        .find_map(|l| l.strip_prefix("CPU architecture"))?
+        .trim_start_matches([' ', '\t', ':'])
+        .trim();
+    Some(match arch {
+        "AArch64" => "v8".to_owned(),
+        "8" | "7" | "6" | "5" => format!("v{arch}"),
+        _ => return None,
+    })
+}
+
+/// What a runtime asked for a platform accepts, best first: containerd's `platforms.Only`.
+#[derive(Debug, Clone)]
+pub struct Matcher {
+    /// Normalised platforms in order of preference.
+    accepted: Vec<Platform>,
+}
+
+impl Matcher {
+    /// The matcher for a request of `wanted`, with the fallbacks a runtime allows.
+    pub fn only(wanted: &Platform) -> Matcher {
+        Matcher {
+            accepted: vector(&wanted.normalized()),
+        }
+    }
+
+    /// Where `p` ranks among what the request accepts (0 is best), if it is accepted at all.
+    fn rank(&self, p: &Platform) -> Option<usize> {
+        let have = p.normalized();
+        self.accepted.iter().position(|want| accepts(want, &have))
+    }
+
+    pub fn matches(&self, p: &Platform) -> bool {
+        self.rank(p).is_some()
+    }
+
+    /// containerd's `Less` of its ordered matcher: the better rank first; at the same rank,
+    /// more OS features first.
+    fn compare(&self, a: &Platform, b: &Platform) -> Ordering {
+        match (self.rank(a), self.rank(b)) {
+            (Some(x), Some(y)) if x == y => b.os_features.len().cmp(&a.os_features.len()),
+            (Some(x), Some(y)) => x.cmp(&y),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => Ordering::Equal,
+        }
+    }
+
+    /// The index entry a runtime would follow: among the entries this request accepts and
+    /// those with no platform at all, the best-ranked, in document order among equals, entries
+    /// without a platform last (containerd's `images.Manifest`, which follows that one entry
+    /// only, even when it turns out not to fit).
+    pub fn best<'a>(&self, entries: &'a [Descriptor]) -> Option<&'a Descriptor> {
+        let mut candidates: Vec<&Descriptor> = entries
+            .iter()
+            .filter(|d| d.platform.as_ref().is_none_or(|p| self.matches(p)))
+            .collect();
+        candidates.sort_by(|a, b| match (&a.platform, &b.platform) {
+            (Some(x), Some(y)) => self.compare(x, y),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => Ordering::Equal,
+        });
+        candidates.first().copied()
+    }
+}
+
+/// Whether the normalised candidate `have` is what the normalised `want` asks for: the same OS,
+/// architecture and variant, and no OS feature the request lacks (on Windows, `win32k` is not
+/// held against an image, as containerd strips it). OS versions are only compared for Windows
+/// requests that name one, which ours never do.
+fn accepts(want: &Platform, have: &Platform) -> bool {
+    if want.os != have.os || want.architecture != have.architecture || want.variant != have.variant
+    {
+        return false;
+    }
+    have.os_features
+        .iter()
+        .filter(|f| !(want.os == "windows" && *f == "win32k"))
+        .all(|f| want.os_features.contains(f))
+}
+
+/// The platforms a request of the normalised `p` accepts, best first.
+fn vector(p: &Platform) -> Vec<Platform> {
+    let with = |architecture: &str, variant: Option<String>| Platform {
+        architecture: architecture.to_owned(),
+        variant,
+        ..p.clone()
+    };
+    let level =
+        |v: &Option<String>| -> Option<u32> { v.as_deref()?.strip_prefix('v')?.parse().ok() };
+    let mut out = Vec::new();
+    match p.architecture.as_str() {
+        "amd64" => {
+            out.push(p.clone());
+            if let Some(n) = level(&p.variant).filter(|n| *n > 1) {
+                // `amd64/v1` is normalised to plain `amd64`.
+                out.extend((2..n).rev().map(|k| with("amd64", Some(format!("v{k}")))));
+                out.push(with("amd64", None));
+            }
+            out.push(with("386", None));
+        }
+        "arm" => {
+            out.push(p.clone());
+            if let Some(n) = level(&p.variant).filter(|n| *n > 5) {
+                out.extend((5..n).rev().map(|k| with("arm", Some(format!("v{k}")))));
+            }
+        }
+        "arm64" => {
+            let variant = p.variant.clone().unwrap_or_else(|| "v8".to_owned());
+            let Some(steps) = arm64_steps(&variant) else {
+                // An unknown arm64 variant accepts nothing, as in containerd.
+                return Vec::new();
+            };
+            out.extend(
+                steps
+                    .into_iter()
+                    .map(|v| with("arm64", Some(v)).normalized()),
+            );
+            let arm = if variant.starts_with("v8") || variant.starts_with("v9") {
+                "v8".to_owned()
+            } else {
+                variant
+            };
+            out.extend(vector(&with("arm", Some(arm))));
+        }
+        _ => out.push(p.clone()),
+    }
+    out
+}
+
+/// The arm64 variants an `arm64/<variant>` request runs, best first: `v9.x` runs `v9.x`…`v9`
+/// and then `v8.(x+5)`…`v8` (capped at `v8.9`); `v8.x` runs `v8.x`…`v8`.
+fn arm64_steps(variant: &str) -> Option<Vec<String>> {
+    let (major, minor) = match variant.strip_prefix('v')?.split_once('.') {
+        Some((major, minor)) => (major, minor.parse::<u32>().ok()?),
+        None => (variant.strip_prefix('v')?, 0),
+    };
+    let ranges: Vec<(u32, u32)> = match major {
+        "8" if minor <= 9 => vec![(8, minor)],
+        "9" if minor <= 7 => vec![(9, minor), (8, (minor + 5).min(9))],
+        _ => return None,
+    };
+    Some(
+        ranges
+            .into_iter()
+            .flat_map(|(major, top)| {
+                (0..=top).rev().map(move |minor| {
+                    if minor == 0 {
+                        format!("v{major}")
+                    } else {
+                        format!("v{major}.{minor}")
+                    }
+                })
+            })
+            .collect(),
+    )
+}
+
+/// Whether an index entry is an image a runtime could be asked to run: BuildKit's attestation
+/// manifests (annotated, with platform `unknown/unknown`) are not.
+pub fn is_runnable(d: &Descriptor) -> bool {
+    d.annotations
+        .get("vnd.docker.reference.type")
+        .is_none_or(|t| t != "attestation-manifest")
+        && d.platform.as_ref().is_none_or(|p| p.os != "unknown")
+}
+
+/// OS names containerd knows, for a one-word `--platform`.
+const KNOWN_OS: &[&str] = &[
+    "aix",
+    "android",
+    "darwin",
+    "dragonfly",
+    "freebsd",
+    "hurd",
+    "illumos",
+    "ios",
+    "js",
+    "linux",
+    "nacl",
+    "netbsd",
+    "openbsd",
+    "plan9",
+    "solaris",
+    "windows",
+    "zos",
+];
+
+/// Parses a `--platform` value as containerd does: `OS/ARCH[/VARIANT]`, or one word that is an
+/// OS (on this machine's architecture) or an architecture (on Linux).
 impl FromStr for Platform {
     type Err = PlatformError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || PlatformError(s.to_owned());
         let parts: Vec<&str> = s.split('/').collect();
-        if parts.iter().any(|p| p.is_empty()) || !(2..=3).contains(&parts.len()) {
-            return Err(PlatformError(s.to_owned()));
+        let valid = |p: &&str| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        };
+        if !(1..=3).contains(&parts.len()) || !parts.iter().all(valid) {
+            return Err(err());
         }
-        Ok(Platform {
-            os: parts[0].to_owned(),
-            architecture: parts[1].to_owned(),
-            variant: parts.get(2).map(|v| (*v).to_owned()),
-            os_version: None,
+        let os = parts[0].to_lowercase();
+        Ok(match parts[..] {
+            [_] if KNOWN_OS.contains(&os.as_str()) => Platform {
+                os,
+                ..Platform::host()
+            },
+            [arch] => {
+                let p = Platform::new("linux", arch, None).normalized();
+                if !KNOWN_ARCH.contains(&p.architecture.as_str()) {
+                    return Err(err());
+                }
+                p
+            }
+            [_, arch] => Platform::new(&os, arch, None),
+            [_, arch, variant] => Platform::new(&os, arch, Some(variant)),
+            _ => return Err(err()),
         })
     }
 }
 
+/// Architectures containerd knows, for a one-word `--platform`.
+const KNOWN_ARCH: &[&str] = &[
+    "386",
+    "amd64",
+    "amd64p32",
+    "arm",
+    "armbe",
+    "arm64",
+    "arm64be",
+    "ppc64",
+    "ppc64le",
+    "loong64",
+    "mips",
+    "mipsle",
+    "mips64",
+    "mips64le",
+    "mips64p32",
+    "mips64p32le",
+    "ppc",
+    "riscv",
+    "riscv64",
+    "s390",
+    "s390x",
+    "sparc",
+    "sparc64",
+    "wasm",
+];
+
 impl fmt::Display for Platform {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.os, self.architecture)?;
+        write!(f, "{}", self.os)?;
+        if self.os_version.is_some() || !self.os_features.is_empty() {
+            write!(f, "({}", self.os_version.as_deref().unwrap_or_default())?;
+            for feature in &self.os_features {
+                write!(f, "+{feature}")?;
+            }
+            write!(f, ")")?;
+        }
+        write!(f, "/{}", self.architecture)?;
         if let Some(v) = &self.variant {
             write!(f, "/{v}")?;
         }
@@ -124,27 +461,145 @@ impl fmt::Display for Platform {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Digest;
 
     fn p(s: &str) -> Platform {
         s.parse().unwrap()
     }
 
-    #[test]
-    fn parses_and_displays() {
-        assert_eq!(p("linux/arm64/v8").to_string(), "linux/arm64/v8");
-        assert!("linux".parse::<Platform>().is_err());
-        assert!("linux//v7".parse::<Platform>().is_err());
-        assert!("a/b/c/d".parse::<Platform>().is_err());
+    fn only(s: &str) -> Matcher {
+        Matcher::only(&p(s))
     }
 
     #[test]
-    fn matches_like_containerd() {
-        assert!(p("linux/arm64/v8").matches(&p("linux/arm64")));
-        assert!(p("linux/arm64").matches(&p("linux/arm64/v8")));
-        assert!(p("linux/arm/v7").matches(&p("linux/arm")));
-        assert!(!p("linux/arm/v6").matches(&p("linux/arm/v7")));
-        assert!(!p("windows/amd64").matches(&p("linux/amd64")));
-        assert!(p("linux/x86_64").matches(&p("linux/amd64")));
+    fn parses_and_displays() {
+        assert_eq!(p("linux/arm64/v8").to_string(), "linux/arm64/v8");
+        assert_eq!(p("arm64").to_string(), "linux/arm64");
+        assert_eq!(p("linux").os, "linux");
+        assert!("plan".parse::<Platform>().is_err());
+        assert!("linux//v7".parse::<Platform>().is_err());
+        assert!("a/b/c/d".parse::<Platform>().is_err());
+        assert!("linux/amd 64".parse::<Platform>().is_err());
+        let mut win = Platform::new("windows", "amd64", None);
+        win.os_version = Some("10.0.20348.2227".into());
+        win.os_features = vec!["win32k".into()];
+        assert_eq!(win.to_string(), "windows(10.0.20348.2227+win32k)/amd64");
+    }
+
+    #[test]
+    fn a_plain_request_takes_no_other_variant() {
+        // The request amd64 is not amd64/v3: an image built for v3 may not run on a v1 CPU.
+        assert!(!only("linux/amd64").matches(&p("linux/amd64/v3")));
+        assert!(only("linux/amd64").matches(&p("linux/amd64/v1")));
+        assert!(only("linux/amd64").matches(&p("linux/x86_64")));
+        assert!(only("linux/amd64").matches(&p("linux/386")));
+        assert!(!only("linux/386").matches(&p("linux/amd64")));
+        assert!(only("linux/arm64").matches(&p("linux/arm64/v8")));
+        assert!(only("linux/arm64/v8").matches(&p("linux/aarch64")));
+        assert!(!only("linux/arm64").matches(&p("linux/arm64/v8.2")));
+        assert!(!only("windows/amd64").matches(&p("linux/amd64")));
+        assert!(!only("linux/amd64").matches(&p("LINUX/amd64").clone().with_os("freebsd")));
+    }
+
+    impl Platform {
+        fn with_os(mut self, os: &str) -> Platform {
+            self.os = os.to_owned();
+            self
+        }
+    }
+
+    #[test]
+    fn fallbacks_follow_containerd() {
+        let order =
+            |m: &Matcher| -> Vec<String> { m.accepted.iter().map(ToString::to_string).collect() };
+        assert_eq!(
+            order(&only("linux/amd64/v3")),
+            [
+                "linux/amd64/v3",
+                "linux/amd64/v2",
+                "linux/amd64",
+                "linux/386"
+            ]
+        );
+        assert_eq!(
+            order(&only("linux/arm/v7")),
+            ["linux/arm/v7", "linux/arm/v6", "linux/arm/v5"]
+        );
+        assert_eq!(
+            order(&only("linux/arm64/v8.2")),
+            [
+                "linux/arm64/v8.2",
+                "linux/arm64/v8.1",
+                "linux/arm64",
+                "linux/arm/v8",
+                "linux/arm/v7",
+                "linux/arm/v6",
+                "linux/arm/v5"
+            ]
+        );
+        assert_eq!(
+            order(&only("linux/arm64/v9.1"))[..4],
+            [
+                "linux/arm64/v9.1",
+                "linux/arm64/v9",
+                "linux/arm64/v8.6",
+                "linux/arm64/v8.5"
+            ]
+        );
+        assert!(only("linux/arm64/v7").accepted.is_empty());
+        assert!(only("linux/arm").matches(&p("linux/armhf")));
+        assert!(only("linux/arm").matches(&p("linux/arm/v6")));
+        assert!(!only("linux/arm/v6").matches(&p("linux/arm/v7")));
+    }
+
+    #[test]
+    fn os_features_must_be_requested() {
+        let mut have = p("linux/amd64");
+        have.os_features = vec!["sse4".into()];
+        assert!(!only("linux/amd64").matches(&have));
+        let mut win = p("windows/amd64");
+        win.os_features = vec!["win32k".into()];
+        assert!(only("windows/amd64").matches(&win));
+    }
+
+    fn entry(platform: Option<&str>, n: u8) -> Descriptor {
+        let mut d = Descriptor::new(
+            crate::model::media::OCI_MANIFEST,
+            Digest::sha256_of(&[n]),
+            1,
+        );
+        d.platform = platform.map(p);
+        d
+    }
+
+    #[test]
+    fn best_prefers_rank_then_document_order_then_entries_without_platform() {
+        let entries = [
+            entry(Some("linux/amd64/v3"), 0),
+            entry(None, 1),
+            entry(Some("linux/386"), 2),
+            entry(Some("linux/amd64"), 3),
+            entry(Some("linux/amd64"), 4),
+        ];
+        let m = only("linux/amd64");
+        assert_eq!(m.best(&entries), Some(&entries[3]));
+        assert_eq!(only("linux/amd64/v3").best(&entries), Some(&entries[0]));
+        assert_eq!(only("linux/386").best(&entries), Some(&entries[2]));
+        assert_eq!(only("linux/arm64").best(&entries), Some(&entries[1]));
+        assert_eq!(only("linux/arm64").best(&entries[2..]), None);
+    }
+
+    #[test]
+    fn attestations_are_not_runnable() {
+        let mut a = entry(Some("unknown/unknown"), 0);
+        assert!(!is_runnable(&a));
+        a.platform = None;
+        a.annotations.insert(
+            "vnd.docker.reference.type".into(),
+            "attestation-manifest".into(),
+        );
+        assert!(!is_runnable(&a));
+        assert!(is_runnable(&entry(None, 1)));
     }
 
     #[test]

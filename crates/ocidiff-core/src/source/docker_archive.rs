@@ -24,7 +24,9 @@ use super::archive::{ArchiveError, Span, TarIndex};
 use super::manifest_json::{self, SavedImage};
 use super::oci_archive::OciArchive;
 use crate::content::{BlobSource, ContentError, HEAD_BYTES, Limits, read_json_blob};
-use crate::model::{Blob, Compression, Config, Descriptor, Digest, Document, Manifest, media};
+use crate::model::{
+    Blob, Compression, Config, Descriptor, Digest, Document, Manifest, gojson, media,
+};
 
 /// Opens the image `reference` names (or the only one) in a `docker save` tarball.
 pub fn open(
@@ -92,8 +94,10 @@ fn normalize_name(name: &str) -> String {
 /// `"manifests": null`).
 fn lists_images(index_bytes: &[u8]) -> bool {
     serde_json::from_slice::<serde_json::Value>(index_bytes)
-        .map(|v| !matches!(&v["manifests"], serde_json::Value::Null)
-            && v["manifests"].as_array().is_none_or(|m| !m.is_empty()))
+        .map(|v| {
+            !matches!(&v["manifests"], serde_json::Value::Null)
+                && v["manifests"].as_array().is_none_or(|m| !m.is_empty())
+        })
         .unwrap_or(true)
 }
 
@@ -275,7 +279,10 @@ pub(super) fn open_saved(
     };
     let saved = if members.contains("manifest.json") {
         let bytes = members.read_small("manifest.json")?;
-        Some(manifest_json::parse(&bytes).map_err(|e| malformed(&path, "manifest.json", e))?)
+        Some(
+            manifest_json::parse(&bytes)
+                .map_err(|e| malformed(&path, "manifest.json", e.to_string()))?,
+        )
     } else {
         None
     };
@@ -396,10 +403,10 @@ fn both_agree(
             }
         }
     }
-    let named = root.descriptor.as_ref().map_or_else(
-        || "the image".to_owned(),
-        |d| format!("image {}", d.digest),
-    );
+    let named = root
+        .descriptor
+        .as_ref()
+        .map_or_else(|| "the image".to_owned(), |d| format!("image {}", d.digest));
     Err(disagree(match (entry, differences.first()) {
         (Some(i), Some(difference)) => {
             format!("{}: {difference}", saved[i].label())
@@ -428,9 +435,11 @@ fn layout_manifests(
             let mut out = Vec::new();
             for d in &index.manifests {
                 let bytes = read_json_blob(blobs, d, Limits::default().json_bytes)?;
-                if let Document::Manifest(m) =
-                    document(&bytes, Some(&d.media_type), format!("manifest {}", d.digest))?
-                {
+                if let Document::Manifest(m) = document(
+                    &bytes,
+                    Some(&d.media_type),
+                    format!("manifest {}", d.digest),
+                )? {
                     out.push(*m);
                 }
             }
@@ -478,8 +487,13 @@ pub(super) fn classic_manifest(
     members: &mut dyn SavedMembers,
 ) -> Result<Vec<u8>, SourceError> {
     let (config_bytes, config_blob) = members.config(&image.config)?;
-    let config: Config = serde_json::from_slice(&config_bytes)
-        .map_err(|e| malformed(path, &image.config, e.to_string()))?;
+    let config: Config = gojson::from_slice(&config_bytes, &gojson::IMAGE_CONFIG).map_err(|e| {
+        malformed(
+            path,
+            &format!("image config {}", image.config),
+            e.to_string(),
+        )
+    })?;
     let diff_ids = config.rootfs.map(|r| r.diff_ids).unwrap_or_default();
     if diff_ids.len() != image.layers.len() {
         return Err(malformed(

@@ -76,7 +76,9 @@ pub enum MemberError {
          load keeps the later, containerd may read either"
     )]
     ReplacesDirectory { member: String, holder: String },
-    #[error("member {member:?} extracts under {other:?}, which member {other_member:?} made a file")]
+    #[error(
+        "member {member:?} extracts under {other:?}, which member {other_member:?} made a file"
+    )]
     UnderFile {
         member: String,
         other: String,
@@ -89,7 +91,9 @@ pub enum MemberError {
     ThroughLink { member: String, link: String },
     #[error("member {member:?} would replace the archive's root")]
     Root { member: String },
-    #[error("member {member:?} is a hard link to {target:?}, which the archive does not hold there")]
+    #[error(
+        "member {member:?} is a hard link to {target:?}, which the archive does not hold there"
+    )]
     HardlinkToNothing { member: String, target: String },
     #[error("member {member:?} is a hard link to the directory {target:?}")]
     HardlinkToDirectory { member: String, target: String },
@@ -416,10 +420,19 @@ mod tests {
     #[test]
     fn every_spelling_of_a_path_is_that_path() {
         let m = members(vec![("x/../manifest.json", Entry::File(1))]).unwrap();
-        for name in ["manifest.json", "./manifest.json", "/manifest.json", "a/../manifest.json"] {
+        for name in [
+            "manifest.json",
+            "./manifest.json",
+            "/manifest.json",
+            "a/../manifest.json",
+        ] {
             assert_eq!(m.file(name), Ok(&1), "{name}");
         }
-        for name in ["../manifest.json", "/../manifest.json", "a/../../manifest.json"] {
+        for name in [
+            "../manifest.json",
+            "/../manifest.json",
+            "a/../../manifest.json",
+        ] {
             assert!(
                 matches!(m.file(name), Err(MemberError::Outside { .. })),
                 "{name}"
@@ -431,11 +444,17 @@ mod tests {
     fn members_landing_on_one_path_are_refused() {
         for (entries, needle) in [
             (
-                vec![("manifest.json", Entry::File(1)), ("x/../manifest.json", Entry::File(2))],
+                vec![
+                    ("manifest.json", Entry::File(1)),
+                    ("x/../manifest.json", Entry::File(2)),
+                ],
                 "both extract to \"manifest.json\"",
             ),
             (
-                vec![("L/layer.tar", Entry::File(1)), ("L//layer.tar", Entry::File(2))],
+                vec![
+                    ("L/layer.tar", Entry::File(1)),
+                    ("L//layer.tar", Entry::File(2)),
+                ],
                 "both extract to \"L/layer.tar\"",
             ),
             (
@@ -488,11 +507,23 @@ mod tests {
             ("dev", Entry::Other),
         ])
         .unwrap();
-        for name in ["y/layer.tar", "z/layer.tar", "up/layer.tar", "dir/layer.tar", "h"] {
+        for name in [
+            "y/layer.tar",
+            "z/layer.tar",
+            "up/layer.tar",
+            "dir/layer.tar",
+            "h",
+        ] {
             assert_eq!(m.file(name), Ok(&1), "{name}");
         }
-        assert!(matches!(m.file("loop"), Err(MemberError::TooManyLinks { .. })));
-        assert!(matches!(m.file("abs"), Err(MemberError::AbsoluteLink { .. })));
+        assert!(matches!(
+            m.file("loop"),
+            Err(MemberError::TooManyLinks { .. })
+        ));
+        assert!(matches!(
+            m.file("abs"),
+            Err(MemberError::AbsoluteLink { .. })
+        ));
         assert_eq!(
             m.file("dangling"),
             Err(MemberError::Dangling {
@@ -500,7 +531,10 @@ mod tests {
                 path: "nothing".into()
             })
         );
-        assert!(matches!(m.file("missing"), Err(MemberError::Missing { .. })));
+        assert!(matches!(
+            m.file("missing"),
+            Err(MemberError::Missing { .. })
+        ));
         assert!(matches!(m.file("x"), Err(MemberError::NotAFile { .. })));
         assert!(matches!(m.file("dev"), Err(MemberError::NotAFile { .. })));
     }

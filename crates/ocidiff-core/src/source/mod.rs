@@ -12,6 +12,7 @@ pub(crate) mod members;
 mod oci_archive;
 pub mod registry;
 mod resolve;
+pub mod select;
 
 use std::path::PathBuf;
 
@@ -21,6 +22,7 @@ pub use layout::{OciDir, select_root};
 pub use listing::{ArchivedImage, archived_images};
 pub use oci_archive::OciArchive;
 pub use resolve::{Context, Pending, PullPolicy, open_all};
+pub use select::{Offered, SelectError};
 
 use crate::content::{BlobSource, ContentError};
 use crate::layer::Walked;

@@ -31,10 +31,7 @@ impl OciArchive {
     }
 
     /// A layout found inside an already scanned archive.
-    fn from_index(
-        tar: TarIndex,
-        label: &'static str,
-    ) -> Result<OciArchive, SourceError> {
+    fn from_index(tar: TarIndex, label: &'static str) -> Result<OciArchive, SourceError> {
         for required in ["oci-layout", "index.json"] {
             if !tar.contains(required) {
                 return Err(SourceError::NotLayout {

@@ -9,10 +9,12 @@ use std::path::PathBuf;
 use super::containerd;
 use super::daemon::{self, Engine};
 use super::registry::{self, PullOptions};
+use super::select;
 use super::{Image, SourceError};
-use crate::model::{Descriptor, PlatformChoice};
+use crate::content::Limits;
+use crate::model::{Descriptor, Document, Platform, PlatformChoice};
 use crate::reference::{DockerRef, ImageRef};
-use crate::store::Store;
+use crate::store::{ImageRecord, Store};
 
 /// When to contact a registry for an image the store may already hold (diffoci's `--pull`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -130,9 +132,7 @@ pub fn open_all(refs: &[ImageRef], ctx: &Context) -> (Vec<Result<Image, SourceEr
                 }
             };
             let covers = held.as_ref().is_some_and(|rec| match &ctx.platforms {
-                PlatformChoice::These(ps) => ps
-                    .iter()
-                    .all(|want| rec.platforms.iter().any(|have| have.matches(want))),
+                PlatformChoice::These(ps) => ps.iter().all(|want| holds(store, rec, want)),
                 PlatformChoice::All => false,
             });
             let pull = match ctx.pull {
@@ -185,6 +185,24 @@ pub fn open_all(refs: &[ImageRef], ctx: &Context) -> (Vec<Result<Image, SourceEr
             .collect()
     });
     (images, pending)
+}
+
+/// Whether the store holds all of the image a runtime asked for `wanted` would run from the
+/// image `record` names: the choice is made again over the stored index, so that an image
+/// pulled for `amd64` is pulled again for `amd64/v3` if the index offers that.
+fn holds(store: &Store, record: &ImageRecord, wanted: &Platform) -> bool {
+    let Ok(image) = store.open_image(record) else {
+        return false;
+    };
+    let Ok(chosen) = select::select(&*image.blobs, &image.root, wanted, &Limits::default()) else {
+        return false;
+    };
+    match Document::parse(&chosen.manifest.bytes, None) {
+        Ok(Document::Manifest(m)) => std::iter::once(&m.config)
+            .chain(&m.layers)
+            .all(|d| store.has_blob(&d.digest)),
+        _ => false,
+    }
 }
 
 /// Opens one reference once registry pulls have started (`parsed` is its pull's outcome so

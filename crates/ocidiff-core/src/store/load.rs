@@ -2,7 +2,7 @@
 
 use super::{ImageRecord, Store, StoreError};
 use crate::content::{BlobSource, ContentError, Limits, read_json_blob};
-use crate::model::{Config, Descriptor, Document, Platform, media};
+use crate::model::{Descriptor, Document, Platform, media};
 use crate::reference::DockerRef;
 use crate::source::Image;
 
@@ -143,11 +143,5 @@ impl Walk {
 
 /// The platform an image config declares, when it declares one.
 pub(crate) fn platform_of(config: &[u8]) -> Option<Platform> {
-    let config: Config = serde_json::from_slice(config).ok()?;
-    Some(Platform {
-        os: config.os?,
-        architecture: config.architecture?,
-        variant: config.variant,
-        os_version: None,
-    })
+    Platform::of_config(config).ok().flatten()
 }

@@ -11,6 +11,7 @@
 //! Every update is a rename of a complete, fsync'd file: two runs may pull at once and an
 //! interrupted run leaves at worst a stray file in `tmp/`, never a partial blob or record.
 
+mod diff_ids;
 mod inflight;
 mod load;
 
@@ -24,6 +25,7 @@ use std::time::{Duration, SystemTime};
 use fs4::fs_std::FileExt;
 use serde::{Deserialize, Serialize};
 
+pub use diff_ids::DiffIds;
 use inflight::InFlight;
 pub(crate) use inflight::Publisher;
 pub use load::load;

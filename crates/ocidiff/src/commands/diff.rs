@@ -9,6 +9,7 @@ use ocidiff_core::normalize::Rules;
 use ocidiff_core::reference::ImageRef;
 use ocidiff_core::report::{dir::ReportDir, html, json, markdown, table};
 use ocidiff_core::source;
+use ocidiff_core::store::{DiffIds, Store};
 
 use crate::Verdict;
 use crate::cli::{DiffArgs, Format};
@@ -133,6 +134,14 @@ fn options(args: &DiffArgs) -> anyhow::Result<Options> {
         platforms,
         limits: args.limits.limits()?,
         ignore_paths: compare::PathFilter::new(&args.ignore_path)?,
+        // Beside the store, which need not exist: comparing two local archives still keeps
+        // the diff IDs it had to compute for layers they share.
+        diff_ids: args
+            .store
+            .store
+            .clone()
+            .or_else(|| Store::default_root().ok())
+            .and_then(|root| DiffIds::open(&root)),
         details: args.report_file.is_some() || args.report_dir.is_some() || args.verbose,
     })
 }

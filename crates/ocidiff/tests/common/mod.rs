@@ -69,3 +69,104 @@ pub fn busybox_rootfs(dir: &Path, applets: &[&str]) -> Result<PathBuf, String> {
         .arg("."))?;
     Ok(tar)
 }
+
+pub fn have(program: &str) -> bool {
+    tool_works(Command::new("sh").args(["-c", &format!("command -v {program}")]))
+}
+
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+}
+
+/// A containerd of the test's own (`scripts/containerd.sh`: its own root, state and socket),
+/// stopped on drop.
+pub struct Containerd {
+    pub dir: tempfile::TempDir,
+    pub socket: PathBuf,
+}
+
+impl Containerd {
+    /// Starts one, or says why not and returns `None` (a failure under
+    /// `OCIDIFF_REQUIRE_SERVICES=1`).
+    pub fn start(test: &str) -> Option<Containerd> {
+        let why = if !have("containerd") || !have("ctr") {
+            Some("containerd is not installed (apt-get install containerd)")
+        } else if !is_root() {
+            Some("containerd needs root")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            assert!(
+                !services_required(),
+                "{why} (and OCIDIFF_REQUIRE_SERVICES=1)"
+            );
+            loud(&format!("SKIP: {test}: {why}"));
+            return None;
+        }
+        // Short: the socket path must fit a unix socket's 108 bytes.
+        let dir = tempfile::Builder::new()
+            .prefix("ctd")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let out = Command::new("bash")
+            .arg(containerd_script())
+            .arg("start")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "containerd.sh start failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let socket = dir.path().join("containerd.sock");
+        Some(Containerd { dir, socket })
+    }
+
+    /// `ctr` against this containerd, in `namespace`.
+    pub fn ctr(&self, namespace: &str) -> Command {
+        let mut cmd = Command::new("ctr");
+        cmd.arg("-a").arg(&self.socket).args(["-n", namespace]);
+        cmd
+    }
+
+    /// `ctr images import --no-unpack` into `namespace`, with `extra` arguments.
+    pub fn import(&self, namespace: &str, file: &Path, extra: &[&str]) {
+        let out = self
+            .ctr(namespace)
+            .args(["images", "import", "--no-unpack"])
+            .args(extra)
+            .arg(file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "ctr import {} failed: {}{}",
+            file.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(containerd_script())
+            .arg("stop")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+fn containerd_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/containerd.sh")
+}

@@ -25,7 +25,7 @@ use blobs::ContentStore;
 
 use super::{Image, SourceError};
 use crate::content::{self, Limits};
-use crate::model::{Descriptor, Digest, Document, MediaKind, Platform, PlatformChoice};
+use crate::model::{Descriptor, Digest, Document, Matcher, MediaKind, PlatformChoice, is_runnable};
 use crate::reference::{DockerRef, ImageRef};
 
 /// The socket containerd listens on unless told otherwise.
@@ -380,9 +380,8 @@ fn descriptor(record: &ImageRecord) -> Result<Descriptor, ContainerdError> {
 /// Deepest nesting of indexes followed, as the comparison's own walk allows.
 const MAX_DEPTH: usize = 8;
 
-/// Checks that containerd holds every blob of the platforms to be compared. The walk picks,
-/// for each platform, the first manifest listed for it (nested indexes flattened in order), so
-/// the same one is checked here.
+/// Checks that containerd holds every blob of the platforms to be compared (the manifests the
+/// comparison will choose), so that a platform not pulled is named as such.
 async fn check_platforms(
     api: &Api,
     store: &ContentStore,
@@ -392,7 +391,7 @@ async fn check_platforms(
     api_err: impl Fn(tonic::Status) -> ContainerdError + Copy,
 ) -> Result<(), SourceError> {
     let limit = Limits::default().json_bytes;
-    let manifests = match Document::parse(
+    let entries = match Document::parse(
         &root.bytes,
         root.descriptor.as_ref().map(|d| &*d.media_type),
     ) {
@@ -411,32 +410,31 @@ async fn check_platforms(
             }
             return Ok(());
         }
-        Ok(Document::Index(index)) => {
-            let mut flat = Vec::new();
-            flatten(store, index.manifests, &mut flat, 0, limit).await;
-            flat
-        }
+        Ok(Document::Index(index)) => index.manifests,
     };
-    let wanted: Vec<&Descriptor> = match platforms {
-        PlatformChoice::These(ps) => ps
-            .iter()
-            .filter_map(|p| {
-                manifests.iter().find(|d| {
-                    d.kind() == MediaKind::Manifest
-                        && d.platform.as_ref().is_some_and(|have| have.matches(p))
-                })
-            })
-            .collect(),
+    let mut manifests = Vec::new();
+    flatten(store, entries.clone(), &mut manifests, 0, limit).await;
+    let wanted: Vec<Descriptor> = match platforms {
+        PlatformChoice::These(ps) => {
+            let mut wanted = Vec::new();
+            for p in ps {
+                if let Some(d) = best(store, &entries, &Matcher::only(p), limit).await {
+                    wanted.push(d);
+                }
+            }
+            wanted
+        }
         PlatformChoice::All => manifests
             .iter()
-            .filter(|d| d.kind() == MediaKind::Manifest && is_runnable(d.platform.as_ref()))
+            .filter(|d| d.kind() == MediaKind::Manifest && is_runnable(d))
+            .cloned()
             .collect(),
     };
     let mut present = Vec::new();
     let mut first_missing = None;
     for d in manifests
         .iter()
-        .filter(|d| d.kind() == MediaKind::Manifest && is_runnable(d.platform.as_ref()))
+        .filter(|d| d.kind() == MediaKind::Manifest && is_runnable(d))
     {
         let missing = missing_blob(api, store, d, limit, api_err).await?;
         let platform = d
@@ -471,9 +469,29 @@ async fn check_platforms(
     }
 }
 
-/// Platforms of real images, not the `unknown/unknown` entries that carry attestations.
-fn is_runnable(platform: Option<&Platform>) -> bool {
-    platform.is_none_or(|p| p.os != "unknown")
+/// The manifest a runtime asked for by `matcher` would follow (the comparison's own choice,
+/// see [`crate::source::select`]), through nested indexes; `None` when there is none, or an
+/// index on the way cannot be read: the comparison reports why.
+async fn best(
+    store: &ContentStore,
+    entries: &[Descriptor],
+    matcher: &Matcher,
+    limit: u64,
+) -> Option<Descriptor> {
+    let mut level: Vec<Descriptor> = entries.to_vec();
+    for _ in 0..=MAX_DEPTH {
+        let runnable: Vec<Descriptor> = level.iter().filter(|d| is_runnable(d)).cloned().collect();
+        let chosen = matcher.best(&runnable)?.clone();
+        if chosen.kind() != MediaKind::Index {
+            return Some(chosen);
+        }
+        let bytes = read_json(store, &chosen, limit).await.ok()?;
+        match Document::parse(&bytes, Some(&chosen.media_type)) {
+            Ok(Document::Index(nested)) => level = nested.manifests,
+            _ => return None,
+        }
+    }
+    None
 }
 
 /// Nested indexes flattened in order; an index that cannot be read is left for the walk to

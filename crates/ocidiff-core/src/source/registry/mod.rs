@@ -27,9 +27,11 @@ use client::{Registry, is_transient_error, status_error};
 
 use crate::content::{ContentError, Limits};
 use crate::model::{
-    Descriptor, Digest, Document, DocumentError, Hasher, Manifest, MediaKind, Platform, media,
+    Descriptor, Digest, Document, DocumentError, Hasher, Manifest, Matcher, MediaKind, Platform,
+    is_runnable, media,
 };
 use crate::reference::DockerRef;
+use crate::source::select::{self, SelectError};
 use crate::store::{ImageRecord, Publisher, Store, StoreError};
 
 /// The manifest types we can read, in the order we prefer them.
@@ -130,11 +132,11 @@ pub enum RegistryError {
     },
     #[error("{reference}: {reason}")]
     Unsupported { reference: String, reason: String },
-    #[error("{reference} has no image for platform {wanted}; it has: {available}")]
-    NoPlatform {
+    #[error("{reference}: {source}")]
+    Select {
         reference: String,
-        wanted: String,
-        available: String,
+        /// Boxed: it names platforms and digests, and errors are passed around a lot.
+        source: Box<SelectError>,
     },
     #[error("cannot start the HTTP client: {source}")]
     Client { source: reqwest::Error },
@@ -366,36 +368,9 @@ impl Pull {
         match self.parse(&bytes, &root)? {
             Document::Manifest(m) => manifests.push((None, *m)),
             Document::Index(index) => {
-                for child in self.select(&index.manifests, choice)? {
-                    if child.kind() != MediaKind::Manifest {
-                        return Err(RegistryError::Unsupported {
-                            reference: self.reference.to_string(),
-                            reason: format!(
-                                "its index lists {} of type {:?}, which is not an image manifest",
-                                child.digest, child.media_type
-                            ),
-                        });
-                    }
-                    let (_, bytes) = self
-                        .manifest(
-                            &registry,
-                            &child.digest.to_string(),
-                            Some(&child.digest),
-                            Some(child.size),
-                        )
-                        .await?;
-                    self.store.ingest(child, &bytes[..])?;
-                    size += child.size;
-                    match self.parse(&bytes, child)? {
-                        Document::Manifest(m) => manifests.push((child.platform.clone(), *m)),
-                        Document::Index(_) => {
-                            return Err(RegistryError::Unsupported {
-                                reference: self.reference.to_string(),
-                                reason: format!("{} is an index nested in an index", child.digest),
-                            });
-                        }
-                    }
-                }
+                manifests = self
+                    .choose(&registry, &root, index.manifests, choice, &mut size)
+                    .await?;
             }
         }
 
@@ -519,49 +494,185 @@ impl Pull {
         })
     }
 
-    /// The index entries `choice` selects. Attestation manifests (BuildKit's provenance, with
-    /// platform `unknown/unknown`) are never images to compare.
-    fn select<'d>(
+    /// Fetches the index or manifest `desc` names into the store; `size` counts its bytes.
+    async fn document(
         &self,
-        entries: &'d [Descriptor],
+        registry: &Registry,
+        desc: &Descriptor,
+        size: &mut u64,
+    ) -> Result<Document, RegistryError> {
+        let (_, bytes) = self
+            .manifest(
+                registry,
+                &desc.digest.to_string(),
+                Some(&desc.digest),
+                Some(desc.size),
+            )
+            .await?;
+        self.store.ingest(desc, &bytes[..])?;
+        *size += desc.size;
+        self.parse(&bytes, desc)
+    }
+
+    fn select_error(&self, source: SelectError) -> RegistryError {
+        RegistryError::Select {
+            reference: self.reference.familiar(),
+            source: Box::new(source),
+        }
+    }
+
+    /// The manifests of the index `root` that `choice` selects, with their platforms, fetched
+    /// into the store: for each platform asked for, the one a runtime would run (see
+    /// [`crate::source::select`], whose rules this follows over the network); for
+    /// `--all-platforms`, every image the index offers, nested indexes followed.
+    async fn choose(
+        &self,
+        registry: &Registry,
+        root: &Descriptor,
+        entries: Vec<Descriptor>,
         choice: &PlatformChoice,
-    ) -> Result<Vec<&'d Descriptor>, RegistryError> {
-        let images: Vec<&Descriptor> = entries
-            .iter()
-            .filter(|d| {
-                d.annotations
-                    .get("vnd.docker.reference.type")
-                    .map(String::as_str)
-                    != Some("attestation-manifest")
-                    && d.platform.as_ref().is_none_or(|p| p.os != "unknown")
-            })
-            .collect();
+        size: &mut u64,
+    ) -> Result<Vec<(Option<Platform>, Manifest)>, RegistryError> {
+        let mut out: Vec<(Option<Platform>, Manifest)> = Vec::new();
+        let mut taken: HashSet<Digest> = HashSet::new();
         let wanted = match choice {
-            PlatformChoice::All => return Ok(images),
             PlatformChoice::These(w) => w,
+            PlatformChoice::All => {
+                // Depth-first, in document order, as the comparison lists them.
+                let mut stack = vec![(entries.into_iter(), vec![root.digest.clone()])];
+                while let Some((iter, path)) = stack.last_mut() {
+                    let Some(d) = iter.next() else {
+                        stack.pop();
+                        continue;
+                    };
+                    if !is_runnable(&d) {
+                        continue;
+                    }
+                    match d.kind() {
+                        MediaKind::Index => {
+                            if path.contains(&d.digest) {
+                                return Err(self.select_error(SelectError::Cycle(d.digest)));
+                            }
+                            if path.len() > select::MAX_DEPTH {
+                                return Err(self.select_error(SelectError::TooDeep(d.digest)));
+                            }
+                            let mut path = path.clone();
+                            path.push(d.digest.clone());
+                            match self.document(registry, &d, size).await? {
+                                Document::Index(i) => stack.push((i.manifests.into_iter(), path)),
+                                Document::Manifest(_) => {
+                                    return Err(self.wrong_kind(&d, "manifest", "index"));
+                                }
+                            }
+                        }
+                        MediaKind::Manifest if taken.insert(d.digest.clone()) => {
+                            match self.document(registry, &d, size).await? {
+                                Document::Manifest(m) => out.push((d.platform.clone(), *m)),
+                                Document::Index(_) => {
+                                    return Err(self.wrong_kind(&d, "index", "manifest"));
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                return Ok(out);
+            }
         };
-        let mut out: Vec<&Descriptor> = Vec::new();
         for want in wanted {
-            let hit = images
-                .iter()
-                .find(|d| d.platform.as_ref().is_some_and(|p| p.matches(want)));
-            match hit {
-                Some(d) if !out.iter().any(|o| o.digest == d.digest) => out.push(d),
-                Some(_) => {}
-                None => {
-                    let available: Vec<String> = images
-                        .iter()
-                        .filter_map(|d| d.platform.as_ref().map(ToString::to_string))
-                        .collect();
-                    return Err(RegistryError::NoPlatform {
-                        reference: self.reference.familiar(),
+            let matcher = Matcher::only(want);
+            let mut level = entries.clone();
+            let mut path = vec![root.digest.clone()];
+            loop {
+                let runnable: Vec<Descriptor> =
+                    level.iter().filter(|d| is_runnable(d)).cloned().collect();
+                let Some(best) = matcher.best(&runnable).cloned() else {
+                    return Err(self.select_error(SelectError::NoPlatform {
                         wanted: want.to_string(),
-                        available: available.join(", "),
-                    });
+                        offered: select::describe_entries(&runnable),
+                    }));
+                };
+                match best.kind() {
+                    MediaKind::Index => {
+                        if path.contains(&best.digest) {
+                            return Err(self.select_error(SelectError::Cycle(best.digest)));
+                        }
+                        if path.len() > select::MAX_DEPTH {
+                            return Err(self.select_error(SelectError::TooDeep(best.digest)));
+                        }
+                        path.push(best.digest.clone());
+                        level = match self.document(registry, &best, size).await? {
+                            Document::Index(i) => i.manifests,
+                            Document::Manifest(_) => {
+                                return Err(self.wrong_kind(&best, "manifest", "index"));
+                            }
+                        };
+                    }
+                    MediaKind::Manifest => {
+                        let manifest = match self.document(registry, &best, size).await? {
+                            Document::Manifest(m) => *m,
+                            Document::Index(_) => {
+                                return Err(self.wrong_kind(&best, "index", "manifest"));
+                            }
+                        };
+                        let platform = match &best.platform {
+                            Some(p) => Some(p.clone()),
+                            None => {
+                                // The config decides: fetch it now (it is needed anyway).
+                                self.blob(registry, &manifest.config, None).await?;
+                                let config = crate::content::read_json_blob(
+                                    &self.store,
+                                    &manifest.config,
+                                    self.options.limits.json_bytes,
+                                )?;
+                                let found = crate::store::platform_of(&config);
+                                if !found.as_ref().is_some_and(|c| matcher.matches(c)) {
+                                    return Err(self.select_error(SelectError::ConfigMismatch {
+                                        wanted: want.to_string(),
+                                        digest: best.digest,
+                                        found: found.map_or_else(
+                                            || "no platform".to_owned(),
+                                            |c| c.to_string(),
+                                        ),
+                                    }));
+                                }
+                                found
+                            }
+                        };
+                        if taken.insert(best.digest.clone()) {
+                            out.push((platform, manifest));
+                        }
+                        break;
+                    }
+                    _ => {
+                        return Err(self.select_error(SelectError::NotAnImage {
+                            wanted: want.to_string(),
+                            digest: best.digest,
+                            media_type: best.media_type,
+                        }));
+                    }
                 }
             }
         }
         Ok(out)
+    }
+
+    fn wrong_kind(
+        &self,
+        d: &Descriptor,
+        found: &'static str,
+        expected: &'static str,
+    ) -> RegistryError {
+        self.select_error(SelectError::WrongKind {
+            what: if expected == "index" {
+                "index"
+            } else {
+                "manifest"
+            },
+            digest: d.digest.clone(),
+            found,
+            expected,
+        })
     }
 
     /// Fetches a manifest or index by tag or digest. By digest, the content must hash to it;

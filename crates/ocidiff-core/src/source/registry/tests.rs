@@ -553,7 +553,7 @@ fn index_pulls_only_the_platforms_asked_for() {
     assert_eq!(
         err.to_string(),
         format!(
-            "{addr}/test:latest has no image for platform linux/s390x; it has: linux/amd64, linux/arm64/v8"
+            "{addr}/test:latest: no image for platform linux/s390x; the image offers: linux/amd64, linux/arm64/v8"
         )
     );
 

@@ -1,0 +1,353 @@
+//! Which image of a multi-platform image a runtime would run, and which images an index offers.
+//!
+//! A comparison is only worth its verdict if it compares the image a runtime would run, so the
+//! choice follows containerd's `images.Manifest` (which Docker, BuildKit and nerdctl share):
+//! among the entries the request accepts (see [`Matcher`]) and those without a platform, the
+//! best-ranked is followed, entries without a platform last; a nested index is descended into
+//! the same way; an entry without a platform is only taken if its config's platform is
+//! accepted. The root itself, when it is a manifest, is run whatever platform it is for.
+
+use std::collections::HashSet;
+
+use crate::content::{self, BlobSource, ContentError, Limits};
+use crate::model::{Blob, Descriptor, Digest, Document, DocumentError, MediaKind, Platform};
+use crate::model::{Matcher, is_runnable};
+
+/// Nested indexes deeper than this are refused: no tool writes them, and a chain of them could
+/// otherwise be walked for ever.
+pub const MAX_DEPTH: usize = 8;
+
+/// Why no image could be chosen.
+#[derive(Debug, thiserror::Error)]
+pub enum SelectError {
+    #[error(transparent)]
+    Content(#[from] ContentError),
+    #[error("{what}: {source}")]
+    Document { what: String, source: DocumentError },
+    #[error("no image for platform {wanted}; the image offers: {offered}")]
+    NoPlatform { wanted: String, offered: String },
+    #[error(
+        "no image for platform {wanted}: its best index entry, manifest {digest}, names no \
+         platform and its config is for {found}; container runtimes stop there"
+    )]
+    ConfigMismatch {
+        wanted: String,
+        digest: Digest,
+        found: String,
+    },
+    #[error(
+        "the index entry for platform {wanted}, {digest}, has media type {media_type:?}, which \
+         is neither an image manifest nor an index: container runtimes fail on it"
+    )]
+    NotAnImage {
+        wanted: String,
+        digest: Digest,
+        media_type: String,
+    },
+    #[error("{what} {digest} is a {found}, expected {expected}")]
+    WrongKind {
+        what: &'static str,
+        digest: Digest,
+        found: &'static str,
+        expected: &'static str,
+    },
+    #[error("index {0} refers to itself")]
+    Cycle(Digest),
+    #[error("index {0} is nested more than {MAX_DEPTH} indexes deep")]
+    TooDeep(Digest),
+    #[error(
+        "{what} lists {count} manifests, more than the limit of {limit} (raise it with \
+         --max-scale)"
+    )]
+    TooMany {
+        what: String,
+        count: usize,
+        limit: u64,
+    },
+}
+
+/// An image chosen or offered: its manifest, and the platform it is for — the index entry's,
+/// or its config's when the entry names none (`None` when neither does, or for a root
+/// manifest whose config names none).
+#[derive(Debug, Clone)]
+pub struct Offered {
+    pub manifest: Blob,
+    pub platform: Option<Platform>,
+}
+
+/// Reads indexes, manifests and configs of one image.
+struct Reader<'a> {
+    blobs: &'a dyn BlobSource,
+    limits: &'a Limits,
+}
+
+impl Reader<'_> {
+    fn json(&self, desc: &Descriptor) -> Result<Vec<u8>, SelectError> {
+        Ok(content::read_json_blob(
+            self.blobs,
+            desc,
+            self.limits.json_bytes,
+        )?)
+    }
+
+    fn document(&self, bytes: &[u8], desc: Option<&Descriptor>) -> Result<Document, SelectError> {
+        Document::parse(bytes, desc.map(|d| d.media_type.as_str())).map_err(|source| {
+            SelectError::Document {
+                what: desc.map_or_else(
+                    || "the image's root document".to_owned(),
+                    |d| format!("{} {}", kind_name(d), d.digest),
+                ),
+                source,
+            }
+        })
+    }
+
+    /// The entries of the index `desc` (or of the root, when `desc` is `None`).
+    fn entries(
+        &self,
+        bytes: &[u8],
+        desc: Option<&Descriptor>,
+    ) -> Result<Vec<Descriptor>, SelectError> {
+        let manifests = match self.document(bytes, desc)? {
+            Document::Index(index) => index.manifests,
+            Document::Manifest(_) => {
+                return Err(SelectError::WrongKind {
+                    what: "index",
+                    digest: digest_of(bytes, desc),
+                    found: "manifest",
+                    expected: "index",
+                });
+            }
+        };
+        if manifests.len() as u64 > self.limits.manifests {
+            return Err(SelectError::TooMany {
+                what: format!("index {}", digest_of(bytes, desc)),
+                count: manifests.len(),
+                limit: self.limits.manifests,
+            });
+        }
+        Ok(manifests)
+    }
+
+    /// The manifest `desc` names, with the platform its config declares.
+    fn manifest(&self, desc: &Descriptor) -> Result<(Blob, Option<Platform>), SelectError> {
+        let blob = Blob {
+            bytes: self.json(desc)?,
+            descriptor: Some(desc.clone()),
+        };
+        let platform = self.declared_platform(&blob)?;
+        Ok((blob, platform))
+    }
+
+    /// The platform the config of the manifest `blob` declares.
+    fn declared_platform(&self, blob: &Blob) -> Result<Option<Platform>, SelectError> {
+        let manifest = match self.document(&blob.bytes, blob.descriptor.as_ref())? {
+            Document::Manifest(m) => m,
+            Document::Index(_) => {
+                return Err(SelectError::WrongKind {
+                    what: "manifest",
+                    digest: digest_of(&blob.bytes, blob.descriptor.as_ref()),
+                    found: "index",
+                    expected: "manifest",
+                });
+            }
+        };
+        let config = self.json(&manifest.config)?;
+        Platform::of_config(&config).map_err(|source| SelectError::Document {
+            what: format!("config {}", manifest.config.digest),
+            source: source.into(),
+        })
+    }
+}
+
+fn kind_name(d: &Descriptor) -> &'static str {
+    match d.kind() {
+        MediaKind::Index => "index",
+        _ => "manifest",
+    }
+}
+
+fn digest_of(bytes: &[u8], desc: Option<&Descriptor>) -> Digest {
+    desc.map_or_else(|| Digest::sha256_of(bytes), |d| d.digest.clone())
+}
+
+/// The image a runtime asked for `wanted` would run from the image whose root is `root`.
+pub fn select(
+    blobs: &dyn BlobSource,
+    root: &Blob,
+    wanted: &Platform,
+    limits: &Limits,
+) -> Result<Offered, SelectError> {
+    let reader = Reader { blobs, limits };
+    let mut entries = match reader.document(&root.bytes, root.descriptor.as_ref())? {
+        Document::Manifest(_) => {
+            return Ok(Offered {
+                manifest: root.clone(),
+                platform: None,
+            });
+        }
+        Document::Index(_) => reader.entries(&root.bytes, root.descriptor.as_ref())?,
+    };
+    let matcher = Matcher::only(wanted);
+    let mut seen: Vec<Digest> = root.descriptor.iter().map(|d| d.digest.clone()).collect();
+    loop {
+        let runnable: Vec<Descriptor> =
+            entries.iter().filter(|d| is_runnable(d)).cloned().collect();
+        let Some(best) = matcher.best(&runnable).cloned() else {
+            return Err(SelectError::NoPlatform {
+                wanted: wanted.to_string(),
+                offered: describe_entries(&runnable),
+            });
+        };
+        match best.kind() {
+            MediaKind::Index => {
+                if seen.contains(&best.digest) {
+                    return Err(SelectError::Cycle(best.digest));
+                }
+                if seen.len() > MAX_DEPTH {
+                    return Err(SelectError::TooDeep(best.digest));
+                }
+                seen.push(best.digest.clone());
+                entries = reader.entries(&reader.json(&best)?, Some(&best))?;
+            }
+            MediaKind::Manifest => {
+                let (manifest, config) = reader.manifest(&best)?;
+                return match &best.platform {
+                    Some(p) => Ok(Offered {
+                        manifest,
+                        platform: Some(p.clone()),
+                    }),
+                    None if config.as_ref().is_some_and(|c| matcher.matches(c)) => Ok(Offered {
+                        manifest,
+                        platform: config,
+                    }),
+                    None => Err(SelectError::ConfigMismatch {
+                        wanted: wanted.to_string(),
+                        digest: best.digest,
+                        found: config.map_or_else(|| "no platform".to_owned(), |c| c.to_string()),
+                    }),
+                };
+            }
+            _ => {
+                return Err(SelectError::NotAnImage {
+                    wanted: wanted.to_string(),
+                    digest: best.digest,
+                    media_type: best.media_type,
+                });
+            }
+        }
+    }
+}
+
+/// Every image the root offers, in document order, nested indexes flattened where they stand:
+/// the root manifest itself, or each runnable image-manifest entry (attestations and entries of
+/// other media types are no images), each manifest once.
+pub fn offered(
+    blobs: &dyn BlobSource,
+    root: &Blob,
+    limits: &Limits,
+) -> Result<Vec<Offered>, SelectError> {
+    let reader = Reader { blobs, limits };
+    if let Document::Manifest(_) = reader.document(&root.bytes, root.descriptor.as_ref())? {
+        return Ok(vec![Offered {
+            platform: reader.declared_platform(root)?,
+            manifest: root.clone(),
+        }]);
+    }
+    let mut out = Vec::new();
+    let mut path: Vec<Digest> = root.descriptor.iter().map(|d| d.digest.clone()).collect();
+    let entries = reader.entries(&root.bytes, root.descriptor.as_ref())?;
+    collect(&reader, entries, &mut path, &mut HashSet::new(), &mut out)?;
+    Ok(out)
+}
+
+/// Appends the images `entries` offer to `out`; `path` holds the indexes being walked (a cycle
+/// is an error), `walked` those walked already: an index listed again offers nothing new, and
+/// skipping it keeps a fan of indexes listing indexes from multiplying the work.
+fn collect(
+    reader: &Reader,
+    entries: Vec<Descriptor>,
+    path: &mut Vec<Digest>,
+    walked: &mut HashSet<Digest>,
+    out: &mut Vec<Offered>,
+) -> Result<(), SelectError> {
+    for d in entries.into_iter().filter(is_runnable) {
+        match d.kind() {
+            MediaKind::Index => {
+                if path.contains(&d.digest) {
+                    return Err(SelectError::Cycle(d.digest));
+                }
+                if path.len() > MAX_DEPTH {
+                    return Err(SelectError::TooDeep(d.digest));
+                }
+                if !walked.insert(d.digest.clone()) {
+                    continue;
+                }
+                path.push(d.digest.clone());
+                let nested = reader.entries(&reader.json(&d)?, Some(&d))?;
+                collect(reader, nested, path, walked, out)?;
+                path.pop();
+            }
+            MediaKind::Manifest => {
+                if out.iter().any(|o: &Offered| {
+                    o.manifest
+                        .descriptor
+                        .as_ref()
+                        .is_some_and(|m| m.digest == d.digest)
+                }) {
+                    continue;
+                }
+                let (manifest, config) = reader.manifest(&d)?;
+                out.push(Offered {
+                    platform: d.platform.clone().or(config),
+                    manifest,
+                });
+            }
+            _ => {}
+        }
+        if out.len() as u64 > reader.limits.manifests {
+            return Err(SelectError::TooMany {
+                what: "an index with its nested indexes".into(),
+                count: out.len(),
+                limit: reader.limits.manifests,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The platforms of offered images, for error messages.
+pub fn describe(images: &[Offered]) -> String {
+    if images.is_empty() {
+        return "no image".to_owned();
+    }
+    let mut names: Vec<String> = images
+        .iter()
+        .map(|o| {
+            o.platform.as_ref().map_or_else(
+                || "an image without a platform".to_owned(),
+                ToString::to_string,
+            )
+        })
+        .collect();
+    names.dedup();
+    names.join(", ")
+}
+
+/// The platforms index entries name, for error messages (without reading them).
+pub fn describe_entries(entries: &[Descriptor]) -> String {
+    let mut names: Vec<String> = entries
+        .iter()
+        .map(|d| match (&d.platform, d.kind()) {
+            (Some(p), _) => p.to_string(),
+            (None, MediaKind::Index) => "an index without a platform".to_owned(),
+            (None, _) => "an entry without a platform".to_owned(),
+        })
+        .collect();
+    names.dedup();
+    if names.is_empty() {
+        "no image".to_owned()
+    } else {
+        names.join(", ")
+    }
+}

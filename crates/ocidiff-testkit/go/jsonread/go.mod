@@ -1,0 +1,3 @@
+module ocidiff.invalid/jsonread
+
+go 1.21

@@ -1,0 +1,46 @@
+//! The Go toolchain, for the oracles in `go/`: small programs that say what Go's standard
+//! library (which every container runtime reads images with) makes of an input.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The Go toolchain: `$GO`, `go` on `PATH`, or where Go's own installer and Debian put it.
+pub fn go() -> PathBuf {
+    if let Some(go) = std::env::var_os("GO") {
+        return go.into();
+    }
+    let on_path = Command::new("go")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !on_path {
+        for dir in ["/usr/local/go/bin/go", "/usr/lib/go/bin/go"] {
+            if Path::new(dir).exists() {
+                return dir.into();
+            }
+        }
+    }
+    "go".into()
+}
+
+/// Builds the Go program in `source` into `out_dir/name` with `go build`; the binary's path.
+pub fn build(source: &Path, name: &str, out_dir: &Path) -> Result<PathBuf, String> {
+    std::fs::create_dir_all(out_dir).map_err(|e| format!("cannot create {out_dir:?}: {e}"))?;
+    let bin = out_dir.join(name);
+    let out = Command::new(go())
+        .args(["build", "-o"])
+        .arg(&bin)
+        .arg(".")
+        .current_dir(source)
+        .env("GOTOOLCHAIN", "local")
+        .env("GOFLAGS", "-mod=mod")
+        .output()
+        .map_err(|e| format!("cannot run `go build` (is Go installed?): {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "go build failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(bin)
+}

@@ -1,0 +1,156 @@
+//! Go's `encoding/json` as an oracle: the program in `go/jsonread`, built once with the
+//! machine's Go toolchain and kept running, says what the runtimes' Go structs decode from an
+//! image document and which of its keys Go reads ambiguously.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// What a document is, and so which Go structs read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocKind {
+    /// An image config: image-spec `Image`, moby `Image`, docker-image-spec `DockerOCIImage`,
+    /// and containerd's read of its platform.
+    Config,
+    /// A manifest or an index: image-spec's and distribution's types, and containerd's probe.
+    Document,
+    /// `docker save`'s `manifest.json`.
+    SaveManifest,
+    /// `docker save`'s `repositories`.
+    Repositories,
+    /// An OCI layout's `oci-layout`.
+    OciLayout,
+}
+
+impl DocKind {
+    fn byte(self) -> u8 {
+        match self {
+            DocKind::Config => b'c',
+            DocKind::Document => b'd',
+            DocKind::SaveManifest => b'm',
+            DocKind::Repositories => b'r',
+            DocKind::OciLayout => b'l',
+        }
+    }
+}
+
+/// One Go struct's reading: the error `json.Unmarshal` returned, or the fields that matter.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct GoReading {
+    pub error: Option<String>,
+    #[serde(default)]
+    pub view: BTreeMap<String, Value>,
+}
+
+/// Everything Go made of one document.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct GoDecoded {
+    /// `runtime.Version()` of the oracle.
+    pub go: String,
+    /// By reader: `oci`, `moby`, `docker_oci`, `containerd_platform` for configs;
+    /// `oci_manifest`, `oci_index`, `docker_manifest`, `docker_list` for documents; `go`
+    /// for the others.
+    pub readers: BTreeMap<String, GoReading>,
+    /// `duplicate PATH` and `folded PATH FIELD`, in the order Go met them.
+    pub ambiguous: Vec<String>,
+    /// For documents, containerd's probe: `mediaType` and the byte lengths of the raw
+    /// `config`, `layers`, `manifests` and `fsLayers` members.
+    pub probe: Option<BTreeMap<String, Value>>,
+}
+
+impl GoDecoded {
+    /// The first error any reader gave.
+    pub fn error(&self) -> Option<&str> {
+        self.readers.values().find_map(|r| r.error.as_deref())
+    }
+}
+
+/// The oracle's sources, in this crate.
+pub fn source_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("go/jsonread")
+}
+
+/// Builds the oracle into `out_dir`; the path of the binary.
+pub fn build(out_dir: &Path) -> Result<PathBuf, String> {
+    crate::go::build(&source_dir(), "jsonread", out_dir)
+}
+
+/// The non-ASCII characters Go's case folding takes to an ASCII one, as the oracle built by
+/// [`build`] lists them, and the Unicode version of Go's tables.
+pub fn ascii_folds(bin: &Path) -> Result<(String, Vec<(char, char)>), String> {
+    let out = Command::new(bin)
+        .arg("-folds")
+        .output()
+        .map_err(|e| format!("cannot run {bin:?}: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let version = lines
+        .next()
+        .and_then(|l| l.strip_prefix("unicode "))
+        .ok_or_else(|| format!("no Unicode version from {bin:?}: {text}"))?
+        .to_owned();
+    let pairs = lines
+        .map(|l| {
+            let (hex, folded) = l.split_once(' ').ok_or(l)?;
+            let from = u32::from_str_radix(hex, 16)
+                .ok()
+                .and_then(char::from_u32)
+                .ok_or(l)?;
+            Ok((from, folded.chars().next().ok_or(l)?))
+        })
+        .collect::<Result<_, &str>>()
+        .map_err(|l| format!("bad line from {bin:?}: {l}"))?;
+    Ok((version, pairs))
+}
+
+/// A running oracle that reads one document per call.
+pub struct GoJson {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl GoJson {
+    /// Starts the oracle built by [`build`].
+    pub fn start(bin: &Path) -> Result<GoJson, String> {
+        let mut child = Command::new(bin)
+            .arg("-serve")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start {bin:?}: {e}"))?;
+        let stdin = child.stdin.take().expect("piped");
+        let stdout = BufReader::new(child.stdout.take().expect("piped"));
+        Ok(GoJson {
+            child,
+            stdin,
+            stdout,
+        })
+    }
+
+    /// What Go reads from `doc` taken as a `kind`.
+    pub fn read(&mut self, kind: DocKind, doc: &[u8]) -> GoDecoded {
+        self.stdin
+            .write_all(&[kind.byte()])
+            .and_then(|()| self.stdin.write_all(&(doc.len() as u64).to_le_bytes()))
+            .and_then(|()| self.stdin.write_all(doc))
+            .and_then(|()| self.stdin.flush())
+            .expect("the Go oracle stopped reading");
+        let mut line = String::new();
+        self.stdout
+            .read_line(&mut line)
+            .expect("the Go oracle stopped answering");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad answer from Go: {e}: {line}"))
+    }
+}
+
+impl Drop for GoJson {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
