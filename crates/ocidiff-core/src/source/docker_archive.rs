@@ -3,14 +3,18 @@
 //!
 //! Classic tarballs hold `manifest.json`, `<config>.json` and `<id>/layer.tar`: for those a
 //! Docker schema-2 manifest is synthesised, so that the walk sees the same shape as from a
-//! registry. Docker ≥ 25 also writes an OCI layout (`oci-layout`, `index.json`, `blobs/`) next
-//! to `manifest.json`. `docker load` reads `manifest.json` (Docker 20.10, and Docker ≥ 25 with
-//! its own image store); containerd's `ctr import` (and Docker ≥ 25 with the containerd image
-//! store) reads the layout. When both are there, the image named must be the same in both —
-//! same config, same layers — or the archive is refused: a verdict on one would say nothing of
-//! what the other runtime loads. When they agree, the layout is read (it keeps the media types
-//! and annotations the image was saved with). An `index.json` listing no image (`null` or `[]`)
-//! is not a layout: `manifest.json` is read, as Docker does.
+//! registry. Members are found where `docker load`'s extraction puts them
+//! ([`super::members`]), and archives whose members collide once extracted are refused.
+//!
+//! Docker ≥ 25 also writes an OCI layout (`oci-layout`, `index.json`, `blobs/`) next to
+//! `manifest.json`. `docker load` reads `manifest.json`; containerd's `ctr import` reads the
+//! layout (both checked against dockerd 20.10 and containerd 1.6 in
+//! `crates/ocidiff/tests/archives_vs_runtimes.rs`). When both are there, the image named must be
+//! the same in both — same config, same layers — or the archive is refused: a verdict on one
+//! would say nothing of what the other runtime loads. When they agree, the layout is read (it
+//! keeps the media types and annotations the image was saved with). An `index.json` listing no
+//! image (`null` or `[]`) is not a layout: `manifest.json` is read, as Docker does (`ctr
+//! import` finds no image in it).
 //!
 //! Several entries of `manifest.json` may carry the same tag: `docker load` tags each in turn,
 //! so the last keeps it, and `docker-archive:PATH:TAG` names the last, as `ctr import` does too.
@@ -144,8 +148,7 @@ pub(super) fn layout_root(
             let named = index
                 .manifests
                 .iter()
-                .filter(|d| containerd_name(d).is_some_and(|n| normalize_name(&n) == wanted))
-                .next_back();
+                .rfind(|d| containerd_name(d).is_some_and(|n| normalize_name(&n) == wanted));
             match named {
                 Some(d) => vec![d],
                 None => index
@@ -170,6 +173,16 @@ pub(super) fn layout_root(
         });
     };
     if chosen.iter().any(|d| d.digest != first.digest) {
+        if let Some(name) = reference {
+            let mut digests: Vec<String> = chosen.iter().map(|d| d.digest.to_string()).collect();
+            digests.sort();
+            digests.dedup();
+            return Err(SourceError::AmbiguousName {
+                path: path.to_owned(),
+                name: name.to_owned(),
+                digests: digests.join(", "),
+            });
+        }
         let mut names: Vec<String> = chosen
             .iter()
             .map(|d| format!("{} ({})", label(d), d.digest))
@@ -800,6 +813,100 @@ mod tests {
                 .digest
                 .to_string(),
             one
+        );
+    }
+
+    /// A Docker ≥ 25 archive of `images`' blobs with the given `index.json` and
+    /// `manifest.json`.
+    fn layout_with(
+        images: &[&ocidiff_testkit::BuiltImage],
+        index: serde_json::Value,
+        saved: serde_json::Value,
+    ) -> (tempfile::TempDir, std::path::PathBuf) {
+        let mut entries = vec![Entry::file(
+            "oci-layout",
+            br#"{"imageLayoutVersion":"1.0.0"}"#,
+        )];
+        let mut seen = std::collections::HashSet::new();
+        for blob in images.iter().flat_map(|i| i.blobs()) {
+            if !seen.insert(&blob.digest) {
+                continue;
+            }
+            entries.push(Entry::file(
+                &format!("blobs/sha256/{}", blob.hex()),
+                &blob.bytes,
+            ));
+        }
+        entries.push(Entry::file("index.json", index.to_string()));
+        entries.push(Entry::file("manifest.json", saved.to_string()));
+        temp_file(&Layer::new(entries).tar_bytes())
+    }
+
+    fn saved_blobs(image: &ocidiff_testkit::BuiltImage) -> serde_json::Value {
+        json!([{
+            "Config": format!("blobs/sha256/{}", image.config.hex()),
+            "RepoTags": ["x:1"],
+            "Layers": image.layers.iter().map(|l| format!("blobs/sha256/{}", l.hex())).collect::<Vec<_>>(),
+        }])
+    }
+
+    fn index_of(image: &ocidiff_testkit::BuiltImage) -> serde_json::Value {
+        let mut d = image.manifest.descriptor();
+        d["annotations"] = json!({"io.containerd.image.name": "docker.io/library/x:1"});
+        json!({"schemaVersion": 2, "manifests": [d]})
+    }
+
+    #[test]
+    fn a_layout_that_disagrees_with_manifest_json_is_refused() {
+        let (a, b) = (image("a").build(), image("b").build());
+        let (_d, path) = layout_with(&[&a, &b], index_of(&a), saved_blobs(&b));
+        for reference in [None, Some("x:1")] {
+            let err = open(&path, reference).err().unwrap();
+            assert!(matches!(err, SourceError::Disagree { .. }), "{err}");
+            assert!(err.to_string().contains(&a.config.digest), "{err}");
+        }
+        // Agreeing, the layout is read.
+        let (_d, path) = layout_with(&[&a], index_of(&a), saved_blobs(&a));
+        let (root, blobs) = open(&path, Some("x:1")).unwrap();
+        assert_eq!(verify_all(&root, blobs.as_ref()), 3);
+        assert_eq!(
+            root.descriptor.unwrap().digest.to_string(),
+            a.manifest.digest
+        );
+    }
+
+    #[test]
+    fn a_layout_listing_no_image_leaves_manifest_json() {
+        let b = image("b").build();
+        for manifests in [json!(null), json!([])] {
+            let index = json!({"schemaVersion": 2, "manifests": manifests});
+            let (_d, path) = layout_with(&[&b], index, saved_blobs(&b));
+            let (root, blobs) = open(&path, Some("x:1")).unwrap();
+            assert!(root.descriptor.is_none(), "a synthesised manifest");
+            assert_eq!(
+                manifest_of(&root).config.digest.to_string(),
+                b.config.digest
+            );
+            assert_eq!(verify_all(&root, blobs.as_ref()), 3);
+        }
+    }
+
+    #[test]
+    fn a_ref_name_on_two_layout_images_is_ambiguous() {
+        let (a, b) = (image("a").build(), image("b").build());
+        let mut index = json!({"schemaVersion": 2, "manifests": []});
+        for i in [&a, &b] {
+            let mut d = i.manifest.descriptor();
+            d["annotations"] = json!({"org.opencontainers.image.ref.name": "1"});
+            index["manifests"].as_array_mut().unwrap().push(d);
+        }
+        let (_d, path) = layout_with(&[&a, &b], index, json!([]));
+        let err = open(&path, Some("1")).err().unwrap();
+        assert!(matches!(err, SourceError::AmbiguousName { .. }), "{err}");
+        assert!(
+            err.to_string().contains(&a.manifest.digest)
+                && err.to_string().contains(&b.manifest.digest),
+            "{err}"
         );
     }
 

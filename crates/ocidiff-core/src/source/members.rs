@@ -13,7 +13,8 @@
 //! streams the archive and keys members by `path.Clean` of their name, one link deep), or
 //! depends on extraction order, it is refused rather than read one way:
 //! - two members that land on the same path (unless both are directories), or a member under a
-//!   path another member holds as a file: Docker keeps the later, containerd may read either;
+//!   path another member holds as a file: Docker keeps the later, and so does containerd 1.6
+//!   for two files, but not for a file and a link (its links are applied after all files);
 //! - a member written through a symbolic link another member made: Docker writes through it,
 //!   containerd keeps the name;
 //! - a symbolic link to an absolute path, followed: Docker resolves it from the archive's root,
@@ -63,8 +64,8 @@ struct Node<T> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MemberError {
     #[error(
-        "members {first:?} and {second:?} both extract to {path:?}: docker load keeps the later, \
-         containerd may read either"
+        "members {first:?} and {second:?} both extract to {path:?}: docker load keeps the later; \
+         ocidiff refuses archives whose reading depends on the order of their members"
     )]
     Collision {
         first: String,
@@ -72,8 +73,8 @@ pub enum MemberError {
         path: String,
     },
     #[error(
-        "member {member:?} would replace the directory member {holder:?} extracts into: docker \
-         load keeps the later, containerd may read either"
+        "member {member:?} would replace the directory member {holder:?} extracts into: ocidiff \
+         refuses archives whose reading depends on the order of their members"
     )]
     ReplacesDirectory { member: String, holder: String },
     #[error(

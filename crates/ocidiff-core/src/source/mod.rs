@@ -71,11 +71,20 @@ pub enum SourceError {
         hint: String,
         available: String,
     },
+    #[error(
+        "{path}: the name {name:?} is on several images ({digests}): runtimes disagree on \
+         which it means; name one by digest"
+    )]
+    AmbiguousName {
+        path: PathBuf,
+        name: String,
+        digests: String,
+    },
     #[error("{path}: holds no image")]
     Empty { path: PathBuf },
     #[error(
         "{path}: manifest.json and index.json disagree ({what}): docker load reads \
-         manifest.json, containerd (and Docker with the containerd image store) index.json"
+         manifest.json, containerd's ctr import index.json"
     )]
     Disagree { path: PathBuf, what: String },
     #[error(transparent)]

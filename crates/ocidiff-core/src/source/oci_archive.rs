@@ -131,6 +131,32 @@ mod tests {
     }
 
     #[test]
+    fn a_name_on_several_images_is_ambiguous() {
+        let (bytes, roots) = oci_archive_bytes(&[
+            ("v1", image("a", Compression::None).into()),
+            ("v1", image("b", Compression::None).into()),
+            ("v2", image("a", Compression::None).into()),
+            ("v2", image("a", Compression::None).into()),
+        ]);
+        let (_d, path) = temp_file(&bytes);
+        let archive = OciArchive::open(&path).unwrap();
+        let err = archive.root(Some("v1")).unwrap_err();
+        assert!(matches!(err, SourceError::AmbiguousName { .. }), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("\"v1\" is on several images")
+                && text.contains(&roots[0])
+                && text.contains(&roots[1]),
+            "{text}"
+        );
+        // The same image listed twice under a name is that image; a digest names one.
+        let v2 = archive.root(Some("v2")).unwrap();
+        assert_eq!(v2.descriptor.unwrap().digest.to_string(), roots[0]);
+        let b = archive.root(Some(&roots[1])).unwrap();
+        assert_eq!(b.descriptor.unwrap().digest.to_string(), roots[1]);
+    }
+
+    #[test]
     fn missing_blob_is_not_found() {
         let (bytes, _) = oci_archive_bytes(&[("v1", image("a", Compression::None).into())]);
         let (_d, path) = temp_file(&bytes);

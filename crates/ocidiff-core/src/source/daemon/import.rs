@@ -91,7 +91,7 @@ pub fn import(
                         ));
                     }
                     let mut bytes = Vec::new();
-                    (&mut tar).read_to_end(&mut bytes).map_err(not_tar)?;
+                    tar.read_to_end(&mut bytes).map_err(not_tar)?;
                     Kept::Index(Arc::new(bytes))
                 } else if name.ends_with("/json") || name.ends_with("/VERSION") {
                     Kept::Dropped
