@@ -206,7 +206,34 @@ fn bad_inputs_exit_2_with_one_line() {
     )
     .unwrap();
     std::fs::write(malformed.join("index.json"), "{not json").unwrap();
+    // A layout whose image is a Docker schema 1 manifest.
+    let schema1 = dir.path().join("schema1");
+    let manifest = br#"{"schemaVersion":1,"name":"x","tag":"1","fsLayers":[],"history":[]}"#;
+    let digest = ocidiff_testkit::sha256_digest(manifest);
+    std::fs::create_dir_all(schema1.join("blobs/sha256")).unwrap();
+    std::fs::write(
+        schema1
+            .join("blobs/sha256")
+            .join(&digest["sha256:".len()..]),
+        manifest,
+    )
+    .unwrap();
+    std::fs::write(
+        schema1.join("oci-layout"),
+        r#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .unwrap();
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.docker.distribution.manifest.v1+prettyjws",
+        "digest": digest,
+        "size": manifest.len(),
+    }]});
+    std::fs::write(schema1.join("index.json"), index.to_string()).unwrap();
     let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec![good[0].clone(), format!("oci:{}", schema1.display())],
+            "Docker schema 1 manifests are not supported",
+        ),
         (
             vec!["oci:/nonexistent/dir".into(), good[0].clone()],
             "input 0",

@@ -123,6 +123,16 @@ fn containerd_sees(head: &[u8], media: LayerMedia) -> Format {
     }
 }
 
+/// The compression containerd finds in a layer that starts with `head` under a Docker media
+/// type (the one `ctr import` gives the layers of a `docker save` archive).
+pub fn detected(head: &[u8]) -> Compression {
+    match containerd_sees(head, LayerMedia::Detected) {
+        Format::Gzip => Compression::Gzip,
+        Format::Zstd => Compression::Zstd,
+        _ => Compression::None,
+    }
+}
+
 /// The layer kind its media type names, or why runtimes would not unpack it.
 pub fn layer_kind(digest: &Digest, media_type: &str) -> Result<LayerMedia, DecompressError> {
     layer_media(media_type).map_err(|e| match e {

@@ -10,7 +10,7 @@ use std::io::{self, Read};
 
 pub use decompress::{
     DecompressError, Decompressed, Format, HEAD_BYTES, check_walked, compression_of, decompress,
-    layer_kind,
+    detected, layer_kind,
 };
 pub use limits::{LimitedReader, Limits};
 pub use verify::VerifyingReader;

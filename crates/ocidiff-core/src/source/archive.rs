@@ -1,24 +1,23 @@
 //! Reading the members of a tar archive in place, shared by the OCI-archive and docker-archive
 //! sources.
 //!
-//! The archive is scanned once (headers only: the reader seeks over member data) into a table
-//! of member name → byte range. Opening a member is then a fresh file handle seeked to its
-//! range, so several threads can read blobs at once and nothing is unpacked to disk or held in
-//! memory.
+//! The archive is scanned once (headers only, read with Go's rules as Docker's and
+//! containerd's readers read them; the reader seeks over member data) and each member placed
+//! where `docker load`'s extraction would put it ([`Members`]). Opening a member is then a
+//! fresh file handle seeked to its range, so several threads can read blobs at once and
+//! nothing is unpacked to disk or held in memory.
 //!
 //! Compressed archives (`docker save | gzip`) are refused rather than streamed: streaming would
 //! mean decompressing the whole archive once per blob read, or unpacking it, and a one-off
 //! `gunzip` costs the user less than either.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use crate::model::{Digest, Hasher};
-
-/// How many links a member name may go through before it is taken for a loop.
-const MAX_LINK_HOPS: usize = 16;
+use super::members::{Entry, Found, MemberError, Members};
+use crate::layer::tar::{Reader, typeflag};
+use crate::model::{Algorithm, Digest, Hasher};
 
 /// Why an archive or one of its members could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -47,12 +46,19 @@ pub enum ArchiveError {
     },
     #[error("{path}: the archive has no member {member:?}")]
     MissingMember { path: PathBuf, member: String },
-    #[error("{path}: member {member:?} is a link that leads nowhere in the archive ({reason})")]
-    BadLink {
+    #[error("{path}: {source}")]
+    Member { path: PathBuf, source: MemberError },
+    #[error("{path}: member {member:?} has tar type {typeflag:?}, which docker load refuses")]
+    Typeflag {
         path: PathBuf,
         member: String,
-        reason: String,
+        typeflag: char,
     },
+    #[error(
+        "{path}: member {member:?} is a sparse file; ocidiff reads archive members in place and \
+         does not read sparse ones (no tool writes them in image archives)"
+    )]
+    Sparse { path: PathBuf, member: String },
     #[error("{path}: member {member:?} is {size} bytes, more than the limit of {limit} bytes")]
     TooLarge {
         path: PathBuf,
@@ -68,19 +74,6 @@ pub enum ArchiveError {
     },
 }
 
-/// What a member name stands for.
-#[derive(Debug, Clone)]
-enum Member {
-    File {
-        offset: u64,
-        size: u64,
-    },
-    /// Target as written, relative to the link's directory.
-    Symlink(String),
-    /// Target as written, relative to the archive root.
-    Hardlink(String),
-}
-
 /// A member's place in the archive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Span {
@@ -88,25 +81,15 @@ pub struct Span {
     pub size: u64,
 }
 
-/// The members of one tar archive, by normalised name.
+/// The members of one tar archive, where extraction puts them.
 #[derive(Debug)]
 pub struct TarIndex {
     path: PathBuf,
-    members: HashMap<String, Member>,
-}
-
-/// `./a/b` → `a/b`: archive writers differ on the leading `./`.
-pub(super) fn normalize(name: &str) -> &str {
-    let mut name = name;
-    while let Some(rest) = name.strip_prefix("./") {
-        name = rest;
-    }
-    name
+    members: Members<Span>,
 }
 
 impl TarIndex {
-    /// Reads every header of the archive at `path`. Later members of the same name replace
-    /// earlier ones, as extraction would.
+    /// Reads every header of the archive at `path`.
     pub fn scan(path: &Path) -> Result<TarIndex, ArchiveError> {
         let io_err = |source| ArchiveError::Io {
             path: path.to_owned(),
@@ -114,7 +97,7 @@ impl TarIndex {
         };
         let file = File::open(path).map_err(io_err)?;
         let len = file.metadata().map_err(io_err)?.len();
-        let mut reader = BufReader::new(file);
+        let mut reader = BufReader::with_capacity(64 << 10, file);
         let head = reader.fill_buf().map_err(io_err)?;
         let compression = if head.starts_with(&[0x1f, 0x8b]) {
             Some("gzip")
@@ -133,41 +116,54 @@ impl TarIndex {
                 compression,
             });
         }
-        let not_tar = |source| ArchiveError::NotTar {
+        let mut tar = Reader::seeking(reader);
+        let mut members = Members::default();
+        while let Some(header) = tar.next_header().map_err(|e| ArchiveError::NotTar {
             path: path.to_owned(),
-            source,
-        };
-        let mut archive = tar::Archive::new(reader);
-        let mut members = HashMap::new();
-        for entry in archive.entries_with_seek().map_err(not_tar)? {
-            let entry = entry.map_err(not_tar)?;
-            let name = normalize(&String::from_utf8_lossy(&entry.path_bytes())).to_owned();
-            let link = || {
-                entry
-                    .link_name_bytes()
-                    .map(|l| String::from_utf8_lossy(&l).into_owned())
-                    .unwrap_or_default()
-            };
-            let member = match entry.header().entry_type() {
-                tar::EntryType::Regular | tar::EntryType::Continuous => {
-                    let offset = entry.raw_file_position();
-                    let size = entry.size();
+            source: e.into_io(),
+        })? {
+            let member = || String::from_utf8_lossy(&header.name).into_owned();
+            let entry = match header.typeflag {
+                typeflag::REG => {
+                    if header.pax.keys().any(|k| k.starts_with(b"GNU.sparse.")) {
+                        return Err(ArchiveError::Sparse {
+                            path: path.to_owned(),
+                            member: member(),
+                        });
+                    }
+                    let offset = tar.position();
+                    let size = u64::try_from(header.size).unwrap_or(0);
                     let end = offset.saturating_add(size);
                     if end > len {
                         return Err(ArchiveError::OutOfBounds {
                             path: path.to_owned(),
-                            member: name,
+                            member: member(),
                             end,
                             len,
                         });
                     }
-                    Member::File { offset, size }
+                    Entry::File(Span { offset, size })
                 }
-                tar::EntryType::Symlink => Member::Symlink(link()),
-                tar::EntryType::Link => Member::Hardlink(link()),
-                _ => continue,
+                typeflag::DIR => Entry::Dir,
+                typeflag::SYMLINK => Entry::Symlink(header.linkname.clone()),
+                typeflag::LINK => Entry::Hardlink(header.linkname.clone()),
+                typeflag::CHAR | typeflag::BLOCK | typeflag::FIFO => Entry::Other,
+                // Ignored by extraction.
+                typeflag::X_GLOBAL_HEADER => continue,
+                other => {
+                    return Err(ArchiveError::Typeflag {
+                        path: path.to_owned(),
+                        member: member(),
+                        typeflag: char::from(other),
+                    });
+                }
             };
-            members.insert(name, member);
+            members
+                .insert(&header.name, entry)
+                .map_err(|source| ArchiveError::Member {
+                    path: path.to_owned(),
+                    source,
+                })?;
         }
         Ok(TarIndex {
             path: path.to_owned(),
@@ -179,47 +175,25 @@ impl TarIndex {
         &self.path
     }
 
-    /// Whether the archive has a member of this name (of any type).
+    /// Whether `docker load` would find something at `name` (a name that leads nowhere it can
+    /// read, such as through an absolute link, counts: reading it says why).
     pub fn contains(&self, name: &str) -> bool {
-        self.members.contains_key(normalize(name))
+        !matches!(self.members.find(name), Ok(Found::Nothing(_)))
     }
 
-    /// Where the file a member name leads to is, following symbolic and hard links within the
-    /// archive (older `docker save` links identical `layer.tar` files to one copy).
+    /// Where the file a member name leads to is, as `docker load` finds it once extracted.
     pub fn resolve(&self, name: &str) -> Result<Span, ArchiveError> {
-        let bad_link = |reason: String| ArchiveError::BadLink {
-            path: self.path.clone(),
-            member: name.to_owned(),
-            reason,
-        };
-        let mut current = normalize(name).to_owned();
-        for _ in 0..MAX_LINK_HOPS {
-            let member = self.members.get(&current).ok_or_else(|| {
-                if current == normalize(name) {
-                    ArchiveError::MissingMember {
-                        path: self.path.clone(),
-                        member: name.to_owned(),
-                    }
-                } else {
-                    bad_link(format!("{current:?} is not in the archive"))
-                }
-            })?;
-            current = match member {
-                Member::File { offset, size } => {
-                    return Ok(Span {
-                        offset: *offset,
-                        size: *size,
-                    });
-                }
-                Member::Hardlink(target) => normalize(target).to_owned(),
-                Member::Symlink(target) => {
-                    let dir = current.rsplit_once('/').map_or("", |(dir, _)| dir);
-                    join_inside(dir, target)
-                        .ok_or_else(|| bad_link(format!("{target:?} points outside it")))?
-                }
-            };
+        match self.members.file(name) {
+            Ok(span) => Ok(*span),
+            Err(MemberError::Missing { .. }) => Err(ArchiveError::MissingMember {
+                path: self.path.clone(),
+                member: name.to_owned(),
+            }),
+            Err(source) => Err(ArchiveError::Member {
+                path: self.path.clone(),
+                source,
+            }),
         }
-        Err(bad_link(format!("more than {MAX_LINK_HOPS} links")))
     }
 
     /// A reader of the member's bytes on a handle of its own.
@@ -259,10 +233,10 @@ impl TarIndex {
         Ok(bytes)
     }
 
-    /// The SHA-256 digest of a member's bytes, read in place.
-    pub fn sha256(&self, span: Span) -> Result<Digest, ArchiveError> {
+    /// The digest of a member's bytes, read in place.
+    pub fn digest(&self, span: Span, algorithm: Algorithm) -> Result<Digest, ArchiveError> {
         let mut reader = self.open_span(span)?;
-        let mut hasher = Hasher::new(crate::model::Algorithm::Sha256);
+        let mut hasher = Hasher::new(algorithm);
         let mut buf = vec![0u8; 256 << 10];
         loop {
             let n = reader.read(&mut buf).map_err(|source| ArchiveError::Io {
@@ -277,28 +251,9 @@ impl TarIndex {
     }
 }
 
-/// `dir` joined with the relative link target `target`, `.` and `..` resolved; `None` when the
-/// target is absolute or climbs above the archive root.
-pub(super) fn join_inside(dir: &str, target: &str) -> Option<String> {
-    if target.starts_with('/') {
-        return None;
-    }
-    let mut parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
-    for part in target.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            other => parts.push(other),
-        }
-    }
-    Some(parts.join("/"))
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
-    use ocidiff_testkit::{Entry, Layer};
+    use ocidiff_testkit::{Entry, Layer, RawTar};
 
     use super::*;
     use crate::content::{BlobSource, Limits, read_json_blob, verify_blob};
@@ -352,13 +307,13 @@ pub(crate) mod tests {
         let (_d, path) = temp_file(&outer(vec![
             Entry::dir("./a/"),
             Entry::file("./a/one", b"first"),
-            Entry::file("two", vec![7u8; 5000]),
+            Entry::file("big", vec![7u8; 5000]),
             Entry::file("two", b"replaced"),
         ]));
         let index = TarIndex::scan(&path).unwrap();
         assert!(index.contains("a/one") && index.contains("./a/one"));
         assert!(
-            !index.contains("a/"),
+            matches!(index.open("a/"), Err(ArchiveError::Member { .. })),
             "directories are not members one can open"
         );
         let mut lhs = index.open("a/one").unwrap();
@@ -373,7 +328,10 @@ pub(crate) mod tests {
             (&b"fi"[..], &b"rst"[..], &b"replaced"[..])
         );
         let span = index.resolve("two").unwrap();
-        assert_eq!(index.sha256(span).unwrap(), Digest::sha256_of(b"replaced"));
+        assert_eq!(
+            index.digest(span, Algorithm::Sha256).unwrap(),
+            Digest::sha256_of(b"replaced")
+        );
     }
 
     #[test]
@@ -383,23 +341,68 @@ pub(crate) mod tests {
             Entry::symlink("y/layer.tar", "../x/layer.tar"),
             Entry::symlink("z/layer.tar", "./../y/layer.tar"),
             Entry::hardlink("h", "./x/layer.tar"),
+            Entry::symlink("up", "../../x/layer.tar"),
             Entry::symlink("loop", "loop"),
-            Entry::symlink("up", "../../etc/passwd"),
             Entry::symlink("abs", "/etc/passwd"),
             Entry::symlink("dangling", "nothing"),
         ]));
         let index = TarIndex::scan(&path).unwrap();
-        for name in ["y/layer.tar", "z/layer.tar", "h"] {
+        for name in ["y/layer.tar", "z/layer.tar", "h", "up"] {
             assert_eq!(read(&index, name), b"data", "{name}");
         }
-        for name in ["loop", "up", "abs", "dangling"] {
+        for name in ["loop", "abs", "dangling"] {
             let err = index.open(name).unwrap_err();
-            assert!(matches!(err, ArchiveError::BadLink { .. }), "{name}: {err}");
+            assert!(matches!(err, ArchiveError::Member { .. }), "{name}: {err}");
         }
         assert!(matches!(
             index.open("missing"),
             Err(ArchiveError::MissingMember { .. })
         ));
+    }
+
+    #[test]
+    fn members_are_named_as_go_reads_the_headers() {
+        // Repeated PAX path records: Go keeps the last (the `tar` crate the first).
+        let tar = RawTar::new()
+            .pax(b'x', &[("path", b"decoy"), ("path", b"manifest.json")])
+            .file(b"header-name", b"[]")
+            .finish();
+        let (_d, path) = temp_file(&tar);
+        let index = TarIndex::scan(&path).unwrap();
+        assert!(index.contains("manifest.json"));
+        assert!(!index.contains("decoy") && !index.contains("header-name"));
+        // A typeflag docker load refuses, a zero block before more members.
+        for (tar, needle) in [
+            (
+                RawTar::new().entry(b"c", b'7', 1, b"c").finish(),
+                "tar type '7'",
+            ),
+            (
+                RawTar::new()
+                    .file(b"a", b"")
+                    .bytes(&[0; 512])
+                    .file(b"hidden", b"h")
+                    .finish(),
+                "not a readable tar archive",
+            ),
+        ] {
+            let (_d, path) = temp_file(&tar);
+            let err = TarIndex::scan(&path).unwrap_err().to_string();
+            assert!(err.contains(needle), "{err}");
+        }
+    }
+
+    #[test]
+    fn colliding_members_are_refused() {
+        let (_d, path) = temp_file(&outer(vec![
+            Entry::file("manifest.json", b"[]"),
+            Entry::file("x/../manifest.json", b"[{}]"),
+        ]));
+        let err = TarIndex::scan(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("\"manifest.json\" and \"x/../manifest.json\" both extract to"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -451,13 +454,5 @@ pub(crate) mod tests {
             index.read_small("big", 99),
             Err(ArchiveError::TooLarge { .. })
         ));
-    }
-
-    #[test]
-    fn link_targets_resolve_like_paths() {
-        assert_eq!(join_inside("a/b", "../c").as_deref(), Some("a/c"));
-        assert_eq!(join_inside("", "./x/./y").as_deref(), Some("x/y"));
-        assert_eq!(join_inside("a", "../../x"), None);
-        assert_eq!(join_inside("a", "/x"), None);
     }
 }

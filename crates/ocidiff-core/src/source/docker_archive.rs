@@ -1,21 +1,36 @@
-//! `docker-archive:PATH[:REF]`: `docker save` (and `podman save`) tarballs, read in place.
+//! `docker-archive:PATH[:REF]`: `docker save` (and `podman save`) tarballs, read in place, as
+//! `docker load` reads them.
 //!
-//! Docker ≥ 25 writes an OCI layout into the tarball; it is read as one, its images named by
-//! `io.containerd.image.name`. Older tarballs hold only `manifest.json`, `<config>.json` and
-//! `<id>/layer.tar`: for those a Docker schema-2 manifest is synthesised so that the walk sees
-//! the same shape as from a registry.
+//! Classic tarballs hold `manifest.json`, `<config>.json` and `<id>/layer.tar`: for those a
+//! Docker schema-2 manifest is synthesised, so that the walk sees the same shape as from a
+//! registry. Members are found where `docker load`'s extraction puts them
+//! ([`super::members`]), and archives whose members collide once extracted are refused.
+//!
+//! Docker ≥ 25 also writes an OCI layout (`oci-layout`, `index.json`, `blobs/`) next to
+//! `manifest.json`. `docker load` reads `manifest.json`; containerd's `ctr import` reads the
+//! layout (both checked against dockerd 20.10 and containerd 1.6 in
+//! `crates/ocidiff/tests/archives_vs_runtimes.rs`). When both are there, the image named must be
+//! the same in both — same config, same layers — or the archive is refused: a verdict on one
+//! would say nothing of what the other runtime loads. When they agree, the layout is read (it
+//! keeps the media types and annotations the image was saved with). An `index.json` listing no
+//! image (`null` or `[]`) is not a layout: `manifest.json` is read, as Docker does (`ctr
+//! import` finds no image in it).
+//!
+//! Several entries of `manifest.json` may carry the same tag: `docker load` tags each in turn,
+//! so the last keeps it, and `docker-archive:PATH:TAG` names the last, as `ctr import` does too.
 
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
 
-use serde::Deserialize;
-
 use super::SourceError;
 use super::archive::{ArchiveError, Span, TarIndex};
+use super::manifest_json::{self, SavedImage};
 use super::oci_archive::OciArchive;
-use crate::content::{BlobSource, ContentError, Limits, read_json_blob};
-use crate::model::{Blob, Config, Descriptor, Digest, Document, gojson, media};
+use crate::content::{BlobSource, ContentError, HEAD_BYTES, Limits, read_json_blob};
+use crate::model::{
+    Blob, Compression, Config, Descriptor, Digest, Document, Manifest, gojson, media,
+};
 
 /// Opens the image `reference` names (or the only one) in a `docker save` tarball.
 pub fn open(
@@ -23,20 +38,20 @@ pub fn open(
     reference: Option<&str>,
 ) -> Result<(Blob, Box<dyn BlobSource>), SourceError> {
     let tar = TarIndex::scan(path)?;
-    if tar.contains("index.json") && tar.contains("oci-layout") {
-        let layout = OciArchive::from_index(tar, "docker archive")?;
-        let root = layout_root(path, &layout.index_bytes()?, &layout, reference)?;
-        return Ok((root, Box::new(layout)));
+    let mut in_place = InPlace {
+        archive: OciArchive::within(tar, "docker archive"),
+        members: HashMap::new(),
+    };
+    match open_saved(&mut in_place, reference)? {
+        Saved::Layout(root) => Ok((root, Box::new(in_place.archive))),
+        Saved::Classic(root) => Ok((
+            root,
+            Box::new(ClassicArchive {
+                tar: in_place.archive.tar,
+                members: in_place.members,
+            }),
+        )),
     }
-    if !tar.contains("manifest.json") {
-        return Err(malformed(
-            path,
-            "archive",
-            "it holds neither manifest.json (docker save) nor index.json and oci-layout".into(),
-        ));
-    }
-    let (root, blobs) = classic_root(tar, reference)?;
-    Ok((root, Box::new(blobs)))
 }
 
 pub(super) fn malformed(path: &Path, what: &str, reason: String) -> SourceError {
@@ -79,9 +94,21 @@ fn normalize_name(name: &str) -> String {
     }
 }
 
+/// Whether a layout's `index.json` lists an image at all (Docker ≥ 25 may write
+/// `"manifests": null`).
+fn lists_images(index_bytes: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(index_bytes)
+        .map(|v| {
+            !matches!(&v["manifests"], serde_json::Value::Null)
+                && v["manifests"].as_array().is_none_or(|m| !m.is_empty())
+        })
+        .unwrap_or(true)
+}
+
 /// Picks the image in a Docker ≥ 25 layout: by `io.containerd.image.name` (both sides
-/// normalised), by `org.opencontainers.image.ref.name` (the bare tag) or by digest. Docker
-/// lists an image once per tag, so descriptors that share a digest count as one image.
+/// normalised; the last descriptor of that name, as `ctr import` and `docker load` leave the
+/// tag), else by `org.opencontainers.image.ref.name` (the bare tag) or by digest. Docker lists
+/// an image once per tag, so descriptors that share a digest count as one image.
 /// `index_bytes` is the layout's `index.json`, `blobs` where its blobs are (the archive itself,
 /// or the store a streamed archive was copied into); `path` names the archive in errors.
 pub(super) fn layout_root(
@@ -118,15 +145,18 @@ pub(super) fn layout_root(
     let chosen: Vec<&Descriptor> = match reference {
         Some(r) => {
             let wanted = normalize_name(r);
-            index
+            let named = index
                 .manifests
                 .iter()
-                .filter(|d| {
-                    containerd_name(d).is_some_and(|n| normalize_name(&n) == wanted)
-                        || d.ref_name() == Some(r)
-                        || d.digest.to_string() == r
-                })
-                .collect()
+                .rfind(|d| containerd_name(d).is_some_and(|n| normalize_name(&n) == wanted));
+            match named {
+                Some(d) => vec![d],
+                None => index
+                    .manifests
+                    .iter()
+                    .filter(|d| d.ref_name() == Some(r) || d.digest.to_string() == r)
+                    .collect(),
+            }
         }
         None => index.manifests.iter().collect(),
     };
@@ -143,7 +173,20 @@ pub(super) fn layout_root(
         });
     };
     if chosen.iter().any(|d| d.digest != first.digest) {
-        let mut names: Vec<String> = chosen.iter().map(|d| label(d)).collect();
+        if let Some(name) = reference {
+            let mut digests: Vec<String> = chosen.iter().map(|d| d.digest.to_string()).collect();
+            digests.sort();
+            digests.dedup();
+            return Err(SourceError::AmbiguousName {
+                path: path.to_owned(),
+                name: name.to_owned(),
+                digests: digests.join(", "),
+            });
+        }
+        let mut names: Vec<String> = chosen
+            .iter()
+            .map(|d| format!("{} ({})", label(d), d.digest))
+            .collect();
         names.dedup();
         return Err(SourceError::Ambiguous {
             path: path.to_owned(),
@@ -156,25 +199,6 @@ pub(super) fn layout_root(
         descriptor: Some((*first).clone()),
         bytes,
     })
-}
-
-/// One entry of a classic `manifest.json`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct SavedImage {
-    config: String,
-    #[serde(default)]
-    repo_tags: Option<Vec<String>>,
-    layers: Vec<String>,
-}
-
-impl SavedImage {
-    fn label(&self) -> String {
-        match self.repo_tags.as_deref() {
-            Some(tags) if !tags.is_empty() => tags.join(", "),
-            _ => format!("<untagged {}>", self.config),
-        }
-    }
 }
 
 /// The blobs of a classic `docker save` tarball: each digest of the synthesised manifest
@@ -214,73 +238,267 @@ pub(super) struct ClassicBlob {
     pub size: u64,
 }
 
-/// The layer media type a blob's first bytes show: gzip, zstd, or (`None`) a plain tar.
-pub(super) fn compressed_layer_type(magic: &[u8]) -> Option<&'static str> {
-    match magic {
-        [0x1f, 0x8b, ..] => Some(media::DOCKER_LAYER_GZIP),
-        [0x28, 0xb5, 0x2f, 0xfd, ..] => Some(media::OCI_LAYER_ZSTD),
-        _ => None,
+/// The media type a classic layer gets from its first bytes, as `ctr import` types them:
+/// gzip, zstd, or (the Docker type without compression) anything else, which the walk then
+/// reads as runtimes would.
+pub(super) fn classic_layer_type(head: &[u8]) -> &'static str {
+    match crate::content::detected(head) {
+        Compression::Gzip => media::DOCKER_LAYER_GZIP,
+        Compression::Zstd => media::OCI_LAYER_ZSTD,
+        Compression::None => media::DOCKER_LAYER,
     }
 }
 
-/// Where the members a classic `manifest.json` names are: the archive read in place, or the
-/// store a streamed archive was copied into.
-pub(super) trait ClassicMembers {
-    /// The bytes of the (small) config member `name` and the blob it is.
+/// The members of a `docker save` archive, wherever they are: the archive read in place, or
+/// the store a streamed archive was copied into. Names are resolved as `docker load` resolves
+/// them once the archive is extracted.
+pub(super) trait SavedMembers {
+    /// Names the archive in errors.
+    fn path(&self) -> &Path;
+    /// Whether `docker load` finds something at `name`.
+    fn contains(&self, name: &str) -> bool;
+    /// A small member's bytes, refused past the JSON limit.
+    fn read_small(&self, name: &str) -> Result<Vec<u8>, SourceError>;
+    /// The bytes of the config member `name` and the blob it is.
     fn config(&mut self, name: &str) -> Result<(Vec<u8>, ClassicBlob), SourceError>;
     /// The layer member `name`, whose uncompressed digest the config says is `diff_id`.
     fn layer(&mut self, name: &str, diff_id: Digest) -> Result<ClassicBlob, SourceError>;
+    /// Whether the member `name` holds the bytes of the blob `digest` of the archive's layout.
+    fn holds(&self, name: &str, digest: &Digest) -> Result<bool, SourceError>;
+    /// Where the blobs of the archive's OCI layout are.
+    fn layout_blobs(&self) -> &dyn BlobSource;
 }
 
-/// Synthesises the Docker schema-2 manifest of the image `reference` names (or the only one)
-/// in a classic `manifest.json`; `path` names the archive in errors.
-pub(super) fn classic_manifest(
-    path: &Path,
-    manifest_json: &[u8],
+/// Which of its indexes an archive was read through.
+pub(super) enum Saved {
+    /// The OCI layout: the root descriptor's blob, served by the layout's blobs.
+    Layout(Blob),
+    /// `manifest.json` alone: a synthesised manifest, its blobs located by
+    /// [`SavedMembers::config`] and [`SavedMembers::layer`].
+    Classic(Blob),
+}
+
+/// Reads the image `reference` names (or the only one) from a `docker save` archive, as the
+/// module documentation says.
+pub(super) fn open_saved(
+    members: &mut dyn SavedMembers,
     reference: Option<&str>,
-    members: &mut dyn ClassicMembers,
-) -> Result<Vec<u8>, SourceError> {
-    let saved: Vec<SavedImage> = gojson::from_slice(manifest_json, &gojson::DOCKER_SAVE_MANIFEST)
-        .map_err(|e| malformed(path, "manifest.json", e.to_string()))?;
-    let available = || {
-        saved
-            .iter()
-            .map(SavedImage::label)
-            .collect::<Vec<_>>()
-            .join(", ")
+) -> Result<Saved, SourceError> {
+    let path = members.path().to_owned();
+    let layout = if members.contains("oci-layout") && members.contains("index.json") {
+        Some(members.read_small("index.json")?).filter(|index| lists_images(index))
+    } else {
+        None
     };
-    let image = match reference {
+    let saved = if members.contains("manifest.json") {
+        let bytes = members.read_small("manifest.json")?;
+        Some(
+            manifest_json::parse(&bytes)
+                .map_err(|e| malformed(&path, "manifest.json", e.to_string()))?,
+        )
+    } else {
+        None
+    };
+    match (saved, layout) {
+        (None, None) => Err(malformed(
+            &path,
+            "archive",
+            "it holds neither manifest.json (docker save) nor an OCI layout listing an image"
+                .into(),
+        )),
+        (None, Some(index)) => Ok(Saved::Layout(layout_root(
+            &path,
+            &index,
+            members.layout_blobs(),
+            reference,
+        )?)),
+        (Some(saved), None) => {
+            let image = &saved[pick_saved(&path, &saved, reference)?];
+            let bytes = classic_manifest(&path, image, members)?;
+            Ok(Saved::Classic(Blob {
+                descriptor: None,
+                bytes,
+            }))
+        }
+        (Some(saved), Some(index)) => {
+            let root = both_agree(&path, &saved, &index, members, reference)?;
+            Ok(Saved::Layout(root))
+        }
+    }
+}
+
+/// The entry of `manifest.json` a reference names: the last to carry that tag (each entry is
+/// tagged in turn, so the last keeps it), or the only entry.
+fn pick_saved(
+    path: &Path,
+    saved: &[SavedImage],
+    reference: Option<&str>,
+) -> Result<usize, SourceError> {
+    match find_saved(path, saved, reference)? {
+        Some(i) => Ok(i),
+        None => Err(SourceError::NoSuchImage {
+            path: path.to_owned(),
+            wanted: reference.unwrap_or_default().to_owned(),
+            available: saved
+                .iter()
+                .map(SavedImage::label)
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
+}
+
+/// [`pick_saved`], `None` when a reference names no entry.
+fn find_saved(
+    path: &Path,
+    saved: &[SavedImage],
+    reference: Option<&str>,
+) -> Result<Option<usize>, SourceError> {
+    match reference {
         Some(r) => {
             let wanted = normalize_name(r);
-            let mut hits = saved.iter().filter(|s| {
-                s.repo_tags
-                    .iter()
-                    .flatten()
-                    .any(|t| normalize_name(t) == wanted)
-            });
-            hits.next().ok_or_else(|| SourceError::NoSuchImage {
-                path: path.to_owned(),
-                wanted: r.to_owned(),
-                available: available(),
-            })?
+            Ok(saved
+                .iter()
+                .rposition(|s| s.repo_tags.iter().any(|t| normalize_name(t) == wanted)))
         }
-        None => match saved.as_slice() {
-            [] => {
-                return Err(SourceError::Empty {
-                    path: path.to_owned(),
-                });
-            }
-            [one] => one,
-            _ => {
-                return Err(SourceError::Ambiguous {
-                    path: path.to_owned(),
-                    hint: "docker-archive:PATH:NAME[:TAG]".into(),
-                    available: available(),
-                });
-            }
+        None => match saved {
+            [] => Err(SourceError::Empty {
+                path: path.to_owned(),
+            }),
+            [_] => Ok(Some(0)),
+            _ => Err(SourceError::Ambiguous {
+                path: path.to_owned(),
+                hint: "docker-archive:PATH:NAME[:TAG]".into(),
+                available: saved
+                    .iter()
+                    .map(SavedImage::label)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }),
         },
-    };
+    }
+}
 
+/// The layout's image the reference names, after checking that `manifest.json` holds the same
+/// image under the same name (or, for a name only the layout knows — a digest, a bare tag — under
+/// any name).
+fn both_agree(
+    path: &Path,
+    saved: &[SavedImage],
+    index: &[u8],
+    members: &mut dyn SavedMembers,
+    reference: Option<&str>,
+) -> Result<Blob, SourceError> {
+    let disagree = |what: String| SourceError::Disagree {
+        path: path.to_owned(),
+        what,
+    };
+    let entry = find_saved(path, saved, reference)?;
+    let root = match layout_root(path, index, members.layout_blobs(), reference) {
+        Err(SourceError::NoSuchImage { wanted, .. }) if entry.is_some() => {
+            return Err(disagree(format!(
+                "manifest.json has {wanted}, index.json has no image of that name"
+            )));
+        }
+        other => other?,
+    };
+    let manifests = layout_manifests(path, &root, members.layout_blobs())?;
+    let candidates: Vec<&SavedImage> = match entry {
+        Some(i) => vec![&saved[i]],
+        None => saved.iter().collect(),
+    };
+    let mut differences = Vec::new();
+    for image in &candidates {
+        for manifest in &manifests {
+            match same_image(image, manifest, members)? {
+                None => return Ok(root),
+                Some(difference) => differences.push(difference),
+            }
+        }
+    }
+    let named = root
+        .descriptor
+        .as_ref()
+        .map_or_else(|| "the image".to_owned(), |d| format!("image {}", d.digest));
+    Err(disagree(match (entry, differences.first()) {
+        (Some(i), Some(difference)) => {
+            format!("{}: {difference}", saved[i].label())
+        }
+        _ => format!("index.json's {named} is not in manifest.json"),
+    }))
+}
+
+/// The manifests of a layout's root: itself, or the manifests of the index it is.
+fn layout_manifests(
+    path: &Path,
+    root: &Blob,
+    blobs: &dyn BlobSource,
+) -> Result<Vec<Manifest>, SourceError> {
+    let declared = root.descriptor.as_ref().map(|d| d.media_type.as_str());
+    let document = |bytes: &[u8], declared: Option<&str>, what: String| {
+        Document::parse(bytes, declared).map_err(|source| SourceError::Document {
+            path: path.to_owned(),
+            what,
+            source,
+        })
+    };
+    match document(&root.bytes, declared, "the layout's image".into())? {
+        Document::Manifest(m) => Ok(vec![*m]),
+        Document::Index(index) => {
+            let mut out = Vec::new();
+            for d in &index.manifests {
+                let bytes = read_json_blob(blobs, d, Limits::default().json_bytes)?;
+                if let Document::Manifest(m) = document(
+                    &bytes,
+                    Some(&d.media_type),
+                    format!("manifest {}", d.digest),
+                )? {
+                    out.push(*m);
+                }
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// `None` when the `manifest.json` entry names the manifest's config and layers, else what
+/// differs.
+fn same_image(
+    image: &SavedImage,
+    manifest: &Manifest,
+    members: &dyn SavedMembers,
+) -> Result<Option<String>, SourceError> {
+    if !members.holds(&image.config, &manifest.config.digest)? {
+        return Ok(Some(format!(
+            "manifest.json gives config {:?}, index.json config {}",
+            image.config, manifest.config.digest
+        )));
+    }
+    if image.layers.len() != manifest.layers.len() {
+        return Ok(Some(format!(
+            "manifest.json lists {} layers, index.json {}",
+            image.layers.len(),
+            manifest.layers.len()
+        )));
+    }
+    for (i, (member, layer)) in image.layers.iter().zip(&manifest.layers).enumerate() {
+        if !members.holds(member, &layer.digest)? {
+            return Ok(Some(format!(
+                "layer {i} is {member:?} in manifest.json, {} in index.json",
+                layer.digest
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// Synthesises the Docker schema-2 manifest of one `manifest.json` entry; `path` names the
+/// archive in errors.
+pub(super) fn classic_manifest(
+    path: &Path,
+    image: &SavedImage,
+    members: &mut dyn SavedMembers,
+) -> Result<Vec<u8>, SourceError> {
     let (config_bytes, config_blob) = members.config(&image.config)?;
     let config: Config = gojson::from_slice(&config_bytes, &gojson::IMAGE_CONFIG).map_err(|e| {
         malformed(
@@ -325,17 +543,42 @@ pub(super) fn classic_manifest(
     serde_json::to_vec(&manifest).map_err(|e| malformed(path, "manifest", e.to_string()))
 }
 
-/// The members of a classic archive read in place; each blob the manifest names is mapped to
-/// the member holding it as it is located.
-struct InPlace<'a> {
-    tar: &'a TarIndex,
+/// The members of an archive read in place; each blob the synthesised manifest names is mapped
+/// to the member holding it as it is located.
+struct InPlace {
+    archive: OciArchive,
     members: HashMap<Digest, Span>,
 }
 
-impl ClassicMembers for InPlace<'_> {
+impl InPlace {
+    fn tar(&self) -> &TarIndex {
+        &self.archive.tar
+    }
+
+    fn io_err(&self, source: std::io::Error) -> SourceError {
+        SourceError::Io {
+            path: self.tar().path().to_owned(),
+            source,
+        }
+    }
+}
+
+impl SavedMembers for InPlace {
+    fn path(&self) -> &Path {
+        self.tar().path()
+    }
+
+    fn contains(&self, name: &str) -> bool {
+        self.tar().contains(name)
+    }
+
+    fn read_small(&self, name: &str) -> Result<Vec<u8>, SourceError> {
+        Ok(self.tar().read_small(name, Limits::default().json_bytes)?)
+    }
+
     fn config(&mut self, name: &str) -> Result<(Vec<u8>, ClassicBlob), SourceError> {
-        let span = self.tar.resolve(name)?;
-        let bytes = self.tar.read_small(name, Limits::default().json_bytes)?;
+        let span = self.tar().resolve(name)?;
+        let bytes = self.read_small(name)?;
         let digest = Digest::sha256_of(&bytes);
         self.members.insert(digest.clone(), span);
         let blob = ClassicBlob {
@@ -347,20 +590,20 @@ impl ClassicMembers for InPlace<'_> {
     }
 
     fn layer(&mut self, name: &str, diff_id: Digest) -> Result<ClassicBlob, SourceError> {
-        let tar = self.tar;
-        let span = tar.resolve(name)?;
-        let mut magic = [0u8; 4];
-        let n = read_up_to(&mut tar.open_span(span)?, &mut magic).map_err(|source| {
-            SourceError::Io {
-                path: tar.path().to_owned(),
-                source,
-            }
-        })?;
+        let span = self.tar().resolve(name)?;
+        let mut head = Vec::with_capacity(HEAD_BYTES);
+        self.tar()
+            .open_span(span)?
+            .take(HEAD_BYTES as u64)
+            .read_to_end(&mut head)
+            .map_err(|e| self.io_err(e))?;
+        let media_type = classic_layer_type(&head);
         // An uncompressed layer's digest is its diff_id, so no need to hash it here (reading
         // it later verifies it); a compressed one must be hashed to learn its digest.
-        let (media_type, digest) = match compressed_layer_type(&magic[..n]) {
-            Some(media_type) => (media_type, tar.sha256(span)?),
-            None => (media::DOCKER_LAYER, diff_id),
+        let digest = if media_type == media::DOCKER_LAYER {
+            diff_id
+        } else {
+            self.tar().digest(span, crate::model::Algorithm::Sha256)?
         };
         self.members.insert(digest.clone(), span);
         Ok(ClassicBlob {
@@ -369,39 +612,21 @@ impl ClassicMembers for InPlace<'_> {
             size: span.size,
         })
     }
-}
 
-fn classic_root(
-    tar: TarIndex,
-    reference: Option<&str>,
-) -> Result<(Blob, ClassicArchive), SourceError> {
-    let path = tar.path().to_owned();
-    let manifest_json = tar.read_small("manifest.json", Limits::default().json_bytes)?;
-    let mut in_place = InPlace {
-        tar: &tar,
-        members: HashMap::new(),
-    };
-    let bytes = classic_manifest(&path, &manifest_json, reference, &mut in_place)?;
-    let members = in_place.members;
-    Ok((
-        Blob {
-            descriptor: None,
-            bytes,
-        },
-        ClassicArchive { tar, members },
-    ))
-}
-
-/// Fills as much of `buf` as the reader has.
-fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match reader.read(&mut buf[filled..])? {
-            0 => break,
-            n => filled += n,
+    /// The same member as the layout's blob is the same bytes (which reading the blob then
+    /// verifies); another member is hashed.
+    fn holds(&self, name: &str, digest: &Digest) -> Result<bool, SourceError> {
+        let span = self.tar().resolve(name)?;
+        let blob = format!("blobs/{}/{}", digest.algorithm().as_str(), digest.hex());
+        if self.tar().resolve(&blob).is_ok_and(|b| b == span) {
+            return Ok(true);
         }
+        Ok(self.tar().digest(span, digest.algorithm())? == *digest)
     }
-    Ok(filled)
+
+    fn layout_blobs(&self) -> &dyn BlobSource {
+        &self.archive
+    }
 }
 
 #[cfg(test)]
@@ -510,6 +735,24 @@ mod tests {
     }
 
     #[test]
+    fn a_tag_on_several_images_names_the_last_as_docker_load_leaves_it() {
+        for form in [DockerArchiveForm::Classic, DockerArchiveForm::OciLayout] {
+            let images = [
+                (vec!["x:1"], image("first")),
+                (vec!["x:1", "y:1"], image("last")),
+            ];
+            let (_d, path) = archive(&images, form);
+            let (root, blobs) = open(&path, Some("x:1")).unwrap();
+            assert_eq!(
+                manifest_of(&root).config.digest.to_string(),
+                image("last").build().config.digest,
+                "{form:?}"
+            );
+            assert_eq!(verify_all(&root, blobs.as_ref()), 3);
+        }
+    }
+
+    #[test]
     fn classic_layer_count_must_match_diff_ids() {
         let spec = image("a").config_field("rootfs", json!({"type": "layers", "diff_ids": []}));
         let (_d, path) = archive(&[(vec!["x"], spec)], DockerArchiveForm::Classic);
@@ -570,6 +813,100 @@ mod tests {
                 .digest
                 .to_string(),
             one
+        );
+    }
+
+    /// A Docker ≥ 25 archive of `images`' blobs with the given `index.json` and
+    /// `manifest.json`.
+    fn layout_with(
+        images: &[&ocidiff_testkit::BuiltImage],
+        index: serde_json::Value,
+        saved: serde_json::Value,
+    ) -> (tempfile::TempDir, std::path::PathBuf) {
+        let mut entries = vec![Entry::file(
+            "oci-layout",
+            br#"{"imageLayoutVersion":"1.0.0"}"#,
+        )];
+        let mut seen = std::collections::HashSet::new();
+        for blob in images.iter().flat_map(|i| i.blobs()) {
+            if !seen.insert(&blob.digest) {
+                continue;
+            }
+            entries.push(Entry::file(
+                &format!("blobs/sha256/{}", blob.hex()),
+                &blob.bytes,
+            ));
+        }
+        entries.push(Entry::file("index.json", index.to_string()));
+        entries.push(Entry::file("manifest.json", saved.to_string()));
+        temp_file(&Layer::new(entries).tar_bytes())
+    }
+
+    fn saved_blobs(image: &ocidiff_testkit::BuiltImage) -> serde_json::Value {
+        json!([{
+            "Config": format!("blobs/sha256/{}", image.config.hex()),
+            "RepoTags": ["x:1"],
+            "Layers": image.layers.iter().map(|l| format!("blobs/sha256/{}", l.hex())).collect::<Vec<_>>(),
+        }])
+    }
+
+    fn index_of(image: &ocidiff_testkit::BuiltImage) -> serde_json::Value {
+        let mut d = image.manifest.descriptor();
+        d["annotations"] = json!({"io.containerd.image.name": "docker.io/library/x:1"});
+        json!({"schemaVersion": 2, "manifests": [d]})
+    }
+
+    #[test]
+    fn a_layout_that_disagrees_with_manifest_json_is_refused() {
+        let (a, b) = (image("a").build(), image("b").build());
+        let (_d, path) = layout_with(&[&a, &b], index_of(&a), saved_blobs(&b));
+        for reference in [None, Some("x:1")] {
+            let err = open(&path, reference).err().unwrap();
+            assert!(matches!(err, SourceError::Disagree { .. }), "{err}");
+            assert!(err.to_string().contains(&a.config.digest), "{err}");
+        }
+        // Agreeing, the layout is read.
+        let (_d, path) = layout_with(&[&a], index_of(&a), saved_blobs(&a));
+        let (root, blobs) = open(&path, Some("x:1")).unwrap();
+        assert_eq!(verify_all(&root, blobs.as_ref()), 3);
+        assert_eq!(
+            root.descriptor.unwrap().digest.to_string(),
+            a.manifest.digest
+        );
+    }
+
+    #[test]
+    fn a_layout_listing_no_image_leaves_manifest_json() {
+        let b = image("b").build();
+        for manifests in [json!(null), json!([])] {
+            let index = json!({"schemaVersion": 2, "manifests": manifests});
+            let (_d, path) = layout_with(&[&b], index, saved_blobs(&b));
+            let (root, blobs) = open(&path, Some("x:1")).unwrap();
+            assert!(root.descriptor.is_none(), "a synthesised manifest");
+            assert_eq!(
+                manifest_of(&root).config.digest.to_string(),
+                b.config.digest
+            );
+            assert_eq!(verify_all(&root, blobs.as_ref()), 3);
+        }
+    }
+
+    #[test]
+    fn a_ref_name_on_two_layout_images_is_ambiguous() {
+        let (a, b) = (image("a").build(), image("b").build());
+        let mut index = json!({"schemaVersion": 2, "manifests": []});
+        for i in [&a, &b] {
+            let mut d = i.manifest.descriptor();
+            d["annotations"] = json!({"org.opencontainers.image.ref.name": "1"});
+            index["manifests"].as_array_mut().unwrap().push(d);
+        }
+        let (_d, path) = layout_with(&[&a, &b], index, json!([]));
+        let err = open(&path, Some("1")).err().unwrap();
+        assert!(matches!(err, SourceError::AmbiguousName { .. }), "{err}");
+        assert!(
+            err.to_string().contains(&a.manifest.digest)
+                && err.to_string().contains(&b.manifest.digest),
+            "{err}"
         );
     }
 

@@ -86,10 +86,11 @@ impl BlobSource for OciDir {
 
 /// Chooses the image a layout's `index.json` names.
 ///
-/// With a reference, the entries whose `org.opencontainers.image.ref.name` (or, as Docker
-/// writes it, `io.containerd.image.name`) equals it. Without one: the only entry; or, when the
-/// entries share one name (or none) — as a multi-platform layout written straight into
-/// `index.json` has them — the index itself.
+/// With a reference, the entry whose `org.opencontainers.image.ref.name` (or, as Docker
+/// writes it, `io.containerd.image.name`) or digest equals it. A name on entries of different
+/// digests is an error: skopeo takes the first of them and `ctr import` leaves the name on the
+/// last. Without a reference: the only entry; or, when the entries share one name (or none) —
+/// as a multi-platform layout written straight into `index.json` has them — the index itself.
 pub fn select_root(
     path: &Path,
     index_bytes: Vec<u8>,
@@ -135,7 +136,7 @@ pub fn select_root(
     };
     let chosen: Vec<&Descriptor> = match reference {
         Some(r) => {
-            let hits: Vec<&Descriptor> = index
+            let mut hits: Vec<&Descriptor> = index
                 .manifests
                 .iter()
                 .filter(|d| names(d).iter().any(|n| n == r) || d.digest.to_string() == r)
@@ -147,6 +148,17 @@ pub fn select_root(
                     available: available(),
                 });
             }
+            let mut digests: Vec<String> = hits.iter().map(|d| d.digest.to_string()).collect();
+            digests.sort();
+            digests.dedup();
+            if digests.len() > 1 {
+                return Err(SourceError::AmbiguousName {
+                    path: path.to_owned(),
+                    name: r.to_owned(),
+                    digests: digests.join(", "),
+                });
+            }
+            hits.truncate(1);
             hits
         }
         None => index.manifests.iter().collect(),
@@ -170,22 +182,10 @@ pub fn select_root(
             let first = names(several[0]);
             let same_name = several.iter().all(|d| names(d) == first);
             let all_platformed = several.iter().all(|d| d.platform.is_some());
-            if same_name && all_platformed && reference.is_none() {
+            if same_name && all_platformed {
                 Ok(Blob {
                     descriptor: None,
                     bytes: index_bytes,
-                })
-            } else if same_name && all_platformed {
-                let manifests: Vec<Descriptor> = several.iter().map(|d| (*d).clone()).collect();
-                let bytes = serde_json::to_vec(&serde_json::json!({
-                    "schemaVersion": 2,
-                    "mediaType": crate::model::media::OCI_INDEX,
-                    "manifests": manifests,
-                }))
-                .expect("serialising descriptors cannot fail");
-                Ok(Blob {
-                    descriptor: None,
-                    bytes,
                 })
             } else {
                 Err(SourceError::Ambiguous {

@@ -3,9 +3,7 @@
 
 use std::path::Path;
 
-use serde::Deserialize;
-
-use super::{ArchiveError, SourceError, TarIndex};
+use super::{ArchiveError, SourceError, TarIndex, manifest_json};
 use crate::model::{GoJsonError, Index, gojson};
 
 /// One image of an archive.
@@ -27,11 +25,6 @@ fn names_an_image(ref_name: &str) -> bool {
 
 /// The images of a `docker save` tarball or OCI archive, in the order the archive lists them.
 pub fn archived_images(path: &Path) -> Result<Vec<ArchivedImage>, SourceError> {
-    #[derive(Deserialize)]
-    struct Entry {
-        #[serde(rename = "RepoTags", default)]
-        repo_tags: Option<Vec<String>>,
-    }
     let tar = TarIndex::scan(path)?;
     let limit = crate::content::Limits::default().json_bytes;
     let malformed = |what: &str, e: GoJsonError| {
@@ -43,13 +36,12 @@ pub fn archived_images(path: &Path) -> Result<Vec<ArchivedImage>, SourceError> {
     };
     if tar.contains("manifest.json") {
         let bytes = tar.read_small("manifest.json", limit)?;
-        let entries: Vec<Entry> = gojson::from_slice(&bytes, &gojson::DOCKER_SAVE_MANIFEST)
-            .map_err(|e| malformed("manifest.json", e))?;
+        let entries = manifest_json::parse(&bytes).map_err(|e| malformed("manifest.json", e))?;
         let single = entries.len() == 1;
         return Ok(entries
             .into_iter()
             .map(|e| {
-                let names = e.repo_tags.unwrap_or_default();
+                let names = e.repo_tags;
                 ArchivedImage {
                     selector: if single { None } else { names.first().cloned() },
                     names,

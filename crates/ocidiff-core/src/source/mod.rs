@@ -4,9 +4,11 @@
 mod archive;
 pub mod containerd;
 pub mod daemon;
-mod docker_archive;
+pub(crate) mod docker_archive;
 mod layout;
 mod listing;
+mod manifest_json;
+pub(crate) mod members;
 mod oci_archive;
 pub mod registry;
 mod resolve;
@@ -69,8 +71,22 @@ pub enum SourceError {
         hint: String,
         available: String,
     },
+    #[error(
+        "{path}: the name {name:?} is on several images ({digests}): runtimes disagree on \
+         which it means; name one by digest"
+    )]
+    AmbiguousName {
+        path: PathBuf,
+        name: String,
+        digests: String,
+    },
     #[error("{path}: holds no image")]
     Empty { path: PathBuf },
+    #[error(
+        "{path}: manifest.json and index.json disagree ({what}): docker load reads \
+         manifest.json, containerd's ctr import index.json"
+    )]
+    Disagree { path: PathBuf, what: String },
     #[error(transparent)]
     Content(#[from] ContentError),
     #[error(transparent)]

@@ -24,11 +24,14 @@ impl OciArchive {
         OciArchive::from_index(tar, "OCI archive")
     }
 
+    /// The blobs of an already scanned archive that may hold a layout (a `docker save`
+    /// tarball), not yet checked for one.
+    pub(super) fn within(tar: TarIndex, label: &'static str) -> OciArchive {
+        OciArchive { tar, label }
+    }
+
     /// A layout found inside an already scanned archive.
-    pub(super) fn from_index(
-        tar: TarIndex,
-        label: &'static str,
-    ) -> Result<OciArchive, SourceError> {
+    fn from_index(tar: TarIndex, label: &'static str) -> Result<OciArchive, SourceError> {
         for required in ["oci-layout", "index.json"] {
             if !tar.contains(required) {
                 return Err(SourceError::NotLayout {
@@ -125,6 +128,32 @@ mod tests {
         assert!(err.to_string().contains("v1, multi"), "{err}");
         let err = archive.root(None).unwrap_err();
         assert!(matches!(err, SourceError::Ambiguous { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_name_on_several_images_is_ambiguous() {
+        let (bytes, roots) = oci_archive_bytes(&[
+            ("v1", image("a", Compression::None).into()),
+            ("v1", image("b", Compression::None).into()),
+            ("v2", image("a", Compression::None).into()),
+            ("v2", image("a", Compression::None).into()),
+        ]);
+        let (_d, path) = temp_file(&bytes);
+        let archive = OciArchive::open(&path).unwrap();
+        let err = archive.root(Some("v1")).unwrap_err();
+        assert!(matches!(err, SourceError::AmbiguousName { .. }), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("\"v1\" is on several images")
+                && text.contains(&roots[0])
+                && text.contains(&roots[1]),
+            "{text}"
+        );
+        // The same image listed twice under a name is that image; a digest names one.
+        let v2 = archive.root(Some("v2")).unwrap();
+        assert_eq!(v2.descriptor.unwrap().digest.to_string(), roots[0]);
+        let b = archive.root(Some(&roots[1])).unwrap();
+        assert_eq!(b.descriptor.unwrap().digest.to_string(), roots[1]);
     }
 
     #[test]

@@ -268,6 +268,8 @@ pub struct Reader<R> {
     failed: Option<TarError>,
     ended: bool,
     scratch: Vec<u8>,
+    /// Moves the stream forward without reading, when it can ([`Reader::seeking`]).
+    seek: Option<fn(&mut R, u64) -> io::Result<()>>,
 }
 
 type Records = BTreeMap<Vec<u8>, Vec<u8>>;
@@ -283,6 +285,7 @@ impl<R: Read> Reader<R> {
             failed: None,
             ended: false,
             scratch: Vec::new(),
+            seek: None,
         }
     }
 
@@ -423,6 +426,13 @@ impl<R: Read> Reader<R> {
     fn skip(&mut self, mut n: u64) -> Result<(), TarError> {
         if n == 0 {
             return Ok(());
+        }
+        // As Go's `discard`: seek to the last byte and read it, so that a stream cut short is
+        // still found.
+        if let (Some(seek), true) = (self.seek, n > 1) {
+            seek(&mut self.r.inner, n - 1).map_err(TarError::from_io)?;
+            self.r.pos += n - 1;
+            n = 1;
         }
         if self.scratch.is_empty() {
             self.scratch = vec![0; 32 << 10];
@@ -849,6 +859,20 @@ fn read_section<R: Read>(
         n => {
             *left -= n as u64;
             Ok(n)
+        }
+    }
+}
+
+impl<R: Read + io::Seek> Reader<R> {
+    /// A reader that seeks over the data it skips instead of reading it: an archive read in
+    /// place, whose members' data is not wanted while scanning it.
+    pub fn seeking(inner: R) -> Reader<R> {
+        Reader {
+            seek: Some(|r: &mut R, n| {
+                let n = i64::try_from(n).map_err(io::Error::other)?;
+                r.seek(io::SeekFrom::Current(n)).map(drop)
+            }),
+            ..Reader::new(inner)
         }
     }
 }

@@ -8,7 +8,6 @@
 //! export ([`crate::layer::Walked`]): the daemon's export is most of a cold run's
 //! time, and the walk then costs nothing on top of it.
 
-use std::collections::HashMap;
 use std::io::{self, Read};
 use std::path::Path;
 use std::sync::Arc;
@@ -16,18 +15,16 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 use super::DaemonError;
-use crate::content::{BlobSource, Limits, read_json_blob};
+use crate::content::{BlobSource, HEAD_BYTES, Limits, read_json_blob};
+use crate::layer::tar::{Reader, typeflag};
 use crate::layer::{self, Listing, Walked};
 use crate::model::{Algorithm, Blob, Digest, media};
 use crate::source::SourceError;
-use crate::source::archive::{join_inside, normalize};
 use crate::source::docker_archive::{
-    ClassicBlob, ClassicMembers, classic_manifest, compressed_layer_type, layout_root, malformed,
+    ClassicBlob, Saved, SavedMembers, classic_layer_type, malformed, open_saved,
 };
+use crate::source::members::{self, Entry, Found, Members};
 use crate::store::{Store, descriptor};
-
-/// How many links a member name may go through before it is taken for a loop.
-const MAX_LINK_HOPS: usize = 16;
 
 /// The archive's own index files, read into memory rather than stored as blobs.
 const INDEX_FILES: [&str; 4] = ["manifest.json", "index.json", "oci-layout", "repositories"];
@@ -46,18 +43,22 @@ struct Stored {
     magic: Vec<u8>,
 }
 
-/// What a member name stands for.
-enum Member {
+/// What a regular member of the stream became.
+#[derive(Debug, Clone)]
+enum Kept {
     Stored(Stored),
-    /// Target, relative to the archive root.
-    Link(String),
+    /// One of the archive's index files, held in memory.
+    Index(Arc<Vec<u8>>),
+    /// Docker's v1 metadata for a layer (`<id>/json`, `<id>/VERSION`): nothing refers to it.
+    Dropped,
 }
 
-/// Copies the `docker save` stream `reader` into the store and returns the image's root: the
-/// OCI layout's manifest or index (Docker ≥ 25), or a manifest synthesised from
-/// `manifest.json` (older Docker, Podman). The root itself is not stored yet. `label` names
-/// the stream in errors (`docker://x`). The caller holds a lease on the store. Also returns
-/// the layers walked on the way.
+/// Copies the `docker save` stream `reader` into the store and returns the image's root, read
+/// as [`crate::source::docker_archive`] reads a file (the members placed as `docker load`
+/// extracts them; the OCI layout of Docker ≥ 25, checked against `manifest.json`, or a manifest
+/// synthesised from `manifest.json`). The root itself is not stored yet. `label` names the
+/// stream in errors (`docker://x`). The caller holds a lease on the store. Also returns the
+/// layers walked on the way.
 pub fn import(
     store: &Store,
     reader: impl Read,
@@ -72,130 +73,128 @@ pub fn import(
         .into()
     };
     let limit = Limits::default().json_bytes;
-    let mut archive = tar::Archive::new(reader);
-    let mut index_files: HashMap<&str, Vec<u8>> = HashMap::new();
-    let mut members: HashMap<String, Member> = HashMap::new();
+    let mut tar = Reader::new(reader);
+    let mut members: Members<Kept> = Members::default();
     let mut walked = Walked::new();
-    for entry in archive.entries().map_err(not_tar)? {
-        let entry = entry.map_err(not_tar)?;
-        let name = normalize(&String::from_utf8_lossy(&entry.path_bytes())).to_owned();
-        match entry.header().entry_type() {
-            tar::EntryType::Regular | tar::EntryType::Continuous => {}
-            tar::EntryType::Symlink | tar::EntryType::Link => {
-                let target = entry
-                    .link_name_bytes()
-                    .map(|l| String::from_utf8_lossy(&l).into_owned())
-                    .unwrap_or_default();
-                let target = if entry.header().entry_type() == tar::EntryType::Symlink {
-                    let dir = name.rfind('/').map_or("", |i| &name[..i]);
-                    join_inside(dir, &target)
+    while let Some(header) = tar.next_header().map_err(|e| not_tar(e.into_io()))? {
+        let raw_name = header.name.clone();
+        let name = String::from_utf8_lossy(&members::clean(&raw_name)).into_owned();
+        let entry = match header.typeflag {
+            typeflag::REG => {
+                let size = u64::try_from(header.size).unwrap_or(0);
+                let kept = if INDEX_FILES.contains(&name.as_str()) {
+                    if size > limit {
+                        return Err(malformed(
+                            path,
+                            &name,
+                            format!("it is {size} bytes, more than {limit}"),
+                        ));
+                    }
+                    let mut bytes = Vec::new();
+                    tar.read_to_end(&mut bytes).map_err(not_tar)?;
+                    Kept::Index(Arc::new(bytes))
+                } else if name.ends_with("/json") || name.ends_with("/VERSION") {
+                    Kept::Dropped
                 } else {
-                    Some(normalize(&target).to_owned())
+                    Kept::Stored(store_member(
+                        store,
+                        &mut tar,
+                        &name,
+                        size,
+                        label,
+                        &mut walked,
+                    )?)
                 };
-                // A link out of the archive leads nowhere; asking for it says so.
-                if let Some(target) = target {
-                    members.insert(name, Member::Link(target));
-                }
-                continue;
+                Entry::File(kept)
             }
-            _ => continue,
-        }
-        if let Some(index_name) = INDEX_FILES.iter().find(|n| **n == name) {
-            if entry.size() > limit {
+            typeflag::DIR => Entry::Dir,
+            typeflag::SYMLINK => Entry::Symlink(header.linkname.clone()),
+            typeflag::LINK => Entry::Hardlink(header.linkname.clone()),
+            typeflag::CHAR | typeflag::BLOCK | typeflag::FIFO => Entry::Other,
+            typeflag::X_GLOBAL_HEADER => continue,
+            other => {
                 return Err(malformed(
                     path,
                     &name,
-                    format!("it is {} bytes, more than {limit}", entry.size()),
+                    format!(
+                        "it has tar type {:?}, which docker load refuses",
+                        char::from(other)
+                    ),
                 ));
             }
-            let mut bytes = Vec::new();
-            let mut entry = entry;
-            entry.read_to_end(&mut bytes).map_err(not_tar)?;
-            index_files.insert(index_name, bytes);
-            continue;
-        }
-        // Docker's v1 metadata for each layer (`<id>/json`, `<id>/VERSION`): nothing refers
-        // to it, so it is not kept.
-        if name.ends_with("/json") || name.ends_with("/VERSION") {
-            continue;
-        }
-        // A layout's blob is named by its digest; anything else is SHA-256'd.
-        let named = name
-            .strip_prefix("blobs/")
-            .and_then(|rest| rest.split_once('/'))
-            .and_then(|(alg, hex)| format!("{alg}:{hex}").parse::<Digest>().ok());
-        let algorithm = named.as_ref().map_or(Algorithm::Sha256, Digest::algorithm);
-        let walker = (entry.size() >= WALK_FROM && !name.ends_with(".json"))
-            .then(Walker::start)
-            .flatten();
-        let mut sniff = Sniff {
-            inner: Tee {
-                inner: entry,
-                to: walker.as_ref().map(|w| w.to.clone()),
-            },
-            magic: Vec::with_capacity(4),
         };
-        let (digest, size) = store
-            .ingest_unknown(
-                algorithm,
-                &format!("{name} in the export of {label}"),
-                &mut sniff,
-            )
-            .map_err(SourceError::from)?;
-        let Sniff { inner, magic } = sniff;
-        // The walker has seen every byte the digest covers once the member is read to its end.
-        drop(inner);
-        if let Some(mut listing) = walker.and_then(Walker::finish) {
-            // The walker did not know the digest, which is an uncompressed member's diff ID.
-            if listing.compression == crate::model::Compression::None {
-                listing.diff_id = digest.clone();
-            }
-            walked.insert(digest.clone(), Arc::new(listing));
-        }
-        if let Some(named) = named.filter(|n| *n != digest) {
-            return Err(malformed(
-                path,
-                &name,
-                format!("its content hashes to {digest}, not {named}"),
-            ));
-        }
-        members.insert(
-            name,
-            Member::Stored(Stored {
-                digest,
-                size,
-                magic,
-            }),
-        );
+        members
+            .insert(&raw_name, entry)
+            .map_err(|e| malformed(path, "export", e.to_string()))?;
     }
 
     // Tar writers pad past the end-of-archive blocks; a writer whose pipe closed before it
     // wrote them would die of SIGPIPE (`podman save`). What follows the archive is not read.
-    let _ = io::copy(&mut archive.into_inner(), &mut io::sink());
+    let _ = io::copy(&mut tar.into_inner(), &mut io::sink());
 
-    if let (Some(index), Some(_)) = (index_files.get("index.json"), index_files.get("oci-layout")) {
-        return Ok((layout_root(path, index, store, None)?, walked));
-    }
-    let Some(manifest_json) = index_files.get("manifest.json") else {
-        return Err(malformed(
-            path,
-            "export",
-            "it holds neither manifest.json (docker save) nor index.json and oci-layout".into(),
-        ));
-    };
     let mut streamed = Streamed {
         store,
         path,
         members: &members,
     };
-    let bytes = classic_manifest(path, manifest_json, None, &mut streamed)?;
-    Ok((
-        Blob {
-            descriptor: None,
-            bytes,
+    let (Saved::Layout(root) | Saved::Classic(root)) = open_saved(&mut streamed, None)?;
+    Ok((root, walked))
+}
+
+/// Copies one regular member into the store, walking it on the way when it may be a layer.
+fn store_member<R: Read>(
+    store: &Store,
+    member: &mut R,
+    name: &str,
+    size: u64,
+    label: &str,
+    walked: &mut Walked,
+) -> Result<Stored, SourceError> {
+    // A layout's blob is named by its digest; anything else is SHA-256'd.
+    let named = name
+        .strip_prefix("blobs/")
+        .and_then(|rest| rest.split_once('/'))
+        .and_then(|(alg, hex)| format!("{alg}:{hex}").parse::<Digest>().ok());
+    let algorithm = named.as_ref().map_or(Algorithm::Sha256, Digest::algorithm);
+    let walker = (size >= WALK_FROM && !name.ends_with(".json"))
+        .then(Walker::start)
+        .flatten();
+    let mut sniff = Sniff {
+        inner: Tee {
+            inner: member,
+            to: walker.as_ref().map(|w| w.to.clone()),
         },
-        walked,
-    ))
+        magic: Vec::with_capacity(HEAD_BYTES),
+    };
+    let (digest, size) = store
+        .ingest_unknown(
+            algorithm,
+            &format!("{name} in the export of {label}"),
+            &mut sniff,
+        )
+        .map_err(SourceError::from)?;
+    let Sniff { inner, magic } = sniff;
+    // The walker has seen every byte the digest covers once the member is read to its end.
+    drop(inner);
+    if let Some(mut listing) = walker.and_then(Walker::finish) {
+        // The walker did not know the digest, which is an uncompressed member's diff ID.
+        if listing.compression == crate::model::Compression::None {
+            listing.diff_id = digest.clone();
+        }
+        walked.insert(digest.clone(), Arc::new(listing));
+    }
+    if let Some(named) = named.filter(|n| *n != digest) {
+        return Err(malformed(
+            Path::new(label),
+            name,
+            format!("its content hashes to {digest}, not {named}"),
+        ));
+    }
+    Ok(Stored {
+        digest,
+        size,
+        magic,
+    })
 }
 
 /// Walks one member on a thread of its own, fed the member's bytes as they are stored.
@@ -286,7 +285,7 @@ impl Read for Chunks {
     }
 }
 
-/// Passes bytes through, keeping the first four.
+/// Passes bytes through, keeping the first [`HEAD_BYTES`].
 struct Sniff<R> {
     inner: R,
     magic: Vec<u8>,
@@ -295,44 +294,70 @@ struct Sniff<R> {
 impl<R: Read> Read for Sniff<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        let want = 4usize.saturating_sub(self.magic.len()).min(n);
+        let want = HEAD_BYTES.saturating_sub(self.magic.len()).min(n);
         self.magic.extend_from_slice(&buf[..want]);
         Ok(n)
     }
 }
 
-/// The members of a classic archive once streamed into the store.
+/// The members of a `docker save` archive once streamed into the store.
 struct Streamed<'a> {
     store: &'a Store,
     path: &'a Path,
-    members: &'a HashMap<String, Member>,
+    members: &'a Members<Kept>,
 }
 
 impl Streamed<'_> {
-    /// The stored member a name leads to, through links.
-    fn resolve(&self, name: &str) -> Result<&Stored, SourceError> {
-        let mut current = normalize(name);
-        for _ in 0..MAX_LINK_HOPS {
-            match self.members.get(current) {
-                Some(Member::Stored(s)) => return Ok(s),
-                Some(Member::Link(target)) => current = target,
-                None => {
-                    let reason = if current == normalize(name) {
-                        "the export has no such member".to_owned()
-                    } else {
-                        format!("it links to {current:?}, which the export does not have")
-                    };
-                    return Err(malformed(self.path, name, reason));
-                }
-            }
+    /// What the member `name` leads to became.
+    fn kept(&self, name: &str) -> Result<&Kept, SourceError> {
+        self.members
+            .file(name)
+            .map_err(|e| malformed(self.path, name, e.to_string()))
+    }
+
+    /// The stored member `name` leads to.
+    fn stored(&self, name: &str) -> Result<&Stored, SourceError> {
+        match self.kept(name)? {
+            Kept::Stored(s) => Ok(s),
+            Kept::Index(_) | Kept::Dropped => Err(malformed(
+                self.path,
+                name,
+                "it leads to one of the archive's own metadata files".into(),
+            )),
         }
-        Err(malformed(self.path, name, "its links loop".into()))
     }
 }
 
-impl ClassicMembers for Streamed<'_> {
+impl SavedMembers for Streamed<'_> {
+    fn path(&self) -> &Path {
+        self.path
+    }
+
+    fn contains(&self, name: &str) -> bool {
+        !matches!(self.members.find(name), Ok(Found::Nothing(_)))
+    }
+
+    fn read_small(&self, name: &str) -> Result<Vec<u8>, SourceError> {
+        match self.kept(name)? {
+            Kept::Index(bytes) => Ok(bytes.to_vec()),
+            Kept::Stored(s) => {
+                let desc = descriptor(media::OCI_EMPTY, s.digest.clone(), s.size);
+                Ok(read_json_blob(
+                    self.store as &dyn BlobSource,
+                    &desc,
+                    Limits::default().json_bytes,
+                )?)
+            }
+            Kept::Dropped => Err(malformed(
+                self.path,
+                name,
+                "it leads to Docker's v1 metadata, which is not kept".into(),
+            )),
+        }
+    }
+
     fn config(&mut self, name: &str) -> Result<(Vec<u8>, ClassicBlob), SourceError> {
-        let stored = self.resolve(name)?;
+        let stored = self.stored(name)?;
         let desc = descriptor(media::DOCKER_CONFIG, stored.digest.clone(), stored.size);
         let bytes = read_json_blob(
             self.store as &dyn BlobSource,
@@ -350,12 +375,20 @@ impl ClassicMembers for Streamed<'_> {
     /// The digest is the one computed while storing it; a plain layer whose digest is not its
     /// diff_id is left for the comparison to report, as with any inconsistent image.
     fn layer(&mut self, name: &str, _diff_id: Digest) -> Result<ClassicBlob, SourceError> {
-        let stored = self.resolve(name)?;
+        let stored = self.stored(name)?;
         Ok(ClassicBlob {
-            media_type: compressed_layer_type(&stored.magic).unwrap_or(media::DOCKER_LAYER),
+            media_type: classic_layer_type(&stored.magic),
             digest: stored.digest.clone(),
             size: stored.size,
         })
+    }
+
+    fn holds(&self, name: &str, digest: &Digest) -> Result<bool, SourceError> {
+        Ok(self.stored(name)?.digest == *digest)
+    }
+
+    fn layout_blobs(&self) -> &dyn BlobSource {
+        self.store
     }
 }
 
