@@ -583,7 +583,7 @@ fn verbose_and_debug_log_progress_to_stderr() {
 
 /// Runs ocidiff with its stdout a pipe nobody reads (`ocidiff … | head -c0`).
 fn with_closed_stdout(args: &[&str], dir: &Path) -> std::process::Output {
-    let (reader, writer) = std::io::pipe().unwrap();
+    let (reader, writer) = rustix::pipe::pipe().unwrap();
     drop(reader);
     std::process::Command::new(assert_cmd::cargo::cargo_bin("ocidiff"))
         .current_dir(dir)
