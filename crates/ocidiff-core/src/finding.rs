@@ -555,3 +555,135 @@ impl Summary {
 pub fn report_schema() -> Value {
     serde_json::to_value(schemars::schema_for!(Report)).expect("a schema is plain JSON")
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn field(class: Class) -> FieldDiff {
+        FieldDiff::new("f", Some(json!(1)), Some(json!(2)), class)
+    }
+
+    fn file(fields: Vec<FieldDiff>) -> Finding {
+        Finding::new(Kind::File, "", "etc/a", fields)
+    }
+
+    #[test]
+    fn a_finding_is_named_by_its_most_significant_field() {
+        // Most significant first; each class names a finding it shares with any class after it.
+        let order = [
+            Class::Content,
+            Class::Added,
+            Class::Permission,
+            Class::Ownership,
+            Class::Platform,
+            Class::ConfigField,
+            Class::Metadata,
+            Class::Annotation,
+            Class::Other,
+            Class::Layering,
+            Class::History,
+            Class::Timestamp,
+            Class::ImageName,
+            Class::NestedMetadata,
+            Class::WhiteoutWithoutEffect,
+            Class::UnchangedRewrite,
+            Class::Order,
+            Class::TarFormat,
+            Class::PathSpelling,
+            Class::StorageFormat,
+            Class::Derived,
+            Class::IgnoredPath,
+        ];
+        for (i, &first) in order.iter().enumerate() {
+            for &later in &order[i + 1..] {
+                for fields in [
+                    vec![field(later), field(first)],
+                    vec![field(first), field(later)],
+                ] {
+                    assert_eq!(file(fields).class, first, "{first:?} before {later:?}");
+                }
+            }
+        }
+        // Ties keep the first field's class.
+        assert_eq!(
+            file(vec![field(Class::RuntimeDependent), field(Class::Content)]).class,
+            Class::RuntimeDependent
+        );
+        assert_eq!(
+            file(vec![field(Class::Removed), field(Class::Added)]).class,
+            Class::Removed
+        );
+        // The package classes rank with content (same version) and with added files.
+        assert_eq!(
+            file(vec![
+                field(Class::Permission),
+                field(Class::SamePackageContent)
+            ])
+            .class,
+            Class::SamePackageContent
+        );
+        for class in [Class::PackageVersion, Class::PackageChanged, Class::Unowned] {
+            assert_eq!(
+                file(vec![field(Class::Permission), field(class)]).class,
+                class
+            );
+            assert_eq!(
+                file(vec![field(Class::Content), field(class)]).class,
+                Class::Content
+            );
+        }
+    }
+
+    #[test]
+    fn explanations_say_why_a_difference_is_counted_or_set_aside() {
+        assert_eq!(Class::Content.explain(true), "the content differs; counted");
+        assert_eq!(
+            Class::IgnoredPath.explain(false),
+            "the path matches --ignore-path; set aside as asked"
+        );
+        for class in [
+            Class::WhiteoutWithoutEffect,
+            Class::UnchangedRewrite,
+            Class::Layering,
+        ] {
+            assert!(
+                class
+                    .explain(false)
+                    .ends_with("; set aside: it does not change the file system"),
+                "{class:?}"
+            );
+        }
+        assert!(
+            Class::Timestamp
+                .explain(false)
+                .ends_with("; set aside by the chosen options")
+        );
+    }
+
+    #[test]
+    fn the_verdict_line_counts_each_outcome() {
+        let counted = |class| file(vec![field(class)]);
+        let aside = |class| file(vec![field(class).set_aside()]);
+        assert_eq!(Verdict::of(&[]).line(), "identical: no differences");
+        assert_eq!(
+            Verdict::of(&[aside(Class::Timestamp)]).line(),
+            "equivalent under the chosen options: 1 difference set aside (timestamp: 1)"
+        );
+        assert_eq!(
+            Verdict::of(&[counted(Class::Content), counted(Class::Content)]).line(),
+            "different: 2 differences (content: 2)"
+        );
+        assert_eq!(
+            Verdict::of(&[
+                counted(Class::Permission),
+                aside(Class::Order),
+                aside(Class::Timestamp),
+            ])
+            .line(),
+            "different: 1 difference (permission: 1); 2 more set aside (timestamp: 1, order: 1)"
+        );
+    }
+}
