@@ -686,4 +686,21 @@ mod tests {
             "different: 1 difference (permission: 1); 2 more set aside (timestamp: 1, order: 1)"
         );
     }
+
+    #[test]
+    fn the_summary_counts_counted_findings_by_kind() {
+        let config = Finding::new(Kind::Config, "", ".User", vec![field(Class::ConfigField)]);
+        let findings = [
+            file(vec![field(Class::Content)]),
+            file(vec![field(Class::Permission)]),
+            file(vec![field(Class::Timestamp).set_aside()]),
+            config,
+        ];
+        let summary = Summary::of(&findings);
+        assert_eq!(summary.differences, 3);
+        assert_eq!(
+            summary.by_kind.into_iter().collect::<Vec<_>>(),
+            [(Kind::Config, 1), (Kind::File, 2)]
+        );
+    }
 }
