@@ -17,15 +17,18 @@ use super::oci_archive::OciArchive;
 use crate::content::{BlobSource, ContentError, Limits, read_json_blob};
 use crate::model::{Blob, Config, Descriptor, Digest, Document, gojson, media};
 
-/// Opens the image `reference` names (or the only one) in a `docker save` tarball.
+/// Opens the image `reference` names (or the only one) in a `docker save` tarball; its JSON
+/// documents are held to `limits.json_bytes`.
 pub fn open(
     path: &Path,
     reference: Option<&str>,
+    limits: &Limits,
 ) -> Result<(Blob, Box<dyn BlobSource>), SourceError> {
     let tar = TarIndex::scan(path)?;
     if tar.contains("index.json") && tar.contains("oci-layout") {
         let layout = OciArchive::from_index(tar, "docker archive")?;
-        let root = layout_root(path, &layout.index_bytes()?, &layout, reference)?;
+        let index = layout.index_bytes(limits)?;
+        let root = layout_root(path, &index, &layout, reference, limits.json_bytes)?;
         return Ok((root, Box::new(layout)));
     }
     if !tar.contains("manifest.json") {
@@ -35,7 +38,7 @@ pub fn open(
             "it holds neither manifest.json (docker save) nor index.json and oci-layout".into(),
         ));
     }
-    let (root, blobs) = classic_root(tar, reference)?;
+    let (root, blobs) = classic_root(tar, reference, limits.json_bytes)?;
     Ok((root, Box::new(blobs)))
 }
 
@@ -89,6 +92,7 @@ pub(super) fn layout_root(
     index_bytes: &[u8],
     blobs: &dyn BlobSource,
     reference: Option<&str>,
+    json_limit: u64,
 ) -> Result<Blob, SourceError> {
     let index =
         match Document::parse(index_bytes, None).map_err(|source| SourceError::Document {
@@ -151,7 +155,7 @@ pub(super) fn layout_root(
             available: names.join(", "),
         });
     }
-    let bytes = read_json_blob(blobs, first, Limits::default().json_bytes)?;
+    let bytes = read_json_blob(blobs, first, json_limit)?;
     Ok(Blob {
         descriptor: Some((*first).clone()),
         bytes,
@@ -330,12 +334,13 @@ pub(super) fn classic_manifest(
 struct InPlace<'a> {
     tar: &'a TarIndex,
     members: HashMap<Digest, Span>,
+    json_limit: u64,
 }
 
 impl ClassicMembers for InPlace<'_> {
     fn config(&mut self, name: &str) -> Result<(Vec<u8>, ClassicBlob), SourceError> {
         let span = self.tar.resolve(name)?;
-        let bytes = self.tar.read_small(name, Limits::default().json_bytes)?;
+        let bytes = self.tar.read_small(name, self.json_limit)?;
         let digest = Digest::sha256_of(&bytes);
         self.members.insert(digest.clone(), span);
         let blob = ClassicBlob {
@@ -374,12 +379,14 @@ impl ClassicMembers for InPlace<'_> {
 fn classic_root(
     tar: TarIndex,
     reference: Option<&str>,
+    json_limit: u64,
 ) -> Result<(Blob, ClassicArchive), SourceError> {
     let path = tar.path().to_owned();
-    let manifest_json = tar.read_small("manifest.json", Limits::default().json_bytes)?;
+    let manifest_json = tar.read_small("manifest.json", json_limit)?;
     let mut in_place = InPlace {
         tar: &tar,
         members: HashMap::new(),
+        json_limit,
     };
     let bytes = classic_manifest(&path, &manifest_json, reference, &mut in_place)?;
     let members = in_place.members;
@@ -447,7 +454,7 @@ mod tests {
         let spec = image("a");
         let built = spec.build();
         let (_d, path) = archive(&[(vec!["one:1"], spec)], DockerArchiveForm::Classic);
-        let (root, blobs) = open(&path, None).unwrap();
+        let (root, blobs) = open(&path, None, &Limits::default()).unwrap();
         assert!(root.descriptor.is_none());
         let m = manifest_of(&root);
         assert_eq!(m.media_type.as_deref(), Some(media::DOCKER_MANIFEST));
@@ -474,7 +481,7 @@ mod tests {
         let images = [(vec!["one:1"], image("a")), (vec!["gz"], gz.clone())];
         let (_d, path) = archive(&images, DockerArchiveForm::Classic);
         // The shared layer of "gz" is a symlink to the copy "one" stored first.
-        let (root, blobs) = open(&path, Some("gz")).unwrap();
+        let (root, blobs) = open(&path, Some("gz"), &Limits::default()).unwrap();
         let m = manifest_of(&root);
         assert_eq!(m.layers[0].media_type, media::DOCKER_LAYER_GZIP);
         assert_eq!(m.layers[0].digest.to_string(), gz.build().layers[0].digest);
@@ -489,7 +496,11 @@ mod tests {
             (vec![], image("c")),
         ];
         let (_d, path) = archive(&images, DockerArchiveForm::Classic);
-        let config_of = |r: &str| manifest_of(&open(&path, Some(r)).unwrap().0).config.digest;
+        let config_of = |r: &str| {
+            manifest_of(&open(&path, Some(r), &Limits::default()).unwrap().0)
+                .config
+                .digest
+        };
         let one = image("a").build().config.digest;
         let two = image("b").build().config.digest;
         assert_eq!(config_of("one:1").to_string(), one);
@@ -497,14 +508,14 @@ mod tests {
         assert_eq!(config_of("two:latest").to_string(), two);
         assert_eq!(config_of("reg:5000/x/two:2").to_string(), two);
 
-        let err = open(&path, Some("one")).err().unwrap();
+        let err = open(&path, Some("one"), &Limits::default()).err().unwrap();
         assert!(matches!(err, SourceError::NoSuchImage { .. }), "{err}");
         assert!(
             err.to_string()
                 .contains("one:1, two, reg:5000/x/two:2, <untagged "),
             "{err}"
         );
-        let err = open(&path, None).err().unwrap();
+        let err = open(&path, None, &Limits::default()).err().unwrap();
         assert!(matches!(err, SourceError::Ambiguous { .. }), "{err}");
         assert!(err.to_string().contains("one:1"), "{err}");
     }
@@ -513,7 +524,7 @@ mod tests {
     fn classic_layer_count_must_match_diff_ids() {
         let spec = image("a").config_field("rootfs", json!({"type": "layers", "diff_ids": []}));
         let (_d, path) = archive(&[(vec!["x"], spec)], DockerArchiveForm::Classic);
-        let err = open(&path, None).err().unwrap();
+        let err = open(&path, None, &Limits::default()).err().unwrap();
         assert!(err.to_string().contains("lists 2 layers"), "{err}");
         assert!(err.to_string().contains("has 0 rootfs.diff_ids"), "{err}");
     }
@@ -524,7 +535,10 @@ mod tests {
         // Inside a layer, inside the last member (repositories), inside an early header.
         for cut in [bytes.len() / 2, bytes.len() - 1024 - 512 + 10, 700] {
             let (_d, path) = temp_file(&bytes[..cut]);
-            assert!(open(&path, None).is_err(), "cut at {cut}");
+            assert!(
+                open(&path, None, &Limits::default()).is_err(),
+                "cut at {cut}"
+            );
         }
     }
 
@@ -538,7 +552,7 @@ mod tests {
         let one = image("a").build().manifest.digest;
         let two = image("b").build().manifest.digest;
         let root_of = |r: &str| {
-            let (root, blobs) = open(&path, Some(r)).unwrap();
+            let (root, blobs) = open(&path, Some(r), &Limits::default()).unwrap();
             assert_eq!(verify_all(&root, blobs.as_ref()), 3);
             root.descriptor.unwrap().digest.to_string()
         };
@@ -549,20 +563,22 @@ mod tests {
         assert_eq!(root_of("ghcr.io/o/two:2"), two);
         assert_eq!(root_of(&two), two);
 
-        let err = open(&path, Some("two:2")).err().unwrap();
+        let err = open(&path, Some("two:2"), &Limits::default())
+            .err()
+            .unwrap();
         assert!(matches!(err, SourceError::NoSuchImage { .. }), "{err}");
         assert!(
             err.to_string()
                 .contains("docker.io/library/one:1, docker.io/library/one:latest, ghcr.io/o/two:2"),
             "{err}"
         );
-        let err = open(&path, None).err().unwrap();
+        let err = open(&path, None, &Limits::default()).err().unwrap();
         assert!(matches!(err, SourceError::Ambiguous { .. }), "{err}");
 
         // One image under two tags is one image.
         let (_d, path) = archive(&images[..1], DockerArchiveForm::OciLayout);
         assert_eq!(
-            open(&path, None)
+            open(&path, None, &Limits::default())
                 .unwrap()
                 .0
                 .descriptor
@@ -579,10 +595,13 @@ mod tests {
             let (_d, path) = archive(&[(vec!["x:1"], image("a"))], form);
             let bare = ImageRef::parse(path.to_str().unwrap()).unwrap();
             assert_eq!(bare.transport(), "docker-archive", "{form:?}");
-            let image = crate::source::open(&bare).unwrap();
+            let image = crate::source::open(&bare, &Default::default()).unwrap();
             assert_eq!(verify_all(&image.root, image.blobs.as_ref()), 3);
             let named = ImageRef::parse(&format!("docker-archive:{}:x:1", path.display())).unwrap();
-            assert!(crate::source::open(&named).is_ok(), "{form:?}");
+            assert!(
+                crate::source::open(&named, &Default::default()).is_ok(),
+                "{form:?}"
+            );
         }
     }
 

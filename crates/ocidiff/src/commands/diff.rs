@@ -33,11 +33,12 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Verdict> {
     let mut out = io::BufWriter::new(stdout.lock());
     match args.format {
         Format::Table => {
-            table::write_table(report, &mut out, table::TableOptions { full: args.verbose })?;
+            table::write_table(report, &mut out, table::TableOptions { full: args.verbose })
         }
-        Format::Markdown => markdown::write_markdown(report, &mut out)?,
+        Format::Markdown => markdown::write_markdown(report, &mut out),
     }
-    out.flush()?;
+    .and_then(|()| out.flush())
+    .context("writing to standard output")?;
 
     if let Some(path) = &args.report_file {
         write_file(path, "report file", |out| json::write_json(report, out))?;
@@ -142,6 +143,10 @@ fn options(args: &DiffArgs) -> anyhow::Result<Options> {
             .clone()
             .or_else(|| Store::default_root().ok())
             .and_then(|root| DiffIds::open(&root)),
-        details: args.report_file.is_some() || args.report_dir.is_some() || args.verbose,
+        // The JSON, HTML and report-dir reports show details; --verbose computes them too (README).
+        details: args.report_file.is_some()
+            || args.report_html.is_some()
+            || args.report_dir.is_some()
+            || args.verbose,
     })
 }

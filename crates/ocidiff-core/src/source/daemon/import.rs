@@ -174,7 +174,8 @@ pub fn import(
     let _ = io::copy(&mut archive.into_inner(), &mut io::sink());
 
     if let (Some(index), Some(_)) = (index_files.get("index.json"), index_files.get("oci-layout")) {
-        return Ok((layout_root(path, index, store, None)?, walked));
+        let root = layout_root(path, index, store, None, Limits::default().json_bytes)?;
+        return Ok((root, walked));
     }
     let Some(manifest_json) = index_files.get("manifest.json") else {
         return Err(malformed(
@@ -443,7 +444,8 @@ mod tests {
         }
         // The same manifest as reading the saved file in place.
         let (_f, file) = crate::source::archive::tests::temp_file(&tar);
-        let (in_place, _) = crate::source::docker_archive::open(&file, None).unwrap();
+        let (in_place, _) =
+            crate::source::docker_archive::open(&file, None, &Limits::default()).unwrap();
         assert_eq!(in_place.bytes, root.bytes);
         assert!(files_under(&store, "tmp").is_empty());
         assert_eq!(
