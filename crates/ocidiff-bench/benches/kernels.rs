@@ -130,7 +130,7 @@ fn whole_compare(c: &mut Criterion) {
         write_layout(&r, rhs).expect("writing layout");
         let open = |p: &std::path::Path| {
             let r = ImageRef::parse(&format!("oci:{}", p.display())).expect("reference");
-            source::open(&r).expect("opening layout")
+            source::open(&r, &Default::default()).expect("opening layout")
         };
         let (li, ri) = (open(&l), open(&r));
         let opts = Options {

@@ -17,10 +17,13 @@ use crate::source;
 fn open(dir: &Path, name: &str, root: impl Into<Root>) -> Image {
     let path = dir.join(name);
     write_oci_dir(&path, &[("", root.into())]).unwrap();
-    source::open(&ImageRef::OciDir {
-        path,
-        reference: None,
-    })
+    source::open(
+        &ImageRef::OciDir {
+            path,
+            reference: None,
+        },
+        &Default::default(),
+    )
     .unwrap()
 }
 
@@ -577,8 +580,8 @@ fn same_digest_is_verified_not_trusted() {
     let last = bytes.len() - 1;
     bytes[last - 600] ^= 1;
     std::fs::write(&blob, bytes).unwrap();
-    let l = source::open(&l.reference).unwrap();
-    let r = source::open(&r.reference).unwrap();
+    let l = source::open(&l.reference, &Default::default()).unwrap();
+    let r = source::open(&r.reference, &Default::default()).unwrap();
     let err = compare(&l, &r, &strict()).err().unwrap();
     assert_eq!(err.side, Some(1));
     assert!(
@@ -639,10 +642,13 @@ fn a_blob_both_sides_take_from_one_source_is_not_read() {
     write_oci_dir(&path, &[("v1", v1.into()), ("v2", v2.into())]).unwrap();
     let read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let [l, r] = ["v1", "v2"].map(|tag| {
-        let image = source::open(&ImageRef::OciDir {
-            path: path.clone(),
-            reference: Some(tag.into()),
-        })
+        let image = source::open(
+            &ImageRef::OciDir {
+                path: path.clone(),
+                reference: Some(tag.into()),
+            },
+            &Default::default(),
+        )
         .unwrap();
         Image {
             blobs: Box::new(Counting {
@@ -711,10 +717,13 @@ fn typed_layout(path: &Path, tags: &[(&str, &str)]) {
 fn a_shared_layer_is_checked_under_each_sides_media_type() {
     let dir = tempfile::tempdir().unwrap();
     let open_tag = |path: &Path, tag: &str| {
-        source::open(&ImageRef::OciDir {
-            path: path.to_owned(),
-            reference: Some(tag.into()),
-        })
+        source::open(
+            &ImageRef::OciDir {
+                path: path.to_owned(),
+                reference: Some(tag.into()),
+            },
+            &Default::default(),
+        )
         .unwrap()
     };
     // The same gzip bytes under `+gzip` (runtimes agree) and under the uncompressed OCI type

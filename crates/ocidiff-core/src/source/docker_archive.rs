@@ -32,15 +32,18 @@ use crate::model::{
     Blob, Compression, Config, Descriptor, Digest, Document, Manifest, gojson, media,
 };
 
-/// Opens the image `reference` names (or the only one) in a `docker save` tarball.
+/// Opens the image `reference` names (or the only one) in a `docker save` tarball; its JSON
+/// documents are held to `limits.json_bytes`.
 pub fn open(
     path: &Path,
     reference: Option<&str>,
+    limits: &Limits,
 ) -> Result<(Blob, Box<dyn BlobSource>), SourceError> {
     let tar = TarIndex::scan(path)?;
     let mut in_place = InPlace {
         archive: OciArchive::within(tar, "docker archive"),
         members: HashMap::new(),
+        json_limit: limits.json_bytes,
     };
     match open_saved(&mut in_place, reference)? {
         Saved::Layout(root) => Ok((root, Box::new(in_place.archive))),
@@ -116,6 +119,7 @@ pub(super) fn layout_root(
     index_bytes: &[u8],
     blobs: &dyn BlobSource,
     reference: Option<&str>,
+    json_limit: u64,
 ) -> Result<Blob, SourceError> {
     let index =
         match Document::parse(index_bytes, None).map_err(|source| SourceError::Document {
@@ -194,7 +198,7 @@ pub(super) fn layout_root(
             available: names.join(", "),
         });
     }
-    let bytes = read_json_blob(blobs, first, Limits::default().json_bytes)?;
+    let bytes = read_json_blob(blobs, first, json_limit)?;
     Ok(Blob {
         descriptor: Some((*first).clone()),
         bytes,
@@ -259,6 +263,8 @@ pub(super) trait SavedMembers {
     fn contains(&self, name: &str) -> bool;
     /// A small member's bytes, refused past the JSON limit.
     fn read_small(&self, name: &str) -> Result<Vec<u8>, SourceError>;
+    /// The most bytes a JSON document (member or blob) may have.
+    fn json_limit(&self) -> u64;
     /// The bytes of the config member `name` and the blob it is.
     fn config(&mut self, name: &str) -> Result<(Vec<u8>, ClassicBlob), SourceError>;
     /// The layer member `name`, whose uncompressed digest the config says is `diff_id`.
@@ -311,6 +317,7 @@ pub(super) fn open_saved(
             &index,
             members.layout_blobs(),
             reference,
+            members.json_limit(),
         )?)),
         (Some(saved), None) => {
             let image = &saved[pick_saved(&path, &saved, reference)?];
@@ -394,7 +401,8 @@ fn both_agree(
         what,
     };
     let entry = find_saved(path, saved, reference)?;
-    let root = match layout_root(path, index, members.layout_blobs(), reference) {
+    let json_limit = members.json_limit();
+    let root = match layout_root(path, index, members.layout_blobs(), reference, json_limit) {
         Err(SourceError::NoSuchImage { wanted, .. }) if entry.is_some() => {
             return Err(disagree(format!(
                 "manifest.json has {wanted}, index.json has no image of that name"
@@ -402,7 +410,7 @@ fn both_agree(
         }
         other => other?,
     };
-    let manifests = layout_manifests(path, &root, members.layout_blobs())?;
+    let manifests = layout_manifests(path, &root, members.layout_blobs(), json_limit)?;
     let candidates: Vec<&SavedImage> = match entry {
         Some(i) => vec![&saved[i]],
         None => saved.iter().collect(),
@@ -433,6 +441,7 @@ fn layout_manifests(
     path: &Path,
     root: &Blob,
     blobs: &dyn BlobSource,
+    json_limit: u64,
 ) -> Result<Vec<Manifest>, SourceError> {
     let declared = root.descriptor.as_ref().map(|d| d.media_type.as_str());
     let document = |bytes: &[u8], declared: Option<&str>, what: String| {
@@ -447,7 +456,7 @@ fn layout_manifests(
         Document::Index(index) => {
             let mut out = Vec::new();
             for d in &index.manifests {
-                let bytes = read_json_blob(blobs, d, Limits::default().json_bytes)?;
+                let bytes = read_json_blob(blobs, d, json_limit)?;
                 if let Document::Manifest(m) = document(
                     &bytes,
                     Some(&d.media_type),
@@ -548,6 +557,7 @@ pub(super) fn classic_manifest(
 struct InPlace {
     archive: OciArchive,
     members: HashMap<Digest, Span>,
+    json_limit: u64,
 }
 
 impl InPlace {
@@ -573,7 +583,11 @@ impl SavedMembers for InPlace {
     }
 
     fn read_small(&self, name: &str) -> Result<Vec<u8>, SourceError> {
-        Ok(self.tar().read_small(name, Limits::default().json_bytes)?)
+        Ok(self.tar().read_small(name, self.json_limit)?)
+    }
+
+    fn json_limit(&self) -> u64 {
+        self.json_limit
     }
 
     fn config(&mut self, name: &str) -> Result<(Vec<u8>, ClassicBlob), SourceError> {
@@ -672,7 +686,7 @@ mod tests {
         let spec = image("a");
         let built = spec.build();
         let (_d, path) = archive(&[(vec!["one:1"], spec)], DockerArchiveForm::Classic);
-        let (root, blobs) = open(&path, None).unwrap();
+        let (root, blobs) = open(&path, None, &Limits::default()).unwrap();
         assert!(root.descriptor.is_none());
         let m = manifest_of(&root);
         assert_eq!(m.media_type.as_deref(), Some(media::DOCKER_MANIFEST));
@@ -699,7 +713,7 @@ mod tests {
         let images = [(vec!["one:1"], image("a")), (vec!["gz"], gz.clone())];
         let (_d, path) = archive(&images, DockerArchiveForm::Classic);
         // The shared layer of "gz" is a symlink to the copy "one" stored first.
-        let (root, blobs) = open(&path, Some("gz")).unwrap();
+        let (root, blobs) = open(&path, Some("gz"), &Limits::default()).unwrap();
         let m = manifest_of(&root);
         assert_eq!(m.layers[0].media_type, media::DOCKER_LAYER_GZIP);
         assert_eq!(m.layers[0].digest.to_string(), gz.build().layers[0].digest);
@@ -714,7 +728,11 @@ mod tests {
             (vec![], image("c")),
         ];
         let (_d, path) = archive(&images, DockerArchiveForm::Classic);
-        let config_of = |r: &str| manifest_of(&open(&path, Some(r)).unwrap().0).config.digest;
+        let config_of = |r: &str| {
+            manifest_of(&open(&path, Some(r), &Limits::default()).unwrap().0)
+                .config
+                .digest
+        };
         let one = image("a").build().config.digest;
         let two = image("b").build().config.digest;
         assert_eq!(config_of("one:1").to_string(), one);
@@ -722,14 +740,14 @@ mod tests {
         assert_eq!(config_of("two:latest").to_string(), two);
         assert_eq!(config_of("reg:5000/x/two:2").to_string(), two);
 
-        let err = open(&path, Some("one")).err().unwrap();
+        let err = open(&path, Some("one"), &Limits::default()).err().unwrap();
         assert!(matches!(err, SourceError::NoSuchImage { .. }), "{err}");
         assert!(
             err.to_string()
                 .contains("one:1, two, reg:5000/x/two:2, <untagged "),
             "{err}"
         );
-        let err = open(&path, None).err().unwrap();
+        let err = open(&path, None, &Limits::default()).err().unwrap();
         assert!(matches!(err, SourceError::Ambiguous { .. }), "{err}");
         assert!(err.to_string().contains("one:1"), "{err}");
     }
@@ -742,7 +760,7 @@ mod tests {
                 (vec!["x:1", "y:1"], image("last")),
             ];
             let (_d, path) = archive(&images, form);
-            let (root, blobs) = open(&path, Some("x:1")).unwrap();
+            let (root, blobs) = open(&path, Some("x:1"), &Limits::default()).unwrap();
             assert_eq!(
                 manifest_of(&root).config.digest.to_string(),
                 image("last").build().config.digest,
@@ -756,7 +774,7 @@ mod tests {
     fn classic_layer_count_must_match_diff_ids() {
         let spec = image("a").config_field("rootfs", json!({"type": "layers", "diff_ids": []}));
         let (_d, path) = archive(&[(vec!["x"], spec)], DockerArchiveForm::Classic);
-        let err = open(&path, None).err().unwrap();
+        let err = open(&path, None, &Limits::default()).err().unwrap();
         assert!(err.to_string().contains("lists 2 layers"), "{err}");
         assert!(err.to_string().contains("has 0 rootfs.diff_ids"), "{err}");
     }
@@ -767,7 +785,10 @@ mod tests {
         // Inside a layer, inside the last member (repositories), inside an early header.
         for cut in [bytes.len() / 2, bytes.len() - 1024 - 512 + 10, 700] {
             let (_d, path) = temp_file(&bytes[..cut]);
-            assert!(open(&path, None).is_err(), "cut at {cut}");
+            assert!(
+                open(&path, None, &Limits::default()).is_err(),
+                "cut at {cut}"
+            );
         }
     }
 
@@ -781,7 +802,7 @@ mod tests {
         let one = image("a").build().manifest.digest;
         let two = image("b").build().manifest.digest;
         let root_of = |r: &str| {
-            let (root, blobs) = open(&path, Some(r)).unwrap();
+            let (root, blobs) = open(&path, Some(r), &Limits::default()).unwrap();
             assert_eq!(verify_all(&root, blobs.as_ref()), 3);
             root.descriptor.unwrap().digest.to_string()
         };
@@ -792,20 +813,22 @@ mod tests {
         assert_eq!(root_of("ghcr.io/o/two:2"), two);
         assert_eq!(root_of(&two), two);
 
-        let err = open(&path, Some("two:2")).err().unwrap();
+        let err = open(&path, Some("two:2"), &Limits::default())
+            .err()
+            .unwrap();
         assert!(matches!(err, SourceError::NoSuchImage { .. }), "{err}");
         assert!(
             err.to_string()
                 .contains("docker.io/library/one:1, docker.io/library/one:latest, ghcr.io/o/two:2"),
             "{err}"
         );
-        let err = open(&path, None).err().unwrap();
+        let err = open(&path, None, &Limits::default()).err().unwrap();
         assert!(matches!(err, SourceError::Ambiguous { .. }), "{err}");
 
         // One image under two tags is one image.
         let (_d, path) = archive(&images[..1], DockerArchiveForm::OciLayout);
         assert_eq!(
-            open(&path, None)
+            open(&path, None, &Limits::default())
                 .unwrap()
                 .0
                 .descriptor
@@ -861,13 +884,13 @@ mod tests {
         let (a, b) = (image("a").build(), image("b").build());
         let (_d, path) = layout_with(&[&a, &b], index_of(&a), saved_blobs(&b));
         for reference in [None, Some("x:1")] {
-            let err = open(&path, reference).err().unwrap();
+            let err = open(&path, reference, &Limits::default()).err().unwrap();
             assert!(matches!(err, SourceError::Disagree { .. }), "{err}");
             assert!(err.to_string().contains(&a.config.digest), "{err}");
         }
         // Agreeing, the layout is read.
         let (_d, path) = layout_with(&[&a], index_of(&a), saved_blobs(&a));
-        let (root, blobs) = open(&path, Some("x:1")).unwrap();
+        let (root, blobs) = open(&path, Some("x:1"), &Limits::default()).unwrap();
         assert_eq!(verify_all(&root, blobs.as_ref()), 3);
         assert_eq!(
             root.descriptor.unwrap().digest.to_string(),
@@ -881,7 +904,7 @@ mod tests {
         for manifests in [json!(null), json!([])] {
             let index = json!({"schemaVersion": 2, "manifests": manifests});
             let (_d, path) = layout_with(&[&b], index, saved_blobs(&b));
-            let (root, blobs) = open(&path, Some("x:1")).unwrap();
+            let (root, blobs) = open(&path, Some("x:1"), &Limits::default()).unwrap();
             assert!(root.descriptor.is_none(), "a synthesised manifest");
             assert_eq!(
                 manifest_of(&root).config.digest.to_string(),
@@ -901,7 +924,7 @@ mod tests {
             index["manifests"].as_array_mut().unwrap().push(d);
         }
         let (_d, path) = layout_with(&[&a, &b], index, json!([]));
-        let err = open(&path, Some("1")).err().unwrap();
+        let err = open(&path, Some("1"), &Limits::default()).err().unwrap();
         assert!(matches!(err, SourceError::AmbiguousName { .. }), "{err}");
         assert!(
             err.to_string().contains(&a.manifest.digest)
@@ -916,10 +939,13 @@ mod tests {
             let (_d, path) = archive(&[(vec!["x:1"], image("a"))], form);
             let bare = ImageRef::parse(path.to_str().unwrap()).unwrap();
             assert_eq!(bare.transport(), "docker-archive", "{form:?}");
-            let image = crate::source::open(&bare).unwrap();
+            let image = crate::source::open(&bare, &Default::default()).unwrap();
             assert_eq!(verify_all(&image.root, image.blobs.as_ref()), 3);
             let named = ImageRef::parse(&format!("docker-archive:{}:x:1", path.display())).unwrap();
-            assert!(crate::source::open(&named).is_ok(), "{form:?}");
+            assert!(
+                crate::source::open(&named, &Default::default()).is_ok(),
+                "{form:?}"
+            );
         }
     }
 

@@ -6,7 +6,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::SourceError;
-use crate::content::{BlobSource, ContentError};
+use crate::content::{BlobSource, ContentError, Limits};
 use crate::model::{Blob, Descriptor, Digest, Document, Index};
 
 /// An OCI image layout on disk.
@@ -34,11 +34,12 @@ impl OciDir {
         })
     }
 
-    /// The image named `reference` (or the only one) in `index.json`.
-    pub fn root(&self, reference: Option<&str>) -> Result<Blob, SourceError> {
+    /// The image named `reference` (or the only one) in `index.json`, which like every JSON
+    /// document is held to `limits.json_bytes`.
+    pub fn root(&self, reference: Option<&str>, limits: &Limits) -> Result<Blob, SourceError> {
         let index_path = self.path.join("index.json");
         // Read at most one byte past the limit: the file is not trusted to be small.
-        let limit = crate::content::Limits::default().json_bytes;
+        let limit = limits.json_bytes;
         let io_err = |source| SourceError::Io {
             path: index_path.clone(),
             source,
@@ -53,7 +54,7 @@ impl OciDir {
                 limit,
             });
         }
-        select_root(&self.path, bytes, reference, self)
+        select_root(&self.path, bytes, reference, self, limits)
     }
 
     fn blob_path(&self, digest: &Digest) -> PathBuf {
@@ -96,6 +97,7 @@ pub fn select_root(
     index_bytes: Vec<u8>,
     reference: Option<&str>,
     blobs: &dyn BlobSource,
+    limits: &Limits,
 ) -> Result<Blob, SourceError> {
     let doc_err = |what: &str, source| SourceError::Document {
         path: path.to_owned(),
@@ -168,11 +170,7 @@ pub fn select_root(
             path: path.to_owned(),
         }),
         [one] => {
-            let bytes = crate::content::read_json_blob(
-                blobs,
-                one,
-                crate::content::Limits::default().json_bytes,
-            )?;
+            let bytes = crate::content::read_json_blob(blobs, one, limits.json_bytes)?;
             Ok(Blob {
                 descriptor: Some((*one).clone()),
                 bytes,

@@ -24,7 +24,7 @@ pub use oci_archive::OciArchive;
 pub use resolve::{Context, Pending, PullPolicy, open_all};
 pub use select::{Offered, SelectError};
 
-use crate::content::{BlobSource, ContentError};
+use crate::content::{BlobSource, ContentError, Limits};
 use crate::layer::Walked;
 use crate::model::{Blob, DocumentError};
 use crate::reference::{ImageRef, RefError};
@@ -110,16 +110,16 @@ pub enum SourceError {
         transport: &'static str,
         reference: String,
     },
-    #[error("{path}: more than the limit of {limit} bytes: an index.json this large is no image")]
+    #[error("{path}: more than the limit of {limit} bytes (raise it with --max-scale)")]
     IndexTooLarge { path: PathBuf, limit: u64 },
 }
 
-/// Opens the image a reference names.
-pub fn open(reference: &ImageRef) -> Result<Image, SourceError> {
+/// Opens the image a local reference names, holding its JSON documents to `limits`.
+pub fn open(reference: &ImageRef, limits: &Limits) -> Result<Image, SourceError> {
     match reference {
         ImageRef::OciDir { path, reference: r } => {
             let dir = OciDir::open(path)?;
-            let root = dir.root(r.as_deref())?;
+            let root = dir.root(r.as_deref(), limits)?;
             Ok(Image {
                 reference: reference.clone(),
                 root,
@@ -129,7 +129,7 @@ pub fn open(reference: &ImageRef) -> Result<Image, SourceError> {
         }
         ImageRef::OciArchive { path, reference: r } => {
             let archive = OciArchive::open(path)?;
-            let root = archive.root(r.as_deref())?;
+            let root = archive.root(r.as_deref(), limits)?;
             Ok(Image {
                 reference: reference.clone(),
                 root,
@@ -138,7 +138,7 @@ pub fn open(reference: &ImageRef) -> Result<Image, SourceError> {
             })
         }
         ImageRef::DockerArchive { path, reference: r } => {
-            let (root, blobs) = docker_archive::open(path, r.as_deref())?;
+            let (root, blobs) = docker_archive::open(path, r.as_deref(), limits)?;
             Ok(Image {
                 reference: reference.clone(),
                 root,

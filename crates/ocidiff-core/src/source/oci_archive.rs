@@ -44,16 +44,20 @@ impl OciArchive {
     }
 
     /// The bytes of the layout's `index.json`.
-    pub(super) fn index_bytes(&self) -> Result<Vec<u8>, SourceError> {
-        Ok(self
-            .tar
-            .read_small("index.json", Limits::default().json_bytes)?)
+    pub(super) fn index_bytes(&self, limits: &Limits) -> Result<Vec<u8>, SourceError> {
+        Ok(self.tar.read_small("index.json", limits.json_bytes)?)
     }
 
     /// The image named `reference` (or the only one) in `index.json`, chosen as in an OCI
     /// layout directory.
-    pub fn root(&self, reference: Option<&str>) -> Result<Blob, SourceError> {
-        select_root(self.tar.path(), self.index_bytes()?, reference, self)
+    pub fn root(&self, reference: Option<&str>, limits: &Limits) -> Result<Blob, SourceError> {
+        select_root(
+            self.tar.path(),
+            self.index_bytes(limits)?,
+            reference,
+            self,
+            limits,
+        )
     }
 }
 
@@ -108,7 +112,7 @@ mod tests {
         let (_d, path) = temp_file(&bytes);
         let archive = OciArchive::open(&path).unwrap();
 
-        let v1 = archive.root(Some("v1")).unwrap();
+        let v1 = archive.root(Some("v1"), &Limits::default()).unwrap();
         assert_eq!(v1.descriptor.as_ref().unwrap().digest.to_string(), roots[0]);
         assert!(matches!(
             Document::parse(&v1.bytes, None).unwrap(),
@@ -116,17 +120,17 @@ mod tests {
         ));
         assert_eq!(verify_all(&v1, &archive), 3);
 
-        let multi = archive.root(Some("multi")).unwrap();
+        let multi = archive.root(Some("multi"), &Limits::default()).unwrap();
         assert!(matches!(
             Document::parse(&multi.bytes, None).unwrap(),
             Document::Index(_)
         ));
         assert_eq!(verify_all(&multi, &archive), 2 * 4);
 
-        let err = archive.root(Some("v9")).unwrap_err();
+        let err = archive.root(Some("v9"), &Limits::default()).unwrap_err();
         assert!(matches!(err, SourceError::NoSuchImage { .. }), "{err}");
         assert!(err.to_string().contains("v1, multi"), "{err}");
-        let err = archive.root(None).unwrap_err();
+        let err = archive.root(None, &Limits::default()).unwrap_err();
         assert!(matches!(err, SourceError::Ambiguous { .. }), "{err}");
     }
 
@@ -140,7 +144,7 @@ mod tests {
         ]);
         let (_d, path) = temp_file(&bytes);
         let archive = OciArchive::open(&path).unwrap();
-        let err = archive.root(Some("v1")).unwrap_err();
+        let err = archive.root(Some("v1"), &Limits::default()).unwrap_err();
         assert!(matches!(err, SourceError::AmbiguousName { .. }), "{err}");
         let text = err.to_string();
         assert!(
@@ -150,9 +154,9 @@ mod tests {
             "{text}"
         );
         // The same image listed twice under a name is that image; a digest names one.
-        let v2 = archive.root(Some("v2")).unwrap();
+        let v2 = archive.root(Some("v2"), &Limits::default()).unwrap();
         assert_eq!(v2.descriptor.unwrap().digest.to_string(), roots[0]);
-        let b = archive.root(Some(&roots[1])).unwrap();
+        let b = archive.root(Some(&roots[1]), &Limits::default()).unwrap();
         assert_eq!(b.descriptor.unwrap().digest.to_string(), roots[1]);
     }
 
@@ -181,9 +185,9 @@ mod tests {
         let (_d, path) = temp_file(&bytes);
         let bare = ImageRef::parse(path.to_str().unwrap()).unwrap();
         assert_eq!(bare.transport(), "oci-archive");
-        let image = crate::source::open(&bare).unwrap();
+        let image = crate::source::open(&bare, &Default::default()).unwrap();
         assert_eq!(verify_all(&image.root, image.blobs.as_ref()), 3);
         let named = ImageRef::parse(&format!("oci-archive:{}:v1", path.display())).unwrap();
-        assert!(crate::source::open(&named).is_ok());
+        assert!(crate::source::open(&named, &Default::default()).is_ok());
     }
 }

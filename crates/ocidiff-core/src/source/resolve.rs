@@ -99,7 +99,7 @@ pub fn open_all(refs: &[ImageRef], ctx: &Context) -> (Vec<Result<Image, SourceEr
                         ImageRef::Registry(_) | ImageRef::Docker(_) | ImageRef::Podman(_) => {
                             Err(SourceError::StoreUnavailable(msg.clone()))
                         }
-                        local => super::open(local),
+                        local => super::open(local, &ctx.registry.limits),
                     })
                     .collect();
                 return (images, pending);
@@ -238,6 +238,6 @@ fn open_one(
         (ImageRef::Containerd(name), _, _) => {
             containerd::open(r, name, &ctx.containerd, &ctx.platforms)
         }
-        (local, _, _) => super::open(local),
+        (local, _, _) => super::open(local, &ctx.registry.limits),
     }
 }

@@ -148,6 +148,10 @@ fn options(args: &DiffArgs) -> anyhow::Result<Options> {
             .clone()
             .or_else(|| Store::default_root().ok())
             .and_then(|root| DiffIds::open(&root)),
-        details: args.report_file.is_some() || args.report_dir.is_some() || args.verbose,
+        // The JSON, HTML and report-dir reports show details; --verbose computes them too (README).
+        details: args.report_file.is_some()
+            || args.report_html.is_some()
+            || args.report_dir.is_some()
+            || args.verbose,
     })
 }

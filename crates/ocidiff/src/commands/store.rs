@@ -223,7 +223,8 @@ pub fn load(args: &LoadArgs) -> anyhow::Result<Verdict> {
             },
             other => bail!("{display} is not an archive ({})", other.transport()),
         };
-        let image = source::open(&reference).with_context(|| format!("loading {display}"))?;
+        let image = source::open(&reference, &Default::default())
+            .with_context(|| format!("loading {display}"))?;
         let names = archived
             .names
             .iter()

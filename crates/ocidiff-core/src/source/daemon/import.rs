@@ -345,7 +345,7 @@ impl SavedMembers for Streamed<'_> {
                 Ok(read_json_blob(
                     self.store as &dyn BlobSource,
                     &desc,
-                    Limits::default().json_bytes,
+                    self.json_limit(),
                 )?)
             }
             Kept::Dropped => Err(malformed(
@@ -354,6 +354,11 @@ impl SavedMembers for Streamed<'_> {
                 "it leads to Docker's v1 metadata, which is not kept".into(),
             )),
         }
+    }
+
+    /// Daemon exports are held to the default limits: `--max-scale` does not reach them.
+    fn json_limit(&self) -> u64 {
+        Limits::default().json_bytes
     }
 
     fn config(&mut self, name: &str) -> Result<(Vec<u8>, ClassicBlob), SourceError> {
@@ -476,7 +481,8 @@ mod tests {
         }
         // The same manifest as reading the saved file in place.
         let (_f, file) = crate::source::archive::tests::temp_file(&tar);
-        let (in_place, _) = crate::source::docker_archive::open(&file, None).unwrap();
+        let (in_place, _) =
+            crate::source::docker_archive::open(&file, None, &Limits::default()).unwrap();
         assert_eq!(in_place.bytes, root.bytes);
         assert!(files_under(&store, "tmp").is_empty());
         assert_eq!(
