@@ -8,11 +8,14 @@
 #   scripts/mutants.sh --in-diff [BASE]
 #                                 only mutants in lines changed since BASE (default: the last
 #                                 commit's first parent), at most OCIDIFF_MUTANTS_MAX of them
-#                                 (default 24, a deterministic shard when there are more): what
+#                                 (default 8, a deterministic shard when there are more): what
 #                                 CI runs
 #
 # Installs cargo-mutants from crates.io when it is missing. Output: mutants.out/ (or
 # $OCIDIFF_MUTANTS_OUT). Exit status: 0 when every mutant tested was caught or unviable.
+# A full run builds a copy of the tree with the `mutants` profile (no debug info); with
+# OCIDIFF_MUTANTS_IN_PLACE=1 (.ci/run, on a throwaway clone) mutants are applied to the tree
+# itself, reusing the test build, and the baseline is not run again.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -23,6 +26,11 @@ fi
 
 out="${OCIDIFF_MUTANTS_OUT:-mutants.out}"
 args=(--no-shuffle --output "$out" --timeout-multiplier 3)
+if [[ "${OCIDIFF_MUTANTS_IN_PLACE:-0}" == 1 ]]; then
+    args+=(--in-place --baseline skip --timeout 300)
+else
+    args+=(--profile mutants)
+fi
 
 if [[ "${1:-}" == "--in-diff" ]]; then
     base="${2:-HEAD^1}"
@@ -34,7 +42,7 @@ if [[ "${1:-}" == "--in-diff" ]]; then
     fi
     git diff "$base" HEAD -- '*.rs' >"$diff_file"
     count="$(cargo mutants --list --in-diff "$diff_file" | grep -c . || true)"
-    max="${OCIDIFF_MUTANTS_MAX:-24}"
+    max="${OCIDIFF_MUTANTS_MAX:-8}"
     echo "[mutants] $count mutant(s) in the lines changed since $base" >&2
     if ((count == 0)); then
         exit 0
