@@ -625,3 +625,46 @@ fn a_reader_that_stops_reading_changes_neither_verdict_nor_reports() {
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert!(out.stderr.is_empty(), "{out:?}");
 }
+
+#[test]
+fn each_report_alone_carries_the_text_diffs() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let html = dir.path().join("r.html");
+    let report_dir = dir.path().join("dir");
+    let diff_line = "+level=2";
+    for (flag, path, written) in [
+        ("--report-file", &json, json.clone()),
+        ("--report-html", &html, html.clone()),
+        ("--report-dir", &report_dir, report_dir.join("report.json")),
+    ] {
+        ocidiff()
+            .current_dir(examples())
+            .args(["diff", "hello-v1", "hello-v2.tar", flag])
+            .arg(path)
+            .assert()
+            .code(1);
+        let text = std::fs::read_to_string(&written).unwrap();
+        assert!(
+            text.contains(diff_line),
+            "{flag}: no text diff in {written:?}"
+        );
+    }
+}
+
+#[test]
+fn a_full_stdout_is_an_error() {
+    let full = std::fs::File::create("/dev/full").unwrap();
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("ocidiff"))
+        .current_dir(examples())
+        .args(["diff", "hello-v1", "hello-v2.tar"])
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("ocidiff: error: writing to standard output"),
+        "{err}"
+    );
+}

@@ -148,10 +148,9 @@ fn options(args: &DiffArgs) -> anyhow::Result<Options> {
             .clone()
             .or_else(|| Store::default_root().ok())
             .and_then(|root| DiffIds::open(&root)),
-        // The JSON, HTML and report-dir reports show details; --verbose computes them too (README).
+        // Only the JSON, HTML and report-dir reports show details; the table does not.
         details: args.report_file.is_some()
             || args.report_html.is_some()
-            || args.report_dir.is_some()
-            || args.verbose,
+            || args.report_dir.is_some(),
     })
 }
