@@ -16,6 +16,7 @@
 //! # std::fs::remove_dir_all(&dir).unwrap();
 //! ```
 
+pub mod debian;
 pub mod examples;
 mod go;
 pub mod go_json;
@@ -25,6 +26,7 @@ mod image;
 mod layer;
 mod raw;
 pub mod registry;
+pub mod skip;
 mod write;
 
 pub use image::{
