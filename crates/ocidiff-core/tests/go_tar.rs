@@ -228,6 +228,23 @@ fn cases() -> u32 {
         .unwrap_or(3000)
 }
 
+/// The inputs the `tar_vs_go` fuzz target found (`fuzz/regressions/tar_vs_go/`), read by both.
+#[test]
+fn fuzz_regressions_read_as_go_reads_them() {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/regressions/tar_vs_go");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    for entry in entries {
+        let path = entry.expect("a regression input").path();
+        let stream = std::fs::read(&path).expect("a readable regression input");
+        if let Err(why) = check(&stream) {
+            panic!("{}: {why}", path.display());
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 

@@ -10,7 +10,9 @@ use ocidiff_core::inspect::{InspectOptions, inspect};
 use ocidiff_core::layer::{self, EntryMeta, EntryType, Tree};
 use ocidiff_core::model::{Descriptor, Digest, Document};
 use ocidiff_core::reference::{DockerRef, ImageRef};
-use ocidiff_testkit::{Compression, Entry, ImageSpec, IndexSpec, Layer, TarFormat as KitFormat};
+use ocidiff_testkit::{
+    Compression, Entry, ImageSpec, IndexSpec, Layer, TarFormat as KitFormat, mutate,
+};
 use proptest::prelude::*;
 
 /// Limits small enough that every case ends fast.
@@ -70,19 +72,6 @@ fn seed_layer(format: KitFormat, compression: Compression) -> Vec<u8> {
     .format(format)
     .compression(compression)
     .blob_bytes()
-}
-
-fn mutate(mut bytes: Vec<u8>, edits: &[(usize, u8)], cut: Option<usize>) -> Vec<u8> {
-    for &(at, value) in edits {
-        if !bytes.is_empty() {
-            let i = at % bytes.len();
-            bytes[i] = value;
-        }
-    }
-    if let Some(c) = cut {
-        bytes.truncate(c % (bytes.len() + 1));
-    }
-    bytes
 }
 
 fn kit_format() -> impl Strategy<Value = KitFormat> {

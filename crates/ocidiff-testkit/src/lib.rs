@@ -58,3 +58,16 @@ pub fn noise(len: usize, seed: u64) -> Vec<u8> {
         })
         .collect()
 }
+
+/// `bytes` with each `(at, value)` edit written at `at` modulo the length, then cut to `cut`
+/// modulo the length plus one: how property tests make hostile inputs from valid ones.
+pub fn mutate(mut bytes: Vec<u8>, edits: &[(usize, u8)], cut: Option<usize>) -> Vec<u8> {
+    let len = bytes.len();
+    for &(at, value) in edits.iter().filter(|_| len > 0) {
+        bytes[at % len] = value;
+    }
+    if let Some(c) = cut {
+        bytes.truncate(c % (len + 1));
+    }
+    bytes
+}
