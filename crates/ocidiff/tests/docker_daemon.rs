@@ -4,7 +4,7 @@
 //!
 //! Needs a docker daemon (`DOCKER_HOST`, as exported by `scripts/services.sh`), busybox and
 //! skopeo; the Podman cases need `podman` (run here with private vfs storage). Without them the
-//! tests print `SKIP: ...` and pass, unless `OCIDIFF_REQUIRE_SERVICES=1`, when they fail.
+//! tests skip (`ocidiff_testkit::skip`), a failure under `OCIDIFF_REQUIRE_SERVICES=1`.
 //! Every run of ocidiff gets its own store (`OCIDIFF_STORE`).
 
 mod common;

@@ -9,8 +9,8 @@
 //! allowed; running another image than ocidiff compared never is.
 //!
 //! Needs containerd, skopeo and the registry (`docker-registry`) and a docker daemon
-//! (`DOCKER_HOST`, from `scripts/services.sh`); without them the test says SKIP and passes,
-//! unless `OCIDIFF_REQUIRE_SERVICES=1`.
+//! (`DOCKER_HOST`, from `scripts/services.sh`); without them the test skips
+//! (`ocidiff_testkit::skip`), a failure under `OCIDIFF_REQUIRE_SERVICES=1`.
 
 mod common;
 
