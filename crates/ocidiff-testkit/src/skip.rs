@@ -29,8 +29,13 @@ pub fn skip(why: &str) {
         !services_required(),
         "{line} (and {REQUIRE_SERVICES}=1: a skip is a failure)"
     );
-    let log = std::env::var_os(SKIP_LOG);
-    record(log.as_deref().map(Path::new), &line);
+    if first_time(&line) {
+        // Past libtest's capture, which only takes `print!`-style output.
+        let _ = writeln!(std::io::stderr(), "{line}");
+        if let Some(log) = std::env::var_os(SKIP_LOG) {
+            append(Path::new(&log), &line);
+        }
+    }
 }
 
 /// Whether `program` is an executable file on `PATH`: what decides between skipping (absent)
@@ -68,25 +73,24 @@ fn record_line(test: &str, why: &str) -> String {
     format!("SKIP: {test}: {why}")
 }
 
-/// Writes `line` once per process to stderr (bypassing libtest's capture, which only takes
-/// `print!`-style output) and, when `log` is set, appends it there in one write, so that test
-/// processes running at once do not interleave their lines.
-fn record(log: Option<&Path>, line: &str) {
+/// Whether this process has not recorded `line` yet: a test calling `skip` in every case of a
+/// property test says so once.
+fn first_time(line: &str) -> bool {
     static SEEN: Mutex<Option<HashSet<String>>> = Mutex::new(None);
     let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
-    if !seen.get_or_insert_default().insert(line.to_owned()) {
-        return;
-    }
-    let _ = writeln!(std::io::stderr(), "{line}");
-    if let Some(log) = log {
-        let appended = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .and_then(|mut f| f.write_all(format!("{line}\n").as_bytes()));
-        if let Err(e) = appended {
-            panic!("{line}, and it cannot be recorded in {log:?}: {e}");
-        }
+    seen.get_or_insert_default().insert(line.to_owned())
+}
+
+/// Appends `line` to `log` in one write, so that test processes running at once do not
+/// interleave their lines.
+fn append(log: &Path, line: &str) {
+    let appended = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .and_then(|mut f| f.write_all(format!("{line}\n").as_bytes()));
+    if let Err(e) = appended {
+        panic!("{line}, and it cannot be recorded in {log:?}: {e}");
     }
 }
 
@@ -100,9 +104,10 @@ mod tests {
         let log = dir.path().join("skips");
         let line = record_line("bin::t", "tool\nmissing:  see  above");
         assert_eq!(line, "SKIP: bin::t: tool missing: see above");
-        record(Some(&log), &line);
-        record(Some(&log), &line);
-        record(Some(&log), &record_line("bin::u", "other"));
+        assert!(first_time(&line));
+        assert!(!first_time(&line));
+        append(&log, &line);
+        append(&log, &record_line("bin::u", "other"));
         assert_eq!(
             std::fs::read_to_string(&log).unwrap(),
             "SKIP: bin::t: tool missing: see above\nSKIP: bin::u: other\n"
