@@ -7,6 +7,10 @@
 #                               docker or registry rows, diffoscope on one case), no network,
 #                               no timing assertions (scripts/test.sh calls it)
 #
+# Exits 1 when any run of ocidiff or of the floor fails or times out, or `ocidiff load` fails
+# (after writing the table): a benchmark of runs that did not work measures nothing. Peers'
+# failures and timeouts are rows of the table, not failures of the script.
+#
 # Environment:
 #   OCIDIFF_BENCH_DIR      inputs, services and results (default /tmp/ocidiff-bench); reruns
 #                          reuse the inputs built there
@@ -242,8 +246,10 @@ derive() { # NAME
                 "docker://$reg/$prefix/$name:$side" >&2
         fi
         # Both differs' own stores, from the same docker save output.
-        "$ocidiff" load -i "$dir/$side.docker.tar" >/dev/null 2>&1 ||
-            log "ocidiff load $name:$side failed"
+        if ! "$ocidiff" load -i "$dir/$side.docker.tar" >"$results/load-$name-$side.err" 2>&1; then
+            log "ocidiff load $name:$side failed (see $results/load-$name-$side.err)"
+            echo "ocidiff load $name:$side" >>"$failures"
+        fi
         if have diffoci; then
             diffoci load --input "$dir/$side.docker.tar" >/dev/null 2>&1 ||
                 log "diffoci load $name:$side failed"
@@ -259,6 +265,9 @@ derive() { # NAME
 # (the tool's store for the row) is removed before every run, warm-up included.
 rows=$results/rows.tsv
 : >"$rows"
+# Runs of ours that failed, one line each; the script's exit status.
+failures=$results/failures
+: >"$failures"
 cold=
 wipe_cold() { if [[ -n $cold ]]; then rm -rf "$cold"; fi; }
 
@@ -446,3 +455,10 @@ open(sys.argv[2], "w").write("\n".join(out) + "\n")
 print("\n".join(out))
 PY
 log "results in $results (rows.tsv, results.md, per-command logs)"
+awk -F'\t' '($2 == "ocidiff" || $2 == "floor") && $9 != "ok" { print $1 ": " $2 " (" $3 ") " $9 }' \
+    "$rows" >>"$failures"
+if [[ -s $failures ]]; then
+    log "FAILED: $(wc -l <"$failures") run(s) of ours did not work:"
+    sed 's/^/[bench]   /' "$failures" >&2
+    exit 1
+fi

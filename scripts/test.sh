@@ -3,13 +3,18 @@
 #
 #   ./scripts/test.sh
 #
-# As root on Debian it installs the tools the tests need when they are missing; otherwise tests
-# that need a missing tool or service are skipped with a loud message. With
-# OCIDIFF_REQUIRE_SERVICES=1 (set by .ci/run) a service that cannot start fails the run, and so
-# does every test that would have been skipped for want of it.
+# As root on Debian it installs the tools the tests need when they are missing (and cargo-fuzz
+# where a nightly toolchain is installed); otherwise tests that need a missing tool or service
+# skip. Every skip is recorded in $OCIDIFF_SKIP_LOG (see ocidiff_testkit::skip) and the count
+# and list are printed at the end. With OCIDIFF_REQUIRE_SERVICES=1 (set by .ci/run) a service
+# that cannot start fails the run, and so does every test that would have skipped.
+#
+# The fuzz targets (fuzz/) always run as bounded property tests in `cargo test`; with nightly
+# and cargo-fuzz they are also built and each fuzzed for OCIDIFF_FUZZ_SECONDS (default 15).
 #
 # Environment: OCIDIFF_TEST_STATE (service state dir, default /tmp/ocidiff-test),
-# OCIDIFF_REQUIRE_SERVICES, OCIDIFF_SKIP_INSTALL=1 (never run apt-get), CARGO_TARGET_DIR.
+# OCIDIFF_REQUIRE_SERVICES, OCIDIFF_SKIP_INSTALL=1 (never run apt-get or cargo install),
+# OCIDIFF_FUZZ_SECONDS, CARGO_TARGET_DIR.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -37,6 +42,8 @@ fi
 
 TOOLS=(
     go:golang-go
+    cc:gcc
+    curl:curl
     dockerd:docker.io
     docker:docker.io
     skopeo:skopeo
@@ -50,6 +57,10 @@ TOOLS=(
     chromium:chromium
     podman:podman
     rpm:rpm
+    rpmbuild:rpm
+    dpkg-deb:dpkg
+    flock:util-linux
+    setpriv:util-linux
     debootstrap:debootstrap
     hyperfine:hyperfine
     /usr/bin/time:time
@@ -90,9 +101,23 @@ install_tools() {
     fi
 }
 
+# cargo-fuzz, where a nightly toolchain can use it.
+install_cargo_fuzz() {
+    cargo +nightly --version >/dev/null 2>&1 || return 0
+    cargo +nightly fuzz --version >/dev/null 2>&1 && return 0
+    if [[ "${OCIDIFF_SKIP_INSTALL:-0}" == 1 ]]; then
+        warn "cargo-fuzz is missing; OCIDIFF_SKIP_INSTALL=1, not installing."
+        return
+    fi
+    echo "installing cargo-fuzz (cargo install --locked)"
+    cargo install --locked cargo-fuzz >/dev/null 2>&1 || warn "cargo install cargo-fuzz failed"
+}
+
 section "Tools"
 install_tools
+install_cargo_fuzz
 printf '%-8s %s\n' go "$( (command -v go >/dev/null && go version) || echo MISSING)"
+printf '%-8s %s\n' fuzz "$( (cargo +nightly fuzz --version 2>/dev/null) || echo 'MISSING (nightly or cargo-fuzz)')"
 for t in cargo rustc dockerd docker skopeo umoci buildah containerd chromium podman; do
     printf '%-8s %s\n' "$t" "$( (command -v "$t" >/dev/null && "$t" --version 2>/dev/null | head -n 1) || echo MISSING)"
 done
@@ -112,6 +137,31 @@ cargo clippy --all-targets "${LOCKED[@]}" -- -D warnings
 section "Build tests"
 cargo test --all "${LOCKED[@]}" --no-run
 
+# One line per skipped test (ocidiff_testkit::skip); the run's own, counted at the end.
+export OCIDIFF_SKIP_LOG="${OCIDIFF_TEST_STATE:-/tmp/ocidiff-test}/skips.log"
+mkdir -p "$(dirname "$OCIDIFF_SKIP_LOG")"
+: >"$OCIDIFF_SKIP_LOG"
+
+# Adds a skip of the script's own to the log (a failure under OCIDIFF_REQUIRE_SERVICES=1,
+# counted with the rest at the end).
+skip() {
+    echo "SKIP: scripts/test.sh: $*" | tee -a "$OCIDIFF_SKIP_LOG" >&2
+}
+
+# Prints every skip; under OCIDIFF_REQUIRE_SERVICES=1 any skip fails the run.
+report_skips() {
+    local skips
+    skips="$(sort -u "$OCIDIFF_SKIP_LOG" | grep -c . || true)"
+    section "Skipped: $skips"
+    if ((skips > 0)); then
+        warn "$skips check(s) were SKIPPED:" "$(sort -u "$OCIDIFF_SKIP_LOG")"
+        if [[ "${OCIDIFF_REQUIRE_SERVICES:-0}" == 1 ]]; then
+            echo "OCIDIFF_REQUIRE_SERVICES=1: a skip is a failure" >&2
+            return 1
+        fi
+    fi
+}
+
 section "Start services"
 # shellcheck source=scripts/services.sh
 source scripts/services.sh
@@ -120,6 +170,7 @@ cleanup() {
     trap - EXIT INT TERM
     section "Stop services"
     services_stop || true
+    report_skips || rc=$((rc == 0 ? 1 : rc))
     exit "$rc"
 }
 trap cleanup EXIT
@@ -137,13 +188,40 @@ cargo test --all "${LOCKED[@]}" --no-fail-fast 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e
 
-skips="$(grep -c '^SKIP:' "$log" || true)"
-if ((skips > 0)); then
-    warn "$skips real-tool check(s) were SKIPPED:" "$(grep '^SKIP:' "$log" | sort -u)"
-fi
 if ((rc != 0)); then
     echo "cargo test failed (exit $rc)" >&2
     exit "$rc"
+fi
+
+section "Fuzz targets"
+# Built with cargo-fuzz and each run for a fixed time; a crash fails the run and leaves its
+# input in fuzz/artifacts/<target>/, to be committed under fuzz/regressions/<target>/ with
+# the fix. Without nightly or cargo-fuzz the bodies ran only in `cargo test` (fuzz_targets).
+if cargo +nightly fuzz --version >/dev/null 2>&1; then
+    fuzz_seconds=${OCIDIFF_FUZZ_SECONDS:-15}
+    (
+        cd fuzz
+        cargo +nightly fuzz build
+        for target in $(cargo +nightly fuzz list); do
+            flog="$OCIDIFF_TEST_STATE/fuzz-$target.log"
+            corpora=("corpus/$target")
+            mkdir -p "corpus/$target"
+            if [[ -d regressions/$target ]]; then
+                corpora+=("regressions/$target")
+            fi
+            if ! cargo +nightly fuzz run "$target" "${corpora[@]}" -- \
+                -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 -print_final_stats=1 \
+                >"$flog" 2>&1; then
+                tail -n 60 "$flog" >&2
+                echo "fuzz target $target failed: commit its input from fuzz/artifacts/$target/" \
+                    "under fuzz/regressions/$target/ with the fix" >&2
+                exit 1
+            fi
+            echo "$target: $(grep -m1 '^stat::number_of_executed_units' "$flog") in ${fuzz_seconds}s"
+        done
+    )
+else
+    skip "fuzz: nightly or cargo-fuzz is missing; the targets ran only as bounded property tests"
 fi
 section "Benchmark smoke check"
 # Tiny inputs, each tool once: proves the benchmark still runs. Never a timing assertion; the

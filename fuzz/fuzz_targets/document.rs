@@ -1,10 +1,12 @@
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use ocidiff_core::model::Document;
+//! The body is shared with stable `cargo test` (`crates/ocidiff-core/tests/fuzz_targets.rs`).
 
-fuzz_target!(|data: &[u8]| {
-    let _ = Document::parse(data, None);
-    let _ = Document::parse(data, Some("application/vnd.oci.image.index.v1+json"));
-    let _ = Document::parse(data, Some("application/vnd.docker.distribution.manifest.v2+json"));
-});
+use libfuzzer_sys::fuzz_target;
+
+// Each target uses one of the bodies.
+#[allow(dead_code)]
+#[path = "../../crates/ocidiff-core/tests/fuzz_bodies/mod.rs"]
+mod fuzz_bodies;
+
+fuzz_target!(|data: &[u8]| fuzz_bodies::document(data));

@@ -10,7 +10,9 @@ use ocidiff_core::inspect::{InspectOptions, inspect};
 use ocidiff_core::layer::{self, EntryMeta, EntryType, Tree};
 use ocidiff_core::model::{Descriptor, Digest, Document};
 use ocidiff_core::reference::{DockerRef, ImageRef};
-use ocidiff_testkit::{Compression, Entry, ImageSpec, IndexSpec, Layer, TarFormat as KitFormat};
+use ocidiff_testkit::{
+    Compression, Entry, ImageSpec, IndexSpec, Layer, TarFormat as KitFormat, mutate,
+};
 use proptest::prelude::*;
 
 /// Limits small enough that every case ends fast.
@@ -26,10 +28,17 @@ fn small_limits() -> Limits {
     }
 }
 
+/// Walks `bytes` as a layer whose media type names the compression its magic bytes show, as
+/// an image's would: a gzip stream declared as a plain tar is refused before it is read.
 fn walk_bytes(bytes: Vec<u8>) -> Result<layer::Listing, layer::LayerError> {
     let digest = Digest::sha256_of(&bytes);
+    let media_type = match bytes.get(..4) {
+        Some([0x1f, 0x8b, ..]) => "application/vnd.oci.image.layer.v1.tar+gzip",
+        Some([0x28, 0xb5, 0x2f, 0xfd]) => "application/vnd.oci.image.layer.v1.tar+zstd",
+        _ => "application/vnd.oci.image.layer.v1.tar",
+    };
     let desc = Descriptor {
-        media_type: "application/vnd.oci.image.layer.v1.tar".into(),
+        media_type: media_type.into(),
         digest: digest.clone(),
         size: bytes.len() as u64,
         platform: None,
@@ -44,6 +53,9 @@ fn walk_bytes(bytes: Vec<u8>) -> Result<layer::Listing, layer::LayerError> {
         r.read_to_end(&mut sink).map(drop)
     })
 }
+
+/// The number of entries in [`seed_layer`].
+const SEED_ENTRIES: usize = 8;
 
 /// A valid layer to mutate: long names, PAX records, links, devices, in each header style.
 fn seed_layer(format: KitFormat, compression: Compression) -> Vec<u8> {
@@ -60,19 +72,6 @@ fn seed_layer(format: KitFormat, compression: Compression) -> Vec<u8> {
     .format(format)
     .compression(compression)
     .blob_bytes()
-}
-
-fn mutate(mut bytes: Vec<u8>, edits: &[(usize, u8)], cut: Option<usize>) -> Vec<u8> {
-    for &(at, value) in edits {
-        if !bytes.is_empty() {
-            let i = at % bytes.len();
-            bytes[i] = value;
-        }
-    }
-    if let Some(c) = cut {
-        bytes.truncate(c % (bytes.len() + 1));
-    }
-    bytes
 }
 
 fn kit_format() -> impl Strategy<Value = KitFormat> {
@@ -140,7 +139,12 @@ fn valid_documents() -> Vec<Vec<u8>> {
 proptest! {
     #[test]
     fn docker_refs_parse_or_fail_cleanly(input in "\\PC{0,80}") {
-        let _ = DockerRef::parse(&input);
+        match DockerRef::parse(&input) {
+            Ok(parsed) => {
+                prop_assert_eq!(DockerRef::parse(&parsed.to_string()), Ok(parsed));
+            }
+            Err(e) => prop_assert_eq!(e.input, input),
+        }
     }
 
     #[test]
@@ -162,10 +166,19 @@ proptest! {
             input.push_str("@sha256:");
             input.push_str(d);
         }
-        if let Ok(parsed) = DockerRef::parse(&input) {
-            let again = DockerRef::parse(&parsed.to_string());
-            prop_assert_eq!(again.as_ref().map(ToString::to_string), Ok(parsed.to_string()));
-        }
+        // Every generated reference is valid: each part comes back as it was written.
+        let parsed = DockerRef::parse(&input);
+        prop_assert!(parsed.is_ok(), "{:?}", parsed);
+        let parsed = parsed.unwrap();
+        let expected_tag = tag.or_else(|| digest.is_none().then(|| "latest".to_owned()));
+        prop_assert_eq!(&parsed.tag, &expected_tag);
+        prop_assert_eq!(
+            parsed.digest.as_ref().map(ToString::to_string),
+            digest.map(|d| format!("sha256:{d}"))
+        );
+        prop_assert!(parsed.name().ends_with(&path), "{} from {}", parsed.name(), input);
+        let again = DockerRef::parse(&parsed.to_string());
+        prop_assert_eq!(again, Ok(parsed));
     }
 
     #[test]
@@ -191,8 +204,16 @@ proptest! {
             "\\PC{0,30}",
         ]),
     ) {
-        let doc = mutate(valid_documents().swap_remove(which), &edits, cut);
-        let _ = Document::parse(&doc, declared.as_deref());
+        let valid = valid_documents().swap_remove(which);
+        let doc = mutate(valid.clone(), &edits, cut);
+        let parsed = Document::parse(&doc, declared.as_deref());
+        // Unchanged and undeclared: a manifest and an index read as such, a config is neither.
+        if doc == valid && declared.is_none() {
+            match (which, &parsed) {
+                (0, Ok(Document::Manifest(_))) | (2, Ok(Document::Index(_))) | (1, Err(_)) => {}
+                _ => prop_assert!(false, "document {} read as {:?}", which, parsed),
+            }
+        }
     }
 
     #[test]
@@ -207,9 +228,24 @@ proptest! {
         edits in prop::collection::vec((any::<usize>(), any::<u8>()), 0..6),
         cut in prop::option::of(any::<usize>()),
     ) {
-        let bytes = mutate(seed_layer(format, compression), &edits, cut);
-        if let Ok(listing) = walk_bytes(bytes) {
-            prop_assert!(listing.entries.len() as u64 <= small_limits().entries);
+        let seed = seed_layer(format, compression);
+        let bytes = mutate(seed.clone(), &edits, cut);
+        let digest = Digest::sha256_of(&bytes);
+        match walk_bytes(bytes.clone()) {
+            Ok(listing) => {
+                prop_assert!(listing.entries.len() as u64 <= small_limits().entries);
+                for (i, e) in listing.entries.iter().enumerate() {
+                    prop_assert_eq!(e.position, i);
+                }
+                if bytes == seed {
+                    prop_assert_eq!(listing.entries.len(), SEED_ENTRIES);
+                }
+            }
+            // An unchanged layer always reads; a refused one is named in the error.
+            Err(e) => {
+                prop_assert!(bytes != seed, "the seed layer is refused: {}", e);
+                prop_assert!(e.to_string().contains(&digest.to_string()), "{}", e);
+            }
         }
     }
 
@@ -232,9 +268,22 @@ proptest! {
             ..InspectOptions::default()
         };
         let found = inspect("layer.tar.gz", &lhs, &rhs, &opts);
-        // A look inside that hit a problem says so, and never calls the difference ignorable.
-        if found.note.is_some() {
-            prop_assert!(!found.only_ignorable);
+        let marked: Vec<bool> = found
+            .nested
+            .iter()
+            .flat_map(|n| n.fields.iter().map(|f| f.3))
+            .collect();
+        if lhs == rhs {
+            prop_assert!(found.nested.is_empty() && !found.only_ignorable, "{:?}", found);
+        }
+        // Nothing is ignorable unless an option says so.
+        if !semantic {
+            prop_assert!(!found.only_ignorable && !marked.contains(&true), "{:?}", found);
+        }
+        // "Only ignorable" means a complete look that found differences, each one ignorable.
+        if found.only_ignorable {
+            prop_assert!(found.note.is_none() && !marked.is_empty(), "{:?}", found);
+            prop_assert!(!marked.contains(&false), "{:?}", found);
         }
     }
 
@@ -260,9 +309,12 @@ proptest! {
                 .enumerate()
                 .map(|(p, (n, d))| EntryMeta { position: p, layer: i, ..meta(n.clone(), *d) })
                 .collect();
-            // A layer every runtime refuses (a file used as a directory) stops the image.
-            if tree.apply(i, listing(entries), &std::collections::HashSet::new()).is_err() {
-                return Ok(());
+            // A layer every runtime refuses (a file used as a directory) stops the image, at
+            // an entry of that layer.
+            if let Err(e) = tree.apply(i, listing(entries.clone()), &std::collections::HashSet::new()) {
+                prop_assert!(e.position < entries.len(), "{}", e);
+                prop_assert_eq!(&e.name, &entries[e.position].name);
+                break;
             }
         }
         for e in tree.listing() {

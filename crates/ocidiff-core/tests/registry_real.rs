@@ -2,13 +2,14 @@
 //! `scripts/registry.sh`: anonymous, basic auth, token auth with the test kit's token issuer),
 //! into which images are pushed with skopeo from OCI layouts made here.
 //!
-//! Skipped, loudly, when the registry or skopeo is not installed, unless
-//! `OCIDIFF_REQUIRE_SERVICES` is set, in which case that is a failure.
+//! Skipped (`ocidiff_testkit::skip`) when the registry or skopeo is not installed, a failure
+//! under `OCIDIFF_REQUIRE_SERVICES=1`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use ocidiff_testkit::registry::{TOKEN_PASS, TOKEN_USER, TestRegistries, missing_tools};
+use ocidiff_testkit::skip::skip;
 
 use ocidiff_core::model::{Digest, media};
 use ocidiff_core::reference::DockerRef;
@@ -17,18 +18,13 @@ use ocidiff_core::source::registry::{
 };
 use ocidiff_core::store::Store;
 
-/// The registries, or `None` (after saying so) when their tools are missing and
-/// `OCIDIFF_REQUIRE_SERVICES` is unset.
+/// The registries, or `None` when the test must skip (after saying so).
 fn registries() -> Option<TestRegistries> {
     let missing = missing_tools();
     if !missing.is_empty() {
-        assert!(
-            std::env::var_os("OCIDIFF_REQUIRE_SERVICES").is_none(),
-            "OCIDIFF_REQUIRE_SERVICES is set but these are not installed: {missing:?}"
-        );
-        eprintln!(
-            "SKIP: real-registry tests need {missing:?} (apt-get install docker-registry skopeo apache2-utils curl openssl)"
-        );
+        skip(&format!(
+            "needs {missing:?} (apt-get install docker-registry skopeo apache2-utils curl openssl)"
+        ));
         return None;
     }
     Some(TestRegistries::start().unwrap())

@@ -74,6 +74,8 @@ pub fn source_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("go/jsonread")
 }
 
+pub use crate::go::installed as go_installed;
+
 /// Builds the oracle into `out_dir`; the path of the binary.
 pub fn build(out_dir: &Path) -> Result<PathBuf, String> {
     crate::go::build(&source_dir(), "jsonread", out_dir)

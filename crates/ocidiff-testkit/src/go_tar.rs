@@ -75,7 +75,7 @@ pub fn source_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("go/tarread")
 }
 
-pub use crate::go::go;
+pub use crate::go::{go, installed as go_installed};
 
 /// Builds the oracle into `out_dir`; the path of the binary.
 pub fn build(out_dir: &Path) -> Result<PathBuf, String> {

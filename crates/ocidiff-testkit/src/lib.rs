@@ -16,6 +16,7 @@
 //! # std::fs::remove_dir_all(&dir).unwrap();
 //! ```
 
+pub mod debian;
 pub mod examples;
 mod go;
 pub mod go_json;
@@ -25,6 +26,7 @@ mod image;
 mod layer;
 mod raw;
 pub mod registry;
+pub mod skip;
 mod write;
 
 pub use image::{
@@ -55,4 +57,17 @@ pub fn noise(len: usize, seed: u64) -> Vec<u8> {
             x as u8
         })
         .collect()
+}
+
+/// `bytes` with each `(at, value)` edit written at `at` modulo the length, then cut to `cut`
+/// modulo the length plus one: how property tests make hostile inputs from valid ones.
+pub fn mutate(mut bytes: Vec<u8>, edits: &[(usize, u8)], cut: Option<usize>) -> Vec<u8> {
+    let len = bytes.len();
+    for &(at, value) in edits.iter().filter(|_| len > 0) {
+        bytes[at % len] = value;
+    }
+    if let Some(c) = cut {
+        bytes.truncate(c % (len + 1));
+    }
+    bytes
 }

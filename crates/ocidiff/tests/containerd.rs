@@ -2,11 +2,10 @@
 //! `scripts/containerd.sh` with its own root, state and socket; images are imported with
 //! `ctr images import` from archives built here with `ocidiff-testkit`.
 //!
-//! Without containerd (or root) the tests print `SKIP: ...` and pass, unless
-//! `OCIDIFF_REQUIRE_SERVICES=1`, when they fail.
+//! Without containerd (or root) the tests skip (`ocidiff_testkit::skip`), a failure under
+//! `OCIDIFF_REQUIRE_SERVICES=1`.
 
 use std::fs::Permissions;
-use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::os::unix::net::UnixListener;
 use std::process::Command;
@@ -21,7 +20,7 @@ use predicates::prelude::*;
 
 mod common;
 
-use common::{Containerd, have, is_root};
+use common::{Containerd, have, is_root, skip};
 
 /// What these tests add to the shared containerd.
 impl Containerd {
@@ -69,8 +68,7 @@ fn import_hello(ctd: &Containerd) {
 
 #[test]
 fn two_containerd_images_differ_where_they_were_built_to() {
-    let Some(ctd) = Containerd::start("two_containerd_images_differ_where_they_were_built_to")
-    else {
+    let Some(ctd) = Containerd::start() else {
         return;
     };
     import_hello(&ctd);
@@ -89,7 +87,7 @@ fn two_containerd_images_differ_where_they_were_built_to() {
 
 #[test]
 fn containerd_image_equals_its_oci_layout_semantically() {
-    let Some(ctd) = Containerd::start("containerd_image_equals_its_oci_layout_semantically") else {
+    let Some(ctd) = Containerd::start() else {
         return;
     };
     import_hello(&ctd);
@@ -113,7 +111,7 @@ fn containerd_image_equals_its_oci_layout_semantically() {
 
 #[test]
 fn unknown_image_and_namespace_are_named() {
-    let Some(ctd) = Containerd::start("unknown_image_and_namespace_are_named") else {
+    let Some(ctd) = Containerd::start() else {
         return;
     };
     import_hello(&ctd);
@@ -163,8 +161,7 @@ fn two_platforms() -> IndexSpec {
 
 #[test]
 fn a_platform_containerd_did_not_import_is_reported_as_such() {
-    let Some(ctd) = Containerd::start("a_platform_containerd_did_not_import_is_reported_as_such")
-    else {
+    let Some(ctd) = Containerd::start() else {
         return;
     };
     let archive = ctd.path("multi.tar");
@@ -218,36 +215,35 @@ fn a_platform_containerd_did_not_import_is_reported_as_such() {
         .stderr(predicate::str::contains("platform linux/arm64"));
 }
 
+/// A socket ocidiff may not use, as containerd's is to anyone but root: mode 0600 and owned by
+/// root, with ocidiff run as user nobody (through `setpriv`) when the test runs as root, who may
+/// use any socket; mode 0000 when it does not, which denies even the socket's owner.
 #[test]
 fn a_forbidden_socket_says_so() {
-    let bin = assert_cmd::cargo::cargo_bin("ocidiff");
-    let nobody = || {
-        let mut cmd = Command::new("setpriv");
-        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(&bin);
-        cmd
-    };
-    let usable = is_root()
-        && have("setpriv")
-        && nobody()
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-    if !usable {
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIP: containerd::a_forbidden_socket_says_so: needs root, setpriv, and a test \
-             binary that user nobody may run"
-        );
-        return;
-    }
-    // A socket only root may use, as containerd's is, in a directory anyone may enter.
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), Permissions::from_mode(0o755)).unwrap();
     let socket = dir.path().join("containerd.sock");
     let _listener = UnixListener::bind(&socket).unwrap();
-    std::fs::set_permissions(&socket, Permissions::from_mode(0o600)).unwrap();
-    let out = nobody()
+    let mut ocidiff = if is_root() {
+        if !have("setpriv") {
+            return skip("setpriv is not installed (apt-get install util-linux)");
+        }
+        std::fs::set_permissions(&socket, Permissions::from_mode(0o600)).unwrap();
+        // The test's own copy of the binary, where nobody may run it: the target dir may be
+        // under a home nobody can enter.
+        let bin = dir.path().join("ocidiff");
+        std::fs::copy(assert_cmd::cargo::cargo_bin("ocidiff"), &bin).unwrap();
+        std::fs::set_permissions(&bin, Permissions::from_mode(0o755)).unwrap();
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(bin)
+            .current_dir(dir.path());
+        cmd
+    } else {
+        std::fs::set_permissions(&socket, Permissions::from_mode(0o000)).unwrap();
+        Command::new(assert_cmd::cargo::cargo_bin("ocidiff"))
+    };
+    let out = ocidiff
         .args(["diff", "--containerd-address"])
         .arg(&socket)
         .args(["containerd://a:1", "containerd://b:1"])

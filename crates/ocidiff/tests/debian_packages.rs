@@ -2,27 +2,17 @@
 //! (debootstrap), packed by umoci and changed by dpkg itself, as a rebuild a week later would be;
 //! and on an Alpine-like image whose apk database the test writes.
 //!
-//! The Debian test prints `SKIP:` and passes where debootstrap, umoci, dpkg or Debian's mirror
-//! is missing: CI must not fail for lack of network.
+//! The Debian test skips (`ocidiff_testkit::skip`) where debootstrap, umoci, dpkg or Debian's
+//! mirror is missing, a failure under `OCIDIFF_REQUIRE_SERVICES=1`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use assert_cmd::cargo::CommandCargoExt;
+use ocidiff_testkit::debian;
+use ocidiff_testkit::skip::{on_path, skip};
 use ocidiff_testkit::{Entry, ImageSpec, Layer, write_oci_dir};
 use serde_json::Value;
-
-/// The cache the packages unit test (`ocidiff-core/src/packages/tests.rs`) also uses, so one
-/// debootstrap run (≈ 2 minutes, ≈ 200 MB) serves both.
-const CACHE: &str = "/tmp/ocidiff-debootstrap";
-
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
 
 /// Runs `cmd`, returning whether it succeeded; its output goes to stderr for a failing test.
 fn run(cmd: &mut Command) -> bool {
@@ -35,36 +25,6 @@ fn run(cmd: &mut Command) -> bool {
         );
     }
     out.status.success()
-}
-
-/// The cached Debian root, made under an exclusive `flock` so that test processes running at
-/// once wait for one debootstrap instead of each starting their own.
-fn debian_root() -> Option<PathBuf> {
-    let root = Path::new(CACHE).join("bookworm");
-    if root.join("var/lib/dpkg/status").is_file() {
-        return Some(root);
-    }
-    if !have("debootstrap") || !have("flock") {
-        println!("SKIP: debootstrap or flock is not installed");
-        return None;
-    }
-    std::fs::create_dir_all(CACHE).expect("cache dir");
-    let script = "test -f bookworm/var/lib/dpkg/status && exit 0; \
-        rm -rf bookworm.partial.lock && \
-        timeout 600 debootstrap --variant=minbase bookworm bookworm.partial.lock \
-            http://deb.debian.org/debian >log.txt 2>&1 && \
-        mv -T bookworm.partial.lock bookworm; rm -rf bookworm.partial.lock";
-    let made = Command::new("flock")
-        .current_dir(CACHE)
-        .args(["bookworm.lock", "sh", "-c", script])
-        .status()
-        .is_ok_and(|s| s.success());
-    if made && root.join("var/lib/dpkg/status").is_file() {
-        Some(root)
-    } else {
-        println!("SKIP: debootstrap of bookworm failed (no network to deb.debian.org?)");
-        None
-    }
 }
 
 /// Unpacks `layout:base` into a fresh bundle, lets `edit` change its root filesystem, and
@@ -142,13 +102,13 @@ fn finding<'a>(report: &'a Value, kind: &str, name: &str) -> &'a Value {
 /// both by dpkg itself.
 #[test]
 fn real_debian_rebuild_classes_each_difference() {
-    for tool in ["umoci", "dpkg", "dpkg-deb"] {
-        if !have(tool) {
-            println!("SKIP: {tool} is not installed");
-            return;
-        }
+    if let Some(tool) = ["umoci", "dpkg", "dpkg-deb"]
+        .into_iter()
+        .find(|t| !on_path(t))
+    {
+        return skip(&format!("{tool} is not installed"));
     }
-    let Some(root) = debian_root() else {
+    let Some(root) = debian::bookworm_root() else {
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");

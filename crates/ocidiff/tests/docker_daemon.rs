@@ -4,12 +4,12 @@
 //!
 //! Needs a docker daemon (`DOCKER_HOST`, as exported by `scripts/services.sh`), busybox and
 //! skopeo; the Podman cases need `podman` (run here with private vfs storage). Without them the
-//! tests print `SKIP: ...` and pass, unless `OCIDIFF_REQUIRE_SERVICES=1`, when they fail.
+//! tests skip (`ocidiff_testkit::skip`), a failure under `OCIDIFF_REQUIRE_SERVICES=1`.
 //! Every run of ocidiff gets its own store (`OCIDIFF_STORE`).
 
 mod common;
 
-use common::{busybox_rootfs, docker, loud, run, services_required, tool_works};
+use common::{busybox_rootfs, docker, run, skip, tool_works};
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -24,14 +24,13 @@ enum State<T> {
     Broken(String),
 }
 
-fn ready<'a, T>(state: &'a State<T>, test: &str) -> Option<&'a T> {
+fn ready<T>(state: &State<T>) -> Option<&T> {
     match state {
         State::Ready(fx) => Some(fx),
-        State::Unavailable(why) if !services_required() => {
-            loud(&format!("SKIP: docker_daemon::{test}: {why}"));
+        State::Unavailable(why) => {
+            skip(why);
             None
         }
-        State::Unavailable(why) => panic!("{why} (and OCIDIFF_REQUIRE_SERVICES=1)"),
         State::Broken(why) => panic!("building the fixtures failed: {why}"),
     }
 }
@@ -74,9 +73,9 @@ struct Docker {
     oci: PathBuf,
 }
 
-fn docker_fixtures(test: &str) -> Option<&'static Docker> {
+fn docker_fixtures() -> Option<&'static Docker> {
     static STATE: OnceLock<State<Docker>> = OnceLock::new();
-    ready(STATE.get_or_init(build_docker), test)
+    ready(STATE.get_or_init(build_docker))
 }
 
 fn build_docker() -> State<Docker> {
@@ -231,9 +230,7 @@ fn expect_only_stamp(out: &Outcome, what: &str) {
 
 #[test]
 fn docker_rebuilds_differ_in_the_stamp_and_what_a_rebuild_changes() {
-    let Some(fx) =
-        docker_fixtures("docker_rebuilds_differ_in_the_stamp_and_what_a_rebuild_changes")
-    else {
+    let Some(fx) = docker_fixtures() else {
         return;
     };
     let store = store("rebuilds");
@@ -266,7 +263,7 @@ fn docker_rebuilds_differ_in_the_stamp_and_what_a_rebuild_changes() {
 
 #[test]
 fn docker_image_equals_its_docker_save_and_oci_copies() {
-    let Some(fx) = docker_fixtures("docker_image_equals_its_docker_save_and_oci_copies") else {
+    let Some(fx) = docker_fixtures() else {
         return;
     };
     let store = store("copies");
@@ -281,7 +278,7 @@ fn docker_image_equals_its_docker_save_and_oci_copies() {
 
 #[test]
 fn docker_missing_image_is_exit_2_with_a_clear_message() {
-    let Some(fx) = docker_fixtures("docker_missing_image_is_exit_2_with_a_clear_message") else {
+    let Some(fx) = docker_fixtures() else {
         return;
     };
     let store = store("missing");
@@ -316,7 +313,7 @@ fn docker_missing_image_is_exit_2_with_a_clear_message() {
 
 #[test]
 fn docker_image_read_twice_is_exported_once() {
-    let Some(fx) = docker_fixtures("docker_image_read_twice_is_exported_once") else {
+    let Some(fx) = docker_fixtures() else {
         return;
     };
     let store = store("once");
@@ -361,9 +358,9 @@ impl Podman {
     }
 }
 
-fn podman_fixtures(test: &str) -> Option<&'static Podman> {
+fn podman_fixtures() -> Option<&'static Podman> {
     static STATE: OnceLock<State<Podman>> = OnceLock::new();
-    ready(STATE.get_or_init(build_podman), test)
+    ready(STATE.get_or_init(build_podman))
 }
 
 fn build_podman() -> State<Podman> {
@@ -421,7 +418,7 @@ const PODMAN_UNSET: [&str; 2] = ["CONTAINER_HOST", "XDG_RUNTIME_DIR"];
 
 #[test]
 fn podman_images_read_through_podman_save() {
-    let Some(fx) = podman_fixtures("podman_images_read_through_podman_save") else {
+    let Some(fx) = podman_fixtures() else {
         return;
     };
     let store = store("podman-save");
@@ -466,7 +463,7 @@ impl Drop for Service {
 
 #[test]
 fn podman_images_read_through_its_api_service() {
-    let Some(fx) = podman_fixtures("podman_images_read_through_its_api_service") else {
+    let Some(fx) = podman_fixtures() else {
         return;
     };
     let sock = base_dir().join("podman").join("api.sock");

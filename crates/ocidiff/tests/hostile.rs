@@ -1,14 +1,17 @@
 //! Hostile images through the `ocidiff` binary, each generated here with its documented outcome:
 //! a reported difference (exit 1) or one clear line of error (exit 2). Every run also checks
 //! that nothing panicked, that nothing changed outside `--report-dir` (the sandbox is listed and
-//! hashed before and after), that the report dir holds only regular files and directories, and
-//! that the run ended in bounded time.
+//! hashed before and after), that no file named for the sandbox appeared next to it, at `/` or
+//! in the working directory, that the sandbox's `secret` (which links in images point at) was
+//! not read into the output or the report, that the report dir holds only regular files and
+//! directories, and that the run ended in bounded time.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
+use ocidiff_testkit::skip::skip;
 use ocidiff_testkit::{
     Compression, Entry, ImageSpec, Layer, RawLayer, RawTar, compress, sha256_digest,
     write_index_json, write_layout_blobs, write_oci_archive, write_oci_dir, write_raw_oci_dir,
@@ -24,6 +27,8 @@ struct Sandbox {
     dir: tempfile::TempDir,
     /// Unique text that names written by an escaping entry would contain.
     token: String,
+    /// The content of `secret`, which no run may show.
+    secret: String,
     runs: std::cell::Cell<usize>,
 }
 
@@ -61,17 +66,19 @@ impl Sandbox {
             .prefix("ocidiff-hostile-")
             .tempdir()
             .unwrap();
-        std::fs::write(dir.path().join("secret"), "secret\n").unwrap();
-        std::fs::create_dir(dir.path().join("out")).unwrap();
         let token = dir
             .path()
             .file_name()
             .unwrap()
             .to_string_lossy()
             .into_owned();
+        let secret = format!("secret of {token}\n");
+        std::fs::write(dir.path().join("secret"), &secret).unwrap();
+        std::fs::create_dir(dir.path().join("out")).unwrap();
         Sandbox {
             dir,
             token,
+            secret,
             runs: std::cell::Cell::new(0),
         }
     }
@@ -113,7 +120,8 @@ impl Sandbox {
     fn diff(&self, args: &[&str]) -> Run {
         self.runs.set(self.runs.get() + 1);
         let before = snapshot(self.path(), &self.report_dir());
-        let parent_before = names_with(self.path().parent().unwrap(), &self.token);
+        let around = self.around();
+        let around_before: Vec<_> = around.iter().map(|d| names_with(d, &self.token)).collect();
         let start = Instant::now();
         let report_dir = self.report_dir();
         let out = Command::cargo_bin("ocidiff")
@@ -142,13 +150,56 @@ impl Sandbox {
             before,
             "something outside the report dir changed"
         );
-        assert_eq!(
-            names_with(self.path().parent().unwrap(), &self.token),
-            parent_before,
-            "something was written next to the sandbox"
-        );
+        for (dir, names) in around.iter().zip(around_before) {
+            assert_eq!(
+                names_with(dir, &self.token),
+                names,
+                "something was written in {}",
+                dir.display()
+            );
+        }
         assert_only_files_and_dirs(&report_dir);
+        self.assert_secret_unread(&run, &report_dir);
         run
+    }
+
+    /// Where an escaping write would land: next to the sandbox, `/` (where enough `..` lead),
+    /// and the working directory.
+    fn around(&self) -> Vec<PathBuf> {
+        vec![
+            self.path().parent().unwrap().to_owned(),
+            PathBuf::from("/"),
+            std::env::current_dir().unwrap(),
+        ]
+    }
+
+    /// Neither `secret`'s content nor its digest (what a link followed out of the image would
+    /// show) is in the output or in any file of the report dir.
+    fn assert_secret_unread(&self, run: &Run, report_dir: &Path) {
+        let digest = sha256_digest(self.secret.as_bytes());
+        let needles = [self.secret.trim_end(), &digest[7..]];
+        let mut texts = vec![("stdout".to_owned(), run.stdout.clone())];
+        texts.push(("stderr".to_owned(), run.stderr.clone()));
+        if report_dir.exists() {
+            let mut stack = vec![report_dir.to_owned()];
+            while let Some(dir) = stack.pop() {
+                for entry in std::fs::read_dir(&dir).unwrap() {
+                    let path = entry.unwrap().path();
+                    if path.is_dir() {
+                        stack.push(path);
+                    } else {
+                        let bytes = std::fs::read(&path).unwrap();
+                        let text = String::from_utf8_lossy(&bytes).into_owned();
+                        texts.push((path.display().to_string(), text));
+                    }
+                }
+            }
+        }
+        for (what, text) in texts {
+            for needle in needles {
+                assert!(!text.contains(needle), "the sandbox's secret is in {what}");
+            }
+        }
     }
 }
 
@@ -275,9 +326,17 @@ fn a_file_longer_than_its_stream_is_an_error() {
     let huge = RawTar::new()
         .entry(b"lies", b'0', 1 << 40, b"short")
         .finish();
-    for (name, bytes) in [("short", short), ("huge", huge)] {
+    for (name, bytes, needle) in [
+        (
+            "short",
+            short,
+            "the archive ends inside the entry at byte 1024",
+        ),
+        ("huge", huge, "the archive ends inside the entry at byte 0"),
+    ] {
         let hostile = sb.raw(name, &[RawLayer::tar(bytes)]);
-        sb.diff(&[&sb.plain(), &hostile]).error(&["layer sha256:"]);
+        sb.diff(&[&sb.plain(), &hostile])
+            .error(&["layer sha256:", needle]);
     }
 }
 
@@ -347,12 +406,7 @@ fn a_long_name_bomb_is_refused_before_it_is_read_into_memory() {
 /// code, stderr and peak RSS in MB; `None` when `/usr/bin/time` is missing.
 fn peak_rss(args: &[&str]) -> Option<(Option<i32>, String, u64)> {
     if !Path::new("/usr/bin/time").exists() {
-        let why = "/usr/bin/time is missing (apt-get install time)";
-        assert!(
-            std::env::var_os("OCIDIFF_REQUIRE_SERVICES").is_none_or(|v| v != "1"),
-            "{why}"
-        );
-        eprintln!("SKIP: hostile::peak_rss: {why}");
+        skip("/usr/bin/time is missing (apt-get install time)");
         return None;
     }
     let out = std::process::Command::new("/usr/bin/time")
@@ -512,7 +566,7 @@ fn malformed_and_huge_json_are_errors() {
     write_oci_dir(&bad, &[("", ImageSpec::new().into())]).unwrap();
     write_index_json(&bad, b"{\"schemaVersion\": 2, \"manifests\": [").unwrap();
     sb.diff(&[&plain, bad.to_str().unwrap()])
-        .error(&["index.json"]);
+        .error(&["index.json: malformed JSON"]);
 
     // A 10 GiB index.json (sparse on disk) is refused without reading it.
     let huge = sb.path().join("huge-index");
@@ -578,7 +632,8 @@ fn nested_indexes_and_self_reference_are_bounded() {
         &serde_json::to_vec(&json!({"schemaVersion": 2, "manifests": [below]})).unwrap(),
     )
     .unwrap();
-    sb.diff(&[&plain, deep.to_str().unwrap()]).error(&["index"]);
+    sb.diff(&[&plain, deep.to_str().unwrap()])
+        .error(&["is nested more than 8 indexes deep"]);
 
     // An index naming itself can only do so with a digest its content does not have.
     let selfref = sb.path().join("selfref");
@@ -689,9 +744,10 @@ fn missing_blob_is_an_error() {
 fn same_digest_blobs_are_verified_on_both_sides() {
     let spec = ImageSpec::new().layer(tar_layer(vec![Entry::file("etc/passwd", "root:x:0:0\n")]));
     let built = spec.build();
-    for (what, hex, position) in [
-        ("layer", built.layers[0].hex().to_owned(), 600),
-        ("config", built.config.hex().to_owned(), 2),
+    // A layer and a config, each changed on the right side only.
+    for (hex, position) in [
+        (built.layers[0].hex().to_owned(), 600),
+        (built.config.hex().to_owned(), 2),
     ] {
         let sb = Sandbox::new();
         let lhs = sb.image("lhs", spec.clone());
@@ -701,10 +757,10 @@ fn same_digest_blobs_are_verified_on_both_sides() {
         bytes[position] ^= 1;
         std::fs::write(&blob, bytes).unwrap();
         sb.diff(&[&lhs, &rhs])
-            .error(&[&hex, "does not match its digest"]);
+            .error(&["input 1", &hex, "does not match its digest"]);
         // Either way round.
-        let run = sb.diff(&[&rhs, &lhs]);
-        assert_eq!(run.code, Some(2), "{what}: {}", run.stderr);
+        sb.diff(&[&rhs, &lhs])
+            .error(&["input 0", &hex, "does not match its digest"]);
     }
 }
 
@@ -780,11 +836,18 @@ fn truncated_archives_and_streams_are_errors() {
     write_oci_archive(&archive, &[("", spec.clone().into())]).unwrap();
     let bytes = std::fs::read(&archive).unwrap();
     // Halfway, inside the last member's data (`oci-layout`), inside the first header.
-    for cut in [bytes.len() / 2, bytes.len() - 1024 - 512 + 10, 300] {
+    for (cut, needle) in [
+        (bytes.len() / 2, "past the end of the archive"),
+        (
+            bytes.len() - 1024 - 512 + 10,
+            "member \"oci-layout\" ends at byte",
+        ),
+        (300, "not a readable tar archive"),
+    ] {
         let cut_path = sb.path().join(format!("cut-{cut}.tar"));
         std::fs::write(&cut_path, &bytes[..cut]).unwrap();
         sb.diff(&[&plain, &format!("oci-archive:{}", cut_path.display())])
-            .error(&[]);
+            .error(&[needle]);
     }
     // A gzip layer cut short, whose descriptor names the short bytes (so the digest holds).
     let blob = spec.build().layers[0].bytes.clone();
@@ -795,7 +858,8 @@ fn truncated_archives_and_streams_are_errors() {
             blob[..blob.len() / 2].to_vec(),
         )],
     );
-    sb.diff(&[&plain, &cut]).error(&["layer sha256:"]);
+    sb.diff(&[&plain, &cut])
+        .error(&["layer sha256:", "incomplete deflate stream"]);
     // A tar without its end-of-archive marker is read to its end: only the marker is missing.
     let unterminated = sb.raw(
         "unterminated",
@@ -820,15 +884,30 @@ fn a_layer_holding_itself_is_just_a_file() {
 fn oci_archive_members_escaping_are_not_followed() {
     let sb = Sandbox::new();
     let (bytes, _) = ocidiff_testkit::oci_archive_bytes(&[("", ImageSpec::new().into())]);
-    // Append a member that tries to replace index.json with a link out of the archive.
-    let mut tar = bytes[..bytes.len() - 1024].to_vec();
-    tar.extend_from_slice(
-        &RawTar::new()
-            .link(b"index.json", b'2', b"../../../../etc/passwd")
-            .finish(),
-    );
-    let path = sb.path().join("escape.tar");
-    std::fs::write(&path, tar).unwrap();
-    let run = sb.diff(&[&sb.plain(), &format!("oci-archive:{}", path.display())]);
-    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    let secret = sb.path().join("secret").display().to_string();
+    // A member that tries to replace index.json with a link to the sandbox's secret (next to
+    // the archive), or to a file of the host; symbolic and hard.
+    for (i, (kind, target, why)) in [
+        (b'2', "../secret", "points outside it"),
+        (b'2', secret.as_str(), "points outside it"),
+        (b'1', "../secret", "is not in the archive"),
+        (b'2', "../../../../etc/passwd", "points outside it"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut tar = bytes[..bytes.len() - 1024].to_vec();
+        tar.extend_from_slice(
+            &RawTar::new()
+                .link(b"index.json", kind, target.as_bytes())
+                .finish(),
+        );
+        let path = sb.path().join(format!("escape-{i}.tar"));
+        std::fs::write(&path, tar).unwrap();
+        sb.diff(&[&sb.plain(), &format!("oci-archive:{}", path.display())])
+            .error(&[
+                "member \"index.json\" is a link that leads nowhere in the archive",
+                &format!("{target:?} {why}"),
+            ]);
+    }
 }

@@ -5,8 +5,8 @@
 //! large group whose rows are kept out of the DOM until needed, and a screenshot is kept in
 //! `$CARGO_TARGET_TMPDIR/html_browser/`.
 //!
-//! Without chromium the tests print `SKIP: ...` and pass, unless `OCIDIFF_REQUIRE_SERVICES=1`,
-//! when they fail.
+//! Without chromium the tests skip (`ocidiff_testkit::skip`), a failure under
+//! `OCIDIFF_REQUIRE_SERVICES=1`.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -19,6 +19,7 @@ use ocidiff_core::finding::{
 };
 use ocidiff_core::normalize::Rules;
 use ocidiff_core::report::html::write_html;
+use ocidiff_testkit::skip::skip;
 use ocidiff_testkit::{Entry, ImageSpec, Layer, write_oci_dir};
 use serde_json::json;
 
@@ -26,30 +27,15 @@ use serde_json::json;
 const FILES: usize = 3000;
 const HOSTILE: &str = "<script>alert(1)</script>\"'.txt";
 
-fn services_required() -> bool {
-    std::env::var_os("OCIDIFF_REQUIRE_SERVICES").is_some_and(|v| v == "1")
-}
-
-/// Writes past libtest's output capture, so that a skip is seen even when the test passes.
-fn loud(msg: &str) {
-    let _ = writeln!(std::io::stderr(), "{msg}");
-}
-
 /// The chromium binary, or `None` when the test must skip (after saying so).
-fn chromium(test: &str) -> Option<PathBuf> {
+fn chromium() -> Option<PathBuf> {
     let found = ["chromium", "chromium-browser"].iter().find_map(|name| {
         std::env::split_paths(&std::env::var_os("PATH")?)
             .map(|dir| dir.join(name))
             .find(|p| p.is_file())
     });
     if found.is_none() {
-        assert!(
-            !services_required(),
-            "chromium is not installed (and OCIDIFF_REQUIRE_SERVICES=1): apt-get install chromium"
-        );
-        loud(&format!(
-            "SKIP: html_browser::{test}: chromium is not installed (apt-get install chromium)"
-        ));
+        skip("chromium is not installed (apt-get install chromium)");
     }
     found
 }
@@ -161,7 +147,12 @@ fn screenshot(chromium: &Path, dir: &Path, page: &Path, fragment: &str, name: &s
         png.display(),
         bytes.len()
     );
-    loud(&format!("html_browser: screenshot in {}", png.display()));
+    // Past libtest's capture: where to look, even when the test passes.
+    let _ = writeln!(
+        std::io::stderr(),
+        "html_browser: screenshot in {}",
+        png.display()
+    );
     png
 }
 
@@ -198,7 +189,7 @@ fn image(side: &str) -> ImageSpec {
 
 #[test]
 fn cli_report_of_thousands_of_rows() {
-    let Some(chromium) = chromium("cli_report_of_thousands_of_rows") else {
+    let Some(chromium) = chromium() else {
         return;
     };
     let dir = out_dir("cli");
@@ -414,7 +405,7 @@ fn detailed_report() -> Report {
 
 #[test]
 fn details_and_hostile_values() {
-    let Some(chromium) = chromium("details_and_hostile_values") else {
+    let Some(chromium) = chromium() else {
         return;
     };
     let dir = out_dir("details");

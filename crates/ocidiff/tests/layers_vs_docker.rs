@@ -5,11 +5,11 @@
 //! result depends on the runtime, or refuse the image where Docker refuses it.
 //!
 //! Needs a docker daemon (`DOCKER_HOST`, as exported by `scripts/services.sh`). Without one the
-//! test says SKIP and passes, unless `OCIDIFF_REQUIRE_SERVICES=1`, when it fails.
+//! test skips (`ocidiff_testkit::skip`), a failure under `OCIDIFF_REQUIRE_SERVICES=1`.
 
 mod common;
 
-use common::{docker, loud, run, services_required, tool_works};
+use common::{docker, run, skip, tool_works};
 
 use std::path::{Path, PathBuf};
 
@@ -364,10 +364,7 @@ fn ocidiff_sees_what_docker_unpacks() {
             "no docker daemon answers (DOCKER_HOST={:?}); start one with scripts/services.sh start",
             std::env::var("DOCKER_HOST").unwrap_or_default()
         );
-        if services_required() {
-            panic!("{why} (and OCIDIFF_REQUIRE_SERVICES=1)");
-        }
-        loud(&format!("SKIP: layers_vs_docker: {why}"));
+        skip(&why);
         return;
     }
     let root = work_dir();

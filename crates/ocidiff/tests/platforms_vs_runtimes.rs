@@ -9,8 +9,8 @@
 //! allowed; running another image than ocidiff compared never is.
 //!
 //! Needs containerd, skopeo and the registry (`docker-registry`) and a docker daemon
-//! (`DOCKER_HOST`, from `scripts/services.sh`); without them the test says SKIP and passes,
-//! unless `OCIDIFF_REQUIRE_SERVICES=1`.
+//! (`DOCKER_HOST`, from `scripts/services.sh`); without them the test skips
+//! (`ocidiff_testkit::skip`), a failure under `OCIDIFF_REQUIRE_SERVICES=1`.
 
 mod common;
 
@@ -20,7 +20,7 @@ use std::path::Path;
 use std::process::Command;
 
 use assert_cmd::Command as BinCommand;
-use common::{Containerd, docker, loud, services_required, tool_works};
+use common::{Containerd, docker, skip, tool_works};
 use ocidiff_testkit::registry::{TestRegistries, missing_tools};
 use ocidiff_testkit::{
     Blob, BuiltIndex, Entry, EntryKind, ImageSpec, IndexEntry, IndexSpec, Layer, write_oci_archive,
@@ -307,7 +307,6 @@ fn push_raw(reg: &str, name: &str, index: &BuiltIndex, tag: &str) {
 
 #[test]
 fn ocidiff_compares_the_image_runtimes_run() {
-    let test = "platforms_vs_runtimes";
     let missing = missing_tools();
     let docker_up = tool_works(docker().arg("info"));
     if !missing.is_empty() || !docker_up {
@@ -315,14 +314,10 @@ fn ocidiff_compares_the_image_runtimes_run() {
             "needs {missing:?} and a docker daemon (DOCKER_HOST={:?}; scripts/services.sh start)",
             std::env::var("DOCKER_HOST").unwrap_or_default()
         );
-        assert!(
-            !services_required(),
-            "{why} (and OCIDIFF_REQUIRE_SERVICES=1)"
-        );
-        loud(&format!("SKIP: {test}: {why}"));
+        skip(&why);
         return;
     }
-    let Some(ctd) = Containerd::start(test) else {
+    let Some(ctd) = Containerd::start() else {
         return;
     };
     let regs = TestRegistries::start().unwrap();

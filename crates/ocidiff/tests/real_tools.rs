@@ -1,14 +1,15 @@
-//! End to end against real tools: images built twice by docker's classic builder (and by
-//! buildah when it works), exported by `docker save` and by skopeo, then compared by the
+//! End to end against real tools: images built twice by docker's classic builder and by
+//! buildah, exported by `docker save` and by skopeo, then compared by the
 //! `ocidiff` binary. Each build writes a random `/build-stamp`, so the two builds differ in that
 //! file for real and otherwise only in what a rebuild always changes (timestamps, IDs).
 //!
 //! Needs a docker daemon (`DOCKER_HOST`, as exported by `scripts/services.sh`) and skopeo. Without
-//! them the tests print `SKIP: ...` and pass, unless `OCIDIFF_REQUIRE_SERVICES=1`, when they fail.
+//! them the tests skip (`ocidiff_testkit::skip`), a failure under `OCIDIFF_REQUIRE_SERVICES=1`;
+//! a tool that is there and fails is always a failure.
 
 mod common;
 
-use common::{busybox_rootfs, docker, loud, run, services_required, tool_works};
+use common::{busybox_rootfs, docker, have, run, skip, tool_works};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -26,8 +27,9 @@ struct Fixtures {
     oci_dir: PathBuf,
     /// skopeo's OCI archive of build a.
     oci_archive_a: PathBuf,
-    /// buildah's builds of the same Dockerfile, as docker archives; `Err` says why not.
-    buildah: Result<[PathBuf; 2], String>,
+    /// buildah's builds of the same Dockerfile, as docker archives; `None` when buildah is not
+    /// installed, `Err` when it failed.
+    buildah: Result<Option<[PathBuf; 2]>, String>,
 }
 
 enum State {
@@ -39,15 +41,14 @@ enum State {
 }
 
 /// The fixtures, or `None` when the test must skip (after saying so).
-fn fixtures(test: &str) -> Option<&'static Fixtures> {
+fn fixtures() -> Option<&'static Fixtures> {
     static STATE: OnceLock<State> = OnceLock::new();
     match STATE.get_or_init(build_fixtures) {
         State::Ready(fx) => Some(fx),
-        State::Unavailable(why) if !services_required() => {
-            loud(&format!("SKIP: real_tools::{test}: {why}"));
+        State::Unavailable(why) => {
+            skip(why);
             None
         }
-        State::Unavailable(why) => panic!("{why} (and OCIDIFF_REQUIRE_SERVICES=1)"),
         State::Broken(why) => panic!("building the real-tool fixtures failed: {why}"),
     }
 }
@@ -145,9 +146,6 @@ fn build_with_docker(base: &str, images: &[String; 2]) -> Result<Fixtures, Strin
     ))?;
 
     let buildah = build_with_buildah(&dir, base, &ctx);
-    if let Err(why) = &buildah {
-        loud(&format!("SKIP: real_tools buildah cases: {why}"));
-    }
     Ok(Fixtures {
         docker_a,
         docker_b,
@@ -167,9 +165,9 @@ fn import_busybox_base(dir: &Path, base: &str) -> Result<(), String> {
 /// Builds the same Dockerfile with buildah in its own storage under `dir`, from the docker
 /// base (brought over as an OCI archive, since buildah cannot be pointed at our daemon's
 /// socket).
-fn build_with_buildah(dir: &Path, base: &str, ctx: &Path) -> Result<[PathBuf; 2], String> {
-    if !tool_works(Command::new("buildah").arg("--version")) {
-        return Err("buildah is not installed".into());
+fn build_with_buildah(dir: &Path, base: &str, ctx: &Path) -> Result<Option<[PathBuf; 2]>, String> {
+    if !have("buildah") {
+        return Ok(None);
     }
     let storage = dir.join("buildah");
     let buildah = || {
@@ -217,7 +215,7 @@ fn build_with_buildah(dir: &Path, base: &str, ctx: &Path) -> Result<[PathBuf; 2]
     let [a, b]: [PathBuf; 2] = out
         .try_into()
         .map_err(|_| "two builds make two archives".to_string())?;
-    Ok([a, b])
+    Ok(Some([a, b]))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -298,7 +296,7 @@ fn expect_only_stamp(out: &Outcome, what: &str) {
 
 #[test]
 fn fixtures_build() {
-    let Some(fx) = fixtures("fixtures_build") else {
+    let Some(fx) = fixtures() else {
         return;
     };
     for tar in [&fx.docker_a, &fx.docker_b, &fx.oci_archive_a] {
@@ -325,7 +323,7 @@ fn fixtures_build() {
 
 #[test]
 fn rebuilt_docker_images_differ_in_build_stamp() {
-    let Some(fx) = fixtures("rebuilt_docker_images_differ_in_build_stamp") else {
+    let Some(fx) = fixtures() else {
         return;
     };
     let out = ocidiff(&[
@@ -343,7 +341,7 @@ fn rebuilt_docker_images_differ_in_build_stamp() {
 
 #[test]
 fn semantic_diff_of_rebuilds_is_only_the_build_stamp() {
-    let Some(fx) = fixtures("semantic_diff_of_rebuilds_is_only_the_build_stamp") else {
+    let Some(fx) = fixtures() else {
         return;
     };
     let out = ocidiff(&[
@@ -359,7 +357,7 @@ fn semantic_diff_of_rebuilds_is_only_the_build_stamp() {
 
 #[test]
 fn an_archive_equals_itself() {
-    let Some(fx) = fixtures("an_archive_equals_itself") else {
+    let Some(fx) = fixtures() else {
         return;
     };
     let a = arg("docker-archive", &fx.docker_a);
@@ -370,7 +368,7 @@ fn an_archive_equals_itself() {
 
 #[test]
 fn semantic_same_image_in_other_storage_formats() {
-    let Some(fx) = fixtures("semantic_same_image_in_other_storage_formats") else {
+    let Some(fx) = fixtures() else {
         return;
     };
     let docker_a = arg("docker-archive", &fx.docker_a);
@@ -382,7 +380,7 @@ fn semantic_same_image_in_other_storage_formats() {
 
 #[test]
 fn semantic_rebuilds_differ_across_storage_formats() {
-    let Some(fx) = fixtures("semantic_rebuilds_differ_across_storage_formats") else {
+    let Some(fx) = fixtures() else {
         return;
     };
     let out = ocidiff(&[
@@ -397,7 +395,7 @@ fn semantic_rebuilds_differ_across_storage_formats() {
 
 #[test]
 fn report_file_names_the_build_stamp() {
-    let Some(fx) = fixtures("report_file_names_the_build_stamp") else {
+    let Some(fx) = fixtures() else {
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
@@ -425,12 +423,13 @@ fn report_file_names_the_build_stamp() {
 
 #[test]
 fn buildah_rebuilds_differ_only_in_build_stamp() {
-    let Some(fx) = fixtures("buildah_rebuilds_differ_only_in_build_stamp") else {
+    let Some(fx) = fixtures() else {
         return;
     };
-    let Ok([a, b]) = &fx.buildah else {
-        // Said once, when the fixtures were built.
-        return;
+    let [a, b] = match &fx.buildah {
+        Ok(Some(archives)) => archives,
+        Ok(None) => return skip("buildah is not installed (apt-get install buildah)"),
+        Err(why) => panic!("buildah failed: {why}"),
     };
     let a = arg("docker-archive", a);
     ocidiff(&["diff", &a, &a]).expect_code(0, "buildah a vs a");

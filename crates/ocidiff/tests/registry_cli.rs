@@ -3,36 +3,28 @@
 //! `load`, `rm`, `info`, platforms and credentials. Images are built by the test kit and pushed
 //! with skopeo; every test has its own `--store`.
 //!
-//! Without `docker-registry`, skopeo and friends the tests print `SKIP: ...` and pass, unless
-//! `OCIDIFF_REQUIRE_SERVICES=1`, when they fail.
+//! Without `docker-registry`, skopeo and friends the tests skip (`ocidiff_testkit::skip`), a
+//! failure under `OCIDIFF_REQUIRE_SERVICES=1`.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use ocidiff_testkit::registry::{TOKEN_PASS, TOKEN_USER, TestRegistries, missing_tools, push};
+use ocidiff_testkit::skip::skip;
 use ocidiff_testkit::{
     DockerArchiveForm, Entry, ImageSpec, IndexSpec, Layer, Root, write_docker_archive,
     write_oci_archive, write_oci_dir,
 };
 use tempfile::TempDir;
 
-fn services_required() -> bool {
-    std::env::var_os("OCIDIFF_REQUIRE_SERVICES").is_some_and(|v| v == "1")
-}
-
-/// Running registries and a work dir, or `None` (after saying so, past libtest's capture).
-fn setup(test: &str) -> Option<(TestRegistries, TempDir)> {
+/// Running registries and a work dir, or `None` when the test must skip (after saying so).
+fn setup() -> Option<(TestRegistries, TempDir)> {
     let missing = missing_tools();
     if !missing.is_empty() {
         let why = format!(
             "needs {missing:?} (apt-get install docker-registry skopeo apache2-utils curl openssl)"
         );
-        assert!(
-            !services_required(),
-            "{why} (and OCIDIFF_REQUIRE_SERVICES=1)"
-        );
-        let _ = writeln!(std::io::stderr(), "SKIP: registry_cli::{test}: {why}");
+        skip(&why);
         return None;
     }
     let regs = TestRegistries::start().unwrap();
@@ -105,7 +97,7 @@ fn blob_count(store: &Path) -> u64 {
 
 #[test]
 fn diff_by_tag_and_digest_and_pull_policies() {
-    let Some((regs, work)) = setup("diff_by_tag_and_digest_and_pull_policies") else {
+    let Some((regs, work)) = setup() else {
         return;
     };
     let w = work.path();
@@ -168,7 +160,7 @@ fn diff_by_tag_and_digest_and_pull_policies() {
 /// first, unverified); a plain-HTTP one still works (the other tests).
 #[test]
 fn loopback_registry_over_tls() {
-    let Some((regs, work)) = setup("loopback_registry_over_tls") else {
+    let Some((regs, work)) = setup() else {
         return;
     };
     let w = work.path();
@@ -191,7 +183,7 @@ fn loopback_registry_over_tls() {
 /// naming the flag that raises the bound; at the default scale the same image pulls.
 #[test]
 fn max_scale_bounds_pulls() {
-    let Some((regs, work)) = setup("max_scale_bounds_pulls") else {
+    let Some((regs, work)) = setup() else {
         return;
     };
     let w = work.path();
@@ -230,7 +222,7 @@ fn redact(text: &str, reg: &str) -> String {
 
 #[test]
 fn pull_images_rm_info() {
-    let Some((regs, work)) = setup("pull_images_rm_info") else {
+    let Some((regs, work)) = setup() else {
         return;
     };
     let w = work.path();
@@ -266,7 +258,7 @@ fn pull_images_rm_info() {
 
 #[test]
 fn load_archives_from_file_and_stdin() {
-    let Some((_regs, work)) = setup("load_archives_from_file_and_stdin") else {
+    let Some((_regs, work)) = setup() else {
         return;
     };
     let w = work.path();
@@ -298,7 +290,7 @@ fn load_archives_from_file_and_stdin() {
 
 #[test]
 fn multi_platform_index() {
-    let Some((regs, work)) = setup("multi_platform_index") else {
+    let Some((regs, work)) = setup() else {
         return;
     };
     let w = work.path();
@@ -341,7 +333,7 @@ fn multi_platform_index() {
 
 #[test]
 fn credentials() {
-    let Some((regs, work)) = setup("credentials") else {
+    let Some((regs, work)) = setup() else {
         return;
     };
     let w = work.path();

@@ -3,8 +3,8 @@
 //! reading it (exit 2, no report), and an `ocidiff pull` killed halfway leaves the store
 //! usable, holding no partial or unverified blob under a digest's name.
 //!
-//! Skipped, loudly, when the registry or skopeo is not installed, unless
-//! `OCIDIFF_REQUIRE_SERVICES` is set, in which case that is a failure.
+//! Skipped (`ocidiff_testkit::skip`) when the registry or skopeo is not installed, a failure
+//! under `OCIDIFF_REQUIRE_SERVICES=1`.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -16,18 +16,17 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use ocidiff_testkit::registry::{TestRegistries, missing_tools, push as skopeo_push};
+use ocidiff_testkit::skip::skip;
 use ocidiff_testkit::{Entry, ImageSpec, Layer, write_oci_dir};
 
-/// The test registries (`scripts/registry.sh` through the test kit), or `None` after saying
-/// why, or a failure when `OCIDIFF_REQUIRE_SERVICES` is set.
+/// The test registries (`scripts/registry.sh` through the test kit), or `None` when the test
+/// must skip (after saying so).
 fn registries() -> Option<TestRegistries> {
     let missing = missing_tools();
     if !missing.is_empty() {
-        assert!(
-            std::env::var_os("OCIDIFF_REQUIRE_SERVICES").is_none(),
-            "OCIDIFF_REQUIRE_SERVICES is set but these are not installed: {missing:?}"
-        );
-        eprintln!("SKIP: registry fault tests need {missing:?}");
+        skip(&format!(
+            "needs {missing:?} (apt-get install docker-registry skopeo apache2-utils curl openssl)"
+        ));
         return None;
     }
     Some(TestRegistries::start().unwrap())

@@ -1,6 +1,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use ocidiff_testkit::skip::{on_path, skip};
+
 use super::*;
 
 fn files(entries: &[(&str, &[u8])]) -> BTreeMap<String, Vec<u8>> {
@@ -773,42 +775,9 @@ fn wanted_files(root: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
-/// A real Debian root filesystem, made once and cached under /tmp; `None` (and a SKIP line)
-/// where debootstrap or Debian's mirror is not available.
-fn debian_root() -> Option<std::path::PathBuf> {
-    let cache = Path::new("/tmp/ocidiff-debootstrap");
-    let root = cache.join("bookworm");
-    if root.join("var/lib/dpkg/status").is_file() {
-        return Some(root);
-    }
-    let partial = cache.join(format!("bookworm.partial.{}", std::process::id()));
-    let made = std::fs::create_dir_all(cache).is_ok()
-        && std::process::Command::new("timeout")
-            .args(["600", "debootstrap", "--variant=minbase", "bookworm"])
-            .arg(&partial)
-            .arg("http://deb.debian.org/debian")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-    if made {
-        // Another test process may have won the race: its tree is as good as ours.
-        let _ = std::fs::rename(&partial, &root);
-    }
-    let _ = std::fs::remove_dir_all(&partial);
-    if root.join("var/lib/dpkg/status").is_file() {
-        Some(root)
-    } else {
-        eprintln!(
-            "SKIP real_debian_root: debootstrap of bookworm failed or is unavailable (no network?)"
-        );
-        None
-    }
-}
-
 #[test]
 fn real_debian_root() {
-    let Some(root) = debian_root() else {
+    let Some(root) = ocidiff_testkit::debian::bookworm_root() else {
         return;
     };
     let files = wanted_files(&root);
@@ -878,17 +847,27 @@ fn rpm_sqlite_in_wal_mode_reads_the_wal() {
     assert!(without_wal.packages.is_empty());
 }
 
-fn run(cmd: &mut std::process::Command) -> bool {
-    cmd.stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+/// Runs `cmd`; a failure quotes it and its output.
+fn run(cmd: &mut std::process::Command) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A database written by rpm itself (Debian's `rpm` package), to check the header parser on
 /// rpm's own output rather than only on blobs this file builds.
 #[test]
 fn real_rpm_database() {
+    if !(on_path("rpm") && on_path("rpmbuild")) {
+        return skip("rpm and rpmbuild are not installed (apt-get install rpm)");
+    }
     let dir = tempfile::tempdir().expect("temp dir");
     let top = dir.path().join("top");
     let root = dir.path().join("root");
@@ -912,19 +891,13 @@ fn real_rpm_database() {
         cmd
     };
     let rpm_file = top.join("RPMS/noarch/hello-ocidiff-1.2-3.noarch.rpm");
-    let made = run(std::process::Command::new("rpmbuild")
+    run(std::process::Command::new("rpmbuild")
         .arg("--define")
         .arg(format!("_topdir {}", top.display()))
         .arg("-bb")
-        .arg(&spec))
-        && run(&mut rpm(&["--initdb"]))
-        && run(rpm(&["-i", "--nodeps", "--noscripts", "--justdb"]).arg(&rpm_file));
-    if !made {
-        eprintln!(
-            "SKIP real_rpm_database: rpm and rpmbuild (Debian package `rpm`) are not installed"
-        );
-        return;
-    }
+        .arg(&spec));
+    run(&mut rpm(&["--initdb"]));
+    run(rpm(&["-i", "--nodeps", "--noscripts", "--justdb"]).arg(&rpm_file));
     let set = read(&wanted_files(&root));
     assert!(set.notes.is_empty(), "{:?}", set.notes);
     let hello = find(&set, "hello-ocidiff");

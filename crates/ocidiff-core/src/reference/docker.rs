@@ -74,9 +74,6 @@ impl DockerRef {
         if name.is_empty() {
             return Err(err("the repository name is empty"));
         }
-        if name.len() > MAX_NAME_LEN {
-            return Err(err("the repository name is longer than 255 characters"));
-        }
         let (registry, path) = split_registry(name);
         if let Some(registry) = registry {
             check_registry(registry).map_err(err)?;
@@ -100,6 +97,13 @@ impl DockerRef {
         } else {
             path.to_owned()
         };
+        // Measured in full, as Docker measures it (`docker.io/library/…`): a name short enough
+        // only as written would print as one that does not parse.
+        if registry.len() + 1 + repository.len() > MAX_NAME_LEN {
+            return Err(err(
+                "the repository name, with its registry, is longer than 255 characters",
+            ));
+        }
         let tag = match (tag, &digest) {
             (Some(t), _) => Some(t.to_owned()),
             (None, None) => Some("latest".to_owned()),
@@ -382,6 +386,22 @@ mod tests {
         let r = DockerRef::parse("alpine:3").unwrap();
         assert_eq!(r.reference(), "3");
         assert_eq!(r.name(), "docker.io/library/alpine");
+    }
+
+    /// Docker limits `docker.io/library/…` in full to 255 characters, not the name as typed.
+    #[test]
+    fn the_name_is_measured_with_its_registry() {
+        let fits = "a".repeat(255 - "docker.io/library/".len());
+        assert_eq!(DockerRef::parse(&fits).unwrap().name().len(), 255);
+        let over = format!("{fits}a");
+        let e = DockerRef::parse(&over).unwrap_err();
+        assert!(e.reason.contains("longer than 255"), "{e}");
+        let nested = format!("ns/{}", "a".repeat(255 - "docker.io/ns/".len()));
+        assert!(DockerRef::parse(&nested).is_ok());
+        assert!(DockerRef::parse(&format!("{nested}a")).is_err());
+        let host = format!("h.io/{}", "a".repeat(250));
+        assert!(DockerRef::parse(&host).is_ok());
+        assert!(DockerRef::parse(&format!("{host}a")).is_err());
     }
 
     #[test]

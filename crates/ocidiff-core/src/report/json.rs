@@ -93,6 +93,115 @@ pub(crate) mod tests {
         validate(&report_schema(), &instance).unwrap();
     }
 
+    /// A report written by hand, not by the types the schema comes from: two identical
+    /// images, no finding.
+    fn hand_written_report() -> Value {
+        serde_json::json!({
+            "schema_version": 1,
+            "tool": { "name": "ocidiff", "version": "0.1.0" },
+            "inputs": [
+                { "reference": "oci:a", "transport": "oci", "digest": null },
+                { "reference": "docker://b:1", "transport": "docker",
+                  "digest": "sha256:084fed08b978af4d7d196a7446a86b58009e636b611db16211b65a9aadff29c5" }
+            ],
+            "rules": {
+                "ignore_history": true,
+                "ignore_file_order": true,
+                "ignore_file_mode_redundant_bits": true,
+                "ignore_file_timestamps": true,
+                "ignore_image_timestamps": true,
+                "ignore_image_name": true,
+                "ignore_tar_format": true,
+                "treat_canonical_paths_equal": true,
+                "ignore_storage_format": true,
+                "flatten": false,
+                "packages": false
+            },
+            "ignore_paths": ["var/log/**"],
+            "comparisons": [],
+            "findings": [],
+            "summary": { "differences": 0, "by_kind": {} },
+            "verdict": {
+                "outcome": "identical",
+                "counted": 0,
+                "set_aside": 0,
+                "counted_by_class": {},
+                "set_aside_by_class": {}
+            }
+        })
+    }
+
+    #[test]
+    fn hand_written_reports_against_the_schema() {
+        let schema = report_schema();
+        validate(&schema, &hand_written_report()).unwrap();
+        // Each a hand-written report with one thing wrong, found at a JSON pointer.
+        let broken: &[(&str, Option<Value>)] = &[
+            ("/verdict", None),
+            ("/findings", None),
+            ("/verdict/outcome", None),
+            ("/inputs/0/reference", None),
+            ("/rules/flatten", None),
+            ("/schema_version", Some("1".into())),
+            ("/inputs", Some("oci:a".into())),
+            ("/rules/packages", Some("no".into())),
+            ("/summary/differences", Some((-1).into())),
+            ("/verdict/counted", Some(1.5.into())),
+            ("/verdict/outcome", Some("equal".into())),
+            ("/verdict/outcome", Some("maybe".into())),
+            ("/verdict/outcome", Some(Value::Null)),
+        ];
+        for (pointer, value) in broken {
+            let mut report = hand_written_report();
+            let (parent, key) = pointer.rsplit_once('/').unwrap();
+            let parent = report.pointer_mut(parent).unwrap();
+            match (value, parent) {
+                (Some(v), parent) => *parent.pointer_mut(&format!("/{key}")).unwrap() = v.clone(),
+                (None, Value::Object(map)) => {
+                    map.remove(key).unwrap();
+                }
+                (None, _) => unreachable!("{pointer} is not in an object"),
+            }
+            assert!(
+                validate(&schema, &report).is_err(),
+                "accepted with {pointer} = {value:?}"
+            );
+        }
+        // Findings written by hand: one that is right, then each with one thing wrong.
+        let finding = serde_json::json!({
+            "kind": "file", "location": "manifests-0/layers-0", "name": "etc/hostname",
+            "fields": [{ "field": "digest", "lhs": "sha256:1", "rhs": "sha256:2",
+                         "class": "content", "counted": true }],
+            "class": "content", "counted": true, "explanation": "the content differs; counted"
+        });
+        let with = |f: Value| {
+            let mut report = hand_written_report();
+            report["findings"] = Value::Array(vec![f]);
+            report
+        };
+        validate(&schema, &with(finding.clone())).unwrap();
+        for (field, value) in [
+            ("kind", "blob".into()),
+            ("class", "whatever".into()),
+            ("counted", "yes".into()),
+            ("fields", "digest".into()),
+            ("name", Value::Null),
+        ] {
+            let mut f = finding.clone();
+            f[field] = value;
+            assert!(
+                validate(&schema, &with(f)).is_err(),
+                "finding accepted with {field}"
+            );
+        }
+        let mut f = finding;
+        f.as_object_mut().unwrap().remove("class");
+        assert!(
+            validate(&schema, &with(f)).is_err(),
+            "finding accepted without class"
+        );
+    }
+
     #[test]
     fn schema_rejects_broken_reports() {
         let mut instance: Value = serde_json::from_str(&json_of(&sample_report())).unwrap();

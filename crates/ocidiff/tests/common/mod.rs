@@ -1,22 +1,13 @@
-//! What the tests against real tools share: running commands, and skipping loudly (or failing,
-//! when `OCIDIFF_REQUIRE_SERVICES=1`) when a tool is missing.
+//! What the tests against real tools share: running commands, and the test kit's skip (a
+//! failure when `OCIDIFF_REQUIRE_SERVICES=1`) when a tool is missing.
 
 // Each test binary includes this module and uses a part of it.
 #![allow(dead_code)]
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Whether missing services are failures rather than skips (CI sets it).
-pub fn services_required() -> bool {
-    std::env::var_os("OCIDIFF_REQUIRE_SERVICES").is_some_and(|v| v == "1")
-}
-
-/// Writes past libtest's output capture, so that a skip is seen even when the test passes.
-pub fn loud(msg: &str) {
-    let _ = writeln!(std::io::stderr(), "{msg}");
-}
+pub use ocidiff_testkit::skip::{on_path as have, skip};
 
 /// Runs a command and returns its stdout, or an error quoting the command and its output.
 pub fn run(cmd: &mut Command) -> Result<String, String> {
@@ -70,10 +61,6 @@ pub fn busybox_rootfs(dir: &Path, applets: &[&str]) -> Result<PathBuf, String> {
     Ok(tar)
 }
 
-pub fn have(program: &str) -> bool {
-    tool_works(Command::new("sh").args(["-c", &format!("command -v {program}")]))
-}
-
 pub fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
@@ -89,9 +76,9 @@ pub struct Containerd {
 }
 
 impl Containerd {
-    /// Starts one, or says why not and returns `None` (a failure under
+    /// Starts one, or skips the test and returns `None` (a failure under
     /// `OCIDIFF_REQUIRE_SERVICES=1`).
-    pub fn start(test: &str) -> Option<Containerd> {
+    pub fn start() -> Option<Containerd> {
         let why = if !have("containerd") || !have("ctr") {
             Some("containerd is not installed (apt-get install containerd)")
         } else if !is_root() {
@@ -100,11 +87,7 @@ impl Containerd {
             None
         };
         if let Some(why) = why {
-            assert!(
-                !services_required(),
-                "{why} (and OCIDIFF_REQUIRE_SERVICES=1)"
-            );
-            loud(&format!("SKIP: {test}: {why}"));
+            skip(why);
             return None;
         }
         // Short: the socket path must fit a unix socket's 108 bytes.
