@@ -14,7 +14,8 @@
 #
 # Environment: OCIDIFF_TEST_STATE (service state dir, default /tmp/ocidiff-test),
 # OCIDIFF_REQUIRE_SERVICES, OCIDIFF_SKIP_INSTALL=1 (never run apt-get or cargo install),
-# OCIDIFF_FUZZ_SECONDS, CARGO_TARGET_DIR.
+# OCIDIFF_FUZZ_SECONDS, CARGO_TARGET_DIR; OCIDIFF_MUTANTS_BASE, OCIDIFF_MUTANTS_MAX and
+# OCIDIFF_MUTANTS_IN_PLACE for the mutation testing of changed lines (scripts/mutants.sh).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -223,6 +224,11 @@ if cargo +nightly fuzz --version >/dev/null 2>&1; then
 else
     skip "fuzz: nightly or cargo-fuzz is missing; the targets ran only as bounded property tests"
 fi
+section "Mutation testing of the lines this change touches"
+# cargo-mutants on the comparison rules and engine (.cargo/mutants.toml), limited to the lines
+# changed since the last commit's first parent and to OCIDIFF_MUTANTS_MAX mutants; a mutant
+# the tests do not catch fails the run. The full run and its record: docs/mutants.md.
+scripts/mutants.sh --in-diff "${OCIDIFF_MUTANTS_BASE:-HEAD^1}"
 section "Benchmark smoke check"
 # Tiny inputs, each tool once: proves the benchmark still runs. Never a timing assertion; the
 # full run (scripts/bench.sh) is documented in BENCHMARKS.md.

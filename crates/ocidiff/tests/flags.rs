@@ -280,3 +280,61 @@ fn ignore_path_sets_aside_the_files_it_matches_and_only_those() {
         );
     }
 }
+
+#[test]
+fn flatten_and_packages_alone_still_compare_digests() {
+    // Neither ignores anything: the digests that differ with a timestamp still count.
+    let dir = tempfile::tempdir().unwrap();
+    let lhs = dir.path().join("lhs");
+    let rhs = dir.path().join("rhs");
+    let mut touched = base();
+    touched[2] = Entry::file("etc/motd", "hello\n").mtime(1_800_000_000);
+    write_oci_dir(&lhs, &[("t", files(base()).into())]).unwrap();
+    write_oci_dir(&rhs, &[("t", files(touched).into())]).unwrap();
+    for option in ["--flatten", "--packages"] {
+        let run = diff(&lhs, &rhs, &[option]);
+        assert_eq!(run.code, Some(1), "{option}\n{}", run.table);
+        assert!(
+            has_row(&run.table, ("Desc", "manifests-0/config")),
+            "{option}\n{}",
+            run.table
+        );
+    }
+}
+
+#[test]
+fn a_path_set_aside_says_why_in_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let lhs = dir.path().join("lhs");
+    let rhs = dir.path().join("rhs");
+    let report = dir.path().join("report.json");
+    let mut changed = base();
+    changed[2] = Entry::file("etc/motd", "hello again\n");
+    write_oci_dir(&lhs, &[("t", files(base()).into())]).unwrap();
+    write_oci_dir(&rhs, &[("t", files(changed).into())]).unwrap();
+    let report_arg = report.to_str().unwrap();
+    let run = diff(
+        &lhs,
+        &rhs,
+        &[
+            "--semantic",
+            "--ignore-path",
+            "/etc/motd",
+            "--report-file",
+            report_arg,
+        ],
+    );
+    assert_eq!(run.code, Some(0));
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let motd = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "etc/motd")
+        .unwrap();
+    assert_eq!(motd["class"], "ignored-path");
+    assert_eq!(
+        motd["explanation"],
+        "the path matches --ignore-path; set aside as asked"
+    );
+}

@@ -13,11 +13,6 @@ pub fn refresh(f: &mut Finding) {
     f.refresh();
 }
 
-/// The sentence a reviewer reads next to a finding.
-pub fn explain(class: Class, counted: bool) -> String {
-    class.explain(counted)
-}
-
 /// The class of a differing JSON value at `path` of a document of `kind`.
 pub fn json_class(kind: Kind, path: &str, counted: bool) -> Class {
     let annotation = path.strip_prefix(".annotations");
@@ -99,6 +94,18 @@ mod tests {
 
     #[test]
     fn json_paths_are_classed() {
+        assert_eq!(
+            json_class(
+                Kind::Manifest,
+                ".annotations[\"org.opencontainers.image.created\"]",
+                true
+            ),
+            Class::Timestamp
+        );
+        assert_eq!(
+            json_class(Kind::Index, ".annotations.org.example", true),
+            Class::Annotation
+        );
         assert_eq!(
             json_class(Kind::Config, ".created", false),
             Class::Timestamp

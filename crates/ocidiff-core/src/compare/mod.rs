@@ -723,7 +723,7 @@ impl<'a> Engine<'a> {
                 }
                 classify::refresh(f);
                 f.class = Class::IgnoredPath;
-                f.explanation = classify::explain(Class::IgnoredPath, false);
+                f.explanation = Class::IgnoredPath.explain(false);
             }
         }
     }
