@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use assert_cmd::Command as BinCommand;
-use common::{Containerd, docker, have, loud, run, services_required, tool_works};
+use common::{Containerd, docker, have, run, skip, tool_works};
 use ocidiff_testkit::{
     BuiltImage, DockerArchiveForm, Entry, ImageSpec, Layer, MediaStyle, oci_archive_bytes,
     sha256_digest, write_docker_archive,
@@ -381,11 +381,11 @@ fn docker_loads(file: &Path, tag: &str) -> Option<String> {
     let _ = docker().args(["rmi", "-f", tag]).output();
     let loaded = docker().arg("load").arg("-i").arg(file).output().unwrap();
     if !loaded.status.success() {
-        loud(&format!(
+        eprintln!(
             "docker load {}: {}",
             file.display(),
             String::from_utf8_lossy(&loaded.stderr).trim()
-        ));
+        );
         return None;
     }
     let id = docker()
@@ -411,11 +411,11 @@ fn containerd_imports(
         .output()
         .unwrap();
     if !imported.status.success() {
-        loud(&format!(
+        eprintln!(
             "ctr import {}: {}",
             file.display(),
             String::from_utf8_lossy(&imported.stderr).trim()
-        ));
+        );
         return None;
     }
     let listed = run(ctd.ctr(namespace).args(["images", "ls"])).unwrap();
@@ -432,7 +432,6 @@ fn containerd_imports(
 
 #[test]
 fn ocidiff_reads_archives_as_the_runtimes_load_them() {
-    let test = "archives_vs_runtimes";
     let work = tempfile::tempdir().unwrap();
     let store = work.path().join("store");
     let (a, b) = (spec("A").build(), spec("B").build());
@@ -471,14 +470,10 @@ fn ocidiff_reads_archives_as_the_runtimes_load_them() {
             "needs a docker daemon (DOCKER_HOST={:?}; scripts/services.sh start)",
             std::env::var("DOCKER_HOST").unwrap_or_default()
         );
-        assert!(
-            !services_required(),
-            "{why} (and OCIDIFF_REQUIRE_SERVICES=1)"
-        );
-        loud(&format!("SKIP: {test} (runtime half): {why}"));
+        skip(&format!("the runtime half {why}"));
         return;
     }
-    let Some(ctd) = Containerd::start(test) else {
+    let Some(ctd) = Containerd::start() else {
         return;
     };
     for case in &cases {
@@ -538,7 +533,6 @@ fn ocidiff_reads_archives_as_the_runtimes_load_them() {
 /// `ctr import` leaves the name on the last; ocidiff says the name is ambiguous and lists both.
 #[test]
 fn a_ref_name_on_two_images_is_ambiguous_as_the_runtimes_disagree() {
-    let test = "archives_vs_runtimes (ref name)";
     let work = tempfile::tempdir().unwrap();
     let file = work.path().join("twice.tar");
     let (bytes, roots) = oci_archive_bytes(&[("v1", spec("A").into()), ("v1", spec("B").into())]);
@@ -561,11 +555,7 @@ fn a_ref_name_on_two_images_is_ambiguous_as_the_runtimes_disagree() {
     );
 
     if !have("skopeo") {
-        assert!(
-            !services_required(),
-            "skopeo is not installed (and OCIDIFF_REQUIRE_SERVICES=1)"
-        );
-        loud(&format!("SKIP: {test}: skopeo is not installed"));
+        skip("skopeo is not installed");
         return;
     }
     let raw = Command::new("skopeo")
@@ -583,7 +573,7 @@ fn a_ref_name_on_two_images_is_ambiguous_as_the_runtimes_disagree() {
         roots[0],
         "skopeo reads the first"
     );
-    let Some(ctd) = Containerd::start(test) else {
+    let Some(ctd) = Containerd::start() else {
         return;
     };
     ctd.import("twice", &file, &["--base-name", "twice"]);

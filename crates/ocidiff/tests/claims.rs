@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{Containerd, docker, loud, run, services_required, tool_works};
+use common::{Containerd, docker, run, skip, tool_works};
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -696,17 +696,13 @@ fn percent_decode(s: &str) -> String {
 // Registries
 
 /// Running registries and a work dir, or `None` (after saying so, past libtest's capture).
-fn registries(test: &str) -> Option<(TestRegistries, tempfile::TempDir)> {
+fn registries() -> Option<(TestRegistries, tempfile::TempDir)> {
     let missing = missing_tools();
     if !missing.is_empty() {
         let why = format!(
             "needs {missing:?} (apt-get install docker-registry skopeo apache2-utils curl openssl)"
         );
-        assert!(
-            !services_required(),
-            "{why} (and OCIDIFF_REQUIRE_SERVICES=1)"
-        );
-        loud(&format!("SKIP: claims::{test}: {why}"));
+        skip(&why);
         return None;
     }
     Some((
@@ -739,9 +735,7 @@ fn blob_path(store: &Path, digest: &str) -> PathBuf {
 /// with the registry gone.
 #[test]
 fn store_flag_and_variable_hold_what_is_pulled_for_the_next_run() {
-    let Some((regs, work)) =
-        registries("store_flag_and_variable_hold_what_is_pulled_for_the_next_run")
-    else {
+    let Some((regs, work)) = registries() else {
         return;
     };
     let w = work.path();
@@ -821,7 +815,7 @@ fn forward(ip: std::net::IpAddr, target: String) -> String {
 /// the flag and read with it; at 127.0.0.1 it needs no flag.
 #[test]
 fn insecure_registry_reaches_plain_http_off_loopback() {
-    let Some((regs, work)) = registries("insecure_registry_reaches_plain_http_off_loopback") else {
+    let Some((regs, work)) = registries() else {
         return;
     };
     let w = work.path();
@@ -830,13 +824,7 @@ fn insecure_registry_reaches_plain_http_off_loopback() {
     push_hello(w, &reg, "2");
     let Some(ip) = non_loopback_address() else {
         let why = "this machine has no non-loopback IPv4 address";
-        assert!(
-            !services_required(),
-            "{why} (and OCIDIFF_REQUIRE_SERVICES=1)"
-        );
-        loud(&format!(
-            "SKIP: claims::insecure_registry_reaches_plain_http_off_loopback: {why}"
-        ));
+        skip(why);
         return;
     };
     let remote = forward(ip, reg.clone());
@@ -873,21 +861,16 @@ fn insecure_registry_reaches_plain_http_off_loopback() {
 /// with `docker push` and out of dockerd with `docker save`.
 #[test]
 fn a_docker_save_tarball_equals_its_registry_copy() {
-    const TEST: &str = "a_docker_save_tarball_equals_its_registry_copy";
     if !tool_works(docker().arg("info")) {
         let why = format!(
             "no docker daemon answers (DOCKER_HOST={:?}); start one with scripts/services.sh \
              start and source its env file",
             std::env::var("DOCKER_HOST").unwrap_or_default()
         );
-        assert!(
-            !services_required(),
-            "{why} (and OCIDIFF_REQUIRE_SERVICES=1)"
-        );
-        loud(&format!("SKIP: claims::{TEST}: {why}"));
+        skip(&why);
         return;
     }
-    let Some((regs, work)) = registries(TEST) else {
+    let Some((regs, work)) = registries() else {
         return;
     };
     let w = work.path();
@@ -937,9 +920,7 @@ fn a_docker_save_tarball_equals_its_registry_copy() {
 /// checked against a real containerd.
 #[test]
 fn containerd_sha256_reference_names_the_image_by_its_target() {
-    let Some(ctd) =
-        Containerd::start("claims::containerd_sha256_reference_names_the_image_by_its_target")
-    else {
+    let Some(ctd) = Containerd::start() else {
         return;
     };
     let archive = ctd.path("images.tar");
