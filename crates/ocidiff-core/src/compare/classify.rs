@@ -94,6 +94,17 @@ mod tests {
 
     #[test]
     fn json_paths_are_classed() {
+        for path in [".container", ".container_config.Cmd", ".docker_version"] {
+            assert_eq!(
+                json_class(Kind::Config, path, true),
+                Class::StorageFormat,
+                "{path}"
+            );
+        }
+        assert_eq!(
+            json_class(Kind::Config, ".config.Cmd[0]", true),
+            Class::ConfigField
+        );
         assert_eq!(
             json_class(
                 Kind::Manifest,

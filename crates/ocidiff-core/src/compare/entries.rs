@@ -263,3 +263,34 @@ pub fn fields(l: &EntryMeta, r: &EntryMeta, rules: &Rules, positional: bool) -> 
     );
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str, size: u64, position: usize) -> EntryMeta {
+        EntryMeta {
+            size,
+            position,
+            ..EntryMeta::new(name, EntryType::File)
+        }
+    }
+
+    #[test]
+    fn the_nth_occurrence_of_a_name_meets_the_nth() {
+        let listing = [file("a", 1, 0), file("b", 2, 1), file("a", 3, 2)];
+        assert!(compare(&listing, &listing, &Rules::default(), "l", true).is_empty());
+        let swapped = [file("a", 3, 0), file("b", 2, 1), file("a", 1, 2)];
+        let found = compare(&listing, &swapped, &Rules::default(), "l", true);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(
+            found
+                .iter()
+                .all(|f| f.name == "a" && f.class == Class::Content)
+        );
+        let fewer = [file("a", 1, 0), file("b", 2, 1)];
+        let found = compare(&listing, &fewer, &Rules::default(), "l", true);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].class, Class::Removed);
+    }
+}
