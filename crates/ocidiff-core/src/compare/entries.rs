@@ -292,5 +292,8 @@ mod tests {
         let found = compare(&listing, &fewer, &Rules::default(), "l", true);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].class, Class::Removed);
+        let found = compare(&fewer, &listing, &Rules::default(), "l", true);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].class, Class::Added);
     }
 }
