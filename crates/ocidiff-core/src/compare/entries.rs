@@ -296,4 +296,36 @@ mod tests {
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].class, Class::Added);
     }
+
+    #[test]
+    fn a_respelled_path_is_one_entry_whose_spelling_is_set_aside() {
+        let rules = Rules {
+            treat_canonical_paths_equal: true,
+            ..Rules::default()
+        };
+        let found = compare(&[file("./a", 1, 0)], &[file("a", 1, 0)], &rules, "l", true);
+        assert_eq!(found.len(), 1, "{found:?}");
+        let name = &found[0].fields[0];
+        assert_eq!(
+            (name.field.as_str(), &name.lhs, &name.rhs, name.counted),
+            ("name", &Some(json!("./a")), &Some(json!("a")), false)
+        );
+        assert_eq!(found[0].class, Class::PathSpelling);
+    }
+
+    #[test]
+    fn a_link_replaced_by_a_file_names_the_link_it_was() {
+        let link = EntryMeta {
+            link: Some("target".into()),
+            ..EntryMeta::new("a", EntryType::Symlink)
+        };
+        for (l, r) in [(&link, &file("a", 0, 0)), (&file("a", 0, 0), &link)] {
+            let fields = fields(l, r, &Rules::default(), true);
+            let names: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
+            assert!(
+                names.contains(&"type") && names.contains(&"link"),
+                "{names:?}"
+            );
+        }
+    }
 }
