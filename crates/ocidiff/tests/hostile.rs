@@ -880,23 +880,52 @@ fn a_layer_holding_itself_is_just_a_file() {
     sb.diff(&[&sb.plain(), &hostile]).different();
 }
 
+/// The members of an uncompressed tar of ustar headers, but `name`.
+fn without_member(tar: &[u8], name: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at + 512 <= tar.len() {
+        let header = &tar[at..at + 512];
+        let member = &header[..100];
+        let member = &member[..member.iter().position(|&b| b == 0).unwrap_or(100)];
+        let size = std::str::from_utf8(&header[124..136]).unwrap();
+        let size = u64::from_str_radix(size.trim_matches(|c: char| c == '\0' || c == ' '), 8)
+            .unwrap_or(0) as usize;
+        let end = at + 512 + size.div_ceil(512) * 512;
+        if member != name.as_bytes() {
+            out.extend_from_slice(&tar[at..end.min(tar.len())]);
+        }
+        at = end;
+    }
+    out
+}
+
 #[test]
 fn oci_archive_members_escaping_are_not_followed() {
     let sb = Sandbox::new();
     let (bytes, _) = ocidiff_testkit::oci_archive_bytes(&[("", ImageSpec::new().into())]);
     let secret = sb.path().join("secret").display().to_string();
-    // A member that tries to replace index.json with a link to the sandbox's secret (next to
-    // the archive), or to a file of the host; symbolic and hard.
+    // index.json as a link to the sandbox's secret (next to the archive) or to a file of the
+    // host, symbolic and hard: resolved as `docker load` resolves links, inside the archive
+    // (climbing clamped at its root), where there is nothing at those paths; an absolute
+    // target is refused, as runtimes resolve it from different places.
+    let nothing = "not an OCI image layout (the archive has no index.json member)";
+    let absolute = "which docker load resolves from the archive's root and containerd from";
     for (i, (kind, target, why)) in [
-        (b'2', "../secret", "points outside it"),
-        (b'2', secret.as_str(), "points outside it"),
-        (b'1', "../secret", "is not in the archive"),
-        (b'2', "../../../../etc/passwd", "points outside it"),
+        (b'2', "../secret", nothing),
+        (b'2', secret.as_str(), absolute),
+        (
+            b'1',
+            "../secret",
+            "is a hard link to \"secret\", which the archive does not hold",
+        ),
+        (b'2', "../../../../etc/passwd", nothing),
+        (b'2', "/etc/passwd", absolute),
     ]
     .into_iter()
     .enumerate()
     {
-        let mut tar = bytes[..bytes.len() - 1024].to_vec();
+        let mut tar = without_member(&bytes[..bytes.len() - 1024], "index.json");
         tar.extend_from_slice(
             &RawTar::new()
                 .link(b"index.json", kind, target.as_bytes())
@@ -905,9 +934,6 @@ fn oci_archive_members_escaping_are_not_followed() {
         let path = sb.path().join(format!("escape-{i}.tar"));
         std::fs::write(&path, tar).unwrap();
         sb.diff(&[&sb.plain(), &format!("oci-archive:{}", path.display())])
-            .error(&[
-                "member \"index.json\" is a link that leads nowhere in the archive",
-                &format!("{target:?} {why}"),
-            ]);
+            .error(&[why]);
     }
 }
