@@ -319,13 +319,41 @@ mod tests {
             link: Some("target".into()),
             ..EntryMeta::new("a", EntryType::Symlink)
         };
-        for (l, r) in [(&link, &file("a", 0, 0)), (&file("a", 0, 0), &link)] {
+        for (l, r) in [(&link, &file("a", 4, 0)), (&file("a", 4, 0), &link)] {
             let fields = fields(l, r, &Rules::default(), true);
             let names: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
-            assert!(
-                names.contains(&"type") && names.contains(&"link"),
-                "{names:?}"
-            );
+            assert_eq!(names, ["type", "link", "size"]);
         }
+    }
+
+    #[test]
+    fn a_link_target_respelled_is_set_aside_and_another_counts() {
+        let link = |target: &str| EntryMeta {
+            link: Some(target.into()),
+            ..EntryMeta::new("a", EntryType::Symlink)
+        };
+        let canonical = Rules {
+            treat_canonical_paths_equal: true,
+            ..Rules::default()
+        };
+        let found = compare(&[link("/etc/x")], &[link("etc/x")], &canonical, "l", true);
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            (found[0].class, found[0].counted),
+            (Class::PathSpelling, false)
+        );
+        let found = compare(
+            &[link("/etc/x")],
+            &[link("etc/x")],
+            &Rules::default(),
+            "l",
+            true,
+        );
+        assert_eq!(
+            (found[0].class, found[0].counted),
+            (Class::PathSpelling, true)
+        );
+        let found = compare(&[link("etc/x")], &[link("etc/y")], &canonical, "l", true);
+        assert_eq!((found[0].class, found[0].counted), (Class::Content, true));
     }
 }
