@@ -152,4 +152,20 @@ mod tests {
             json!({"schemaVersion": 2, "annotations": {"keep": "y"}, "mediaType": media::OCI_MANIFEST})
         );
     }
+
+    #[test]
+    fn index_drops_its_entries_and_ignored_annotations() {
+        let doc = json!({
+            "schemaVersion": 2, "manifests": [{}],
+            "annotations": {"io.containerd.image.name": "x", "keep": "y"}
+        });
+        assert_eq!(
+            index(doc.clone(), &Rules::default()),
+            json!({"schemaVersion": 2, "annotations": {"io.containerd.image.name": "x", "keep": "y"}})
+        );
+        assert_eq!(
+            index(doc, &Rules::semantic()),
+            json!({"schemaVersion": 2, "annotations": {"keep": "y"}, "mediaType": media::OCI_INDEX})
+        );
+    }
 }
