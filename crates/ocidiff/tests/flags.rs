@@ -338,3 +338,27 @@ fn a_path_set_aside_says_why_in_the_report() {
         "the path matches --ignore-path; set aside as asked"
     );
 }
+
+#[test]
+fn semantic_still_counts_what_the_container_runs_as() {
+    let dir = tempfile::tempdir().unwrap();
+    let lhs = dir.path().join("lhs");
+    let rhs = dir.path().join("rhs");
+    let runs_as = |user: &str| {
+        files(base()).config_field(
+            "config",
+            json!({"User": user, "Env": ["PATH=/bin"], "Cmd": ["/bin/sh"]}),
+        )
+    };
+    write_oci_dir(&lhs, &[("t", runs_as("nobody").into())]).unwrap();
+    write_oci_dir(&rhs, &[("t", runs_as("").into())]).unwrap();
+    for options in [&[][..], &["--semantic"], &["--semantic", "--flatten"]] {
+        let run = diff(&lhs, &rhs, options);
+        assert_eq!(run.code, Some(1), "{options:?}\n{}", run.table);
+        assert!(
+            has_row(&run.table, ("Cfg", ".config.User")),
+            "{options:?}\n{}",
+            run.table
+        );
+    }
+}

@@ -168,4 +168,21 @@ mod tests {
             json!({"schemaVersion": 2, "annotations": {"keep": "y"}, "mediaType": media::OCI_INDEX})
         );
     }
+
+    #[test]
+    fn storage_format_drops_only_empty_config_members() {
+        let doc = json!({
+            "config": {
+                "Hostname": "", "Tty": false, "Volumes": null, "OnBuild": [], "Labels": {},
+                "User": "nobody", "Env": ["A=1"], "Tty2": true, "StopTimeout": 0,
+                "Image": "sha256:parent"
+            }
+        });
+        assert_eq!(
+            config(doc, &Rules::semantic()),
+            json!({"config": {"User": "nobody", "Env": ["A=1"], "Tty2": true, "StopTimeout": 0}})
+        );
+        let empty = json!({"config": {"Hostname": "", "Image": ""}});
+        assert_eq!(config(empty, &Rules::semantic()), json!({}));
+    }
 }
