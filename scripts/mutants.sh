@@ -25,11 +25,12 @@ if ! cargo mutants --version >/dev/null 2>&1; then
 fi
 
 out="${OCIDIFF_MUTANTS_OUT:-mutants.out}"
-args=(--no-shuffle --output "$out" --timeout-multiplier 3)
+args=(--no-shuffle --output "$out")
 if [[ "${OCIDIFF_MUTANTS_IN_PLACE:-0}" == 1 ]]; then
+    # No baseline run to time, so the timeout is given.
     args+=(--in-place --baseline skip --timeout 300)
 else
-    args+=(--profile mutants)
+    args+=(--profile mutants --timeout-multiplier 3)
 fi
 
 if [[ "${1:-}" == "--in-diff" ]]; then
