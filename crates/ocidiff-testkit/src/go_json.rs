@@ -3,9 +3,8 @@
 //! image document and which of its keys Go reads ambiguously.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::Command;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -110,49 +109,16 @@ pub fn ascii_folds(bin: &Path) -> Result<(String, Vec<(char, char)>), String> {
 }
 
 /// A running oracle that reads one document per call.
-pub struct GoJson {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-}
+pub struct GoJson(crate::go::Server);
 
 impl GoJson {
     /// Starts the oracle built by [`build`].
     pub fn start(bin: &Path) -> Result<GoJson, String> {
-        let mut child = Command::new(bin)
-            .arg("-serve")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot start {bin:?}: {e}"))?;
-        let stdin = child.stdin.take().expect("piped");
-        let stdout = BufReader::new(child.stdout.take().expect("piped"));
-        Ok(GoJson {
-            child,
-            stdin,
-            stdout,
-        })
+        crate::go::Server::start(bin).map(GoJson)
     }
 
     /// What Go reads from `doc` taken as a `kind`.
     pub fn read(&mut self, kind: DocKind, doc: &[u8]) -> GoDecoded {
-        self.stdin
-            .write_all(&[kind.byte()])
-            .and_then(|()| self.stdin.write_all(&(doc.len() as u64).to_le_bytes()))
-            .and_then(|()| self.stdin.write_all(doc))
-            .and_then(|()| self.stdin.flush())
-            .expect("the Go oracle stopped reading");
-        let mut line = String::new();
-        self.stdout
-            .read_line(&mut line)
-            .expect("the Go oracle stopped answering");
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad answer from Go: {e}: {line}"))
-    }
-}
-
-impl Drop for GoJson {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.0.ask(&[kind.byte()], doc)
     }
 }

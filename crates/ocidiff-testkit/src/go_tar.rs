@@ -1,9 +1,7 @@
 //! Go's `archive/tar` as an oracle: the program in `go/tarread`, built once with the machine's
 //! Go toolchain and kept running, says what Go reads from a tar stream.
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use serde::Deserialize;
 
@@ -83,48 +81,16 @@ pub fn build(out_dir: &Path) -> Result<PathBuf, String> {
 }
 
 /// A running oracle that reads one stream per call.
-pub struct GoTar {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-}
+pub struct GoTar(crate::go::Server);
 
 impl GoTar {
     /// Starts the oracle built by [`build`].
     pub fn start(bin: &Path) -> Result<GoTar, String> {
-        let mut child = Command::new(bin)
-            .arg("-serve")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot start {bin:?}: {e}"))?;
-        let stdin = child.stdin.take().expect("piped");
-        let stdout = BufReader::new(child.stdout.take().expect("piped"));
-        Ok(GoTar {
-            child,
-            stdin,
-            stdout,
-        })
+        crate::go::Server::start(bin).map(GoTar)
     }
 
     /// What Go reads from `stream`.
     pub fn read(&mut self, stream: &[u8]) -> GoRead {
-        self.stdin
-            .write_all(&(stream.len() as u64).to_le_bytes())
-            .and_then(|()| self.stdin.write_all(stream))
-            .and_then(|()| self.stdin.flush())
-            .expect("the Go oracle stopped reading");
-        let mut line = String::new();
-        self.stdout
-            .read_line(&mut line)
-            .expect("the Go oracle stopped answering");
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad answer from Go: {e}: {line}"))
-    }
-}
-
-impl Drop for GoTar {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.0.ask(&[], stream)
     }
 }
