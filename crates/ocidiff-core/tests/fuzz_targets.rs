@@ -9,9 +9,7 @@ mod fuzz_bodies;
 
 use std::path::PathBuf;
 
-use ocidiff_testkit::{
-    Compression, Entry, ImageSpec, IndexSpec, Layer, TarFormat, compress, mutate,
-};
+use ocidiff_testkit::{Compression, Entry, Layer, TarFormat, compress, mutate};
 use proptest::prelude::*;
 
 /// Generated inputs per target and run.
@@ -82,17 +80,6 @@ fn seed_layers() -> Vec<Vec<u8>> {
         seeds.push(plain);
     }
     seeds
-}
-
-fn seed_documents() -> Vec<Vec<u8>> {
-    let image = ImageSpec::new()
-        .layer(Layer::new(vec![Entry::file("a", "1")]))
-        .build();
-    let index = IndexSpec::new()
-        .manifest(ImageSpec::new())
-        .manifest(ImageSpec::new().platform("linux/arm64/v8"))
-        .build();
-    vec![image.manifest.bytes, image.config.bytes, index.index.bytes]
 }
 
 /// Bytes as a fuzzer tries them: a seed with a few bytes changed and maybe cut, or anything.
@@ -170,7 +157,7 @@ proptest! {
     }
 
     #[test]
-    fn document_target(data in fuzzed(seed_documents())) {
+    fn document_target(data in fuzzed(ocidiff_testkit::sample_documents())) {
         fuzz_bodies::document(&data);
     }
 

@@ -10,9 +10,7 @@ use ocidiff_core::inspect::{InspectOptions, inspect};
 use ocidiff_core::layer::{self, EntryMeta, EntryType, Tree};
 use ocidiff_core::model::{Descriptor, Digest, Document};
 use ocidiff_core::reference::{DockerRef, ImageRef};
-use ocidiff_testkit::{
-    Compression, Entry, ImageSpec, IndexSpec, Layer, TarFormat as KitFormat, mutate,
-};
+use ocidiff_testkit::{Compression, Entry, Layer, TarFormat as KitFormat, mutate};
 use proptest::prelude::*;
 
 /// Limits small enough that every case ends fast.
@@ -32,11 +30,7 @@ fn small_limits() -> Limits {
 /// an image's would: a gzip stream declared as a plain tar is refused before it is read.
 fn walk_bytes(bytes: Vec<u8>) -> Result<layer::Listing, layer::LayerError> {
     let digest = Digest::sha256_of(&bytes);
-    let media_type = match bytes.get(..4) {
-        Some([0x1f, 0x8b, ..]) => "application/vnd.oci.image.layer.v1.tar+gzip",
-        Some([0x28, 0xb5, 0x2f, 0xfd]) => "application/vnd.oci.image.layer.v1.tar+zstd",
-        _ => "application/vnd.oci.image.layer.v1.tar",
-    };
+    let media_type = ocidiff_testkit::layer_media_type(&bytes);
     let desc = Descriptor {
         media_type: media_type.into(),
         digest: digest.clone(),
@@ -125,17 +119,6 @@ fn layer_metas() -> impl Strategy<Value = Vec<(String, bool)>> {
     prop::collection::vec((entry_name(), any::<bool>()), 0..12)
 }
 
-fn valid_documents() -> Vec<Vec<u8>> {
-    let image = ImageSpec::new()
-        .layer(Layer::new(vec![Entry::file("a", "1")]))
-        .build();
-    let index = IndexSpec::new()
-        .manifest(ImageSpec::new())
-        .manifest(ImageSpec::new().platform("linux/arm64/v8"))
-        .build();
-    vec![image.manifest.bytes, image.config.bytes, index.index.bytes]
-}
-
 proptest! {
     #[test]
     fn docker_refs_parse_or_fail_cleanly(input in "\\PC{0,80}") {
@@ -204,7 +187,7 @@ proptest! {
             "\\PC{0,30}",
         ]),
     ) {
-        let valid = valid_documents().swap_remove(which);
+        let valid = ocidiff_testkit::sample_documents().swap_remove(which);
         let doc = mutate(valid.clone(), &edits, cut);
         let parsed = Document::parse(&doc, declared.as_deref());
         // Unchanged and undeclared: a manifest and an index read as such, a config is neither.

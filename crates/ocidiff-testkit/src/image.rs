@@ -452,6 +452,18 @@ pub(crate) fn to_json(value: &Value) -> Vec<u8> {
     serde_json::to_vec(value).expect("a serde_json::Value always serialises")
 }
 
+/// Valid documents of each kind (manifest, config, index): seeds for mutation.
+pub fn sample_documents() -> Vec<Vec<u8>> {
+    let image = ImageSpec::new()
+        .layer(Layer::new(vec![crate::layer::Entry::file("a", "1")]))
+        .build();
+    let index = IndexSpec::new()
+        .manifest(ImageSpec::new())
+        .manifest(ImageSpec::new().platform("linux/arm64/v8"))
+        .build();
+    vec![image.manifest.bytes, image.config.bytes, index.index.bytes]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

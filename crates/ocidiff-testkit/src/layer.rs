@@ -408,6 +408,16 @@ fn pax_record(key: &str, value: &[u8]) -> Vec<u8> {
     record
 }
 
+/// The OCI layer media type whose compression a blob's magic bytes show, as an image that
+/// describes its layers truthfully would declare it.
+pub fn layer_media_type(blob: &[u8]) -> &'static str {
+    match blob.get(..4) {
+        Some([0x1f, 0x8b, ..]) => "application/vnd.oci.image.layer.v1.tar+gzip",
+        Some([0x28, 0xb5, 0x2f, 0xfd]) => "application/vnd.oci.image.layer.v1.tar+zstd",
+        _ => "application/vnd.oci.image.layer.v1.tar",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Read;

@@ -31,10 +31,11 @@ mod write;
 
 pub use image::{
     Blob, BuiltImage, BuiltIndex, DEFAULT_CREATED, ImageSpec, IndexEntry, IndexSpec, MediaStyle,
-    Root,
+    Root, sample_documents,
 };
 pub use layer::{
-    Compression, DEFAULT_MTIME, Entry, EntryKind, Layer, TarFormat, compress, sha256_digest,
+    Compression, DEFAULT_MTIME, Entry, EntryKind, Layer, TarFormat, compress, layer_media_type,
+    sha256_digest,
 };
 pub use raw::{
     RawLayer, RawTar, header as raw_header, header_edited, pax_records, write_index_json,

@@ -39,11 +39,7 @@ pub fn document(data: &[u8]) {
 /// a refusal names the layer.
 pub fn layer_walk(data: &[u8]) {
     let digest = Digest::sha256_of(data);
-    let media_type = match data.get(..4) {
-        Some([0x1f, 0x8b, ..]) => "application/vnd.oci.image.layer.v1.tar+gzip",
-        Some([0x28, 0xb5, 0x2f, 0xfd]) => "application/vnd.oci.image.layer.v1.tar+zstd",
-        _ => "application/vnd.oci.image.layer.v1.tar",
-    };
+    let media_type = ocidiff_testkit::layer_media_type(data);
     let desc = Descriptor {
         media_type: media_type.into(),
         digest: digest.clone(),
