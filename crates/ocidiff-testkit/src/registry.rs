@@ -61,6 +61,20 @@ pub struct TestRegistries {
 }
 
 impl TestRegistries {
+    /// The registries, or `None` when the tools they need are missing and the calling test
+    /// must return: a skip, recorded by [`crate::skip::skip`] (a failure under
+    /// `OCIDIFF_REQUIRE_SERVICES=1`). Tools that are there and fail to start panic.
+    pub fn start_or_skip() -> Option<TestRegistries> {
+        let missing = missing_tools();
+        if !missing.is_empty() {
+            crate::skip::skip(&format!(
+                "needs {missing:?} (apt-get install docker-registry skopeo apache2-utils curl openssl)"
+            ));
+            return None;
+        }
+        Some(TestRegistries::start().unwrap())
+    }
+
     pub fn start() -> Result<TestRegistries, String> {
         let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
         let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use assert_cmd::Command;
-use ocidiff_testkit::registry::{TestRegistries, missing_tools, push};
+use ocidiff_testkit::registry::{TestRegistries, push};
 use ocidiff_testkit::{
     DockerArchiveForm, Entry, ImageSpec, IndexSpec, Layer, RawLayer, RawTar, docker_archive_bytes,
     write_index_json, write_layout_blobs, write_oci_archive, write_oci_dir, write_raw_oci_dir,
@@ -697,18 +697,8 @@ fn percent_decode(s: &str) -> String {
 
 /// Running registries and a work dir, or `None` (after saying so, past libtest's capture).
 fn registries() -> Option<(TestRegistries, tempfile::TempDir)> {
-    let missing = missing_tools();
-    if !missing.is_empty() {
-        let why = format!(
-            "needs {missing:?} (apt-get install docker-registry skopeo apache2-utils curl openssl)"
-        );
-        skip(&why);
-        return None;
-    }
-    Some((
-        TestRegistries::start().unwrap(),
-        tempfile::tempdir().unwrap(),
-    ))
+    let regs = TestRegistries::start_or_skip()?;
+    Some((regs, tempfile::tempdir().unwrap()))
 }
 
 /// Pushes a one-file image to `reg/x:TAG` and returns its manifest digest.

@@ -9,8 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use ocidiff_testkit::registry::{TOKEN_PASS, TOKEN_USER, TestRegistries, missing_tools, push};
-use ocidiff_testkit::skip::skip;
+use ocidiff_testkit::registry::{TOKEN_PASS, TOKEN_USER, TestRegistries, push};
 use ocidiff_testkit::{
     DockerArchiveForm, Entry, ImageSpec, IndexSpec, Layer, Root, write_docker_archive,
     write_oci_archive, write_oci_dir,
@@ -19,15 +18,7 @@ use tempfile::TempDir;
 
 /// Running registries and a work dir, or `None` when the test must skip (after saying so).
 fn setup() -> Option<(TestRegistries, TempDir)> {
-    let missing = missing_tools();
-    if !missing.is_empty() {
-        let why = format!(
-            "needs {missing:?} (apt-get install docker-registry skopeo apache2-utils curl openssl)"
-        );
-        skip(&why);
-        return None;
-    }
-    let regs = TestRegistries::start().unwrap();
+    let regs = TestRegistries::start_or_skip()?;
     Some((regs, tempfile::tempdir().unwrap()))
 }
 
