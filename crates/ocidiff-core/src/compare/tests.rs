@@ -10,7 +10,8 @@ use serde_json::json;
 
 use super::*;
 use crate::finding::{self, Class};
-use crate::model::media;
+use crate::model::{Digest, Document, media};
+use crate::normalize::PathFilter;
 use crate::reference::ImageRef;
 use crate::source;
 

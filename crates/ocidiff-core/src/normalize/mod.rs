@@ -2,6 +2,9 @@
 //! meanings, and what `--semantic` adds on top of them.
 
 pub mod document;
+mod ignore_path;
+
+pub use ignore_path::{PathFilter, PatternError};
 
 use schemars::JsonSchema;
 use serde::Serialize;

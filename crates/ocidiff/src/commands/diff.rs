@@ -139,7 +139,7 @@ fn options(args: &DiffArgs) -> anyhow::Result<Options> {
         rules,
         platforms,
         limits: args.limits.limits()?,
-        ignore_paths: compare::PathFilter::new(&args.ignore_path)?,
+        ignore_paths: ocidiff_core::normalize::PathFilter::new(&args.ignore_path)?,
         // Beside the store, which need not exist: comparing two local archives still keeps
         // the diff IDs it had to compute for layers they share.
         diff_ids: args

@@ -1,0 +1,176 @@
+//! Reading the documents of one side — the root, manifests, configs — as runtimes read them,
+//! and comparing two JSON documents value by value.
+
+use serde_json::Value;
+
+use super::{CompareError, Engine, InputError, classify, json};
+use crate::content;
+use crate::finding::{FieldDiff, Finding, Kind};
+use crate::model::{Blob, Descriptor, Digest, Document, DocumentError, Manifest, gojson};
+
+/// The document an image starts at.
+pub(super) enum Root {
+    Index(Value),
+    Manifest(Box<Blob>),
+}
+
+impl Engine<'_> {
+    pub(super) fn root(&self, side: usize) -> Result<Root, CompareError> {
+        let image = self.sides[side];
+        let declared = image
+            .root
+            .descriptor
+            .as_ref()
+            .map(|d| d.media_type.as_str());
+        let what = match &image.root.descriptor {
+            Some(d) => format!("the image's root document {}", d.digest),
+            None => "the image's root document".into(),
+        };
+        let document_error = |source: DocumentError| {
+            self.err(
+                side,
+                InputError::Document {
+                    what: what.clone(),
+                    source,
+                },
+            )
+        };
+        match Document::parse(&image.root.bytes, declared).map_err(document_error)? {
+            Document::Manifest(_) => Ok(Root::Manifest(Box::new(image.root.clone()))),
+            Document::Index(_) => Ok(Root::Index(
+                serde_json::from_slice(&image.root.bytes).map_err(|e| document_error(e.into()))?,
+            )),
+        }
+    }
+
+    pub(super) fn json_blob(
+        &self,
+        side: usize,
+        desc: &Descriptor,
+    ) -> Result<Vec<u8>, CompareError> {
+        content::read_json_blob(&*self.sides[side].blobs, desc, self.opts.limits.json_bytes)
+            .map_err(|e| self.err(side, e))
+    }
+
+    pub(super) fn parse_manifest(
+        &self,
+        side: usize,
+        blob: &Blob,
+    ) -> Result<Manifest, CompareError> {
+        let declared = blob.descriptor.as_ref().map(|d| d.media_type.as_str());
+        let digest = blob
+            .descriptor
+            .as_ref()
+            .map_or_else(|| Digest::sha256_of(&blob.bytes), |d| d.digest.clone());
+        match Document::parse(&blob.bytes, declared) {
+            Ok(Document::Manifest(m)) => {
+                let limit = self.opts.limits.layers;
+                if m.layers.len() as u64 > limit {
+                    return Err(self.err(
+                        side,
+                        InputError::TooMany {
+                            what: format!("manifest {digest}"),
+                            count: m.layers.len(),
+                            items: "layers",
+                            limit,
+                        },
+                    ));
+                }
+                Ok(*m)
+            }
+            Ok(Document::Index(_)) => Err(self.err(
+                side,
+                InputError::WrongKind {
+                    what: "manifest",
+                    digest,
+                    found: "index",
+                    expected: "manifest",
+                },
+            )),
+            Err(source) => Err(self.err(
+                side,
+                InputError::Document {
+                    what: format!("manifest {digest}"),
+                    source,
+                },
+            )),
+        }
+    }
+
+    pub(super) fn json_value(&self, side: usize, blob: &Blob) -> Result<Value, CompareError> {
+        serde_json::from_slice(&blob.bytes).map_err(|source| {
+            self.err(
+                side,
+                InputError::Json {
+                    what: "manifest",
+                    digest: blob
+                        .descriptor
+                        .as_ref()
+                        .map_or_else(|| Digest::sha256_of(&blob.bytes), |d| d.digest.clone()),
+                    source,
+                },
+            )
+        })
+    }
+
+    /// The config as `T` (its JSON value, or the fields the engine reads), refused where Go
+    /// would read it ambiguously.
+    pub(super) fn config_as<T: serde::de::DeserializeOwned>(
+        &self,
+        side: usize,
+        desc: &Descriptor,
+        bytes: &[u8],
+    ) -> Result<T, CompareError> {
+        gojson::from_slice(bytes, &gojson::IMAGE_CONFIG).map_err(|source| {
+            self.err(
+                side,
+                InputError::Config {
+                    digest: desc.digest.clone(),
+                    source,
+                },
+            )
+        })
+    }
+
+    /// The config's `rootfs.diff_ids`.
+    pub(super) fn diff_ids(
+        &self,
+        side: usize,
+        desc: &Descriptor,
+        bytes: &[u8],
+    ) -> Result<Vec<Digest>, CompareError> {
+        let config: crate::model::Config = self.config_as(side, desc, bytes)?;
+        Ok(config.rootfs.map(|r| r.diff_ids).unwrap_or_default())
+    }
+}
+
+/// A finding for each differing value of two JSON documents: `raw` as stored (less what is
+/// compared elsewhere), `normalized` as the rules see them. A value that differs raw but not
+/// normalized is set aside.
+pub(super) fn values(
+    kind: Kind,
+    location: &str,
+    raw: [Value; 2],
+    normalized: [Value; 2],
+) -> Vec<Finding> {
+    let kept: Vec<String> = json::diff(&normalized[0], &normalized[1])
+        .into_iter()
+        .map(|(p, ..)| p)
+        .collect();
+    json::diff(&raw[0], &raw[1])
+        .into_iter()
+        .map(|(path, l, r)| {
+            let counted = kept
+                .iter()
+                .any(|k| json::within(k, &path) || json::within(&path, k));
+            let class = classify::json_class(kind, &path, counted);
+            let d = FieldDiff::new("value", l, r, class);
+            classify::finding(
+                kind,
+                location,
+                &path,
+                vec![if counted { d } else { d.set_aside() }],
+            )
+        })
+        .collect()
+}

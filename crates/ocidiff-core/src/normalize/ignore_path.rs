@@ -1,0 +1,69 @@
+//! `--ignore-path`: differences of the files the patterns name are set aside (reported as
+//! `ignored-path`, never dropped).
+
+use crate::layer;
+
+/// Why the options could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid --ignore-path pattern {pattern:?}: {reason}")]
+pub struct PatternError {
+    pub pattern: String,
+    pub reason: String,
+}
+
+/// `--ignore-path` patterns, compiled: globs over entry paths, a leading `/` optional, `*`
+/// within one directory and `**` across them; a pattern matching a directory covers what is
+/// below it.
+#[derive(Debug, Clone, Default)]
+pub struct PathFilter {
+    patterns: Vec<String>,
+    set: Option<globset::GlobSet>,
+}
+
+impl PathFilter {
+    pub fn new(patterns: &[String]) -> Result<PathFilter, PatternError> {
+        if patterns.is_empty() {
+            return Ok(PathFilter::default());
+        }
+        let mut set = globset::GlobSetBuilder::new();
+        for p in patterns {
+            let glob = globset::GlobBuilder::new(p.trim_start_matches('/').trim_end_matches('/'))
+                .literal_separator(true)
+                .build()
+                .map_err(|e| PatternError {
+                    pattern: p.clone(),
+                    reason: e.kind().to_string(),
+                })?;
+            set.add(glob);
+        }
+        let set = set.build().map_err(|e| PatternError {
+            pattern: patterns.join(" "),
+            reason: e.to_string(),
+        })?;
+        Ok(PathFilter {
+            patterns: patterns.to_vec(),
+            set: Some(set),
+        })
+    }
+
+    /// The patterns as given.
+    pub fn patterns(&self) -> &[String] {
+        &self.patterns
+    }
+
+    /// Whether `path` or one of its parent directories matches.
+    pub fn matches(&self, path: &str) -> bool {
+        let Some(set) = &self.set else { return false };
+        let clean = layer::clean(path);
+        let mut p = clean.as_str();
+        loop {
+            if set.is_match(p) {
+                return true;
+            }
+            match p.rsplit_once('/') {
+                Some((parent, _)) => p = parent,
+                None => return false,
+            }
+        }
+    }
+}
