@@ -18,12 +18,13 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
-pub use extract::{EntryKind, ExtractError, ExtractSink};
+pub use extract::ExtractError;
 
 use crate::content::{self, ContentError, Limits};
 use crate::finding::{
     self, Class, Comparison, FieldDiff, Finding, Input, Kind, Report, Summary, Verdict,
 };
+use crate::image::Image;
 use crate::layer::{self, ApplyError, LayerError};
 pub use crate::model::PlatformChoice;
 use crate::model::{
@@ -31,7 +32,6 @@ use crate::model::{
     media,
 };
 use crate::normalize::{Rules, document};
-use crate::source::Image;
 use crate::source::select::{self, Offered, SelectError};
 use crate::store::DiffIds;
 use jobs::largest_first;
