@@ -2,18 +2,32 @@
 //! walks two of them level by level (index → manifest → config → layers → tar entries) and
 //! returns a plain list of findings for the renderers.
 //!
-//! Dependencies flow one way: `model` ← `reference` ← `content` ← `source` ← `compare` →
-//! `finding` ← `report`.
+//! Dependencies flow one way, each module using only those before it: `model` ← `reference` ←
+//! `content` ← `layer` ← `normalize` ← `finding` ← `image` ← `store` ← `source` ← `inspect` ←
+//! `packages` ← `compare` ← `report`.
+//! `finding` is the plain result model that the engine (`compare`) fills and the renderers
+//! (`report`) read, so it sits below the engine. `tests/architecture.rs` keeps this order true.
 
-pub mod compare;
-pub mod content;
-pub mod finding;
-pub mod inspect;
-pub mod layer;
+// In the order above; each comment starts a group, which keeps rustfmt from sorting across it.
+
+// The vocabulary (digests, media types, documents) and image references.
 pub mod model;
-pub mod normalize;
-pub mod packages;
 pub mod reference;
-pub mod report;
-pub mod source;
+// Reading blobs and the layers in them.
+pub mod content;
+pub mod layer;
+// What a comparison ignores.
+pub mod normalize;
+// The result model.
+pub mod finding;
+// The opened image, and the embedded store that keeps pulled ones.
+pub mod image;
 pub mod store;
+// Where images come from.
+pub mod source;
+// Views into layer content: nested archives and installed packages.
+pub mod inspect;
+pub mod packages;
+// The engine and the renderers.
+pub mod compare;
+pub mod report;

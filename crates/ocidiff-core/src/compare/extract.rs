@@ -2,47 +2,13 @@
 //! files and hands those files, and the differing JSON documents, to a sink.
 
 use std::collections::BTreeMap;
-use std::io::{self, Read};
+use std::io;
 
 use super::{CompareError, Outcome};
 use crate::content::Limits;
 use crate::finding::Kind;
-use crate::layer::{self, EntryType};
-use crate::source::Image;
-
-/// What kind of entry is handed to [`ExtractSink::entry`]. Links are given as their targets:
-/// a sink must never create them as links.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EntryKind<'a> {
-    File,
-    Symlink(&'a str),
-    Hardlink(&'a str),
-    Directory,
-    /// Devices, fifos: nothing to show but their metadata.
-    Other,
-}
-
-/// Receives the content of what differs. `side` is 0 or 1, the input's number.
-pub trait ExtractSink {
-    /// A JSON document (manifest, config, index) that differs, as stored.
-    fn document(
-        &mut self,
-        side: usize,
-        location: &str,
-        file_name: &str,
-        bytes: &[u8],
-    ) -> io::Result<()>;
-
-    /// A tar entry that differs, with its content.
-    fn entry(
-        &mut self,
-        side: usize,
-        location: &str,
-        path: &str,
-        kind: EntryKind<'_>,
-        content: &mut dyn Read,
-    ) -> io::Result<()>;
-}
+use crate::image::Image;
+use crate::layer::{self, EntryKind, EntryType, ExtractSink};
 
 /// Why extraction stopped: an input failed on the second read, or the sink could not write.
 #[derive(Debug, thiserror::Error)]

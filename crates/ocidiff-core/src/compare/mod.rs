@@ -23,14 +23,14 @@ mod verify;
 use std::collections::HashMap;
 
 pub use error::{CompareError, InputError};
-pub use extract::{EntryKind, ExtractError, ExtractSink};
+pub use extract::ExtractError;
 
 use crate::content::Limits;
 use crate::finding::{self, Comparison, Input, Kind, Report, Summary, Verdict};
 pub use crate::model::PlatformChoice;
 use crate::model::{Blob, Descriptor};
 use crate::normalize::{PathFilter, Rules, document};
-use crate::source::Image;
+use crate::image::Image;
 use crate::store::DiffIds;
 use documents::{Root, values};
 

@@ -41,8 +41,8 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::Digest as _;
 
-use crate::compare::{EntryKind, ExtractSink};
 use crate::finding::Report;
+use crate::layer::{EntryKind, ExtractSink};
 
 /// Input 0 or input 1; stored under `input-0/` and `input-1/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

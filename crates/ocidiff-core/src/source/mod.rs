@@ -1,5 +1,6 @@
 //! Where images come from. Each source turns an [`ImageRef`] into an [`Image`]: the document the
-//! walk starts at (an index or a manifest) and a [`BlobSource`] for everything it refers to.
+//! walk starts at (an index or a manifest) and a [`BlobSource`](crate::content::BlobSource) for
+//! everything it refers to.
 
 mod archive;
 pub mod containerd;
@@ -24,22 +25,10 @@ pub use oci_archive::OciArchive;
 pub use resolve::{Context, Pending, PullPolicy, open_all};
 pub use select::{Offered, SelectError};
 
-use crate::content::{BlobSource, ContentError, Limits};
-use crate::layer::Walked;
-use crate::model::{Blob, DocumentError};
+use crate::content::{ContentError, Limits};
+use crate::image::Image;
+use crate::model::DocumentError;
 use crate::reference::{ImageRef, RefError};
-
-/// An image ready to be walked.
-pub struct Image {
-    /// What the user named.
-    pub reference: ImageRef,
-    /// The index or manifest the walk starts at.
-    pub root: Blob,
-    /// Every blob the root refers to.
-    pub blobs: Box<dyn BlobSource>,
-    /// Layers the source already walked while reading them.
-    pub walked: Walked,
-}
 
 /// Why an image could not be opened.
 #[derive(Debug, thiserror::Error)]

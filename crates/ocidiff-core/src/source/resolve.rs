@@ -6,12 +6,13 @@
 
 use std::path::PathBuf;
 
+use super::SourceError;
 use super::containerd;
 use super::daemon::{self, Engine};
 use super::registry::{self, PullOptions};
 use super::select;
-use super::{Image, SourceError};
 use crate::content::Limits;
+use crate::image::Image;
 use crate::model::{Descriptor, Document, Platform, PlatformChoice};
 use crate::reference::{DockerRef, ImageRef};
 use crate::store::{ImageRecord, Store};

@@ -2,9 +2,9 @@
 
 use super::{ImageRecord, Store, StoreError};
 use crate::content::{BlobSource, ContentError, Limits, read_json_blob};
+use crate::image::Image;
 use crate::model::{Descriptor, Document, Platform, media};
 use crate::reference::DockerRef;
-use crate::source::Image;
 
 /// Copies every blob reachable from `image.root` into the store and records the image under
 /// each of `names` (or, with none, unnamed under its root digest). Manifests an index lists but

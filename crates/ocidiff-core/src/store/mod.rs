@@ -32,11 +32,11 @@ pub use load::load;
 pub(crate) use load::{copy, platform_of};
 
 use crate::content::{BlobSource, ContentError, Limits};
+use crate::image::Image;
 use crate::model::{
     Algorithm, Blob, Descriptor, Digest, Document, DocumentError, Hasher, Platform,
 };
 use crate::reference::{DockerRef, ImageRef};
-use crate::source::Image;
 
 /// Environment variable naming the store's root, ahead of the cache directory.
 pub const STORE_ENV: &str = "OCIDIFF_STORE";

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use ocidiff_core::compare::{self, Options};
+use ocidiff_core::image::Image;
 use ocidiff_core::normalize::Rules;
 use ocidiff_core::reference::ImageRef;
 use ocidiff_core::report::{dir::ReportDir, html, json, markdown, table};
@@ -86,11 +87,7 @@ fn write_file(
 fn open_inputs(
     args: &DiffArgs,
     opts: &Options,
-) -> anyhow::Result<(
-    source::Image,
-    source::Image,
-    impl FnOnce() -> anyhow::Result<()>,
-)> {
+) -> anyhow::Result<(Image, Image, impl FnOnce() -> anyhow::Result<()>)> {
     let parse = |n: usize, s: &str| ImageRef::parse(s).with_context(|| format!("input {n}"));
     let refs = [parse(0, &args.lhs)?, parse(1, &args.rhs)?];
     let mut ctx = super::store::context(&args.store, args.pull, opts.platforms.clone());
@@ -101,7 +98,7 @@ fn open_inputs(
     };
     let (opened, pending) = source::open_all(&refs, &ctx);
     let mut opened = opened.into_iter();
-    let mut next = |n: usize| -> anyhow::Result<source::Image> {
+    let mut next = |n: usize| -> anyhow::Result<Image> {
         opened
             .next()
             .unwrap_or_else(|| unreachable!("one result per reference"))

@@ -23,8 +23,9 @@ use std::sync::Arc;
 use api::{Api, ConnectError, ImageRecord};
 use blobs::ContentStore;
 
-use super::{Image, SourceError};
+use super::SourceError;
 use crate::content::{self, Limits};
+use crate::image::Image;
 use crate::model::{Descriptor, Digest, Document, Matcher, MediaKind, PlatformChoice, is_runnable};
 use crate::reference::{DockerRef, ImageRef};
 

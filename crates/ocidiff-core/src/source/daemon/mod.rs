@@ -18,8 +18,9 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 pub use endpoint::{Address, DOCKER_DEFAULT_SOCKET, Endpoint};
 
-use super::{Image, SourceError};
+use super::SourceError;
 use crate::content::Limits;
+use crate::image::Image;
 use crate::model::{Platform, PlatformChoice};
 use crate::reference::ImageRef;
 use crate::store::{EngineImage, ImageRecord, Store};

@@ -1,0 +1,40 @@
+//! The interface the engine's extraction pass (behind `--report-dir`) writes what differs to:
+//! the documents as stored and the entries with their content, taken again from the layers. It
+//! lives here, below the engine, so that a consumer such as the report directory implements it
+//! without importing the engine (ripgrep's `Sink`).
+
+use std::io::{self, Read};
+
+/// What kind of entry is handed to [`ExtractSink::entry`]. Links are given as their targets:
+/// a sink must never create them as links.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind<'a> {
+    File,
+    Symlink(&'a str),
+    Hardlink(&'a str),
+    Directory,
+    /// Devices, fifos: nothing to show but their metadata.
+    Other,
+}
+
+/// Receives the content of what differs. `side` is 0 or 1, the input's number.
+pub trait ExtractSink {
+    /// A JSON document (manifest, config, index) that differs, as stored.
+    fn document(
+        &mut self,
+        side: usize,
+        location: &str,
+        file_name: &str,
+        bytes: &[u8],
+    ) -> io::Result<()>;
+
+    /// A tar entry that differs, with its content.
+    fn entry(
+        &mut self,
+        side: usize,
+        location: &str,
+        path: &str,
+        kind: EntryKind<'_>,
+        content: &mut dyn Read,
+    ) -> io::Result<()>;
+}
