@@ -4,6 +4,19 @@
 //!
 //! Dependencies flow one way: `model` ← `reference` ← `content` ← `source` ← `compare` →
 //! `finding` ← `report`.
+//!
+//! # Features
+//!
+//! All on by default. With `default-features = false` the library reads local images only
+//! (OCI layouts, `oci-archive`, `docker-archive`) and builds none of tokio, reqwest, hyper,
+//! tonic, prost or rusqlite; a reference that needs a missing feature opens as
+//! [`source::SourceError::FeatureDisabled`].
+//!
+//! - `registry`: pulling from registries into the store (reqwest, tokio).
+//! - `daemon`: `docker://` and `podman://`, exported through the Engine API.
+//! - `containerd`: `containerd://`, read through containerd's gRPC API (tonic, prost).
+//! - `rpm`: the sqlite rpm database in the package view (rusqlite); without it an image's
+//!   rpm database is named in a note.
 
 pub mod compare;
 pub mod content;
