@@ -135,6 +135,22 @@ cargo fmt --all --check
 section "cargo clippy"
 cargo clippy --all-targets "${LOCKED[@]}" -- -D warnings
 
+section "Lean core: ocidiff-core --no-default-features"
+# Local sources only: it must build, lint clean, pass its unit tests and pull in none of the
+# network, daemon and sqlite crates (crates/ocidiff-core/src/lib.rs, "Features").
+cargo clippy -p ocidiff-core --no-default-features --all-targets "${LOCKED[@]}" -- -D warnings
+cargo test -p ocidiff-core --no-default-features --lib "${LOCKED[@]}"
+heavy="$(cargo tree -p ocidiff-core -e normal --no-default-features "${LOCKED[@]}" \
+    --prefix none --format '{p}' |
+    grep -E '^(tokio|reqwest|hyper|hyper-util|tonic|tonic-prost|prost|rusqlite|libsqlite3-sys) ' |
+    sort -u || true)"
+if [[ -n "$heavy" ]]; then
+    echo "ocidiff-core without default features still depends on:" >&2
+    echo "$heavy" >&2
+    exit 1
+fi
+echo "lean core: none of tokio, reqwest, hyper, tonic, prost, rusqlite"
+
 section "Build tests"
 cargo test --all "${LOCKED[@]}" --no-run
 

@@ -7,6 +7,19 @@
 //! `packages` ← `compare` ← `report`.
 //! `finding` is the plain result model that the engine (`compare`) fills and the renderers
 //! (`report`) read, so it sits below the engine. `tests/architecture.rs` keeps this order true.
+//!
+//! # Features
+//!
+//! All on by default. With `default-features = false` the library reads local images only
+//! (OCI layouts, `oci-archive`, `docker-archive`) and builds none of tokio, reqwest, hyper,
+//! tonic, prost or rusqlite; a reference that needs a missing feature opens as
+//! [`source::SourceError::FeatureDisabled`].
+//!
+//! - `registry`: pulling from registries into the store (reqwest, tokio).
+//! - `daemon`: `docker://` and `podman://`, exported through the Engine API.
+//! - `containerd`: `containerd://`, read through containerd's gRPC API (tonic, prost).
+//! - `rpm`: the sqlite rpm database in the package view (rusqlite); without it an image's
+//!   rpm database is named in a note.
 
 // In the order above; each comment starts a group, which keeps rustfmt from sorting across it.
 

@@ -179,16 +179,19 @@ enum ReadError {
         line: usize,
         field: &'static str,
     },
+    #[cfg(feature = "rpm")]
     #[error("{path}: cannot copy the database to a temporary file: {source}")]
     Copy {
         path: String,
         source: std::io::Error,
     },
+    #[cfg(feature = "rpm")]
     #[error("{path}: {source}")]
     Sqlite {
         path: String,
         source: rusqlite::Error,
     },
+    #[cfg(feature = "rpm")]
     #[error("{path}: package header {hnum}: {reason}")]
     Header {
         path: String,
@@ -236,6 +239,7 @@ pub fn read(files: &BTreeMap<String, Vec<u8>>) -> PackageSet {
     let mut set = PackageSet::default();
     dpkg::read(files, &mut set);
     apk::read(files, &mut set);
+    #[cfg(feature = "rpm")]
     rpm::read(files, &mut set);
     python::read(files, &mut set);
     for p in &mut set.packages {

@@ -1,6 +1,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+#[cfg(feature = "rpm")]
 use ocidiff_testkit::skip::{on_path, skip};
 
 use super::*;
@@ -390,6 +391,7 @@ fn apk_installed() {
     );
 }
 
+#[cfg(feature = "rpm")]
 /// A value in a fabricated rpm header.
 enum Tag {
     Str(&'static str),
@@ -397,6 +399,7 @@ enum Tag {
     Ints(Vec<u32>),
 }
 
+#[cfg(feature = "rpm")]
 /// An rpm header blob as rpm stores it in its sqlite database.
 fn header(tags: &[(u32, Tag)]) -> Vec<u8> {
     let (mut index, mut data) = (Vec::new(), Vec::new());
@@ -428,6 +431,7 @@ fn header(tags: &[(u32, Tag)]) -> Vec<u8> {
     blob
 }
 
+#[cfg(feature = "rpm")]
 fn rpm_package(
     name: &'static str,
     epoch: Option<u32>,
@@ -458,6 +462,7 @@ fn rpm_package(
     header(&tags)
 }
 
+#[cfg(feature = "rpm")]
 fn rpmdb(blobs: &[Vec<u8>]) -> Vec<u8> {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("rpmdb.sqlite");
@@ -474,6 +479,7 @@ fn rpmdb(blobs: &[Vec<u8>]) -> Vec<u8> {
     std::fs::read(&path).expect("read back")
 }
 
+#[cfg(feature = "rpm")]
 #[test]
 fn rpm_sqlite() {
     let bash = |v| {
@@ -531,6 +537,7 @@ fn rpm_sqlite() {
     ));
 }
 
+#[cfg(feature = "rpm")]
 #[test]
 fn rpm_hostile_headers_become_notes() {
     let good = rpm_package("a", None, "1", &[("/x/", "y")]);
@@ -684,13 +691,17 @@ fn wants_only_databases() {
         "var/lib/dpkg/info/bash.list",
         "var/lib/dpkg/info/libc6:amd64.md5sums",
         "lib/apk/db/installed",
-        "var/lib/rpm/rpmdb.sqlite",
-        "var/lib/rpm/rpmdb.sqlite-wal",
-        "usr/lib/sysimage/rpm/rpmdb.sqlite",
         "usr/lib/python3/dist-packages/six-1.16.0.dist-info/METADATA",
         "a.dist-info/RECORD",
     ] {
         assert!(wants(yes), "{yes}");
+    }
+    for rpm in [
+        "var/lib/rpm/rpmdb.sqlite",
+        "var/lib/rpm/rpmdb.sqlite-wal",
+        "usr/lib/sysimage/rpm/rpmdb.sqlite",
+    ] {
+        assert_eq!(wants(rpm), cfg!(feature = "rpm"), "{rpm}");
     }
     for no in [
         "var/lib/dpkg/status-old",
@@ -707,6 +718,15 @@ fn wants_only_databases() {
     ] {
         assert!(!wants(no), "{no}");
     }
+}
+
+/// Without the `rpm` feature a database is not read, and a note says why.
+#[cfg(not(feature = "rpm"))]
+#[test]
+fn rpm_database_without_the_feature_is_a_note() {
+    let note = unsupported("var/lib/rpm/rpmdb.sqlite").expect("a note");
+    assert!(note.contains("without the `rpm` feature"), "{note}");
+    assert!(unsupported("var/lib/rpm/rpmdb.sqlite-wal").is_none());
 }
 
 #[test]
@@ -813,6 +833,7 @@ fn real_debian_root() {
     ));
 }
 
+#[cfg(feature = "rpm")]
 #[test]
 fn rpm_sqlite_in_wal_mode_reads_the_wal() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -847,6 +868,7 @@ fn rpm_sqlite_in_wal_mode_reads_the_wal() {
     assert!(without_wal.packages.is_empty());
 }
 
+#[cfg(feature = "rpm")]
 /// Runs `cmd`; a failure quotes it and its output.
 fn run(cmd: &mut std::process::Command) {
     let out = cmd
@@ -861,6 +883,7 @@ fn run(cmd: &mut std::process::Command) {
     );
 }
 
+#[cfg(feature = "rpm")]
 /// A database written by rpm itself (Debian's `rpm` package), to check the header parser on
 /// rpm's own output rather than only on blobs this file builds.
 #[test]

@@ -3,7 +3,9 @@
 //! everything it refers to.
 
 mod archive;
+#[cfg(feature = "containerd")]
 pub mod containerd;
+#[cfg(feature = "daemon")]
 pub mod daemon;
 pub(crate) mod docker_archive;
 mod layout;
@@ -11,6 +13,8 @@ mod listing;
 mod manifest_json;
 pub(crate) mod members;
 mod oci_archive;
+mod options;
+#[cfg(feature = "registry")]
 pub mod registry;
 mod resolve;
 pub mod select;
@@ -22,6 +26,7 @@ pub use docker_archive::ClassicArchive;
 pub use layout::{OciDir, select_root};
 pub use listing::{ArchivedImage, archived_images};
 pub use oci_archive::OciArchive;
+pub use options::{CredentialSources, Progress, PullOptions};
 pub use resolve::{Context, Pending, PullPolicy, open_all};
 pub use select::{Offered, SelectError};
 
@@ -84,19 +89,27 @@ pub enum SourceError {
     DockerRef(#[from] crate::reference::DockerRefError),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    #[cfg(feature = "registry")]
     #[error(transparent)]
     Registry(#[from] registry::RegistryError),
+    #[cfg(feature = "daemon")]
     #[error(transparent)]
     Daemon(#[from] daemon::DaemonError),
     #[error("the image store is unusable: {0}")]
     StoreUnavailable(String),
     #[error("{reference} is not in the local store (and --pull never forbids pulling it)")]
     NotInStore { reference: String },
+    #[cfg(feature = "containerd")]
     #[error(transparent)]
     Containerd(#[from] containerd::ContainerdError),
     #[error("{transport}:// images are not supported yet: {reference}")]
     Unsupported {
         transport: &'static str,
+        reference: String,
+    },
+    #[error("{reference}: ocidiff-core was built without the `{feature}` feature")]
+    FeatureDisabled {
+        feature: &'static str,
         reference: String,
     },
     #[error("{path}: more than the limit of {limit} bytes (raise it with --max-scale)")]

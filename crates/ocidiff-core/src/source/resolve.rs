@@ -6,16 +6,27 @@
 
 use std::path::PathBuf;
 
-use super::SourceError;
+#[cfg(feature = "containerd")]
 use super::containerd;
+#[cfg(feature = "daemon")]
 use super::daemon::{self, Engine};
-use super::registry::{self, PullOptions};
+#[cfg(feature = "registry")]
+use super::registry;
+#[cfg(feature = "registry")]
 use super::select;
-use crate::content::Limits;
+use super::{PullOptions, SourceError};
 use crate::image::Image;
-use crate::model::{Descriptor, Document, Platform, PlatformChoice};
-use crate::reference::{DockerRef, ImageRef};
-use crate::store::{ImageRecord, Store};
+#[cfg(feature = "registry")]
+use crate::content::Limits;
+use crate::model::PlatformChoice;
+#[cfg(feature = "registry")]
+use crate::model::{Descriptor, Document, Platform};
+#[cfg(feature = "registry")]
+use crate::reference::DockerRef;
+use crate::reference::ImageRef;
+#[cfg(feature = "registry")]
+use crate::store::ImageRecord;
+use crate::store::Store;
 
 /// When to contact a registry for an image the store may already hold (diffoci's `--pull`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -36,8 +47,10 @@ pub struct Context {
     pub store_root: Option<PathBuf>,
     pub pull: PullPolicy,
     pub platforms: PlatformChoice,
+    /// How to reach registries; its `limits` also bound what local sources read.
     pub registry: PullOptions,
     /// Where containerd is, for `containerd://` references.
+    #[cfg(feature = "containerd")]
     pub containerd: containerd::Options,
 }
 
@@ -53,144 +66,178 @@ impl Context {
 }
 
 /// Layers of registry inputs still downloading when [`open_all`] returns.
+#[derive(Default)]
 pub struct Pending {
-    downloads: Option<registry::Downloads>,
-    /// The reference index of each download request.
-    inputs: Vec<usize>,
+    /// The downloads, and the reference index of each download request.
+    #[cfg(feature = "registry")]
+    downloads: Option<(registry::Downloads, Vec<usize>)>,
 }
 
 impl Pending {
     /// Waits for the downloads and records the pulled images in the store. The error names
     /// the index of the input whose download failed. Dropping a `Pending` instead stops them.
     pub fn wait(self) -> Result<(), (usize, SourceError)> {
-        let Some(downloads) = self.downloads else {
-            return Ok(());
-        };
-        for (input, result) in self.inputs.into_iter().zip(downloads.wait()) {
-            result.map_err(|e| (input, e.into()))?;
+        #[cfg(feature = "registry")]
+        if let Some((downloads, inputs)) = self.downloads {
+            for (input, result) in inputs.into_iter().zip(downloads.wait()) {
+                result.map_err(|e| (input, e.into()))?;
+            }
         }
         Ok(())
     }
 }
 
+/// How one reference is opened once the registry pulls have started.
+enum Plan {
+    /// By its own source: a file, a daemon, containerd.
+    Direct,
+    /// Not at all: its name is invalid, its pull failed or this build lacks its source.
+    Failed(SourceError),
+    /// From the store: `root` is that of an image being pulled now; without it, the image
+    /// the store already holds under `name`.
+    #[cfg(feature = "registry")]
+    Stored {
+        name: DockerRef,
+        root: Option<Box<Descriptor>>,
+    },
+}
+
 /// Opens every reference, pulling the registry ones together so that their downloads share
 /// one bound. One result per reference, in order. Registry images are open as soon as their
 /// manifests and configs are in the store: their layers are read while they download (see
-/// [`registry::start_all`]), and [`Pending::wait`] must be called before trusting that the
+/// `registry::start_all`), and [`Pending::wait`] must be called before trusting that the
 /// comparison saw every byte it needed.
 pub fn open_all(refs: &[ImageRef], ctx: &Context) -> (Vec<Result<Image, SourceError>>, Pending) {
-    let mut pending = Pending {
-        downloads: None,
-        inputs: Vec::new(),
-    };
-    let needs_store = refs.iter().any(|r| {
-        matches!(
-            r,
-            ImageRef::Registry(_) | ImageRef::Docker(_) | ImageRef::Podman(_)
-        )
-    });
-    let store = if needs_store {
+    let plans: Vec<Plan> = refs.iter().map(plan).collect();
+    let store = if refs.iter().any(uses_store) {
         match ctx.store() {
             Ok(s) => Some(s),
-            Err(e) => {
-                let msg = e.to_string();
-                let images = refs
-                    .iter()
-                    .map(|r| match r {
-                        ImageRef::Registry(_) | ImageRef::Docker(_) | ImageRef::Podman(_) => {
-                            Err(SourceError::StoreUnavailable(msg.clone()))
-                        }
-                        local => super::open(local, &ctx.registry.limits),
-                    })
-                    .collect();
-                return (images, pending);
-            }
+            Err(e) => return (without_store(refs, plans, &e, ctx), Pending::default()),
         }
     } else {
         None
     };
+    let (plans, pending) = match &store {
+        #[cfg(feature = "registry")]
+        Some(store) => start_pulls(store, ctx, plans),
+        _ => (plans, Pending::default()),
+    };
+    (open_each(refs, plans, store.as_ref(), ctx), pending)
+}
 
-    // Which registry references must be pulled, all at once.
-    let mut parsed: Vec<Option<Result<DockerRef, SourceError>>> = refs
-        .iter()
-        .map(|r| match r {
-            ImageRef::Registry(s) => Some(DockerRef::parse(s).map_err(SourceError::from)),
-            _ => None,
+/// The cargo feature the source of `r` needs, when this build lacks it.
+fn missing_feature(r: &ImageRef) -> Option<&'static str> {
+    match r {
+        ImageRef::Registry(_) if !cfg!(feature = "registry") => Some("registry"),
+        ImageRef::Docker(_) | ImageRef::Podman(_) if !cfg!(feature = "daemon") => Some("daemon"),
+        ImageRef::Containerd(_) if !cfg!(feature = "containerd") => Some("containerd"),
+        _ => None,
+    }
+}
+
+/// Whether opening `r` needs the embedded store: registry images are pulled into it and
+/// daemon images exported into it.
+fn uses_store(r: &ImageRef) -> bool {
+    matches!(
+        r,
+        ImageRef::Registry(_) | ImageRef::Docker(_) | ImageRef::Podman(_)
+    ) && missing_feature(r).is_none()
+}
+
+/// How `r` is to be opened, before any pull.
+fn plan(r: &ImageRef) -> Plan {
+    if let Some(feature) = missing_feature(r) {
+        return Plan::Failed(SourceError::FeatureDisabled {
+            feature,
+            reference: r.to_string(),
+        });
+    }
+    match r {
+        #[cfg(feature = "registry")]
+        ImageRef::Registry(s) => match DockerRef::parse(s) {
+            Ok(name) => Plan::Stored { name, root: None },
+            Err(e) => Plan::Failed(e.into()),
+        },
+        _ => Plan::Direct,
+    }
+}
+
+/// The results when the store cannot be opened: the references that need it fail with the
+/// reason, the others are opened as usual.
+fn without_store(
+    refs: &[ImageRef],
+    plans: Vec<Plan>,
+    error: &SourceError,
+    ctx: &Context,
+) -> Vec<Result<Image, SourceError>> {
+    let msg = error.to_string();
+    refs.iter()
+        .zip(plans)
+        .map(|(r, plan)| match uses_store(r) {
+            true => Err(SourceError::StoreUnavailable(msg.clone())),
+            false => open_one(r, plan, None, ctx),
         })
-        .collect();
+        .collect()
+}
+
+/// Starts pulling, all at once, the registry images the pull policy says to; records in
+/// `plans` the root of each image being pulled, or why it cannot be.
+#[cfg(feature = "registry")]
+fn start_pulls(store: &Store, ctx: &Context, mut plans: Vec<Plan>) -> (Vec<Plan>, Pending) {
     let mut pulls: Vec<(usize, DockerRef)> = Vec::new();
-    // The roots of the images being pulled now, not yet recorded in the store.
-    let mut roots: Vec<Option<Descriptor>> = vec![None; refs.len()];
-    if let Some(store) = &store {
-        for (i, p) in parsed.iter_mut().enumerate() {
-            let Some(Ok(name)) = p else { continue };
-            let name = name.clone();
-            let held = match store.find_image(&name) {
-                Ok(r) => r,
-                Err(e) => {
-                    *p = Some(Err(e.into()));
-                    continue;
-                }
-            };
-            let covers = held.as_ref().is_some_and(|rec| match &ctx.platforms {
-                PlatformChoice::These(ps) => ps.iter().all(|want| holds(store, rec, want)),
-                PlatformChoice::All => false,
-            });
-            let pull = match ctx.pull {
-                PullPolicy::Always => true,
-                PullPolicy::Missing => !covers,
-                PullPolicy::Never => {
-                    if held.is_none() {
-                        *p = Some(Err(SourceError::NotInStore {
-                            reference: name.to_string(),
-                        }));
-                    }
-                    false
-                }
-            };
-            if pull {
-                pulls.push((i, name));
-            }
-        }
-        let requests: Vec<_> = pulls
-            .iter()
-            .map(|(_, n)| (n.clone(), ctx.platforms.clone()))
-            .collect();
-        if !requests.is_empty() {
-            let (results, downloads) = registry::start_all(store, &requests, &ctx.registry);
-            for ((i, _), result) in pulls.iter().zip(results) {
-                match result {
-                    Ok(root) => roots[*i] = Some(root),
-                    Err(e) => parsed[*i] = Some(Err(e.into())),
-                }
-            }
-            pending.downloads = Some(downloads);
-            pending.inputs = pulls.iter().map(|(i, _)| *i).collect();
+    for (i, plan) in plans.iter_mut().enumerate() {
+        let Plan::Stored { name, .. } = plan else {
+            continue;
+        };
+        match must_pull(store, ctx, name) {
+            Ok(true) => pulls.push((i, name.clone())),
+            Ok(false) => {}
+            Err(e) => *plan = Plan::Failed(e),
         }
     }
+    if pulls.is_empty() {
+        return (plans, Pending::default());
+    }
+    let requests: Vec<_> = pulls
+        .iter()
+        .map(|(_, n)| (n.clone(), ctx.platforms.clone()))
+        .collect();
+    let (results, downloads) = registry::start_all(store, &requests, &ctx.registry);
+    for ((i, _), result) in pulls.iter().zip(results) {
+        match (&mut plans[*i], result) {
+            (Plan::Stored { root, .. }, Ok(pulled)) => *root = Some(Box::new(pulled)),
+            (plan, Err(e)) => *plan = Plan::Failed(e.into()),
+            (_, Ok(_)) => {}
+        }
+    }
+    let pending = Pending {
+        downloads: Some((downloads, pulls.iter().map(|(i, _)| *i).collect())),
+    };
+    (plans, pending)
+}
 
-    // Each in its own thread: scanning a large archive or exporting from an engine takes a
-    // while, and the two inputs do not depend on each other.
-    let store = store.as_ref();
-    let images = std::thread::scope(|scope| {
-        let handles: Vec<_> = refs
-            .iter()
-            .zip(parsed)
-            .zip(roots)
-            .map(|((r, p), root)| scope.spawn(move || open_one(r, p, root, store, ctx)))
-            .collect();
-        // A panic is a bug: let it show as one.
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
+/// Whether `name` must be pulled now, by the pull policy and what the store holds.
+#[cfg(feature = "registry")]
+fn must_pull(store: &Store, ctx: &Context, name: &DockerRef) -> Result<bool, SourceError> {
+    let held = store.find_image(name)?;
+    let covers = held.as_ref().is_some_and(|rec| match &ctx.platforms {
+        PlatformChoice::These(ps) => ps.iter().all(|want| holds(store, rec, want)),
+        PlatformChoice::All => false,
     });
-    (images, pending)
+    match ctx.pull {
+        PullPolicy::Always => Ok(true),
+        PullPolicy::Missing => Ok(!covers),
+        PullPolicy::Never if held.is_none() => Err(SourceError::NotInStore {
+            reference: name.to_string(),
+        }),
+        PullPolicy::Never => Ok(false),
+    }
 }
 
 /// Whether the store holds all of the image a runtime asked for `wanted` would run from the
 /// image `record` names: the choice is made again over the stored index, so that an image
 /// pulled for `amd64` is pulled again for `amd64/v3` if the index offers that.
+#[cfg(feature = "registry")]
 fn holds(store: &Store, record: &ImageRecord, wanted: &Platform) -> bool {
     let Ok(image) = store.open_image(record) else {
         return false;
@@ -206,21 +253,47 @@ fn holds(store: &Store, record: &ImageRecord, wanted: &Platform) -> bool {
     }
 }
 
-/// Opens one reference once registry pulls have started (`parsed` is its pull's outcome so
-/// far, `root` the root of an image being pulled).
+/// Opens each reference in its own thread: scanning a large archive or exporting from an
+/// engine takes a while, and the inputs do not depend on each other.
+fn open_each(
+    refs: &[ImageRef],
+    plans: Vec<Plan>,
+    store: Option<&Store>,
+    ctx: &Context,
+) -> Vec<Result<Image, SourceError>> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = refs
+            .iter()
+            .zip(plans)
+            .map(|(r, plan)| scope.spawn(move || open_one(r, plan, store, ctx)))
+            .collect();
+        // A panic is a bug: let it show as one.
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
+}
+
+/// Opens one reference once registry pulls have started.
 fn open_one(
     r: &ImageRef,
-    parsed: Option<Result<DockerRef, SourceError>>,
-    root: Option<Descriptor>,
+    plan: Plan,
     store: Option<&Store>,
     ctx: &Context,
 ) -> Result<Image, SourceError> {
-    match (r, parsed, store) {
-        (ImageRef::Registry(_), Some(Err(e)), _) => Err(e),
-        (ImageRef::Registry(_), Some(Ok(_)), Some(store)) if let Some(root) = root => {
-            Ok(store.open_root(&root, r.clone())?)
-        }
-        (ImageRef::Registry(_), Some(Ok(name)), Some(store)) => {
+    match (plan, r, store) {
+        (Plan::Failed(e), _, _) => Err(e),
+        #[cfg(feature = "registry")]
+        (
+            Plan::Stored {
+                root: Some(root), ..
+            },
+            _,
+            Some(store),
+        ) => Ok(store.open_root(&root, r.clone())?),
+        #[cfg(feature = "registry")]
+        (Plan::Stored { name, root: None }, _, Some(store)) => {
             let record = store
                 .find_image(&name)?
                 .ok_or_else(|| SourceError::NotInStore {
@@ -230,15 +303,63 @@ fn open_one(
             image.reference = r.clone();
             Ok(image)
         }
-        (ImageRef::Docker(name), _, Some(store)) => {
+        #[cfg(feature = "daemon")]
+        (_, ImageRef::Docker(name), Some(store)) => {
             daemon::open(store, Engine::Docker, name, &ctx.platforms)
         }
-        (ImageRef::Podman(name), _, Some(store)) => {
+        #[cfg(feature = "daemon")]
+        (_, ImageRef::Podman(name), Some(store)) => {
             daemon::open(store, Engine::Podman, name, &ctx.platforms)
         }
-        (ImageRef::Containerd(name), _, _) => {
+        #[cfg(feature = "containerd")]
+        (_, ImageRef::Containerd(name), _) => {
             containerd::open(r, name, &ctx.containerd, &ctx.platforms)
         }
-        (local, _, _) => super::open(local, &ctx.registry.limits),
+        (_, local, _) => super::open(local, &ctx.registry.limits),
+    }
+}
+
+#[cfg(all(
+    test,
+    not(any(feature = "registry", feature = "daemon", feature = "containerd"))
+))]
+mod tests {
+    use super::*;
+
+    /// Without the network and daemon features every such reference fails with the feature
+    /// it needs, and the store (here a path that cannot be one) is not opened.
+    #[test]
+    fn references_to_missing_sources_name_the_feature() {
+        let ctx = Context {
+            store_root: Some(PathBuf::from("/dev/null/store")),
+            ..Default::default()
+        };
+        let refs = [
+            ImageRef::Registry("alpine:3.20".into()),
+            ImageRef::Docker("app".into()),
+            ImageRef::Podman("app".into()),
+            ImageRef::Containerd("app".into()),
+        ];
+        let (images, pending) = open_all(&refs, &ctx);
+        assert!(pending.wait().is_ok());
+        let errors: Vec<String> = images
+            .into_iter()
+            .map(|r| match r {
+                Err(e @ SourceError::FeatureDisabled { .. }) => e.to_string(),
+                Err(e) => panic!("another error: {e}"),
+                Ok(_) => panic!("opened"),
+            })
+            .collect();
+        let without =
+            |r: &str, f: &str| format!("{r}: ocidiff-core was built without the `{f}` feature");
+        assert_eq!(
+            errors,
+            [
+                without("alpine:3.20", "registry"),
+                without("docker://app", "daemon"),
+                without("podman://app", "daemon"),
+                without("containerd://app", "containerd"),
+            ]
+        );
     }
 }

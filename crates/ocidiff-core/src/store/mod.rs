@@ -28,8 +28,11 @@ use serde::{Deserialize, Serialize};
 pub use diff_ids::DiffIds;
 use inflight::InFlight;
 pub(crate) use inflight::Publisher;
+#[cfg(feature = "daemon")]
+pub(crate) use load::copy;
 pub use load::load;
-pub(crate) use load::{copy, platform_of};
+#[cfg(feature = "registry")]
+pub(crate) use load::platform_of;
 
 use crate::content::{BlobSource, ContentError, Limits};
 use crate::image::Image;

@@ -6,7 +6,6 @@
 //! process environment) and so that errors say which file or helper failed.
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -15,7 +14,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 
-use super::RegistryError;
+use super::{CredentialSources, RegistryError};
 use crate::reference::DOCKER_HUB;
 
 /// The key Docker files Docker Hub's credentials under.
@@ -63,17 +62,6 @@ impl Secret {
             STANDARD.encode(format!("{username}:{password}"))
         )
     }
-}
-
-/// Where credentials are looked up.
-#[derive(Debug, Clone, Default)]
-pub struct CredentialSources {
-    /// Used for every registry, ahead of the Docker config (like skopeo's `--creds`).
-    pub explicit: Option<(String, String)>,
-    /// The Docker config directory; `None` means `$DOCKER_CONFIG`, else `~/.docker`.
-    pub docker_config: Option<PathBuf>,
-    /// `PATH` for running `docker-credential-*` helpers; `None` means the process's.
-    pub helper_path: Option<OsString>,
 }
 
 #[derive(Debug, Default, Deserialize)]

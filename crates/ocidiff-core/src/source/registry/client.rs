@@ -21,7 +21,7 @@ pub(crate) struct Registry {
     options: RetryPolicy,
     credential: Mutex<Option<Option<Credential>>>,
     authorization: Mutex<Option<String>>,
-    sources: super::auth::CredentialSources,
+    sources: super::CredentialSources,
 }
 
 #[derive(Clone, Copy)]

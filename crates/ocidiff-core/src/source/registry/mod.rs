@@ -16,16 +16,16 @@ mod tests;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use futures_util::{StreamExt, TryStreamExt};
 use reqwest::{Method, StatusCode};
 
-pub use auth::{CredentialSources, DOCKER_HUB_AUTH_KEY};
+pub use super::options::{CredentialSources, Progress, PullOptions};
+pub use auth::DOCKER_HUB_AUTH_KEY;
 
 use client::{Registry, is_transient_error, status_error};
 
-use crate::content::{ContentError, Limits};
+use crate::content::ContentError;
 use crate::model::{
     Descriptor, Digest, Document, DocumentError, Hasher, Manifest, Matcher, MediaKind, Platform,
     is_runnable, media,
@@ -41,62 +41,6 @@ const ACCEPT_MANIFESTS: &str = "application/vnd.oci.image.index.v1+json, \
     application/vnd.docker.distribution.manifest.v2+json";
 
 pub use crate::model::PlatformChoice;
-
-/// Receives download progress, per image, for the CLI to draw.
-pub trait Progress: Send + Sync {
-    /// `done` of `total` bytes still to download for `image` have arrived (`done` may go
-    /// back when a download restarts).
-    fn update(&self, image: &DockerRef, done: u64, total: u64);
-    /// Everything `image` needs is in the store.
-    fn finish(&self, image: &DockerRef);
-}
-
-/// How to reach registries.
-#[derive(Clone)]
-pub struct PullOptions {
-    /// Registries (`host` or `host:port`) reached over plain HTTP or unverified TLS, like
-    /// Docker's `--insecure-registry`. Loopback registries always are.
-    pub insecure_registries: Vec<String>,
-    pub credentials: CredentialSources,
-    /// Blobs downloaded at once, across all images of one [`pull_all`].
-    pub max_concurrent_downloads: usize,
-    pub connect_timeout: Duration,
-    /// Longest silence while reading an answer.
-    pub read_timeout: Duration,
-    /// Tries per request, the first included.
-    pub max_attempts: u32,
-    pub initial_backoff: Duration,
-    pub max_backoff: Duration,
-    pub limits: Limits,
-    pub progress: Option<Arc<dyn Progress>>,
-}
-
-impl Default for PullOptions {
-    fn default() -> Self {
-        PullOptions {
-            insecure_registries: Vec::new(),
-            credentials: CredentialSources::default(),
-            max_concurrent_downloads: 6,
-            connect_timeout: Duration::from_secs(30),
-            read_timeout: Duration::from_secs(60),
-            max_attempts: 5,
-            initial_backoff: Duration::from_millis(500),
-            max_backoff: Duration::from_secs(20),
-            limits: Limits::default(),
-            progress: None,
-        }
-    }
-}
-
-impl std::fmt::Debug for PullOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PullOptions")
-            .field("insecure_registries", &self.insecure_registries)
-            .field("max_concurrent_downloads", &self.max_concurrent_downloads)
-            .field("max_attempts", &self.max_attempts)
-            .finish_non_exhaustive()
-    }
-}
 
 /// Why an image could not be pulled.
 #[derive(Debug, thiserror::Error)]

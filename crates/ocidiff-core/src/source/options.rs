@@ -1,0 +1,77 @@
+//! How to reach registries, always compiled: a [`Context`](super::Context) is the same with or
+//! without the `registry` feature, and local sources read their [`Limits`] from it.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::content::Limits;
+use crate::reference::DockerRef;
+
+/// Receives download progress, per image, for the CLI to draw.
+pub trait Progress: Send + Sync {
+    /// `done` of `total` bytes still to download for `image` have arrived (`done` may go
+    /// back when a download restarts).
+    fn update(&self, image: &DockerRef, done: u64, total: u64);
+    /// Everything `image` needs is in the store.
+    fn finish(&self, image: &DockerRef);
+}
+
+/// How to reach registries.
+#[derive(Clone)]
+pub struct PullOptions {
+    /// Registries (`host` or `host:port`) reached over plain HTTP or unverified TLS, like
+    /// Docker's `--insecure-registry`. Loopback registries always are.
+    pub insecure_registries: Vec<String>,
+    pub credentials: CredentialSources,
+    /// Blobs downloaded at once, across all images pulled together.
+    pub max_concurrent_downloads: usize,
+    pub connect_timeout: Duration,
+    /// Longest silence while reading an answer.
+    pub read_timeout: Duration,
+    /// Tries per request, the first included.
+    pub max_attempts: u32,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+    pub limits: Limits,
+    pub progress: Option<Arc<dyn Progress>>,
+}
+
+impl Default for PullOptions {
+    fn default() -> Self {
+        PullOptions {
+            insecure_registries: Vec::new(),
+            credentials: CredentialSources::default(),
+            max_concurrent_downloads: 6,
+            connect_timeout: Duration::from_secs(30),
+            read_timeout: Duration::from_secs(60),
+            max_attempts: 5,
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(20),
+            limits: Limits::default(),
+            progress: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for PullOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PullOptions")
+            .field("insecure_registries", &self.insecure_registries)
+            .field("max_concurrent_downloads", &self.max_concurrent_downloads)
+            .field("max_attempts", &self.max_attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where credentials are looked up.
+#[derive(Debug, Clone, Default)]
+pub struct CredentialSources {
+    /// Used for every registry, ahead of the Docker config (like skopeo's `--creds`).
+    pub explicit: Option<(String, String)>,
+    /// The Docker config directory; `None` means `$DOCKER_CONFIG`, else `~/.docker`.
+    pub docker_config: Option<PathBuf>,
+    /// `PATH` for running `docker-credential-*` helpers; `None` means the process's.
+    pub helper_path: Option<OsString>,
+}
