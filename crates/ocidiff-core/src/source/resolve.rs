@@ -14,7 +14,7 @@ use super::{Image, SourceError};
 use crate::content::Limits;
 use crate::model::{Descriptor, Document, Platform, PlatformChoice};
 use crate::reference::{DockerRef, ImageRef};
-use crate::store::{ImageRecord, Store};
+use crate::store::{ImageRecord, Store, StoreError};
 
 /// When to contact a registry for an image the store may already hold (diffoci's `--pull`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -42,12 +42,12 @@ pub struct Context {
 
 impl Context {
     /// Opens the store this context names.
-    pub fn store(&self) -> Result<Store, SourceError> {
+    pub fn store(&self) -> Result<Store, StoreError> {
         let root = match &self.store_root {
             Some(r) => r.clone(),
             None => Store::default_root()?,
         };
-        Ok(Store::open(&root)?)
+        Store::open(&root)
     }
 }
 
@@ -92,12 +92,12 @@ pub fn open_all(refs: &[ImageRef], ctx: &Context) -> (Vec<Result<Image, SourceEr
         match ctx.store() {
             Ok(s) => Some(s),
             Err(e) => {
-                let msg = e.to_string();
+                let err = std::sync::Arc::new(e);
                 let images = refs
                     .iter()
                     .map(|r| match r {
                         ImageRef::Registry(_) | ImageRef::Docker(_) | ImageRef::Podman(_) => {
-                            Err(SourceError::StoreUnavailable(msg.clone()))
+                            Err(SourceError::StoreUnavailable(err.clone()))
                         }
                         local => super::open(local, &ctx.registry.limits),
                     })
