@@ -85,7 +85,8 @@ fn agree(kind: DocKind, doc: &[u8], declared: Option<&str>) -> Result<(), String
                 return Err(format!("{note} in {text}, but Go saw {:?}", go.ambiguous));
             }
         }
-        Err(e @ (GoJsonError::Type { .. } | GoJsonError::Json(_))) => {
+        // A type mismatch or malformed JSON (the enum is non-exhaustive).
+        Err(e) => {
             if go.error().is_none() {
                 return Err(format!("refused {text} ({e}), but Go reads it"));
             }

@@ -4,6 +4,7 @@
 mod cli;
 mod commands;
 mod config;
+mod hint;
 
 use std::io::{self, IsTerminal};
 use std::process::ExitCode;
@@ -63,8 +64,9 @@ fn init_logging(cli: &cli::Cli) {
         .init();
 }
 
-/// The error and its causes on one line. Library messages often quote their cause already;
-/// a cause whose text is already there is not repeated.
+/// The error and its causes on one line, then the flag that would change the outcome, if one
+/// would. Library messages often quote their cause already; a cause whose text is already
+/// there is not repeated.
 fn one_line(err: &anyhow::Error) -> String {
     let mut line = String::new();
     for cause in err.chain() {
@@ -76,6 +78,10 @@ fn one_line(err: &anyhow::Error) -> String {
             line.push_str(": ");
         }
         line.push_str(&text);
+    }
+    if let Some(hint) = hint::for_error(err) {
+        line.push(' ');
+        line.push_str(hint);
     }
     line.replace('\n', " ")
 }

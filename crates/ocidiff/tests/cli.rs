@@ -668,3 +668,66 @@ fn a_full_stdout_is_an_error() {
         "{err}"
     );
 }
+
+/// The library states which limit or setting stopped it; the binary names the flag that
+/// changes it, at the end of the line.
+#[test]
+fn errors_end_with_the_flag_that_changes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = every_form(dir.path(), "a", &image("1"));
+    // Two images of 1100 entries each, the last one differing: walked, not taken as equal.
+    let many = |stamp: &str| {
+        let mut entries: Vec<Entry> = (0..1100)
+            .map(|i| Entry::file(&format!("f{i}"), ""))
+            .collect();
+        entries.push(Entry::file("stamp", stamp));
+        let path = dir.path().join(format!("many-{stamp}"));
+        write_oci_dir(
+            &path,
+            &[("many", ImageSpec::new().layer(Layer::new(entries)).into())],
+        )
+        .unwrap();
+        format!("oci:{}:many", path.display())
+    };
+    let (lhs, rhs) = (many("1"), many("2"));
+    let store = dir.path().join("store");
+    let cases: Vec<(Vec<&str>, &str, &str)> = vec![
+        // 4 Mi entries scaled by 0.00025: 1048, while the JSON limit stays above 2 KB.
+        (
+            vec!["--max-scale", "0.00025", &lhs, &rhs],
+            "holds more than 1048 entries",
+            "(raise the limit with --max-scale)",
+        ),
+        (
+            vec!["--max-scale", "0.00001", &good[0], &good[0]],
+            "index.json is larger than the limit of 83 bytes",
+            "(raise it with --max-scale)",
+        ),
+        (
+            vec![
+                "--pull",
+                "never",
+                "--store",
+                store.to_str().unwrap(),
+                &good[0],
+                "registry.invalid/absent:1",
+            ],
+            "registry.invalid/absent:1 is not in the local store",
+            "(and --pull never forbids pulling it)",
+        ),
+        (
+            vec!["--ignore-path", "a[", &good[0], &good[0]],
+            "pattern \"a[\"",
+            "--ignore-path)",
+        ),
+    ];
+    for (args, fact, hint) in cases {
+        let out = ocidiff().arg("diff").args(&args).output().unwrap();
+        let stderr = redact(&out.stderr, dir.path());
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains(fact), "{args:?}: {stderr}");
+        assert!(stderr.trim_end().ends_with(hint), "{args:?}: {stderr}");
+        assert_eq!(stderr.matches(hint).count(), 1, "{args:?}: {stderr}");
+    }
+}

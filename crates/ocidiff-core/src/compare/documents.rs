@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::{CompareError, Engine, InputError, classify, json};
-use crate::content;
+use crate::content::{self, Limit, LimitExceeded};
 use crate::finding::{FieldDiff, Finding, Kind};
 use crate::model::{Blob, Descriptor, Digest, Document, DocumentError, Manifest, gojson};
 
@@ -68,12 +68,12 @@ impl Engine<'_> {
                 if m.layers.len() as u64 > limit {
                     return Err(self.err(
                         side,
-                        InputError::TooMany {
-                            what: format!("manifest {digest}"),
-                            count: m.layers.len(),
-                            items: "layers",
-                            limit,
-                        },
+                        InputError::TooMany(LimitExceeded {
+                            limit: Limit::Layers,
+                            max: limit,
+                            subject: format!("manifest {digest}"),
+                            found: Some(m.layers.len() as u64),
+                        }),
                     ));
                 }
                 Ok(*m)

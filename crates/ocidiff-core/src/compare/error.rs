@@ -1,7 +1,7 @@
 //! How a comparison fails: always naming the input at fault, so that a user knows which of
 //! the two images to look at.
 
-use crate::content::ContentError;
+use crate::content::{ContentError, LimitExceeded};
 use crate::layer::{ApplyError, LayerError};
 use crate::model::{Digest, DocumentError, GoJsonError};
 use crate::source::select::SelectError;
@@ -33,6 +33,7 @@ impl std::error::Error for CompareError {
 
 /// What was wrong with an input.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum InputError {
     #[error(transparent)]
     Content(#[from] ContentError),
@@ -89,13 +90,6 @@ pub enum InputError {
         rhs: String,
         rhs_offers: String,
     },
-    #[error(
-        "{what} lists {count} {items}, more than the limit of {limit} (raise it with --max-scale)"
-    )]
-    TooMany {
-        what: String,
-        count: usize,
-        items: &'static str,
-        limit: u64,
-    },
+    #[error("{0}")]
+    TooMany(#[source] LimitExceeded),
 }

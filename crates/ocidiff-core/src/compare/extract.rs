@@ -12,6 +12,7 @@ use crate::layer::{self, EntryKind, EntryType, ExtractSink};
 
 /// Why extraction stopped: an input failed on the second read, or the sink could not write.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ExtractError {
     #[error(transparent)]
     Input(#[from] Box<CompareError>),

@@ -27,10 +27,10 @@ pub use extract::ExtractError;
 
 use crate::content::Limits;
 use crate::finding::{self, Comparison, Input, Kind, Report, Summary, Verdict};
+use crate::image::Image;
 pub use crate::model::PlatformChoice;
 use crate::model::{Blob, Descriptor};
 use crate::normalize::{PathFilter, Rules, document};
-use crate::image::Image;
 use crate::store::DiffIds;
 use documents::{Root, values};
 

@@ -27,6 +27,7 @@ pub const HEAD_BYTES: usize = 10;
 
 /// Why a layer cannot be read as container runtimes read it.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DecompressError {
     #[error(
         "layer {digest} is encrypted ({media_type}): ocidiff cannot decrypt it (runtimes need \

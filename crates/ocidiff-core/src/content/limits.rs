@@ -1,3 +1,4 @@
+use std::fmt;
 use std::io::{self, Read};
 
 use super::ContentError;
@@ -71,6 +72,72 @@ impl Limits {
     }
 }
 
+/// Which of the [`Limits`] an input went past.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Limit {
+    JsonBytes,
+    LayerBytes,
+    DecompressedBytes,
+    Manifests,
+    Layers,
+    Entries,
+    MetadataBytes,
+}
+
+/// An input went past one of the [`Limits`]. Every error about a limit carries one as its
+/// source, so that a front end finds it in the chain and says how to raise that limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitExceeded {
+    pub limit: Limit,
+    /// The limit's value.
+    pub max: u64,
+    /// What went past it: `layer sha256:…`, `index sha256:…`, a path.
+    pub subject: String,
+    /// How many bytes or items the subject declares or holds, when known.
+    pub found: Option<u64>,
+}
+
+impl fmt::Display for LimitExceeded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let LimitExceeded {
+            limit,
+            max,
+            subject,
+            found,
+        } = self;
+        match limit {
+            Limit::JsonBytes | Limit::LayerBytes | Limit::DecompressedBytes => {
+                write!(f, "{subject}")?;
+                if let Some(n) = found {
+                    write!(f, " ({n} bytes)")?;
+                }
+                write!(f, " is larger than the limit of {max} bytes")
+            }
+            Limit::Manifests | Limit::Layers => {
+                let items = if *limit == Limit::Layers {
+                    "layers"
+                } else {
+                    "manifests"
+                };
+                match found {
+                    Some(n) => write!(f, "{subject} lists {n} {items}")?,
+                    None => write!(f, "{subject} lists more {items}")?,
+                }
+                write!(f, ", more than the limit of {max}")
+            }
+            Limit::Entries => write!(f, "{subject} holds more than {max} entries"),
+            Limit::MetadataBytes => write!(
+                f,
+                "{subject} holds more than {max} bytes of names, PAX records and extended \
+                 attributes"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for LimitExceeded {}
+
 /// Fails once more than `limit` bytes have been read: the guard against decompression bombs.
 pub struct LimitedReader<R> {
     inner: R,
@@ -98,11 +165,12 @@ impl<R: Read> Read for LimitedReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         if n as u64 > self.remaining {
-            return Err(ContentError::TooLarge {
-                what: self.what.clone(),
-                limit: self.limit,
-                flag: "--max-scale",
-            }
+            return Err(ContentError::TooLarge(LimitExceeded {
+                limit: Limit::DecompressedBytes,
+                max: self.limit,
+                subject: self.what.clone(),
+                found: None,
+            })
             .into_io());
         }
         self.remaining -= n as u64;
@@ -126,7 +194,10 @@ mod tests {
         let data = [0u8; 100];
         let mut r = LimitedReader::new(&data[..], 50, "test stream".into());
         let err = io::copy(&mut r, &mut io::sink()).unwrap_err();
-        assert!(err.to_string().contains("limit of 50 bytes"), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "test stream is larger than the limit of 50 bytes"
+        );
         let mut r = LimitedReader::new(&data[..], 100, "test stream".into());
         assert_eq!(io::copy(&mut r, &mut io::sink()).unwrap(), 100);
     }

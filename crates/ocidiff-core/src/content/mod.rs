@@ -12,7 +12,7 @@ pub use decompress::{
     DecompressError, Decompressed, Format, HEAD_BYTES, check_walked, compression_of, decompress,
     detected, layer_kind,
 };
-pub use limits::{LimitedReader, Limits};
+pub use limits::{Limit, LimitExceeded, LimitedReader, Limits};
 pub use verify::VerifyingReader;
 
 use crate::model::{Compression, Descriptor, Digest};
@@ -34,6 +34,7 @@ pub trait BlobSource: Send + Sync {
 
 /// Why a blob could not be read or trusted.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ContentError {
     #[error("blob {digest} not found in {source_name}")]
     NotFound { digest: Digest, source_name: String },
@@ -45,12 +46,8 @@ pub enum ContentError {
         declared: u64,
         actual: u64,
     },
-    #[error("{what} is larger than the limit of {limit} bytes (raise it with {flag})")]
-    TooLarge {
-        what: String,
-        limit: u64,
-        flag: &'static str,
-    },
+    #[error("{0}")]
+    TooLarge(#[from] LimitExceeded),
     #[error("reading blob {digest}: {source}")]
     Io { digest: Digest, source: io::Error },
     /// A blob read while it downloads whose download failed.
@@ -140,11 +137,12 @@ pub fn read_json_blob(
     limit: u64,
 ) -> Result<Vec<u8>, ContentError> {
     if desc.size > limit {
-        return Err(ContentError::TooLarge {
-            what: format!("JSON blob {} ({} bytes)", desc.digest, desc.size),
-            limit,
-            flag: "--max-scale",
-        });
+        return Err(ContentError::TooLarge(LimitExceeded {
+            limit: Limit::JsonBytes,
+            max: limit,
+            subject: format!("JSON blob {}", desc.digest),
+            found: Some(desc.size),
+        }));
     }
     let mut reader = open_verified(source, desc)?;
     let mut bytes = Vec::with_capacity(usize::try_from(desc.size).unwrap_or(0));
@@ -262,7 +260,10 @@ mod tests {
         );
         assert!(matches!(
             read_json_blob(&src, &desc(d.clone(), 2), 1),
-            Err(ContentError::TooLarge { .. })
+            Err(ContentError::TooLarge(LimitExceeded {
+                limit: Limit::JsonBytes,
+                ..
+            }))
         ));
         assert!(matches!(
             read_json_blob(&src, &desc(d.clone(), 3), 10),

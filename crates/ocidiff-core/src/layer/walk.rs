@@ -8,7 +8,7 @@ use sha2::Digest as _;
 
 use super::entry::{ContentDigest, EntryMeta, EntryType};
 use super::tar::{Reader, TarError};
-use crate::content::{self, BlobSource, ContentError, LimitedReader, Limits};
+use crate::content::{self, BlobSource, ContentError, Limit, LimitExceeded, LimitedReader, Limits};
 use crate::model::{Algorithm, Compression, Descriptor, Digest, Hasher};
 
 /// A walked layer.
@@ -39,18 +39,15 @@ pub type Walked = std::collections::HashMap<Digest, std::sync::Arc<Listing>>;
 
 /// Why a layer could not be walked.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LayerError {
     #[error(transparent)]
     Content(#[from] ContentError),
     #[error("layer {digest}: not a tar stream container runtimes accept: {source}")]
     Tar { digest: Digest, source: TarError },
-    #[error("layer {digest} holds more than {limit} entries (raise the limit with --max-scale)")]
-    TooManyEntries { digest: Digest, limit: u64 },
-    #[error(
-        "layer {digest} holds more than {limit} bytes of names, PAX records and extended \
-         attributes (raise the limit with --max-scale)"
-    )]
-    TooMuchMetadata { digest: Digest, limit: u64 },
+    /// Too many entries, or too many bytes of their metadata.
+    #[error("{0}")]
+    Limit(#[from] LimitExceeded),
 }
 
 impl LayerError {
@@ -90,11 +87,12 @@ where
 {
     let digest = &desc.digest;
     if desc.size > limits.layer_bytes {
-        return Err(ContentError::TooLarge {
-            what: format!("layer {digest} ({} bytes)", desc.size),
-            limit: limits.layer_bytes,
-            flag: "--max-scale",
-        }
+        return Err(ContentError::TooLarge(LimitExceeded {
+            limit: Limit::LayerBytes,
+            max: limits.layer_bytes,
+            subject: format!("layer {digest}"),
+            found: Some(desc.size),
+        })
         .into());
     }
     content::layer_kind(digest, &desc.media_type).map_err(ContentError::from)?;
@@ -172,18 +170,24 @@ where
         .map_err(|e| LayerError::from_tar(digest, e))?
     {
         if entries.len() as u64 >= limits.entries {
-            return Err(LayerError::TooManyEntries {
-                digest: digest.clone(),
-                limit: limits.entries,
-            });
+            return Err(LimitExceeded {
+                limit: Limit::Entries,
+                max: limits.entries,
+                subject: format!("layer {digest}"),
+                found: None,
+            }
+            .into());
         }
         let mut meta = EntryMeta::from_header(header, entries.len(), layer);
         metadata += meta.metadata_bytes();
         if metadata > limits.metadata_bytes {
-            return Err(LayerError::TooMuchMetadata {
-                digest: digest.clone(),
-                limit: limits.metadata_bytes,
-            });
+            return Err(LimitExceeded {
+                limit: Limit::MetadataBytes,
+                max: limits.metadata_bytes,
+                subject: format!("layer {digest}"),
+                found: None,
+            }
+            .into());
         }
         if meta.kind == EntryType::File {
             let mut hashing = FileHashing {
@@ -297,7 +301,16 @@ mod tests {
             |_, _| Ok(()),
         )
         .unwrap_err();
-        assert!(matches!(err, LayerError::TooMuchMetadata { .. }), "{err}");
-        assert!(err.to_string().contains("--max-scale"));
+        assert!(
+            matches!(
+                err,
+                LayerError::Limit(LimitExceeded {
+                    limit: Limit::MetadataBytes,
+                    max: 5_000,
+                    ..
+                })
+            ),
+            "{err}"
+        );
     }
 }

@@ -39,6 +39,7 @@ pub struct Digest {
 
 /// Why a string is not a digest.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DigestError {
     #[error("invalid digest {0:?}: expected ALGORITHM:HEX")]
     Syntax(String),

@@ -199,6 +199,7 @@ pub const OCI_LAYOUT: Shape = Struct(&[("imageLayoutVersion", Str)]);
 
 /// Why a document is refused.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum GoJsonError {
     #[error("malformed JSON: {0}")]
     Json(#[from] serde_json::Error),

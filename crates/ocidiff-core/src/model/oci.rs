@@ -133,6 +133,7 @@ pub enum Document {
 
 /// Why a JSON document could not be read as an index or manifest.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DocumentError {
     #[error("malformed JSON: {0}")]
     Json(#[from] serde_json::Error),

@@ -3,12 +3,12 @@
 
 use crate::layer;
 
-/// Why the options could not be used.
+/// A pattern that is not a glob.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid --ignore-path pattern {pattern:?}: {reason}")]
+#[error("invalid path pattern {pattern:?}: {kind}")]
 pub struct PatternError {
     pub pattern: String,
-    pub reason: String,
+    pub kind: globset::ErrorKind,
 }
 
 /// `--ignore-path` patterns, compiled: globs over entry paths, a leading `/` optional, `*`
@@ -32,13 +32,13 @@ impl PathFilter {
                 .build()
                 .map_err(|e| PatternError {
                     pattern: p.clone(),
-                    reason: e.kind().to_string(),
+                    kind: e.kind().clone(),
                 })?;
             set.add(glob);
         }
         let set = set.build().map_err(|e| PatternError {
             pattern: patterns.join(" "),
-            reason: e.to_string(),
+            kind: e.kind().clone(),
         })?;
         Ok(PathFilter {
             patterns: patterns.to_vec(),

@@ -42,6 +42,7 @@ pub enum ImageRef {
 
 /// Why an image name could not be parsed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RefError {
     #[error("invalid image reference {0:?}: the path after the transport is empty")]
     EmptyPath(String),

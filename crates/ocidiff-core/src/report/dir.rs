@@ -167,6 +167,7 @@ impl ExtractSink for ReportDir {
 
 /// Why the report directory could not be written.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReportError {
     #[error("report directory {0:?} exists and is not empty: give a new or an empty directory")]
     NotEmpty(PathBuf),

@@ -21,6 +21,7 @@ use crate::model::{Algorithm, Digest, Hasher};
 
 /// Why an archive or one of its members could not be read.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ArchiveError {
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: io::Error },

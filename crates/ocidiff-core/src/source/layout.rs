@@ -6,7 +6,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::SourceError;
-use crate::content::{BlobSource, ContentError, Limits};
+use crate::content::{BlobSource, ContentError, Limit, LimitExceeded, Limits};
 use crate::model::{Blob, Descriptor, Digest, Document, Index};
 
 /// An OCI image layout on disk.
@@ -49,10 +49,13 @@ impl OciDir {
             .and_then(|f| f.take(limit + 1).read_to_end(&mut bytes))
             .map_err(io_err)?;
         if bytes.len() as u64 > limit {
-            return Err(SourceError::IndexTooLarge {
-                path: index_path,
-                limit,
-            });
+            return Err(ContentError::TooLarge(LimitExceeded {
+                limit: Limit::JsonBytes,
+                max: limit,
+                subject: index_path.display().to_string(),
+                found: None,
+            })
+            .into());
         }
         select_root(&self.path, bytes, reference, self, limits)
     }

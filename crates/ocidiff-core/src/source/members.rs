@@ -62,6 +62,7 @@ struct Node<T> {
 
 /// Why a member cannot be placed, or a name cannot be read, as `docker load` would.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum MemberError {
     #[error(
         "members {first:?} and {second:?} both extract to {path:?}: docker load keeps the later; \

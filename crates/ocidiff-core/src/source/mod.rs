@@ -37,6 +37,7 @@ use crate::reference::{ImageRef, RefError};
 
 /// Why an image could not be opened.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SourceError {
     #[error(transparent)]
     Reference(#[from] RefError),
@@ -95,9 +96,11 @@ pub enum SourceError {
     #[cfg(feature = "daemon")]
     #[error(transparent)]
     Daemon(#[from] daemon::DaemonError),
+    /// Shared by every input that needed the store.
     #[error("the image store is unusable: {0}")]
-    StoreUnavailable(String),
-    #[error("{reference} is not in the local store (and --pull never forbids pulling it)")]
+    StoreUnavailable(#[source] std::sync::Arc<crate::store::StoreError>),
+    /// Only the store was to be read (no pulling), and it does not hold the image.
+    #[error("{reference} is not in the local store")]
     NotInStore { reference: String },
     #[cfg(feature = "containerd")]
     #[error(transparent)]
@@ -112,8 +115,6 @@ pub enum SourceError {
         feature: &'static str,
         reference: String,
     },
-    #[error("{path}: more than the limit of {limit} bytes (raise it with --max-scale)")]
-    IndexTooLarge { path: PathBuf, limit: u64 },
 }
 
 /// Opens the image a local reference names, holding its JSON documents to `limits`.

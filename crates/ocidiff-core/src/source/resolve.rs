@@ -15,9 +15,9 @@ use super::registry;
 #[cfg(feature = "registry")]
 use super::select;
 use super::{PullOptions, SourceError};
-use crate::image::Image;
 #[cfg(feature = "registry")]
 use crate::content::Limits;
+use crate::image::Image;
 use crate::model::PlatformChoice;
 #[cfg(feature = "registry")]
 use crate::model::{Descriptor, Document, Platform};
@@ -26,7 +26,7 @@ use crate::reference::DockerRef;
 use crate::reference::ImageRef;
 #[cfg(feature = "registry")]
 use crate::store::ImageRecord;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// When to contact a registry for an image the store may already hold (diffoci's `--pull`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -56,12 +56,12 @@ pub struct Context {
 
 impl Context {
     /// Opens the store this context names.
-    pub fn store(&self) -> Result<Store, SourceError> {
+    pub fn store(&self) -> Result<Store, StoreError> {
         let root = match &self.store_root {
             Some(r) => r.clone(),
             None => Store::default_root()?,
         };
-        Ok(Store::open(&root)?)
+        Store::open(&root)
     }
 }
 
@@ -112,7 +112,7 @@ pub fn open_all(refs: &[ImageRef], ctx: &Context) -> (Vec<Result<Image, SourceEr
     let store = if refs.iter().any(uses_store) {
         match ctx.store() {
             Ok(s) => Some(s),
-            Err(e) => return (without_store(refs, plans, &e, ctx), Pending::default()),
+            Err(e) => return (without_store(refs, plans, e, ctx), Pending::default()),
         }
     } else {
         None
@@ -167,14 +167,14 @@ fn plan(r: &ImageRef) -> Plan {
 fn without_store(
     refs: &[ImageRef],
     plans: Vec<Plan>,
-    error: &SourceError,
+    error: StoreError,
     ctx: &Context,
 ) -> Vec<Result<Image, SourceError>> {
-    let msg = error.to_string();
+    let error = std::sync::Arc::new(error);
     refs.iter()
         .zip(plans)
         .map(|(r, plan)| match uses_store(r) {
-            true => Err(SourceError::StoreUnavailable(msg.clone())),
+            true => Err(SourceError::StoreUnavailable(error.clone())),
             false => open_one(r, plan, None, ctx),
         })
         .collect()

@@ -9,7 +9,7 @@
 
 use std::collections::HashSet;
 
-use crate::content::{self, BlobSource, ContentError, Limits};
+use crate::content::{self, BlobSource, ContentError, Limit, LimitExceeded, Limits};
 use crate::model::{Blob, Descriptor, Digest, Document, DocumentError, MediaKind, Platform};
 use crate::model::{Matcher, is_runnable};
 
@@ -19,6 +19,7 @@ pub const MAX_DEPTH: usize = 8;
 
 /// Why no image could be chosen.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SelectError {
     #[error(transparent)]
     Content(#[from] ContentError),
@@ -55,15 +56,8 @@ pub enum SelectError {
     Cycle(Digest),
     #[error("index {0} is nested more than {MAX_DEPTH} indexes deep")]
     TooDeep(Digest),
-    #[error(
-        "{what} lists {count} manifests, more than the limit of {limit} (raise it with \
-         --max-scale)"
-    )]
-    TooMany {
-        what: String,
-        count: usize,
-        limit: u64,
-    },
+    #[error("{0}")]
+    TooMany(#[source] LimitExceeded),
 }
 
 /// An image chosen or offered: its manifest, and the platform it is for — the index entry's,
@@ -120,11 +114,12 @@ impl Reader<'_> {
             }
         };
         if manifests.len() as u64 > self.limits.manifests {
-            return Err(SelectError::TooMany {
-                what: format!("index {}", digest_of(bytes, desc)),
-                count: manifests.len(),
-                limit: self.limits.manifests,
-            });
+            return Err(SelectError::TooMany(LimitExceeded {
+                limit: Limit::Manifests,
+                max: self.limits.manifests,
+                subject: format!("index {}", digest_of(bytes, desc)),
+                found: Some(manifests.len() as u64),
+            }));
         }
         Ok(manifests)
     }
@@ -306,11 +301,12 @@ fn collect(
             _ => {}
         }
         if out.len() as u64 > reader.limits.manifests {
-            return Err(SelectError::TooMany {
-                what: "an index with its nested indexes".into(),
-                count: out.len(),
-                limit: reader.limits.manifests,
-            });
+            return Err(SelectError::TooMany(LimitExceeded {
+                limit: Limit::Manifests,
+                max: reader.limits.manifests,
+                subject: "an index with its nested indexes".into(),
+                found: Some(out.len() as u64),
+            }));
         }
     }
     Ok(())

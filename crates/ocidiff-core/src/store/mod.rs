@@ -133,15 +133,17 @@ pub struct Removal {
 
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: io::Error },
-    #[error(
-        "cannot tell where the image store goes: set {STORE_ENV}, XDG_CACHE_HOME or HOME (or pass --store DIR)"
-    )]
+    #[error("cannot tell where the image store goes: set {STORE_ENV}, XDG_CACHE_HOME or HOME")]
     NoRoot,
-    #[error("{path}: corrupt image record: {reason}")]
-    CorruptRecord { path: PathBuf, reason: String },
+    #[error("{path}: corrupt image record: {source}")]
+    CorruptRecord {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
     #[error("no image named {0} in the store")]
     NoSuchImage(String),
     #[error("blob {digest} in the store: {source}")]
@@ -336,7 +338,7 @@ impl Store {
                     .map(Some)
                     .map_err(|e| StoreError::CorruptRecord {
                         path: path.to_owned(),
-                        reason: e.to_string(),
+                        source: e,
                     })
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
@@ -363,7 +365,7 @@ impl Store {
         let path = self.record_path(&record.key());
         let bytes = serde_json::to_vec_pretty(record).map_err(|e| StoreError::CorruptRecord {
             path: path.clone(),
-            reason: e.to_string(),
+            source: e,
         })?;
         self.write_atomically(&path, &bytes)
     }
@@ -402,7 +404,7 @@ impl Store {
             let record: ImageRecord =
                 serde_json::from_slice(&bytes).map_err(|e| StoreError::CorruptRecord {
                     path: path.clone(),
-                    reason: e.to_string(),
+                    source: e,
                 })?;
             records.push(record);
         }

@@ -108,6 +108,7 @@ pub struct Header {
 
 /// What Go's reader reports, with where in the stream it happened.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TarError {
     /// Go's `ErrHeader`.
     #[error("invalid tar header at byte {offset}: {why}")]

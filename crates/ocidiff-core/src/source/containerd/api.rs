@@ -315,6 +315,7 @@ pub fn status_text(status: &Status) -> String {
 
 /// Why no connection could be made.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum ConnectError {
     Socket(io::Error),
     Transport(String),

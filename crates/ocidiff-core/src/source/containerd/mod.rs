@@ -53,23 +53,23 @@ impl Default for Options {
     }
 }
 
+fn holds(present: &[String]) -> String {
+    if present.is_empty() {
+        "it holds no platform's content".to_owned()
+    } else {
+        format!("it holds: {}", present.join(", "))
+    }
+}
+
 /// Why an image could not be read from containerd.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ContainerdError {
-    #[error(
-        "containerd's socket {socket} does not exist: is containerd running? Name its socket \
-         with --containerd-address or CONTAINERD_ADDRESS"
-    )]
+    #[error("containerd's socket {socket} does not exist: is containerd running?")]
     NoSocket { socket: PathBuf },
-    #[error(
-        "permission denied on containerd's socket {socket}: it is usually only open to root \
-         (run as root, or name another socket with --containerd-address or CONTAINERD_ADDRESS)"
-    )]
+    #[error("permission denied on containerd's socket {socket}: it is usually only open to root")]
     Forbidden { socket: PathBuf },
-    #[error(
-        "nothing answers on containerd's socket {socket} ({source}): is containerd running? \
-         Name its socket with --containerd-address or CONTAINERD_ADDRESS"
-    )]
+    #[error("nothing answers on containerd's socket {socket} ({source}): is containerd running?")]
     Unreachable { socket: PathBuf, source: io::Error },
     #[error("{socket} does not answer as containerd does ({message})")]
     NotContainerd { socket: PathBuf, message: String },
@@ -78,10 +78,7 @@ pub enum ContainerdError {
          or '-'"
     )]
     BadNamespace(String),
-    #[error(
-        "containerd at {socket} has no namespace {namespace:?}; it has: {available} \
-         (choose with --containerd-namespace, or containerd://NAMESPACE//IMAGE)"
-    )]
+    #[error("containerd at {socket} has no namespace {namespace:?}; it has: {available}")]
     NoNamespace {
         socket: PathBuf,
         namespace: String,
@@ -99,13 +96,15 @@ pub enum ContainerdError {
     BadTarget { name: String, digest: String },
     #[error(
         "containerd has no content for platform {platform} of {image}: blob {digest} is \
-         missing (containerd stores only the platforms that were pulled){present}"
+         missing (containerd stores only the platforms that were pulled); {}",
+        holds(.present)
     )]
     PlatformNotPulled {
         image: String,
         platform: String,
         digest: String,
-        present: String,
+        /// The platforms whose content containerd holds.
+        present: Vec<String>,
     },
     #[error("containerd has no content for blob {digest} of {image}")]
     MissingBlob { image: String, digest: String },
@@ -457,14 +456,7 @@ async fn check_platforms(
             image: image.to_owned(),
             platform,
             digest,
-            present: if present.is_empty() {
-                "; it holds no platform's content".to_owned()
-            } else {
-                format!(
-                    "; it holds: {} (choose one with --platform)",
-                    present.join(", ")
-                )
-            },
+            present,
         }
         .into()),
     }

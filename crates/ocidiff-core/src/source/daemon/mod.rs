@@ -53,6 +53,7 @@ impl Engine {
 
 /// Why an engine's image could not be read.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DaemonError {
     #[error("{origin} is {host:?}, which ocidiff cannot use: {reason}")]
     BadHost {

@@ -25,7 +25,7 @@ pub use auth::DOCKER_HUB_AUTH_KEY;
 
 use client::{Registry, is_transient_error, status_error};
 
-use crate::content::ContentError;
+use crate::content::{ContentError, Limit, LimitExceeded};
 use crate::model::{
     Descriptor, Digest, Document, DocumentError, Hasher, Manifest, Matcher, MediaKind, Platform,
     is_runnable, media,
@@ -44,6 +44,7 @@ pub use crate::model::PlatformChoice;
 
 /// Why an image could not be pulled.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RegistryError {
     #[error("authentication failed for {registry}: {reason}")]
     AuthFailed { registry: String, reason: String },
@@ -327,11 +328,12 @@ impl Pull {
         size += blobs.iter().map(|d| d.size).sum::<u64>();
         for d in &blobs {
             if d.size > self.options.limits.layer_bytes {
-                return Err(ContentError::TooLarge {
-                    what: format!("blob {} ({} bytes)", d.digest, d.size),
-                    limit: self.options.limits.layer_bytes,
-                    flag: "--max-scale",
-                }
+                return Err(ContentError::TooLarge(LimitExceeded {
+                    limit: Limit::LayerBytes,
+                    max: self.options.limits.layer_bytes,
+                    subject: format!("blob {}", d.digest),
+                    found: Some(d.size),
+                })
                 .into());
             }
         }
@@ -828,11 +830,12 @@ async fn read_limited(
     what: &str,
 ) -> Result<Vec<u8>, BodyError> {
     let too_large = || {
-        BodyError::Content(ContentError::TooLarge {
-            what: format!("manifest {what}"),
-            limit,
-            flag: "--max-scale",
-        })
+        BodyError::Content(ContentError::TooLarge(LimitExceeded {
+            limit: Limit::JsonBytes,
+            max: limit,
+            subject: format!("manifest {what}"),
+            found: None,
+        }))
     };
     if resp.content_length().is_some_and(|n| n > limit) {
         return Err(too_large());
