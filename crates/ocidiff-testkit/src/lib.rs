@@ -26,6 +26,7 @@ mod image;
 mod layer;
 mod raw;
 pub mod registry;
+pub mod schema;
 pub mod skip;
 mod write;
 

@@ -623,9 +623,10 @@ pub fn report_dir_schema() -> Value {
 mod tests {
     use std::os::unix::fs::symlink;
 
+    use ocidiff_testkit::schema::{check_committed_schema, validate};
+
     use super::*;
-    use crate::report::json::tests::{check_committed_schema, validate};
-    use crate::report::table::tests::sample_report;
+    use crate::report::fixtures::sample_report;
 
     const LAYER: &str = "manifests-0/layers-1";
 

@@ -25,7 +25,7 @@ use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
 use crate::finding::{Class, Detail, FieldDiff, Finding, Kind, Outcome, Report, Verdict};
-use crate::report::table::{self, TableOptions};
+use crate::report::cells::{self, is_hostile, outcome_word, plural, rule_names};
 
 /// A group with more rows than this keeps them out of the DOM until it is opened.
 pub const LAZY_ROWS: usize = 500;
@@ -119,14 +119,6 @@ fn csp_hash(text: &str) -> String {
         "sha256-{}",
         base64::engine::general_purpose::STANDARD.encode(digest)
     )
-}
-
-fn outcome_word(o: Outcome) -> &'static str {
-    match o {
-        Outcome::Identical => "identical",
-        Outcome::Equivalent => "equivalent",
-        Outcome::Different => "different",
-    }
 }
 
 fn verdict(report: &Report, page: &mut String) {
@@ -226,24 +218,6 @@ fn facts(report: &Report, page: &mut String) {
     page.push_str("</div>\n");
 }
 
-/// The rules on and off, named as the model serializes them (kebab-case), so that a rule
-/// added later shows up too.
-pub(crate) fn rule_names(report: &Report) -> (Vec<String>, Vec<String>) {
-    let mut on = Vec::new();
-    let mut off = Vec::new();
-    if let Ok(Value::Object(map)) = serde_json::to_value(report.rules) {
-        for (name, value) in map {
-            let name = name.replace('_', "-");
-            if value == Value::Bool(true) {
-                on.push(name);
-            } else {
-                off.push(name);
-            }
-        }
-    }
-    (on, off)
-}
-
 fn rules(report: &Report, page: &mut String) {
     let (on, off) = rule_names(report);
     page.push_str("<div class=\"rules\">");
@@ -338,7 +312,7 @@ fn filter_key(f: &Finding) -> String {
 
 /// One finding: a summary line as in the table, and its body.
 fn finding(f: &Finding, page: &mut String) {
-    let [kind, name, lhs, rhs] = table::row(f, TableOptions::default());
+    let [kind, name, lhs, rhs] = cells::row(f, false);
     page.push_str(&format!(
         "<details class=\"f\" data-k=\"{key}\"><summary><span class=\"kind\">{kind}</span><span class=\"name\" title=\"{name}\">{name}</span><span class=\"lhs\">{lhs}</span><span class=\"rhs\">{rhs}</span><span><span class=\"chip {tone}{off}\">{class}</span></span></summary>\n<div class=\"body\">",
         key = esc(&filter_key(f)),
@@ -513,11 +487,7 @@ fn escape(s: &str, multiline: bool) -> String {
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
             '\n' | '\t' if multiline => out.push(c),
-            c if c.is_control()
-                || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') =>
-            {
-                out.extend(c.escape_default());
-            }
+            c if is_hostile(c) => out.extend(c.escape_default()),
             c => out.push(c),
         }
     }
@@ -544,117 +514,14 @@ fn thousands(n: usize) -> String {
     out
 }
 
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
-}
-
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::finding::{FieldDiff, Summary};
-    use crate::report::table::tests::sample_report;
+    use crate::report::fixtures::{HOSTILE, file_change, refresh, rich_report, sample_report};
 
-    const HOSTILE: &str = "</script><script>alert(1)</script><img src=x onerror=alert(2)>\"'&";
-
-    /// The table's sample plus what only the HTML and Markdown show: findings set aside, a
-    /// text diff, nested findings, ELF sections, a note, and hostile names and values.
-    pub(crate) fn rich_report() -> Report {
-        let mut report = sample_report();
-        let ts = |l: &str, r: &str| {
-            FieldDiff::new("mtime", Some(json!(l)), Some(json!(r)), Class::Timestamp).set_aside()
-        };
-        let mut text = Finding::new(
-            Kind::File,
-            "manifests-0/layers-1",
-            "etc/motd",
-            vec![FieldDiff::new(
-                "digest",
-                Some(json!("sha256:aa")),
-                Some(json!("sha256:bb")),
-                Class::Content,
-            )],
-        );
-        text.detail = Some(Detail {
-            text_diff: Some("--- a/etc/motd\n+++ b/etc/motd\n@@ -1,2 +1,2 @@\n hello\n-old <b>line</b>\n+new line\n".to_owned()),
-            truncated: true,
-            ..Detail::default()
-        });
-        let mut archive = Finding::new(
-            Kind::File,
-            "manifests-0/layers-1",
-            "lib/apk/db/scripts.tar",
-            vec![
-                FieldDiff::new(
-                    "digest",
-                    Some(json!("sha256:cc")),
-                    Some(json!("sha256:dd")),
-                    Class::NestedMetadata,
-                )
-                .set_aside(),
-            ],
-        );
-        archive.detail = Some(Detail {
-            nested: vec![Finding::new(
-                Kind::File,
-                "lib/apk/db/scripts.tar",
-                "busybox-1.36.post-install",
-                vec![ts("2024-01-01T00:00:00Z", "2024-03-01T00:00:00Z")],
-            )],
-            ..Detail::default()
-        });
-        let mut elf = Finding::new(
-            Kind::File,
-            "manifests-0/layers-1",
-            "usr/bin/tool",
-            vec![FieldDiff::new(
-                "digest",
-                Some(json!("sha256:ee")),
-                Some(json!("sha256:ff")),
-                Class::Content,
-            )],
-        );
-        elf.detail = Some(Detail {
-            elf_sections: vec![".text".to_owned(), ".note.gnu.build-id".to_owned()],
-            note: Some(format!("too large to diff {HOSTILE}")),
-            ..Detail::default()
-        });
-        report.findings.extend([
-            text,
-            archive,
-            elf,
-            Finding::new(
-                Kind::File,
-                "manifests-0/layers-1",
-                HOSTILE,
-                vec![FieldDiff::new(
-                    "linkname",
-                    Some(json!(HOSTILE)),
-                    None,
-                    Class::Content,
-                )],
-            ),
-            Finding::new(
-                Kind::File,
-                "manifests-0/layers-1",
-                "var/log/dpkg.log",
-                vec![ts("2024-01-01T00:00:00Z", "2024-02-01T00:00:00Z")],
-            ),
-        ]);
-        report.inputs[1].reference = format!("oci:{HOSTILE}");
-        report.ignore_paths = vec!["/var/log/**".to_owned()];
-        report.rules.ignore_file_timestamps = true;
-        refresh(&mut report);
-        report
-    }
-
-    fn refresh(report: &mut Report) {
-        report.verdict = Verdict::of(&report.findings);
-        report.summary = Summary::of(&report.findings);
-    }
-
-    pub(crate) fn html(report: &Report) -> String {
+    fn html(report: &Report) -> String {
         let mut out = Vec::new();
         write_html(report, &mut out).unwrap();
         String::from_utf8(out).unwrap()
@@ -683,7 +550,7 @@ pub(crate) mod tests {
         assert!(page.contains("ignore-file-timestamps"));
         assert!(page.contains("<code>/var/log/**</code>"));
         for f in &report.findings {
-            let [_, name, ..] = table::row(f, TableOptions::default());
+            let [_, name, ..] = cells::row(f, false);
             assert!(page.contains(&esc(&name)), "{name} missing");
         }
         // Counted and set-aside counts by class, and the set-aside section, collapsed.
@@ -760,16 +627,12 @@ pub(crate) mod tests {
     fn large_groups_are_kept_as_json_until_opened() {
         let mut report = rich_report();
         for i in 0..LAZY_ROWS + 1 {
-            report.findings.push(Finding::new(
-                Kind::File,
-                "manifests-0/layers-0",
+            report.findings.push(file_change(
                 &format!("usr/share/many/{i}{}", if i == 7 { HOSTILE } else { "" }),
-                vec![FieldDiff::new(
-                    "mode",
-                    Some(json!("0644")),
-                    Some(json!("0600")),
-                    Class::Permission,
-                )],
+                "mode",
+                json!("0644"),
+                json!("0600"),
+                Class::Permission,
             ));
         }
         refresh(&mut report);

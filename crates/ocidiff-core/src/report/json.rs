@@ -13,49 +13,13 @@ pub fn write_json(report: &Report, out: &mut dyn io::Write) -> io::Result<()> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    use std::path::PathBuf;
-
+mod tests {
+    use ocidiff_testkit::schema::{check_committed_schema, validate};
     use serde_json::Value;
 
     use super::*;
     use crate::finding::report_schema;
-    use crate::report::table::tests::sample_report;
-
-    /// Fails when the committed `docs/NAME` differs from `schema`; with `OCIDIFF_BLESS=1`,
-    /// rewrites it instead.
-    pub(crate) fn check_committed_schema(name: &str, schema: &Value) {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../docs")
-            .join(name);
-        let generated = serde_json::to_string_pretty(schema).unwrap() + "\n";
-        if std::env::var_os("OCIDIFF_BLESS").is_some_and(|v| v == "1") {
-            std::fs::write(&path, &generated).unwrap();
-            return;
-        }
-        let committed = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(
-            committed == generated,
-            "{} is out of date: run `OCIDIFF_BLESS=1 cargo test -p ocidiff-core schema` and commit it",
-            path.display()
-        );
-    }
-
-    /// Validates `instance` against `schema` with a real JSON Schema (2020-12) validator.
-    pub(crate) fn validate(schema: &Value, instance: &Value) -> Result<(), String> {
-        let url = "file:///schema.json";
-        let mut schemas = boon::Schemas::new();
-        let mut compiler = boon::Compiler::new();
-        compiler
-            .add_resource(url, schema.clone())
-            .map_err(|e| e.to_string())?;
-        let index = compiler
-            .compile(url, &mut schemas)
-            .map_err(|e| e.to_string())?;
-        schemas
-            .validate(instance, index)
-            .map_err(|e| format!("{e:#}"))
-    }
+    use crate::report::fixtures::sample_report;
 
     fn json_of(report: &Report) -> String {
         let mut out = Vec::new();

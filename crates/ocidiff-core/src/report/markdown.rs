@@ -12,8 +12,7 @@ use std::collections::BTreeMap;
 use std::io;
 
 use crate::finding::{Class, Finding, Outcome, Report};
-use crate::report::html;
-use crate::report::table::{self, TableOptions};
+use crate::report::cells::{self, is_hostile, outcome_word, plural, rule_names};
 
 /// At most this many findings are listed; the JSON and HTML reports have them all.
 pub const MAX_ROWS: usize = 200;
@@ -21,12 +20,11 @@ pub const MAX_ROWS: usize = 200;
 /// Writes `report` as a Markdown summary.
 pub fn write_markdown(report: &Report, out: &mut dyn io::Write) -> io::Result<()> {
     let v = &report.verdict;
-    let (mark, word) = match v.outcome {
-        Outcome::Identical => ("✅", "identical"),
-        Outcome::Equivalent => ("✅", "equivalent"),
-        Outcome::Different => ("❌", "different"),
+    let mark = match v.outcome {
+        Outcome::Identical | Outcome::Equivalent => "✅",
+        Outcome::Different => "❌",
     };
-    writeln!(out, "## {mark} ocidiff: {word}\n")?;
+    writeln!(out, "## {mark} ocidiff: {}\n", outcome_word(v.outcome))?;
     writeln!(out, "{}\n", md(&v.line()))?;
     for (n, input) in report.inputs.iter().enumerate() {
         let digest = input
@@ -55,7 +53,7 @@ pub fn write_markdown(report: &Report, out: &mut dyn io::Write) -> io::Result<()
             "| TYPE | NAME | INPUT-0 | INPUT-1 | CLASS |\n|---|---|---|---|---|"
         )?;
         for f in counted.iter().take(MAX_ROWS) {
-            let [kind, name, lhs, rhs] = table::row(f, TableOptions::default());
+            let [kind, name, lhs, rhs] = cells::row(f, false);
             writeln!(
                 out,
                 "| {kind} | {} | {} | {} | {} |",
@@ -89,7 +87,7 @@ fn set_aside(
     writeln!(
         out,
         "<details><summary>{total} difference{} set aside by the options</summary>\n",
-        if total == 1 { "" } else { "s" }
+        plural(total)
     )?;
     writeln!(out, "| class | set aside | why |\n|---|--:|---|")?;
     for (class, n) in by_class {
@@ -105,7 +103,7 @@ fn set_aside(
 
 /// The rules in force and the ignored paths.
 fn rules(report: &Report) -> String {
-    let (on, _) = html::rule_names(report);
+    let (on, _) = rule_names(report);
     let mut line = if on.is_empty() {
         "rules: strict, nothing ignored".to_owned()
     } else {
@@ -122,8 +120,7 @@ fn rules(report: &Report) -> String {
 fn md(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        let bidi = matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
-        if c.is_control() || bidi {
+        if is_hostile(c) {
             // `\n`, `\u{1b}`: a backslash before a letter is shown as it is.
             out.extend(c.escape_default());
         } else if matches!(
@@ -157,8 +154,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::finding::{FieldDiff, Kind, Summary, Verdict};
-    use crate::report::html::tests::rich_report;
+    use crate::report::fixtures::{file_change, refresh, rich_report};
 
     fn render(report: &Report) -> String {
         let mut out = Vec::new();
@@ -175,10 +171,10 @@ mod tests {
     fn equivalent_and_identical() {
         let mut report = rich_report();
         report.findings.retain(|f| !f.counted);
-        report.verdict = Verdict::of(&report.findings);
+        refresh(&mut report);
         insta::assert_snapshot!("equivalent", render(&report));
         report.findings.clear();
-        report.verdict = Verdict::of(&report.findings);
+        refresh(&mut report);
         report.rules = Default::default();
         report.ignore_paths.clear();
         insta::assert_snapshot!(render(&report), @r#"
@@ -196,22 +192,9 @@ mod tests {
     fn capped_rows() {
         let mut report = rich_report();
         report.findings = (0..MAX_ROWS + 7)
-            .map(|i| {
-                Finding::new(
-                    Kind::File,
-                    "manifests-0/layers-0",
-                    &format!("f{i}"),
-                    vec![FieldDiff::new(
-                        "size",
-                        Some(json!(1)),
-                        Some(json!(2)),
-                        Class::Content,
-                    )],
-                )
-            })
+            .map(|i| file_change(&format!("f{i}"), "size", json!(1), json!(2), Class::Content))
             .collect();
-        report.verdict = Verdict::of(&report.findings);
-        report.summary = Summary::of(&report.findings);
+        refresh(&mut report);
         let text = render(&report);
         assert_eq!(
             text.lines().filter(|l| l.starts_with("| File |")).count(),

@@ -653,21 +653,9 @@ impl Tree {
         if escaped {
             cur.note(NoteKind::EscapesRoot);
         }
-        if !state
-            .names
-            .insert(go_clean_hash(&e.name, &state.seed, &mut state.name_buf))
-        {
-            if state.alone {
-                return Err(Stop::Lower);
-            }
-            cur.note(NoteKind::DuplicatePath);
-        }
+        record_name(e, state, cur)?;
         let Some((&base, dir_comps)) = comps.split_last() else {
-            let default =
-                e.kind == EntryType::Dir && e.mode & 0o7777 == 0o755 && e.uid == 0 && e.gid == 0;
-            if !default {
-                cur.note(NoteKind::RootEntry);
-            }
+            note_root_entry(e, cur);
             return Ok((None, None));
         };
         if comps[0].starts_with(".wh..wh.") && !(comps.len() == 1 && base == OPAQUE) {
@@ -676,12 +664,7 @@ impl Tree {
         let dir = self
             .resolve(dir_comps, true, state, cur)?
             .expect("resolving with `create` finds or makes every directory");
-        if base == OPAQUE {
-            self.opaque(dir, dir_comps, state, cur)?;
-            return Ok((None, None));
-        }
-        if let Some(target) = base.strip_prefix(WHITEOUT) {
-            self.whiteout(dir, target, state, cur)?;
+        if self.whiteout_or_opaque(dir, dir_comps, base, state, cur)? {
             return Ok((None, None));
         }
         if e.kind == EntryType::GlobalHeader && state.alone {
@@ -695,16 +678,7 @@ impl Tree {
         let merge =
             existing.is_some_and(|n| self.kind(n) == EntryType::Dir && e.kind == EntryType::Dir);
         if let (Some(node), false) = (existing, merge) {
-            if e.kind == EntryType::GlobalHeader && self.nodes[node as usize].layer < state.layer {
-                cur.note(NoteKind::GlobalHeaderRemoves);
-            }
-            let inode = self.nodes[node as usize].inode;
-            if self.inodes[inode as usize].refs > 1
-                || !self.nodes[node as usize].children.is_empty()
-            {
-                cur.structural = true;
-            }
-            self.remove_all(node, state.layer);
+            self.replace(node, e, state, cur);
         }
         let written = match e.kind {
             EntryType::GlobalHeader => {
@@ -721,47 +695,104 @@ impl Tree {
             EntryType::Hardlink => Some(self.hardlink(e, dir, base, state, cur)?),
             EntryType::Dir if merge => {
                 let node = existing.expect("merging into what exists");
-                let inode = self.nodes[node as usize].inode;
-                // A merge keeps the directory's extended attributes and adds the entry's.
-                let mut merged = self.xattrs(inode).clone();
-                merged.extend(e.xattrs.iter().map(|(k, v)| (k.clone(), v.clone())));
-                let slot = &mut self.inodes[inode as usize];
-                set_attributes(slot, e);
-                slot.src = Some(src);
-                slot.xattrs = (merged != e.xattrs).then_some(merged);
-                let n = &mut self.nodes[node as usize];
-                n.layer = state.layer;
-                n.by_entry = true;
-                check_xattrs(e, cur);
-                Some(node)
+                Some(self.merge_dir(node, src, e, state, cur))
             }
-            _ => {
-                let mut inode = Inode {
-                    src: Some(src),
-                    kind: e.kind,
-                    uid: 0,
-                    gid: 0,
-                    mode: 0,
-                    mtime: Time::default(),
-                    atime: None,
-                    xattrs: None,
-                    refs: 0,
-                };
-                set_attributes(&mut inode, e);
-                if let Some((major, minor)) = e.device {
-                    if u32::try_from(major).is_err() || u32::try_from(minor).is_err() {
-                        cur.note(NoteKind::DeviceOutOfRange);
-                    }
-                }
-                check_xattrs(e, cur);
-                let inode = self.alloc(inode);
-                Some(self.put(dir, base, inode, state.layer, true))
-            }
+            _ => Some(self.create(dir, base, src, e, state, cur)),
         };
         if e.kind == EntryType::Dir {
             state.dirs.push(src.1 as usize);
         }
         Ok((prior, written))
+    }
+
+    /// Removes `node`, which the entry `e` replaces (an entry other than a directory over a
+    /// directory).
+    fn replace(&mut self, node: u32, e: &EntryMeta, state: &LayerState, cur: &mut Current<'_>) {
+        if e.kind == EntryType::GlobalHeader && self.nodes[node as usize].layer < state.layer {
+            cur.note(NoteKind::GlobalHeaderRemoves);
+        }
+        let inode = self.nodes[node as usize].inode;
+        if self.inodes[inode as usize].refs > 1 || !self.nodes[node as usize].children.is_empty() {
+            cur.structural = true;
+        }
+        self.remove_all(node, state.layer);
+    }
+
+    /// A directory entry over the directory `node`: it stays, with the entry's attributes.
+    fn merge_dir(
+        &mut self,
+        node: u32,
+        src: (u32, u32),
+        e: &EntryMeta,
+        state: &LayerState,
+        cur: &mut Current<'_>,
+    ) -> u32 {
+        let inode = self.nodes[node as usize].inode;
+        // A merge keeps the directory's extended attributes and adds the entry's.
+        let mut merged = self.xattrs(inode).clone();
+        merged.extend(e.xattrs.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let slot = &mut self.inodes[inode as usize];
+        set_attributes(slot, e);
+        slot.src = Some(src);
+        slot.xattrs = (merged != e.xattrs).then_some(merged);
+        let n = &mut self.nodes[node as usize];
+        n.layer = state.layer;
+        n.by_entry = true;
+        check_xattrs(e, cur);
+        node
+    }
+
+    /// Applies the entry at `dir/base` if it is an opaque marker or a whiteout; `false` when
+    /// it is neither.
+    fn whiteout_or_opaque(
+        &mut self,
+        dir: u32,
+        dir_comps: &[&str],
+        base: &str,
+        state: &LayerState,
+        cur: &mut Current<'_>,
+    ) -> Result<bool, Stop> {
+        if base == OPAQUE {
+            self.opaque(dir, dir_comps, state, cur)?;
+            return Ok(true);
+        }
+        if let Some(target) = base.strip_prefix(WHITEOUT) {
+            self.whiteout(dir, target, state, cur)?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// A new node and inode for the entry `src` at `dir/base`.
+    fn create(
+        &mut self,
+        dir: u32,
+        base: &str,
+        src: (u32, u32),
+        e: &EntryMeta,
+        state: &LayerState,
+        cur: &mut Current<'_>,
+    ) -> u32 {
+        let mut inode = Inode {
+            src: Some(src),
+            kind: e.kind,
+            uid: 0,
+            gid: 0,
+            mode: 0,
+            mtime: Time::default(),
+            atime: None,
+            xattrs: None,
+            refs: 0,
+        };
+        set_attributes(&mut inode, e);
+        if let Some((major, minor)) = e.device {
+            if u32::try_from(major).is_err() || u32::try_from(minor).is_err() {
+                cur.note(NoteKind::DeviceOutOfRange);
+            }
+        }
+        check_xattrs(e, cur);
+        let inode = self.alloc(inode);
+        self.put(dir, base, inode, state.layer, true)
     }
 
     fn hardlink(
@@ -898,6 +929,30 @@ impl Tree {
             }
         }
         Ok(())
+    }
+}
+
+/// Records the entry's name as the duplicate check of Docker's and Podman's layer stores sees
+/// it, noting a name written twice.
+fn record_name(e: &EntryMeta, state: &mut LayerState, cur: &mut Current<'_>) -> Result<(), Stop> {
+    if !state
+        .names
+        .insert(go_clean_hash(&e.name, &state.seed, &mut state.name_buf))
+    {
+        if state.alone {
+            return Err(Stop::Lower);
+        }
+        cur.note(NoteKind::DuplicatePath);
+    }
+    Ok(())
+}
+
+/// Notes an entry for the root itself unless it is the root every runtime makes anyway: a
+/// directory 0755 owned by 0:0.
+fn note_root_entry(e: &EntryMeta, cur: &mut Current<'_>) {
+    let default = e.kind == EntryType::Dir && e.mode & 0o7777 == 0o755 && e.uid == 0 && e.gid == 0;
+    if !default {
+        cur.note(NoteKind::RootEntry);
     }
 }
 

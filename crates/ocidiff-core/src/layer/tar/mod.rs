@@ -457,6 +457,30 @@ impl<R: Read> Reader<R> {
     /// header, or after one zero block, or two zero blocks).
     fn read_header(&mut self) -> Result<Option<Header>, TarError> {
         let at = self.r.pos;
+        if self.read_block_or_end(at)? {
+            return Ok(None);
+        }
+        let found = block_format(&self.blk);
+        if found == Format::UNKNOWN {
+            return Err(TarError::Header {
+                offset: at,
+                why: "bad header checksum",
+            });
+        }
+        let mut p = Numbers::default();
+        let hdr = parse_header(&self.blk, found, &mut p);
+        if p.failed {
+            return Err(TarError::Header {
+                offset: at,
+                why: "a numeric field that is not a number",
+            });
+        }
+        Ok(Some(hdr))
+    }
+
+    /// Reads the block at `at` into `self.blk`; `true` at the end of the archive. A zero block
+    /// ends it when the stream or a second zero block follows; anything else is an error.
+    fn read_block_or_end(&mut self, at: u64) -> Result<bool, TarError> {
         let eof = |n: usize| -> Result<bool, TarError> {
             match n {
                 0 => Ok(true),
@@ -466,102 +490,19 @@ impl<R: Read> Reader<R> {
         };
         let n = self.r.fill(&mut self.blk)?;
         if eof(n)? {
-            return Ok(None);
+            return Ok(true);
         }
         if self.blk.iter().all(|&b| b == 0) {
             let n = self.r.fill(&mut self.blk)?;
             if eof(n)? || self.blk.iter().all(|&b| b == 0) {
-                return Ok(None);
+                return Ok(true);
             }
             return Err(TarError::Header {
                 offset: at,
                 why: "a zero block followed by more entries",
             });
         }
-        let found = block_format(&self.blk);
-        if found == Format::UNKNOWN {
-            return Err(TarError::Header {
-                offset: at,
-                why: "bad header checksum",
-            });
-        }
-        let b = &self.blk;
-        let mut p = Numbers::default();
-        let mut hdr = Header {
-            typeflag: b[156],
-            name: c_string(&b[0..100]).to_vec(),
-            linkname: c_string(&b[157..257]).to_vec(),
-            size: p.numeric(&b[124..136]),
-            mode: p.numeric(&b[100..108]),
-            uid: p.numeric(&b[108..116]),
-            gid: p.numeric(&b[116..124]),
-            mtime: Time::unix(p.numeric(&b[136..148]), 0),
-            ..Header::default()
-        };
-        if found != Format::V7 {
-            hdr.uname = c_string(&b[265..297]).to_vec();
-            hdr.gname = c_string(&b[297..329]).to_vec();
-            hdr.devmajor = p.numeric(&b[329..337]);
-            hdr.devminor = p.numeric(&b[337..345]);
-            let mut prefix: &[u8] = &[];
-            if found.has(Format::USTAR) {
-                hdr.format = found;
-                prefix = c_string(&b[345..500]);
-                let ends_nul = |r: std::ops::Range<usize>| b[r.end - 1] == 0;
-                if b.iter().any(|&c| c >= 0x80)
-                    || ![
-                        124..136,
-                        100..108,
-                        108..116,
-                        116..124,
-                        136..148,
-                        329..337,
-                        337..345,
-                    ]
-                    .into_iter()
-                    .all(ends_nul)
-                {
-                    hdr.format = Format::UNKNOWN;
-                }
-            } else if found == Format::STAR {
-                prefix = c_string(&b[345..476]);
-                hdr.atime = Some(Time::unix(p.numeric(&b[476..488]), 0));
-                hdr.ctime = Some(Time::unix(p.numeric(&b[488..500]), 0));
-            } else if found == Format::GNU {
-                hdr.format = found;
-                let mut p2 = Numbers::default();
-                if b[345] != 0 {
-                    hdr.atime = Some(Time::unix(p2.numeric(&b[345..357]), 0));
-                }
-                if b[357] != 0 {
-                    hdr.ctime = Some(Time::unix(p2.numeric(&b[357..369]), 0));
-                }
-                // Go's fallback for archives from Go < 1.8, which wrote a USTAR prefix where
-                // GNU keeps these times.
-                if p2.failed {
-                    hdr.atime = None;
-                    hdr.ctime = None;
-                    let s = c_string(&b[345..500]);
-                    if s.iter().all(|&c| c < 0x80) {
-                        prefix = s;
-                    }
-                    hdr.format = Format::UNKNOWN;
-                }
-            }
-            if !prefix.is_empty() {
-                let mut name = prefix.to_vec();
-                name.push(b'/');
-                name.extend_from_slice(&hdr.name);
-                hdr.name = name;
-            }
-        }
-        if p.failed {
-            return Err(TarError::Header {
-                offset: at,
-                why: "a numeric field that is not a number",
-            });
-        }
-        Ok(Some(hdr))
+        Ok(false)
     }
 
     fn handle_regular_file(&mut self, hdr: &Header) -> Result<(), TarError> {
@@ -892,6 +833,93 @@ impl<R: Read> Read for Reader<R> {
 /// Whether `block` is a tar header Go would read: its checksum is right.
 pub fn is_header(block: &[u8; 512]) -> bool {
     block_format(block) != Format::UNKNOWN
+}
+
+/// The header in block `b` of format `found`, as Go's `readHeader` unpacks it; a numeric field
+/// that is not a number sets `p.failed`.
+fn parse_header(b: &[u8; 512], found: Format, p: &mut Numbers) -> Header {
+    let mut hdr = Header {
+        typeflag: b[156],
+        name: c_string(&b[0..100]).to_vec(),
+        linkname: c_string(&b[157..257]).to_vec(),
+        size: p.numeric(&b[124..136]),
+        mode: p.numeric(&b[100..108]),
+        uid: p.numeric(&b[108..116]),
+        gid: p.numeric(&b[116..124]),
+        mtime: Time::unix(p.numeric(&b[136..148]), 0),
+        ..Header::default()
+    };
+    if found == Format::V7 {
+        return hdr;
+    }
+    hdr.uname = c_string(&b[265..297]).to_vec();
+    hdr.gname = c_string(&b[297..329]).to_vec();
+    hdr.devmajor = p.numeric(&b[329..337]);
+    hdr.devminor = p.numeric(&b[337..345]);
+    let prefix = if found.has(Format::USTAR) {
+        ustar_prefix(b, found, &mut hdr)
+    } else if found == Format::STAR {
+        hdr.atime = Some(Time::unix(p.numeric(&b[476..488]), 0));
+        hdr.ctime = Some(Time::unix(p.numeric(&b[488..500]), 0));
+        c_string(&b[345..476])
+    } else if found == Format::GNU {
+        gnu_times(b, &mut hdr)
+    } else {
+        &[]
+    };
+    if !prefix.is_empty() {
+        let mut name = prefix.to_vec();
+        name.push(b'/');
+        name.extend_from_slice(&hdr.name);
+        hdr.name = name;
+    }
+    hdr
+}
+
+/// A USTAR header's name prefix. The header stays USTAR only if it is all ASCII and its
+/// numeric fields end in NUL, as Go checks.
+fn ustar_prefix<'b>(b: &'b [u8; 512], found: Format, hdr: &mut Header) -> &'b [u8] {
+    hdr.format = found;
+    let ends_nul = |r: std::ops::Range<usize>| b[r.end - 1] == 0;
+    if b.iter().any(|&c| c >= 0x80)
+        || ![
+            124..136,
+            100..108,
+            108..116,
+            116..124,
+            136..148,
+            329..337,
+            337..345,
+        ]
+        .into_iter()
+        .all(ends_nul)
+    {
+        hdr.format = Format::UNKNOWN;
+    }
+    c_string(&b[345..500])
+}
+
+/// A GNU header's access and change times; the name prefix (usually none) that Go's fallback
+/// finds instead when they do not parse.
+fn gnu_times<'b>(b: &'b [u8; 512], hdr: &mut Header) -> &'b [u8] {
+    hdr.format = Format::GNU;
+    let mut p = Numbers::default();
+    if b[345] != 0 {
+        hdr.atime = Some(Time::unix(p.numeric(&b[345..357]), 0));
+    }
+    if b[357] != 0 {
+        hdr.ctime = Some(Time::unix(p.numeric(&b[357..369]), 0));
+    }
+    // Go's fallback for archives from Go < 1.8, which wrote a USTAR prefix where GNU keeps
+    // these times.
+    if !p.failed {
+        return &[];
+    }
+    hdr.atime = None;
+    hdr.ctime = None;
+    hdr.format = Format::UNKNOWN;
+    let s = c_string(&b[345..500]);
+    if s.iter().all(|&c| c < 0x80) { s } else { &[] }
 }
 
 /// Go's `getFormat`: the checksum (unsigned or signed bytes) must match, then the magic says

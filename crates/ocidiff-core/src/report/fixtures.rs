@@ -1,0 +1,272 @@
+//! Reports built by hand for the renderers' tests, shared by all of them.
+//!
+//! They live here rather than in `ocidiff-testkit` because they are made of this crate's
+//! types: the test kit would need `ocidiff-core` as a dependency, and a unit-test build would
+//! then see two copies of `Report` that do not match.
+
+use serde_json::{Value, json};
+
+use crate::finding::{
+    Class, Comparison, Detail, FieldDiff, Finding, Input, Kind, Report, SCHEMA_VERSION, Summary,
+    Tool, Verdict,
+};
+use crate::model::Digest;
+use crate::normalize::Rules;
+
+fn sha(n: u8) -> String {
+    Digest::sha256_of(&[n]).to_string()
+}
+
+fn fd(field: &str, lhs: Option<Value>, rhs: Option<Value>) -> FieldDiff {
+    FieldDiff::new(field, lhs, rhs, Class::Content)
+}
+
+/// A report with findings of every kind, added and removed entries and multi-field rows.
+pub(crate) fn sample_report() -> Report {
+    let findings = vec![
+        Finding::new(
+            Kind::Descriptor,
+            "manifests-0",
+            "",
+            vec![
+                fd("digest", Some(json!(sha(1))), Some(json!(sha(2)))),
+                fd("size", Some(json!(1234)), Some(json!(1240))),
+            ],
+        ),
+        Finding::new(
+            Kind::Index,
+            "index",
+            ".manifests",
+            vec![fd(
+                "value",
+                Some(json!([{"digest": sha(3)}])),
+                Some(json!([{"digest": sha(4)}, {"digest": sha(5)}])),
+            )],
+        ),
+        Finding::new(
+            Kind::Manifest,
+            "manifests-0",
+            ".annotations[\"org.opencontainers.image.created\"]",
+            vec![fd("value", Some(json!("2024-01-01T00:00:00Z")), None)],
+        ),
+        Finding::new(
+            Kind::Config,
+            "manifests-0/config",
+            ".config.Env",
+            vec![fd(
+                "value",
+                Some(json!([
+                    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+                ])),
+                Some(json!(["PATH=/usr/bin", "LANG=C.UTF-8"])),
+            )],
+        ),
+        Finding::new(
+            Kind::Layer,
+            "manifests-0/layers-1",
+            "",
+            vec![fd(
+                "mediaType",
+                Some(json!("application/vnd.oci.image.layer.v1.tar+gzip")),
+                Some(json!("application/vnd.oci.image.layer.v1.tar+zstd")),
+            )],
+        ),
+        Finding::new(
+            Kind::File,
+            "manifests-0/layers-1",
+            "etc/os-release",
+            vec![
+                fd("digest", Some(json!(sha(6))), Some(json!(sha(7)))),
+                fd(
+                    "mtime",
+                    Some(json!("2024-01-01T00:00:00Z")),
+                    Some(json!("2024-02-01T00:00:00Z")),
+                ),
+                fd("mode", Some(json!("0644")), Some(json!("0755"))),
+            ],
+        ),
+        Finding::new(
+            Kind::File,
+            "manifests-0/layers-1",
+            "usr/bin/new-tool",
+            vec![fd(
+                "entry",
+                None,
+                Some(
+                    json!({"type": "file", "mode": "0755", "uid": 0, "gid": 0, "size": 5, "digest": sha(9)}),
+                ),
+            )],
+        ),
+        Finding::new(
+            Kind::File,
+            "manifests-0/layers-1",
+            "var/lib/gone",
+            vec![fd(
+                "entry",
+                Some(json!({"type": "directory", "mode": "0755", "uid": 0, "gid": 0})),
+                None,
+            )],
+        ),
+        Finding::new(
+            Kind::File,
+            "manifests-0/layers-1",
+            "etc/ssl/certs/ca-certificates-from-a-very-long-directory-name/bundle.crt",
+            vec![
+                fd("linkname", None, Some(json!("../x"))),
+                fd("size", Some(json!(10)), Some(json!(0))),
+            ],
+        ),
+        Finding::new(
+            Kind::File,
+            "manifests-0/layers-1",
+            "evil\n\u{1b}[2Jname",
+            vec![fd("uid", Some(json!(0)), Some(json!(1000)))],
+        ),
+    ];
+    Report {
+        schema_version: SCHEMA_VERSION,
+        tool: Tool {
+            name: "ocidiff".to_owned(),
+            version: "0.1.0".to_owned(),
+        },
+        inputs: [
+            Input {
+                reference: "oci:a".to_owned(),
+                transport: "oci".to_owned(),
+                digest: Some(sha(8).parse().unwrap()),
+            },
+            Input {
+                reference: "docker-archive:b.tar".to_owned(),
+                transport: "docker-archive".to_owned(),
+                digest: None,
+            },
+        ],
+        rules: Rules::default(),
+        ignore_paths: vec![],
+        verdict: Verdict::of(&findings),
+        comparisons: vec![Comparison {
+            location: "manifests-0".to_owned(),
+            platform: None,
+            digests: [Some(sha(3).parse().unwrap()), Some(sha(4).parse().unwrap())],
+        }],
+        summary: Summary::of(&findings),
+        findings,
+    }
+}
+
+/// Tries to end a script, add an element and break out of an attribute.
+pub(crate) const HOSTILE: &str =
+    "</script><script>alert(1)</script><img src=x onerror=alert(2)>\"'&";
+
+/// The table's sample plus what only the HTML and Markdown show: findings set aside, a
+/// text diff, nested findings, ELF sections, a note, and hostile names and values.
+pub(crate) fn rich_report() -> Report {
+    let mut report = sample_report();
+    let ts = |l: &str, r: &str| {
+        FieldDiff::new("mtime", Some(json!(l)), Some(json!(r)), Class::Timestamp).set_aside()
+    };
+    let mut text = Finding::new(
+        Kind::File,
+        "manifests-0/layers-1",
+        "etc/motd",
+        vec![FieldDiff::new(
+            "digest",
+            Some(json!("sha256:aa")),
+            Some(json!("sha256:bb")),
+            Class::Content,
+        )],
+    );
+    text.detail = Some(Detail {
+        text_diff: Some("--- a/etc/motd\n+++ b/etc/motd\n@@ -1,2 +1,2 @@\n hello\n-old <b>line</b>\n+new line\n".to_owned()),
+        truncated: true,
+        ..Detail::default()
+    });
+    let mut archive = Finding::new(
+        Kind::File,
+        "manifests-0/layers-1",
+        "lib/apk/db/scripts.tar",
+        vec![
+            FieldDiff::new(
+                "digest",
+                Some(json!("sha256:cc")),
+                Some(json!("sha256:dd")),
+                Class::NestedMetadata,
+            )
+            .set_aside(),
+        ],
+    );
+    archive.detail = Some(Detail {
+        nested: vec![Finding::new(
+            Kind::File,
+            "lib/apk/db/scripts.tar",
+            "busybox-1.36.post-install",
+            vec![ts("2024-01-01T00:00:00Z", "2024-03-01T00:00:00Z")],
+        )],
+        ..Detail::default()
+    });
+    let mut elf = Finding::new(
+        Kind::File,
+        "manifests-0/layers-1",
+        "usr/bin/tool",
+        vec![FieldDiff::new(
+            "digest",
+            Some(json!("sha256:ee")),
+            Some(json!("sha256:ff")),
+            Class::Content,
+        )],
+    );
+    elf.detail = Some(Detail {
+        elf_sections: vec![".text".to_owned(), ".note.gnu.build-id".to_owned()],
+        note: Some(format!("too large to diff {HOSTILE}")),
+        ..Detail::default()
+    });
+    report.findings.extend([
+        text,
+        archive,
+        elf,
+        Finding::new(
+            Kind::File,
+            "manifests-0/layers-1",
+            HOSTILE,
+            vec![FieldDiff::new(
+                "linkname",
+                Some(json!(HOSTILE)),
+                None,
+                Class::Content,
+            )],
+        ),
+        Finding::new(
+            Kind::File,
+            "manifests-0/layers-1",
+            "var/log/dpkg.log",
+            vec![ts("2024-01-01T00:00:00Z", "2024-02-01T00:00:00Z")],
+        ),
+    ]);
+    report.inputs[1].reference = format!("oci:{HOSTILE}");
+    report.ignore_paths = vec!["/var/log/**".to_owned()];
+    report.rules.ignore_file_timestamps = true;
+    refresh(&mut report);
+    report
+}
+
+pub(crate) fn refresh(report: &mut Report) {
+    report.verdict = Verdict::of(&report.findings);
+    report.summary = Summary::of(&report.findings);
+}
+
+/// A file whose `field` differs, in the first layer of the first manifest: many of them make
+/// a large report.
+pub(crate) fn file_change(
+    name: &str,
+    field: &str,
+    lhs: Value,
+    rhs: Value,
+    class: Class,
+) -> Finding {
+    Finding::new(
+        Kind::File,
+        "manifests-0/layers-0",
+        name,
+        vec![FieldDiff::new(field, Some(lhs), Some(rhs), class)],
+    )
+}
