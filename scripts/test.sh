@@ -3,8 +3,8 @@
 #
 #   ./scripts/test.sh
 #
-# As root on Debian it installs the tools the tests need when they are missing (and cargo-fuzz
-# where a nightly toolchain is installed); otherwise tests that need a missing tool or service
+# As root on Debian it installs the tools the tests need when they are missing (cargo-deny, and
+# cargo-fuzz where a nightly toolchain is installed); otherwise tests that need a missing tool or service
 # skip. Every skip is recorded in $OCIDIFF_SKIP_LOG (see ocidiff_testkit::skip) and the count
 # and list are printed at the end. With OCIDIFF_REQUIRE_SERVICES=1 (set by .ci/run) a service
 # that cannot start fails the run, and so does every test that would have skipped.
@@ -114,11 +114,25 @@ install_cargo_fuzz() {
     cargo install --locked cargo-fuzz >/dev/null 2>&1 || warn "cargo install cargo-fuzz failed"
 }
 
+# cargo-deny, for the dependency policy in deny.toml. Built from source (minutes), so only
+# when missing.
+install_cargo_deny() {
+    cargo deny --version >/dev/null 2>&1 && return 0
+    if [[ "${OCIDIFF_SKIP_INSTALL:-0}" == 1 ]]; then
+        warn "cargo-deny is missing; OCIDIFF_SKIP_INSTALL=1, not installing."
+        return
+    fi
+    echo "installing cargo-deny (cargo install --locked)"
+    cargo install --locked --quiet cargo-deny || warn "cargo install cargo-deny failed"
+}
+
 section "Tools"
 install_tools
 install_cargo_fuzz
+install_cargo_deny
 printf '%-8s %s\n' go "$( (command -v go >/dev/null && go version) || echo MISSING)"
 printf '%-8s %s\n' fuzz "$( (cargo +nightly fuzz --version 2>/dev/null) || echo 'MISSING (nightly or cargo-fuzz)')"
+printf '%-8s %s\n' deny "$( (cargo deny --version 2>/dev/null) || echo MISSING)"
 for t in cargo rustc dockerd docker skopeo umoci buildah containerd chromium podman; do
     printf '%-8s %s\n' "$t" "$( (command -v "$t" >/dev/null && "$t" --version 2>/dev/null | head -n 1) || echo MISSING)"
 done
@@ -178,6 +192,23 @@ report_skips() {
         fi
     fi
 }
+
+section "cargo deny"
+# Licenses, duplicate versions and sources of the dependency tree, as deny.toml allows them.
+# The RustSec advisory database is a git repository on GitHub: where it cannot be fetched
+# the advisories are not checked, and a warning says so rather than a skip, since a machine
+# without that host would otherwise fail every run (docs/testing.md).
+if cargo deny --version >/dev/null 2>&1; then
+    cargo deny "${LOCKED[@]}" check licenses bans sources
+    if timeout 300 cargo deny fetch db; then
+        cargo deny "${LOCKED[@]}" --offline check advisories
+    else
+        warn "cargo deny: the RustSec advisory database could not be fetched;" \
+            "security advisories were NOT checked in this run."
+    fi
+else
+    skip "cargo deny: cargo-deny is missing"
+fi
 
 section "Start services"
 # shellcheck source=scripts/services.sh
