@@ -19,7 +19,7 @@ use ocidiff_core::store::Store;
 
 /// The registries, or `None` when the test must skip (after saying so).
 fn registries() -> Option<TestRegistries> {
-    Some(TestRegistries::start().unwrap())
+    TestRegistries::start_or_skip()
 }
 
 /// Writes a gzip'd one-file layer, a config and a manifest into `blobs`; returns the

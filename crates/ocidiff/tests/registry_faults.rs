@@ -21,7 +21,7 @@ use ocidiff_testkit::{Entry, ImageSpec, Layer, write_oci_dir};
 /// The test registries (`scripts/registry.sh` through the test kit), or `None` when the test
 /// must skip (after saying so).
 fn registries() -> Option<TestRegistries> {
-    Some(TestRegistries::start().unwrap())
+    TestRegistries::start_or_skip()
 }
 
 /// What the proxy does to answers larger than `big` bytes (blob downloads).
