@@ -9,6 +9,7 @@ use ocidiff_core::content::{Limits, MemorySource};
 use ocidiff_core::inspect::{InspectOptions, inspect};
 use ocidiff_core::layer::{self, EntryMeta, EntryType, Tree};
 use ocidiff_core::model::{Descriptor, Digest, Document};
+use ocidiff_core::normalize::Rules;
 use ocidiff_core::reference::{DockerRef, ImageRef};
 use ocidiff_testkit::{Compression, Entry, Layer, TarFormat as KitFormat, mutate};
 use proptest::prelude::*;
@@ -243,10 +244,7 @@ proptest! {
         let lhs = seed_layer(format, compression);
         let rhs = mutate(lhs.clone(), &edits, cut);
         let opts = InspectOptions {
-            ignore_timestamps: semantic,
-            ignore_order: semantic,
-            ignore_tar_format: semantic,
-            canonical_paths: semantic,
+            rules: if semantic { Rules::semantic() } else { Rules::default() },
             max_bytes: 1 << 20,
             ..InspectOptions::default()
         };

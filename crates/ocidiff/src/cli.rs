@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::rule_flags::RuleFlags;
+
 /// Compare container images (Docker and OCI) and tell what differs.
 ///
 /// Exit status: 0 when the images are the same under the chosen options, 1 when they differ,
@@ -153,59 +155,8 @@ pub struct DiffArgs {
     #[arg(value_name = "IMAGE1")]
     pub rhs: String,
 
-    /// Ignore what does not change what the image does: all the --ignore-* options and
-    /// --treat-canonical-paths-equal, plus the storage format (Docker or OCI media types,
-    /// layer compression, Docker-only config fields).
-    #[arg(long, help_heading = "Comparison")]
-    pub semantic: bool,
-
-    /// Ignore file and image timestamps.
-    #[arg(long, help_heading = "Comparison")]
-    pub ignore_timestamps: bool,
-
-    /// Ignore the config's history.
-    #[arg(long, help_heading = "Comparison")]
-    pub ignore_history: bool,
-
-    /// Ignore the order of entries in a layer.
-    #[arg(long, help_heading = "Comparison")]
-    pub ignore_file_order: bool,
-
-    /// Compare only permission bits of modes (mode & 07777), not file-type bits.
-    #[arg(long, help_heading = "Comparison")]
-    pub ignore_file_mode_redundant_bits: bool,
-
-    /// Ignore mtime, atime and ctime of layer entries.
-    #[arg(long, help_heading = "Comparison")]
-    pub ignore_file_timestamps: bool,
-
-    /// Ignore `created` in config and history and the created annotation.
-    #[arg(long, help_heading = "Comparison")]
-    pub ignore_image_timestamps: bool,
-
-    /// Ignore the annotations that name the image (ref.name, io.containerd.image.name).
-    #[arg(long, help_heading = "Comparison")]
-    pub ignore_image_name: bool,
-
-    /// Ignore whether entries are written as USTAR, PAX or GNU tar.
-    #[arg(long, help_heading = "Comparison")]
-    pub ignore_tar_format: bool,
-
-    /// Treat "/a", "./a" and "a" as the same path.
-    #[arg(long, help_heading = "Comparison")]
-    pub treat_canonical_paths_equal: bool,
-
-    /// Compare the root file systems the layers produce (whiteouts applied, as a container
-    /// runtime would) instead of the layers one by one: how files are split into layers, and
-    /// whiteouts or rewrites without effect, then do not count.
-    #[arg(long, help_heading = "Comparison")]
-    pub flatten: bool,
-
-    /// Read the images' package databases (dpkg, apk, rpm, Python): report packages added,
-    /// removed or changed (Pkg rows), and class each differing file by its package: changed
-    /// (expected in a later rebuild), same version (a reproducibility problem), or unowned.
-    #[arg(long, help_heading = "Comparison")]
-    pub packages: bool,
+    #[command(flatten)]
+    pub rules: RuleFlags,
 
     /// Set aside differences in files matching this glob (`*` stays within a directory, `**`
     /// crosses them; a leading `/` is optional; a directory covers what is below it);

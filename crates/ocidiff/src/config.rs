@@ -11,12 +11,14 @@
 //! Every boolean flag of `ocidiff diff` may be set here under its long name; the command line
 //! can turn more on, never off.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde::Deserialize;
 
 use crate::cli::DiffArgs;
+use crate::rule_flags::RuleFlags;
 
 /// The file's contents.
 #[derive(Debug, Default, Deserialize)]
@@ -28,38 +30,17 @@ pub struct ConfigFile {
 
 /// The `[diff]` table.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case")]
 pub struct DiffDefaults {
-    #[serde(default)]
-    semantic: bool,
-    #[serde(default)]
-    ignore_timestamps: bool,
-    #[serde(default)]
-    ignore_history: bool,
-    #[serde(default)]
-    ignore_file_order: bool,
-    #[serde(default)]
-    ignore_file_mode_redundant_bits: bool,
-    #[serde(default)]
-    ignore_file_timestamps: bool,
-    #[serde(default)]
-    ignore_image_timestamps: bool,
-    #[serde(default)]
-    ignore_image_name: bool,
-    #[serde(default)]
-    ignore_tar_format: bool,
-    #[serde(default)]
-    treat_canonical_paths_equal: bool,
-    #[serde(default)]
-    flatten: bool,
-    #[serde(default)]
-    packages: bool,
     #[serde(default)]
     all_platforms: bool,
     #[serde(default)]
     ignore_path: Vec<String>,
     #[serde(default)]
     platform: Vec<String>,
+    /// The comparison switches, by [`RuleFlags`] name.
+    #[serde(flatten)]
+    switches: BTreeMap<String, bool>,
 }
 
 /// The config file to read: the one named, else `./ocidiff.toml` if present.
@@ -84,18 +65,22 @@ pub fn apply(mut args: DiffArgs) -> anyhow::Result<DiffArgs> {
         toml::from_str(&text).with_context(|| format!("config file {}", path.display()))?;
     tracing::info!(path = %path.display(), "read config file");
     let d = file.diff;
-    args.semantic |= d.semantic;
-    args.ignore_timestamps |= d.ignore_timestamps;
-    args.ignore_history |= d.ignore_history;
-    args.ignore_file_order |= d.ignore_file_order;
-    args.ignore_file_mode_redundant_bits |= d.ignore_file_mode_redundant_bits;
-    args.ignore_file_timestamps |= d.ignore_file_timestamps;
-    args.ignore_image_timestamps |= d.ignore_image_timestamps;
-    args.ignore_image_name |= d.ignore_image_name;
-    args.ignore_tar_format |= d.ignore_tar_format;
-    args.treat_canonical_paths_equal |= d.treat_canonical_paths_equal;
-    args.flatten |= d.flatten;
-    args.packages |= d.packages;
+    for (name, on) in d.switches {
+        let mut flags = RuleFlags::default();
+        if !flags.turn_on(&name) {
+            let known: Vec<_> = RuleFlags::names()
+                .chain(["all-platforms", "ignore-path", "platform"])
+                .collect();
+            anyhow::bail!(
+                "config file {}: unknown key `{name}` in [diff], expected one of: {}",
+                path.display(),
+                known.join(", ")
+            );
+        }
+        if on {
+            args.rules.rules = args.rules.rules | flags.rules;
+        }
+    }
     args.ignore_path.extend(d.ignore_path);
     if args.platform.is_empty() && !args.all_platforms {
         args.platform = d.platform;

@@ -353,6 +353,7 @@ fn config_file_booleans_act_as_their_flags_and_flags_add_to_them() {
         "ignore-image-name",
         "ignore-tar-format",
         "treat-canonical-paths-equal",
+        "ignore-storage-format",
         "flatten",
         "packages",
         "all-platforms",

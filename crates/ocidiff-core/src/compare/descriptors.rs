@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 use super::{Engine, classify};
 use crate::finding::{Class, FieldDiff, Finding, Kind};
 use crate::model::{Descriptor, media};
+use crate::normalize::Aspect;
 
 impl Engine<'_> {
     pub(super) fn descriptors(
@@ -32,21 +33,21 @@ impl Engine<'_> {
             } else {
                 Class::Other
             },
-            same_kind && rules.ignore_storage_format,
+            same_kind && rules.sets_aside(Aspect::StorageFormat),
         );
         cmp(
             "digest",
             Some(json!(l.digest)),
             Some(json!(r.digest)),
             Class::Derived,
-            rules.any(),
+            rules.sets_aside(Aspect::Derived),
         );
         cmp(
             "size",
             Some(json!(l.size)),
             Some(json!(r.size)),
             Class::Derived,
-            rules.any(),
+            rules.sets_aside(Aspect::Derived),
         );
         let keys = l.annotations.keys().chain(
             r.annotations

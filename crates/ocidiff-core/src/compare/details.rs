@@ -79,12 +79,8 @@ impl Engine<'_> {
             }
             captured[side] = self.capture(side, side_layers, &wanted, MAX_FILE_BYTES)?;
         }
-        let rules = self.rules();
         let opts = InspectOptions {
-            ignore_timestamps: rules.ignore_file_timestamps,
-            ignore_order: rules.ignore_file_order,
-            ignore_tar_format: rules.ignore_tar_format,
-            canonical_paths: rules.treat_canonical_paths_equal,
+            rules: *self.rules(),
             ..InspectOptions::default()
         };
         for i in wanted_findings {

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::classify;
 use crate::finding::{Class, FieldDiff, Finding, Kind};
 use crate::layer::{EntryMeta, EntryType, Time};
-use crate::normalize::Rules;
+use crate::normalize::{Aspect, Rules};
 
 /// Compares entries matched by name (the n-th occurrence of a name with the n-th, should a
 /// layer hold duplicates). `positional` is false for squashed listings, where an entry's
@@ -169,7 +169,7 @@ pub fn fields(l: &EntryMeta, r: &EntryMeta, rules: &Rules, positional: bool) -> 
         (Some(l.mode), Some(r.mode)),
         |m| json!(mode(m)),
         Class::Permission,
-        perm_equal && rules.ignore_file_mode_redundant_bits,
+        perm_equal && rules.sets_aside(Aspect::RedundantModeBits),
     );
     for (field, lv, rv) in [("uid", l.uid, r.uid), ("gid", l.gid, r.gid)] {
         diff(
@@ -235,7 +235,7 @@ pub fn fields(l: &EntryMeta, r: &EntryMeta, rules: &Rules, positional: bool) -> 
             );
         }
     }
-    let ts = rules.ignore_file_timestamps;
+    let ts = rules.sets_aside(Aspect::FileTimestamp);
     for (field, lt, rt) in [
         ("mtime", Some(&l.mtime), Some(&r.mtime)),
         ("atime", l.atime.as_ref(), r.atime.as_ref()),
@@ -250,7 +250,7 @@ pub fn fields(l: &EntryMeta, r: &EntryMeta, rules: &Rules, positional: bool) -> 
             (Some(l.position), Some(r.position)),
             |n| json!(n),
             Class::Order,
-            rules.ignore_file_order,
+            rules.sets_aside(Aspect::EntryOrder),
         );
     }
     diff(
@@ -259,7 +259,7 @@ pub fn fields(l: &EntryMeta, r: &EntryMeta, rules: &Rules, positional: bool) -> 
         (Some(l.format), Some(r.format)),
         |f| json!(f),
         Class::TarFormat,
-        rules.ignore_tar_format,
+        rules.sets_aside(Aspect::TarFormat),
     );
     out
 }

@@ -22,6 +22,7 @@ use crate::content::{self, ContentError};
 use crate::finding::{Class, Detail, FieldDiff, Finding, Kind};
 use crate::layer::{self, EntryMeta, EntryType, Listing, NoteKind, Tree, apply::Effect};
 use crate::model::{Descriptor, Digest};
+use crate::normalize::Aspect;
 
 /// What the layers of a pair gave.
 pub(super) struct Layers {
@@ -559,11 +560,11 @@ impl Engine<'_> {
                 }
             }
             if let Some(class) = class {
-                let ignorable = if class == Class::TarFormat {
-                    rules.ignore_tar_format
+                let ignorable = rules.sets_aside(if class == Class::TarFormat {
+                    Aspect::TarFormat
                 } else {
-                    rules.any()
-                };
+                    Aspect::NoEffect
+                });
                 for field in &mut f.fields {
                     field.class = class;
                     field.counted = !ignorable;
@@ -580,7 +581,7 @@ impl Engine<'_> {
         let reordered = findings
             .iter()
             .any(|f| f.fields.iter().any(|d| d.field == "position" && !d.counted));
-        if !rules.ignore_file_order || !reordered {
+        if !rules.sets_aside(Aspect::EntryOrder) || !reordered {
             return;
         }
         let keyed = |list: &[EntryMeta]| -> Vec<(String, usize)> {

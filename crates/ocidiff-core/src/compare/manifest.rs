@@ -10,7 +10,7 @@ use super::{CompareError, Engine, Pair, PairSide, classify};
 use crate::finding::{Class, FieldDiff, Finding, Kind};
 use crate::layer::{self, Tree};
 use crate::model::{Blob, Descriptor, Digest, Manifest, Platform};
-use crate::normalize::{Rules, document};
+use crate::normalize::{Aspect, Rules, document};
 
 /// For each differing path of a squashed comparison, the layer that last wrote it and the
 /// entry's name there; one map per side.
@@ -136,7 +136,7 @@ impl Engine<'_> {
             Kind::Manifest,
             location,
             ".layers",
-            vec![if self.rules().flatten {
+            vec![if self.rules().sets_aside(Aspect::Layering) {
                 d.set_aside()
             } else {
                 d

@@ -6,12 +6,13 @@ use std::io::Read;
 use flate2::bufread::GzDecoder;
 use serde_json::{Value, json};
 
-use super::{Class, Ctx, Outcome, escape, sha256};
+use super::{Ctx, Examined, escape, sha256};
+use crate::normalize::Aspect;
 
 /// One side of a gzip stream.
 struct Stream<'a> {
     /// Header fields of each member: (field, value, class).
-    headers: Vec<Vec<(&'static str, Value, Class)>>,
+    headers: Vec<Vec<(&'static str, Value, Option<Aspect>)>>,
     payload: Vec<u8>,
     /// Bytes after the last member that are not another member.
     trailing: &'a [u8],
@@ -24,10 +25,10 @@ pub(super) fn examine(
     lhs: &[u8],
     rhs: &[u8],
     depth: usize,
-) -> Outcome {
+) -> Examined {
     let (l, r) = (read(ctx, path, lhs), read(ctx, path, rhs));
     let (Some(l), Some(r)) = (l, r) else {
-        return Outcome::unexplained();
+        return Examined::unexplained();
     };
     let mut explained = true;
     for (i, (lh, rh)) in l.headers.iter().zip(&r.headers).enumerate() {
@@ -45,7 +46,7 @@ pub(super) fn examine(
         "gzip.members",
         Some(json!(l.headers.len())),
         Some(json!(r.headers.len())),
-        Class::Format,
+        Some(Aspect::TarFormat),
     );
     let trailing =
         |t: &[u8]| (!t.is_empty()).then(|| json!({"bytes": t.len(), "digest": sha256(t)}));
@@ -54,12 +55,12 @@ pub(super) fn examine(
         "gzip.trailing",
         trailing(l.trailing),
         trailing(r.trailing),
-        Class::Always,
+        None,
     );
     if l.payload == r.payload {
-        return Outcome {
+        return Examined {
             explained,
-            ..Outcome::default()
+            ..Examined::default()
         };
     }
     let side = |s: &Stream<'_>| (Some(s.payload.len() as u64), Some(sha256(&s.payload)));
@@ -101,23 +102,23 @@ fn read<'a>(ctx: &mut Ctx<'_>, path: &str, data: &'a [u8]) -> Option<Stream<'a>>
             return None;
         };
         stream.headers.push(vec![
-            ("mtime", json!(header.mtime()), Class::Timestamp),
+            ("mtime", json!(header.mtime()), Some(Aspect::FileTimestamp)),
             (
                 "filename",
                 json!(header.filename().map(escape)),
-                Class::Timestamp,
+                Some(Aspect::FileTimestamp),
             ),
-            ("os", json!(header.operating_system()), Class::Timestamp),
+            (
+                "os",
+                json!(header.operating_system()),
+                Some(Aspect::FileTimestamp),
+            ),
             (
                 "extra",
                 json!(header.extra().map(hex::encode)),
-                Class::Timestamp,
+                Some(Aspect::FileTimestamp),
             ),
-            (
-                "comment",
-                json!(header.comment().map(escape)),
-                Class::Always,
-            ),
+            ("comment", json!(header.comment().map(escape)), None),
         ]);
         let used = stream.payload.len() as u64;
         let what = format!("gzip member {}", stream.headers.len() - 1);

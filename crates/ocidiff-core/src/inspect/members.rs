@@ -6,15 +6,15 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
-use super::{Class, Ctx, Outcome, join, sha256};
-use crate::normalize::Rules;
+use super::{Ctx, Examined, join, sha256};
+use crate::normalize::Aspect;
 
 /// One entry of an archive as the readers describe it.
 pub(super) struct Member {
     /// The name as stored, non-UTF-8 bytes escaped.
     pub name: String,
     /// Fields compared as they are, in display order; `type` first.
-    pub fields: Vec<(String, Value, Class)>,
+    pub fields: Vec<(String, Value, Option<Aspect>)>,
     /// The size of the content, for entries that have content.
     pub size: Option<u64>,
     pub data: Data,
@@ -72,11 +72,8 @@ pub(super) fn compare(
     lhs: Vec<Member>,
     rhs: Vec<Member>,
     depth: usize,
-) -> Outcome {
-    let rules = Rules {
-        treat_canonical_paths_equal: ctx.opts.canonical_paths,
-        ..Rules::default()
-    };
+) -> Examined {
+    let rules = ctx.opts.rules;
     let key_of = |m: &Member| rules.path(&m.name).to_owned();
     let mut rhs_by_key: HashMap<(String, usize), (usize, Member)> = HashMap::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
@@ -117,9 +114,9 @@ pub(super) fn compare(
         );
         explained = false;
     }
-    Outcome {
+    Examined {
         explained,
-        ..Outcome::default()
+        ..Examined::default()
     }
 }
 
@@ -146,7 +143,7 @@ fn pair(
         "position",
         Some(json!(lpos)),
         Some(json!(rpos)),
-        Class::Order,
+        Some(Aspect::EntryOrder),
     );
     let (ld, rd) = (l.data.digest(), r.data.digest());
     if ld == rd {

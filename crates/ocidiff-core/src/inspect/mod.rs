@@ -27,20 +27,16 @@ use sha2::{Digest as _, Sha256};
 
 // Names inside nested archives are escaped as layer entry names are.
 use crate::layer::escape_name as escape;
+use crate::normalize::{Aspect, Rules};
 
 /// What the closer look ignores and how far it goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InspectOptions {
-    /// Inner mtimes/atimes/ctimes and gzip header mtime, file name, OS and extra field
-    /// (`--ignore-file-timestamps`, `--semantic`).
-    pub ignore_timestamps: bool,
-    /// The position of an entry in its archive (`--ignore-file-order`).
-    pub ignore_order: bool,
-    /// How the same entries are encoded: tar header format, zip compression method and sizes,
-    /// gzip member splits, compressed bytes (`--ignore-tar-format`).
-    pub ignore_tar_format: bool,
-    /// `/a`, `./a` and `a` are the same inner path (`--treat-canonical-paths-equal`).
-    pub canonical_paths: bool,
+    /// What is set aside inside the files, as in layers: [`Aspect::FileTimestamp`] (also
+    /// a gzip header's time, name, OS and extra field), [`Aspect::EntryOrder`],
+    /// [`Aspect::TarFormat`] (also zip compression methods and sizes, gzip member splits,
+    /// compressed bytes) and [`Aspect::PathSpelling`].
+    pub rules: Rules,
     /// How many archives or compressed streams deep the look goes.
     pub max_depth: usize,
     /// Decompressed bytes per archive or compressed stream and side; the whole inspection
@@ -56,10 +52,7 @@ pub struct InspectOptions {
 impl Default for InspectOptions {
     fn default() -> Self {
         InspectOptions {
-            ignore_timestamps: false,
-            ignore_order: false,
-            ignore_tar_format: false,
-            canonical_paths: false,
+            rules: Rules::default(),
             max_depth: 4,
             max_bytes: 256 << 20,
             max_entries: 100_000,
@@ -172,22 +165,9 @@ impl Kind {
     }
 }
 
-/// Why a field may be set aside.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Class {
-    /// Never ignorable.
-    Always,
-    /// Build-time noise: ignorable with `ignore_timestamps`.
-    Timestamp,
-    /// Ignorable with `ignore_order`.
-    Order,
-    /// Ignorable with `ignore_tar_format`.
-    Format,
-}
-
 /// What examining one pair of buffers concluded.
 #[derive(Debug, Default)]
-struct Outcome {
+struct Examined {
     /// Every difference found at this level and below is ignorable (vacuously true for equal
     /// buffers) and nothing stopped the look.
     explained: bool,
@@ -195,9 +175,9 @@ struct Outcome {
     elf_sections: Vec<String>,
 }
 
-impl Outcome {
-    fn unexplained() -> Outcome {
-        Outcome::default()
+impl Examined {
+    fn unexplained() -> Examined {
+        Examined::default()
     }
 }
 
@@ -228,13 +208,9 @@ impl<'o> Ctx<'o> {
         }
     }
 
-    fn ignorable(&self, class: Class) -> bool {
-        match class {
-            Class::Always => false,
-            Class::Timestamp => self.opts.ignore_timestamps,
-            Class::Order => self.opts.ignore_order,
-            Class::Format => self.opts.ignore_tar_format,
-        }
+    /// Whether a difference in `aspect` is set aside; one with no aspect never is.
+    fn ignorable(&self, aspect: Option<Aspect>) -> bool {
+        aspect.is_some_and(|a| self.opts.rules.sets_aside(a))
     }
 
     fn note(&mut self, note: String) {
@@ -267,7 +243,7 @@ impl<'o> Ctx<'o> {
         name: &str,
         lhs: Option<Value>,
         rhs: Option<Value>,
-        class: Class,
+        class: Option<Aspect>,
     ) -> bool {
         if lhs == rhs {
             return true;
@@ -287,7 +263,7 @@ impl<'o> Ctx<'o> {
         lhs: (Option<u64>, Option<Value>, Option<&[u8]>),
         rhs: (Option<u64>, Option<Value>, Option<&[u8]>),
         depth: usize,
-    ) -> Outcome {
+    ) -> Examined {
         let (size, digest) = (format!("{prefix}size"), format!("{prefix}digest"));
         let mut fields = Vec::new();
         if lhs.0 != rhs.0 {
@@ -302,7 +278,7 @@ impl<'o> Ctx<'o> {
         self.record(path, fields);
         let inner = match (lhs.2, rhs.2) {
             (Some(l), Some(r)) => self.examine(path, l, r, depth + 1),
-            _ => Outcome::unexplained(),
+            _ => Examined::unexplained(),
         };
         if let Some(&i) = self.by_path.get(path) {
             for field in &mut self.nested[i].fields {
@@ -345,23 +321,17 @@ impl<'o> Ctx<'o> {
     }
 
     /// Compares two buffers found at `path`, `depth` archives or streams deep.
-    fn examine(&mut self, path: &str, lhs: &[u8], rhs: &[u8], depth: usize) -> Outcome {
+    fn examine(&mut self, path: &str, lhs: &[u8], rhs: &[u8], depth: usize) -> Examined {
         if lhs == rhs {
-            return Outcome {
+            return Examined {
                 explained: true,
-                ..Outcome::default()
+                ..Examined::default()
             };
         }
         let (lk, rk) = (Kind::detect(path, lhs), Kind::detect(path, rhs));
         if lk != rk {
-            self.field(
-                path,
-                "kind",
-                Some(json!(lk)),
-                Some(json!(rk)),
-                Class::Always,
-            );
-            return Outcome::unexplained();
+            self.field(path, "kind", Some(json!(lk)), Some(json!(rk)), None);
+            return Examined::unexplained();
         }
         let container = matches!(lk, Kind::Gzip | Kind::Zstd | Kind::Zip | Kind::Tar);
         if container && depth >= self.opts.max_depth {
@@ -369,7 +339,7 @@ impl<'o> Ctx<'o> {
                 "{path}: archives nested deeper than {} levels are not inspected",
                 self.opts.max_depth
             ));
-            return Outcome::unexplained();
+            return Examined::unexplained();
         }
         let (recorded, noted) = (self.nested.len(), self.notes.len());
         let mut outcome = match lk {
@@ -380,28 +350,28 @@ impl<'o> Ctx<'o> {
                 let r = tarball::read(self, path, rhs);
                 match (l, r) {
                     (Some(l), Some(r)) => members::compare(self, path, l, r, depth),
-                    _ => Outcome::unexplained(),
+                    _ => Examined::unexplained(),
                 }
             }
             Kind::Zip => zipfile::examine(self, path, lhs, rhs, depth),
             Kind::Elf => match elf::differing_sections(lhs, rhs) {
-                Ok(sections) => Outcome {
+                Ok(sections) => Examined {
                     elf_sections: sections,
-                    ..Outcome::unexplained()
+                    ..Examined::unexplained()
                 },
                 Err(e) => {
                     self.note(format!("{path}: {e}"));
-                    Outcome::unexplained()
+                    Examined::unexplained()
                 }
             },
             Kind::Text => {
                 let diff = self.text_diff(path, lhs, rhs);
-                Outcome {
+                Examined {
                     text_diff: diff,
-                    ..Outcome::unexplained()
+                    ..Examined::unexplained()
                 }
             }
-            Kind::Binary => Outcome::unexplained(),
+            Kind::Binary => Examined::unexplained(),
         };
         // The buffers differ: if nothing inside does, the difference is in how the same
         // entries are encoded (compression, padding, headers the readers do not expose).
@@ -411,21 +381,22 @@ impl<'o> Ctx<'o> {
             && self.notes.len() == noted
         {
             let (l, r) = (sha256(lhs), sha256(rhs));
-            outcome.explained = self.field(path, "encoding", Some(l), Some(r), Class::Format);
+            outcome.explained =
+                self.field(path, "encoding", Some(l), Some(r), Some(Aspect::TarFormat));
         }
         outcome
     }
 
-    fn examine_zstd(&mut self, path: &str, lhs: &[u8], rhs: &[u8], depth: usize) -> Outcome {
+    fn examine_zstd(&mut self, path: &str, lhs: &[u8], rhs: &[u8], depth: usize) -> Examined {
         let mut payload = |data: &[u8]| match zstd::stream::read::Decoder::new(data) {
             Ok(d) => self.inflate(path, "zstd stream", d, 0),
             Err(e) => Err(format!("{path}: not a valid zstd stream: {e}")),
         };
         let (l, r) = (payload(lhs), payload(rhs));
         match (l, r) {
-            (Ok(l), Ok(r)) if l == r => Outcome {
+            (Ok(l), Ok(r)) if l == r => Examined {
                 explained: true,
-                ..Outcome::default()
+                ..Examined::default()
             },
             (Ok(l), Ok(r)) => self.content(
                 path,
@@ -438,7 +409,7 @@ impl<'o> Ctx<'o> {
                 for e in [l.err(), r.err()].into_iter().flatten() {
                     self.note(e);
                 }
-                Outcome::unexplained()
+                Examined::unexplained()
             }
         }
     }

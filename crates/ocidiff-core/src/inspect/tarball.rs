@@ -5,11 +5,11 @@ use std::io::Read;
 
 use serde_json::json;
 
+use super::Ctx;
 use super::members::{Data, Member};
-use super::{Class, Ctx};
 use crate::layer::tar::{self, Reader, TarError};
 use crate::layer::{EntryMeta, EntryType};
-use crate::normalize::Rules;
+use crate::normalize::{Aspect, Rules};
 
 /// Whether `data` starts with a tar header: USTAR/GNU magic, or a pre-POSIX header whose
 /// checksum is right.
@@ -26,10 +26,7 @@ pub(super) fn looks_like_tar(data: &[u8]) -> bool {
 /// Reads the entries of the tar archive at `path`; `None` (with a note) when it cannot be read
 /// to its end, as entries missing from a partial listing would read as removed.
 pub(super) fn read(ctx: &mut Ctx<'_>, path: &str, data: &[u8]) -> Option<Vec<Member>> {
-    let canonical = Rules {
-        treat_canonical_paths_equal: ctx.opts.canonical_paths,
-        ..Rules::default()
-    };
+    let canonical = ctx.opts.rules;
     let mut members = Vec::new();
     let mut at = 0;
     // apk packages and `tar --concatenate` leave end-of-archive blocks between archives: read
@@ -98,34 +95,38 @@ fn member<R: Read>(
         EntryType::GlobalHeader => "pax global header".to_owned(),
         EntryType::Other(flag) => format!("type {:?}", flag as char),
     };
-    let mut fields = vec![("type".to_owned(), json!(kind_name), Class::Always)];
-    let mut push = |name: &str, value: serde_json::Value, class: Class| {
+    let mut fields = vec![("type".to_owned(), json!(kind_name), None)];
+    let mut push = |name: &str, value: serde_json::Value, class: Option<Aspect>| {
         fields.push((name.to_owned(), value, class));
     };
     if let Some(link) = &e.link {
-        push("link", json!(canonical.path(link)), Class::Always);
+        push("link", json!(canonical.path(link)), None);
     }
-    push("mode", json!(format!("{:04o}", e.mode)), Class::Always);
-    push("uid", json!(e.uid), Class::Always);
-    push("gid", json!(e.gid), Class::Always);
-    push("uname", json!(e.uname), Class::Always);
-    push("gname", json!(e.gname), Class::Always);
+    push("mode", json!(format!("{:04o}", e.mode)), None);
+    push("uid", json!(e.uid), None);
+    push("gid", json!(e.gid), None);
+    push("uname", json!(e.uname), None);
+    push("gname", json!(e.gname), None);
     if let Some((major, minor)) = e.device {
-        push("device", json!(format!("{major},{minor}")), Class::Always);
+        push("device", json!(format!("{major},{minor}")), None);
     }
-    push("mtime", json!(e.mtime.render()), Class::Timestamp);
+    push(
+        "mtime",
+        json!(e.mtime.render()),
+        Some(Aspect::FileTimestamp),
+    );
     for (key, value) in [("atime", e.atime), ("ctime", e.ctime)] {
         if let Some(t) = value {
-            push(key, json!(t.render()), Class::Timestamp);
+            push(key, json!(t.render()), Some(Aspect::FileTimestamp));
         }
     }
     for (key, value) in &e.xattrs {
-        push(&format!("xattr:{key}"), json!(value), Class::Always);
+        push(&format!("xattr:{key}"), json!(value), None);
     }
     for (key, value) in &e.pax {
-        push(&format!("pax:{key}"), json!(value), Class::Always);
+        push(&format!("pax:{key}"), json!(value), None);
     }
-    push("format", json!(e.format), Class::Format);
+    push("format", json!(e.format), Some(Aspect::TarFormat));
     let (size, data) = if header_only {
         (None, Data::None)
     } else {

@@ -60,10 +60,7 @@ fn strict() -> InspectOptions {
 
 fn semantic() -> InspectOptions {
     InspectOptions {
-        ignore_timestamps: true,
-        ignore_order: true,
-        ignore_tar_format: true,
-        canonical_paths: true,
+        rules: Rules::semantic(),
         ..InspectOptions::default()
     }
 }
@@ -284,7 +281,10 @@ fn zip_timestamps_and_order() {
     assert!(sem.only_ignorable, "{sem:#?}");
     assert!(fields_of(&sem, "x.whl!/a.txt").contains(&("mtime", true)));
     let only_times = InspectOptions {
-        ignore_timestamps: true,
+        rules: Rules {
+            ignore_file_timestamps: true,
+            ..Rules::default()
+        },
         ..InspectOptions::default()
     };
     let i = inspect("x.whl", &l, &r, &only_times);

@@ -7,7 +7,8 @@ use zip::ZipArchive;
 use zip::read::ZipFile;
 
 use super::members::{self, Data, Member};
-use super::{Class, Ctx, Outcome, escape, sha256};
+use super::{Ctx, Examined, escape, sha256};
+use crate::normalize::Aspect;
 
 /// Compares the zip archives `lhs` and `rhs` found at `path`.
 pub(super) fn examine(
@@ -16,12 +17,12 @@ pub(super) fn examine(
     lhs: &[u8],
     rhs: &[u8],
     depth: usize,
-) -> Outcome {
+) -> Examined {
     let (l, r) = (read(ctx, path, lhs), read(ctx, path, rhs));
     let (Some((lc, lm)), Some((rc, rm))) = (l, r) else {
-        return Outcome::unexplained();
+        return Examined::unexplained();
     };
-    let comment = ctx.field(path, "zip.comment", Some(lc), Some(rc), Class::Always);
+    let comment = ctx.field(path, "zip.comment", Some(lc), Some(rc), None);
     let mut outcome = members::compare(ctx, path, lm, rm, depth);
     outcome.explained &= comment;
     outcome
@@ -112,28 +113,28 @@ fn metadata<R: Read>(file: &ZipFile<'_, R>) -> Member {
     } else {
         "file"
     };
-    let mut fields = vec![("type".to_owned(), json!(kind), Class::Always)];
-    let mut push = |name: &str, value: Value, class: Class| {
+    let mut fields = vec![("type".to_owned(), json!(kind), None)];
+    let mut push = |name: &str, value: Value, class: Option<Aspect>| {
         fields.push((name.to_owned(), value, class));
     };
     push(
         "mode",
         json!(file.unix_mode().map(|m| format!("{m:04o}"))),
-        Class::Always,
+        None,
     );
     push(
         "mtime",
         json!(file.last_modified().map(|t| t.to_string())),
-        Class::Timestamp,
+        Some(Aspect::FileTimestamp),
     );
-    push("comment", json!(file.comment()), Class::Always);
+    push("comment", json!(file.comment()), None);
     for (id, value) in extra_fields(file.extra_data().unwrap_or_default()) {
         let class = match id {
             // Extended timestamp, NTFS times.
-            0x5455 | 0x000a => Class::Timestamp,
+            0x5455 | 0x000a => Some(Aspect::FileTimestamp),
             // Zip64 sizes and offsets.
-            0x0001 => Class::Format,
-            _ => Class::Always,
+            0x0001 => Some(Aspect::TarFormat),
+            _ => None,
         };
         push(
             &format!("extra:0x{id:04x}"),
@@ -144,15 +145,19 @@ fn metadata<R: Read>(file: &ZipFile<'_, R>) -> Member {
     push(
         "compression",
         json!(format!("{:?}", file.compression())),
-        Class::Format,
+        Some(Aspect::TarFormat),
     );
     push(
         "compressed_size",
         json!(file.compressed_size()),
-        Class::Format,
+        Some(Aspect::TarFormat),
     );
     let (host, version) = file.version_made_by();
-    push("made_by", json!(format!("{host}/{version}")), Class::Format);
+    push(
+        "made_by",
+        json!(format!("{host}/{version}")),
+        Some(Aspect::TarFormat),
+    );
     let has_content = kind != "dir";
     Member {
         name: escape(file.name_raw()),

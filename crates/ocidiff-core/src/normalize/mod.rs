@@ -1,13 +1,106 @@
 //! What the comparison ignores: diffoci's `--ignore-*` options with the same names and
 //! meanings, and what `--semantic` adds on top of them.
+//!
+//! Each rule lives in a file of its own and says there what it sets aside: [`Aspect`]s of the
+//! differences the engine and the closer look find, annotations, and members of the JSON
+//! documents ([`document`]). The engine asks [`Rules::sets_aside`]; it never names a rule. The
+//! command line and `ocidiff.toml` take their switches from [`RULES`], so a new rule is its
+//! file, its switch in [`Rules`] and its line in [`RULES`].
 
 pub mod document;
+mod flatten;
+mod ignore_file_mode_redundant_bits;
+mod ignore_file_order;
+mod ignore_file_timestamps;
+mod ignore_history;
+mod ignore_image_name;
+mod ignore_image_timestamps;
 mod ignore_path;
+mod ignore_storage_format;
+mod ignore_tar_format;
+mod packages;
+mod treat_canonical_paths_equal;
 
 pub use ignore_path::{PathFilter, PatternError};
 
 use schemars::JsonSchema;
 use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// What a difference is about, as far as a rule may set it aside. The engine and the closer
+/// look tag what they find with an aspect and ask [`Rules::sets_aside`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Aspect {
+    /// An entry's mtime, atime or ctime; inside nested archives also the gzip header's time,
+    /// name and OS.
+    FileTimestamp,
+    /// Where an entry stands in its layer or archive.
+    EntryOrder,
+    /// How the same entry is encoded: tar header format, zip method, gzip member splits.
+    TarFormat,
+    /// The file-type bits of a mode whose permission bits are equal.
+    RedundantModeBits,
+    /// `/a`, `./a` and `a` spelling the same path.
+    PathSpelling,
+    /// Docker or OCI media types of the same kind, and how a layer is compressed.
+    StorageFormat,
+    /// How files are split into layers: their number and the config's `rootfs.diff_ids`.
+    Layering,
+    /// Digests, sizes and `rootfs.diff_ids`: they change with anything set aside below them,
+    /// and the content they address is compared on its own. Set aside when any rule is on, as
+    /// diffoci does.
+    Derived,
+    /// Entries that change nothing in the file system (a rewrite of what is there, a whiteout
+    /// of nothing): real differences between layers, set aside when any rule is on.
+    NoEffect,
+}
+
+/// One ignore rule (or comparison mode) of [`Rules`].
+pub trait Rule: Sync {
+    /// The switch's name: the long flag of `ocidiff diff` and the key in `ocidiff.toml`; with
+    /// `_` for `-`, the member of [`Rules`].
+    fn name(&self) -> &'static str;
+    /// One line for `--help`.
+    fn summary(&self) -> &'static str;
+    /// Whether `rules` has this rule on.
+    fn is_on(&self, rules: &Rules) -> bool;
+    /// Turns the rule on in `rules`.
+    fn turn_on(&self, rules: &mut Rules);
+    /// Whether `--semantic` turns it on. Modes that read more or compare differently
+    /// (`--flatten`, `--packages`) are not part of it and do not make [`Rules::any`] true.
+    fn in_semantic(&self) -> bool {
+        true
+    }
+    /// The aspects of a difference it sets aside.
+    fn sets_aside(&self) -> &'static [Aspect] {
+        &[]
+    }
+    /// Whether it leaves an annotation key out of the comparison.
+    fn ignores_annotation(&self, _key: &str) -> bool {
+        false
+    }
+    /// Removes from an image config what it ignores.
+    fn prepare_config(&self, _config: &mut Map<String, Value>) {}
+    /// Removes from a manifest or an index (of the OCI media type `canonical_type`) what it
+    /// ignores.
+    fn prepare_document(&self, _doc: &mut Map<String, Value>, _canonical_type: &str) {}
+}
+
+/// Every rule, in the order `--help` lists them.
+pub static RULES: &[&dyn Rule] = &[
+    &ignore_history::IgnoreHistory,
+    &ignore_file_order::IgnoreFileOrder,
+    &ignore_file_mode_redundant_bits::IgnoreFileModeRedundantBits,
+    &ignore_file_timestamps::IgnoreFileTimestamps,
+    &ignore_image_timestamps::IgnoreImageTimestamps,
+    &ignore_image_name::IgnoreImageName,
+    &ignore_tar_format::IgnoreTarFormat,
+    &treat_canonical_paths_equal::TreatCanonicalPathsEqual,
+    &ignore_storage_format::IgnoreStorageFormat,
+    &flatten::Flatten,
+    &packages::Packages,
+];
 
 /// The ignore rules of one run. Everything is compared unless a rule says otherwise.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, JsonSchema)]
@@ -46,55 +139,59 @@ pub struct Rules {
 }
 
 impl Rules {
-    /// `--semantic`: every rule on.
+    /// `--semantic`: every ignore rule on.
     pub fn semantic() -> Rules {
-        Rules {
-            ignore_history: true,
-            ignore_file_order: true,
-            ignore_file_mode_redundant_bits: true,
-            ignore_file_timestamps: true,
-            ignore_image_timestamps: true,
-            ignore_image_name: true,
-            ignore_tar_format: true,
-            treat_canonical_paths_equal: true,
-            ignore_storage_format: true,
-            flatten: false,
-            packages: false,
+        let mut rules = Rules::default();
+        for rule in RULES.iter().filter(|r| r.in_semantic()) {
+            rule.turn_on(&mut rules);
         }
+        rules
     }
 
-    /// Whether any rule is on. Then, as in diffoci, descriptors' digests and sizes and the
-    /// config's `rootfs.diff_ids` are not compared: they change with anything ignored below
-    /// them, and the content they address is compared on its own.
+    /// Whether any ignore rule is on (the modes do not count).
     pub fn any(&self) -> bool {
-        let ignores = Rules {
-            flatten: false,
-            packages: false,
-            ..*self
-        };
-        ignores != Rules::default()
+        RULES.iter().any(|r| r.in_semantic() && r.is_on(self))
     }
 
-    /// A path as `--treat-canonical-paths-equal` sees it: leading `/` then `./` removed.
+    /// The rules that are on.
+    pub fn on(&self) -> impl Iterator<Item = &'static dyn Rule> + '_ {
+        RULES.iter().copied().filter(|r| r.is_on(self))
+    }
+
+    /// Whether differences in `aspect` are set aside.
+    pub fn sets_aside(&self, aspect: Aspect) -> bool {
+        match aspect {
+            Aspect::Derived | Aspect::NoEffect => self.any(),
+            _ => self.on().any(|r| r.sets_aside().contains(&aspect)),
+        }
+    }
+
+    /// A path as the comparison matches it: with [`Aspect::PathSpelling`] set aside, leading
+    /// `/` then `./` removed.
     pub fn path<'a>(&self, name: &'a str) -> &'a str {
-        if !self.treat_canonical_paths_equal {
-            return name;
+        if self.sets_aside(Aspect::PathSpelling) {
+            treat_canonical_paths_equal::canonical(name)
+        } else {
+            name
         }
-        let mut n = name.trim_start_matches('/');
-        while let Some(rest) = n.strip_prefix("./") {
-            n = rest.trim_start_matches('/');
-        }
-        if n.is_empty() || n == "." { "." } else { n }
     }
 
     /// Whether an annotation key is left out of the comparison.
     pub fn ignores_annotation(&self, key: &str) -> bool {
-        (self.ignore_image_timestamps && key == "org.opencontainers.image.created")
-            || (self.ignore_image_name
-                && matches!(
-                    key,
-                    "io.containerd.image.name" | "org.opencontainers.image.ref.name"
-                ))
+        self.on().any(|r| r.ignores_annotation(key))
+    }
+}
+
+impl std::ops::BitOr for Rules {
+    type Output = Rules;
+
+    /// Every rule on in either.
+    fn bitor(self, other: Rules) -> Rules {
+        let mut rules = self;
+        for rule in RULES.iter().filter(|r| r.is_on(&other)) {
+            rule.turn_on(&mut rules);
+        }
+        rules
     }
 }
 
@@ -103,23 +200,52 @@ mod tests {
     use super::*;
 
     #[test]
-    fn canonical_paths() {
-        let r = Rules {
-            treat_canonical_paths_equal: true,
-            ..Rules::default()
-        };
-        assert_eq!(r.path("/etc/passwd"), "etc/passwd");
-        assert_eq!(r.path("./etc/passwd"), "etc/passwd");
-        assert_eq!(r.path("/./etc"), "etc");
-        assert_eq!(r.path("./"), ".");
-        assert_eq!(Rules::default().path("./etc"), "./etc");
+    fn semantic_is_every_ignore_rule_and_no_mode() {
+        let s = Rules::semantic();
+        assert!(s.any());
+        assert!(!Rules::default().any());
+        assert!(!s.flatten && !s.packages);
+        for rule in RULES {
+            assert_eq!(rule.is_on(&s), rule.in_semantic(), "{}", rule.name());
+        }
+        assert!(s.ignores_annotation("org.opencontainers.image.created"));
+        assert!(!s.ignores_annotation("org.opencontainers.image.source"));
     }
 
     #[test]
-    fn semantic_is_everything() {
-        assert!(Rules::semantic().any());
-        assert!(!Rules::default().any());
-        assert!(Rules::semantic().ignores_annotation("org.opencontainers.image.created"));
-        assert!(!Rules::semantic().ignores_annotation("org.opencontainers.image.source"));
+    fn each_switch_is_its_own_member_and_names_it() {
+        let json = |r: &Rules| serde_json::to_value(r).unwrap();
+        let none = json(&Rules::default());
+        assert_eq!(none.as_object().unwrap().len(), RULES.len());
+        for rule in RULES {
+            let mut rules = Rules::default();
+            rule.turn_on(&mut rules);
+            assert!(rule.is_on(&rules));
+            let on: Vec<_> = json(&rules)
+                .as_object()
+                .unwrap()
+                .iter()
+                .filter(|(_, v)| **v == true)
+                .map(|(k, _)| k.clone())
+                .collect();
+            assert_eq!(on, [rule.name().replace('-', "_")]);
+            assert_eq!(Rules::default() | rules, rules);
+        }
+    }
+
+    #[test]
+    fn derived_aspects_follow_any_ignore_rule() {
+        let order = Rules {
+            ignore_file_order: true,
+            ..Rules::default()
+        };
+        assert!(order.sets_aside(Aspect::Derived) && order.sets_aside(Aspect::NoEffect));
+        assert!(!order.sets_aside(Aspect::TarFormat));
+        let flatten = Rules {
+            flatten: true,
+            ..Rules::default()
+        };
+        assert!(!flatten.sets_aside(Aspect::Derived));
+        assert!(flatten.sets_aside(Aspect::Layering));
     }
 }

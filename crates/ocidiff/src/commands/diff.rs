@@ -6,7 +6,6 @@ use std::path::Path;
 use anyhow::Context;
 use ocidiff_core::compare::{self, Options};
 use ocidiff_core::image::Image;
-use ocidiff_core::normalize::Rules;
 use ocidiff_core::reference::ImageRef;
 use ocidiff_core::report::{dir::ReportDir, html, json, markdown, table};
 use ocidiff_core::source;
@@ -115,21 +114,7 @@ fn open_inputs(
 }
 
 fn options(args: &DiffArgs) -> anyhow::Result<Options> {
-    let mut rules = if args.semantic {
-        Rules::semantic()
-    } else {
-        Rules::default()
-    };
-    rules.ignore_history |= args.ignore_history;
-    rules.ignore_file_order |= args.ignore_file_order;
-    rules.ignore_file_mode_redundant_bits |= args.ignore_file_mode_redundant_bits;
-    rules.ignore_file_timestamps |= args.ignore_file_timestamps || args.ignore_timestamps;
-    rules.ignore_image_timestamps |= args.ignore_image_timestamps || args.ignore_timestamps;
-    rules.ignore_image_name |= args.ignore_image_name;
-    rules.ignore_tar_format |= args.ignore_tar_format;
-    rules.treat_canonical_paths_equal |= args.treat_canonical_paths_equal;
-    rules.flatten |= args.flatten;
-    rules.packages |= args.packages;
+    let rules = args.rules.rules;
 
     let platforms = super::store::platforms(&args.platform, args.all_platforms)?;
     Ok(Options {
