@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use super::{CompareError, Engine};
 use crate::layer;
-use crate::model::Descriptor;
+use crate::model::{Descriptor, Side};
 
 /// Content read from a layer, cut at a bound.
 #[derive(Debug, Clone)]
@@ -24,7 +24,7 @@ impl Engine<'_> {
     /// layers named are read, in parallel.
     pub(super) fn capture(
         &self,
-        side: usize,
+        side: Side,
         layers: &[Descriptor],
         wanted: &BTreeMap<usize, BTreeSet<String>>,
         max: u64,
@@ -35,7 +35,7 @@ impl Engine<'_> {
             .map(|(index, desc, names)| {
                 let mut found = Vec::new();
                 layer::walk(
-                    &*self.sides[side].blobs,
+                    &*self.image(side).blobs,
                     desc,
                     index,
                     &self.opts.limits,

@@ -9,6 +9,7 @@ use crate::content::Limits;
 use crate::finding::Kind;
 use crate::image::Image;
 use crate::layer::{self, EntryKind, EntryType, ExtractSink};
+use crate::model::Side;
 
 /// Why extraction stopped: an input failed on the second read, or the sink could not write.
 #[derive(Debug, thiserror::Error)]
@@ -34,8 +35,8 @@ impl Outcome {
     ) -> Result<(), ExtractError> {
         let findings = &self.report.findings;
         if findings.iter().any(|f| f.kind == Kind::Index && f.counted) {
-            for (side, image) in images.iter().enumerate() {
-                sink.document(side, "", "index.json", &image.root.bytes)
+            for side in Side::BOTH {
+                sink.document(side, "", "index.json", &images[side.i()].root.bytes)
                     .map_err(ExtractError::Write)?;
             }
         }
@@ -45,7 +46,8 @@ impl Outcome {
                     .iter()
                     .any(|f| f.kind == kind && f.counted && f.location.starts_with(&pair.location))
             };
-            for (side, ps) in pair.sides.iter().enumerate() {
+            for side in Side::BOTH {
+                let ps = &pair.sides[side.i()];
                 if here(Kind::Manifest) {
                     sink.document(side, &pair.location, "manifest.json", &ps.manifest.bytes)
                         .map_err(ExtractError::Write)?;
@@ -56,17 +58,17 @@ impl Outcome {
                 }
             }
             // (side, layer index) → (location to file under, clean entry name → finding name)
-            let mut wanted: BTreeMap<(usize, usize), Wanted<'_>> = BTreeMap::new();
+            let mut wanted: BTreeMap<(Side, usize), Wanted<'_>> = BTreeMap::new();
             let rootfs = format!("{}/rootfs", pair.location);
             let layer_prefix = format!("{}/layers-", pair.location);
             for f in findings
                 .iter()
                 .filter(|f| f.kind == Kind::File && f.counted)
             {
-                for side in 0..2 {
+                for side in Side::BOTH {
                     let at = if pair.squashed {
                         (f.location == rootfs)
-                            .then(|| pair.sides[side].origin.get(&f.name).cloned())
+                            .then(|| pair.sides[side.i()].origin.get(&f.name).cloned())
                             .flatten()
                     } else {
                         f.location
@@ -84,12 +86,12 @@ impl Outcome {
                 }
             }
             for ((side, index), (location, names)) in wanted {
-                let Some(desc) = pair.sides[side].layers.get(index) else {
+                let Some(desc) = pair.sides[side.i()].layers.get(index) else {
                     continue;
                 };
                 let mut write_error = None;
                 layer::walk(
-                    &*images[side].blobs,
+                    &*images[side.i()].blobs,
                     desc,
                     index,
                     limits,
@@ -116,7 +118,7 @@ impl Outcome {
                 .map_err(|e| {
                     Box::new(CompareError {
                         side: Some(side),
-                        reference: images[side].reference.to_string(),
+                        reference: images[side.i()].reference.to_string(),
                         source: Box::new(e.into()),
                     })
                 })?;

@@ -29,7 +29,7 @@ use crate::content::Limits;
 use crate::finding::{self, Comparison, Input, Kind, Report, Summary, Verdict};
 use crate::image::Image;
 pub use crate::model::PlatformChoice;
-use crate::model::{Blob, Descriptor};
+use crate::model::{Blob, Descriptor, Side};
 use crate::normalize::{PathFilter, Rules, document};
 use crate::store::DiffIds;
 use documents::{Root, values};
@@ -88,10 +88,15 @@ struct Engine<'a> {
 }
 
 impl<'a> Engine<'a> {
-    fn err(&self, side: usize, e: impl Into<InputError>) -> CompareError {
+    /// The image of input `side`.
+    fn image(&self, side: Side) -> &'a Image {
+        self.sides[side.i()]
+    }
+
+    fn err(&self, side: Side, e: impl Into<InputError>) -> CompareError {
         CompareError {
             side: Some(side),
-            reference: self.sides[side].reference.to_string(),
+            reference: self.image(side).reference.to_string(),
             source: Box::new(e.into()),
         }
     }
@@ -106,7 +111,7 @@ impl<'a> Engine<'a> {
         if let (Some(ld), Some(rd)) = (&l.root.descriptor, &r.root.descriptor) {
             findings.extend(self.descriptors("root", ld, rd));
         }
-        let roots = [self.root(0)?, self.root(1)?];
+        let roots = [self.root(Side::Lhs)?, self.root(Side::Rhs)?];
         if let [Root::Index(ld), Root::Index(rd)] = &roots {
             findings.extend(values(
                 Kind::Index,

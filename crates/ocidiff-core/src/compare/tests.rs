@@ -376,7 +376,7 @@ fn platform_selection() {
         ..with(Rules::semantic())
     };
     let err = run(l.clone(), r.clone(), &opts).unwrap_err();
-    assert_eq!(err.side, Some(0));
+    assert_eq!(err.side, Some(Side::Lhs));
     assert!(
         err.to_string().contains(
             "no image for platform linux/s390x; the image offers: linux/amd64, linux/arm64"
@@ -584,7 +584,7 @@ fn same_digest_is_verified_not_trusted() {
     let l = source::open(&l.reference, &Default::default()).unwrap();
     let r = source::open(&r.reference, &Default::default()).unwrap();
     let err = compare(&l, &r, &strict()).err().unwrap();
-    assert_eq!(err.side, Some(1));
+    assert_eq!(err.side, Some(Side::Rhs));
     assert!(
         err.to_string().contains("does not match its digest"),
         "{err}"
@@ -743,7 +743,7 @@ fn a_shared_layer_is_checked_under_each_sides_media_type() {
         let err = compare(&open_tag(&one, "gz"), &rhs, &strict())
             .err()
             .unwrap();
-        assert_eq!(err.side, Some(1), "{err}");
+        assert_eq!(err.side, Some(Side::Rhs), "{err}");
         assert!(
             err.to_string()
                 .contains("containerd as an uncompressed tar"),
@@ -1141,7 +1141,7 @@ fn layers_every_runtime_refuses_are_errors() {
         &strict(),
     )
     .unwrap_err();
-    assert_eq!(err.side, Some(1));
+    assert_eq!(err.side, Some(Side::Rhs));
     let text = err.to_string();
     assert!(
         text.contains("hard link to missing, which does not exist"),
@@ -1190,7 +1190,7 @@ fn diff_ids_are_checked_whatever_the_rules() {
         json!({"type": "layers", "diff_ids": [format!("sha256:{}", "1".repeat(64))]}),
     );
     let err = run(plain, shared_wrong, &strict()).unwrap_err();
-    assert_eq!(err.side, Some(1));
+    assert_eq!(err.side, Some(Side::Rhs));
     assert!(matches!(*err.source, InputError::DiffId { .. }), "{err}");
 }
 
