@@ -48,39 +48,14 @@ impl Engine<'_> {
         diff_ids: [&[Digest]; 2],
         squashed: bool,
     ) -> Result<Layers, CompareError> {
-        for side in Side::BOTH {
-            let (layers, diff_ids) = (layers[side.i()], diff_ids[side.i()]);
-            self.check_media_types(side, layers)?;
-            if diff_ids.len() != layers.len() {
-                return Err(self.err(
-                    side,
-                    InputError::DiffIdCount {
-                        layers: layers.len(),
-                        diff_ids: diff_ids.len(),
-                    },
-                ));
-            }
-        }
+        self.check_layer_lists(layers, diff_ids)?;
         let [ll, rl] = layers;
         let all_shared =
             ll.len() == rl.len() && ll.iter().zip(rl).all(|(l, r)| l.digest == r.digest);
-        let mut findings = Vec::new();
         if all_shared && !squashed && !self.rules().packages {
-            let mut findings = Vec::new();
-            for i in 0..ll.len() {
-                findings.extend(self.descriptors(
-                    &format!("{location}/layers-{i}"),
-                    &ll[i],
-                    &rl[i],
-                ));
-            }
-            let shared: Vec<usize> = (0..ll.len()).collect();
-            self.check_shared(&shared, layers, diff_ids)?;
-            return Ok(Layers {
-                findings,
-                trees: None,
-            });
+            return self.layers_all_shared(location, layers, diff_ids);
         }
+        let mut findings = Vec::new();
         let mut walked = HashMap::new();
         // Layer by layer: the pairs that differ, compared; the others need walking only for
         // what the entries above them do.
@@ -148,6 +123,50 @@ impl Engine<'_> {
         Ok(Layers {
             findings,
             trees: Some([lt.tree, rt.tree]),
+        })
+    }
+
+    /// Checks each side's layer list as runtimes do before reading a layer: every media type
+    /// one they unpack, and one diff ID in the config for each layer.
+    fn check_layer_lists(
+        &self,
+        layers: [&[Descriptor]; 2],
+        diff_ids: [&[Digest]; 2],
+    ) -> Result<(), CompareError> {
+        for side in Side::BOTH {
+            let (layers, diff_ids) = (layers[side.i()], diff_ids[side.i()]);
+            self.check_media_types(side, layers)?;
+            if diff_ids.len() != layers.len() {
+                return Err(self.err(
+                    side,
+                    InputError::DiffIdCount {
+                        layers: layers.len(),
+                        diff_ids: diff_ids.len(),
+                    },
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The layer view when both sides list the same layers: only the descriptors can differ,
+    /// and the layers are verified and checked against the diff IDs, not walked.
+    fn layers_all_shared(
+        &self,
+        location: &str,
+        layers: [&[Descriptor]; 2],
+        diff_ids: [&[Digest]; 2],
+    ) -> Result<Layers, CompareError> {
+        let [ll, rl] = layers;
+        let mut findings = Vec::new();
+        for i in 0..ll.len() {
+            findings.extend(self.descriptors(&format!("{location}/layers-{i}"), &ll[i], &rl[i]));
+        }
+        let shared: Vec<usize> = (0..ll.len()).collect();
+        self.check_shared(&shared, layers, diff_ids)?;
+        Ok(Layers {
+            findings,
+            trees: None,
         })
     }
 
