@@ -6,7 +6,7 @@ use std::io::Read;
 
 use rayon::prelude::*;
 
-use super::{CompareError, Engine};
+use super::{CompareError, Walk};
 use crate::layer;
 use crate::model::{Descriptor, Side};
 
@@ -18,7 +18,7 @@ pub struct Captured {
     pub truncated: bool,
 }
 
-impl Engine<'_> {
+impl Walk<'_> {
     /// The content of the entries named in `wanted` (layer index → clean paths) of one side's
     /// `layers`, keyed by (layer index, clean path), each read up to `max` bytes. Only the
     /// layers named are read, in parallel.

@@ -4,13 +4,13 @@
 //!
 //! Only the layers holding such files are read again, and only those files kept (bounded).
 //! Archives are always looked into, since what is inside decides whether they count; text and
-//! ELF details only when a report will show them ([`super::Options::details`]).
+//! ELF details only when a report will show them ([`super::CompareOptions::details`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::Value;
 
-use super::{CompareError, Engine};
+use super::{CompareError, Walk};
 use crate::finding::{Class, Detail, FieldDiff, Finding, Kind};
 use crate::inspect::{self, InspectOptions, NestedDiff};
 use crate::model::{Descriptor, Side};
@@ -47,7 +47,7 @@ fn differing_content(f: &Finding) -> Option<u64> {
     Some(size)
 }
 
-impl Engine<'_> {
+impl Walk<'_> {
     /// Adds details to the file findings of one manifest pair. `layer_of` says which layer of
     /// each side holds a finding's file, and the entry's (clean) name there.
     pub(super) fn details(

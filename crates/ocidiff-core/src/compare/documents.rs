@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{CompareError, Engine, InputError, classify, json};
+use super::{CompareError, InputError, Walk, classify, json};
 use crate::content::{self, Limit, LimitExceeded};
 use crate::finding::{FieldDiff, Finding, Kind};
 use crate::model::{Blob, Descriptor, Digest, Document, DocumentError, Manifest, Side, gojson};
@@ -14,7 +14,7 @@ pub(super) enum Root {
     Manifest(Box<Blob>),
 }
 
-impl Engine<'_> {
+impl Walk<'_> {
     pub(super) fn root(&self, side: Side) -> Result<Root, CompareError> {
         let image = self.image(side);
         let declared = image

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::io;
 
-use super::{CompareError, Outcome, Pair};
+use super::{CompareError, Compared, Pair};
 use crate::content::Limits;
 use crate::finding::{Finding, Kind};
 use crate::image::Image;
@@ -25,7 +25,7 @@ pub enum ExtractError {
 /// the name the finding has.
 type Wanted<'a> = (String, BTreeMap<String, &'a str>);
 
-impl Outcome {
+impl Compared {
     /// Hands every differing document and file of `images` (the ones compared) to `sink`.
     pub fn extract(
         &self,

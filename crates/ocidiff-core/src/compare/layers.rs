@@ -17,7 +17,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::jobs::largest_first;
-use super::{CompareError, Engine, InputError, classify, entries};
+use super::{CompareError, InputError, Walk, classify, entries};
 use crate::content::{self, ContentError};
 use crate::finding::{Class, Detail, FieldDiff, Finding, Kind};
 use crate::layer::{self, EntryMeta, EntryType, Listing, NoteKind, Tree, apply::Effect};
@@ -39,7 +39,7 @@ struct SideNote {
     kind: NoteKind,
 }
 
-impl Engine<'_> {
+impl Walk<'_> {
     /// Compares the layers `layers` of the pair at `location`; `diff_ids` are each config's.
     pub(super) fn layers(
         &self,
@@ -295,7 +295,7 @@ impl Engine<'_> {
     }
 
     /// Layers both sides share that nothing needs to walk: verified as blobs (see
-    /// [`Engine::verify_shared`]) and checked against both configs' diff IDs, as a runtime
+    /// [`Walk::verify_shared`]) and checked against both configs' diff IDs, as a runtime
     /// checks them whatever the other image holds. A diff ID the cache does not know is
     /// computed from one side's blob (and cached); the other side's is then only verified.
     fn check_shared(

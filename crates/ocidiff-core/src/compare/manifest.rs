@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde_json::{Value, json};
 
 use super::documents::values;
-use super::{CompareError, Engine, Pair, PairSide, classify};
+use super::{CompareError, Pair, PairSide, Walk, classify};
 use crate::finding::{Class, FieldDiff, Finding, Kind};
 use crate::layer::{self, Tree};
 use crate::model::{Blob, Descriptor, Digest, Manifest, Platform, Side};
@@ -23,7 +23,7 @@ struct Configs {
     diff_ids: [Vec<Digest>; 2],
 }
 
-impl Engine<'_> {
+impl Walk<'_> {
     /// Compares the manifests `lm` and `rm`, found at `location` (for `platform`, when chosen
     /// from an index).
     pub(super) fn manifests(

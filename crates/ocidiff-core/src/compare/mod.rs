@@ -36,7 +36,7 @@ use documents::{Root, values};
 
 /// How to compare.
 #[derive(Debug, Clone, Default)]
-pub struct Options {
+pub struct CompareOptions {
     pub rules: Rules,
     pub platforms: PlatformChoice,
     pub limits: Limits,
@@ -52,7 +52,7 @@ pub struct Options {
 }
 
 /// The report plus what a second pass needs to extract the differing files.
-pub struct Outcome {
+pub struct Compared {
     pub report: Report,
     pairs: Vec<Pair>,
 }
@@ -74,20 +74,20 @@ struct PairSide {
 }
 
 /// Compares two images.
-pub fn compare(lhs: &Image, rhs: &Image, opts: &Options) -> Result<Outcome, CompareError> {
-    Engine {
+pub fn compare(lhs: &Image, rhs: &Image, opts: &CompareOptions) -> Result<Compared, CompareError> {
+    Walk {
         sides: [lhs, rhs],
         opts,
     }
     .run()
 }
 
-struct Engine<'a> {
+struct Walk<'a> {
     sides: [&'a Image; 2],
-    opts: &'a Options,
+    opts: &'a CompareOptions,
 }
 
-impl<'a> Engine<'a> {
+impl<'a> Walk<'a> {
     /// The image of input `side`.
     fn image(&self, side: Side) -> &'a Image {
         self.sides[side.i()]
@@ -105,7 +105,7 @@ impl<'a> Engine<'a> {
         &self.opts.rules
     }
 
-    fn run(&self) -> Result<Outcome, CompareError> {
+    fn run(&self) -> Result<Compared, CompareError> {
         let mut findings = Vec::new();
         let [l, r] = self.sides;
         if let (Some(ld), Some(rd)) = (&l.root.descriptor, &r.root.descriptor) {
@@ -152,7 +152,7 @@ impl<'a> Engine<'a> {
             verdict: Verdict::of(&findings),
             findings,
         };
-        Ok(Outcome { report, pairs })
+        Ok(Compared { report, pairs })
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 
-use super::{CompareError, Engine};
+use super::{CompareError, Walk};
 use crate::finding::{Class, FieldDiff, Finding, Kind, Owner};
 use crate::layer::{EntryType, Tree, clean};
 use crate::model::{Descriptor, Side};
@@ -15,7 +15,7 @@ use crate::packages::{self, Change, Ownership, PackageSet};
 /// Package databases are small, but an rpmdb can be tens of megabytes.
 const MAX_DATABASE_BYTES: u64 = 256 << 20;
 
-impl Engine<'_> {
+impl Walk<'_> {
     /// Adds package findings for the pair at `location` and classes its file findings by owner.
     pub(super) fn packages(
         &self,

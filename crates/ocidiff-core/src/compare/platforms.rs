@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::documents::Root;
-use super::{CompareError, Engine, InputError, classify};
+use super::{CompareError, InputError, Walk, classify};
 use crate::finding::{Class, FieldDiff, Finding, Kind};
 use crate::model::{Blob, Platform, PlatformChoice, Side};
 use crate::source::select::{self, Offered};
@@ -12,7 +12,7 @@ use crate::source::select::{self, Offered};
 /// The manifest pairs to compare, each with the platform it was chosen for.
 pub(super) type Chosen = Vec<(Option<Platform>, Blob, Blob)>;
 
-impl Engine<'_> {
+impl Walk<'_> {
     /// Pairs up the manifests to compare: for each platform asked for, the image a runtime
     /// would run from each input; or, for every platform, the images both offer. A run that
     /// would compare nothing is an error: "identical" must never mean "nothing looked at".

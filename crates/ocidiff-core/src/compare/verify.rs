@@ -1,18 +1,18 @@
 //! Blobs both sides share are not compared, only verified on each side.
 
 use super::jobs::largest_first;
-use super::{CompareError, Engine};
+use super::{CompareError, Walk};
 use crate::content;
 use crate::model::{Descriptor, Side};
 
-impl Engine<'_> {
+impl Walk<'_> {
     /// Both sides name the same blob: it need not be compared, only checked on each side, so
     /// that a source cannot pass off other content under a digest it has not earned.
     pub(super) fn verify_both(&self, ld: &Descriptor, rd: &Descriptor) -> Result<(), CompareError> {
         self.verify_shared(&[(ld, rd)], false)
     }
 
-    /// [`Engine::verify_both`] for many pairs, largest blobs first on rayon's threads. Layers
+    /// [`Walk::verify_both`] for many pairs, largest blobs first on rayon's threads. Layers
     /// (`layers`) are also checked to decompress alike in every runtime under each side's
     /// media type ([`content::verify_layer`]).
     pub(super) fn verify_shared(
