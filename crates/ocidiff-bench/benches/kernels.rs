@@ -8,7 +8,7 @@ use std::io::{self, Read, Write};
 
 use criterion::{BenchmarkId, Criterion, Throughput, black_box, criterion_group, criterion_main};
 use ocidiff_bench::{content, many_files, many_layers, write_layout};
-use ocidiff_core::compare::{Options, compare};
+use ocidiff_core::compare::{CompareOptions, compare};
 use ocidiff_core::content::{Limits, MemorySource};
 use ocidiff_core::layer;
 use ocidiff_core::model::{Descriptor, Digest, media};
@@ -133,9 +133,9 @@ fn whole_compare(c: &mut Criterion) {
             source::open(&r, &Default::default()).expect("opening layout")
         };
         let (li, ri) = (open(&l), open(&r));
-        let opts = Options {
+        let opts = CompareOptions {
             rules: Rules::semantic(),
-            ..Options::default()
+            ..CompareOptions::default()
         };
         g.bench_function(name, |b| {
             b.iter(|| {

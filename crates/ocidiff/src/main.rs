@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 /// The result of a command that ran to its end.
-pub enum Verdict {
+pub enum ExitStatus {
     Same,
     Different,
 }
@@ -33,8 +33,8 @@ fn main() -> ExitCode {
     };
     init_logging(&cli);
     match commands::run(cli) {
-        Ok(Verdict::Same) => ExitCode::SUCCESS,
-        Ok(Verdict::Different) => ExitCode::from(1),
+        Ok(ExitStatus::Same) => ExitCode::SUCCESS,
+        Ok(ExitStatus::Different) => ExitCode::from(1),
         Err(err) => {
             if is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;

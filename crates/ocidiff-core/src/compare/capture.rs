@@ -6,9 +6,9 @@ use std::io::Read;
 
 use rayon::prelude::*;
 
-use super::{CompareError, Engine};
+use super::{CompareError, Walk};
 use crate::layer;
-use crate::model::Descriptor;
+use crate::model::{Descriptor, Side};
 
 /// Content read from a layer, cut at a bound.
 #[derive(Debug, Clone)]
@@ -18,13 +18,13 @@ pub struct Captured {
     pub truncated: bool,
 }
 
-impl Engine<'_> {
+impl Walk<'_> {
     /// The content of the entries named in `wanted` (layer index → clean paths) of one side's
     /// `layers`, keyed by (layer index, clean path), each read up to `max` bytes. Only the
     /// layers named are read, in parallel.
     pub(super) fn capture(
         &self,
-        side: usize,
+        side: Side,
         layers: &[Descriptor],
         wanted: &BTreeMap<usize, BTreeSet<String>>,
         max: u64,
@@ -35,7 +35,7 @@ impl Engine<'_> {
             .map(|(index, desc, names)| {
                 let mut found = Vec::new();
                 layer::walk(
-                    &*self.sides[side].blobs,
+                    &*self.image(side).blobs,
                     desc,
                     index,
                     &self.opts.limits,

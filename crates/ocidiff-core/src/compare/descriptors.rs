@@ -2,12 +2,12 @@
 
 use serde_json::{Value, json};
 
-use super::{Engine, classify};
+use super::{Walk, classify};
 use crate::finding::{Class, FieldDiff, Finding, Kind};
 use crate::model::{Descriptor, media};
 use crate::normalize::Aspect;
 
-impl Engine<'_> {
+impl Walk<'_> {
     pub(super) fn descriptors(
         &self,
         location: &str,

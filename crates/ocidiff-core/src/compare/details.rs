@@ -4,16 +4,16 @@
 //!
 //! Only the layers holding such files are read again, and only those files kept (bounded).
 //! Archives are always looked into, since what is inside decides whether they count; text and
-//! ELF details only when a report will show them ([`super::Options::details`]).
+//! ELF details only when a report will show them ([`super::CompareOptions::details`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::Value;
 
-use super::{CompareError, Engine};
+use super::{CompareError, Walk};
 use crate::finding::{Class, Detail, FieldDiff, Finding, Kind};
 use crate::inspect::{self, InspectOptions, NestedDiff};
-use crate::model::Descriptor;
+use crate::model::{Descriptor, Side};
 
 /// Largest file kept in memory for a closer look.
 const MAX_FILE_BYTES: u64 = 256 << 20;
@@ -47,13 +47,13 @@ fn differing_content(f: &Finding) -> Option<u64> {
     Some(size)
 }
 
-impl Engine<'_> {
+impl Walk<'_> {
     /// Adds details to the file findings of one manifest pair. `layer_of` says which layer of
     /// each side holds a finding's file, and the entry's (clean) name there.
     pub(super) fn details(
         &self,
         layers: [&[Descriptor]; 2],
-        layer_of: impl Fn(usize, &Finding) -> Option<(usize, String)>,
+        layer_of: impl Fn(Side, &Finding) -> Option<(usize, String)>,
         findings: &mut [Finding],
     ) -> Result<(), CompareError> {
         let wanted_findings: Vec<usize> = findings
@@ -70,14 +70,14 @@ impl Engine<'_> {
             return Ok(());
         }
         let mut captured = [HashMap::new(), HashMap::new()];
-        for (side, side_layers) in layers.iter().enumerate() {
+        for side in Side::BOTH {
             let mut wanted: BTreeMap<usize, BTreeSet<String>> = BTreeMap::new();
             for &i in &wanted_findings {
                 if let Some((layer, name)) = layer_of(side, &findings[i]) {
                     wanted.entry(layer).or_default().insert(name);
                 }
             }
-            captured[side] = self.capture(side, side_layers, &wanted, MAX_FILE_BYTES)?;
+            captured[side.i()] = self.capture(side, layers[side.i()], &wanted, MAX_FILE_BYTES)?;
         }
         let opts = InspectOptions {
             rules: *self.rules(),
@@ -85,8 +85,8 @@ impl Engine<'_> {
         };
         for i in wanted_findings {
             let f = &mut findings[i];
-            let get = |side: usize| layer_of(side, f).and_then(|key| captured[side].get(&key));
-            let (Some(l), Some(r)) = (get(0), get(1)) else {
+            let get = |side: Side| layer_of(side, f).and_then(|key| captured[side.i()].get(&key));
+            let (Some(l), Some(r)) = (get(Side::Lhs), get(Side::Rhs)) else {
                 continue;
             };
             if l.truncated || r.truncated {

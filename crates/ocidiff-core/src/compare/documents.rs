@@ -3,10 +3,10 @@
 
 use serde_json::Value;
 
-use super::{CompareError, Engine, InputError, classify, json};
+use super::{CompareError, InputError, Walk, classify, json};
 use crate::content::{self, Limit, LimitExceeded};
 use crate::finding::{FieldDiff, Finding, Kind};
-use crate::model::{Blob, Descriptor, Digest, Document, DocumentError, Manifest, gojson};
+use crate::model::{Blob, Descriptor, Digest, Document, DocumentError, Manifest, Side, gojson};
 
 /// The document an image starts at.
 pub(super) enum Root {
@@ -14,9 +14,9 @@ pub(super) enum Root {
     Manifest(Box<Blob>),
 }
 
-impl Engine<'_> {
-    pub(super) fn root(&self, side: usize) -> Result<Root, CompareError> {
-        let image = self.sides[side];
+impl Walk<'_> {
+    pub(super) fn root(&self, side: Side) -> Result<Root, CompareError> {
+        let image = self.image(side);
         let declared = image
             .root
             .descriptor
@@ -43,20 +43,12 @@ impl Engine<'_> {
         }
     }
 
-    pub(super) fn json_blob(
-        &self,
-        side: usize,
-        desc: &Descriptor,
-    ) -> Result<Vec<u8>, CompareError> {
-        content::read_json_blob(&*self.sides[side].blobs, desc, self.opts.limits.json_bytes)
+    pub(super) fn json_blob(&self, side: Side, desc: &Descriptor) -> Result<Vec<u8>, CompareError> {
+        content::read_json_blob(&*self.image(side).blobs, desc, self.opts.limits.json_bytes)
             .map_err(|e| self.err(side, e))
     }
 
-    pub(super) fn parse_manifest(
-        &self,
-        side: usize,
-        blob: &Blob,
-    ) -> Result<Manifest, CompareError> {
+    pub(super) fn parse_manifest(&self, side: Side, blob: &Blob) -> Result<Manifest, CompareError> {
         let declared = blob.descriptor.as_ref().map(|d| d.media_type.as_str());
         let digest = blob
             .descriptor
@@ -97,7 +89,7 @@ impl Engine<'_> {
         }
     }
 
-    pub(super) fn json_value(&self, side: usize, blob: &Blob) -> Result<Value, CompareError> {
+    pub(super) fn json_value(&self, side: Side, blob: &Blob) -> Result<Value, CompareError> {
         serde_json::from_slice(&blob.bytes).map_err(|source| {
             self.err(
                 side,
@@ -117,7 +109,7 @@ impl Engine<'_> {
     /// would read it ambiguously.
     pub(super) fn config_as<T: serde::de::DeserializeOwned>(
         &self,
-        side: usize,
+        side: Side,
         desc: &Descriptor,
         bytes: &[u8],
     ) -> Result<T, CompareError> {
@@ -135,7 +127,7 @@ impl Engine<'_> {
     /// The config's `rootfs.diff_ids`.
     pub(super) fn diff_ids(
         &self,
-        side: usize,
+        side: Side,
         desc: &Descriptor,
         bytes: &[u8],
     ) -> Result<Vec<Digest>, CompareError> {

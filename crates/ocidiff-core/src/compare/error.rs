@@ -3,14 +3,14 @@
 
 use crate::content::{ContentError, LimitExceeded};
 use crate::layer::{ApplyError, LayerError};
-use crate::model::{Digest, DocumentError, GoJsonError};
+use crate::model::{Digest, DocumentError, GoJsonError, Side};
 use crate::source::select::SelectError;
 
 /// A comparison that could not be completed, naming the input at fault (`side`), or none
 /// when the two inputs are at fault together.
 #[derive(Debug)]
 pub struct CompareError {
-    pub side: Option<usize>,
+    pub side: Option<Side>,
     pub reference: String,
     /// Boxed: errors are rare and results are passed around a lot.
     pub source: Box<InputError>,
@@ -19,7 +19,7 @@ pub struct CompareError {
 impl std::fmt::Display for CompareError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.side {
-            Some(side) => write!(f, "input {side} ({}): {}", self.reference, self.source),
+            Some(side) => write!(f, "{side} ({}): {}", self.reference, self.source),
             None => write!(f, "{}", self.source),
         }
     }

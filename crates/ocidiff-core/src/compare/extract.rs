@@ -4,11 +4,12 @@
 use std::collections::BTreeMap;
 use std::io;
 
-use super::{CompareError, Outcome};
+use super::{CompareError, Compared, Pair};
 use crate::content::Limits;
-use crate::finding::Kind;
+use crate::finding::{Finding, Kind};
 use crate::image::Image;
-use crate::layer::{self, EntryKind, EntryType, ExtractSink};
+use crate::layer::{self, EntryKind, EntryMeta, EntryType, ExtractSink};
+use crate::model::{Descriptor, Side};
 
 /// Why extraction stopped: an input failed on the second read, or the sink could not write.
 #[derive(Debug, thiserror::Error)]
@@ -24,7 +25,7 @@ pub enum ExtractError {
 /// the name the finding has.
 type Wanted<'a> = (String, BTreeMap<String, &'a str>);
 
-impl Outcome {
+impl Compared {
     /// Hands every differing document and file of `images` (the ones compared) to `sink`.
     pub fn extract(
         &self,
@@ -34,97 +35,128 @@ impl Outcome {
     ) -> Result<(), ExtractError> {
         let findings = &self.report.findings;
         if findings.iter().any(|f| f.kind == Kind::Index && f.counted) {
-            for (side, image) in images.iter().enumerate() {
-                sink.document(side, "", "index.json", &image.root.bytes)
+            for side in Side::BOTH {
+                sink.document(side, "", "index.json", &images[side.i()].root.bytes)
                     .map_err(ExtractError::Write)?;
             }
         }
         for pair in &self.pairs {
-            let here = |kind: Kind| {
-                findings
-                    .iter()
-                    .any(|f| f.kind == kind && f.counted && f.location.starts_with(&pair.location))
-            };
-            for (side, ps) in pair.sides.iter().enumerate() {
-                if here(Kind::Manifest) {
-                    sink.document(side, &pair.location, "manifest.json", &ps.manifest.bytes)
-                        .map_err(ExtractError::Write)?;
-                }
-                if let Some(config) = &ps.config {
-                    sink.document(side, &pair.location, "config.json", config)
-                        .map_err(ExtractError::Write)?;
-                }
-            }
-            // (side, layer index) → (location to file under, clean entry name → finding name)
-            let mut wanted: BTreeMap<(usize, usize), Wanted<'_>> = BTreeMap::new();
-            let rootfs = format!("{}/rootfs", pair.location);
-            let layer_prefix = format!("{}/layers-", pair.location);
-            for f in findings
-                .iter()
-                .filter(|f| f.kind == Kind::File && f.counted)
-            {
-                for side in 0..2 {
-                    let at = if pair.squashed {
-                        (f.location == rootfs)
-                            .then(|| pair.sides[side].origin.get(&f.name).cloned())
-                            .flatten()
-                    } else {
-                        f.location
-                            .strip_prefix(&layer_prefix)
-                            .and_then(|i| i.parse().ok())
-                            .map(|layer| (layer, layer::clean(&f.name)))
-                    };
-                    if let Some((layer, name)) = at {
-                        wanted
-                            .entry((side, layer))
-                            .or_insert_with(|| (f.location.clone(), BTreeMap::new()))
-                            .1
-                            .insert(name, f.name.as_str());
-                    }
-                }
-            }
-            for ((side, index), (location, names)) in wanted {
-                let Some(desc) = pair.sides[side].layers.get(index) else {
+            pair.extract_documents(findings, sink)?;
+            for ((side, index), wanted) in pair.wanted_files(findings) {
+                let Some(desc) = pair.sides[side.i()].layers.get(index) else {
                     continue;
                 };
-                let mut write_error = None;
-                layer::walk(
-                    &*images[side].blobs,
-                    desc,
-                    index,
-                    limits,
-                    |meta, content| {
-                        let Some(&name) = names.get(&layer::clean(&meta.name)) else {
-                            return Ok(());
-                        };
-                        if write_error.is_some() {
-                            return Ok(());
-                        }
-                        let kind = match (meta.kind, meta.link.as_deref()) {
-                            (EntryType::File, _) => EntryKind::File,
-                            (EntryType::Symlink, Some(t)) => EntryKind::Symlink(t),
-                            (EntryType::Hardlink, Some(t)) => EntryKind::Hardlink(t),
-                            (EntryType::Dir, _) => EntryKind::Directory,
-                            _ => EntryKind::Other,
-                        };
-                        if let Err(e) = sink.entry(side, &location, name, kind, content) {
-                            write_error = Some(e);
-                        }
-                        Ok(())
-                    },
-                )
-                .map_err(|e| {
-                    Box::new(CompareError {
-                        side: Some(side),
-                        reference: images[side].reference.to_string(),
-                        source: Box::new(e.into()),
-                    })
-                })?;
-                if let Some(e) = write_error {
-                    return Err(ExtractError::Write(e));
-                }
+                extract_layer(images[side.i()], side, desc, index, &wanted, limits, sink)?;
             }
         }
         Ok(())
+    }
+}
+
+impl Pair {
+    /// Hands the pair's manifests, when a counted difference is in them, and the configs that
+    /// were kept to `sink`.
+    fn extract_documents(
+        &self,
+        findings: &[Finding],
+        sink: &mut dyn ExtractSink,
+    ) -> Result<(), ExtractError> {
+        let manifests_differ = findings.iter().any(|f| {
+            f.kind == Kind::Manifest && f.counted && f.location.starts_with(&self.location)
+        });
+        for side in Side::BOTH {
+            let ps = &self.sides[side.i()];
+            if manifests_differ {
+                sink.document(side, &self.location, "manifest.json", &ps.manifest.bytes)
+                    .map_err(ExtractError::Write)?;
+            }
+            if let Some(config) = &ps.config {
+                sink.document(side, &self.location, "config.json", config)
+                    .map_err(ExtractError::Write)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The files of the counted file findings of this pair, by the layer of each side they are
+    /// read from: the layer named by the finding's location, or for squashed comparisons the
+    /// layer that last wrote the file.
+    fn wanted_files<'f>(&self, findings: &'f [Finding]) -> BTreeMap<(Side, usize), Wanted<'f>> {
+        let mut wanted: BTreeMap<(Side, usize), Wanted<'f>> = BTreeMap::new();
+        let rootfs = format!("{}/rootfs", self.location);
+        let layer_prefix = format!("{}/layers-", self.location);
+        for f in findings
+            .iter()
+            .filter(|f| f.kind == Kind::File && f.counted)
+        {
+            for side in Side::BOTH {
+                let at = if self.squashed {
+                    (f.location == rootfs)
+                        .then(|| self.sides[side.i()].origin.get(&f.name).cloned())
+                        .flatten()
+                } else {
+                    f.location
+                        .strip_prefix(&layer_prefix)
+                        .and_then(|i| i.parse().ok())
+                        .map(|layer| (layer, layer::clean(&f.name)))
+                };
+                if let Some((layer, name)) = at {
+                    wanted
+                        .entry((side, layer))
+                        .or_insert_with(|| (f.location.clone(), BTreeMap::new()))
+                        .1
+                        .insert(name, f.name.as_str());
+                }
+            }
+        }
+        wanted
+    }
+}
+
+/// Reads the `index`-th layer, `desc`, of `side`'s `image` again and hands the entries
+/// `wanted` names to `sink`, filed under its location.
+fn extract_layer(
+    image: &Image,
+    side: Side,
+    desc: &Descriptor,
+    index: usize,
+    (location, names): &Wanted<'_>,
+    limits: &Limits,
+    sink: &mut dyn ExtractSink,
+) -> Result<(), ExtractError> {
+    let mut write_error = None;
+    layer::walk(&*image.blobs, desc, index, limits, |meta, content| {
+        let Some(&name) = names.get(&layer::clean(&meta.name)) else {
+            return Ok(());
+        };
+        if write_error.is_some() {
+            return Ok(());
+        }
+        if let Err(e) = sink.entry(side, location, name, entry_kind(meta), content) {
+            write_error = Some(e);
+        }
+        Ok(())
+    })
+    .map_err(|e| {
+        Box::new(CompareError {
+            side: Some(side),
+            reference: image.reference.to_string(),
+            source: Box::new(e.into()),
+        })
+    })?;
+    match write_error {
+        Some(e) => Err(ExtractError::Write(e)),
+        None => Ok(()),
+    }
+}
+
+/// What an entry is handed to a sink as.
+fn entry_kind(meta: &EntryMeta) -> EntryKind<'_> {
+    match (meta.kind, meta.link.as_deref()) {
+        (EntryType::File, _) => EntryKind::File,
+        (EntryType::Symlink, Some(t)) => EntryKind::Symlink(t),
+        (EntryType::Hardlink, Some(t)) => EntryKind::Hardlink(t),
+        (EntryType::Dir, _) => EntryKind::Directory,
+        _ => EntryKind::Other,
     }
 }

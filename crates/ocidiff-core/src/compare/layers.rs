@@ -17,11 +17,11 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::jobs::largest_first;
-use super::{CompareError, Engine, InputError, classify, entries};
+use super::{CompareError, InputError, Walk, classify, entries};
 use crate::content::{self, ContentError};
 use crate::finding::{Class, Detail, FieldDiff, Finding, Kind};
 use crate::layer::{self, EntryMeta, EntryType, Listing, NoteKind, Tree, apply::Effect};
-use crate::model::{Descriptor, Digest};
+use crate::model::{Descriptor, Digest, Side};
 use crate::normalize::Aspect;
 
 /// What the layers of a pair gave.
@@ -40,7 +40,7 @@ struct SideNote {
     kind: NoteKind,
 }
 
-impl Engine<'_> {
+impl Walk<'_> {
     /// Compares the layers `layers` of the pair at `location`; `diff_ids` are each config's.
     pub(super) fn layers(
         &self,
@@ -49,46 +49,22 @@ impl Engine<'_> {
         diff_ids: [&[Digest]; 2],
         squashed: bool,
     ) -> Result<Layers, CompareError> {
-        for side in 0..2 {
-            self.check_media_types(side, layers[side])?;
-            if diff_ids[side].len() != layers[side].len() {
-                return Err(self.err(
-                    side,
-                    InputError::DiffIdCount {
-                        layers: layers[side].len(),
-                        diff_ids: diff_ids[side].len(),
-                    },
-                ));
-            }
-        }
+        self.check_layer_lists(layers, diff_ids)?;
         let [ll, rl] = layers;
         let all_shared =
             ll.len() == rl.len() && ll.iter().zip(rl).all(|(l, r)| l.digest == r.digest);
-        let mut findings = Vec::new();
         if all_shared && !squashed && !self.rules().packages {
-            let mut findings = Vec::new();
-            for i in 0..ll.len() {
-                findings.extend(self.descriptors(
-                    &format!("{location}/layers-{i}"),
-                    &ll[i],
-                    &rl[i],
-                ));
-            }
-            let shared: Vec<usize> = (0..ll.len()).collect();
-            self.check_shared(&shared, layers, diff_ids)?;
-            return Ok(Layers {
-                findings,
-                trees: None,
-            });
+            return self.layers_all_shared(location, layers, diff_ids);
         }
+        let mut findings = Vec::new();
         let mut walked = HashMap::new();
         // Layer by layer: the pairs that differ, compared; the others need walking only for
         // what the entries above them do.
         let mut pairs = None;
         if !squashed {
-            let wanted: Vec<(usize, usize)> = (0..ll.len())
+            let wanted: Vec<(Side, usize)> = (0..ll.len())
                 .filter(|&i| ll[i].digest != rl[i].digest)
-                .flat_map(|i| [(0, i), (1, i)])
+                .flat_map(|i| [(Side::Lhs, i), (Side::Rhs, i)])
                 .collect();
             self.walk_some(layers, diff_ids, &wanted, &mut walked)?;
             let (pair_findings, watch) = self.compare_pairs(location, layers, &walked);
@@ -101,12 +77,13 @@ impl Engine<'_> {
             }
             pairs = Some((pair_findings, watch));
         }
-        let every: Vec<(usize, usize)> = (0..2)
-            .flat_map(|side| (0..layers[side].len()).map(move |i| (side, i)))
+        let every: Vec<(Side, usize)> = Side::BOTH
+            .into_iter()
+            .flat_map(|side| (0..layers[side.i()].len()).map(move |i| (side, i)))
             .collect();
         self.walk_some(layers, diff_ids, &every, &mut walked)?;
-        let listings: [Vec<Arc<Listing>>; 2] = [0, 1].map(|side| {
-            (0..layers[side].len())
+        let listings: [Vec<Arc<Listing>>; 2] = Side::BOTH.map(|side| {
+            (0..layers[side.i()].len())
                 .map(|i| walked[&(side, i)].clone())
                 .collect()
         });
@@ -120,8 +97,8 @@ impl Engine<'_> {
             )
         });
         let (lt, rt) = rayon::join(
-            || self.apply_all(0, &listings[0], ll, &watch[0]),
-            || self.apply_all(1, &listings[1], rl, &watch[1]),
+            || self.apply_all(Side::Lhs, &listings[0], ll, &watch[0]),
+            || self.apply_all(Side::Rhs, &listings[1], rl, &watch[1]),
         );
         let (lt, rt) = (lt?, rt?);
         let notes = [&lt.notes, &rt.notes];
@@ -150,6 +127,50 @@ impl Engine<'_> {
         })
     }
 
+    /// Checks each side's layer list as runtimes do before reading a layer: every media type
+    /// one they unpack, and one diff ID in the config for each layer.
+    fn check_layer_lists(
+        &self,
+        layers: [&[Descriptor]; 2],
+        diff_ids: [&[Digest]; 2],
+    ) -> Result<(), CompareError> {
+        for side in Side::BOTH {
+            let (layers, diff_ids) = (layers[side.i()], diff_ids[side.i()]);
+            self.check_media_types(side, layers)?;
+            if diff_ids.len() != layers.len() {
+                return Err(self.err(
+                    side,
+                    InputError::DiffIdCount {
+                        layers: layers.len(),
+                        diff_ids: diff_ids.len(),
+                    },
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The layer view when both sides list the same layers: only the descriptors can differ,
+    /// and the layers are verified and checked against the diff IDs, not walked.
+    fn layers_all_shared(
+        &self,
+        location: &str,
+        layers: [&[Descriptor]; 2],
+        diff_ids: [&[Digest]; 2],
+    ) -> Result<Layers, CompareError> {
+        let [ll, rl] = layers;
+        let mut findings = Vec::new();
+        for i in 0..ll.len() {
+            findings.extend(self.descriptors(&format!("{location}/layers-{i}"), &ll[i], &rl[i]));
+        }
+        let shared: Vec<usize> = (0..ll.len()).collect();
+        self.check_shared(&shared, layers, diff_ids)?;
+        Ok(Layers {
+            findings,
+            trees: None,
+        })
+    }
+
     /// The layer view when no entry is on one side only and every differing layer stands
     /// alone (what its entries do does not depend on the layers below:
     /// [`Tree::apply_alone`]): the layers both sides share are verified, not walked. `None`
@@ -159,19 +180,19 @@ impl Engine<'_> {
         location: &str,
         [ll, rl]: [&[Descriptor]; 2],
         diff_ids: [&[Digest]; 2],
-        walked: &HashMap<(usize, usize), Arc<Listing>>,
+        walked: &HashMap<(Side, usize), Arc<Listing>>,
         pair_findings: &[Vec<Finding>],
     ) -> Result<Option<Layers>, CompareError> {
-        let differing: Vec<(usize, usize)> = (0..ll.len())
+        let differing: Vec<(Side, usize)> = (0..ll.len())
             .filter(|&i| ll[i].digest != rl[i].digest)
-            .flat_map(|i| [(0, i), (1, i)])
+            .flat_map(|i| [(Side::Lhs, i), (Side::Rhs, i)])
             .collect();
         let descs = [ll, rl];
         let applied = largest_first(
             differing,
             |&(side, i)| walked[&(side, i)].entries.len() as u64,
             |(side, i)| {
-                let desc = &descs[side][i];
+                let desc = &descs[side.i()][i];
                 let applied = Tree::apply_alone(i, walked[&(side, i)].clone())
                     .map_err(|e| self.refused(side, i, desc, e))?;
                 Ok(applied.map(|a| {
@@ -199,7 +220,7 @@ impl Engine<'_> {
         self.check_shared(&shared, [ll, rl], diff_ids)?;
         let mut notes: [Vec<SideNote>; 2] = [Vec::new(), Vec::new()];
         for (side, found) in applied {
-            notes[side].extend(found);
+            notes[side.i()].extend(found);
         }
         let mut findings: Vec<Finding> = pair_findings.iter().flatten().cloned().collect();
         findings.extend(runtime_findings([&notes[0], &notes[1]], |layer| {
@@ -213,7 +234,7 @@ impl Engine<'_> {
 
     fn refused(
         &self,
-        side: usize,
+        side: Side,
         index: usize,
         desc: &Descriptor,
         source: layer::ApplyError,
@@ -236,7 +257,7 @@ impl Engine<'_> {
         &self,
         location: &str,
         [ll, rl]: [&[Descriptor]; 2],
-        walked: &HashMap<(usize, usize), Arc<Listing>>,
+        walked: &HashMap<(Side, usize), Arc<Listing>>,
     ) -> (Vec<Vec<Finding>>, [Vec<HashSet<usize>>; 2]) {
         let mut watch = [
             vec![HashSet::new(); ll.len()],
@@ -247,11 +268,14 @@ impl Engine<'_> {
             let here = format!("{location}/layers-{i}");
             let mut found = self.descriptors(&here, &ll[i], &rl[i]);
             if ll[i].digest != rl[i].digest {
-                let (l, r) = (&walked[&(0, i)].entries, &walked[&(1, i)].entries);
+                let (l, r) = (
+                    &walked[&(Side::Lhs, i)].entries,
+                    &walked[&(Side::Rhs, i)].entries,
+                );
                 let mut pair = entries::compare(l, r, self.rules(), &here, true);
                 self.count_order_that_matters([l, r], &mut pair);
-                for (side, list) in [(0, l), (1, r)] {
-                    watch[side][i] = one_sided(&pair, side, list, self.rules());
+                for (side, list) in [(Side::Lhs, l), (Side::Rhs, r)] {
+                    watch[side.i()][i] = one_sided(&pair, side, list, self.rules());
                 }
                 found.extend(pair);
             }
@@ -263,7 +287,7 @@ impl Engine<'_> {
     /// The one check of layer media types, whatever the mode: each must be a type runtimes
     /// unpack without a plugin ([`content::layer_kind`]); how its bytes then decompress is
     /// checked where they are read (the walk, or the verification of a shared layer).
-    fn check_media_types(&self, side: usize, layers: &[Descriptor]) -> Result<(), CompareError> {
+    fn check_media_types(&self, side: Side, layers: &[Descriptor]) -> Result<(), CompareError> {
         for d in layers {
             content::layer_kind(&d.digest, &d.media_type)
                 .map_err(|e| self.err(side, ContentError::from(e)))?;
@@ -272,7 +296,7 @@ impl Engine<'_> {
     }
 
     /// Layers both sides share that nothing needs to walk: verified as blobs (see
-    /// [`Engine::verify_shared`]) and checked against both configs' diff IDs, as a runtime
+    /// [`Walk::verify_shared`]) and checked against both configs' diff IDs, as a runtime
     /// checks them whatever the other image holds. A diff ID the cache does not know is
     /// computed from one side's blob (and cached); the other side's is then only verified.
     fn check_shared(
@@ -319,15 +343,15 @@ impl Engine<'_> {
                         &self.opts.limits,
                         same_source,
                     )
-                    .map_err(|e| self.err(0, e))?;
+                    .map_err(|e| self.err(Side::Lhs, e))?;
                     // The same bytes may be typed differently on the right.
                     content::check_walked(&rl[i].digest, &rl[i].media_type, compression)
-                        .map_err(|e| self.err(1, ContentError::from(e)))?;
+                        .map_err(|e| self.err(Side::Rhs, ContentError::from(e)))?;
                     Ok(Some((i, id)))
                 }
                 Job::Verify(i) => content::verify_layer(&*self.sides[1].blobs, &rl[i], true)
                     .map(|_| None)
-                    .map_err(|e| self.err(1, e)),
+                    .map_err(|e| self.err(Side::Rhs, e)),
             },
         )?;
         for (i, id) in computed.into_iter().flatten() {
@@ -347,7 +371,8 @@ impl Engine<'_> {
         actual: &Digest,
         diff_ids: [&[Digest]; 2],
     ) -> Result<(), CompareError> {
-        for (side, claims) in diff_ids.iter().enumerate() {
+        for side in Side::BOTH {
+            let claims = diff_ids[side.i()];
             if claims[index] != *actual {
                 return Err(self.diff_id_error(side, index, desc, &claims[index], actual));
             }
@@ -357,7 +382,7 @@ impl Engine<'_> {
 
     fn diff_id_error(
         &self,
-        side: usize,
+        side: Side,
         index: usize,
         desc: &Descriptor,
         declared: &Digest,
@@ -381,8 +406,8 @@ impl Engine<'_> {
         &self,
         layers: [&[Descriptor]; 2],
         diff_ids: [&[Digest]; 2],
-        wanted: &[(usize, usize)],
-        have: &mut HashMap<(usize, usize), Arc<Listing>>,
+        wanted: &[(Side, usize)],
+        have: &mut HashMap<(Side, usize), Arc<Listing>>,
     ) -> Result<(), CompareError> {
         let same_source = self.sides[0].blobs.describe() == self.sides[1].blobs.describe();
         let shared = |i: usize| {
@@ -391,32 +416,32 @@ impl Engine<'_> {
                     .get(i)
                     .is_some_and(|r| layers[0].get(i).is_some_and(|l| l.digest == r.digest))
         };
-        let wanted_set: HashSet<(usize, usize)> = wanted.iter().copied().collect();
-        let jobs: Vec<(usize, usize)> = wanted
+        let wanted_set: HashSet<(Side, usize)> = wanted.iter().copied().collect();
+        let jobs: Vec<(Side, usize)> = wanted
             .iter()
             .copied()
             .filter(|job| !have.contains_key(job))
             .filter(|&(side, i)| {
-                side == 0
+                side == Side::Lhs
                     || !shared(i)
-                    || !(wanted_set.contains(&(0, i)) || have.contains_key(&(0, i)))
+                    || !(wanted_set.contains(&(Side::Lhs, i)) || have.contains_key(&(Side::Lhs, i)))
             })
             .collect();
         let walked = largest_first(
             jobs,
-            |&(side, i)| layers[side][i].size,
+            |&(side, i)| layers[side.i()][i].size,
             |(side, i)| {
-                let desc = &layers[side][i];
+                let desc = &layers[side.i()][i];
                 let listing = self.walk(side, desc, i)?;
                 if let Some(c) = &self.opts.diff_ids {
                     c.put(&desc.digest, &listing.diff_id);
                 }
-                if listing.diff_id != diff_ids[side][i] {
+                if listing.diff_id != diff_ids[side.i()][i] {
                     return Err(self.diff_id_error(
                         side,
                         i,
                         desc,
-                        &diff_ids[side][i],
+                        &diff_ids[side.i()][i],
                         &listing.diff_id,
                     ));
                 }
@@ -428,14 +453,14 @@ impl Engine<'_> {
             if have.contains_key(&(side, i)) {
                 continue;
             }
-            // Shared with side 0: the same bytes, so the same diff ID must be named.
-            let listing = have[&(0, i)].clone();
-            if diff_ids[side][i] != listing.diff_id {
+            // Shared with input 0: the same bytes, so the same diff ID must be named.
+            let listing = have[&(Side::Lhs, i)].clone();
+            if diff_ids[side.i()][i] != listing.diff_id {
                 return Err(self.diff_id_error(
                     side,
                     i,
-                    &layers[side][i],
-                    &diff_ids[side][i],
+                    &layers[side.i()][i],
+                    &diff_ids[side.i()][i],
                     &listing.diff_id,
                 ));
             }
@@ -446,13 +471,13 @@ impl Engine<'_> {
 
     pub(super) fn walk(
         &self,
-        side: usize,
+        side: Side,
         desc: &Descriptor,
         index: usize,
     ) -> Result<Listing, CompareError> {
         // A listing the source made while reading the blob stands in for walking it again,
         // when the limits it was made under are no looser than this run's.
-        if let Some(walked) = self.sides[side].walked.get(&desc.digest) {
+        if let Some(walked) = self.image(side).walked.get(&desc.digest) {
             if self.opts.limits.covers(&content::Limits::default()) {
                 content::check_walked(&desc.digest, &desc.media_type, walked.compression)
                     .map_err(|e| self.err(side, ContentError::from(e)))?;
@@ -460,7 +485,7 @@ impl Engine<'_> {
             }
         }
         layer::walk(
-            &*self.sides[side].blobs,
+            &*self.image(side).blobs,
             desc,
             index,
             &self.opts.limits,
@@ -472,7 +497,7 @@ impl Engine<'_> {
     /// Applies one side's layers in order.
     fn apply_all(
         &self,
-        side: usize,
+        side: Side,
         listings: &[Arc<Listing>],
         layers: &[Descriptor],
         watch: &[HashSet<usize>],
@@ -518,8 +543,12 @@ impl Engine<'_> {
             if f.kind != Kind::File || field.field != "entry" {
                 continue;
             }
-            let side = if field.lhs.is_some() { 0 } else { 1 };
-            let idx: Vec<usize> = listings[side]
+            let side = if field.lhs.is_some() {
+                Side::Lhs
+            } else {
+                Side::Rhs
+            };
+            let idx: Vec<usize> = listings[side.i()]
                 .entries
                 .iter()
                 .enumerate()
@@ -529,7 +558,7 @@ impl Engine<'_> {
             let mut class = None;
             for i in &idx {
                 let (Some(effect), Some(entry)) =
-                    (effects[side].get(i), listings[side].entries.get(*i))
+                    (effects[side.i()].get(i), listings[side.i()].entries.get(*i))
                 else {
                     class = None;
                     break;
@@ -597,9 +626,9 @@ impl Engine<'_> {
         };
         let keys = [keyed(listings[0]), keyed(listings[1])];
         let mut sensitive: HashSet<&(String, usize)> = HashSet::new();
-        for side in 0..2 {
-            for i in order_sensitive(listings[side]) {
-                sensitive.insert(&keys[side][i]);
+        for side in Side::BOTH {
+            for i in order_sensitive(listings[side.i()]) {
+                sensitive.insert(&keys[side.i()][i]);
             }
         }
         if sensitive.is_empty() {
@@ -607,13 +636,13 @@ impl Engine<'_> {
         }
         let present: [HashSet<&(String, usize)>; 2] =
             [keys[0].iter().collect(), keys[1].iter().collect()];
-        let sequence = |side: usize| -> Vec<&(String, usize)> {
-            keys[side]
+        let sequence = |side: Side| -> Vec<&(String, usize)> {
+            keys[side.i()]
                 .iter()
-                .filter(|k| sensitive.contains(k) && present[1 - side].contains(k))
+                .filter(|k| sensitive.contains(k) && present[side.other().i()].contains(k))
                 .collect()
         };
-        if sequence(0) == sequence(1) {
+        if sequence(Side::Lhs) == sequence(Side::Rhs) {
             return;
         }
         let names: HashSet<&str> = sensitive.iter().map(|(n, _)| n.as_str()).collect();
@@ -657,14 +686,14 @@ fn is_whiteout(name: &str) -> bool {
 /// Indices of `list` entries named by findings of a pair about an entry on `side` only.
 fn one_sided(
     findings: &[Finding],
-    side: usize,
+    side: Side,
     list: &[EntryMeta],
     rules: &crate::normalize::Rules,
 ) -> HashSet<usize> {
     let names: HashSet<&str> = findings
         .iter()
         .filter(|f| {
-            matches!(f.fields.as_slice(), [d] if d.field == "entry" && (if side == 0 { d.lhs.is_some() } else { d.rhs.is_some() }))
+            matches!(f.fields.as_slice(), [d] if d.field == "entry" && match side { Side::Lhs => d.lhs.is_some(), Side::Rhs => d.rhs.is_some() })
         })
         .map(|f| f.name.as_str())
         .collect();
@@ -752,13 +781,13 @@ fn runtime_findings(
         .collect();
     // (location, name) → kinds on each side, in order.
     let mut grouped: BTreeMap<(String, String), [Vec<NoteKind>; 2]> = BTreeMap::new();
-    for (side, list) in notes.iter().enumerate() {
-        for n in list.iter().filter(|n| !both.contains(&key(n))) {
+    for side in Side::BOTH {
+        for n in notes[side.i()].iter().filter(|n| !both.contains(&key(n))) {
             let slot = grouped
                 .entry((location(n.layer), layer::clean(&n.name)))
                 .or_default();
-            if !slot[side].contains(&n.kind) {
-                slot[side].push(n.kind);
+            if !slot[side.i()].contains(&n.kind) {
+                slot[side.i()].push(n.kind);
             }
         }
     }

@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use serde_json::{Value, json};
 
 use super::documents::values;
-use super::{CompareError, Engine, Pair, PairSide, classify};
+use super::{CompareError, Pair, PairSide, Walk, classify};
 use crate::finding::{Class, FieldDiff, Finding, Kind};
 use crate::layer::{self, Tree};
-use crate::model::{Blob, Descriptor, Digest, Manifest, Platform};
+use crate::model::{Blob, Descriptor, Digest, Manifest, Platform, Side};
 use crate::normalize::{Aspect, Rules, document};
 
 /// For each differing path of a squashed comparison, the layer that last wrote it and the
@@ -23,7 +23,7 @@ struct Configs {
     diff_ids: [Vec<Digest>; 2],
 }
 
-impl Engine<'_> {
+impl Walk<'_> {
     /// Compares the manifests `lm` and `rm`, found at `location` (for `platform`, when chosen
     /// from an index).
     pub(super) fn manifests(
@@ -38,8 +38,14 @@ impl Engine<'_> {
         if let (Some(_), Some(ld), Some(rd)) = (platform, &lm.descriptor, &rm.descriptor) {
             findings.extend(self.descriptors(&location, ld, rd));
         }
-        let manifests = [self.parse_manifest(0, &lm)?, self.parse_manifest(1, &rm)?];
-        let docs = [self.json_value(0, &lm)?, self.json_value(1, &rm)?];
+        let manifests = [
+            self.parse_manifest(Side::Lhs, &lm)?,
+            self.parse_manifest(Side::Rhs, &rm)?,
+        ];
+        let docs = [
+            self.json_value(Side::Lhs, &lm)?,
+            self.json_value(Side::Rhs, &rm)?,
+        ];
         findings.extend(values(
             Kind::Manifest,
             &location,
@@ -96,13 +102,16 @@ impl Engine<'_> {
         let mut kept = [None, None];
         let bytes = if lc.digest == rc.digest {
             self.verify_both(lc, rc)?;
-            let bytes = self.json_blob(0, lc)?;
+            let bytes = self.json_blob(Side::Lhs, lc)?;
             [bytes.clone(), bytes]
         } else {
-            let bytes = [self.json_blob(0, lc)?, self.json_blob(1, rc)?];
+            let bytes = [
+                self.json_blob(Side::Lhs, lc)?,
+                self.json_blob(Side::Rhs, rc)?,
+            ];
             let parsed: [Value; 2] = [
-                self.config_as(0, lc, &bytes[0])?,
-                self.config_as(1, rc, &bytes[1])?,
+                self.config_as(Side::Lhs, lc, &bytes[0])?,
+                self.config_as(Side::Rhs, rc, &bytes[1])?,
             ];
             let found = values(
                 Kind::Config,
@@ -119,8 +128,8 @@ impl Engine<'_> {
         Ok(Configs {
             kept,
             diff_ids: [
-                self.diff_ids(0, lc, &bytes[0])?,
-                self.diff_ids(1, rc, &bytes[1])?,
+                self.diff_ids(Side::Lhs, lc, &bytes[0])?,
+                self.diff_ids(Side::Rhs, rc, &bytes[1])?,
             ],
         })
     }
@@ -173,7 +182,7 @@ impl Engine<'_> {
             layers,
             |side, f| {
                 if f.location == rootfs {
-                    origins[side].get(&f.name).cloned()
+                    origins[side.i()].get(&f.name).cloned()
                 } else {
                     let layer = f.location.strip_prefix(&layer_prefix)?.parse().ok()?;
                     Some((layer, layer::clean(&f.name)))
@@ -189,9 +198,9 @@ fn origins(location: &str, trees: &[Tree; 2], findings: &[Finding]) -> Origins {
     let rootfs = format!("{location}/rootfs");
     let mut origins = Origins::default();
     for f in findings.iter().filter(|f| f.location == rootfs) {
-        for (side, tree) in trees.iter().enumerate() {
-            if let Some(e) = tree.get(&layer::clean(&f.name)) {
-                origins[side].insert(f.name.clone(), (e.layer, layer::clean(&e.name)));
+        for side in Side::BOTH {
+            if let Some(e) = trees[side.i()].get(&layer::clean(&f.name)) {
+                origins[side.i()].insert(f.name.clone(), (e.layer, layer::clean(&e.name)));
             }
         }
     }

@@ -29,14 +29,14 @@ use crate::content::Limits;
 use crate::finding::{self, Comparison, Input, Kind, Report, Summary, Verdict};
 use crate::image::Image;
 pub use crate::model::PlatformChoice;
-use crate::model::{Blob, Descriptor};
+use crate::model::{Blob, Descriptor, Side};
 use crate::normalize::{PathFilter, Rules, document};
 use crate::store::DiffIds;
 use documents::{Root, values};
 
 /// How to compare.
 #[derive(Debug, Clone, Default)]
-pub struct Options {
+pub struct CompareOptions {
     pub rules: Rules,
     pub platforms: PlatformChoice,
     pub limits: Limits,
@@ -52,7 +52,7 @@ pub struct Options {
 }
 
 /// The report plus what a second pass needs to extract the differing files.
-pub struct Outcome {
+pub struct Compared {
     pub report: Report,
     pairs: Vec<Pair>,
 }
@@ -74,24 +74,29 @@ struct PairSide {
 }
 
 /// Compares two images.
-pub fn compare(lhs: &Image, rhs: &Image, opts: &Options) -> Result<Outcome, CompareError> {
-    Engine {
+pub fn compare(lhs: &Image, rhs: &Image, opts: &CompareOptions) -> Result<Compared, CompareError> {
+    Walk {
         sides: [lhs, rhs],
         opts,
     }
     .run()
 }
 
-struct Engine<'a> {
+struct Walk<'a> {
     sides: [&'a Image; 2],
-    opts: &'a Options,
+    opts: &'a CompareOptions,
 }
 
-impl<'a> Engine<'a> {
-    fn err(&self, side: usize, e: impl Into<InputError>) -> CompareError {
+impl<'a> Walk<'a> {
+    /// The image of input `side`.
+    fn image(&self, side: Side) -> &'a Image {
+        self.sides[side.i()]
+    }
+
+    fn err(&self, side: Side, e: impl Into<InputError>) -> CompareError {
         CompareError {
             side: Some(side),
-            reference: self.sides[side].reference.to_string(),
+            reference: self.image(side).reference.to_string(),
             source: Box::new(e.into()),
         }
     }
@@ -100,13 +105,13 @@ impl<'a> Engine<'a> {
         &self.opts.rules
     }
 
-    fn run(&self) -> Result<Outcome, CompareError> {
+    fn run(&self) -> Result<Compared, CompareError> {
         let mut findings = Vec::new();
         let [l, r] = self.sides;
         if let (Some(ld), Some(rd)) = (&l.root.descriptor, &r.root.descriptor) {
             findings.extend(self.descriptors("root", ld, rd));
         }
-        let roots = [self.root(0)?, self.root(1)?];
+        let roots = [self.root(Side::Lhs)?, self.root(Side::Rhs)?];
         if let [Root::Index(ld), Root::Index(rd)] = &roots {
             findings.extend(values(
                 Kind::Index,
@@ -147,7 +152,7 @@ impl<'a> Engine<'a> {
             verdict: Verdict::of(&findings),
             findings,
         };
-        Ok(Outcome { report, pairs })
+        Ok(Compared { report, pairs })
     }
 }
 

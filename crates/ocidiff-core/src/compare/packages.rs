@@ -6,16 +6,16 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 
-use super::{CompareError, Engine};
+use super::{CompareError, Walk};
 use crate::finding::{Class, FieldDiff, Finding, Kind, Owner};
 use crate::layer::{EntryType, Tree, clean};
-use crate::model::Descriptor;
+use crate::model::{Descriptor, Side};
 use crate::packages::{self, Change, Ownership, PackageSet};
 
 /// Package databases are small, but an rpmdb can be tens of megabytes.
 const MAX_DATABASE_BYTES: u64 = 256 << 20;
 
-impl Engine<'_> {
+impl Walk<'_> {
     /// Adds package findings for the pair at `location` and classes its file findings by owner.
     pub(super) fn packages(
         &self,
@@ -25,8 +25,8 @@ impl Engine<'_> {
         findings: &mut Vec<Finding>,
     ) -> Result<(), CompareError> {
         let sets = [
-            self.package_set(0, trees[0], layers[0])?,
-            self.package_set(1, trees[1], layers[1])?,
+            self.package_set(Side::Lhs, trees[0], layers[0])?,
+            self.package_set(Side::Rhs, trees[1], layers[1])?,
         ];
         let here = format!("{location}/packages");
         let diffs = packages::compare(&sets[0], &sets[1]);
@@ -55,9 +55,9 @@ impl Engine<'_> {
             let name = format!("{}:{}", diff.ecosystem, diff.name);
             findings.push(Finding::new(Kind::Package, &here, &name, vec![field]));
         }
-        for (side, set) in sets.iter().enumerate() {
+        for (side, set) in Side::BOTH.into_iter().zip(&sets) {
             for note in &set.notes {
-                tracing::warn!(input = side, "package view: {note}");
+                tracing::warn!(input = side.i(), "package view: {note}");
             }
         }
         let owners = packages::Owners::new(&sets[0], &sets[1]);
@@ -110,7 +110,7 @@ impl Engine<'_> {
     /// Reads the package databases in one side's root file system.
     fn package_set(
         &self,
-        side: usize,
+        side: Side,
         tree: &Tree,
         layers: &[Descriptor],
     ) -> Result<PackageSet, CompareError> {

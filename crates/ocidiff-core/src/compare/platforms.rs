@@ -4,15 +4,15 @@
 use serde_json::{Value, json};
 
 use super::documents::Root;
-use super::{CompareError, Engine, InputError, classify};
+use super::{CompareError, InputError, Walk, classify};
 use crate::finding::{Class, FieldDiff, Finding, Kind};
-use crate::model::{Blob, Platform, PlatformChoice};
+use crate::model::{Blob, Platform, PlatformChoice, Side};
 use crate::source::select::{self, Offered};
 
 /// The manifest pairs to compare, each with the platform it was chosen for.
 pub(super) type Chosen = Vec<(Option<Platform>, Blob, Blob)>;
 
-impl Engine<'_> {
+impl Walk<'_> {
     /// Pairs up the manifests to compare: for each platform asked for, the image a runtime
     /// would run from each input; or, for every platform, the images both offer. A run that
     /// would compare nothing is an error: "identical" must never mean "nothing looked at".
@@ -26,8 +26,8 @@ impl Engine<'_> {
         };
         let mut pairs = Vec::new();
         for p in wanted {
-            let [l, r] = [0, 1].map(|side| {
-                let image = self.sides[side];
+            let [l, r] = Side::BOTH.map(|side| {
+                let image = self.image(side);
                 select::select(&*image.blobs, &image.root, p, &self.opts.limits)
                     .map_err(|e| self.err(side, e))
             });
@@ -41,12 +41,12 @@ impl Engine<'_> {
     /// left input; images with no platform at all pair in order. Images in one input only are
     /// a difference of their own.
     fn pair_all(&self) -> Result<(Chosen, Vec<Finding>), CompareError> {
-        let offered = |side: usize| {
-            let image = self.sides[side];
+        let offered = |side: Side| {
+            let image = self.image(side);
             select::offered(&*image.blobs, &image.root, &self.opts.limits)
                 .map_err(|e| self.err(side, e))
         };
-        let (lhs, rhs) = (offered(0)?, offered(1)?);
+        let (lhs, rhs) = (offered(Side::Lhs)?, offered(Side::Rhs)?);
         let mut pairs = Vec::new();
         let mut only_lhs = Vec::new();
         let mut unpaired_rhs: Vec<Option<Offered>> = rhs.into_iter().map(Some).collect();

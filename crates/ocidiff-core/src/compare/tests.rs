@@ -28,21 +28,25 @@ fn open(dir: &Path, name: &str, root: impl Into<Root>) -> Image {
     .unwrap()
 }
 
-fn run(l: impl Into<Root>, r: impl Into<Root>, opts: &Options) -> Result<Report, CompareError> {
+fn run(
+    l: impl Into<Root>,
+    r: impl Into<Root>,
+    opts: &CompareOptions,
+) -> Result<Report, CompareError> {
     let dir = tempfile::tempdir().unwrap();
     let (l, r) = (open(dir.path(), "l", l), open(dir.path(), "r", r));
     compare(&l, &r, opts).map(|o| o.report)
 }
 
-fn with(rules: Rules) -> Options {
-    Options {
+fn with(rules: Rules) -> CompareOptions {
+    CompareOptions {
         rules,
-        ..Options::default()
+        ..CompareOptions::default()
     }
 }
 
-fn strict() -> Options {
-    Options::default()
+fn strict() -> CompareOptions {
+    CompareOptions::default()
 }
 
 fn one(entries: Vec<Entry>) -> ImageSpec {
@@ -360,7 +364,7 @@ fn multi(platforms: &[&str]) -> IndexSpec {
 fn platform_selection() {
     let l = multi(&["linux/amd64", "linux/arm64"]);
     let r = multi(&["linux/amd64", "linux/arm64", "linux/s390x"]);
-    let opts = Options {
+    let opts = CompareOptions {
         platforms: PlatformChoice::These(vec!["linux/arm64".parse().unwrap()]),
         ..with(Rules::semantic())
     };
@@ -371,12 +375,12 @@ fn platform_selection() {
         "linux/arm64"
     );
 
-    let opts = Options {
+    let opts = CompareOptions {
         platforms: PlatformChoice::These(vec!["linux/s390x".parse().unwrap()]),
         ..with(Rules::semantic())
     };
     let err = run(l.clone(), r.clone(), &opts).unwrap_err();
-    assert_eq!(err.side, Some(0));
+    assert_eq!(err.side, Some(Side::Lhs));
     assert!(
         err.to_string().contains(
             "no image for platform linux/s390x; the image offers: linux/amd64, linux/arm64"
@@ -384,7 +388,7 @@ fn platform_selection() {
         "{err}"
     );
 
-    let opts = Options {
+    let opts = CompareOptions {
         platforms: PlatformChoice::All,
         ..with(Rules::semantic())
     };
@@ -408,12 +412,12 @@ fn chosen(image: IndexSpec, wanted: &str) -> Result<String, CompareError> {
     let dir = tempfile::tempdir().unwrap();
     let l = open(dir.path(), "l", image.clone());
     let r = open(dir.path(), "r", image);
-    let opts = Options {
+    let opts = CompareOptions {
         platforms: PlatformChoice::These(vec![wanted.parse().unwrap()]),
         ..with(Rules::semantic())
     };
-    let outcome = compare(&l, &r, &opts)?;
-    let digest = outcome.report.comparisons[0].digests[0]
+    let compared = compare(&l, &r, &opts)?;
+    let digest = compared.report.comparisons[0].digests[0]
         .clone()
         .expect("an index entry was chosen");
     Ok(names_of(&l, &digest))
@@ -508,7 +512,7 @@ fn all_platforms_pairs_exact_platforms_and_compares_platformless_images() {
         .manifest(tagged("linux/amd64", "X"))
         .manifest(tagged("linux/arm64", "A"))
         .manifest_without_platform(tagged("linux/riscv64", "R2"));
-    let opts = Options {
+    let opts = CompareOptions {
         platforms: PlatformChoice::All,
         ..with(Rules::semantic())
     };
@@ -539,7 +543,7 @@ fn all_platforms_pairs_exact_platforms_and_compares_platformless_images() {
 
 #[test]
 fn comparing_nothing_is_an_error() {
-    let opts = Options {
+    let opts = CompareOptions {
         platforms: PlatformChoice::All,
         ..with(Rules::semantic())
     };
@@ -584,7 +588,7 @@ fn same_digest_is_verified_not_trusted() {
     let l = source::open(&l.reference, &Default::default()).unwrap();
     let r = source::open(&r.reference, &Default::default()).unwrap();
     let err = compare(&l, &r, &strict()).err().unwrap();
-    assert_eq!(err.side, Some(1));
+    assert_eq!(err.side, Some(Side::Rhs));
     assert!(
         err.to_string().contains("does not match its digest"),
         "{err}"
@@ -743,7 +747,7 @@ fn a_shared_layer_is_checked_under_each_sides_media_type() {
         let err = compare(&open_tag(&one, "gz"), &rhs, &strict())
             .err()
             .unwrap();
-        assert_eq!(err.side, Some(1), "{err}");
+        assert_eq!(err.side, Some(Side::Rhs), "{err}");
         assert!(
             err.to_string()
                 .contains("containerd as an uncompressed tar"),
@@ -896,14 +900,14 @@ fn ignore_path_sets_matching_files_aside() {
         Entry::file("var/log/dpkg.log", "2"),
         Entry::file("var/cache/x/y", "2"),
     ]);
-    let opts = Options {
+    let opts = CompareOptions {
         ignore_paths: PathFilter::new(&["/var/log/dpkg.log".into(), "var/cache".into()]).unwrap(),
         ..with(Rules::semantic())
     };
     let report = run(l.clone(), r.clone(), &opts).unwrap();
     assert!(rows(&report).is_empty(), "{:?}", rows(&report));
     assert_eq!(report.verdict.set_aside_by_class[&Class::IgnoredPath], 2);
-    let opts = Options {
+    let opts = CompareOptions {
         ignore_paths: PathFilter::new(&["/var/*/dpkg.log".into()]).unwrap(),
         ..with(Rules::semantic())
     };
@@ -1041,7 +1045,7 @@ fn text_diffs_when_details_are_asked_for() {
         one(vec![Entry::file("etc/conf", "a=1\nb=2\n")]),
         one(vec![Entry::file("etc/conf", "a=1\nb=3\n")]),
     );
-    let opts = Options {
+    let opts = CompareOptions {
         details: true,
         ..with(Rules::semantic())
     };
@@ -1141,7 +1145,7 @@ fn layers_every_runtime_refuses_are_errors() {
         &strict(),
     )
     .unwrap_err();
-    assert_eq!(err.side, Some(1));
+    assert_eq!(err.side, Some(Side::Rhs));
     let text = err.to_string();
     assert!(
         text.contains("hard link to missing, which does not exist"),
@@ -1190,7 +1194,7 @@ fn diff_ids_are_checked_whatever_the_rules() {
         json!({"type": "layers", "diff_ids": [format!("sha256:{}", "1".repeat(64))]}),
     );
     let err = run(plain, shared_wrong, &strict()).unwrap_err();
-    assert_eq!(err.side, Some(1));
+    assert_eq!(err.side, Some(Side::Rhs));
     assert!(matches!(*err.source, InputError::DiffId { .. }), "{err}");
 }
 
@@ -1231,7 +1235,7 @@ fn shared_layers_are_checked_against_the_diff_ids_both_configs_name() {
 #[test]
 fn diff_ids_computed_once_are_looked_up_after() {
     let cache_dir = tempfile::tempdir().unwrap();
-    let opts = Options {
+    let opts = CompareOptions {
         diff_ids: DiffIds::open(cache_dir.path()),
         ..strict()
     };

@@ -1,18 +1,18 @@
 //! Blobs both sides share are not compared, only verified on each side.
 
 use super::jobs::largest_first;
-use super::{CompareError, Engine};
+use super::{CompareError, Walk};
 use crate::content;
-use crate::model::Descriptor;
+use crate::model::{Descriptor, Side};
 
-impl Engine<'_> {
+impl Walk<'_> {
     /// Both sides name the same blob: it need not be compared, only checked on each side, so
     /// that a source cannot pass off other content under a digest it has not earned.
     pub(super) fn verify_both(&self, ld: &Descriptor, rd: &Descriptor) -> Result<(), CompareError> {
         self.verify_shared(&[(ld, rd)], false)
     }
 
-    /// [`Engine::verify_both`] for many pairs, largest blobs first on rayon's threads. Layers
+    /// [`Walk::verify_both`] for many pairs, largest blobs first on rayon's threads. Layers
     /// (`layers`) are also checked to decompress alike in every runtime under each side's
     /// media type ([`content::verify_layer`]).
     pub(super) fn verify_shared(
@@ -27,7 +27,7 @@ impl Engine<'_> {
             // layout) is the same bytes on both sides, whatever they are: reading it could not
             // reveal a difference, so it is only looked up (a layer's first bytes read).
             if ld.digest == rd.digest && same_source {
-                for (side, d) in [(0, ld), (1, rd)] {
+                for (side, d) in [(Side::Lhs, ld), (Side::Rhs, rd)] {
                     let blobs = &*self.sides[0].blobs;
                     let found = if layers {
                         content::verify_layer(blobs, d, false).map(drop)
@@ -37,14 +37,14 @@ impl Engine<'_> {
                     found.map_err(|e| self.err(side, e))?;
                 }
             } else {
-                jobs.extend([(0, ld), (1, rd)]);
+                jobs.extend([(Side::Lhs, ld), (Side::Rhs, rd)]);
             }
         }
         largest_first(
             jobs,
             |(_, d)| d.size,
             |(side, d)| {
-                let blobs = &*self.sides[side].blobs;
+                let blobs = &*self.image(side).blobs;
                 let verified = if layers {
                     content::verify_layer(blobs, d, true).map(drop)
                 } else {

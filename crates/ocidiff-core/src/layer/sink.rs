@@ -5,6 +5,8 @@
 
 use std::io::{self, Read};
 
+use crate::model::Side;
+
 /// What kind of entry is handed to [`ExtractSink::entry`]. Links are given as their targets:
 /// a sink must never create them as links.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,12 +19,12 @@ pub enum EntryKind<'a> {
     Other,
 }
 
-/// Receives the content of what differs. `side` is 0 or 1, the input's number.
+/// Receives the content of what differs. `side` is the input it comes from.
 pub trait ExtractSink {
     /// A JSON document (manifest, config, index) that differs, as stored.
     fn document(
         &mut self,
-        side: usize,
+        side: Side,
         location: &str,
         file_name: &str,
         bytes: &[u8],
@@ -31,7 +33,7 @@ pub trait ExtractSink {
     /// A tar entry that differs, with its content.
     fn entry(
         &mut self,
-        side: usize,
+        side: Side,
         location: &str,
         path: &str,
         kind: EntryKind<'_>,

@@ -43,37 +43,13 @@ use sha2::Digest as _;
 
 use crate::finding::Report;
 use crate::layer::{EntryKind, ExtractSink};
+use crate::model::Side;
 
-/// Input 0 or input 1; stored under `input-0/` and `input-1/`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Side {
-    Lhs,
-    Rhs,
-}
-
-impl Side {
-    /// 0 for input 0, 1 for input 1.
-    pub fn index(self) -> u8 {
-        match self {
-            Side::Lhs => 0,
-            Side::Rhs => 1,
-        }
-    }
-
-    /// The side of input `index` (0 or 1), as numbered in `Report::inputs`.
-    pub fn from_index(index: usize) -> Option<Side> {
-        match index {
-            0 => Some(Side::Lhs),
-            1 => Some(Side::Rhs),
-            _ => None,
-        }
-    }
-
-    fn dir_name(self) -> &'static str {
-        match self {
-            Side::Lhs => "input-0",
-            Side::Rhs => "input-1",
-        }
+/// Where the files of `side` are stored: `input-0/` and `input-1/`.
+fn dir_name(side: Side) -> &'static str {
+    match side {
+        Side::Lhs => "input-0",
+        Side::Rhs => "input-1",
     }
 }
 
@@ -132,12 +108,11 @@ pub struct StoredFile {
 impl ExtractSink for ReportDir {
     fn document(
         &mut self,
-        side: usize,
+        side: Side,
         location: &str,
         file_name: &str,
         bytes: &[u8],
     ) -> io::Result<()> {
-        let side = Side::from_index(side).ok_or_else(|| io::Error::other("no such input"))?;
         self.write_json_doc(side, location, file_name, bytes)
             .map(drop)
             .map_err(io::Error::other)
@@ -145,13 +120,12 @@ impl ExtractSink for ReportDir {
 
     fn entry(
         &mut self,
-        side: usize,
+        side: Side,
         location: &str,
         path: &str,
         kind: EntryKind<'_>,
         content: &mut dyn Read,
     ) -> io::Result<()> {
-        let side = Side::from_index(side).ok_or_else(|| io::Error::other("no such input"))?;
         let entry = match kind {
             EntryKind::File => Entry::File(content),
             EntryKind::Symlink(t) => Entry::Symlink(t.as_bytes()),
@@ -379,7 +353,7 @@ impl ReportDir {
         leaf: Leaf<'_>,
         mut record: StoredFile,
     ) -> Result<StoredFile, ReportError> {
-        let mut dirs = vec![side.dir_name().to_owned()];
+        let mut dirs = vec![dir_name(side).to_owned()];
         dirs.extend(sanitize_path(location.as_bytes()));
         let mut entry = sanitize_path(name);
         let last = entry.pop().unwrap_or_else(|| sanitize_component(b"."));

@@ -102,70 +102,9 @@ pub fn select_root(
     blobs: &dyn BlobSource,
     limits: &Limits,
 ) -> Result<Blob, SourceError> {
-    let doc_err = |what: &str, source| SourceError::Document {
-        path: path.to_owned(),
-        what: what.to_owned(),
-        source,
-    };
-    let index: Index =
-        match Document::parse(&index_bytes, None).map_err(|e| doc_err("index.json", e))? {
-            Document::Index(index) => index,
-            Document::Manifest(_) => {
-                return Err(SourceError::NotLayout {
-                    path: path.to_owned(),
-                    reason: "index.json is a manifest, not an index".into(),
-                });
-            }
-        };
-    let names = |d: &Descriptor| -> Vec<String> {
-        [
-            "org.opencontainers.image.ref.name",
-            "io.containerd.image.name",
-        ]
-        .iter()
-        .filter_map(|k| d.annotations.get(*k).cloned())
-        .collect()
-    };
-    let available = || {
-        let mut all: Vec<String> = index
-            .manifests
-            .iter()
-            .map(|d| {
-                d.ref_name()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| d.digest.to_string())
-            })
-            .collect();
-        all.dedup();
-        all.join(", ")
-    };
+    let index = parse_index(path, &index_bytes)?;
     let chosen: Vec<&Descriptor> = match reference {
-        Some(r) => {
-            let mut hits: Vec<&Descriptor> = index
-                .manifests
-                .iter()
-                .filter(|d| names(d).iter().any(|n| n == r) || d.digest.to_string() == r)
-                .collect();
-            if hits.is_empty() {
-                return Err(SourceError::NoSuchImage {
-                    path: path.to_owned(),
-                    wanted: r.to_owned(),
-                    available: available(),
-                });
-            }
-            let mut digests: Vec<String> = hits.iter().map(|d| d.digest.to_string()).collect();
-            digests.sort();
-            digests.dedup();
-            if digests.len() > 1 {
-                return Err(SourceError::AmbiguousName {
-                    path: path.to_owned(),
-                    name: r.to_owned(),
-                    digests: digests.join(", "),
-                });
-            }
-            hits.truncate(1);
-            hits
-        }
+        Some(r) => vec![find_reference(path, &index, r)?],
         None => index.manifests.iter().collect(),
     };
     match chosen.as_slice() {
@@ -180,8 +119,8 @@ pub fn select_root(
             })
         }
         several => {
-            let first = names(several[0]);
-            let same_name = several.iter().all(|d| names(d) == first);
+            let first = ref_names(several[0]);
+            let same_name = several.iter().all(|d| ref_names(d) == first);
             let all_platformed = several.iter().all(|d| d.platform.is_some());
             if same_name && all_platformed {
                 Ok(Blob {
@@ -192,9 +131,86 @@ pub fn select_root(
                 Err(SourceError::Ambiguous {
                     path: path.to_owned(),
                     hint: "PATH:REF".into(),
-                    available: available(),
+                    available: available(&index),
                 })
             }
         }
     }
+}
+
+/// A layout's `index.json`, which must be an index.
+fn parse_index(path: &Path, index_bytes: &[u8]) -> Result<Index, SourceError> {
+    let parsed = Document::parse(index_bytes, None).map_err(|source| SourceError::Document {
+        path: path.to_owned(),
+        what: "index.json".to_owned(),
+        source,
+    })?;
+    match parsed {
+        Document::Index(index) => Ok(index),
+        Document::Manifest(_) => Err(SourceError::NotLayout {
+            path: path.to_owned(),
+            reason: "index.json is a manifest, not an index".into(),
+        }),
+    }
+}
+
+/// The names an entry of `index.json` is given: `org.opencontainers.image.ref.name`, and
+/// `io.containerd.image.name` as Docker writes it.
+fn ref_names(d: &Descriptor) -> Vec<String> {
+    [
+        "org.opencontainers.image.ref.name",
+        "io.containerd.image.name",
+    ]
+    .iter()
+    .filter_map(|k| d.annotations.get(*k).cloned())
+    .collect()
+}
+
+/// The images `index` offers, for messages: each entry's name, or its digest.
+fn available(index: &Index) -> String {
+    let mut all: Vec<String> = index
+        .manifests
+        .iter()
+        .map(|d| {
+            d.ref_name()
+                .map(str::to_owned)
+                .unwrap_or_else(|| d.digest.to_string())
+        })
+        .collect();
+    all.dedup();
+    all.join(", ")
+}
+
+/// The entry of `index` that `reference` names, by name or digest. Several entries of one
+/// name are fine when they are one digest; of different digests, the name is ambiguous.
+fn find_reference<'i>(
+    path: &Path,
+    index: &'i Index,
+    reference: &str,
+) -> Result<&'i Descriptor, SourceError> {
+    let hits: Vec<&Descriptor> = index
+        .manifests
+        .iter()
+        .filter(|d| {
+            ref_names(d).iter().any(|n| n == reference) || d.digest.to_string() == reference
+        })
+        .collect();
+    let Some(&first) = hits.first() else {
+        return Err(SourceError::NoSuchImage {
+            path: path.to_owned(),
+            wanted: reference.to_owned(),
+            available: available(index),
+        });
+    };
+    let mut digests: Vec<String> = hits.iter().map(|d| d.digest.to_string()).collect();
+    digests.sort();
+    digests.dedup();
+    if digests.len() > 1 {
+        return Err(SourceError::AmbiguousName {
+            path: path.to_owned(),
+            name: reference.to_owned(),
+            digests: digests.join(", "),
+        });
+    }
+    Ok(first)
 }

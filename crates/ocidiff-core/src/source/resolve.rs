@@ -51,7 +51,7 @@ pub struct Context {
     pub registry: PullOptions,
     /// Where containerd is, for `containerd://` references.
     #[cfg(feature = "containerd")]
-    pub containerd: containerd::Options,
+    pub containerd: containerd::ContainerdOptions,
 }
 
 impl Context {

@@ -4,17 +4,17 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use anyhow::Context;
-use ocidiff_core::compare::{self, Options};
+use ocidiff_core::compare::{self, CompareOptions};
 use ocidiff_core::image::Image;
 use ocidiff_core::reference::ImageRef;
 use ocidiff_core::report::{dir::ReportDir, html, json, markdown, table};
 use ocidiff_core::source;
 use ocidiff_core::store::{DiffIds, Store};
 
-use crate::Verdict;
+use crate::ExitStatus;
 use crate::cli::{DiffArgs, Format};
 
-pub fn run(args: &DiffArgs) -> anyhow::Result<Verdict> {
+pub fn run(args: &DiffArgs) -> anyhow::Result<ExitStatus> {
     let opts = options(args)?;
     // Refuse an unusable report dir before the (possibly long) comparison.
     let mut report_dir = match &args.report_dir {
@@ -23,11 +23,11 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Verdict> {
     };
     let (lhs, rhs, downloaded) = open_inputs(args, &opts)?;
     tracing::info!(lhs = %lhs.reference, rhs = %rhs.reference, "comparing");
-    let outcome = compare::compare(&lhs, &rhs, &opts)?;
+    let compared = compare::compare(&lhs, &rhs, &opts)?;
     // A layer the comparison did not read (the same on both sides) may still be
     // downloading: a pull that fails is an error, as when it failed before comparing.
     downloaded()?;
-    let report = &outcome.report;
+    let report = &compared.report;
 
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
@@ -52,16 +52,16 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Verdict> {
         write_file(path, "HTML report", |out| html::write_html(report, out))?;
     }
     if let Some(dir) = report_dir.as_mut() {
-        outcome.extract([&lhs, &rhs], &opts.limits, dir)?;
+        compared.extract([&lhs, &rhs], &opts.limits, dir)?;
     }
     if let Some(dir) = report_dir {
         dir.finish(report)?;
     }
     eprintln!("ocidiff: {}", report.verdict.line());
     Ok(if report.verdict.counted == 0 {
-        Verdict::Same
+        ExitStatus::Same
     } else {
-        Verdict::Different
+        ExitStatus::Different
     })
 }
 
@@ -85,13 +85,13 @@ fn write_file(
 /// them).
 fn open_inputs(
     args: &DiffArgs,
-    opts: &Options,
+    opts: &CompareOptions,
 ) -> anyhow::Result<(Image, Image, impl FnOnce() -> anyhow::Result<()>)> {
     let parse = |n: usize, s: &str| ImageRef::parse(s).with_context(|| format!("input {n}"));
     let refs = [parse(0, &args.lhs)?, parse(1, &args.rhs)?];
     let mut ctx = super::store::context(&args.store, args.pull, opts.platforms.clone());
     ctx.registry.limits = opts.limits;
-    ctx.containerd = source::containerd::Options {
+    ctx.containerd = source::containerd::ContainerdOptions {
         address: args.containerd.containerd_address.clone(),
         namespace: args.containerd.containerd_namespace.clone(),
     };
@@ -113,11 +113,11 @@ fn open_inputs(
     Ok((lhs, rhs, downloaded))
 }
 
-fn options(args: &DiffArgs) -> anyhow::Result<Options> {
+fn options(args: &DiffArgs) -> anyhow::Result<CompareOptions> {
     let rules = args.rules.rules;
 
     let platforms = super::store::platforms(&args.platform, args.all_platforms)?;
-    Ok(Options {
+    Ok(CompareOptions {
         rules,
         platforms,
         limits: args.limits.limits()?,

@@ -3,10 +3,10 @@
 mod diff;
 mod store;
 
-use crate::Verdict;
+use crate::ExitStatus;
 use crate::cli::{Cli, Command};
 
-pub fn run(cli: Cli) -> anyhow::Result<Verdict> {
+pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     match cli.command {
         Command::Diff(args) => diff::run(&crate::config::apply(*args)?),
         Command::Pull(args) => store::pull(&args),

@@ -13,7 +13,7 @@ use ocidiff_core::source::registry::{self, Progress, PullOptions};
 use ocidiff_core::source::{self, Context, PullPolicy};
 use ocidiff_core::store::{self, Store};
 
-use crate::Verdict;
+use crate::ExitStatus;
 use crate::cli::{LoadArgs, Pull, PullArgs, RmArgs, StoreArgs};
 
 /// The context for opening images, from the store flags.
@@ -102,7 +102,7 @@ fn open_store(args: &StoreArgs) -> anyhow::Result<Store> {
     Ok(context(args, Pull::Missing, PlatformChoice::default()).store()?)
 }
 
-pub fn pull(args: &PullArgs) -> anyhow::Result<Verdict> {
+pub fn pull(args: &PullArgs) -> anyhow::Result<ExitStatus> {
     let choice = platforms(&args.platform, args.all_platforms)?;
     let mut ctx = context(&args.store, Pull::Always, choice.clone());
     ctx.registry.limits = args.limits.limits()?;
@@ -118,10 +118,10 @@ pub fn pull(args: &PullArgs) -> anyhow::Result<Verdict> {
         let digest = result.with_context(|| format!("pulling {name}"))?;
         writeln!(out, "{} {digest}", name.familiar())?;
     }
-    Ok(Verdict::Same)
+    Ok(ExitStatus::Same)
 }
 
-pub fn images(args: &StoreArgs) -> anyhow::Result<Verdict> {
+pub fn images(args: &StoreArgs) -> anyhow::Result<ExitStatus> {
     let store = open_store(args)?;
     let mut rows = vec![[
         "NAME".to_owned(),
@@ -167,7 +167,7 @@ pub fn images(args: &StoreArgs) -> anyhow::Result<Verdict> {
             .collect();
         writeln!(out, "{}", line.join("  ").trim_end())?;
     }
-    Ok(Verdict::Same)
+    Ok(ExitStatus::Same)
 }
 
 fn human_size(bytes: u64) -> String {
@@ -185,7 +185,7 @@ fn human_size(bytes: u64) -> String {
     }
 }
 
-pub fn load(args: &LoadArgs) -> anyhow::Result<Verdict> {
+pub fn load(args: &LoadArgs) -> anyhow::Result<ExitStatus> {
     let store = open_store(&args.store)?;
     // The archive readers seek; standard input is spooled into the store's directory first.
     let spooled;
@@ -234,10 +234,10 @@ pub fn load(args: &LoadArgs) -> anyhow::Result<Verdict> {
             writeln!(out, "Loaded {} {}", record.key(), record.root.digest)?;
         }
     }
-    Ok(Verdict::Same)
+    Ok(ExitStatus::Same)
 }
 
-pub fn rm(args: &RmArgs) -> anyhow::Result<Verdict> {
+pub fn rm(args: &RmArgs) -> anyhow::Result<ExitStatus> {
     let store = open_store(&args.store)?;
     let names = args
         .images
@@ -255,10 +255,10 @@ pub fn rm(args: &RmArgs) -> anyhow::Result<Verdict> {
         removal.freed_blobs,
         human_size(removal.freed_bytes)
     )?;
-    Ok(Verdict::Same)
+    Ok(ExitStatus::Same)
 }
 
-pub fn info(args: &StoreArgs) -> anyhow::Result<Verdict> {
+pub fn info(args: &StoreArgs) -> anyhow::Result<ExitStatus> {
     let store = open_store(args)?;
     let info = store.info()?;
     let mut out = io::stdout().lock();
@@ -276,5 +276,5 @@ pub fn info(args: &StoreArgs) -> anyhow::Result<Verdict> {
         "Platform:  {} (default for --platform)",
         Platform::host()
     )?;
-    Ok(Verdict::Same)
+    Ok(ExitStatus::Same)
 }

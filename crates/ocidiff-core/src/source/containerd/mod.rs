@@ -2,7 +2,7 @@
 //! its unix socket: the image record from the images service, and every manifest, config and
 //! layer straight from the content store as the walk needs it — nothing is exported or copied.
 //!
-//! Names: `containerd://REF` looks in the namespace of [`Options::namespace`]
+//! Names: `containerd://REF` looks in the namespace of [`ContainerdOptions::namespace`]
 //! (`--containerd-namespace`, default `default`); `containerd://NS//REF` names the namespace
 //! itself — a `//` never occurs inside an image reference, so the two cannot be confused. REF
 //! is tried as it is, then normalised as Docker does (`alpine` →
@@ -37,16 +37,16 @@ pub const DEFAULT_NAMESPACE: &str = "default";
 
 /// Where containerd is and which namespace to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Options {
+pub struct ContainerdOptions {
     /// The socket; a `unix://` prefix is accepted.
     pub address: String,
     /// The namespace for references that do not name one.
     pub namespace: String,
 }
 
-impl Default for Options {
+impl Default for ContainerdOptions {
     fn default() -> Self {
-        Options {
+        ContainerdOptions {
             address: DEFAULT_ADDRESS.to_owned(),
             namespace: DEFAULT_NAMESPACE.to_owned(),
         }
@@ -146,7 +146,7 @@ fn valid_namespace(ns: &str) -> bool {
 pub fn open(
     reference: &ImageRef,
     name: &str,
-    options: &Options,
+    options: &ContainerdOptions,
     platforms: &PlatformChoice,
 ) -> Result<Image, SourceError> {
     let socket = PathBuf::from(
