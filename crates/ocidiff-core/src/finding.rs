@@ -16,7 +16,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 /// Everything one run found.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct Report {
+#[schemars(rename = "Report")]
+pub struct Findings {
     /// The report format's version, see [`SCHEMA_VERSION`].
     pub schema_version: u32,
     /// The program that wrote the report.
@@ -551,9 +552,9 @@ impl Summary {
     }
 }
 
-/// The JSON Schema of [`Report`], as committed in `docs/report.schema.json`.
+/// The JSON Schema of [`Findings`], as committed in `docs/report.schema.json`.
 pub fn report_schema() -> Value {
-    serde_json::to_value(schemars::schema_for!(Report)).expect("a schema is plain JSON")
+    serde_json::to_value(schemars::schema_for!(Findings)).expect("a schema is plain JSON")
 }
 
 #[cfg(test)]

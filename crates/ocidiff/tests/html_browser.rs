@@ -14,7 +14,7 @@ use std::process::{Command, Output};
 
 use assert_cmd::cargo::CommandCargoExt as _;
 use ocidiff_core::finding::{
-    Class, Comparison, Detail, FieldDiff, Finding, Input, Kind, Report, SCHEMA_VERSION, Summary,
+    Class, Comparison, Detail, FieldDiff, Finding, Findings, Input, Kind, SCHEMA_VERSION, Summary,
     Tool, Verdict,
 };
 use ocidiff_core::normalize::Rules;
@@ -268,7 +268,7 @@ fn cli_report_of_thousands_of_rows() {
 
 /// A report built in code, with what the engine may not produce for the images above: text
 /// diffs, nested archive findings, ELF sections, notes, and hostile values everywhere.
-fn detailed_report() -> Report {
+fn detailed_report() -> Findings {
     let sha = |n: u8| format!("sha256:{}", format!("{n:02x}").repeat(32));
     let mut motd = Finding::new(
         Kind::File,
@@ -372,7 +372,7 @@ fn detailed_report() -> Report {
             )],
         ),
     ];
-    Report {
+    Findings {
         schema_version: SCHEMA_VERSION,
         tool: Tool {
             name: "ocidiff".to_owned(),

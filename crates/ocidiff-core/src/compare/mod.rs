@@ -26,7 +26,7 @@ pub use error::{CompareError, InputError};
 pub use extract::ExtractError;
 
 use crate::content::Limits;
-use crate::finding::{self, Comparison, Input, Kind, Report, Summary, Verdict};
+use crate::finding::{self, Comparison, Findings, Input, Kind, Summary, Verdict};
 use crate::image::Image;
 pub use crate::model::PlatformChoice;
 use crate::model::{Blob, Descriptor, Side};
@@ -53,7 +53,7 @@ pub struct CompareOptions {
 
 /// The report plus what a second pass needs to extract the differing files.
 pub struct Compared {
-    pub report: Report,
+    pub report: Findings,
     pairs: Vec<Pair>,
 }
 
@@ -138,7 +138,7 @@ impl<'a> Walk<'a> {
             findings.extend(found);
             pairs.push(pair);
         }
-        let report = Report {
+        let report = Findings {
             schema_version: finding::SCHEMA_VERSION,
             tool: finding::Tool {
                 name: "ocidiff".into(),

@@ -32,7 +32,7 @@ fn run(
     l: impl Into<Root>,
     r: impl Into<Root>,
     opts: &CompareOptions,
-) -> Result<Report, CompareError> {
+) -> Result<Findings, CompareError> {
     let dir = tempfile::tempdir().unwrap();
     let (l, r) = (open(dir.path(), "l", l), open(dir.path(), "r", r));
     compare(&l, &r, opts).map(|o| o.report)
@@ -54,7 +54,7 @@ fn one(entries: Vec<Entry>) -> ImageSpec {
 }
 
 /// `(kind, name, counted fields)` of each counted finding, for compact assertions.
-fn rows(report: &Report) -> Vec<(Kind, String, Vec<String>)> {
+fn rows(report: &Findings) -> Vec<(Kind, String, Vec<String>)> {
     report
         .findings
         .iter()
@@ -73,7 +73,7 @@ fn rows(report: &Report) -> Vec<(Kind, String, Vec<String>)> {
         .collect()
 }
 
-fn file_rows(report: &Report) -> Vec<(String, Vec<String>)> {
+fn file_rows(report: &Findings) -> Vec<(String, Vec<String>)> {
     rows(report)
         .into_iter()
         .filter(|(k, ..)| *k == Kind::File)
@@ -761,7 +761,7 @@ fn a_shared_layer_is_checked_under_each_sides_media_type() {
     );
 }
 
-fn set_aside(report: &Report) -> Vec<(String, Class)> {
+fn set_aside(report: &Findings) -> Vec<(String, Class)> {
     report
         .findings
         .iter()

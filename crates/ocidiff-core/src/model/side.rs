@@ -29,7 +29,7 @@ impl Side {
         }
     }
 
-    /// The side of input `index` (0 or 1), as numbered in `Report::inputs`.
+    /// The side of input `index` (0 or 1), as numbered in `Findings::inputs`.
     pub fn from_index(index: usize) -> Option<Side> {
         match index {
             0 => Some(Side::Lhs),

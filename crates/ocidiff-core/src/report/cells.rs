@@ -7,7 +7,7 @@
 
 use serde_json::Value;
 
-use crate::finding::{FieldDiff, Finding, Kind, Outcome, Report};
+use crate::finding::{FieldDiff, Finding, Findings, Kind, Outcome};
 use crate::model::Digest;
 
 /// Longest NAME shown before its middle is cut, and the cap of the table's NAME column.
@@ -189,7 +189,7 @@ pub(crate) fn plural(n: usize) -> &'static str {
 
 /// The rules on and off, named as the model serializes them (kebab-case), so that a rule
 /// added later shows up too.
-pub(crate) fn rule_names(report: &Report) -> (Vec<String>, Vec<String>) {
+pub(crate) fn rule_names(report: &Findings) -> (Vec<String>, Vec<String>) {
     let mut on = Vec::new();
     let mut off = Vec::new();
     if let Ok(Value::Object(map)) = serde_json::to_value(report.rules) {

@@ -41,7 +41,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::Digest as _;
 
-use crate::finding::Report;
+use crate::finding::Findings;
 use crate::layer::{EntryKind, ExtractSink};
 use crate::model::Side;
 
@@ -313,7 +313,7 @@ impl ReportDir {
     }
 
     /// Writes `report.json` (the report plus the `files` index) and `README.md`.
-    pub fn finish(self, report: &Report) -> Result<(), ReportError> {
+    pub fn finish(self, report: &Findings) -> Result<(), ReportError> {
         let mut state = self
             .state
             .into_inner()
@@ -582,7 +582,7 @@ pub fn sanitize_component(comp: &[u8]) -> String {
 #[derive(Serialize, JsonSchema)]
 struct DirReport<'a> {
     #[serde(flatten)]
-    report: &'a Report,
+    report: &'a Findings,
     /// Everything stored under `input-0/` and `input-1/`, by input then path.
     files: &'a [StoredFile],
 }

@@ -2,12 +2,12 @@
 //!
 //! They live here rather than in `ocidiff-testkit` because they are made of this crate's
 //! types: the test kit would need `ocidiff-core` as a dependency, and a unit-test build would
-//! then see two copies of `Report` that do not match.
+//! then see two copies of `Findings` that do not match.
 
 use serde_json::{Value, json};
 
 use crate::finding::{
-    Class, Comparison, Detail, FieldDiff, Finding, Input, Kind, Report, SCHEMA_VERSION, Summary,
+    Class, Comparison, Detail, FieldDiff, Finding, Findings, Input, Kind, SCHEMA_VERSION, Summary,
     Tool, Verdict,
 };
 use crate::model::Digest;
@@ -22,7 +22,7 @@ fn fd(field: &str, lhs: Option<Value>, rhs: Option<Value>) -> FieldDiff {
 }
 
 /// A report with findings of every kind, added and removed entries and multi-field rows.
-pub(crate) fn sample_report() -> Report {
+pub(crate) fn sample_report() -> Findings {
     let findings = vec![
         Finding::new(
             Kind::Descriptor,
@@ -123,7 +123,7 @@ pub(crate) fn sample_report() -> Report {
             vec![fd("uid", Some(json!(0)), Some(json!(1000)))],
         ),
     ];
-    Report {
+    Findings {
         schema_version: SCHEMA_VERSION,
         tool: Tool {
             name: "ocidiff".to_owned(),
@@ -160,7 +160,7 @@ pub(crate) const HOSTILE: &str =
 
 /// The table's sample plus what only the HTML and Markdown show: findings set aside, a
 /// text diff, nested findings, ELF sections, a note, and hostile names and values.
-pub(crate) fn rich_report() -> Report {
+pub(crate) fn rich_report() -> Findings {
     let mut report = sample_report();
     let ts = |l: &str, r: &str| {
         FieldDiff::new("mtime", Some(json!(l)), Some(json!(r)), Class::Timestamp).set_aside()
@@ -249,7 +249,7 @@ pub(crate) fn rich_report() -> Report {
     report
 }
 
-pub(crate) fn refresh(report: &mut Report) {
+pub(crate) fn refresh(report: &mut Findings) {
     report.verdict = Verdict::of(&report.findings);
     report.summary = Summary::of(&report.findings);
 }

@@ -24,7 +24,7 @@ use base64::Engine;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
-use crate::finding::{Class, Detail, FieldDiff, Finding, Kind, Outcome, Report, Verdict};
+use crate::finding::{Class, Detail, FieldDiff, Finding, Findings, Kind, Outcome, Verdict};
 use crate::report::cells::{self, is_hostile, outcome_word, plural, rule_names};
 
 /// A group with more rows than this keeps them out of the DOM until it is opened.
@@ -36,7 +36,7 @@ const STYLE: &str = include_str!("html.css");
 const SCRIPT: &str = include_str!("html.js");
 
 /// Writes `report` as one HTML page.
-pub fn write_html(report: &Report, out: &mut dyn io::Write) -> io::Result<()> {
+pub fn write_html(report: &Findings, out: &mut dyn io::Write) -> io::Result<()> {
     let mut page = String::with_capacity(64 * 1024 + report.findings.len() * 1024);
     let mut lazy: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     let mut next_group = 0;
@@ -89,7 +89,7 @@ pub fn write_html(report: &Report, out: &mut dyn io::Write) -> io::Result<()> {
     out.write_all(page.as_bytes())
 }
 
-fn head(report: &Report, page: &mut String) {
+fn head(report: &Findings, page: &mut String) {
     let title = format!(
         "ocidiff: {} — {} vs {}",
         outcome_word(report.verdict.outcome),
@@ -121,7 +121,7 @@ fn csp_hash(text: &str) -> String {
     )
 }
 
-fn verdict(report: &Report, page: &mut String) {
+fn verdict(report: &Findings, page: &mut String) {
     let v = &report.verdict;
     let headline = match v.outcome {
         Outcome::Identical => "No differences at all.".to_owned(),
@@ -178,7 +178,7 @@ fn by_class(v: &Verdict, page: &mut String) {
     }
 }
 
-fn facts(report: &Report, page: &mut String) {
+fn facts(report: &Findings, page: &mut String) {
     page.push_str(
         "<div class=\"facts\">\n<div class=\"card\"><h3>Inputs</h3><table class=\"kv\">\n",
     );
@@ -218,7 +218,7 @@ fn facts(report: &Report, page: &mut String) {
     page.push_str("</div>\n");
 }
 
-fn rules(report: &Report, page: &mut String) {
+fn rules(report: &Findings, page: &mut String) {
     let (on, off) = rule_names(report);
     page.push_str("<div class=\"rules\">");
     if on.is_empty() {
@@ -521,7 +521,7 @@ mod tests {
     use super::*;
     use crate::report::fixtures::{HOSTILE, file_change, refresh, rich_report, sample_report};
 
-    fn html(report: &Report) -> String {
+    fn html(report: &Findings) -> String {
         let mut out = Vec::new();
         write_html(report, &mut out).unwrap();
         String::from_utf8(out).unwrap()

@@ -1,13 +1,13 @@
-//! The JSON report (`--report-file`): [`Report`] as pretty JSON, described by
+//! The JSON report (`--report-file`): [`Findings`] as pretty JSON, described by
 //! `docs/report.schema.json` (generated from the types by [`crate::finding::report_schema`])
 //! and `docs/report.md`.
 
 use std::io;
 
-use crate::finding::Report;
+use crate::finding::Findings;
 
 /// Writes `report` as pretty JSON followed by a newline.
-pub fn write_json(report: &Report, out: &mut dyn io::Write) -> io::Result<()> {
+pub fn write_json(report: &Findings, out: &mut dyn io::Write) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, report)?;
     out.write_all(b"\n")
 }
@@ -21,7 +21,7 @@ mod tests {
     use crate::finding::report_schema;
     use crate::report::fixtures::sample_report;
 
-    fn json_of(report: &Report) -> String {
+    fn json_of(report: &Findings) -> String {
         let mut out = Vec::new();
         write_json(report, &mut out).unwrap();
         String::from_utf8(out).unwrap()

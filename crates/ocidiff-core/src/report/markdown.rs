@@ -11,14 +11,14 @@
 use std::collections::BTreeMap;
 use std::io;
 
-use crate::finding::{Class, Finding, Outcome, Report};
+use crate::finding::{Class, Finding, Findings, Outcome};
 use crate::report::cells::{self, is_hostile, outcome_word, plural, rule_names};
 
 /// At most this many findings are listed; the JSON and HTML reports have them all.
 pub const MAX_ROWS: usize = 200;
 
 /// Writes `report` as a Markdown summary.
-pub fn write_markdown(report: &Report, out: &mut dyn io::Write) -> io::Result<()> {
+pub fn write_markdown(report: &Findings, out: &mut dyn io::Write) -> io::Result<()> {
     let v = &report.verdict;
     let mark = match v.outcome {
         Outcome::Identical | Outcome::Equivalent => "✅",
@@ -102,7 +102,7 @@ fn set_aside(
 }
 
 /// The rules in force and the ignored paths.
-fn rules(report: &Report) -> String {
+fn rules(report: &Findings) -> String {
     let (on, _) = rule_names(report);
     let mut line = if on.is_empty() {
         "rules: strict, nothing ignored".to_owned()
@@ -156,7 +156,7 @@ mod tests {
     use super::*;
     use crate::report::fixtures::{file_change, refresh, rich_report};
 
-    fn render(report: &Report) -> String {
+    fn render(report: &Findings) -> String {
         let mut out = Vec::new();
         write_markdown(report, &mut out).unwrap();
         String::from_utf8(out).unwrap()

@@ -1,4 +1,4 @@
-//! Renderers. Each reads a [`crate::finding::Report`] and nothing else.
+//! Renderers. Each reads a [`crate::finding::Findings`] and nothing else.
 
 mod cells;
 pub mod dir;

@@ -21,7 +21,7 @@
 
 use std::io;
 
-use crate::finding::{Finding, Report};
+use crate::finding::{Finding, Findings};
 use crate::report::cells::{self, NAME_WIDTH};
 
 /// How the table shows values.
@@ -38,7 +38,11 @@ const GAP: &str = "  ";
 
 /// Writes `report`'s counted findings as a table (with [`TableOptions::full`], the set-aside
 /// ones too); writes nothing when there are none.
-pub fn write_table(report: &Report, out: &mut dyn io::Write, opts: TableOptions) -> io::Result<()> {
+pub fn write_table(
+    report: &Findings,
+    out: &mut dyn io::Write,
+    opts: TableOptions,
+) -> io::Result<()> {
     let shown: Vec<&Finding> = report
         .findings
         .iter()
@@ -77,7 +81,7 @@ mod tests {
     use super::*;
     use crate::report::fixtures::sample_report;
 
-    fn render(report: &Report, full: bool) -> String {
+    fn render(report: &Findings, full: bool) -> String {
         let mut out = Vec::new();
         write_table(report, &mut out, TableOptions { full }).unwrap();
         String::from_utf8(out).unwrap()
