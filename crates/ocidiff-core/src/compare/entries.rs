@@ -118,17 +118,25 @@ fn rendered(t: &Time) -> Value {
 /// set aside by the rules.
 pub fn fields(l: &EntryMeta, r: &EntryMeta, rules: &Rules, positional: bool) -> Vec<FieldDiff> {
     let mut out = Vec::new();
-    let both = |f: fn(&EntryMeta) -> Option<&String>| (f(l), f(r));
+    identity(&mut out, [l, r], rules);
+    ownership(&mut out, [l, r], rules);
+    content(&mut out, [l, r]);
+    encoding(&mut out, [l, r], rules, positional);
+    out
+}
+
+/// What the entry is: its name, its type, who made it, where a link points.
+fn identity(out: &mut Vec<FieldDiff>, [l, r]: [&EntryMeta; 2], rules: &Rules) {
     diff(
-        &mut out,
+        out,
         "name",
-        both(|e| Some(&e.name)),
+        (Some(&l.name), Some(&r.name)),
         text,
         Class::PathSpelling,
         true,
     );
     diff(
-        &mut out,
+        out,
         "type",
         (Some(l.kind), Some(r.kind)),
         |k| json!(k),
@@ -136,7 +144,7 @@ pub fn fields(l: &EntryMeta, r: &EntryMeta, rules: &Rules, positional: bool) -> 
         false,
     );
     diff(
-        &mut out,
+        out,
         "made-by",
         (Some(l.implied), Some(r.implied)),
         |implied| json!(if implied { "the runtime" } else { "an entry" }),
@@ -153,18 +161,15 @@ pub fn fields(l: &EntryMeta, r: &EntryMeta, rules: &Rules, positional: bool) -> 
         } else {
             Class::Content
         };
-        diff(
-            &mut out,
-            "link",
-            (ll, rl),
-            |s| json!(s),
-            class,
-            spelled_alike,
-        );
+        diff(out, "link", (ll, rl), |s| json!(s), class, spelled_alike);
     }
+}
+
+/// Mode and owner: what the runtime applies to the file.
+fn ownership(out: &mut Vec<FieldDiff>, [l, r]: [&EntryMeta; 2], rules: &Rules) {
     let perm_equal = l.mode & 0o7777 == r.mode & 0o7777;
     diff(
-        &mut out,
+        out,
         "mode",
         (Some(l.mode), Some(r.mode)),
         |m| json!(mode(m)),
@@ -173,7 +178,7 @@ pub fn fields(l: &EntryMeta, r: &EntryMeta, rules: &Rules, positional: bool) -> 
     );
     for (field, lv, rv) in [("uid", l.uid, r.uid), ("gid", l.gid, r.gid)] {
         diff(
-            &mut out,
+            out,
             field,
             (Some(lv), Some(rv)),
             |n| json!(n),
@@ -181,24 +186,22 @@ pub fn fields(l: &EntryMeta, r: &EntryMeta, rules: &Rules, positional: bool) -> 
             false,
         );
     }
+    for (field, lv, rv) in [("uname", &l.uname, &r.uname), ("gname", &l.gname, &r.gname)] {
+        diff(
+            out,
+            field,
+            (Some(lv), Some(rv)),
+            text,
+            Class::Ownership,
+            false,
+        );
+    }
+}
+
+/// What the entry holds: device numbers, size, digest, extended attributes and PAX records.
+fn content(out: &mut Vec<FieldDiff>, [l, r]: [&EntryMeta; 2]) {
     diff(
-        &mut out,
-        "uname",
-        both(|e| Some(&e.uname)),
-        text,
-        Class::Ownership,
-        false,
-    );
-    diff(
-        &mut out,
-        "gname",
-        both(|e| Some(&e.gname)),
-        text,
-        Class::Ownership,
-        false,
-    );
-    diff(
-        &mut out,
+        out,
         "device",
         (l.device, r.device),
         |(ma, mi)| json!(format!("{ma},{mi}")),
@@ -207,7 +210,7 @@ pub fn fields(l: &EntryMeta, r: &EntryMeta, rules: &Rules, positional: bool) -> 
     );
     if l.kind == EntryType::File || r.kind == EntryType::File {
         diff(
-            &mut out,
+            out,
             "size",
             (Some(l.size), Some(r.size)),
             |n| json!(n),
@@ -216,7 +219,7 @@ pub fn fields(l: &EntryMeta, r: &EntryMeta, rules: &Rules, positional: bool) -> 
         );
     }
     diff(
-        &mut out,
+        out,
         "digest",
         (l.digest.as_ref(), r.digest.as_ref()),
         |d| json!(d),
@@ -226,7 +229,7 @@ pub fn fields(l: &EntryMeta, r: &EntryMeta, rules: &Rules, positional: bool) -> 
     for (prefix, lm, rm) in [("xattr", &l.xattrs, &r.xattrs), ("pax", &l.pax, &r.pax)] {
         for key in lm.keys().chain(rm.keys().filter(|k| !lm.contains_key(*k))) {
             diff(
-                &mut out,
+                out,
                 &format!("{prefix}:{key}"),
                 (lm.get(key), rm.get(key)),
                 text,
@@ -235,17 +238,21 @@ pub fn fields(l: &EntryMeta, r: &EntryMeta, rules: &Rules, positional: bool) -> 
             );
         }
     }
+}
+
+/// How the entry was written down: times, position in the layer, tar format.
+fn encoding(out: &mut Vec<FieldDiff>, [l, r]: [&EntryMeta; 2], rules: &Rules, positional: bool) {
     let ts = rules.sets_aside(Aspect::FileTimestamp);
     for (field, lt, rt) in [
         ("mtime", Some(&l.mtime), Some(&r.mtime)),
         ("atime", l.atime.as_ref(), r.atime.as_ref()),
         ("ctime", l.ctime.as_ref(), r.ctime.as_ref()),
     ] {
-        diff(&mut out, field, (lt, rt), rendered, Class::Timestamp, ts);
+        diff(out, field, (lt, rt), rendered, Class::Timestamp, ts);
     }
     if positional {
         diff(
-            &mut out,
+            out,
             "position",
             (Some(l.position), Some(r.position)),
             |n| json!(n),
@@ -254,14 +261,13 @@ pub fn fields(l: &EntryMeta, r: &EntryMeta, rules: &Rules, positional: bool) -> 
         );
     }
     diff(
-        &mut out,
+        out,
         "format",
         (Some(l.format), Some(r.format)),
         |f| json!(f),
         Class::TarFormat,
         rules.sets_aside(Aspect::TarFormat),
     );
-    out
 }
 
 #[cfg(test)]
