@@ -1,5 +1,5 @@
 //! The JSON documents as the rules leave them to be compared: each rule that is on removes
-//! what it ignores ([`super::Rule::prepare_config`], [`super::Rule::prepare_document`]).
+//! what it ignores.
 
 use serde_json::{Map, Value};
 
@@ -27,7 +27,7 @@ pub fn index(mut doc: Value, rules: &Rules) -> Value {
 
 fn common(map: &mut Map<String, Value>, rules: &Rules, canonical_type: &str) {
     for rule in rules.on() {
-        rule.prepare_document(map, canonical_type);
+        (rule.prepare_document)(map, canonical_type);
     }
     // Drops the annotations the rules ignore, and the map itself when nothing is left of it.
     if let Some(Value::Object(ann)) = map.get_mut("annotations") {
@@ -44,7 +44,7 @@ pub fn config(mut doc: Value, rules: &Rules) -> Value {
         return doc;
     };
     for rule in rules.on() {
-        rule.prepare_config(map);
+        (rule.prepare_config)(map);
     }
     if rules.sets_aside(Aspect::Derived) || rules.sets_aside(Aspect::Layering) {
         if let Some(Value::Object(rootfs)) = map.get_mut("rootfs") {

@@ -1,36 +1,20 @@
 //! `--ignore-history`: the config's `history`, which records how the image was built rather
 //! than what it holds.
 
-use serde_json::{Map, Value};
+use super::Rule;
 
-use super::{Rule, Rules};
-
-pub struct IgnoreHistory;
-
-impl Rule for IgnoreHistory {
-    fn name(&self) -> &'static str {
-        "ignore-history"
-    }
-    fn summary(&self) -> &'static str {
-        "Ignore the config's history."
-    }
-    fn is_on(&self, rules: &Rules) -> bool {
-        rules.ignore_history
-    }
-    fn turn_on(&self, rules: &mut Rules) {
-        rules.ignore_history = true;
-    }
-    fn prepare_config(&self, config: &mut Map<String, Value>) {
-        config.remove("history");
-    }
-}
+pub(super) const RULE: Rule = Rule::new("ignore-history", "Ignore the config's history.", |r| {
+    &mut r.ignore_history
+})
+.preparing_config(|config| {
+    config.remove("history");
+});
 
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
-    use super::*;
-    use crate::normalize::document;
+    use crate::normalize::{Rules, document};
 
     #[test]
     fn drops_history_and_nothing_else() {

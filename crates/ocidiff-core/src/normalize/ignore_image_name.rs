@@ -1,37 +1,25 @@
 //! `--ignore-image-name`: the annotations that name the image, which tools write when they
 //! store or export it under a name.
 
-use super::{Rule, Rules};
+use super::Rule;
 
-pub struct IgnoreImageName;
-
-impl Rule for IgnoreImageName {
-    fn name(&self) -> &'static str {
-        "ignore-image-name"
-    }
-    fn summary(&self) -> &'static str {
-        "Ignore the annotations that name the image (ref.name, io.containerd.image.name)."
-    }
-    fn is_on(&self, rules: &Rules) -> bool {
-        rules.ignore_image_name
-    }
-    fn turn_on(&self, rules: &mut Rules) {
-        rules.ignore_image_name = true;
-    }
-    fn ignores_annotation(&self, key: &str) -> bool {
-        matches!(
-            key,
-            "io.containerd.image.name" | "org.opencontainers.image.ref.name"
-        )
-    }
-}
+pub(super) const RULE: Rule = Rule::new(
+    "ignore-image-name",
+    "Ignore the annotations that name the image (ref.name, io.containerd.image.name).",
+    |r| &mut r.ignore_image_name,
+)
+.ignoring_annotations(|key| {
+    matches!(
+        key,
+        "io.containerd.image.name" | "org.opencontainers.image.ref.name"
+    )
+});
 
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
-    use super::*;
-    use crate::normalize::document;
+    use crate::normalize::{Rules, document};
 
     #[test]
     fn drops_name_annotations_only() {

@@ -1,46 +1,32 @@
 //! `--ignore-image-timestamps`: when the image says it was made: `created` of the config and
 //! of each history entry, and the `org.opencontainers.image.created` annotation.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::{Rule, Rules};
+use super::Rule;
 
-pub struct IgnoreImageTimestamps;
-
-impl Rule for IgnoreImageTimestamps {
-    fn name(&self) -> &'static str {
-        "ignore-image-timestamps"
-    }
-    fn summary(&self) -> &'static str {
-        "Ignore `created` in config and history and the created annotation."
-    }
-    fn is_on(&self, rules: &Rules) -> bool {
-        rules.ignore_image_timestamps
-    }
-    fn turn_on(&self, rules: &mut Rules) {
-        rules.ignore_image_timestamps = true;
-    }
-    fn ignores_annotation(&self, key: &str) -> bool {
-        key == "org.opencontainers.image.created"
-    }
-    fn prepare_config(&self, config: &mut Map<String, Value>) {
-        config.remove("created");
-        if let Some(Value::Array(history)) = config.get_mut("history") {
-            for h in history {
-                if let Value::Object(h) = h {
-                    h.remove("created");
-                }
+pub(super) const RULE: Rule = Rule::new(
+    "ignore-image-timestamps",
+    "Ignore `created` in config and history and the created annotation.",
+    |r| &mut r.ignore_image_timestamps,
+)
+.ignoring_annotations(|key| key == "org.opencontainers.image.created")
+.preparing_config(|config| {
+    config.remove("created");
+    if let Some(Value::Array(history)) = config.get_mut("history") {
+        for h in history {
+            if let Value::Object(h) = h {
+                h.remove("created");
             }
         }
     }
-}
+});
 
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
-    use super::*;
-    use crate::normalize::document;
+    use crate::normalize::{Rules, document};
 
     #[test]
     fn drops_created_everywhere_and_keeps_history() {

@@ -4,43 +4,34 @@
 
 use serde_json::{Map, Value};
 
-use super::{Aspect, Rule, Rules};
+use super::{Aspect, Rule};
 
-pub struct IgnoreStorageFormat;
+pub(super) const RULE: Rule = Rule::new(
+    "ignore-storage-format",
+    "Ignore Docker or OCI media types of the same kind, layer compression and the \
+     Docker-only config fields a conversion to OCI drops.",
+    |r| &mut r.ignore_storage_format,
+)
+.setting_aside(&[Aspect::StorageFormat])
+// An OCI document may omit its mediaType; a Docker one always names its own.
+.preparing_document(|doc, canonical_type| {
+    doc.insert("mediaType".into(), Value::String(canonical_type.into()));
+})
+.preparing_config(drop_docker_only);
 
-impl Rule for IgnoreStorageFormat {
-    fn name(&self) -> &'static str {
-        "ignore-storage-format"
+/// What a Docker → OCI conversion drops: Docker-only fields, and members of `config` that
+/// hold nothing.
+fn drop_docker_only(config: &mut Map<String, Value>) {
+    for docker_only in ["container", "container_config", "docker_version"] {
+        config.remove(docker_only);
     }
-    fn summary(&self) -> &'static str {
-        "Ignore Docker or OCI media types of the same kind, layer compression and the \
-         Docker-only config fields a conversion to OCI drops."
+    if let Some(Value::Object(cfg)) = config.get_mut("config") {
+        cfg.retain(|_, v| !is_empty_value(v));
+        // The classic builder's parent image ID: OCI configs have no such member.
+        cfg.remove("Image");
     }
-    fn is_on(&self, rules: &Rules) -> bool {
-        rules.ignore_storage_format
-    }
-    fn turn_on(&self, rules: &mut Rules) {
-        rules.ignore_storage_format = true;
-    }
-    fn sets_aside(&self) -> &'static [Aspect] {
-        &[Aspect::StorageFormat]
-    }
-    fn prepare_document(&self, doc: &mut Map<String, Value>, canonical_type: &str) {
-        // An OCI document may omit its mediaType; a Docker one always names its own.
-        doc.insert("mediaType".into(), Value::String(canonical_type.into()));
-    }
-    fn prepare_config(&self, config: &mut Map<String, Value>) {
-        for docker_only in ["container", "container_config", "docker_version"] {
-            config.remove(docker_only);
-        }
-        if let Some(Value::Object(cfg)) = config.get_mut("config") {
-            cfg.retain(|_, v| !is_empty_value(v));
-            // The classic builder's parent image ID: OCI configs have no such member.
-            cfg.remove("Image");
-        }
-        if config.get("config").is_some_and(is_empty_value) {
-            config.remove("config");
-        }
+    if config.get("config").is_some_and(is_empty_value) {
+        config.remove("config");
     }
 }
 
@@ -59,14 +50,14 @@ fn is_empty_value(v: &Value) -> bool {
 mod tests {
     use serde_json::json;
 
-    use super::*;
     use crate::model::media;
-    use crate::normalize::document;
+    use crate::normalize::{Rules, document};
 
     fn only_this() -> Rules {
-        let mut rules = Rules::default();
-        IgnoreStorageFormat.turn_on(&mut rules);
-        rules
+        Rules {
+            ignore_storage_format: true,
+            ..Rules::default()
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! differences the engine and the closer look find, annotations, and members of the JSON
 //! documents ([`document`]). The engine asks [`Rules::sets_aside`]; it never names a rule. The
 //! command line and `ocidiff.toml` take their switches from [`RULES`], so a new rule is its
-//! file, its switch in [`Rules`] and its line in [`RULES`].
+//! file (a `const RULE: Rule`), its switch in [`Rules`] and its line in [`RULES`].
 
 pub mod document;
 mod flatten;
@@ -56,50 +56,124 @@ pub enum Aspect {
     NoEffect,
 }
 
-/// One ignore rule (or comparison mode) of [`Rules`].
-pub trait Rule: Sync {
+/// One ignore rule (or comparison mode) of [`Rules`]: its switch and what it sets aside. Each
+/// rule's file holds its `RULE`, built with the `const` methods below.
+pub struct Rule {
+    name: &'static str,
+    summary: &'static str,
+    switch: fn(&mut Rules) -> &mut bool,
+    in_semantic: bool,
+    sets_aside: &'static [Aspect],
+    ignores_annotation: fn(&str) -> bool,
+    prepare_config: fn(&mut Map<String, Value>),
+    prepare_document: fn(&mut Map<String, Value>, &str),
+}
+
+impl Rule {
+    /// A rule `--semantic` turns on that sets nothing aside yet; `switch` is its member of
+    /// [`Rules`].
+    const fn new(
+        name: &'static str,
+        summary: &'static str,
+        switch: fn(&mut Rules) -> &mut bool,
+    ) -> Rule {
+        Rule {
+            name,
+            summary,
+            switch,
+            in_semantic: true,
+            sets_aside: &[],
+            ignores_annotation: |_| false,
+            prepare_config: |_| {},
+            prepare_document: |_, _| {},
+        }
+    }
+
+    /// A mode that reads more or compares differently (`--flatten`, `--packages`): not part
+    /// of `--semantic`, and not counted by [`Rules::any`].
+    const fn mode(self) -> Rule {
+        Rule {
+            in_semantic: false,
+            ..self
+        }
+    }
+
+    const fn setting_aside(self, aspects: &'static [Aspect]) -> Rule {
+        Rule {
+            sets_aside: aspects,
+            ..self
+        }
+    }
+
+    const fn ignoring_annotations(self, ignores: fn(&str) -> bool) -> Rule {
+        Rule {
+            ignores_annotation: ignores,
+            ..self
+        }
+    }
+
+    /// What it removes from an image config.
+    const fn preparing_config(self, prepare: fn(&mut Map<String, Value>)) -> Rule {
+        Rule {
+            prepare_config: prepare,
+            ..self
+        }
+    }
+
+    /// What it removes from a manifest or an index, given the OCI media type of its kind.
+    const fn preparing_document(self, prepare: fn(&mut Map<String, Value>, &str)) -> Rule {
+        Rule {
+            prepare_document: prepare,
+            ..self
+        }
+    }
+
     /// The switch's name: the long flag of `ocidiff diff` and the key in `ocidiff.toml`; with
     /// `_` for `-`, the member of [`Rules`].
-    fn name(&self) -> &'static str;
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
     /// One line for `--help`.
-    fn summary(&self) -> &'static str;
+    pub fn summary(&self) -> &'static str {
+        self.summary
+    }
+
     /// Whether `rules` has this rule on.
-    fn is_on(&self, rules: &Rules) -> bool;
+    pub fn is_on(&self, rules: &Rules) -> bool {
+        let mut copy = *rules;
+        *(self.switch)(&mut copy)
+    }
+
     /// Turns the rule on in `rules`.
-    fn turn_on(&self, rules: &mut Rules);
-    /// Whether `--semantic` turns it on. Modes that read more or compare differently
-    /// (`--flatten`, `--packages`) are not part of it and do not make [`Rules::any`] true.
-    fn in_semantic(&self) -> bool {
-        true
+    pub fn turn_on(&self, rules: &mut Rules) {
+        *(self.switch)(rules) = true;
     }
+
+    /// Whether `--semantic` turns it on.
+    pub fn in_semantic(&self) -> bool {
+        self.in_semantic
+    }
+
     /// The aspects of a difference it sets aside.
-    fn sets_aside(&self) -> &'static [Aspect] {
-        &[]
+    pub fn sets_aside(&self) -> &'static [Aspect] {
+        self.sets_aside
     }
-    /// Whether it leaves an annotation key out of the comparison.
-    fn ignores_annotation(&self, _key: &str) -> bool {
-        false
-    }
-    /// Removes from an image config what it ignores.
-    fn prepare_config(&self, _config: &mut Map<String, Value>) {}
-    /// Removes from a manifest or an index (of the OCI media type `canonical_type`) what it
-    /// ignores.
-    fn prepare_document(&self, _doc: &mut Map<String, Value>, _canonical_type: &str) {}
 }
 
 /// Every rule, in the order `--help` lists them.
-pub static RULES: &[&dyn Rule] = &[
-    &ignore_history::IgnoreHistory,
-    &ignore_file_order::IgnoreFileOrder,
-    &ignore_file_mode_redundant_bits::IgnoreFileModeRedundantBits,
-    &ignore_file_timestamps::IgnoreFileTimestamps,
-    &ignore_image_timestamps::IgnoreImageTimestamps,
-    &ignore_image_name::IgnoreImageName,
-    &ignore_tar_format::IgnoreTarFormat,
-    &treat_canonical_paths_equal::TreatCanonicalPathsEqual,
-    &ignore_storage_format::IgnoreStorageFormat,
-    &flatten::Flatten,
-    &packages::Packages,
+pub static RULES: &[Rule] = &[
+    ignore_history::RULE,
+    ignore_file_order::RULE,
+    ignore_file_mode_redundant_bits::RULE,
+    ignore_file_timestamps::RULE,
+    ignore_image_timestamps::RULE,
+    ignore_image_name::RULE,
+    ignore_tar_format::RULE,
+    treat_canonical_paths_equal::RULE,
+    ignore_storage_format::RULE,
+    flatten::RULE,
+    packages::RULE,
 ];
 
 /// The ignore rules of one run. Everything is compared unless a rule says otherwise.
@@ -154,8 +228,8 @@ impl Rules {
     }
 
     /// The rules that are on.
-    pub fn on(&self) -> impl Iterator<Item = &'static dyn Rule> + '_ {
-        RULES.iter().copied().filter(|r| r.is_on(self))
+    pub fn on(&self) -> impl Iterator<Item = &'static Rule> + '_ {
+        RULES.iter().filter(|r| r.is_on(self))
     }
 
     /// Whether differences in `aspect` are set aside.
@@ -178,7 +252,7 @@ impl Rules {
 
     /// Whether an annotation key is left out of the comparison.
     pub fn ignores_annotation(&self, key: &str) -> bool {
-        self.on().any(|r| r.ignores_annotation(key))
+        self.on().any(|r| (r.ignores_annotation)(key))
     }
 }
 
@@ -231,6 +305,31 @@ mod tests {
             assert_eq!(on, [rule.name().replace('-', "_")]);
             assert_eq!(Rules::default() | rules, rules);
         }
+    }
+
+    #[test]
+    fn each_rule_sets_aside_its_aspects() {
+        let aspects = |name: &str| {
+            RULES
+                .iter()
+                .find(|r| r.name() == name)
+                .map(Rule::sets_aside)
+                .unwrap()
+        };
+        assert_eq!(aspects("ignore-file-order"), [Aspect::EntryOrder]);
+        assert_eq!(
+            aspects("ignore-file-mode-redundant-bits"),
+            [Aspect::RedundantModeBits]
+        );
+        assert_eq!(aspects("ignore-file-timestamps"), [Aspect::FileTimestamp]);
+        assert_eq!(aspects("ignore-tar-format"), [Aspect::TarFormat]);
+        assert_eq!(aspects("ignore-history"), []);
+        assert_eq!(aspects("packages"), []);
+        let order = Rules {
+            ignore_file_order: true,
+            ..Rules::default()
+        };
+        assert!(order.sets_aside(Aspect::EntryOrder) && !order.sets_aside(Aspect::TarFormat));
     }
 
     #[test]

@@ -1,27 +1,14 @@
 //! `--treat-canonical-paths-equal`: `/a`, `./a` and `a` name the same file (entry names and
 //! link targets), as they do once a runtime has unpacked the layer.
 
-use super::{Aspect, Rule, Rules};
+use super::{Aspect, Rule};
 
-pub struct TreatCanonicalPathsEqual;
-
-impl Rule for TreatCanonicalPathsEqual {
-    fn name(&self) -> &'static str {
-        "treat-canonical-paths-equal"
-    }
-    fn summary(&self) -> &'static str {
-        "Treat \"/a\", \"./a\" and \"a\" as the same path."
-    }
-    fn is_on(&self, rules: &Rules) -> bool {
-        rules.treat_canonical_paths_equal
-    }
-    fn turn_on(&self, rules: &mut Rules) {
-        rules.treat_canonical_paths_equal = true;
-    }
-    fn sets_aside(&self) -> &'static [Aspect] {
-        &[Aspect::PathSpelling]
-    }
-}
+pub(super) const RULE: Rule = Rule::new(
+    "treat-canonical-paths-equal",
+    "Treat \"/a\", \"./a\" and \"a\" as the same path.",
+    |r| &mut r.treat_canonical_paths_equal,
+)
+.setting_aside(&[Aspect::PathSpelling]);
 
 /// `name` with leading `/` then `./` removed; the root is `.`.
 pub(super) fn canonical(name: &str) -> &str {
@@ -34,7 +21,7 @@ pub(super) fn canonical(name: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::normalize::Rules;
 
     #[test]
     fn canonical_paths() {
