@@ -130,16 +130,16 @@ fn current_context(config: &Path) -> Result<Option<String>, DaemonError> {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => {
-            return Err(DaemonError::Config {
+            return Err(DaemonError::ConfigUnreadable {
                 path: config.to_owned(),
-                reason: source.to_string(),
+                source,
             });
         }
     };
     let value: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|e| DaemonError::Config {
+        serde_json::from_slice(&bytes).map_err(|source| DaemonError::ConfigJson {
             path: config.to_owned(),
-            reason: e.to_string(),
+            source,
         })?;
     Ok(value
         .get("currentContext")
@@ -158,10 +158,16 @@ fn context_host(config_dir: &Path, name: &str) -> Result<Endpoint, DaemonError> 
         path: meta.clone(),
         reason,
     };
-    let bytes = std::fs::read(&meta)
-        .map_err(|e| bad(format!("docker context {name:?} is current, but: {e}")))?;
+    let bytes = std::fs::read(&meta).map_err(|source| DaemonError::ContextUnreadable {
+        path: meta.clone(),
+        name: name.to_owned(),
+        source,
+    })?;
     let value: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+        serde_json::from_slice(&bytes).map_err(|source| DaemonError::ConfigJson {
+            path: meta.clone(),
+            source,
+        })?;
     let host = value
         .pointer("/Endpoints/docker/Host")
         .and_then(|h| h.as_str())

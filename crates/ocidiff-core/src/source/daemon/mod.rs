@@ -61,6 +61,22 @@ pub enum DaemonError {
         origin: String,
         reason: String,
     },
+    #[error("{path}: {source}")]
+    ConfigUnreadable {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    ConfigJson {
+        path: std::path::PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("{path}: docker context {name:?} is current, but: {source}")]
+    ContextUnreadable {
+        path: std::path::PathBuf,
+        name: String,
+        source: std::io::Error,
+    },
     #[error("{path}: {reason}")]
     Config {
         path: std::path::PathBuf,

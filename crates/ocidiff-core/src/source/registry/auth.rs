@@ -124,16 +124,18 @@ impl CredentialSources {
         let path = dir.join("config.json");
         let config: DockerConfig = match std::fs::read(&path) {
             Ok(bytes) => {
-                serde_json::from_slice(&bytes).map_err(|e| RegistryError::Credentials {
+                serde_json::from_slice(&bytes).map_err(|source| RegistryError::CredentialsJson {
                     registry: registry.to_owned(),
-                    reason: format!("{}: {e}", path.display()),
+                    path: path.clone(),
+                    source,
                 })?
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => {
-                return Err(RegistryError::Credentials {
+            Err(source) => {
+                return Err(RegistryError::CredentialsFile {
                     registry: registry.to_owned(),
-                    reason: format!("{}: {e}", path.display()),
+                    path,
+                    source,
                 });
             }
         };

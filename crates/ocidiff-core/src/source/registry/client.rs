@@ -208,9 +208,9 @@ impl Registry {
         let name = self.name.clone();
         let found = tokio::task::spawn_blocking(move || sources.lookup(&name))
             .await
-            .map_err(|e| RegistryError::Credentials {
+            .map_err(|source| RegistryError::CredentialsLookup {
                 registry: self.name.clone(),
-                reason: e.to_string(),
+                source,
             })??;
         *slot = Some(found.clone());
         Ok(found)
@@ -315,10 +315,14 @@ impl Registry {
             #[serde(default)]
             access_token: Option<String>,
         }
-        let answer: TokenAnswer = resp.json().await.map_err(|e| RegistryError::AuthFailed {
-            registry: self.name.clone(),
-            reason: format!("unreadable answer from the token service {realm}: {e}"),
-        })?;
+        let answer: TokenAnswer =
+            resp.json()
+                .await
+                .map_err(|source| RegistryError::TokenAnswer {
+                    registry: self.name.clone(),
+                    realm: realm.to_string(),
+                    source,
+                })?;
         answer
             .token
             .or(answer.access_token)

@@ -50,6 +50,35 @@ pub enum RegistryError {
     AuthFailed { registry: String, reason: String },
     #[error("credentials for {registry}: {reason}")]
     Credentials { registry: String, reason: String },
+    #[error("credentials for {registry}: {path}: {source}")]
+    CredentialsFile {
+        registry: String,
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("credentials for {registry}: {path}: {source}")]
+    CredentialsJson {
+        registry: String,
+        path: std::path::PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("credentials for {registry}: {source}")]
+    CredentialsLookup {
+        registry: String,
+        #[source]
+        source: tokio::task::JoinError,
+    },
+    #[error(
+        "authentication failed for {registry}: unreadable answer from the token service {realm}: {source}"
+    )]
+    TokenAnswer {
+        registry: String,
+        realm: String,
+        #[source]
+        source: reqwest::Error,
+    },
     #[error("{url}: {source}")]
     Http {
         url: String,
