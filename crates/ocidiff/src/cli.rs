@@ -43,6 +43,28 @@ pub enum Command {
     Rm(RmArgs),
     /// Show where the local store is and what it holds.
     Info(StoreArgs),
+    /// Print the completion script for a shell, e.g.
+    /// `ocidiff completions bash > ~/.local/share/bash-completion/completions/ocidiff`.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), or write one page per command into a directory.
+    Man(ManArgs),
+}
+
+/// `ocidiff completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `ocidiff man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write `ocidiff.1` and a page per command (`ocidiff-diff.1`, …) into this directory
+    /// instead of printing `ocidiff.1`.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// Where the local image store is, and how registries are reached.

@@ -731,3 +731,51 @@ fn errors_end_with_the_flag_that_changes_them() {
         assert_eq!(stderr.matches(hint).count(), 1, "{args:?}: {stderr}");
     }
 }
+
+/// README: "`ocidiff completions <SHELL>` and `ocidiff man`". Both come from the CLI
+/// definition, so the flags built from the library's rule list are in them too.
+#[test]
+fn completions_and_man_pages_name_every_command_and_flag() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = ocidiff().args(["completions", shell]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        let script = String::from_utf8(out.stdout).unwrap();
+        for word in [
+            "diff",
+            "ignore-storage-format",
+            "treat-canonical-paths-equal",
+        ] {
+            assert!(script.contains(word), "{shell} lacks {word}");
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bash = dir.path().join("ocidiff.bash");
+    let out = ocidiff().args(["completions", "bash"]).output().unwrap();
+    std::fs::write(&bash, out.stdout).unwrap();
+    let syntax = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&bash)
+        .status()
+        .unwrap();
+    assert!(syntax.success(), "bash -n on the completion script");
+    let out = ocidiff().args(["completions", "tcsh"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+
+    let out = ocidiff().arg("man").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let page = String::from_utf8(out.stdout).unwrap();
+    assert!(page.contains(".TH ocidiff 1"), "{page}");
+    let pages = dir.path().join("man1");
+    ocidiff()
+        .args(["man", "--dir"])
+        .arg(&pages)
+        .assert()
+        .success();
+    let diff = std::fs::read_to_string(pages.join("ocidiff-diff.1")).unwrap();
+    assert!(diff.contains(r"\-\-ignore\-storage\-format"), "{diff}");
+    assert!(
+        diff.contains("Exit status"),
+        "the image forms and exit status"
+    );
+    assert!(pages.join("ocidiff.1").is_file());
+}

@@ -1,6 +1,7 @@
 //! One file per subcommand, each a short chain of calls into the library.
 
 mod diff;
+mod manual;
 mod store;
 
 use crate::ExitStatus;
@@ -14,5 +15,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Load(args) => store::load(&args),
         Command::Rm(args) => store::rm(&args),
         Command::Info(args) => store::info(&args),
+        Command::Completions(args) => manual::completions(&args),
+        Command::Man(args) => manual::man(&args),
     }
 }
