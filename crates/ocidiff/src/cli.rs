@@ -206,12 +206,17 @@ pub struct DiffArgs {
     #[arg(short, long, help_heading = "Output")]
     pub verbose: bool,
 
+    /// Write nothing on stdout and no verdict line or progress on stderr: the exit status
+    /// says it (errors are still written on stderr). Report files are still written.
+    #[arg(short, long, conflicts_with = "verbose", help_heading = "Output")]
+    pub quiet: bool,
+
     /// What to write on stdout: the table of differences, or a Markdown summary for CI job
     /// summaries (e.g. >> "$GITHUB_STEP_SUMMARY").
     #[arg(long, value_enum, default_value_t = Format::Table, help_heading = "Output")]
     pub format: Format,
 
-    /// Write the report as JSON to this file.
+    /// Write the report as JSON to this file; `-` writes it on stdout instead of the table.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub report_file: Option<PathBuf>,
 

@@ -779,3 +779,96 @@ fn completions_and_man_pages_name_every_command_and_flag() {
     );
     assert!(pages.join("ocidiff.1").is_file());
 }
+
+/// README: "`-q`/`--quiet`: nothing on stdout, no verdict line; the exit status says it".
+#[test]
+fn quiet_says_it_with_the_exit_status_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = every_form(dir.path(), "a", &image("1"));
+    let r = every_form(dir.path(), "b", &image("2"));
+    for (rhs, code) in [(&l[1], 0), (&r[0], 1)] {
+        ocidiff()
+            .args(["diff", "-q", &l[0], rhs])
+            .assert()
+            .code(code)
+            .stdout("")
+            .stderr("");
+    }
+    // The report files asked for are still written.
+    let report = dir.path().join("quiet.json");
+    ocidiff()
+        .args(["diff", "--quiet", "--report-file"])
+        .arg(&report)
+        .args([&l[0], &r[0]])
+        .assert()
+        .code(1)
+        .stdout("");
+    assert!(report.is_file());
+    let out = ocidiff()
+        .args(["diff", "-q", &l[0], "no-such-image-dir/"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.stdout, b"");
+    assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
+}
+
+/// README: "`--report-file -` writes the JSON report on stdout, instead of the table".
+#[test]
+fn report_file_dash_is_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = every_form(dir.path(), "a", &image("1"));
+    let r = every_form(dir.path(), "b", &image("2"));
+    let out = ocidiff()
+        .args(["diff", "--report-file", "-", &l[0], &r[0]])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["schema_version"], 1);
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("ocidiff: different"));
+    assert!(!dir.path().join("-").exists());
+    for clash in ["--quiet", "--format=markdown"] {
+        ocidiff()
+            .args(["diff", clash, "--report-file", "-", &l[0], &r[0]])
+            .assert()
+            .code(2)
+            .stdout("");
+    }
+}
+
+/// A report path that cannot be written is an error before anything is read, and a run that
+/// fails leaves no report (and no temporary file) behind.
+#[test]
+fn report_paths_are_checked_first_and_never_left_partial() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-dir/r.json");
+    for flag in ["--report-file", "--report-html"] {
+        let out = ocidiff()
+            .args(["diff", flag])
+            .arg(&missing)
+            .args(["no-such-input-0/", "no-such-input-1/"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("no-such-dir/r.json"), "{flag}: {stderr}");
+        assert!(!stderr.contains("no-such-input"), "{flag}: {stderr}");
+    }
+    ocidiff()
+        .args(["diff", "--report-file"])
+        .arg(dir.path())
+        .args(["a/", "b/"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("is a directory"));
+    let report = dir.path().join("r.json");
+    ocidiff()
+        .args(["diff", "--report-file"])
+        .arg(&report)
+        .args(["no-such-input-0/", "no-such-input-1/"])
+        .assert()
+        .code(2);
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+}

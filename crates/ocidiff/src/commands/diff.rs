@@ -1,10 +1,11 @@
 //! `ocidiff diff IMAGE0 IMAGE1`.
 
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use ocidiff_core::compare::{self, CompareOptions};
+use ocidiff_core::finding::Findings;
 use ocidiff_core::image::Image;
 use ocidiff_core::reference::ImageRef;
 use ocidiff_core::report::{dir::ReportDir, html, json, markdown, table};
@@ -16,7 +17,22 @@ use crate::cli::{DiffArgs, Format};
 
 pub fn run(args: &DiffArgs) -> anyhow::Result<ExitStatus> {
     let opts = options(args)?;
-    // Refuse an unusable report dir before the (possibly long) comparison.
+    // Refuse unusable report paths before the (possibly long) comparison.
+    let json_to_stdout = args.report_file.as_deref() == Some(Path::new("-"));
+    if json_to_stdout && (args.quiet || args.format == Format::Markdown) {
+        anyhow::bail!(
+            "--report-file - writes the JSON report on stdout: it cannot go with --quiet or \
+             --format markdown"
+        );
+    }
+    let report_file = match &args.report_file {
+        Some(path) if !json_to_stdout => Some(PendingFile::create(path, "report file")?),
+        _ => None,
+    };
+    let report_html = match &args.report_html {
+        Some(path) => Some(PendingFile::create(path, "HTML report")?),
+        None => None,
+    };
     let mut report_dir = match &args.report_dir {
         Some(d) => Some(ReportDir::create(d)?),
         None => None,
@@ -29,27 +45,14 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<ExitStatus> {
     downloaded()?;
     let report = &compared.report;
 
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
-    let printed = match args.format {
-        Format::Table => {
-            table::write_table(report, &mut out, table::TableOptions { full: args.verbose })
-        }
-        Format::Markdown => markdown::write_markdown(report, &mut out),
+    if !args.quiet {
+        print(args, json_to_stdout, report)?;
     }
-    .and_then(|()| out.flush());
-    match printed {
-        // A reader that stopped reading (`ocidiff diff … | head`) changes neither the verdict
-        // nor the reports asked for.
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
-        printed => printed.context("writing to standard output")?,
+    if let Some(file) = report_file {
+        file.write(|out| json::write_json(report, out))?;
     }
-
-    if let Some(path) = &args.report_file {
-        write_file(path, "report file", |out| json::write_json(report, out))?;
-    }
-    if let Some(path) = &args.report_html {
-        write_file(path, "HTML report", |out| html::write_html(report, out))?;
+    if let Some(file) = report_html {
+        file.write(|out| html::write_html(report, out))?;
     }
     if let Some(dir) = report_dir.as_mut() {
         compared.extract([&lhs, &rhs], &opts.limits, dir)?;
@@ -57,7 +60,9 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<ExitStatus> {
     if let Some(dir) = report_dir {
         dir.finish(report)?;
     }
-    eprintln!("ocidiff: {}", report.verdict.line());
+    if !args.quiet {
+        eprintln!("ocidiff: {}", report.verdict.line());
+    }
     Ok(if report.verdict.counted == 0 {
         ExitStatus::Same
     } else {
@@ -65,19 +70,77 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<ExitStatus> {
     })
 }
 
-/// Writes one report file with `write`, naming it (as `what`) in any error.
-fn write_file(
-    path: &Path,
-    what: &str,
-    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
-) -> anyhow::Result<()> {
-    let mut file = io::BufWriter::new(
-        std::fs::File::create(path)
-            .with_context(|| format!("creating {what} {}", path.display()))?,
-    );
-    write(&mut file)
-        .and_then(|()| file.flush())
-        .with_context(|| format!("writing {what} {}", path.display()))
+/// Writes on stdout what `--format` (or `--report-file -`) asks for.
+fn print(args: &DiffArgs, json_to_stdout: bool, report: &Findings) -> anyhow::Result<()> {
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let printed = if json_to_stdout {
+        json::write_json(report, &mut out)
+    } else {
+        match args.format {
+            Format::Table => {
+                table::write_table(report, &mut out, table::TableOptions { full: args.verbose })
+            }
+            Format::Markdown => markdown::write_markdown(report, &mut out),
+        }
+    }
+    .and_then(|()| out.flush());
+    match printed {
+        // A reader that stopped reading (`ocidiff diff … | head`) changes neither the verdict
+        // nor the reports asked for.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        printed => printed.context("writing to standard output"),
+    }
+}
+
+/// A report file made ready before the comparison: a temporary file beside it, renamed into
+/// place once the report is complete. A path that cannot be written fails before the work,
+/// and a run that fails leaves no partial report behind.
+struct PendingFile {
+    path: PathBuf,
+    what: &'static str,
+    tmp: tempfile::NamedTempFile,
+}
+
+impl PendingFile {
+    fn create(path: &Path, what: &'static str) -> anyhow::Result<PendingFile> {
+        if path.is_dir() {
+            anyhow::bail!("{what} {}: is a directory", path.display());
+        }
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".ocidiff-report-");
+        // Mode 0666 less the umask, as a plain create would give, not the 0600 of temp files.
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+        let tmp = builder
+            .tempfile_in(dir)
+            .with_context(|| format!("creating {what} {}", path.display()))?;
+        Ok(PendingFile {
+            path: path.to_owned(),
+            what,
+            tmp,
+        })
+    }
+
+    fn write(self, write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> anyhow::Result<()> {
+        let (path, what) = (self.path, self.what);
+        let mut out = io::BufWriter::new(self.tmp);
+        write(&mut out)
+            .and_then(|()| out.flush())
+            .with_context(|| format!("writing {what} {}", path.display()))?;
+        let tmp = out
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .with_context(|| format!("writing {what} {}", path.display()))?;
+        tmp.persist(&path)
+            .map_err(|e| e.error)
+            .with_context(|| format!("writing {what} {}", path.display()))?;
+        Ok(())
+    }
 }
 
 /// Opens both inputs together: registry images are pulled side by side, their layers still
@@ -89,7 +152,8 @@ fn open_inputs(
 ) -> anyhow::Result<(Image, Image, impl FnOnce() -> anyhow::Result<()>)> {
     let parse = |n: usize, s: &str| ImageRef::parse(s).with_context(|| format!("input {n}"));
     let refs = [parse(0, &args.lhs)?, parse(1, &args.rhs)?];
-    let mut ctx = super::store::context(&args.store, args.pull, opts.platforms.clone());
+    let mut ctx =
+        super::store::context_showing(&args.store, args.pull, opts.platforms.clone(), !args.quiet);
     ctx.registry.limits = opts.limits;
     ctx.containerd = source::containerd::ContainerdOptions {
         address: args.containerd.containerd_address.clone(),

@@ -18,6 +18,16 @@ use crate::cli::{LoadArgs, Pull, PullArgs, RmArgs, StoreArgs};
 
 /// The context for opening images, from the store flags.
 pub fn context(args: &StoreArgs, pull: Pull, platforms: PlatformChoice) -> Context {
+    context_showing(args, pull, platforms, true)
+}
+
+/// [`context`], with progress bars only when `progress` (and stderr is a terminal).
+pub fn context_showing(
+    args: &StoreArgs,
+    pull: Pull,
+    platforms: PlatformChoice,
+    progress: bool,
+) -> Context {
     Context {
         store_root: args.store.clone(),
         pull: match pull {
@@ -28,7 +38,7 @@ pub fn context(args: &StoreArgs, pull: Pull, platforms: PlatformChoice) -> Conte
         platforms,
         registry: PullOptions {
             insecure_registries: args.insecure_registry.clone(),
-            progress: progress_bars(),
+            progress: progress.then(progress_bars).flatten(),
             ..PullOptions::default()
         },
         containerd: Default::default(),
