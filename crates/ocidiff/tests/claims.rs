@@ -284,6 +284,13 @@ fn failed_writes_exit_2_with_one_line() {
     ];
     for (flag, path, needles) in cases {
         Out::of(ocidiff().arg("diff").arg(flag).arg(path).args([&l, &r])).error(needles);
+        // A device is written in place, never replaced by a file.
+        assert!(
+            std::os::unix::fs::FileTypeExt::is_char_device(
+                &std::fs::metadata(full).unwrap().file_type()
+            ),
+            "{flag} replaced /dev/full"
+        );
     }
     // Standard output that cannot be written is a failed write too.
     for format in ["table", "markdown"] {

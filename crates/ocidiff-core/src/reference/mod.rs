@@ -50,6 +50,28 @@ pub enum RefError {
     EmptyName(String),
     #[error("invalid image reference {0:?}: {1}")]
     Unreadable(String, String),
+    #[error("{0:?}: no such file or directory")]
+    NoSuchPath(String),
+    #[error(
+        "{input:?}: unknown transport {scheme}://; ocidiff reads oci:, oci-archive:, \
+         docker-archive:, docker:// (the Docker daemon), docker-daemon:, podman://, \
+         containerd:// and registry names"
+    )]
+    UnknownTransport { input: String, scheme: String },
+    #[error("{input:?} is no file or directory here, nor an image name: {reason}")]
+    NotAName { input: String, reason: String },
+    #[error(
+        "{0:?} is not an image: neither a tar archive (docker save, OCI archive) nor an OCI \
+         layout directory"
+    )]
+    NotAnImage(String),
+    #[error(
+        "{input:?} is {compression}-compressed: ocidiff reads docker save and OCI archives as tar (decompress it first)"
+    )]
+    Compressed {
+        input: String,
+        compression: &'static str,
+    },
 }
 
 impl ImageRef {
@@ -111,6 +133,21 @@ impl ImageRef {
         if input.is_empty() {
             return Err(RefError::EmptyName(input.to_owned()));
         }
+        if let Some((scheme, _)) = input.split_once("://") {
+            return Err(RefError::UnknownTransport {
+                input: input.to_owned(),
+                scheme: scheme.to_owned(),
+            });
+        }
+        if looks_like_path(input) {
+            return Err(RefError::NoSuchPath(input.to_owned()));
+        }
+        if let Err(e) = DockerRef::parse(input) {
+            return Err(RefError::NotAName {
+                input: input.to_owned(),
+                reason: e.reason,
+            });
+        }
         Ok(ImageRef::Registry(input.to_owned()))
     }
 
@@ -132,18 +169,39 @@ impl ImageRef {
 /// `manifest.json` is docker-archive (newer Docker writes an OCI layout inside it too, which
 /// the docker-archive reader understands); one with only `oci-layout` and `index.json` is an
 /// OCI archive.
+/// Whether a name that names nothing on disk was meant as a path: no image name starts or
+/// ends like this, or names an archive's extension.
+fn looks_like_path(input: &str) -> bool {
+    let archive = [".tar", ".tar.gz", ".tgz", ".tar.zst", ".oci"];
+    input.starts_with(['/', '.', '~'])
+        || input.ends_with('/')
+        || input.contains('\\')
+        || archive.iter().any(|ext| input.ends_with(ext))
+}
+
+/// What an existing file holds: `docker save` output or an OCI archive. What the tar parser
+/// says of anything else is not quoted, since it quotes the file's bytes.
 fn classify_archive(input: &str, path: &Path) -> Result<ImageRef, RefError> {
     let unreadable = |e: std::io::Error| RefError::Unreadable(input.to_owned(), e.to_string());
-    let file = std::fs::File::open(path).map_err(unreadable)?;
+    let mut file = std::fs::File::open(path).map_err(unreadable)?;
+    let mut magic = [0u8; 4];
+    let n = std::io::Read::read(&mut file, &mut magic).map_err(unreadable)?;
+    let compression = match magic[..n] {
+        [0x1f, 0x8b, ..] => Some("gzip"),
+        [0x28, 0xb5, 0x2f, 0xfd] => Some("zstd"),
+        _ => None,
+    };
+    if let Some(compression) = compression {
+        return Err(RefError::Compressed {
+            input: input.to_owned(),
+            compression,
+        });
+    }
+    std::io::Seek::rewind(&mut file).map_err(unreadable)?;
     let mut archive = tar::Archive::new(file);
     let mut has_oci_layout = false;
     for entry in archive.entries().map_err(unreadable)? {
-        let entry = entry.map_err(|e| {
-            RefError::Unreadable(
-                input.to_owned(),
-                format!("not a tar archive or OCI layout directory ({e})"),
-            )
-        })?;
+        let entry = entry.map_err(|_| RefError::NotAnImage(input.to_owned()))?;
         let name = entry.path().map_err(unreadable)?;
         let name = name.to_string_lossy();
         let name = name.trim_start_matches("./");
@@ -193,6 +251,44 @@ impl fmt::Display for ImageRef {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn common_mistakes_say_what_they_are() {
+        let err = |s: &str| ImageRef::parse(s).unwrap_err();
+        for path in [
+            "./no-such",
+            "/no/such",
+            "no-such/",
+            "~/img",
+            "app.tar",
+            "x.tgz",
+        ] {
+            assert_eq!(err(path), RefError::NoSuchPath(path.into()), "{path}");
+        }
+        assert!(matches!(
+            err("foo://x"),
+            RefError::UnknownTransport { scheme, .. } if scheme == "foo"
+        ));
+        assert!(matches!(err("Dockerfile"), RefError::NotAName { .. }));
+        assert!(ImageRef::parse("ghcr.io/o/app:1").is_ok());
+
+        let dir = tempfile::tempdir().unwrap();
+        let text = dir.path().join("passwd");
+        std::fs::write(&text, "root:x:0:0:root:/root:/bin/bash\n".repeat(40)).unwrap();
+        let text = text.to_str().unwrap();
+        let e = err(text);
+        assert_eq!(e, RefError::NotAnImage(text.into()));
+        assert!(!e.to_string().contains("root:x"), "{e}");
+        let gz = dir.path().join("image.tar.gz");
+        std::fs::write(&gz, [0x1f, 0x8b, 8, 0, 0, 0]).unwrap();
+        assert!(matches!(
+            err(gz.to_str().unwrap()),
+            RefError::Compressed {
+                compression: "gzip",
+                ..
+            }
+        ));
+    }
 
     #[test]
     fn parses_transports() {
@@ -248,6 +344,6 @@ mod tests {
         let f = dir.path().join("junk");
         std::fs::write(&f, b"not a tar").unwrap();
         let err = ImageRef::parse(f.to_str().unwrap()).unwrap_err();
-        assert!(err.to_string().contains("invalid image reference"), "{err}");
+        assert!(err.to_string().contains("is not an image"), "{err}");
     }
 }

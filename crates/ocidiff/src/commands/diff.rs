@@ -93,54 +93,86 @@ fn print(args: &DiffArgs, json_to_stdout: bool, report: &Findings) -> anyhow::Re
     }
 }
 
-/// A report file made ready before the comparison: a temporary file beside it, renamed into
-/// place once the report is complete. A path that cannot be written fails before the work,
-/// and a run that fails leaves no partial report behind.
+/// A report file made ready before the comparison, so that a path that cannot be written
+/// fails before the work. A regular file is written to a temporary file beside it and renamed
+/// into place once the report is complete, so a run that fails leaves no partial report; a
+/// device or a pipe (`/dev/stdout`, a FIFO) is written in place.
 struct PendingFile {
     path: PathBuf,
     what: &'static str,
-    tmp: tempfile::NamedTempFile,
+    target: Target,
+}
+
+enum Target {
+    /// A temporary file, renamed to this path when complete.
+    Replace(tempfile::NamedTempFile, PathBuf),
+    InPlace(std::fs::File),
 }
 
 impl PendingFile {
     fn create(path: &Path, what: &'static str) -> anyhow::Result<PendingFile> {
-        if path.is_dir() {
-            anyhow::bail!("{what} {}: is a directory", path.display());
-        }
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
+        let creating = || format!("creating {what} {}", path.display());
+        let target = match std::fs::metadata(path) {
+            Ok(meta) if meta.is_dir() => {
+                anyhow::bail!("{what} {}: is a directory", path.display())
+            }
+            Ok(meta) if !meta.is_file() => {
+                Target::InPlace(std::fs::File::create(path).with_context(creating)?)
+            }
+            // Through a symbolic link, the file it names is replaced, not the link.
+            Ok(_) => {
+                let real = std::fs::canonicalize(path).with_context(creating)?;
+                Target::Replace(temp_beside(&real).with_context(creating)?, real)
+            }
+            Err(_) => Target::Replace(temp_beside(path).with_context(creating)?, path.to_owned()),
         };
-        let mut builder = tempfile::Builder::new();
-        builder.prefix(".ocidiff-report-");
-        // Mode 0666 less the umask, as a plain create would give, not the 0600 of temp files.
-        #[cfg(unix)]
-        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-        let tmp = builder
-            .tempfile_in(dir)
-            .with_context(|| format!("creating {what} {}", path.display()))?;
         Ok(PendingFile {
             path: path.to_owned(),
             what,
-            tmp,
+            target,
         })
     }
 
     fn write(self, write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> anyhow::Result<()> {
         let (path, what) = (self.path, self.what);
-        let mut out = io::BufWriter::new(self.tmp);
-        write(&mut out)
-            .and_then(|()| out.flush())
-            .with_context(|| format!("writing {what} {}", path.display()))?;
-        let tmp = out
-            .into_inner()
-            .map_err(|e| e.into_error())
-            .with_context(|| format!("writing {what} {}", path.display()))?;
-        tmp.persist(&path)
-            .map_err(|e| e.error)
-            .with_context(|| format!("writing {what} {}", path.display()))?;
-        Ok(())
+        let writing = || format!("writing {what} {}", path.display());
+        match self.target {
+            Target::InPlace(file) => {
+                let mut out = io::BufWriter::new(file);
+                write(&mut out)
+                    .and_then(|()| out.flush())
+                    .with_context(writing)
+            }
+            Target::Replace(tmp, real) => {
+                let mut out = io::BufWriter::new(tmp);
+                write(&mut out)
+                    .and_then(|()| out.flush())
+                    .with_context(writing)?;
+                let tmp = out
+                    .into_inner()
+                    .map_err(io::IntoInnerError::into_error)
+                    .with_context(writing)?;
+                tmp.persist(&real)
+                    .map_err(|e| e.error)
+                    .with_context(writing)?;
+                Ok(())
+            }
+        }
     }
+}
+
+/// A temporary file in the directory of `path`, with the mode a plain create would give.
+fn temp_beside(path: &Path) -> io::Result<tempfile::NamedTempFile> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".ocidiff-report-");
+    // 0666 less the umask, not the 0600 of temporary files.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    builder.tempfile_in(dir)
 }
 
 /// Opens both inputs together: registry images are pulled side by side, their layers still
