@@ -82,7 +82,7 @@ fn one_line(err: &anyhow::Error) -> String {
     }
     if let Some(hint) = hint::for_error(err) {
         line.push(' ');
-        line.push_str(hint);
+        line.push_str(&hint);
     }
     line.replace('\n', " ")
 }

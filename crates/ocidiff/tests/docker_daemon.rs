@@ -309,6 +309,38 @@ fn docker_missing_image_is_exit_2_with_a_clear_message() {
         "{}",
         out.stderr
     );
+
+    // A name built locally but written without docker:// is found in the daemon.
+    let bare = fx.a.strip_prefix("docker://").unwrap();
+    let out = ocidiff(&store, &["diff", "--pull", "never", bare, &fx.b], &[], &[]);
+    out.expect_code(2, "bare local name");
+    assert!(
+        out.stderr
+            .trim_end()
+            .ends_with(&format!("did you mean docker://{bare}?)")),
+        "{}",
+        out.stderr
+    );
+    // skopeo's docker://HOST/REPO habit: docker:// is the daemon here.
+    let out = ocidiff(
+        &store,
+        &["diff", "docker://registry.example.com/app:1", &fx.b],
+        &[],
+        &[],
+    );
+    out.expect_code(2, "registry host after docker://");
+    assert!(
+        out.stderr
+            .contains("docker:// is the local Docker daemon, as in diffoci"),
+        "{}",
+        out.stderr
+    );
+    let errors: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("ocidiff:"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{}", out.stderr);
 }
 
 #[test]

@@ -14,6 +14,7 @@ use ocidiff_core::store::{DiffIds, Store};
 
 use crate::ExitStatus;
 use crate::cli::{DiffArgs, Format};
+use crate::hint::Input;
 
 pub fn run(args: &DiffArgs) -> anyhow::Result<ExitStatus> {
     let opts = options(args)?;
@@ -197,7 +198,14 @@ fn open_inputs(
         opened
             .next()
             .unwrap_or_else(|| unreachable!("one result per reference"))
-            .with_context(|| format!("input {n} ({})", refs[n]))
+            .map_err(|e| {
+                let suggestion = suggestion(&refs[n], &e);
+                anyhow::Error::new(e).context(Input {
+                    n,
+                    reference: refs[n].to_string(),
+                    suggestion,
+                })
+            })
     };
     let lhs = next(0)?;
     let rhs = next(1)?;
@@ -207,6 +215,21 @@ fn open_inputs(
             .map_err(|(n, e)| anyhow::Error::new(e).context(format!("input {n} ({})", refs[n])))
     };
     Ok((lhs, rhs, downloaded))
+}
+
+/// What the user may have meant when an input could not be opened: a name the registry does
+/// not give but the local Docker daemon has is one built locally and meant as `docker://`.
+fn suggestion(reference: &ImageRef, err: &source::SourceError) -> Option<String> {
+    use source::SourceError;
+    let ImageRef::Registry(name) = reference else {
+        return None;
+    };
+    let registry_failed = matches!(
+        err,
+        SourceError::Registry(_) | SourceError::NotInStore { .. }
+    );
+    (registry_failed && source::daemon::has_image(source::daemon::Engine::Docker, name))
+        .then(|| format!("(the Docker daemon has {name}: did you mean docker://{name}?)"))
 }
 
 fn options(args: &DiffArgs) -> anyhow::Result<CompareOptions> {

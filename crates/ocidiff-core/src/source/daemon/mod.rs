@@ -158,6 +158,29 @@ pub fn open(
     Ok(image)
 }
 
+/// Whether the engine answers and holds an image of that name: for suggesting `docker://`
+/// when a registry does not have a name the user built locally. Any failure is a no.
+pub fn has_image(engine: Engine, name: &str) -> bool {
+    let env = |k: &str| std::env::var(k).ok();
+    let endpoint = match engine {
+        Engine::Docker => endpoint::docker(&env).ok(),
+        Engine::Podman => endpoint::podman(&env).ok().flatten(),
+    };
+    let Some(endpoint) = endpoint else {
+        return false;
+    };
+    let Ok(version) = api_version(engine, &endpoint) else {
+        return false;
+    };
+    let path = format!(
+        "/v{}.{}/images/{}/json",
+        version.0,
+        version.1,
+        http::encode_name(name)
+    );
+    http::get(&endpoint, &path, false).is_ok_and(|r| r.status == 200)
+}
+
 /// `1.41` → `(1, 41)`.
 fn parse_api_version(v: &str) -> Option<(u32, u32)> {
     let (major, minor) = v.trim().split_once('.')?;
