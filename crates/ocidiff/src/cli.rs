@@ -19,7 +19,8 @@ use crate::rule_flags::RuleFlags;
     max_term_width = 100
 )]
 pub struct Cli {
-    /// Log what is being done, in detail, on stderr.
+    /// Log what is being done, in detail, on stderr. OCIDIFF_LOG takes a tracing filter
+    /// instead (e.g. OCIDIFF_LOG=ocidiff_core::source=debug).
     #[arg(long, global = true)]
     pub debug: bool,
 
@@ -155,6 +156,7 @@ IMAGES may be named as:
   oci-archive:PATH[:REF]     a tar of an OCI image layout
   docker-archive:PATH[:REF]  `docker save` output (REF: one of its RepoTags)
   docker://REF               an image in the Docker daemon (DOCKER_HOST or the docker context)
+  docker-daemon:REF          the same, in skopeo's spelling
   podman://REF               an image in Podman (its API socket, else `podman save`)
   PATH                       an existing layout directory or archive, recognised by its content
   NAME[:TAG][@DIGEST]        an image in a registry (alpine:3.18, ghcr.io/o/app@sha256:…),
