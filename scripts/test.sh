@@ -12,13 +12,22 @@
 # The fuzz targets (fuzz/) always run as bounded property tests in `cargo test`; with nightly
 # and cargo-fuzz they are also built and each fuzzed for OCIDIFF_FUZZ_SECONDS (default 15).
 #
-# Environment: OCIDIFF_TEST_STATE (service state dir, default /tmp/ocidiff-test),
+# Environment: OCIDIFF_TEST_STATE (service state dir, default a new /tmp/ocidiff-test.XXXXXX),
 # OCIDIFF_REQUIRE_SERVICES, OCIDIFF_SKIP_INSTALL=1 (never run apt-get or cargo install),
 # OCIDIFF_FUZZ_SECONDS, CARGO_TARGET_DIR; OCIDIFF_MUTANTS_BASE, OCIDIFF_MUTANTS_MAX and
 # OCIDIFF_MUTANTS_IN_PLACE for the mutation testing of changed lines (scripts/mutants.sh).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# Each run gets services of its own unless OCIDIFF_TEST_STATE names a state dir: two runs on
+# one host must not share a daemon or stop each other's. The dir is removed after a run that
+# passed and kept (with the service logs) after one that failed.
+if [[ -z "${OCIDIFF_TEST_STATE:-}" ]]; then
+    OCIDIFF_TEST_STATE="$(mktemp -d /tmp/ocidiff-test.XXXXXX)"
+    own_state=1
+fi
+export OCIDIFF_TEST_STATE
 
 section() { printf '\n========== %s ==========\n' "$*"; }
 
@@ -169,7 +178,7 @@ section "Build tests"
 cargo test --all "${LOCKED[@]}" --no-run
 
 # One line per skipped test (ocidiff_testkit::skip); the run's own, counted at the end.
-export OCIDIFF_SKIP_LOG="${OCIDIFF_TEST_STATE:-/tmp/ocidiff-test}/skips.log"
+export OCIDIFF_SKIP_LOG="$OCIDIFF_TEST_STATE/skips.log"
 mkdir -p "$(dirname "$OCIDIFF_SKIP_LOG")"
 : >"$OCIDIFF_SKIP_LOG"
 
@@ -219,6 +228,13 @@ cleanup() {
     section "Stop services"
     services_stop || true
     report_skips || rc=$((rc == 0 ? 1 : rc))
+    if [[ "${own_state:-0}" == 1 ]]; then
+        if ((rc == 0)); then
+            rm -rf "$OCIDIFF_TEST_STATE"
+        else
+            echo "service logs and state kept in $OCIDIFF_TEST_STATE" >&2
+        fi
+    fi
     exit "$rc"
 }
 trap cleanup EXIT
