@@ -87,6 +87,25 @@ pub struct StoreArgs {
     pub insecure_registry: Vec<String>,
 }
 
+/// Credentials for registries, as skopeo takes them.
+#[derive(Debug, Args, Clone, Default)]
+pub struct AuthArgs {
+    /// Credentials for the registries of both images, ahead of the Docker config. Without
+    /// `:PASSWORD` the password is asked for on the terminal.
+    #[arg(long, value_name = "USER[:PASSWORD]", help_heading = "Registry")]
+    pub creds: Option<String>,
+
+    /// Read registry credentials from this file, in the Docker config's format (`auths`,
+    /// `credHelpers`, `credsStore`), instead of ~/.docker/config.json.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "REGISTRY_AUTH_FILE",
+        help_heading = "Registry"
+    )]
+    pub authfile: Option<PathBuf>,
+}
+
 /// When to ask the registry for an image the store may already hold.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum Pull {
@@ -123,6 +142,9 @@ pub struct PullArgs {
 
     #[command(flatten)]
     pub store: StoreArgs,
+
+    #[command(flatten)]
+    pub auth: AuthArgs,
 
     #[command(flatten)]
     pub limits: LimitArgs,
@@ -239,6 +261,9 @@ pub struct DiffArgs {
 
     #[command(flatten)]
     pub store: StoreArgs,
+
+    #[command(flatten)]
+    pub auth: AuthArgs,
 
     #[command(flatten)]
     pub containerd: ContainerdArgs,

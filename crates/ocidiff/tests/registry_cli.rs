@@ -400,6 +400,52 @@ fn credentials() {
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
     assert_eq!(file_rows(&out.stdout), ["etc/hello"], "{}", out.stdout);
 
+    // skopeo's --creds and --authfile, with an empty Docker config.
+    let with = |store: &str, extra: &[&str], reg: &str, repo: &str| {
+        let mut cmd = ocidiff(&w.join(store));
+        cmd.env("DOCKER_CONFIG", &none)
+            .arg("diff")
+            .args(extra)
+            .args([&format!("{reg}/{repo}:1"), &format!("{reg}/{repo}:2")]);
+        run(&mut cmd)
+    };
+    for (reg, c, repo) in [(&basic, &creds, "p"), (&token, &token_creds, "private/p")] {
+        let out = with(&format!("s-creds-{repo}"), &["--creds", c], reg, repo);
+        assert_eq!(out.code, 1, "--creds: {}{}", out.stdout, out.stderr);
+        let user = c.split_once(':').unwrap().0;
+        let wrong = format!("{user}:wrong");
+        let out = with(&format!("s-wrong-{repo}"), &["--creds", &wrong], reg, repo);
+        assert_eq!(out.code, 2, "--creds wrong: {}{}", out.stdout, out.stderr);
+        // No password and no terminal to ask on: an error that says what to write.
+        let out = with(&format!("s-nopass-{repo}"), &["--creds", user], reg, repo);
+        assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+        assert!(
+            out.stderr.contains("no terminal to ask for it"),
+            "{}",
+            out.stderr
+        );
+    }
+    let authfile = good.join("config.json");
+    let out = with(
+        "s-authfile",
+        &["--authfile", authfile.to_str().unwrap()],
+        &token,
+        "private/p",
+    );
+    assert_eq!(out.code, 1, "--authfile: {}{}", out.stdout, out.stderr);
+    let out = with(
+        "s-authfile-missing",
+        &["--authfile", "/nonexistent/auth.json"],
+        &token,
+        "private/p",
+    );
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("/nonexistent/auth.json"),
+        "{}",
+        out.stderr
+    );
+
     // A credential helper on the child's PATH, named for this registry only.
     let bin = w.join("bin");
     std::fs::create_dir_all(&bin).unwrap();

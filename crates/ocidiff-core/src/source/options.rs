@@ -72,6 +72,10 @@ pub struct CredentialSources {
     pub explicit: Option<(String, String)>,
     /// The Docker config directory; `None` means `$DOCKER_CONFIG`, else `~/.docker`.
     pub docker_config: Option<PathBuf>,
+    /// A file in the Docker config's format (`auths`, `credHelpers`, `credsStore`) read
+    /// instead of the config directory's `config.json`, like skopeo's `--authfile`. Unlike
+    /// `config.json` it must exist.
+    pub auth_file: Option<PathBuf>,
     /// `PATH` for running `docker-credential-*` helpers; `None` means the process's.
     pub helper_path: Option<OsString>,
 }

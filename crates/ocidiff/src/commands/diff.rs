@@ -188,6 +188,7 @@ fn open_inputs(
     let mut ctx =
         super::store::context_showing(&args.store, args.pull, opts.platforms.clone(), !args.quiet);
     ctx.registry.limits = opts.limits;
+    ctx.registry.credentials = super::store::credentials(&args.auth)?;
     ctx.containerd = source::containerd::ContainerdOptions {
         address: args.containerd.containerd_address.clone(),
         namespace: args.containerd.containerd_namespace.clone(),

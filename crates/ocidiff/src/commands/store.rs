@@ -10,11 +10,11 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use ocidiff_core::model::{Platform, PlatformChoice};
 use ocidiff_core::reference::{DockerRef, ImageRef};
 use ocidiff_core::source::registry::{self, Progress, PullOptions};
-use ocidiff_core::source::{self, Context, PullPolicy};
+use ocidiff_core::source::{self, Context, CredentialSources, PullPolicy};
 use ocidiff_core::store::{self, Store};
 
 use crate::ExitStatus;
-use crate::cli::{LoadArgs, Pull, PullArgs, RmArgs, StoreArgs};
+use crate::cli::{AuthArgs, LoadArgs, Pull, PullArgs, RmArgs, StoreArgs};
 
 /// The context for opening images, from the store flags.
 pub fn context(args: &StoreArgs, pull: Pull, platforms: PlatformChoice) -> Context {
@@ -43,6 +43,40 @@ pub fn context_showing(
         },
         containerd: Default::default(),
     }
+}
+
+/// `--creds` and `--authfile` as the library takes them.
+pub fn credentials(auth: &AuthArgs) -> anyhow::Result<CredentialSources> {
+    let explicit = match auth.creds.as_deref() {
+        None => None,
+        Some(creds) => {
+            let (user, password) = match creds.split_once(':') {
+                Some((user, password)) => (user, password.to_owned()),
+                None => (creds, ask_password(creds)?),
+            };
+            if user.is_empty() {
+                bail!("--creds: the user name is empty (write USER[:PASSWORD])");
+            }
+            Some((user.to_owned(), password))
+        }
+    };
+    Ok(CredentialSources {
+        explicit,
+        auth_file: auth.authfile.clone(),
+        ..CredentialSources::default()
+    })
+}
+
+/// The password for `--creds USER`, asked for on the terminal; without one, an error.
+fn ask_password(user: &str) -> anyhow::Result<String> {
+    if !io::stdin().is_terminal() {
+        anyhow::bail!(
+            "--creds {user}: no password given, and no terminal to ask for it (write \
+             --creds {user}:PASSWORD, or use --authfile)"
+        );
+    }
+    rpassword::prompt_password(format!("Password for {user}: "))
+        .context("reading the password from the terminal")
 }
 
 /// `--platform`/`--all-platforms` as the library takes them.
@@ -116,6 +150,7 @@ pub fn pull(args: &PullArgs) -> anyhow::Result<ExitStatus> {
     let choice = platforms(&args.platform, args.all_platforms)?;
     let mut ctx = context(&args.store, Pull::Always, choice.clone());
     ctx.registry.limits = args.limits.limits()?;
+    ctx.registry.credentials = credentials(&args.auth)?;
     let store = ctx.store()?;
     let requests = args
         .images

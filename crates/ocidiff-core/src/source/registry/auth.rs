@@ -118,10 +118,11 @@ impl CredentialSources {
                 origin: "the credentials given on the command line".into(),
             }));
         }
-        let Some(dir) = self.config_dir() else {
-            return Ok(None);
+        let (path, must_exist) = match (&self.auth_file, self.config_dir()) {
+            (Some(file), _) => (file.clone(), true),
+            (None, Some(dir)) => (dir.join("config.json"), false),
+            (None, None) => return Ok(None),
         };
-        let path = dir.join("config.json");
         let config: DockerConfig = match std::fs::read(&path) {
             Ok(bytes) => {
                 serde_json::from_slice(&bytes).map_err(|source| RegistryError::CredentialsJson {
@@ -130,7 +131,7 @@ impl CredentialSources {
                     source,
                 })?
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => return Ok(None),
             Err(source) => {
                 return Err(RegistryError::CredentialsFile {
                     registry: registry.to_owned(),
@@ -391,8 +392,35 @@ mod tests {
         CredentialSources {
             explicit: None,
             docker_config: Some(dir.to_owned()),
+            auth_file: None,
             helper_path: Some(dir.as_os_str().to_owned()),
         }
+    }
+
+    #[test]
+    fn an_auth_file_replaces_config_json_and_must_exist() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = format!(
+            r#"{{"auths":{{"r.example":{{"auth":"{}"}}}}}}"#,
+            STANDARD.encode("c:1")
+        );
+        let mut s = sources(dir.path(), &config);
+        let file = dir.path().join("auth.json");
+        let other = format!(
+            r#"{{"auths":{{"r.example":{{"auth":"{}"}}}}}}"#,
+            STANDARD.encode("f:2")
+        );
+        std::fs::write(&file, other).unwrap();
+        s.auth_file = Some(file);
+        assert_eq!(
+            basic(s.lookup("r.example").unwrap()),
+            Some(("f".into(), "2".into()))
+        );
+        s.auth_file = Some(dir.path().join("missing.json"));
+        assert!(matches!(
+            s.lookup("r.example"),
+            Err(RegistryError::CredentialsFile { .. })
+        ));
     }
 
     fn basic(c: Option<Credential>) -> Option<(String, String)> {
@@ -478,6 +506,7 @@ mod tests {
         let s = CredentialSources {
             explicit: Some(("e".into(), "f".into())),
             docker_config: Some(dir.path().to_owned()),
+            auth_file: None,
             helper_path: None,
         };
         assert_eq!(
