@@ -425,6 +425,30 @@ fn credentials() {
             out.stderr
         );
     }
+    // On a terminal the password is asked for (script(1) gives the child one).
+    let (user, pass) = creds.split_once(':').unwrap();
+    let line = format!(
+        "{} diff --creds {user} {basic}/p:1 {basic}/p:2",
+        assert_cmd::cargo::cargo_bin("ocidiff").display()
+    );
+    let mut script = std::process::Command::new("script");
+    script
+        .args(["-qec", &line, "/dev/null"])
+        .env("OCIDIFF_STORE", w.join("s-prompt"))
+        .env("DOCKER_CONFIG", &none)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = script.spawn().unwrap();
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "{pass}").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{shown}");
+    assert!(shown.contains(&format!("Password for {user}:")), "{shown}");
+
     let authfile = good.join("config.json");
     let out = with(
         "s-authfile",
