@@ -320,6 +320,26 @@ fn multi_platform_index() {
         "the error lists the platforms there are: {}",
         out.stderr
     );
+
+    // An image for one platform: another one asked for is an error, for pull and diff alike;
+    // with none asked for, it is read whatever it is for.
+    let single = layout(&w.join("single"), image("linux/arm64", "arm\n").into());
+    let s1 = format!("{reg}/single:1");
+    push(&single, "latest", &s1, None, true).unwrap();
+    let wrong = "no image for platform linux/amd64; the image offers: linux/arm64";
+    for args in [
+        vec!["pull", "--platform", "linux/amd64", &s1],
+        vec!["diff", "--platform", "linux/amd64", &s1, &s1],
+    ] {
+        let out = run(ocidiff(&w.join("store-single")).args(&args));
+        assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
+        assert!(out.stderr.contains(wrong), "{args:?}: {}", out.stderr);
+    }
+    let out =
+        run(ocidiff(&w.join("store-single")).args(["pull", "--platform", "linux/arm64", &s1]));
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let out = run(ocidiff(&w.join("store-single")).args(["diff", &s1, &s1]));
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
 }
 
 #[test]

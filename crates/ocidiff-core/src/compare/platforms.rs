@@ -17,21 +17,30 @@ impl Walk<'_> {
     /// would run from each input; or, for every platform, the images both offer. A run that
     /// would compare nothing is an error: "identical" must never mean "nothing looked at".
     pub(super) fn choose(&self, roots: &[Root; 2]) -> Result<(Chosen, Vec<Finding>), CompareError> {
-        if let [Root::Manifest(l), Root::Manifest(r)] = roots {
+        let asked = match &self.opts.platforms {
+            PlatformChoice::All => return self.pair_all(),
+            PlatformChoice::These(_) => true,
+            PlatformChoice::Host => false,
+        };
+        if let ([Root::Manifest(l), Root::Manifest(r)], false) = (roots, asked) {
             return Ok((vec![(None, (**l).clone(), (**r).clone())], vec![]));
         }
-        let wanted = match &self.opts.platforms {
-            PlatformChoice::These(list) => list,
-            PlatformChoice::All => return self.pair_all(),
-        };
         let mut pairs = Vec::new();
-        for p in wanted {
+        for p in self.opts.platforms.wanted().unwrap_or_default() {
             let [l, r] = Side::BOTH.map(|side| {
                 let image = self.image(side);
-                select::select(&*image.blobs, &image.root, p, &self.opts.limits)
+                let select = if asked {
+                    select::select_asked
+                } else {
+                    select::select
+                };
+                select(&*image.blobs, &image.root, &p, &self.opts.limits)
                     .map_err(|e| self.err(side, e))
             });
-            pairs.push((Some(p.clone()), l?.manifest, r?.manifest));
+            let (l, r) = (l?, r?);
+            // Two images for one platform only, each the one asked for: compared as they are.
+            let platform = (l.platform.is_some() || r.platform.is_some()).then_some(p);
+            pairs.push((platform, l.manifest, r.manifest));
         }
         Ok((pairs, Vec::new()))
     }

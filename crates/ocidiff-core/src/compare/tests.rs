@@ -407,6 +407,34 @@ fn platform_selection() {
     assert_eq!(platforms.class, Class::Platform);
 }
 
+#[test]
+fn a_platform_asked_for_must_be_the_single_images_own() {
+    let image = || one(vec![Entry::file("a", "1")]).platform("linux/arm64");
+    let asked = |p: &str| CompareOptions {
+        platforms: PlatformChoice::These(vec![p.parse().unwrap()]),
+        ..strict()
+    };
+    let err = run(image(), image(), &asked("linux/amd64")).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("no image for platform linux/amd64; the image offers: linux/arm64"),
+        "{err}"
+    );
+    assert!(
+        run(image(), image(), &asked("linux/arm64"))
+            .unwrap()
+            .findings
+            .is_empty()
+    );
+    // Nothing asked for: the image is read whatever it is for, as a runtime runs it.
+    assert!(
+        run(image(), image(), &strict())
+            .unwrap()
+            .findings
+            .is_empty()
+    );
+}
+
 /// The image an input would run for `wanted`, by the content of its `arch` file.
 fn chosen(image: IndexSpec, wanted: &str) -> Result<String, CompareError> {
     let dir = tempfile::tempdir().unwrap();

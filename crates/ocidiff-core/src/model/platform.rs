@@ -38,8 +38,13 @@ pub struct Platform {
 /// Which platforms of a multi-platform image to read and compare.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlatformChoice {
-    /// What a runtime asked for each of these would run, in this order.
+    /// What a runtime asked for each of these would run, in this order. The user asked for
+    /// them: an image for one platform only must be for each (`docker run --platform`
+    /// refuses an image for another).
     These(Vec<Platform>),
+    /// Nothing asked for: what a runtime on this machine would run. An image for one platform
+    /// only is read whatever platform it is for, as runtimes run it (Docker with a warning).
+    Host,
     /// Every image an index offers, paired by platform across the two inputs; those in one
     /// input only are reported as differences.
     All,
@@ -47,7 +52,18 @@ pub enum PlatformChoice {
 
 impl Default for PlatformChoice {
     fn default() -> Self {
-        PlatformChoice::These(vec![Platform::host()])
+        PlatformChoice::Host
+    }
+}
+
+impl PlatformChoice {
+    /// The platforms to choose an image for, in order; `None` for every platform.
+    pub fn wanted(&self) -> Option<Vec<Platform>> {
+        match self {
+            PlatformChoice::These(ps) => Some(ps.clone()),
+            PlatformChoice::Host => Some(vec![Platform::host()]),
+            PlatformChoice::All => None,
+        }
     }
 }
 

@@ -220,10 +220,12 @@ fn start_pulls(store: &Store, ctx: &Context, mut plans: Vec<Plan>) -> (Vec<Plan>
 #[cfg(feature = "registry")]
 fn must_pull(store: &Store, ctx: &Context, name: &DockerRef) -> Result<bool, SourceError> {
     let held = store.find_image(name)?;
-    let covers = held.as_ref().is_some_and(|rec| match &ctx.platforms {
-        PlatformChoice::These(ps) => ps.iter().all(|want| holds(store, rec, want)),
-        PlatformChoice::All => false,
-    });
+    let covers = held
+        .as_ref()
+        .is_some_and(|rec| match ctx.platforms.wanted() {
+            Some(ps) => ps.iter().all(|want| holds(store, rec, want)),
+            None => false,
+        });
     match ctx.pull {
         PullPolicy::Always => Ok(true),
         PullPolicy::Missing => Ok(!covers),

@@ -234,6 +234,29 @@ pub fn select(
     }
 }
 
+/// [`select`], for a platform the user asked for: an image for one platform only must be for
+/// that one, as `docker run --platform` refuses an image for another.
+pub fn select_asked(
+    blobs: &dyn BlobSource,
+    root: &Blob,
+    wanted: &Platform,
+    limits: &Limits,
+) -> Result<Offered, SelectError> {
+    let chosen = select(blobs, root, wanted, limits)?;
+    if chosen.platform.is_none() {
+        let reader = Reader { blobs, limits };
+        if let Some(found) = reader.declared_platform(root)? {
+            if !Matcher::only(wanted).matches(&found) {
+                return Err(SelectError::NoPlatform {
+                    wanted: wanted.to_string(),
+                    offered: found.to_string(),
+                });
+            }
+        }
+    }
+    Ok(chosen)
+}
+
 /// Every image the root offers, in document order, nested indexes flattened where they stand:
 /// the root manifest itself, or each runnable image-manifest entry (attestations and entries of
 /// other media types are no images), each manifest once.

@@ -414,17 +414,17 @@ async fn check_platforms(
     };
     let mut manifests = Vec::new();
     flatten(store, entries.clone(), &mut manifests, 0, limit).await;
-    let wanted: Vec<Descriptor> = match platforms {
-        PlatformChoice::These(ps) => {
+    let wanted: Vec<Descriptor> = match platforms.wanted() {
+        Some(ps) => {
             let mut wanted = Vec::new();
-            for p in ps {
+            for p in &ps {
                 if let Some(d) = best(store, &entries, &Matcher::only(p), limit).await {
                     wanted.push(d);
                 }
             }
             wanted
         }
-        PlatformChoice::All => manifests
+        None => manifests
             .iter()
             .filter(|d| d.kind() == MediaKind::Manifest && is_runnable(d))
             .cloned()

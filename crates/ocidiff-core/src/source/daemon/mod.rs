@@ -256,10 +256,8 @@ fn through_api(
 
     // Older engines export every platform they hold; so do newer ones when several or all
     // are asked for.
-    let platform = match platforms {
-        PlatformChoice::These(ps) if ps.len() == 1 && version >= PLATFORM_EXPORT_API => {
-            Some(ps[0].clone())
-        }
+    let platform = match platforms.wanted() {
+        Some(ps) if ps.len() == 1 && version >= PLATFORM_EXPORT_API => Some(ps[0].clone()),
         _ => None,
     };
     let key = EngineImage {

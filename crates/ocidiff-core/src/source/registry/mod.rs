@@ -339,8 +339,12 @@ impl Pull {
         self.store.ingest(&root, &bytes[..])?;
         let mut size = root.size;
         let mut manifests: Vec<(Option<Platform>, Manifest)> = Vec::new();
+        let mut root_manifest = false;
         match self.parse(&bytes, &root)? {
-            Document::Manifest(m) => manifests.push((None, *m)),
+            Document::Manifest(m) => {
+                manifests.push((None, *m));
+                root_manifest = true;
+            }
             Document::Index(index) => {
                 manifests = self
                     .choose(&registry, &root, index.manifests, choice, &mut size)
@@ -389,7 +393,11 @@ impl Pull {
                         &m.config,
                         self.options.limits.json_bytes,
                     )?;
-                    crate::store::platform_of(&config)
+                    let found = crate::store::platform_of(&config);
+                    if root_manifest {
+                        self.check_asked(choice, found.as_ref())?;
+                    }
+                    found
                 }
             };
             if let Some(p) = platform.filter(|p| !platforms.contains(p)) {
@@ -489,6 +497,28 @@ impl Pull {
         self.parse(&bytes, desc)
     }
 
+    /// An image for one platform only must be for each platform the user asked for, as
+    /// `docker pull --platform` requires.
+    fn check_asked(
+        &self,
+        choice: &PlatformChoice,
+        found: Option<&Platform>,
+    ) -> Result<(), RegistryError> {
+        let (PlatformChoice::These(asked), Some(found)) = (choice, found) else {
+            return Ok(());
+        };
+        match asked
+            .iter()
+            .find(|want| !Matcher::only(want).matches(found))
+        {
+            Some(want) => Err(self.select_error(SelectError::NoPlatform {
+                wanted: want.to_string(),
+                offered: found.to_string(),
+            })),
+            None => Ok(()),
+        }
+    }
+
     fn select_error(&self, source: SelectError) -> RegistryError {
         RegistryError::Select {
             reference: self.reference.familiar(),
@@ -510,9 +540,9 @@ impl Pull {
     ) -> Result<Vec<(Option<Platform>, Manifest)>, RegistryError> {
         let mut out: Vec<(Option<Platform>, Manifest)> = Vec::new();
         let mut taken: HashSet<Digest> = HashSet::new();
-        let wanted = match choice {
-            PlatformChoice::These(w) => w,
-            PlatformChoice::All => {
+        let wanted = match choice.wanted() {
+            Some(w) => w,
+            None => {
                 // Depth-first, in document order, as the comparison lists them.
                 let mut stack = vec![(entries.into_iter(), vec![root.digest.clone()])];
                 while let Some((iter, path)) = stack.last_mut() {
@@ -554,7 +584,7 @@ impl Pull {
                 return Ok(out);
             }
         };
-        for want in wanted {
+        for want in &wanted {
             let matcher = Matcher::only(want);
             let mut level = entries.clone();
             let mut path = vec![root.digest.clone()];
