@@ -36,7 +36,7 @@ pub struct Platform {
 }
 
 /// Which platforms of a multi-platform image to read and compare.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum PlatformChoice {
     /// What a runtime asked for each of these would run, in this order. The user asked for
     /// them: an image for one platform only must be for each (`docker run --platform`
@@ -44,16 +44,11 @@ pub enum PlatformChoice {
     These(Vec<Platform>),
     /// Nothing asked for: what a runtime on this machine would run. An image for one platform
     /// only is read whatever platform it is for, as runtimes run it (Docker with a warning).
+    #[default]
     Host,
     /// Every image an index offers, paired by platform across the two inputs; those in one
     /// input only are reported as differences.
     All,
-}
-
-impl Default for PlatformChoice {
-    fn default() -> Self {
-        PlatformChoice::Host
-    }
 }
 
 impl PlatformChoice {
