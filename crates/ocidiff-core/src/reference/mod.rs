@@ -17,17 +17,23 @@ pub use docker::{DOCKER_HUB, DockerRef, DockerRefError};
 pub enum ImageRef {
     /// An OCI image layout directory, optionally naming an image by its `ref.name`.
     OciDir {
+        /// The layout directory.
         path: PathBuf,
+        /// The `org.opencontainers.image.ref.name` to open, when the layout holds several.
         reference: Option<String>,
     },
     /// A tar of an OCI image layout.
     OciArchive {
+        /// The archive file.
         path: PathBuf,
+        /// The `org.opencontainers.image.ref.name` to open, when the archive holds several.
         reference: Option<String>,
     },
     /// `docker save` output; the reference picks one of its `RepoTags`.
     DockerArchive {
+        /// The archive file.
         path: PathBuf,
+        /// The `RepoTags` name to open, when the archive holds several images.
         reference: Option<String>,
     },
     /// An image in the Docker daemon.
@@ -44,10 +50,13 @@ pub enum ImageRef {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RefError {
+    /// Nothing after `oci:`, `oci-archive:` or `docker-archive:` (the input quoted).
     #[error("invalid image reference {0:?}: the path after the transport is empty")]
     EmptyPath(String),
+    /// No image name after a transport that needs one (the input quoted).
     #[error("invalid image reference {0:?}: the name after the transport is empty")]
     EmptyName(String),
+    /// A bare path that could not be read to tell what it is: the input, and why.
     #[error("invalid image reference {0:?}: {1}")]
     Unreadable(String, String),
 }
