@@ -49,14 +49,16 @@ pub enum InputError {
         /// The document, as the message names it (`manifest sha256:…`).
         what: String,
         /// What is wrong with it.
-        source: DocumentError },
+        source: DocumentError,
+    },
     /// An image config that Go's JSON decoder (and so the runtimes) would refuse.
     #[error("image config {digest}: {source}")]
     Config {
         /// The config blob's digest.
         digest: Digest,
         /// Where Go's decoder fails.
-        source: GoJsonError },
+        source: GoJsonError,
+    },
     /// A document that is not JSON at all.
     #[error("{what} {digest}: malformed JSON: {source}")]
     Json {
@@ -104,7 +106,8 @@ pub enum InputError {
         /// Layers in the manifest.
         layers: usize,
         /// Entries in the config's `rootfs.diff_ids`.
-        diff_ids: usize },
+        diff_ids: usize,
+    },
     /// A layer that cannot be applied on top of the ones below it.
     #[error("layer {index} ({layer}): {source}")]
     Refused {

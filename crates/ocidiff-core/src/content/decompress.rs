@@ -38,7 +38,8 @@ pub enum DecompressError {
         /// The layer's digest.
         digest: Digest,
         /// Its media type.
-        media_type: String },
+        media_type: String,
+    },
     /// A media type that is not a layer type runtimes unpack.
     #[error(
         "layer {digest} has media type {media_type:?}, not a layer type runtimes unpack (an OCI \
@@ -48,7 +49,8 @@ pub enum DecompressError {
         /// The layer's digest.
         digest: Digest,
         /// Its media type.
-        media_type: String },
+        media_type: String,
+    },
     /// Docker and containerd would decompress the layer differently (or one would not at all).
     #[error(
         "layer {digest} ({media_type}): Docker reads it as {docker} and containerd as \
@@ -70,7 +72,8 @@ pub enum DecompressError {
         /// The layer's digest.
         digest: Digest,
         /// What is wrong with the stream.
-        what: String },
+        what: String,
+    },
 }
 
 /// What a layer's first bytes are to one runtime.

@@ -42,14 +42,16 @@ pub enum ContentError {
         /// The blob asked for.
         digest: Digest,
         /// The source, as [`BlobSource::describe`] names it.
-        source_name: String },
+        source_name: String,
+    },
     /// A blob whose content does not hash to its digest: corrupt or tampered with.
     #[error("blob {expected} does not match its digest: its content hashes to {actual}")]
     DigestMismatch {
         /// The digest it was asked for by.
         expected: Digest,
         /// What its content hashes to.
-        actual: Digest },
+        actual: Digest,
+    },
     /// A blob whose length is not the size its descriptor declares.
     #[error("blob {digest} is {actual} bytes long, but its descriptor says {declared}")]
     SizeMismatch {
@@ -69,14 +71,16 @@ pub enum ContentError {
         /// The blob's digest.
         digest: Digest,
         /// The I/O error.
-        source: io::Error },
+        source: io::Error,
+    },
     /// A blob read while it downloads whose download failed.
     #[error("downloading blob {digest}: {reason}")]
     Download {
         /// The blob's digest.
         digest: Digest,
         /// Why the download failed.
-        reason: String },
+        reason: String,
+    },
     /// A layer that cannot be decompressed as runtimes would.
     #[error(transparent)]
     Decompress(#[from] DecompressError),

@@ -52,7 +52,8 @@ pub enum LayerError {
         /// The layer's digest.
         digest: Digest,
         /// Where and why the stream fails.
-        source: TarError },
+        source: TarError,
+    },
     /// Too many entries, or too many bytes of their metadata.
     #[error("{0}")]
     Limit(#[from] LimitExceeded),

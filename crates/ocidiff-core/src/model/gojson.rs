@@ -212,7 +212,8 @@ pub enum GoJsonError {
     )]
     Duplicate {
         /// Where, as a path from the document's root.
-        path: String },
+        path: String,
+    },
     /// A key that matches a known field only when case is ignored, as Go matches it.
     #[error(
         "key {path}: Go's encoding/json reads it as {field:?} (it matches field names \
@@ -222,7 +223,8 @@ pub enum GoJsonError {
         /// Where, as a path from the document's root.
         path: String,
         /// The field Go would read it as.
-        field: &'static str },
+        field: &'static str,
+    },
     /// A value of a JSON type Go cannot decode into the field.
     #[error("{path} is {found} where Go's encoding/json expects {expected}; runtimes refuse it")]
     Type {

@@ -161,14 +161,16 @@ pub enum ReportError {
         /// The directory.
         path: PathBuf,
         /// The I/O error.
-        source: io::Error },
+        source: io::Error,
+    },
     /// A file in the directory could not be written.
     #[error("cannot write {path:?}: {source}")]
     Write {
         /// The file.
         path: PathBuf,
         /// The I/O error.
-        source: io::Error },
+        source: io::Error,
+    },
     /// An entry's content could not be read from its layer.
     #[error("cannot read {name:?} of input-{input} at {location:?}: {source}")]
     Read {

@@ -29,7 +29,8 @@ pub enum ArchiveError {
         /// The archive.
         path: PathBuf,
         /// The I/O error.
-        source: io::Error },
+        source: io::Error,
+    },
     /// A compressed archive, refused rather than read (see the module doc).
     #[error(
         "{path}: the archive is {compression}-compressed; decompress it first (ocidiff reads \
@@ -47,7 +48,8 @@ pub enum ArchiveError {
         /// The archive.
         path: PathBuf,
         /// Where reading it as tar failed.
-        source: io::Error },
+        source: io::Error,
+    },
     /// A member whose data runs past the end of the file: a truncated archive.
     #[error(
         "{path}: member {member:?} ends at byte {end}, past the end of the archive ({len} bytes): \
@@ -69,14 +71,16 @@ pub enum ArchiveError {
         /// The archive.
         path: PathBuf,
         /// The member name looked for.
-        member: String },
+        member: String,
+    },
     /// Members that cannot be placed as `docker load` places them, or a name that leads nowhere.
     #[error("{path}: {source}")]
     Member {
         /// The archive.
         path: PathBuf,
         /// Which members, and why.
-        source: MemberError },
+        source: MemberError,
+    },
     /// A member of a tar type `docker load` refuses.
     #[error("{path}: member {member:?} has tar type {typeflag:?}, which docker load refuses")]
     Typeflag {
@@ -96,7 +100,8 @@ pub enum ArchiveError {
         /// The archive.
         path: PathBuf,
         /// The member's name.
-        member: String },
+        member: String,
+    },
     /// A document member over the size allowed for it.
     #[error("{path}: member {member:?} is {size} bytes, more than the limit of {limit} bytes")]
     TooLarge {

@@ -56,7 +56,8 @@ pub enum SourceError {
         /// The directory.
         path: PathBuf,
         /// What is missing or wrong.
-        reason: String },
+        reason: String,
+    },
     /// An index or manifest inside the input that does not parse.
     #[error("{path}: {what}: {source}")]
     Document {
@@ -104,7 +105,8 @@ pub enum SourceError {
     #[error("{path}: holds no image")]
     Empty {
         /// The input.
-        path: PathBuf },
+        path: PathBuf,
+    },
     /// A docker archive whose `manifest.json` and `index.json` describe different images.
     #[error(
         "{path}: manifest.json and index.json disagree ({what}): docker load reads \
@@ -114,7 +116,8 @@ pub enum SourceError {
         /// The archive.
         path: PathBuf,
         /// Where they differ.
-        what: String },
+        what: String,
+    },
     /// A blob could not be read or verified.
     #[error(transparent)]
     Content(#[from] ContentError),
@@ -142,7 +145,8 @@ pub enum SourceError {
     #[error("{reference} is not in the local store")]
     NotInStore {
         /// The reference as the user gave it.
-        reference: String },
+        reference: String,
+    },
     /// Reading from containerd failed.
     #[cfg(feature = "containerd")]
     #[error(transparent)]

@@ -30,14 +30,16 @@ pub enum SelectError {
         /// Which document, as the message names it.
         what: String,
         /// What is wrong with it.
-        source: DocumentError },
+        source: DocumentError,
+    },
     /// No index entry matches the platforms asked for.
     #[error("no image for platform {wanted}; the image offers: {offered}")]
     NoPlatform {
         /// The platforms asked for, as one phrase.
         wanted: String,
         /// The platforms the image offers, as one phrase.
-        offered: String },
+        offered: String,
+    },
     /// The best entry names no platform, and its config is for another one: runtimes stop there.
     #[error(
         "no image for platform {wanted}: its best index entry, manifest {digest}, names no \

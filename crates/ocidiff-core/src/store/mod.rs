@@ -148,7 +148,8 @@ pub enum StoreError {
         /// The file or directory.
         path: PathBuf,
         /// The I/O error.
-        source: io::Error },
+        source: io::Error,
+    },
     /// No environment variable says where the default store goes.
     #[error("cannot tell where the image store goes: set {STORE_ENV}, XDG_CACHE_HOME or HOME")]
     NoRoot,
@@ -180,7 +181,8 @@ pub enum StoreError {
         /// What was being read, as the message names it.
         what: String,
         /// The I/O error.
-        source: io::Error },
+        source: io::Error,
+    },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {

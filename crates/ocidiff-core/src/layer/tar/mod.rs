@@ -149,41 +149,48 @@ pub enum TarError {
         /// Where the entry's header starts in the stream.
         offset: u64,
         /// What is wrong with it, in Go's words.
-        why: &'static str },
+        why: &'static str,
+    },
     /// Go's `ErrFieldTooLong`.
     #[error(
         "tar header at byte {offset}: a PAX header or GNU long name over 1 MiB, which container runtimes refuse"
     )]
     FieldTooLong {
         /// Where the entry's header starts in the stream.
-         offset: u64 },
+        offset: u64,
+    },
     /// Go's `errSparseTooLong`.
     #[error("tar entry at byte {offset}: its sparse map is over 1 MiB")]
     SparseTooLong {
         /// Where the entry starts in the stream.
-         offset: u64 },
+        offset: u64,
+    },
     /// Go's `errMissData`.
     #[error("sparse file at byte {offset} refers to data the archive does not hold")]
     MissData {
         /// Where the entry starts in the stream.
-         offset: u64 },
+        offset: u64,
+    },
     /// Go's `errUnrefData`.
     #[error("sparse file at byte {offset} holds data its sparse map does not refer to")]
     UnrefData {
         /// Where the entry starts in the stream.
-         offset: u64 },
+        offset: u64,
+    },
     /// Go's `io.ErrUnexpectedEOF`.
     #[error("the archive ends inside the entry at byte {offset}")]
     UnexpectedEof {
         /// Where the entry starts in the stream.
-         offset: u64 },
+        offset: u64,
+    },
     /// A stream Go itself reads differently from run to run: refused.
     #[error("tar header at byte {offset}: {why}")]
     Ambiguous {
         /// Where the entry starts in the stream.
         offset: u64,
         /// Why the header is refused.
-        why: &'static str },
+        why: &'static str,
+    },
     /// The stream below failed (decompression, digest, limits).
     #[error(transparent)]
     Io(io::Error),

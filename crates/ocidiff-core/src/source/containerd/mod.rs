@@ -69,26 +69,30 @@ pub enum ContainerdError {
     #[error("containerd's socket {socket} does not exist: is containerd running?")]
     NoSocket {
         /// The socket path.
-        socket: PathBuf },
+        socket: PathBuf,
+    },
     /// The socket exists but this user may not connect to it.
     #[error("permission denied on containerd's socket {socket}: it is usually only open to root")]
     Forbidden {
         /// The socket path.
-        socket: PathBuf },
+        socket: PathBuf,
+    },
     /// The socket exists but connecting to it fails.
     #[error("nothing answers on containerd's socket {socket} ({source}): is containerd running?")]
     Unreachable {
         /// The socket path.
         socket: PathBuf,
         /// The connection error.
-        source: io::Error },
+        source: io::Error,
+    },
     /// Something answers on the socket, but not containerd's gRPC API.
     #[error("{socket} does not answer as containerd does ({message})")]
     NotContainerd {
         /// The socket path.
         socket: PathBuf,
         /// What it answered, or why the transport failed.
-        message: String },
+        message: String,
+    },
     /// A namespace name containerd would refuse.
     #[error(
         "invalid containerd namespace {0:?}: letters and digits, separated by single '.', '_' \
@@ -119,14 +123,16 @@ pub enum ContainerdError {
     #[error("containerd image {name:?} has no target descriptor")]
     NoTarget {
         /// The image's name in containerd.
-        name: String },
+        name: String,
+    },
     /// An image record whose target digest does not parse.
     #[error("containerd image {name:?} has an invalid target digest {digest:?}")]
     BadTarget {
         /// The image's name in containerd.
         name: String,
         /// The digest as containerd holds it.
-        digest: String },
+        digest: String,
+    },
     /// A platform to compare whose content was never pulled into containerd.
     #[error(
         "containerd has no content for platform {platform} of {image}: blob {digest} is \
@@ -149,7 +155,8 @@ pub enum ContainerdError {
         /// The image's name in containerd.
         image: String,
         /// The missing blob's digest.
-        digest: String },
+        digest: String,
+    },
     /// The async runtime the gRPC client runs on could not be started.
     #[error("cannot start the containerd client's thread: {0}")]
     Runtime(io::Error),
@@ -159,7 +166,8 @@ pub enum ContainerdError {
         /// The socket path.
         socket: PathBuf,
         /// containerd's status, as text.
-        message: String },
+        message: String,
+    },
 }
 
 /// A reference split into its namespace and image name.

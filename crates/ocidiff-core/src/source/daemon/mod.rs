@@ -97,7 +97,8 @@ pub enum DaemonError {
         /// The request, as the message names it.
         what: String,
         /// What is wrong with the answer.
-        reason: String },
+        reason: String,
+    },
     /// The engine has no image of that name or ID.
     #[error("{engine} has no image {name:?} (asked {where_})")]
     NoImage {

@@ -52,14 +52,16 @@ pub enum RegistryError {
         /// The registry's host name.
         registry: String,
         /// What went wrong.
-        reason: String },
+        reason: String,
+    },
     /// The credentials for the registry could not be read (a docker config, a credential helper).
     #[error("credentials for {registry}: {reason}")]
     Credentials {
         /// The registry's host name.
         registry: String,
         /// Which source failed, and why.
-        reason: String },
+        reason: String,
+    },
     /// A request failed below HTTP (connection, TLS, timeout).
     #[error("{url}: {source}")]
     Http {
@@ -83,7 +85,8 @@ pub enum RegistryError {
     #[error("image {reference} not found")]
     NotFound {
         /// The reference as the user gave it.
-        reference: String },
+        reference: String,
+    },
     /// A manifest or index that does not parse.
     #[error("manifest {reference}: {source}")]
     Document {
@@ -108,7 +111,8 @@ pub enum RegistryError {
         /// The reference it was fetched for.
         reference: String,
         /// Why it is not read.
-        reason: String },
+        reason: String,
+    },
     /// No manifest in the index matches the platforms asked for.
     #[error("{reference}: {source}")]
     Select {
@@ -121,7 +125,8 @@ pub enum RegistryError {
     #[error("cannot start the HTTP client: {source}")]
     Client {
         /// The client's error.
-        source: reqwest::Error },
+        source: reqwest::Error,
+    },
     /// The async runtime the downloads run on could not be started.
     #[error("cannot start the download threads: {0}")]
     Runtime(std::io::Error),
