@@ -79,13 +79,13 @@ pub struct Format(pub u8);
 impl Format {
     /// No format could be told.
     pub const UNKNOWN: Format = Format(0);
-    /// The original Unix V7 format.
+    /// The original Unix V7 format: no magic, no user or group names.
     pub const V7: Format = Format(1);
     /// POSIX.1-1988 ustar.
     pub const USTAR: Format = Format(2);
     /// POSIX.1-2001 PAX: ustar with extended header records.
     pub const PAX: Format = Format(4);
-    /// The GNU format.
+    /// GNU tar's format: long names as extra entries, sparse files, base-256 numbers.
     pub const GNU: Format = Format(8);
     /// Schily's star format.
     pub const STAR: Format = Format(16);
