@@ -174,6 +174,14 @@ if [[ -n "$heavy" ]]; then
 fi
 echo "lean core: none of tokio, reqwest, hyper, tonic, prost, rusqlite"
 
+section "cargo doc"
+# Broken intra-doc links, links to private items, bare URLs and unclosed HTML tags fail the
+# run, as the lints in `cargo clippy` do.
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --quiet "${LOCKED[@]}"
+# Links to items behind a feature must not break when it is off.
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p ocidiff-core --no-default-features --quiet \
+    "${LOCKED[@]}"
+
 section "Build tests"
 cargo test --all "${LOCKED[@]}" --no-run
 

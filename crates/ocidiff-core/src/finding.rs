@@ -42,7 +42,9 @@ pub struct Findings {
 /// Names the program and its version.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Tool {
+    /// Always `ocidiff`.
     pub name: String,
+    /// The version that wrote the report.
     pub version: String,
 }
 
@@ -175,6 +177,7 @@ pub enum Class {
 /// One difference.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Finding {
+    /// The level it was found at.
     pub kind: Kind,
     /// Where in the walk, e.g. `manifests-0/layers-2` or `manifests-0/config`.
     pub location: String,
@@ -202,6 +205,7 @@ pub struct Finding {
 pub struct Owner {
     /// `dpkg`, `apk`, `rpm` or `python`.
     pub ecosystem: String,
+    /// The package's name in its database.
     pub name: String,
     /// Its version in input 0, if there.
     pub lhs_version: Option<String>,
@@ -219,6 +223,7 @@ pub struct FieldDiff {
     pub lhs: Option<Value>,
     /// Input 1's value; absent when input 1 does not have it.
     pub rhs: Option<Value>,
+    /// Why this field differs, as far as ocidiff can tell.
     pub class: Class,
     /// Whether the options count this field.
     pub counted: bool,
@@ -284,14 +289,20 @@ pub enum Outcome {
 /// The run summed up: counted and set-aside findings, by class.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Verdict {
+    /// `different` if any finding counts, else `equivalent` if any was set aside, else `identical`.
     pub outcome: Outcome,
+    /// Findings the options count.
     pub counted: usize,
+    /// Findings the options set aside.
     pub set_aside: usize,
+    /// Counted findings per class; classes with none are absent.
     pub counted_by_class: BTreeMap<Class, usize>,
+    /// Set-aside findings per class; classes with none are absent.
     pub set_aside_by_class: BTreeMap<Class, usize>,
 }
 
 impl Verdict {
+    /// Sums up `findings` (the whole list, counted and set aside).
     pub fn of(findings: &[Finding]) -> Verdict {
         let mut counted_by_class = BTreeMap::new();
         let mut set_aside_by_class = BTreeMap::new();

@@ -21,6 +21,8 @@
 //! - `rpm`: the sqlite rpm database in the package view (rusqlite); without it an image's
 //!   rpm database is named in a note.
 
+#![warn(missing_docs)]
+
 // In the order above; each comment starts a group, which keeps rustfmt from sorting across it.
 
 // The vocabulary (digests, media types, documents) and image references.

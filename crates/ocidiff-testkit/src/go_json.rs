@@ -40,7 +40,9 @@ impl DocKind {
 /// One Go struct's reading: the error `json.Unmarshal` returned, or the fields that matter.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct GoReading {
+    /// What `json.Unmarshal` returned, when it failed.
     pub error: Option<String>,
+    /// The decoded fields that decide how a container runs, by name; empty on an error.
     #[serde(default)]
     pub view: BTreeMap<String, Value>,
 }

@@ -8,8 +8,10 @@ use serde::Deserialize;
 /// One `(key, value)` of a header's `Xattrs` or `PAXRecords`, bytes as Go holds them.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct GoPair {
+    /// The record's key.
     #[serde(deserialize_with = "bytes")]
     pub key: Vec<u8>,
+    /// Its value.
     #[serde(deserialize_with = "bytes")]
     pub value: Vec<u8>,
 }
@@ -17,37 +19,58 @@ pub struct GoPair {
 /// A time as `t.Unix()`, `t.Nanosecond()`; absent where Go's `t.IsZero()`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub struct GoTime {
+    /// `t.Unix()`.
     pub secs: i64,
+    /// `t.Nanosecond()`.
     pub nanos: u32,
 }
 
 /// One header as `tar.Reader.Next` returned it, and what `Read` then gave.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct GoEntry {
+    /// `Header.Typeflag`, after Go's promotions.
     pub typeflag: u8,
+    /// `Header.Name`.
     #[serde(deserialize_with = "bytes")]
     pub name: Vec<u8>,
+    /// `Header.Linkname`.
     #[serde(deserialize_with = "bytes")]
     pub linkname: Vec<u8>,
+    /// `Header.Size`.
     pub size: i64,
+    /// `Header.Mode`.
     pub mode: i64,
+    /// `Header.Uid`.
     pub uid: i64,
+    /// `Header.Gid`.
     pub gid: i64,
+    /// `Header.Uname`.
     #[serde(deserialize_with = "bytes")]
     pub uname: Vec<u8>,
+    /// `Header.Gname`.
     #[serde(deserialize_with = "bytes")]
     pub gname: Vec<u8>,
+    /// `Header.ModTime`.
     pub mtime: Option<GoTime>,
+    /// `Header.AccessTime`.
     pub atime: Option<GoTime>,
+    /// `Header.ChangeTime`.
     pub ctime: Option<GoTime>,
+    /// `Header.Devmajor`.
     pub devmajor: i64,
+    /// `Header.Devminor`.
     pub devminor: i64,
+    /// `Header.Xattrs`.
     pub xattrs: Vec<GoPair>,
+    /// `Header.PAXRecords`.
     pub pax: Vec<GoPair>,
+    /// `Header.Format`, Go's bit set.
     pub format: u8,
     /// SHA-256 (hex) over the content in 1 MiB chunks, an all-zero chunk hashed as `Z`.
     pub content: String,
+    /// How many bytes `Read` gave before the end or an error.
     pub content_len: i64,
+    /// The error `Read` returned, if any.
     pub read_error: Option<String>,
 }
 
@@ -56,7 +79,9 @@ pub struct GoEntry {
 pub struct GoRead {
     /// `runtime.Version()` of the oracle.
     pub go: String,
+    /// The entries `Next` returned, in order.
     pub entries: Vec<GoEntry>,
+    /// The error `Next` returned; `None` at a clean end of the archive.
     pub error: Option<String>,
 }
 

@@ -7,10 +7,12 @@
 pub struct Rng(u64);
 
 impl Rng {
+    /// A generator for `seed`; the same seed gives the same sequence.
     pub fn new(seed: u64) -> Rng {
         Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
     }
 
+    /// The next 64 random bits.
     pub fn bits(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x << 13;
@@ -30,6 +32,7 @@ impl Rng {
         self.below(n) == 0
     }
 
+    /// One of `items`, uniformly; panics when it is empty.
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len() as u64) as usize]
     }

@@ -19,8 +19,10 @@ pub const DEFAULT_CREATED: &str = "2023-11-14T22:13:20Z";
 /// Which family of media types documents and layers are labelled with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MediaStyle {
+    /// `application/vnd.oci.image.*` types.
     #[default]
     Oci,
+    /// `application/vnd.docker.*` types, as `docker save` and Docker's registries write them.
     Docker,
 }
 
@@ -44,13 +46,16 @@ impl MediaStyle {
 /// A content-addressed blob ready to be stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Blob {
+    /// The media type its descriptor gives it.
     pub media_type: String,
     /// `sha256:HEX`.
     pub digest: String,
+    /// The content.
     pub bytes: Vec<u8>,
 }
 
 impl Blob {
+    /// A blob holding `bytes`, its digest computed.
     pub fn new(media_type: &str, bytes: Vec<u8>) -> Blob {
         Blob {
             media_type: media_type.to_owned(),
@@ -78,10 +83,13 @@ impl Blob {
 /// platform.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ImageSpec {
+    /// The layers, lowest first.
     pub layers: Vec<Layer>,
     /// Top-level config fields replacing (or, when `None`, removing) the defaults.
     pub config_overrides: Vec<(String, Option<Value>)>,
+    /// The media types of manifest, config and layers.
     pub media: MediaStyle,
+    /// The manifest's `annotations`.
     pub manifest_annotations: BTreeMap<String, String>,
     /// `os/arch[/variant]`: sets the config's fields and, in indexes, the descriptor's
     /// platform. `None` means linux/amd64 in the config and no platform on a top-level
@@ -95,8 +103,11 @@ pub struct ImageSpec {
 /// An image built into its blobs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BuiltImage {
+    /// The manifest.
     pub manifest: Blob,
+    /// The config.
     pub config: Blob,
+    /// The layers, lowest first, compressed as their specs say.
     pub layers: Vec<Blob>,
     /// `rootfs.diff_ids`: the sha256 of each uncompressed layer.
     pub diff_ids: Vec<String>,
@@ -123,10 +134,12 @@ impl BuiltImage {
 }
 
 impl ImageSpec {
+    /// An image with no layer and the default config.
     pub fn new() -> ImageSpec {
         ImageSpec::default()
     }
 
+    /// Adds `layer` on top of the others.
     pub fn layer(mut self, layer: Layer) -> ImageSpec {
         self.layers.push(layer);
         self
@@ -159,11 +172,13 @@ impl ImageSpec {
         self
     }
 
+    /// Labels manifest, config and layers with `media`'s types.
     pub fn media(mut self, media: MediaStyle) -> ImageSpec {
         self.media = media;
         self
     }
 
+    /// Adds a manifest annotation.
     pub fn annotation(mut self, key: &str, value: &str) -> ImageSpec {
         self.manifest_annotations
             .insert(key.to_owned(), value.to_owned());
@@ -263,8 +278,11 @@ impl ImageSpec {
 /// A multi-platform index of images.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct IndexSpec {
+    /// The entries, in order.
     pub entries: Vec<IndexEntry>,
+    /// The index's `annotations`.
     pub annotations: BTreeMap<String, String>,
+    /// OCI index or Docker manifest list.
     pub media: MediaStyle,
 }
 
@@ -282,6 +300,7 @@ pub enum IndexEntry {
 /// An index built into its blobs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BuiltIndex {
+    /// The index document.
     pub index: Blob,
     /// The images listed directly, in order.
     pub images: Vec<BuiltImage>,
@@ -304,10 +323,12 @@ impl BuiltIndex {
 }
 
 impl IndexSpec {
+    /// An empty index.
     pub fn new() -> IndexSpec {
         IndexSpec::default()
     }
 
+    /// An image listed with its platform on its descriptor.
     pub fn manifest(mut self, image: ImageSpec) -> IndexSpec {
         self.entries.push(IndexEntry::Image(image));
         self
@@ -327,16 +348,19 @@ impl IndexSpec {
         self
     }
 
+    /// Adds an index annotation.
     pub fn annotation(mut self, key: &str, value: &str) -> IndexSpec {
         self.annotations.insert(key.to_owned(), value.to_owned());
         self
     }
 
+    /// Makes the index an OCI index or a Docker manifest list.
     pub fn media(mut self, media: MediaStyle) -> IndexSpec {
         self.media = media;
         self
     }
 
+    /// Builds every image and nested index, then the index over them.
     pub fn build(&self) -> BuiltIndex {
         let mut images = Vec::new();
         let mut nested = Vec::new();
@@ -404,7 +428,9 @@ fn platform_json(p: &str) -> Value {
 /// What a layout's `index.json` entry points at.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Root {
+    /// A single image: `index.json` points at its manifest.
     Image(ImageSpec),
+    /// A multi-platform image: `index.json` points at the index.
     Index(IndexSpec),
 }
 

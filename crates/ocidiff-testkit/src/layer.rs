@@ -18,7 +18,9 @@ pub enum Compression {
     /// Plain tar, as `docker save` writes layers.
     #[default]
     None,
+    /// gzip, with mtime 0 in its header so that the bytes are the same every run.
     Gzip,
+    /// zstd.
     Zstd,
 }
 
@@ -39,18 +41,28 @@ pub enum TarFormat {
 /// What an entry is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EntryKind {
+    /// A regular file with this content.
     File(Vec<u8>),
+    /// A directory.
     Dir,
+    /// A symbolic link to this target.
     Symlink(String),
     /// A hard link to another entry of the same layer, named by its path.
     Hardlink(String),
+    /// A named pipe.
     Fifo,
+    /// A character device.
     CharDevice {
+        /// The device's major number.
         major: u32,
+        /// The device's minor number.
         minor: u32,
     },
+    /// A block device.
     BlockDevice {
+        /// The device's major number.
         major: u32,
+        /// The device's minor number.
         minor: u32,
     },
 }
@@ -58,13 +70,21 @@ pub enum EntryKind {
 /// One tar entry: built with a constructor, then adjusted with the chainable setters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
+    /// The path as written in the header.
     pub path: String,
+    /// What the entry is.
     pub kind: EntryKind,
+    /// Permission bits.
     pub mode: u32,
+    /// Owner user ID (0 by default).
     pub uid: u64,
+    /// Owner group ID (0 by default).
     pub gid: u64,
+    /// Owner user name (empty by default).
     pub uname: String,
+    /// Owner group name (empty by default).
     pub gname: String,
+    /// Modification time in seconds since the epoch ([`DEFAULT_MTIME`] by default).
     pub mtime: u64,
     /// PAX records written before the entry, in order (xattrs are `SCHILY.xattr.NAME`).
     pub pax: Vec<(String, Vec<u8>)>,
@@ -141,31 +161,37 @@ impl Entry {
         Entry::new(path, EntryKind::BlockDevice { major, minor }, 0o660)
     }
 
+    /// Sets the permission bits.
     pub fn mode(mut self, mode: u32) -> Entry {
         self.mode = mode;
         self
     }
 
+    /// Sets the owner user ID.
     pub fn uid(mut self, uid: u64) -> Entry {
         self.uid = uid;
         self
     }
 
+    /// Sets the owner group ID.
     pub fn gid(mut self, gid: u64) -> Entry {
         self.gid = gid;
         self
     }
 
+    /// Sets the owner user name.
     pub fn uname(mut self, uname: &str) -> Entry {
         self.uname = uname.to_owned();
         self
     }
 
+    /// Sets the owner group name.
     pub fn gname(mut self, gname: &str) -> Entry {
         self.gname = gname.to_owned();
         self
     }
 
+    /// Sets the modification time, in seconds since the epoch.
     pub fn mtime(mut self, secs: u64) -> Entry {
         self.mtime = secs;
         self
@@ -198,8 +224,11 @@ impl Entry {
 /// A layer: entries in order, the header style and the compression of its blob.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Layer {
+    /// The entries, in stream order.
     pub entries: Vec<Entry>,
+    /// How the blob is compressed.
     pub compression: Compression,
+    /// The header style entries are written in.
     pub format: TarFormat,
     /// A tar stream given as it is (see [`Layer::raw`]), instead of `entries`.
     pub raw: Option<Vec<u8>>,
@@ -223,11 +252,13 @@ impl Layer {
         }
     }
 
+    /// Sets how the blob is compressed.
     pub fn compression(mut self, compression: Compression) -> Layer {
         self.compression = compression;
         self
     }
 
+    /// Sets the header style.
     pub fn format(mut self, format: TarFormat) -> Layer {
         self.format = format;
         self

@@ -16,6 +16,8 @@
 //! # std::fs::remove_dir_all(&dir).unwrap();
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod debian;
 pub mod examples;
 mod go;

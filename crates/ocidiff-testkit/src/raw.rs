@@ -18,6 +18,7 @@ pub struct RawTar {
 }
 
 impl RawTar {
+    /// An empty stream.
     pub fn new() -> RawTar {
         RawTar::default()
     }
@@ -162,11 +163,14 @@ fn octal(field: &mut [u8], value: u64) {
 /// A layer blob as it will be stored, with the media type its manifest gives it.
 #[derive(Debug, Clone)]
 pub struct RawLayer {
+    /// The media type its manifest descriptor gives it.
     pub media_type: String,
+    /// The blob, stored as it is.
     pub bytes: Vec<u8>,
 }
 
 impl RawLayer {
+    /// A layer blob of `media_type` holding `bytes`.
     pub fn new(media_type: &str, bytes: Vec<u8>) -> RawLayer {
         RawLayer {
             media_type: media_type.to_owned(),

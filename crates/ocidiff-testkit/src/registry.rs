@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 
 /// The one account the token issuer knows.
 pub const TOKEN_USER: &str = "tokenuser";
+/// [`TOKEN_USER`]'s password.
 pub const TOKEN_PASS: &str = "token-pass";
 /// Repositories under this prefix are private on the token registry: only [`TOKEN_USER`] gets
 /// access; anonymous clients get a token granting nothing.
@@ -75,6 +76,7 @@ impl TestRegistries {
         Some(TestRegistries::start().unwrap())
     }
 
+    /// Starts the registries (plain, basic auth, token auth); `Err` says what failed.
     pub fn start() -> Result<TestRegistries, String> {
         let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
         let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;

@@ -15,8 +15,10 @@ use crate::model::{Descriptor, Side};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ExtractError {
+    /// An input failed when read the second time.
     #[error(transparent)]
     Input(#[from] Box<CompareError>),
+    /// The sink could not write.
     #[error("writing the report: {0}")]
     Write(#[source] io::Error),
 }

@@ -3,6 +3,8 @@
 //!
 //! Blobs with the same digest on both sides are verified (hashed) but never decompressed or
 //! walked; layer pairs are walked in parallel, each side of a pair on its own thread.
+//!
+//! [`Finding`]: crate::finding::Finding
 
 mod capture;
 mod classify;
@@ -37,8 +39,11 @@ use documents::{Root, values};
 /// How to compare.
 #[derive(Debug, Clone, Default)]
 pub struct CompareOptions {
+    /// What the ignore rules set aside.
     pub rules: Rules,
+    /// Which platforms of multi-platform images to compare.
     pub platforms: PlatformChoice,
+    /// Bounds on what either image may make the walk read.
     pub limits: Limits,
     /// Paths whose differences are set aside (`--ignore-path`).
     pub ignore_paths: PathFilter,
@@ -53,6 +58,7 @@ pub struct CompareOptions {
 
 /// The report plus what a second pass needs to extract the differing files.
 pub struct Compared {
+    /// Every difference found, and the verdict.
     pub report: Findings,
     pairs: Vec<Pair>,
 }

@@ -29,37 +29,65 @@ pub const HEAD_BYTES: usize = 10;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DecompressError {
+    /// An encrypted layer (`+encrypted` media type), which cannot be read without its key.
     #[error(
         "layer {digest} is encrypted ({media_type}): ocidiff cannot decrypt it (runtimes need \
          its key to)"
     )]
-    Encrypted { digest: Digest, media_type: String },
+    Encrypted {
+        /// The layer's digest.
+        digest: Digest,
+        /// Its media type.
+        media_type: String,
+    },
+    /// A media type that is not a layer type runtimes unpack.
     #[error(
         "layer {digest} has media type {media_type:?}, not a layer type runtimes unpack (an OCI \
          or Docker tar: uncompressed, gzip or zstd)"
     )]
-    NotALayer { digest: Digest, media_type: String },
+    NotALayer {
+        /// The layer's digest.
+        digest: Digest,
+        /// Its media type.
+        media_type: String,
+    },
+    /// Docker and containerd would decompress the layer differently (or one would not at all).
     #[error(
         "layer {digest} ({media_type}): Docker reads it as {docker} and containerd as \
          {containerd}; refused, as what it unpacks to depends on the runtime"
     )]
     RuntimesDisagree {
+        /// The layer's digest.
         digest: Digest,
+        /// Its media type.
         media_type: String,
+        /// How Docker reads its bytes.
         docker: Format,
+        /// How containerd reads them under that media type.
         containerd: Format,
     },
+    /// A compressed stream that is corrupt, or has trailing data after its last member or frame.
     #[error("layer {digest}: {what}")]
-    Stream { digest: Digest, what: String },
+    Stream {
+        /// The layer's digest.
+        digest: Digest,
+        /// What is wrong with the stream.
+        what: String,
+    },
 }
 
 /// What a layer's first bytes are to one runtime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// No compression: a tar stream as it is.
     Plain,
+    /// gzip, as Go's `compress/gzip` reads it.
     Gzip,
+    /// zstd, as `klauspost/compress/zstd` reads it.
     Zstd,
+    /// bzip2, which Docker reads and containerd does not.
     Bzip2,
+    /// xz, which Docker reads and containerd does not.
     Xz,
 }
 
@@ -199,7 +227,9 @@ fn agreed(
 
 /// A decompressed layer stream and the compression its bytes were found to use.
 pub struct Decompressed<'a> {
+    /// The compression the bytes turned out to use (which may not be the media type's).
     pub compression: Compression,
+    /// The uncompressed tar stream.
     pub reader: Box<dyn Read + Send + 'a>,
 }
 

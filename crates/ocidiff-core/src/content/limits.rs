@@ -76,12 +76,19 @@ impl Limits {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Limit {
+    /// [`Limits::json_bytes`].
     JsonBytes,
+    /// [`Limits::layer_bytes`].
     LayerBytes,
+    /// [`Limits::decompressed_bytes`].
     DecompressedBytes,
+    /// [`Limits::manifests`].
     Manifests,
+    /// [`Limits::layers`].
     Layers,
+    /// [`Limits::entries`].
     Entries,
+    /// [`Limits::metadata_bytes`].
     MetadataBytes,
 }
 
@@ -89,6 +96,7 @@ pub enum Limit {
 /// source, so that a front end finds it in the chain and says how to raise that limit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LimitExceeded {
+    /// Which limit, so that a front end can say how to raise it.
     pub limit: Limit,
     /// The limit's value.
     pub max: u64,
@@ -147,6 +155,7 @@ pub struct LimitedReader<R> {
 }
 
 impl<R: Read> LimitedReader<R> {
+    /// Reads `inner`, failing past `limit` bytes; `what` names the stream in the error.
     pub fn new(inner: R, limit: u64, what: String) -> Self {
         LimitedReader {
             inner,
@@ -156,6 +165,7 @@ impl<R: Read> LimitedReader<R> {
         }
     }
 
+    /// The stream below.
     pub fn into_inner(self) -> R {
         self.inner
     }

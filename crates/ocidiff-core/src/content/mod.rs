@@ -36,23 +36,52 @@ pub trait BlobSource: Send + Sync {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ContentError {
+    /// The source does not hold the blob.
     #[error("blob {digest} not found in {source_name}")]
-    NotFound { digest: Digest, source_name: String },
+    NotFound {
+        /// The blob asked for.
+        digest: Digest,
+        /// The source, as [`BlobSource::describe`] names it.
+        source_name: String,
+    },
+    /// A blob whose content does not hash to its digest: corrupt or tampered with.
     #[error("blob {expected} does not match its digest: its content hashes to {actual}")]
-    DigestMismatch { expected: Digest, actual: Digest },
+    DigestMismatch {
+        /// The digest it was asked for by.
+        expected: Digest,
+        /// What its content hashes to.
+        actual: Digest,
+    },
+    /// A blob whose length is not the size its descriptor declares.
     #[error("blob {digest} is {actual} bytes long, but its descriptor says {declared}")]
     SizeMismatch {
+        /// The blob's digest.
         digest: Digest,
+        /// The size the descriptor declares.
         declared: u64,
+        /// The length actually read.
         actual: u64,
     },
+    /// A blob over a size limit.
     #[error("{0}")]
     TooLarge(#[from] LimitExceeded),
+    /// Reading the blob failed.
     #[error("reading blob {digest}: {source}")]
-    Io { digest: Digest, source: io::Error },
+    Io {
+        /// The blob's digest.
+        digest: Digest,
+        /// The I/O error.
+        source: io::Error,
+    },
     /// A blob read while it downloads whose download failed.
     #[error("downloading blob {digest}: {reason}")]
-    Download { digest: Digest, reason: String },
+    Download {
+        /// The blob's digest.
+        digest: Digest,
+        /// Why the download failed.
+        reason: String,
+    },
+    /// A layer that cannot be decompressed as runtimes would.
     #[error(transparent)]
     Decompress(#[from] DecompressError),
 }

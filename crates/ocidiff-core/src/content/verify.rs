@@ -16,6 +16,7 @@ pub struct VerifyingReader<R> {
 }
 
 impl<R: Read> VerifyingReader<R> {
+    /// Reads `inner`, expected to hold `declared` bytes that hash to `expected`.
     pub fn new(inner: R, expected: Digest, declared: u64) -> Self {
         VerifyingReader {
             inner,

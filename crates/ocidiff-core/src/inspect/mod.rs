@@ -86,6 +86,7 @@ pub struct Inspection {
 /// The fields in which one inner path differs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NestedDiff {
+    /// The path inside the archive or compressed file.
     pub path: String,
     /// `(field, lhs, rhs, ignorable)`; a value is `None` where that side has no such field
     /// (the field `entry` is the entry itself, present on one side only).

@@ -17,9 +17,11 @@ pub use super::tar::Time;
 pub enum TarFormat {
     /// No magic, or a header that breaks USTAR's rules (Go's `FormatUnknown`).
     Unknown,
+    /// POSIX ustar, with nothing beyond it.
     Ustar,
     /// USTAR with PAX extended records.
     Pax,
+    /// GNU tar's format (long names as `././@LongLink` entries, sparse files).
     Gnu,
 }
 
@@ -41,20 +43,29 @@ impl From<Format> for TarFormat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EntryType {
+    /// A regular file.
     File,
+    /// A directory.
     Dir,
+    /// A symbolic link.
     Symlink,
+    /// A hard link to an earlier entry.
     Hardlink,
+    /// A character device.
     Char,
+    /// A block device.
     Block,
+    /// A named pipe.
     Fifo,
     /// A PAX global header: Go returns it as an entry, and appliers act on its name.
     #[serde(rename = "pax-global-header")]
     GlobalHeader,
+    /// Any other typeflag, kept so that it can be reported.
     Other(u8),
 }
 
 impl EntryType {
+    /// The kind a Go `Header.Typeflag` stands for (after Go's own promotions).
     pub fn from_typeflag(flag: u8) -> EntryType {
         match flag {
             typeflag::REG => EntryType::File,
@@ -76,6 +87,7 @@ impl EntryType {
 pub struct ContentDigest(pub [u8; 32]);
 
 impl ContentDigest {
+    /// Hashes `bytes`.
     pub fn of(bytes: &[u8]) -> ContentDigest {
         ContentDigest(sha2::Sha256::digest(bytes).into())
     }
@@ -104,24 +116,37 @@ impl Serialize for ContentDigest {
 pub struct EntryMeta {
     /// The path, escaped by [`escape_name`].
     pub name: String,
+    /// What kind of entry it is.
     pub kind: EntryType,
+    /// A link's target (escaped), for any entry whose header names one.
     pub link: Option<String>,
+    /// The mode bits as the header stores them.
     pub mode: i64,
+    /// Owner user ID.
     pub uid: i64,
+    /// Owner group ID.
     pub gid: i64,
+    /// Owner user name (escaped), which runtimes do not use to set the owner.
     pub uname: String,
+    /// Owner group name (escaped), which runtimes do not use to set the owner.
     pub gname: String,
+    /// Major and minor device numbers, for character and block devices.
     pub device: Option<(i64, i64)>,
+    /// The content's length; 0 where Go's header gives a negative size.
     pub size: u64,
     /// SHA-256 of the content, for regular files.
     pub digest: Option<ContentDigest>,
+    /// Modification time.
     pub mtime: Time,
+    /// Access time, when the header has one.
     pub atime: Option<Time>,
+    /// Change time, when the header has one.
     pub ctime: Option<Time>,
     /// `SCHILY.xattr.` records, empty values included (some runtimes set them).
     pub xattrs: BTreeMap<String, String>,
     /// PAX records not already represented by a field above.
     pub pax: BTreeMap<String, String>,
+    /// The header style it was written in.
     pub format: TarFormat,
     /// Index of the entry in its layer.
     pub position: usize,

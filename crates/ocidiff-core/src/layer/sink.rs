@@ -11,9 +11,13 @@ use crate::model::Side;
 /// a sink must never create them as links.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryKind<'a> {
+    /// A regular file, whose content follows.
     File,
+    /// A symlink, with its target.
     Symlink(&'a str),
+    /// A hard link, with its target.
     Hardlink(&'a str),
+    /// A directory.
     Directory,
     /// Devices, fifos: nothing to show but their metadata.
     Other,

@@ -14,7 +14,9 @@ use crate::model::{Algorithm, Compression, Descriptor, Digest, Hasher};
 /// A walked layer.
 #[derive(Debug, Clone)]
 pub struct Listing {
+    /// The compression the layer's bytes turned out to use.
     pub compression: Compression,
+    /// Every entry, in stream order.
     pub entries: Vec<EntryMeta>,
     /// SHA-256 of the decompressed stream, trailing bytes included: what `rootfs.diff_ids`
     /// must say. For an uncompressed layer it is the blob's own (verified) digest.
@@ -41,10 +43,17 @@ pub type Walked = std::collections::HashMap<Digest, std::sync::Arc<Listing>>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LayerError {
+    /// The layer's blob could not be read, verified or decompressed.
     #[error(transparent)]
     Content(#[from] ContentError),
+    /// A tar stream that Go's reader, and so the runtimes, would refuse.
     #[error("layer {digest}: not a tar stream container runtimes accept: {source}")]
-    Tar { digest: Digest, source: TarError },
+    Tar {
+        /// The layer's digest.
+        digest: Digest,
+        /// Where and why the stream fails.
+        source: TarError,
+    },
     /// Too many entries, or too many bytes of their metadata.
     #[error("{0}")]
     Limit(#[from] LimitExceeded),

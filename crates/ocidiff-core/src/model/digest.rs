@@ -10,11 +10,14 @@ use sha2::Digest as _;
 /// The hash algorithms the OCI image spec registers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Algorithm {
+    /// SHA-256, which nearly every image uses.
     Sha256,
+    /// SHA-512.
     Sha512,
 }
 
 impl Algorithm {
+    /// The name as a digest spells it (`sha256`).
     pub fn as_str(self) -> &'static str {
         match self {
             Algorithm::Sha256 => "sha256",
@@ -41,19 +44,24 @@ pub struct Digest {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum DigestError {
+    /// No `ALGORITHM:HEX` shape (the input quoted).
     #[error("invalid digest {0:?}: expected ALGORITHM:HEX")]
     Syntax(String),
+    /// An algorithm other than sha256 and sha512 (the input quoted).
     #[error("invalid digest {0:?}: unsupported algorithm (sha256 and sha512 are)")]
     Algorithm(String),
+    /// A hex part of the wrong length, or not lower-case hex (the input quoted).
     #[error("invalid digest {0:?}: wrong length or not lower-case hex")]
     Encoded(String),
 }
 
 impl Digest {
+    /// Which hash the digest is of.
     pub fn algorithm(&self) -> Algorithm {
         self.algorithm
     }
 
+    /// The hex part, lower case, without the algorithm.
     pub fn hex(&self) -> &str {
         &self.hex
     }
@@ -137,11 +145,14 @@ impl schemars::JsonSchema for Digest {
 
 /// Incremental hashing into a [`Digest`].
 pub enum Hasher {
+    /// Hashing with SHA-256.
     Sha256(sha2::Sha256),
+    /// Hashing with SHA-512.
     Sha512(sha2::Sha512),
 }
 
 impl Hasher {
+    /// A hasher for `algorithm`, with nothing hashed yet.
     pub fn new(algorithm: Algorithm) -> Hasher {
         match algorithm {
             Algorithm::Sha256 => Hasher::Sha256(sha2::Sha256::new()),
@@ -149,6 +160,7 @@ impl Hasher {
         }
     }
 
+    /// Hashes `bytes` after what came before.
     pub fn update(&mut self, bytes: &[u8]) {
         match self {
             Hasher::Sha256(h) => h.update(bytes),
@@ -156,6 +168,7 @@ impl Hasher {
         }
     }
 
+    /// The digest of everything hashed.
     pub fn finish(self) -> Digest {
         match self {
             Hasher::Sha256(h) => Digest {

@@ -28,6 +28,7 @@ pub enum Shape {
     Any,
     /// A Go string (also `time.Time`, `digest.Digest`, `[]byte`).
     Str,
+    /// A JSON `true` or `false`.
     Bool,
     /// A Go `int` or `int64`: an integer literal within `i64`.
     Int,
@@ -201,22 +202,37 @@ pub const OCI_LAYOUT: Shape = Struct(&[("imageLayoutVersion", Str)]);
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum GoJsonError {
+    /// Not JSON at all.
     #[error("malformed JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// An object with the same key twice.
     #[error(
         "key {path} appears twice; Go's encoding/json would merge the two or keep the last, \
          so ocidiff refuses the ambiguous document"
     )]
-    Duplicate { path: String },
+    Duplicate {
+        /// Where, as a path from the document's root.
+        path: String,
+    },
+    /// A key that matches a known field only when case is ignored, as Go matches it.
     #[error(
         "key {path}: Go's encoding/json reads it as {field:?} (it matches field names \
          regardless of case), so ocidiff refuses the ambiguous document"
     )]
-    Folded { path: String, field: &'static str },
+    Folded {
+        /// Where, as a path from the document's root.
+        path: String,
+        /// The field Go would read it as.
+        field: &'static str,
+    },
+    /// A value of a JSON type Go cannot decode into the field.
     #[error("{path} is {found} where Go's encoding/json expects {expected}; runtimes refuse it")]
     Type {
+        /// Where, as a path from the document's root.
         path: String,
+        /// The JSON type found.
         found: &'static str,
+        /// The JSON type Go expects there.
         expected: &'static str,
     },
 }

@@ -43,11 +43,17 @@ pub const OCI_NONDISTRIBUTABLE_LAYER_ZSTD: &str =
 /// the two families (and the layer compressions) as one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MediaKind {
+    /// An OCI image index or Docker manifest list.
     Index,
+    /// An OCI or Docker schema 2 image manifest.
     Manifest,
+    /// An OCI or Docker image config.
     Config,
+    /// A layer tar, with the compression its media type names.
     Layer(Compression),
+    /// The OCI empty descriptor (`application/vnd.oci.empty.v1+json`).
     Empty,
+    /// A media type not known here (artifacts, attestations, typos).
     Unknown,
 }
 
@@ -55,8 +61,11 @@ pub enum MediaKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Compression {
+    /// An uncompressed tar (OCI `…layer.v1.tar`, Docker `…diff.tar`).
     None,
+    /// gzip (OCI `+gzip`, or Docker's `tar.gzip` layer types).
     Gzip,
+    /// zstd (OCI `+zstd`; Docker has no zstd layer type).
     Zstd,
 }
 

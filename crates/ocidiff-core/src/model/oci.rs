@@ -17,23 +17,30 @@ use super::platform::Platform;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Descriptor {
+    /// What the content is, as written: unknown types are kept, not refused.
     pub media_type: String,
+    /// The content's digest, which is also its address in a blob store.
     pub digest: Digest,
+    /// The content's length in bytes, checked when it is read.
     pub size: u64,
+    /// For a manifest in an index, the platform it runs on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<Platform>,
+    /// Free-form metadata (`org.opencontainers.image.ref.name`…); `null` reads as empty.
     #[serde(
         default,
         deserialize_with = "null_as_empty",
         skip_serializing_if = "BTreeMap::is_empty"
     )]
     pub annotations: BTreeMap<String, String>,
+    /// Other places the content may be fetched from (Windows foreign layers); `null` reads as empty.
     #[serde(
         default,
         deserialize_with = "null_as_empty",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub urls: Vec<String>,
+    /// For an artifact manifest, what kind of artifact it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artifact_type: Option<String>,
 }
@@ -52,6 +59,7 @@ impl Descriptor {
         }
     }
 
+    /// What the media type says the content is.
     pub fn kind(&self) -> MediaKind {
         media::classify(&self.media_type)
     }
@@ -68,8 +76,10 @@ impl Descriptor {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Index {
+    /// The index's own `mediaType`, when it states one.
     #[serde(default)]
     pub media_type: Option<String>,
+    /// One descriptor per manifest (or nested index); `null` reads as empty.
     #[serde(default, deserialize_with = "null_as_empty")]
     pub manifests: Vec<Descriptor>,
 }
@@ -78,9 +88,12 @@ pub struct Index {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Manifest {
+    /// The manifest's own `mediaType`, when it states one.
     #[serde(default)]
     pub media_type: Option<String>,
+    /// The image config.
     pub config: Descriptor,
+    /// The layers, lowest first; `null` reads as empty.
     #[serde(default, deserialize_with = "null_as_empty")]
     pub layers: Vec<Descriptor>,
 }
@@ -95,12 +108,16 @@ fn null_as_empty<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
 /// The part of an image config that the walk needs; the rest is compared as raw JSON.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Config {
+    /// The operating system the image runs on.
     #[serde(default)]
     pub os: Option<String>,
+    /// The CPU architecture the image runs on.
     #[serde(default)]
     pub architecture: Option<String>,
+    /// The CPU variant (`v7`, `v8`…).
     #[serde(default)]
     pub variant: Option<String>,
+    /// The uncompressed layer digests that the runtime checks the layers against.
     #[serde(default)]
     pub rootfs: Option<RootFs>,
 }
@@ -108,6 +125,7 @@ pub struct Config {
 /// `rootfs` of an image config.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct RootFs {
+    /// The digest of each layer's uncompressed tar stream, lowest first.
     #[serde(default)]
     pub diff_ids: Vec<Digest>,
 }
@@ -119,13 +137,16 @@ pub struct RootFs {
 /// a `docker save` tarball has none.
 #[derive(Debug, Clone)]
 pub struct Blob {
+    /// The descriptor it was reached by; `None` for a root without one.
     pub descriptor: Option<Descriptor>,
+    /// The document exactly as stored.
     pub bytes: Vec<u8>,
 }
 
 /// What a document parsed as, by its media type or, when it names none, by its shape.
 #[derive(Debug, Clone)]
 pub enum Document {
+    /// An image index or Docker manifest list.
     Index(Index),
     /// Boxed: a manifest holds its config descriptor inline and is several times an index's size.
     Manifest(Box<Manifest>),
@@ -135,21 +156,29 @@ pub enum Document {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DocumentError {
+    /// Not JSON.
     #[error("malformed JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// JSON that Go's decoder, and so the runtimes, would read differently or refuse.
     #[error(transparent)]
     Go(#[from] GoJsonError),
+    /// A media type that is neither an index nor a manifest.
     #[error("unsupported media type {0:?} (expected an image index or manifest)")]
     MediaType(String),
+    /// A document whose content says it is something other than its media type says.
     #[error(
         "{by} says it is an image {expected}, but it {holds}; containerd refuses such a \
          document, and so does ocidiff"
     )]
     Contradiction {
+        /// What said which kind it is (`its descriptor's media type`, `its mediaType`…).
         by: &'static str,
+        /// The kind that made it (`index` or `manifest`).
         expected: &'static str,
+        /// What the document holds instead, as a phrase.
         holds: String,
     },
+    /// A Docker schema 1 manifest (it has `fsLayers`), which runtimes no longer read.
     #[error(
         "Docker schema 1 manifests are not supported (it has fsLayers); convert the image \
          with `skopeo copy` or push it again with a current Docker"

@@ -21,16 +21,21 @@ use super::oci::Descriptor;
 /// A platform as in an index entry or an image config.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Platform {
+    /// The operating system, as Go's `GOOS` spells it (`linux`, `windows`).
     pub os: String,
+    /// The CPU architecture, as Go's `GOARCH` spells it (`amd64`, `arm64`).
     pub architecture: String,
+    /// The CPU variant (`v7` for 32-bit ARM, `v8`…), when it matters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
+    /// The OS version an image requires (Windows builds).
     #[serde(
         default,
         rename = "os.version",
         skip_serializing_if = "Option::is_none"
     )]
     pub os_version: Option<String>,
+    /// OS features an image requires (`win32k`).
     #[serde(default, rename = "os.features", skip_serializing_if = "Vec::is_empty")]
     pub os_features: Vec<String>,
 }
@@ -230,6 +235,7 @@ impl Matcher {
         self.accepted.iter().position(|want| accepts(want, &have))
     }
 
+    /// Whether the request accepts `p`, fallbacks included.
     pub fn matches(&self, p: &Platform) -> bool {
         self.rank(p).is_some()
     }

@@ -5,7 +5,9 @@ use std::fmt;
 /// Input 0 or input 1. Whatever comes in pairs (`[T; 2]`) is indexed by [`Side::i`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Side {
+    /// Input 0, the left one.
     Lhs,
+    /// Input 1, the right one.
     Rhs,
 }
 

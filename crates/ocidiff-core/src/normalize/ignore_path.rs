@@ -7,7 +7,9 @@ use crate::layer;
 #[derive(Debug, thiserror::Error)]
 #[error("invalid path pattern {pattern:?}: {kind}")]
 pub struct PatternError {
+    /// The pattern as given.
     pub pattern: String,
+    /// What globset finds wrong with it.
     pub kind: globset::ErrorKind,
 }
 
@@ -21,6 +23,7 @@ pub struct PathFilter {
 }
 
 impl PathFilter {
+    /// Compiles `patterns`; none at all gives a filter that matches nothing.
     pub fn new(patterns: &[String]) -> Result<PathFilter, PatternError> {
         if patterns.is_empty() {
             return Ok(PathFilter::default());

@@ -56,9 +56,13 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Ecosystem {
+    /// Debian and Ubuntu packages (`var/lib/dpkg`).
     Dpkg,
+    /// Alpine packages (`lib/apk/db/installed`).
     Apk,
+    /// rpm packages, from the sqlite database.
     Rpm,
+    /// Python distributions (`*.dist-info`).
     Python,
 }
 
@@ -76,9 +80,13 @@ impl fmt::Display for Ecosystem {
 /// One installed package as its database records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Package {
+    /// The package manager whose database lists it.
     pub ecosystem: Ecosystem,
+    /// The package's name in that database.
     pub name: String,
+    /// The version as the database writes it (rpm: `[epoch:]version-release`).
     pub version: String,
+    /// The architecture, when the database records one.
     pub arch: Option<String>,
     /// Paths the package owns, root-relative and cleaned, sorted, without duplicates.
     pub files: Vec<String>,
@@ -96,7 +104,9 @@ pub struct PackageSet {
 /// A package's version and architecture on one side.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct PackageVersion {
+    /// The version as the database writes it.
     pub version: String,
+    /// The architecture, when the database records one.
     pub arch: Option<String>,
 }
 
@@ -112,7 +122,9 @@ impl fmt::Display for PackageVersion {
 /// A package added, removed, or with another version or architecture.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct PackageDiff {
+    /// The package manager whose database lists it.
     pub ecosystem: Ecosystem,
+    /// The package's name.
     pub name: String,
     /// `None`: added in `rhs`.
     pub lhs: Option<PackageVersion>,
@@ -124,13 +136,18 @@ pub struct PackageDiff {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Change {
+    /// Only `rhs` has it.
     Added,
+    /// Only `lhs` has it.
     Removed,
+    /// Both have it, at different versions.
     Version,
+    /// Both have it at the same version, for different architectures.
     Arch,
 }
 
 impl PackageDiff {
+    /// Which kind of change this is, from which sides have the package and how they differ.
     pub fn change(&self) -> Change {
         match (&self.lhs, &self.rhs) {
             (None, _) => Change::Added,
@@ -148,16 +165,23 @@ pub enum Ownership {
     /// Owned by a package whose version or architecture differs between the sides, or that
     /// exists on one side only: expected in a later rebuild.
     PackageChanged {
+        /// The package manager whose database lists it.
         ecosystem: Ecosystem,
+        /// The package's name.
         name: String,
+        /// Its version on the left; `None` if only the right has it.
         lhs: Option<PackageVersion>,
+        /// Its version on the right; `None` if only the left has it.
         rhs: Option<PackageVersion>,
     },
     /// Owned by the same package version on both sides, yet different: a real
     /// reproducibility problem, the class a reviewer must look at.
     SameVersion {
+        /// The package manager whose database lists it.
         ecosystem: Ecosystem,
+        /// The package's name.
         name: String,
+        /// The version both sides have.
         version: PackageVersion,
     },
     /// No database names this path.
@@ -406,6 +430,7 @@ fn owners_of<'i>(index: &'i HashMap<&str, Vec<usize>>, path: &str) -> &'i [usize
 }
 
 impl<'a> Owners<'a> {
+    /// Indexes the owned paths of both sides.
     pub fn new(lhs: &'a PackageSet, rhs: &'a PackageSet) -> Self {
         Owners {
             lhs,

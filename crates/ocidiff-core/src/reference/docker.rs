@@ -30,7 +30,9 @@ pub struct DockerRef {
     pub registry: String,
     /// `library/alpine`, `owner/project/image`…
     pub repository: String,
+    /// The tag, as written, or `latest` when neither a tag nor a digest is named.
     pub tag: Option<String>,
+    /// The digest, when named: it is what is fetched.
     pub digest: Option<Digest>,
 }
 
@@ -38,7 +40,9 @@ pub struct DockerRef {
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 #[error("invalid image reference {input:?}: {reason}")]
 pub struct DockerRefError {
+    /// The string as given.
     pub input: String,
+    /// What is wrong with it.
     pub reason: String,
 }
 

@@ -17,17 +17,23 @@ pub use docker::{DOCKER_HUB, DockerRef, DockerRefError};
 pub enum ImageRef {
     /// An OCI image layout directory, optionally naming an image by its `ref.name`.
     OciDir {
+        /// The layout directory.
         path: PathBuf,
+        /// The `org.opencontainers.image.ref.name` to open, when the layout holds several.
         reference: Option<String>,
     },
     /// A tar of an OCI image layout.
     OciArchive {
+        /// The archive file.
         path: PathBuf,
+        /// The `org.opencontainers.image.ref.name` to open, when the archive holds several.
         reference: Option<String>,
     },
     /// `docker save` output; the reference picks one of its `RepoTags`.
     DockerArchive {
+        /// The archive file.
         path: PathBuf,
+        /// The `RepoTags` name to open, when the archive holds several images.
         reference: Option<String>,
     },
     /// An image in the Docker daemon.
@@ -44,32 +50,53 @@ pub enum ImageRef {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RefError {
+    /// Nothing after `oci:`, `oci-archive:` or `docker-archive:` (the input quoted).
     #[error("invalid image reference {0:?}: the path after the transport is empty")]
     EmptyPath(String),
+    /// No image name after a transport that needs one (the input quoted).
     #[error("invalid image reference {0:?}: the name after the transport is empty")]
     EmptyName(String),
+    /// A bare path that could not be read to tell what it is: the input, and why.
     #[error("invalid image reference {0:?}: {1}")]
     Unreadable(String, String),
+    /// A name that can only be meant as a path (`./x`, `/x`, `x/`, `x.tar`…) and names
+    /// nothing on disk.
     #[error("{0:?}: no such file or directory")]
     NoSuchPath(String),
+    /// `SCHEME://…` with a scheme ocidiff does not know.
     #[error(
         "{input:?}: unknown transport {scheme}://; ocidiff reads oci:, oci-archive:, \
          docker-archive:, docker:// (the Docker daemon), docker-daemon:, podman://, \
          containerd:// and registry names"
     )]
-    UnknownTransport { input: String, scheme: String },
+    UnknownTransport {
+        /// The input as typed.
+        input: String,
+        /// What stands before `://`.
+        scheme: String,
+    },
+    /// Neither a path on disk nor a valid registry name.
     #[error("{input:?} is no file or directory here, nor an image name: {reason}")]
-    NotAName { input: String, reason: String },
+    NotAName {
+        /// The input as typed.
+        input: String,
+        /// Why it is not an image name.
+        reason: String,
+    },
+    /// An existing file that is not a tar archive (the input quoted; its bytes never are).
     #[error(
         "{0:?} is not an image: neither a tar archive (docker save, OCI archive) nor an OCI \
          layout directory"
     )]
     NotAnImage(String),
+    /// An archive compressed as a whole, which `docker save` and OCI archives are not.
     #[error(
         "{input:?} is {compression}-compressed: ocidiff reads docker save and OCI archives as tar (decompress it first)"
     )]
     Compressed {
+        /// The input as typed.
         input: String,
+        /// `gzip` or `zstd`.
         compression: &'static str,
     },
 }

@@ -73,10 +73,15 @@ pub enum Entry<'a> {
 pub enum StoredKind {
     /// A JSON document (index, manifest or config) as read.
     Document,
+    /// A regular file's content.
     File,
+    /// A symlink, stored as a regular file holding its target.
     Symlink,
+    /// A hardlink, stored as a regular file holding its target.
     Hardlink,
+    /// A directory, created as a directory.
     Directory,
+    /// A device node, fifo or anything else without content, stored as an empty file.
     Other,
 }
 
@@ -90,6 +95,7 @@ pub struct StoredFile {
     /// The entry's path in its layer, or the document's file name (bytes that are not UTF-8
     /// shown as U+FFFD).
     pub name: String,
+    /// What the stored file stands for.
     pub kind: StoredKind,
     /// Where it is stored, relative to the report directory, `/`-separated.
     pub path: String,
@@ -143,19 +149,38 @@ impl ExtractSink for ReportDir {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReportError {
+    /// The directory exists and holds something: it is never written into.
     #[error("report directory {0:?} exists and is not empty: give a new or an empty directory")]
     NotEmpty(PathBuf),
+    /// The path exists and is not a directory.
     #[error("report directory {0:?} exists and is not a directory")]
     NotADirectory(PathBuf),
+    /// The directory could not be created.
     #[error("cannot create report directory {path:?}: {source}")]
-    Create { path: PathBuf, source: io::Error },
+    Create {
+        /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// A file in the directory could not be written.
     #[error("cannot write {path:?}: {source}")]
-    Write { path: PathBuf, source: io::Error },
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// An entry's content could not be read from its layer.
     #[error("cannot read {name:?} of input-{input} at {location:?}: {source}")]
     Read {
+        /// The input it comes from: 0 or 1.
         input: u8,
+        /// The layer or document, as in findings.
         location: String,
+        /// The entry's path in its layer.
         name: String,
+        /// The I/O error.
         source: io::Error,
     },
 }
@@ -540,7 +565,7 @@ fn sanitize_path(path: &[u8]) -> Vec<String> {
 
 /// One path component as a safe, UTF-8 file name: `.` and `..` escaped as `%2E`, `%2E%2E`;
 /// `%`, control characters (NUL among them) and bytes that are not UTF-8 as `%XX`; longer than
-/// [`MAX_COMPONENT`] bytes, cut and ended with `~` and 16 hex digits of its SHA-256.
+/// `MAX_COMPONENT` (240) bytes, cut and ended with `~` and 16 hex digits of its SHA-256.
 pub fn sanitize_component(comp: &[u8]) -> String {
     if comp == b"." || comp == b".." {
         return "%2E".repeat(comp.len());

@@ -23,54 +23,105 @@ use crate::model::{Algorithm, Digest, Hasher};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ArchiveError {
+    /// The archive could not be opened or read.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: io::Error },
+    Io {
+        /// The archive.
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// A compressed archive, refused rather than read (see the module doc).
     #[error(
         "{path}: the archive is {compression}-compressed; decompress it first (ocidiff reads \
          archives in place, without unpacking them)"
     )]
     Compressed {
+        /// The archive.
         path: PathBuf,
+        /// The compression found (`gzip`, `zstd`, `xz`, `bzip2`).
         compression: &'static str,
     },
+    /// The file does not read as a tar stream.
     #[error("{path}: not a readable tar archive: {source}")]
-    NotTar { path: PathBuf, source: io::Error },
+    NotTar {
+        /// The archive.
+        path: PathBuf,
+        /// Where reading it as tar failed.
+        source: io::Error,
+    },
+    /// A member whose data runs past the end of the file: a truncated archive.
     #[error(
         "{path}: member {member:?} ends at byte {end}, past the end of the archive ({len} bytes): \
          the archive is truncated or corrupt"
     )]
     OutOfBounds {
+        /// The archive.
         path: PathBuf,
+        /// The member's name.
         member: String,
+        /// The byte its data would end at.
         end: u64,
+        /// The archive's length in bytes.
         len: u64,
     },
+    /// The archive has nothing at a name a document refers to.
     #[error("{path}: the archive has no member {member:?}")]
-    MissingMember { path: PathBuf, member: String },
+    MissingMember {
+        /// The archive.
+        path: PathBuf,
+        /// The member name looked for.
+        member: String,
+    },
+    /// Members that cannot be placed as `docker load` places them, or a name that leads nowhere.
     #[error("{path}: {source}")]
-    Member { path: PathBuf, source: MemberError },
+    Member {
+        /// The archive.
+        path: PathBuf,
+        /// Which members, and why.
+        source: MemberError,
+    },
+    /// A member of a tar type `docker load` refuses.
     #[error("{path}: member {member:?} has tar type {typeflag:?}, which docker load refuses")]
     Typeflag {
+        /// The archive.
         path: PathBuf,
+        /// The member's name.
         member: String,
+        /// Its tar typeflag, as a character.
         typeflag: char,
     },
+    /// A sparse member, which is not read in place.
     #[error(
         "{path}: member {member:?} is a sparse file; ocidiff reads archive members in place and \
          does not read sparse ones (no tool writes them in image archives)"
     )]
-    Sparse { path: PathBuf, member: String },
+    Sparse {
+        /// The archive.
+        path: PathBuf,
+        /// The member's name.
+        member: String,
+    },
+    /// A document member over the size allowed for it.
     #[error("{path}: member {member:?} is {size} bytes, more than the limit of {limit} bytes")]
     TooLarge {
+        /// The archive.
         path: PathBuf,
+        /// The member's name.
         member: String,
+        /// Its size in bytes.
         size: u64,
+        /// The most allowed, in bytes.
         limit: u64,
     },
+    /// A document in the archive that is not what the format expects.
     #[error("{path}: {what}: {reason}")]
     Malformed {
+        /// The archive.
         path: PathBuf,
+        /// Which document.
         what: String,
+        /// What is wrong with it.
         reason: String,
     },
 }
@@ -78,7 +129,9 @@ pub enum ArchiveError {
 /// A member's place in the archive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Span {
+    /// Where the member's data starts in the archive file.
     pub offset: u64,
+    /// Its length in bytes.
     pub size: u64,
 }
 
@@ -172,6 +225,7 @@ impl TarIndex {
         })
     }
 
+    /// The archive file, to name in messages.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -203,6 +257,7 @@ impl TarIndex {
         self.open_span(span)
     }
 
+    /// A reader of the bytes at `span` on a handle of its own.
     pub fn open_span(&self, span: Span) -> Result<io::Take<File>, ArchiveError> {
         let io_err = |source| ArchiveError::Io {
             path: self.path.clone(),

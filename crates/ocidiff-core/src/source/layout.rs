@@ -15,6 +15,7 @@ pub struct OciDir {
 }
 
 impl OciDir {
+    /// Opens the layout at `path`: a directory with an `oci-layout` file (nothing else is read yet).
     pub fn open(path: &Path) -> Result<OciDir, SourceError> {
         let marker = path.join("oci-layout");
         if !path.is_dir() {

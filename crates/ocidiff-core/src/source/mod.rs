@@ -39,60 +39,102 @@ use crate::reference::{ImageRef, RefError};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SourceError {
+    /// The reference itself does not parse.
     #[error(transparent)]
     Reference(#[from] RefError),
+    /// A file or directory of the input could not be read.
     #[error("{path}: {source}")]
     Io {
+        /// The file or directory.
         path: PathBuf,
+        /// The I/O error.
         source: std::io::Error,
     },
+    /// A directory that is not an OCI image layout (no `oci-layout` file, say).
     #[error("{path}: not an OCI image layout ({reason})")]
-    NotLayout { path: PathBuf, reason: String },
+    NotLayout {
+        /// The directory.
+        path: PathBuf,
+        /// What is missing or wrong.
+        reason: String,
+    },
+    /// An index or manifest inside the input that does not parse.
     #[error("{path}: {what}: {source}")]
     Document {
+        /// The input holding it.
         path: PathBuf,
+        /// Which document, as the message names it.
         what: String,
+        /// What is wrong with it.
         source: DocumentError,
     },
+    /// The input holds images, but none under the name asked for.
     #[error("{path}: no image named {wanted:?}; it holds: {available}")]
     NoSuchImage {
+        /// The input.
         path: PathBuf,
+        /// The name asked for.
         wanted: String,
+        /// The names it does hold, as one phrase.
         available: String,
     },
+    /// The input holds several images and the reference names none of them.
     #[error("{path}: holds several images, name one with {hint}: {available}")]
     Ambiguous {
+        /// The input.
         path: PathBuf,
+        /// The reference form that names one (`PATH:REF`).
         hint: String,
+        /// The images it holds, as one phrase.
         available: String,
     },
+    /// A name that tags several images: runtimes disagree on which it means.
     #[error(
         "{path}: the name {name:?} is on several images ({digests}): runtimes disagree on \
          which it means; name one by digest"
     )]
     AmbiguousName {
+        /// The input.
         path: PathBuf,
+        /// The name.
         name: String,
+        /// The digests it is on, as one phrase.
         digests: String,
     },
+    /// An input that holds no image at all.
     #[error("{path}: holds no image")]
-    Empty { path: PathBuf },
+    Empty {
+        /// The input.
+        path: PathBuf,
+    },
+    /// A docker archive whose `manifest.json` and `index.json` describe different images.
     #[error(
         "{path}: manifest.json and index.json disagree ({what}): docker load reads \
          manifest.json, containerd's ctr import index.json"
     )]
-    Disagree { path: PathBuf, what: String },
+    Disagree {
+        /// The archive.
+        path: PathBuf,
+        /// Where they differ.
+        what: String,
+    },
+    /// A blob could not be read or verified.
     #[error(transparent)]
     Content(#[from] ContentError),
+    /// The archive's tar stream could not be indexed.
     #[error(transparent)]
     Archive(#[from] ArchiveError),
+    /// A `docker-archive` image name that does not parse.
     #[error(transparent)]
     DockerRef(#[from] crate::reference::DockerRefError),
+    /// The local image store failed.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// Pulling from a registry failed.
     #[cfg(feature = "registry")]
     #[error(transparent)]
     Registry(#[from] registry::RegistryError),
+    /// Exporting from the Docker or Podman daemon failed.
     #[cfg(feature = "daemon")]
     #[error(transparent)]
     Daemon(#[from] daemon::DaemonError),
@@ -101,18 +143,28 @@ pub enum SourceError {
     StoreUnavailable(#[source] std::sync::Arc<crate::store::StoreError>),
     /// Only the store was to be read (no pulling), and it does not hold the image.
     #[error("{reference} is not in the local store")]
-    NotInStore { reference: String },
+    NotInStore {
+        /// The reference as the user gave it.
+        reference: String,
+    },
+    /// Reading from containerd failed.
     #[cfg(feature = "containerd")]
     #[error(transparent)]
     Containerd(#[from] containerd::ContainerdError),
+    /// A transport [`open`] does not read: a remote one, which [`open_all`] opens.
     #[error("{transport}:// images are not supported yet: {reference}")]
     Unsupported {
+        /// The transport's name, without `://`.
         transport: &'static str,
+        /// The reference as the user gave it.
         reference: String,
     },
+    /// A reference whose transport needs a cargo feature this build lacks.
     #[error("{reference}: ocidiff-core was built without the `{feature}` feature")]
     FeatureDisabled {
+        /// The missing feature.
         feature: &'static str,
+        /// The reference as the user gave it.
         reference: String,
     },
 }

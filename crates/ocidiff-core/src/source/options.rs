@@ -24,17 +24,23 @@ pub struct PullOptions {
     /// Registries (`host` or `host:port`) reached over plain HTTP or unverified TLS, like
     /// Docker's `--insecure-registry`. Loopback registries always are.
     pub insecure_registries: Vec<String>,
+    /// Where to look up each registry's credentials.
     pub credentials: CredentialSources,
     /// Blobs downloaded at once, across all images pulled together.
     pub max_concurrent_downloads: usize,
+    /// Longest wait for a connection to a registry.
     pub connect_timeout: Duration,
     /// Longest silence while reading an answer.
     pub read_timeout: Duration,
     /// Tries per request, the first included.
     pub max_attempts: u32,
+    /// The wait before the first retry, doubled for each later one up to `max_backoff`.
     pub initial_backoff: Duration,
+    /// The longest wait between retries.
     pub max_backoff: Duration,
+    /// Bounds on the manifests, configs and layers pulled.
     pub limits: Limits,
+    /// Told how downloads progress; `None` for silence.
     pub progress: Option<Arc<dyn Progress>>,
 }
 

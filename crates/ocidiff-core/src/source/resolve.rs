@@ -45,7 +45,9 @@ pub enum PullPolicy {
 pub struct Context {
     /// The store's directory; `None` for [`Store::default_root`].
     pub store_root: Option<PathBuf>,
+    /// When registry images are pulled again rather than read from the store.
     pub pull: PullPolicy,
+    /// Which platforms of multi-platform images to open.
     pub platforms: PlatformChoice,
     /// How to reach registries; its `limits` also bound what local sources read.
     pub registry: PullOptions,

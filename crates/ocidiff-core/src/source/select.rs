@@ -21,41 +21,70 @@ pub const MAX_DEPTH: usize = 8;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SelectError {
+    /// A blob could not be read or verified.
     #[error(transparent)]
     Content(#[from] ContentError),
+    /// An index or manifest that does not parse.
     #[error("{what}: {source}")]
-    Document { what: String, source: DocumentError },
+    Document {
+        /// Which document, as the message names it.
+        what: String,
+        /// What is wrong with it.
+        source: DocumentError,
+    },
+    /// No index entry matches the platforms asked for.
     #[error("no image for platform {wanted}; the image offers: {offered}")]
-    NoPlatform { wanted: String, offered: String },
+    NoPlatform {
+        /// The platforms asked for, as one phrase.
+        wanted: String,
+        /// The platforms the image offers, as one phrase.
+        offered: String,
+    },
+    /// The best entry names no platform, and its config is for another one: runtimes stop there.
     #[error(
         "no image for platform {wanted}: its best index entry, manifest {digest}, names no \
          platform and its config is for {found}; container runtimes stop there"
     )]
     ConfigMismatch {
+        /// The platforms asked for, as one phrase.
         wanted: String,
+        /// The entry's manifest.
         digest: Digest,
+        /// The platform its config names.
         found: String,
     },
+    /// The chosen entry is neither a manifest nor an index.
     #[error(
         "the index entry for platform {wanted}, {digest}, has media type {media_type:?}, which \
          is neither an image manifest nor an index: container runtimes fail on it"
     )]
     NotAnImage {
+        /// The platforms asked for, as one phrase.
         wanted: String,
+        /// The entry's digest.
         digest: Digest,
+        /// The entry's media type.
         media_type: String,
     },
+    /// An index where a manifest was expected, or the reverse.
     #[error("{what} {digest} is a {found}, expected {expected}")]
     WrongKind {
+        /// The role the document was read for.
         what: &'static str,
+        /// The document's digest.
         digest: Digest,
+        /// The kind it turned out to be.
         found: &'static str,
+        /// The kind its role asks for.
         expected: &'static str,
     },
+    /// An index that lists itself, directly or through nested indexes.
     #[error("index {0} refers to itself")]
     Cycle(Digest),
+    /// Indexes nested deeper than [`MAX_DEPTH`].
     #[error("index {0} is nested more than {MAX_DEPTH} indexes deep")]
     TooDeep(Digest),
+    /// An index with more entries than the limit allows.
     #[error("{0}")]
     TooMany(#[source] LimitExceeded),
 }
@@ -65,7 +94,9 @@ pub enum SelectError {
 /// manifest whose config names none).
 #[derive(Debug, Clone)]
 pub struct Offered {
+    /// The image's manifest, with its bytes.
     pub manifest: Blob,
+    /// The platform it is for (see above).
     pub platform: Option<Platform>,
 }
 

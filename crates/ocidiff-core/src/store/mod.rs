@@ -117,17 +117,24 @@ impl EngineImage {
 /// Totals for `ocidiff info`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StoreInfo {
+    /// Where the store is.
     pub root: PathBuf,
+    /// Image records.
     pub images: usize,
+    /// Blobs held, in use or not.
     pub blobs: usize,
+    /// The blobs' total size in bytes.
     pub bytes: u64,
 }
 
 /// What [`Store::remove_images`] and [`Store::free_unused`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Removal {
+    /// The records deleted.
     pub removed: Vec<ImageRecord>,
+    /// Blobs deleted because no remaining image uses them.
     pub freed_blobs: usize,
+    /// Bytes those blobs took.
     pub freed_bytes: u64,
 }
 
@@ -135,26 +142,47 @@ pub struct Removal {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
+    /// A file or directory of the store could not be read or written.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: io::Error },
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// No environment variable says where the default store goes.
     #[error("cannot tell where the image store goes: set {STORE_ENV}, XDG_CACHE_HOME or HOME")]
     NoRoot,
+    /// An image record that does not parse: the store was edited or damaged.
     #[error("{path}: corrupt image record: {source}")]
     CorruptRecord {
+        /// The record's file.
         path: PathBuf,
+        /// The parser's error.
         source: serde_json::Error,
     },
+    /// The store has no record of that name.
     #[error("no image named {0} in the store")]
     NoSuchImage(String),
+    /// An index or manifest in the store that does not parse.
     #[error("blob {digest} in the store: {source}")]
     Document {
+        /// The blob's digest.
         digest: Digest,
+        /// What is wrong with it.
         source: DocumentError,
     },
+    /// A blob failed verification or a limit.
     #[error(transparent)]
     Content(#[from] ContentError),
+    /// A blob being written into the store could not be read from its source.
     #[error("reading {what}: {source}")]
-    Read { what: String, source: io::Error },
+    Read {
+        /// What was being read, as the message names it.
+        what: String,
+        /// The I/O error.
+        source: io::Error,
+    },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
@@ -188,6 +216,7 @@ impl Store {
         })
     }
 
+    /// The directory the store lives in.
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -214,6 +243,7 @@ impl Store {
             .map_err(io_err(&path))
     }
 
+    /// Where the blob with `digest` is (or would be) stored: `blobs/<algorithm>/<hex>`.
     pub fn blob_path(&self, digest: &Digest) -> PathBuf {
         self.root
             .join("blobs")
@@ -221,6 +251,7 @@ impl Store {
             .join(digest.hex())
     }
 
+    /// Whether the store holds the blob; it is not verified.
     pub fn has_blob(&self, digest: &Digest) -> bool {
         self.blob_path(digest).is_file()
     }

@@ -53,6 +53,7 @@ pub struct Effect {
 /// The outcome of applying one layer.
 #[derive(Debug, Default)]
 pub struct Applied {
+    /// The entries runtimes treat differently, in layer order.
     pub notes: Vec<Note>,
     /// By entry index, for the entries asked about.
     pub effects: HashMap<usize, Effect>,
@@ -273,6 +274,7 @@ impl Tree {
         self.nodes.len() - 1 - self.free_nodes.len()
     }
 
+    /// Whether [`len`](Self::len) is 0: nothing but the root.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

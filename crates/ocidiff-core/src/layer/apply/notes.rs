@@ -6,26 +6,47 @@ use super::MAX_LINKS;
 /// What an entry does that container runtimes do differently.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum NoteKind {
+    /// One layer writes the same path twice.
     DuplicatePath,
+    /// A name that climbs above the root (`../x`).
     EscapesRoot,
+    /// An entry for the root directory itself.
     RootEntry,
+    /// An AUFS metadata name (`.wh..wh.*`).
     AufsMetadata,
+    /// Written through a symlink a lower layer made.
     LowerSymlinkParent,
+    /// A path through a symlink that climbs above the root.
     SymlinkEscapesRoot,
+    /// A path that follows more than 40 symlinks.
     ManySymlinks,
+    /// Missing parent directories that would be created through a symlink.
     CreatedThroughSymlink,
+    /// A lower layer's file used as a directory.
     LowerFileAsDirectory,
+    /// A whiteout with no name after its prefix.
     BareWhiteout,
+    /// A whiteout that deletes an entry of its own layer.
     WhiteoutOfOwnLayer,
+    /// An opaque whiteout that removes what its own layer wrote.
     OpaqueRemovesOwnLayer,
+    /// An opaque whiteout on a symlink.
     OpaqueThroughSymlink,
+    /// A PAX global header named like a path of a lower layer.
     GlobalHeaderRemoves,
+    /// A hard link to a file of a lower layer.
     HardlinkToLowerLayer,
+    /// A hard link to a symlink.
     HardlinkToSymlink,
+    /// A hard link without capabilities over a file that has some.
     CapabilityKept,
+    /// An extended attribute with an empty value.
     EmptyXattr,
+    /// A `trusted.*` extended attribute.
     TrustedXattr,
+    /// A `security.selinux` extended attribute.
     SelinuxXattr,
+    /// A device number beyond 32 bits.
     DeviceOutOfRange,
 }
 
@@ -158,24 +179,32 @@ pub struct Note {
     pub name: String,
     /// The entry's index in its layer.
     pub position: usize,
+    /// What the runtimes do differently with it.
     pub kind: NoteKind,
 }
 
 /// Why every container runtime refuses a layer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
+    /// A tar type no runtime unpacks: the type as a character, and its byte.
     #[error("its type {0:?} is one no container runtime unpacks (unhandled tar header type {1})")]
     UnknownType(char, u8),
+    /// A hard link to a path that does not exist (the target).
     #[error("it is a hard link to {0}, which does not exist")]
     LinkTargetMissing(String),
+    /// A hard link to a directory (the target).
     #[error("it is a hard link to {0}, which is a directory")]
     LinkToDirectory(String),
+    /// A file (the path named) the entry's path goes through as if it were a directory.
     #[error("{0} is not a directory")]
     NotADirectory(String),
+    /// A whiteout of `/`.
     #[error("it is a whiteout of the root directory")]
     WhiteoutOfRoot,
+    /// An entry whose directory is removed later in the same layer.
     #[error("its directory is removed later in the same layer, so its times cannot be set")]
     DirectoryRemoved,
+    /// A path that follows more than 255 symlinks, where containerd gives up.
     #[error("it follows more than {MAX_LINKS} symlinks")]
     TooManyLinks,
 }
@@ -186,7 +215,10 @@ pub enum Refusal {
     "entry {name:?} (number {position} in the layer): {why}; every container runtime refuses this layer"
 )]
 pub struct ApplyError {
+    /// The entry's name as the layer spells it.
     pub name: String,
+    /// The entry's index in its layer.
     pub position: usize,
+    /// Why the runtimes refuse it.
     pub why: Refusal,
 }

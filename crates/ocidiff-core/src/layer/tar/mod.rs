@@ -29,20 +29,33 @@ pub const MAX_SPECIAL_FILE: usize = 1 << 20;
 
 /// Typeflags, as Go names them.
 pub mod typeflag {
+    /// A regular file.
     pub const REG: u8 = b'0';
     /// Promoted to [`REG`] or [`DIR`] by the reader, as Go does.
     pub const REG_A: u8 = 0;
+    /// A hard link to `linkname`.
     pub const LINK: u8 = b'1';
+    /// A symbolic link to `linkname`.
     pub const SYMLINK: u8 = b'2';
+    /// A character device.
     pub const CHAR: u8 = b'3';
+    /// A block device.
     pub const BLOCK: u8 = b'4';
+    /// A directory.
     pub const DIR: u8 = b'5';
+    /// A named pipe.
     pub const FIFO: u8 = b'6';
+    /// Reserved (a contiguous file in old tars): its data is read as a regular file's.
     pub const CONT: u8 = b'7';
+    /// A PAX header for the next entry; never returned, merged into it.
     pub const X_HEADER: u8 = b'x';
+    /// A PAX global header, returned as an entry of its own as Go does.
     pub const X_GLOBAL_HEADER: u8 = b'g';
+    /// An old GNU sparse file.
     pub const GNU_SPARSE: u8 = b'S';
+    /// A GNU long name for the next entry; never returned, merged into it.
     pub const GNU_LONG_NAME: u8 = b'L';
+    /// A GNU long link name for the next entry; never returned, merged into it.
     pub const GNU_LONG_LINK: u8 = b'K';
 }
 
@@ -64,13 +77,20 @@ pub fn is_header_only(flag: u8) -> bool {
 pub struct Format(pub u8);
 
 impl Format {
+    /// No format could be told.
     pub const UNKNOWN: Format = Format(0);
+    /// The original Unix V7 format: no magic, no user or group names.
     pub const V7: Format = Format(1);
+    /// POSIX.1-1988 ustar.
     pub const USTAR: Format = Format(2);
+    /// POSIX.1-2001 PAX: ustar with extended header records.
     pub const PAX: Format = Format(4);
+    /// GNU tar's format: long names as extra entries, sparse files, base-256 numbers.
     pub const GNU: Format = Format(8);
+    /// Schily's star format.
     pub const STAR: Format = Format(16);
 
+    /// Whether any of `other`'s bits are set: the entry may be in that format.
     pub fn has(self, other: Format) -> bool {
         self.0 & other.0 != 0
     }
@@ -83,26 +103,39 @@ impl Format {
 /// One entry as Go's `tar.Reader.Next` returns it. Strings are bytes, as in Go.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Header {
+    /// The entry type, one of [`typeflag`].
     pub typeflag: u8,
+    /// The path, after PAX and GNU long-name overrides.
     pub name: Vec<u8>,
+    /// A link's target, after PAX and GNU long-link overrides.
     pub linkname: Vec<u8>,
     /// The logical size; negative only on header-only types, which Go accepts.
     pub size: i64,
+    /// The mode bits as stored, file type bits included if the writer set them.
     pub mode: i64,
+    /// Owner user ID.
     pub uid: i64,
+    /// Owner group ID.
     pub gid: i64,
+    /// Owner user name, which runtimes ignore when unpacking.
     pub uname: Vec<u8>,
+    /// Owner group name, which runtimes ignore when unpacking.
     pub gname: Vec<u8>,
     /// [`Time::GO_ZERO`] on a PAX global header, whose other fields Go leaves empty.
     pub mtime: Time,
+    /// Access time, when the header has one (PAX or GNU).
     pub atime: Option<Time>,
+    /// Change time, when the header has one (PAX or GNU).
     pub ctime: Option<Time>,
+    /// Device major number (character and block devices).
     pub devmajor: i64,
+    /// Device minor number (character and block devices).
     pub devminor: i64,
     /// Go's `Xattrs`: the `SCHILY.xattr.` records with a non-empty value.
     pub xattrs: BTreeMap<Vec<u8>, Vec<u8>>,
     /// Go's `PAXRecords`: every record of the entry's PAX header, the last of each key.
     pub pax: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// The formats the header may be in.
     pub format: Format,
 }
 
@@ -112,27 +145,52 @@ pub struct Header {
 pub enum TarError {
     /// Go's `ErrHeader`.
     #[error("invalid tar header at byte {offset}: {why}")]
-    Header { offset: u64, why: &'static str },
+    Header {
+        /// Where the entry's header starts in the stream.
+        offset: u64,
+        /// What is wrong with it, in Go's words.
+        why: &'static str,
+    },
     /// Go's `ErrFieldTooLong`.
     #[error(
         "tar header at byte {offset}: a PAX header or GNU long name over 1 MiB, which container runtimes refuse"
     )]
-    FieldTooLong { offset: u64 },
+    FieldTooLong {
+        /// Where the entry's header starts in the stream.
+        offset: u64,
+    },
     /// Go's `errSparseTooLong`.
     #[error("tar entry at byte {offset}: its sparse map is over 1 MiB")]
-    SparseTooLong { offset: u64 },
+    SparseTooLong {
+        /// Where the entry starts in the stream.
+        offset: u64,
+    },
     /// Go's `errMissData`.
     #[error("sparse file at byte {offset} refers to data the archive does not hold")]
-    MissData { offset: u64 },
+    MissData {
+        /// Where the entry starts in the stream.
+        offset: u64,
+    },
     /// Go's `errUnrefData`.
     #[error("sparse file at byte {offset} holds data its sparse map does not refer to")]
-    UnrefData { offset: u64 },
+    UnrefData {
+        /// Where the entry starts in the stream.
+        offset: u64,
+    },
     /// Go's `io.ErrUnexpectedEOF`.
     #[error("the archive ends inside the entry at byte {offset}")]
-    UnexpectedEof { offset: u64 },
+    UnexpectedEof {
+        /// Where the entry starts in the stream.
+        offset: u64,
+    },
     /// A stream Go itself reads differently from run to run: refused.
     #[error("tar header at byte {offset}: {why}")]
-    Ambiguous { offset: u64, why: &'static str },
+    Ambiguous {
+        /// Where the entry starts in the stream.
+        offset: u64,
+        /// Why the header is refused.
+        why: &'static str,
+    },
     /// The stream below failed (decompression, digest, limits).
     #[error(transparent)]
     Io(io::Error),
@@ -276,6 +334,7 @@ pub struct Reader<R> {
 type Records = BTreeMap<Vec<u8>, Vec<u8>>;
 
 impl<R: Read> Reader<R> {
+    /// A reader at the start of a tar stream.
     pub fn new(inner: R) -> Reader<R> {
         Reader {
             r: Counting { inner, pos: 0 },

@@ -110,7 +110,9 @@ impl Numbers {
 /// A time as Go's `time.Unix(secs, nanos)` holds it: nanoseconds normalised into `0..1e9`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Time {
+    /// Seconds since the Unix epoch; negative before 1970.
     pub secs: i64,
+    /// Nanoseconds past `secs`, always below 1e9.
     pub nanos: u32,
 }
 

@@ -65,53 +65,109 @@ fn holds(present: &[String]) -> String {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ContainerdError {
+    /// No socket at the address: containerd is probably not running.
     #[error("containerd's socket {socket} does not exist: is containerd running?")]
-    NoSocket { socket: PathBuf },
+    NoSocket {
+        /// The socket path.
+        socket: PathBuf,
+    },
+    /// The socket exists but this user may not connect to it.
     #[error("permission denied on containerd's socket {socket}: it is usually only open to root")]
-    Forbidden { socket: PathBuf },
+    Forbidden {
+        /// The socket path.
+        socket: PathBuf,
+    },
+    /// The socket exists but connecting to it fails.
     #[error("nothing answers on containerd's socket {socket} ({source}): is containerd running?")]
-    Unreachable { socket: PathBuf, source: io::Error },
+    Unreachable {
+        /// The socket path.
+        socket: PathBuf,
+        /// The connection error.
+        source: io::Error,
+    },
+    /// Something answers on the socket, but not containerd's gRPC API.
     #[error("{socket} does not answer as containerd does ({message})")]
-    NotContainerd { socket: PathBuf, message: String },
+    NotContainerd {
+        /// The socket path.
+        socket: PathBuf,
+        /// What it answered, or why the transport failed.
+        message: String,
+    },
+    /// A namespace name containerd would refuse.
     #[error(
         "invalid containerd namespace {0:?}: letters and digits, separated by single '.', '_' \
          or '-'"
     )]
     BadNamespace(String),
+    /// containerd has no namespace of that name.
     #[error("containerd at {socket} has no namespace {namespace:?}; it has: {available}")]
     NoNamespace {
+        /// The socket path.
         socket: PathBuf,
+        /// The namespace asked for.
         namespace: String,
+        /// The namespaces it has, as one phrase.
         available: String,
     },
+    /// The namespace holds no image of that name (tried as given and normalised).
     #[error("containerd has no image {wanted:?} in namespace {namespace:?}{suggestions}")]
     NoImage {
+        /// The name asked for.
         wanted: String,
+        /// The namespace looked in.
         namespace: String,
+        /// Up to five names close to it, ready to append to the message (may say the namespace is empty).
         suggestions: String,
     },
+    /// An image record without a target descriptor.
     #[error("containerd image {name:?} has no target descriptor")]
-    NoTarget { name: String },
+    NoTarget {
+        /// The image's name in containerd.
+        name: String,
+    },
+    /// An image record whose target digest does not parse.
     #[error("containerd image {name:?} has an invalid target digest {digest:?}")]
-    BadTarget { name: String, digest: String },
+    BadTarget {
+        /// The image's name in containerd.
+        name: String,
+        /// The digest as containerd holds it.
+        digest: String,
+    },
+    /// A platform to compare whose content was never pulled into containerd.
     #[error(
         "containerd has no content for platform {platform} of {image}: blob {digest} is \
          missing (containerd stores only the platforms that were pulled); {}",
         holds(.present)
     )]
     PlatformNotPulled {
+        /// The image's name in containerd.
         image: String,
+        /// The platform, as displayed (`linux/arm64`), or `(none)`.
         platform: String,
+        /// The first blob of it found missing.
         digest: String,
         /// The platforms whose content containerd holds.
         present: Vec<String>,
     },
+    /// A blob the image refers to is not in the content store.
     #[error("containerd has no content for blob {digest} of {image}")]
-    MissingBlob { image: String, digest: String },
+    MissingBlob {
+        /// The image's name in containerd.
+        image: String,
+        /// The missing blob's digest.
+        digest: String,
+    },
+    /// The async runtime the gRPC client runs on could not be started.
     #[error("cannot start the containerd client's thread: {0}")]
     Runtime(io::Error),
+    /// Any other error status from containerd's API.
     #[error("containerd at {socket}: {message}")]
-    Api { socket: PathBuf, message: String },
+    Api {
+        /// The socket path.
+        socket: PathBuf,
+        /// containerd's status, as text.
+        message: String,
+    },
 }
 
 /// A reference split into its namespace and image name.

@@ -12,6 +12,7 @@ pub const DOCKER_DEFAULT_SOCKET: &str = "/var/run/docker.sock";
 /// A socket an engine listens on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Address {
+    /// A unix socket's path.
     Unix(PathBuf),
     /// `host:port`.
     Tcp(String),
@@ -20,6 +21,7 @@ pub enum Address {
 /// An engine's address and what pointed to it, for messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
+    /// Where to connect.
     pub address: Address,
     /// `DOCKER_HOST`, `docker context "x"`, `the default`…
     pub origin: String,

@@ -3,7 +3,7 @@
 //! `podman save`.
 //!
 //! The export is a `docker save` tar stream, copied into the embedded store as it arrives
-//! ([`import`]); the image is then read from the store like a pulled one. Engine images are
+//! (`import`); the image is then read from the store like a pulled one. Engine images are
 //! recorded by ID ([`EngineImage`]), so an image read before is not exported again until it
 //! changes.
 
@@ -31,7 +31,9 @@ const PLATFORM_EXPORT_API: (u32, u32) = (1, 48);
 /// Which engine an image lives in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
+    /// The Docker daemon, through its Engine API.
     Docker,
+    /// Podman, through its API service or else `podman save`.
     Podman,
 }
 
@@ -55,69 +57,114 @@ impl Engine {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DaemonError {
+    /// A daemon address ocidiff cannot use (TLS, an unknown scheme…).
     #[error("{origin} is {host:?}, which ocidiff cannot use: {reason}")]
     BadHost {
+        /// The address as written.
         host: String,
+        /// Where it came from (`DOCKER_HOST`, a Docker context…).
         origin: String,
+        /// Why it cannot be used.
         reason: String,
     },
+    /// The Docker CLI's config file exists but cannot be read.
     #[error("{path}: {source}")]
     ConfigUnreadable {
+        /// The file.
         path: std::path::PathBuf,
+        /// The I/O error.
         source: std::io::Error,
     },
+    /// A Docker CLI config or context file that is not the JSON expected.
     #[error("{path}: {source}")]
     ConfigJson {
+        /// The file.
         path: std::path::PathBuf,
+        /// The parse error.
         source: serde_json::Error,
     },
+    /// The current Docker context's metadata cannot be read.
     #[error("{path}: docker context {name:?} is current, but: {source}")]
     ContextUnreadable {
+        /// The context's `meta.json`.
         path: std::path::PathBuf,
+        /// The context's name.
         name: String,
+        /// The I/O error.
         source: std::io::Error,
     },
+    /// A Docker CLI config or context file that does not say what is needed.
     #[error("{path}: {reason}")]
     Config {
+        /// The file.
         path: std::path::PathBuf,
+        /// What is wrong with it.
         reason: String,
     },
+    /// Nothing answers at the daemon's address.
     #[error("cannot connect to {endpoint}: {source}{}", unreachable_hint(source))]
     Unreachable {
+        /// The address tried.
         endpoint: Endpoint,
+        /// The connection error, whose kind picks the hint in the message.
         source: std::io::Error,
     },
+    /// Reading the daemon's answer failed partway.
     #[error("{what}: {source}")]
     Read {
+        /// The request, as the message names it.
         what: String,
+        /// The I/O error.
         source: std::io::Error,
     },
+    /// The daemon answered something that is not valid HTTP or not the JSON expected.
     #[error("{what}: {reason}")]
-    Protocol { what: String, reason: String },
+    Protocol {
+        /// The request, as the message names it.
+        what: String,
+        /// What is wrong with the answer.
+        reason: String,
+    },
+    /// The engine has no image of that name or ID.
     #[error("{engine} has no image {name:?} (asked {where_})")]
     NoImage {
+        /// The engine's name.
         engine: &'static str,
+        /// The name or ID asked for.
         name: String,
+        /// The endpoint or command that was asked.
         where_: String,
     },
+    /// The Engine API answered with an error status.
     #[error("{what}: {engine} answered {status}: {message}")]
     Api {
+        /// The request, as the message names it.
         what: String,
+        /// The engine's name.
         engine: &'static str,
+        /// The HTTP status.
         status: u16,
+        /// The engine's error message.
         message: String,
     },
+    /// The `podman` command could not be started.
     #[error(
         "cannot run {command:?}: {source} (is Podman installed? or start its service: podman system service)"
     )]
     Spawn {
+        /// The command line.
         command: String,
+        /// The I/O error.
         source: std::io::Error,
     },
+    /// The `podman` command failed.
     #[error("{command:?} failed ({status}): {stderr}")]
     Command {
+        /// The command line.
         command: String,
+        /// How it exited.
         status: std::process::ExitStatus,
+        /// What it printed on stderr.
         stderr: String,
     },
 }

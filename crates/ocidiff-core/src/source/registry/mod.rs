@@ -46,81 +46,141 @@ pub use crate::model::PlatformChoice;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RegistryError {
+    /// The registry refused the credentials, or asked for authentication in a way that cannot be met.
     #[error("authentication failed for {registry}: {reason}")]
-    AuthFailed { registry: String, reason: String },
+    AuthFailed {
+        /// The registry's host name.
+        registry: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The credentials for the registry could not be read (a docker config, a credential helper).
     #[error("credentials for {registry}: {reason}")]
-    Credentials { registry: String, reason: String },
+    Credentials {
+        /// The registry's host name.
+        registry: String,
+        /// Which source failed, and why.
+        reason: String,
+    },
+    /// A credentials file (the Docker config, `--authfile`) cannot be read.
     #[error("credentials for {registry}: {path}: {source}")]
     CredentialsFile {
+        /// The registry's host name.
         registry: String,
+        /// The file.
         path: std::path::PathBuf,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
+    /// A credentials file is not the JSON of a Docker config.
     #[error("credentials for {registry}: {path}: {source}")]
     CredentialsJson {
+        /// The registry's host name.
         registry: String,
+        /// The file.
         path: std::path::PathBuf,
+        /// The parse error.
         #[source]
         source: serde_json::Error,
     },
+    /// The credential lookup (which may run a helper) did not finish.
     #[error("credentials for {registry}: {source}")]
     CredentialsLookup {
+        /// The registry's host name.
         registry: String,
+        /// Why the lookup's task ended.
         #[source]
         source: tokio::task::JoinError,
     },
+    /// The token service answered with something that is not a token.
     #[error(
         "authentication failed for {registry}: unreadable answer from the token service {realm}: {source}"
     )]
     TokenAnswer {
+        /// The registry's host name.
         registry: String,
+        /// The token service's URL.
         realm: String,
+        /// Why the answer could not be read.
         #[source]
         source: reqwest::Error,
     },
+    /// A request failed below HTTP (connection, TLS, timeout).
     #[error("{url}: {source}")]
     Http {
+        /// The URL requested.
         url: String,
+        /// The client's error.
         #[source]
         source: reqwest::Error,
     },
+    /// The registry answered with an unexpected HTTP status.
     #[error("{url}: the registry answered {status}: {message}")]
     Status {
+        /// The URL requested.
         url: String,
+        /// The HTTP status.
         status: u16,
+        /// The registry's error message, or the body's start.
         message: String,
     },
+    /// The registry does not have the image.
     #[error("image {reference} not found")]
-    NotFound { reference: String },
+    NotFound {
+        /// The reference as the user gave it.
+        reference: String,
+    },
+    /// A manifest or index that does not parse.
     #[error("manifest {reference}: {source}")]
     Document {
+        /// The reference it was fetched for.
         reference: String,
+        /// What is wrong with it.
         source: DocumentError,
     },
+    /// A manifest whose content does not hash to the digest it was asked for by.
     #[error("manifest {reference} from the registry hashes to {actual}, not {expected}")]
     DigestMismatch {
+        /// The reference it was fetched for.
         reference: String,
+        /// The digest asked for.
         expected: Digest,
+        /// The digest of what arrived.
         actual: Digest,
     },
+    /// A document ocidiff does not read (a Docker schema 1 manifest).
     #[error("{reference}: {reason}")]
-    Unsupported { reference: String, reason: String },
+    Unsupported {
+        /// The reference it was fetched for.
+        reference: String,
+        /// Why it is not read.
+        reason: String,
+    },
+    /// No manifest in the index matches the platforms asked for.
     #[error("{reference}: {source}")]
     Select {
+        /// The reference as the user gave it.
         reference: String,
         /// Boxed: it names platforms and digests, and errors are passed around a lot.
         source: Box<SelectError>,
     },
+    /// The HTTP client could not be built.
     #[error("cannot start the HTTP client: {source}")]
-    Client { source: reqwest::Error },
+    Client {
+        /// The client's error.
+        source: reqwest::Error,
+    },
+    /// The async runtime the downloads run on could not be started.
     #[error("cannot start the download threads: {0}")]
     Runtime(std::io::Error),
     /// A layer both images need, downloaded for the other one, failed.
     #[error("{0}")]
     SharedDownload(String),
+    /// Writing into the store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A downloaded blob failed verification or a limit.
     #[error(transparent)]
     Content(#[from] ContentError),
 }
