@@ -60,7 +60,7 @@ fn agree(kind: DocKind, doc: &[u8], declared: Option<&str>) -> Result<(), String
     let go = oracle
         .go
         .lock()
-        .unwrap_or_else(|e| e.into_inner())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
         .read(kind, doc);
     let text = String::from_utf8_lossy(doc);
     let checked = gojson::check(doc, shape(kind));
@@ -353,7 +353,7 @@ fn hand_picked() {
         config(r#"{"Healthcheck":{"Test":["CMD","true"],"test":[]}}"#),
         config(r#"{"Healthcheck":{"Interval":1.5}}"#),
         config(r#"{"User":null,"Env":null,"Labels":{"a":null},"Healthcheck":null}"#),
-        config(r#"null"#),
+        config(r"null"),
         config(r#"{"Cmd":"sh"}"#),
         config(r#"{"StopTimeout":10,"Labels":{"User":"a","user":"b"}}"#),
         r#"{"OS":"linux","architecture":"amd64"}"#.into(),
@@ -579,10 +579,8 @@ fn edit(members: &mut Vec<(String, bool, J)>, at: usize, m: Mutation, arg: usize
         Mutation::Null => *value = J::Scalar(Value::Null),
         Mutation::Retype => {
             *value = match (&*value, arg % 4) {
-                (J::Scalar(Value::String(_)), 0) | (J::Array(_), 0) => J::Scalar(json!(7)),
-                (J::Scalar(Value::Number(_)), _) | (J::Scalar(Value::Bool(_)), _) => {
-                    J::Array(vec![])
-                }
+                (J::Scalar(Value::String(_)) | J::Array(_), 0) => J::Scalar(json!(7)),
+                (J::Scalar(Value::Number(_) | Value::Bool(_)), _) => J::Array(vec![]),
                 (_, 1) => J::Scalar(json!(true)),
                 (_, 2) => J::Scalar(json!(1.5)),
                 (J::Object(_), _) => J::Scalar(json!(-1)),

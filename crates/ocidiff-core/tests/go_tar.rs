@@ -34,7 +34,7 @@ fn oracle() -> Option<&'static Mutex<GoTar>> {
 
 fn check(stream: &[u8]) -> Result<(), String> {
     let Some(go) = oracle() else { return Ok(()) };
-    let mut go = go.lock().unwrap_or_else(|e| e.into_inner());
+    let mut go = go.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     agree(&mut go, stream)
 }
 
@@ -66,7 +66,7 @@ fn gos_test_archives() {
         } else {
             continue;
         };
-        let mut go = go.lock().unwrap_or_else(|e| e.into_inner());
+        let mut go = go.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Err(why) = agree(&mut go, &bytes) {
             panic!("{name}: {why}");
         }

@@ -123,7 +123,7 @@ fn octal_field(rng: &mut Rng, field: &mut [u8], value: u64) {
         }
         // No terminator at all.
         8 => {
-            let s = format!("{value:0width$o}", width = n);
+            let s = format!("{value:0n$o}");
             let s = &s.as_bytes()[s.len().saturating_sub(n)..];
             field.copy_from_slice(s);
         }
@@ -298,7 +298,7 @@ fn push_data(rng: &mut Rng, out: &mut Vec<u8>, data: &[u8]) {
 pub fn stream(seed: u64) -> Vec<u8> {
     let mut rng = Rng::new(seed);
     let mut out = Vec::new();
-    for _ in 0..1 + rng.below(6) {
+    for _ in 0..=rng.below(6) {
         match rng.below(12) {
             // A PAX header (local or global), then usually an entry.
             0..=2 => {

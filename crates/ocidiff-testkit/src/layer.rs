@@ -30,7 +30,7 @@ pub enum TarFormat {
     #[default]
     Ustar,
     /// ustar headers each preceded by a PAX extended header (holding at least `mtime`, as GNU
-    /// tar's `--format=pax` and BuildKit write them); long names go into PAX `path`/`linkpath`.
+    /// tar's `--format=pax` and `BuildKit` write them); long names go into PAX `path`/`linkpath`.
     Pax,
     /// GNU headers (`ustar  ` magic); long names as GNU long-name entries.
     Gnu,

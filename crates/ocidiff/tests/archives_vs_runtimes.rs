@@ -343,7 +343,7 @@ fn check_ocidiff(case: &Case, file: &Path, alone: &[(char, PathBuf)], store: &Pa
                     store,
                     &["diff", "--semantic", &source, path.to_str().unwrap()],
                 );
-                let want = if *image == which { 0 } else { 1 };
+                let want = i32::from(*image != which);
                 if out.status.code() != Some(want) {
                     problems.push(format!(
                         "{}: ocidiff against image {image} alone: {}",

@@ -236,7 +236,7 @@ fn snapshot(root: &Path, skip: &Path) -> BTreeMap<PathBuf, String> {
 fn names_with(dir: &Path, token: &str) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
-        .filter_map(|e| e.ok())
+        .filter_map(Result::ok)
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.contains(token))
         .collect();

@@ -127,7 +127,7 @@ fn cases() -> Vec<Case> {
                     &[("path", b"first"), ("path", b"second"), ("uid", b"")],
                 )
                 .bytes(&header_edited(b"header-name", b'0', 0, b"", |h| {
-                    h[108..116].copy_from_slice(b"0001750\0")
+                    h[108..116].copy_from_slice(b"0001750\0");
                 }))
                 .edited(
                     b"PaxHeaders/0",

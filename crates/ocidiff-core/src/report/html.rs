@@ -626,7 +626,7 @@ mod tests {
     #[test]
     fn large_groups_are_kept_as_json_until_opened() {
         let mut report = rich_report();
-        for i in 0..LAZY_ROWS + 1 {
+        for i in 0..=LAZY_ROWS {
             report.findings.push(file_change(
                 &format!("usr/share/many/{i}{}", if i == 7 { HOSTILE } else { "" }),
                 "mode",

@@ -100,12 +100,10 @@ fn normalize_name(name: &str) -> String {
 /// Whether a layout's `index.json` lists an image at all (Docker ≥ 25 may write
 /// `"manifests": null`).
 fn lists_images(index_bytes: &[u8]) -> bool {
-    serde_json::from_slice::<serde_json::Value>(index_bytes)
-        .map(|v| {
-            !matches!(&v["manifests"], serde_json::Value::Null)
-                && v["manifests"].as_array().is_none_or(|m| !m.is_empty())
-        })
-        .unwrap_or(true)
+    serde_json::from_slice::<serde_json::Value>(index_bytes).map_or(true, |v| {
+        !matches!(&v["manifests"], serde_json::Value::Null)
+            && v["manifests"].as_array().is_none_or(|m| !m.is_empty())
+    })
 }
 
 /// Picks the image in a Docker ≥ 25 layout: by `io.containerd.image.name` (both sides

@@ -30,7 +30,7 @@ pub fn tool_works(cmd: &mut Command) -> bool {
     cmd.output().is_ok_and(|o| o.status.success())
 }
 
-/// The docker CLI, with the classic builder (BuildKit is not in Debian's package).
+/// The docker CLI, with the classic builder (`BuildKit` is not in Debian's package).
 pub fn docker() -> Command {
     let mut cmd = Command::new("docker");
     cmd.env("DOCKER_BUILDKIT", "0");

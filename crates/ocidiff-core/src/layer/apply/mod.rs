@@ -306,13 +306,12 @@ impl Tree {
     /// The inode as an entry: its source entry with the attributes set since.
     fn meta(&self, inode: u32) -> EntryMeta {
         let i = &self.inodes[inode as usize];
-        let mut e = match i.src {
-            Some(src) => self.entry(src).clone(),
-            None => {
-                let mut e = EntryMeta::new("", EntryType::Dir);
-                e.implied = true;
-                e
-            }
+        let mut e = if let Some(src) = i.src {
+            self.entry(src).clone()
+        } else {
+            let mut e = EntryMeta::new("", EntryType::Dir);
+            e.implied = true;
+            e
         };
         e.kind = i.kind;
         e.uid = i.uid;
@@ -348,15 +347,12 @@ impl Tree {
     }
 
     fn alloc(&mut self, inode: Inode) -> u32 {
-        match self.free.pop() {
-            Some(i) => {
-                self.inodes[i as usize] = inode;
-                i
-            }
-            None => {
-                self.inodes.push(inode);
-                u32::try_from(self.inodes.len() - 1).expect("fewer than 4 Gi inodes")
-            }
+        if let Some(i) = self.free.pop() {
+            self.inodes[i as usize] = inode;
+            i
+        } else {
+            self.inodes.push(inode);
+            u32::try_from(self.inodes.len() - 1).expect("fewer than 4 Gi inodes")
         }
     }
 
@@ -371,15 +367,12 @@ impl Tree {
             by_entry,
             children: foldhash::HashMap::default(),
         };
-        let id = match self.free_nodes.pop() {
-            Some(id) => {
-                self.nodes[id as usize] = node;
-                id
-            }
-            None => {
-                self.nodes.push(node);
-                u32::try_from(self.nodes.len() - 1).expect("fewer than 4 Gi paths")
-            }
+        let id = if let Some(id) = self.free_nodes.pop() {
+            self.nodes[id as usize] = node;
+            id
+        } else {
+            self.nodes.push(node);
+            u32::try_from(self.nodes.len() - 1).expect("fewer than 4 Gi paths")
         };
         self.nodes[dir as usize].children.insert(name.into(), id);
         id

@@ -2,7 +2,7 @@
 //! reading has not changed since Go 1.19.2 but for a bound on GNU 1.0 sparse maps added in
 //! 1.25.2).
 //!
-//! Written by hand because Docker, containerd, BuildKit, Podman and buildah all read layers
+//! Written by hand because Docker, containerd, `BuildKit`, Podman and buildah all read layers
 //! with Go's package, and the `tar` crate reads some streams differently: a size on a directory
 //! header, typeflag NUL with a trailing `/`, repeated or empty PAX records, extension headers
 //! without the ustar magic, a zero block followed by more entries… A verifier that reads a layer
@@ -183,14 +183,7 @@ impl TarError {
 
     /// The `TarError` inside an error [`TarError::into_io`] made, or the I/O error itself.
     pub fn from_io(err: io::Error) -> TarError {
-        if err.get_ref().is_some_and(|e| e.is::<TarError>()) {
-            match err.into_inner().map(|e| e.downcast::<TarError>()) {
-                Some(Ok(e)) => return *e,
-                Some(Err(other)) => return TarError::Io(io::Error::other(other)),
-                None => unreachable!("checked that an inner error exists"),
-            }
-        }
-        TarError::Io(err)
+        err.downcast::<TarError>().unwrap_or_else(TarError::Io)
     }
 }
 

@@ -70,12 +70,11 @@ impl Numbers {
             .iter()
             .rposition(|&c| c != b' ' && c != 0)
             .map_or(0, |e| e + 1);
-        match parse_uint_octal(c_string(&b[start..end])) {
-            Some(x) => x as i64,
-            None => {
-                self.failed = true;
-                0
-            }
+        if let Some(x) = parse_uint_octal(c_string(&b[start..end])) {
+            x as i64
+        } else {
+            self.failed = true;
+            0
         }
     }
 

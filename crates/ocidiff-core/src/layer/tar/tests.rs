@@ -88,7 +88,7 @@ fn repeated_and_empty_pax_records() {
         &block(b"PaxHeader", typeflag::X_HEADER, p.len() as u64, |_| {}),
         &data(&p),
         &block(b"header-name", typeflag::REG, 0, |b| {
-            b[108..116].copy_from_slice(b"0001750\0")
+            b[108..116].copy_from_slice(b"0001750\0");
         }),
     ]);
     let (entries, err) = read_all(&bytes);

@@ -1,6 +1,6 @@
 //! Reading the sqlite rpmdb.
 //!
-//! SQLite is read through `rusqlite`; the header blobs are parsed by hand because the rpm
+//! `SQLite` is read through `rusqlite`; the header blobs are parsed by hand because the rpm
 //! crates on crates.io read whole `.rpm` files (lead, signature, payload), not the bare
 //! header rpm stores in its database, and the few tags needed here are simple to bound-check.
 //!
@@ -272,7 +272,7 @@ fn read_db(path: &str, content: &[u8], wal: Option<&[u8]>, set: &mut PackageSet)
     }
 }
 
-/// The header blobs of the database, read from a private copy: SQLite reads files, and a
+/// The header blobs of the database, read from a private copy: `SQLite` reads files, and a
 /// database in WAL mode needs its `-wal` beside it and a writable directory for `-shm`.
 fn rows(path: &str, content: &[u8], wal: Option<&[u8]>) -> Result<Vec<(i64, Vec<u8>)>, ReadError> {
     let copy = |source| ReadError::Copy {

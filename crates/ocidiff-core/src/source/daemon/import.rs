@@ -378,7 +378,7 @@ impl SavedMembers for Streamed<'_> {
     }
 
     /// The digest is the one computed while storing it; a plain layer whose digest is not its
-    /// diff_id is left for the comparison to report, as with any inconsistent image.
+    /// `diff_id` is left for the comparison to report, as with any inconsistent image.
     fn layer(&mut self, name: &str, _diff_id: Digest) -> Result<ClassicBlob, SourceError> {
         let stored = self.stored(name)?;
         Ok(ClassicBlob {

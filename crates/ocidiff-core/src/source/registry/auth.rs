@@ -27,7 +27,7 @@ pub enum Secret {
         username: String,
         password: String,
     },
-    /// An OAuth2 refresh token, exchanged at the token service for access tokens.
+    /// An `OAuth2` refresh token, exchanged at the token service for access tokens.
     IdentityToken(String),
 }
 

@@ -259,7 +259,7 @@ impl Registry {
     }
 
     /// The token flow of the distribution spec: a GET with basic credentials (or none), or,
-    /// for an identity token, the OAuth2 refresh-token POST.
+    /// for an identity token, the `OAuth2` refresh-token POST.
     async fn fetch_token(
         &self,
         realm: &str,
@@ -343,9 +343,10 @@ impl Registry {
             let last = attempt >= self.options.attempts;
             match build().send().await {
                 Ok(resp) if !last && is_transient(resp.status()) => {
-                    let wait = retry_after(resp.headers())
-                        .map(|w| w.min(self.options.max_backoff.max(Duration::from_secs(60))))
-                        .unwrap_or_else(|| self.backoff(attempt));
+                    let wait = retry_after(resp.headers()).map_or_else(
+                        || self.backoff(attempt),
+                        |w| w.min(self.options.max_backoff.max(Duration::from_secs(60))),
+                    );
                     tracing::debug!(url, status = %resp.status(), ?wait, "retrying");
                     tokio::time::sleep(wait).await;
                 }

@@ -352,16 +352,15 @@ impl Pull {
 
         let mut platforms = Vec::new();
         for (platform, m) in &manifests {
-            let platform = match platform {
-                Some(p) => Some(p.clone()),
-                None => {
-                    let config = crate::content::read_json_blob(
-                        &self.store,
-                        &m.config,
-                        self.options.limits.json_bytes,
-                    )?;
-                    crate::store::platform_of(&config)
-                }
+            let platform = if let Some(p) = platform {
+                Some(p.clone())
+            } else {
+                let config = crate::content::read_json_blob(
+                    &self.store,
+                    &m.config,
+                    self.options.limits.json_bytes,
+                )?;
+                crate::store::platform_of(&config)
             };
             if let Some(p) = platform.filter(|p| !platforms.contains(p)) {
                 platforms.push(p);
@@ -561,29 +560,28 @@ impl Pull {
                                 return Err(self.wrong_kind(&best, "index", "manifest"));
                             }
                         };
-                        let platform = match &best.platform {
-                            Some(p) => Some(p.clone()),
-                            None => {
-                                // The config decides: fetch it now (it is needed anyway).
-                                self.blob(registry, &manifest.config, None).await?;
-                                let config = crate::content::read_json_blob(
-                                    &self.store,
-                                    &manifest.config,
-                                    self.options.limits.json_bytes,
-                                )?;
-                                let found = crate::store::platform_of(&config);
-                                if !found.as_ref().is_some_and(|c| matcher.matches(c)) {
-                                    return Err(self.select_error(SelectError::ConfigMismatch {
-                                        wanted: want.to_string(),
-                                        digest: best.digest,
-                                        found: found.map_or_else(
-                                            || "no platform".to_owned(),
-                                            |c| c.to_string(),
-                                        ),
-                                    }));
-                                }
-                                found
+                        let platform = if let Some(p) = &best.platform {
+                            Some(p.clone())
+                        } else {
+                            // The config decides: fetch it now (it is needed anyway).
+                            self.blob(registry, &manifest.config, None).await?;
+                            let config = crate::content::read_json_blob(
+                                &self.store,
+                                &manifest.config,
+                                self.options.limits.json_bytes,
+                            )?;
+                            let found = crate::store::platform_of(&config);
+                            if !found.as_ref().is_some_and(|c| matcher.matches(c)) {
+                                return Err(self.select_error(SelectError::ConfigMismatch {
+                                    wanted: want.to_string(),
+                                    digest: best.digest,
+                                    found: found.map_or_else(
+                                        || "no platform".to_owned(),
+                                        |c| c.to_string(),
+                                    ),
+                                }));
                             }
+                            found
                         };
                         if taken.insert(best.digest.clone()) {
                             out.push((platform, manifest));
