@@ -3,6 +3,7 @@
 //! from these types and versioned by [`SCHEMA_VERSION`].
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -344,11 +345,12 @@ impl Verdict {
                     classes(&self.counted_by_class)
                 );
                 if self.set_aside > 0 {
-                    line.push_str(&format!(
+                    let _ = write!(
+                        line,
                         "; {} more set aside ({})",
                         self.set_aside,
                         classes(&self.set_aside_by_class)
-                    ));
+                    );
                 }
                 line
             }

@@ -6,6 +6,7 @@
 //! container runs reads the same; whenever Go reads a key ambiguously, ocidiff refuses.
 //! `OCIDIFF_GO_JSON_CASES` sets the number of random cases (default 1000).
 
+use std::fmt::Write as _;
 use std::sync::{Mutex, OnceLock};
 
 use ocidiff_core::model::gojson::{self, GoJsonError, Shape};
@@ -458,7 +459,7 @@ impl J {
                     if *escaped {
                         out.push('"');
                         for unit in k.encode_utf16() {
-                            out.push_str(&format!("\\u{unit:04x}"));
+                            let _ = write!(out, "\\u{unit:04x}");
                         }
                         out.push('"');
                     } else {

@@ -3,6 +3,9 @@
 //! sections that disagree with their sizes, stray zero blocks, truncations. For tests that
 //! hold a tar reader to Go's `archive/tar` entry by entry.
 
+// Truncating random numbers into bytes and lengths, and reading bytes as signed, is the point.
+#![allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
+
 /// Deterministic randomness (xorshift), so a failing seed can be replayed.
 pub struct Rng(u64);
 

@@ -123,7 +123,7 @@ fn elf(text: &[u8; 8]) -> Vec<u8> {
     }
     b.extend_from_slice(text);
     b.extend_from_slice(SHSTRTAB);
-    b.resize(sh_off as usize, 0);
+    b.resize(usize::try_from(sh_off).unwrap(), 0);
     let section = |b: &mut Vec<u8>, name: u32, kind: u32, flags: u64, off: u64, size: u64| {
         b.extend_from_slice(&name.to_le_bytes());
         b.extend_from_slice(&kind.to_le_bytes());

@@ -889,8 +889,9 @@ fn without_member(tar: &[u8], name: &str) -> Vec<u8> {
         let member = &header[..100];
         let member = &member[..member.iter().position(|&b| b == 0).unwrap_or(100)];
         let size = std::str::from_utf8(&header[124..136]).unwrap();
-        let size = u64::from_str_radix(size.trim_matches(|c: char| c == '\0' || c == ' '), 8)
-            .unwrap_or(0) as usize;
+        let size =
+            u64::from_str_radix(size.trim_matches(|c: char| c == '\0' || c == ' '), 8).unwrap_or(0);
+        let size = usize::try_from(size).unwrap();
         let end = at + 512 + size.div_ceil(512) * 512;
         if member != name.as_bytes() {
             out.extend_from_slice(&tar[at..end.min(tar.len())]);

@@ -392,7 +392,10 @@ impl<R: BufRead> GoGzip<R> {
             if read_full(r, &mut sum)? < 2 {
                 return Err(truncated());
             }
-            if u16::from_le_bytes(sum) != crc.sum() as u16 {
+            // RFC 1952: the header's CRC16 is the low 16 bits of its CRC-32.
+            #[allow(clippy::cast_possible_truncation)]
+            let want = crc.sum() as u16;
+            if u16::from_le_bytes(sum) != want {
                 return Err(self.err("a gzip header whose checksum does not match"));
             }
         }
@@ -633,7 +636,7 @@ mod tests {
 
     fn skippable(payload: &[u8]) -> Vec<u8> {
         let mut out = vec![0x5a, 0x2a, 0x4d, 0x18];
-        out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        out.extend_from_slice(&u32::try_from(payload.len()).unwrap().to_le_bytes());
         out.extend_from_slice(payload);
         out
     }
@@ -721,7 +724,7 @@ mod tests {
         assert!(read_as(&s, media::DOCKER_LAYER).is_err());
         let mut crc = Crc::new();
         crc.update(&s[..10]);
-        s[10..12].copy_from_slice(&(crc.sum() as u16).to_le_bytes());
+        s[10..12].copy_from_slice(&crc.sum().to_le_bytes()[..2]);
         assert_eq!(roundtrip(&s).1, data);
     }
 

@@ -511,6 +511,8 @@ impl XorShift {
 }
 
 #[test]
+// Truncating random numbers into positions and bytes is the point.
+#[allow(clippy::cast_possible_truncation)]
 fn random_and_mutated_input_never_panics() {
     let seeds: Vec<Vec<u8>> = vec![
         tar_of(&[("a", b"1", 1), ("d/b.txt", b"x\ny\n", 2)]),

@@ -414,7 +414,8 @@ fn header(tags: &[(u32, Tag)]) -> Vec<u8> {
                 (4, v.len())
             }
         };
-        for n in [*tag, kind, data.len() as u32, count as u32] {
+        let u32_of = |n: usize| u32::try_from(n).unwrap();
+        for n in [*tag, kind, u32_of(data.len()), u32_of(count)] {
             index.extend(n.to_be_bytes());
         }
         match value {
@@ -424,8 +425,8 @@ fn header(tags: &[(u32, Tag)]) -> Vec<u8> {
         }
     }
     let mut blob = Vec::new();
-    blob.extend(((index.len() / 16) as u32).to_be_bytes());
-    blob.extend((data.len() as u32).to_be_bytes());
+    blob.extend(u32::try_from(index.len() / 16).unwrap().to_be_bytes());
+    blob.extend(u32::try_from(data.len()).unwrap().to_be_bytes());
     blob.extend(index);
     blob.extend(data);
     blob
@@ -445,7 +446,7 @@ fn rpm_package(
             dirs.push(dir);
             dirs.len() - 1
         });
-        indexes.push(at as u32);
+        indexes.push(u32::try_from(at).unwrap());
     }
     let mut tags = vec![
         (1000, Tag::Str(name)),

@@ -173,6 +173,8 @@ pub fn images(args: &StoreArgs) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::Same)
 }
 
+// For display to one decimal: the precision lost above 2^52 bytes does not show.
+#[allow(clippy::cast_precision_loss)]
 fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
     let mut value = bytes as f64;

@@ -181,6 +181,8 @@ fn bound(t: Time) -> Time {
 }
 
 /// `chown`'s view of an id: the low 32 bits, and all ones meaning "leave it as it is".
+// Truncating on purpose: the kernel keeps the low 32 bits.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 fn owner(requested: i64, current: i64) -> i64 {
     match requested as u32 {
         u32::MAX => current,
@@ -329,7 +331,10 @@ impl Tree {
             e.mode = 0o777;
         }
         if let Some((major, minor)) = e.device {
-            e.device = Some((i64::from(major as u32), i64::from(minor as u32)));
+            // Truncating on purpose: the kernel keeps the low 32 bits, as with owner().
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let low = |n: i64| i64::from(n as u32);
+            e.device = Some((low(major), low(minor)));
         }
         e
     }

@@ -627,7 +627,7 @@ impl<R: Read> Reader<R> {
         } else {
             map.split(|&c| c == b',').collect()
         };
-        if fields.len() as i64 != 2 * count {
+        if i64::try_from(fields.len()).ok() != Some(2 * count) {
             return Err(self.header_error("a GNU.sparse.map of the wrong length"));
         }
         let mut datas = Vec::new();
@@ -670,7 +670,10 @@ impl<R: Read> Reader<R> {
                     }
                 }
                 buf.extend_from_slice(&block);
-                *newlines += block.iter().filter(|&&c| c == b'\n').count() as i64;
+                // At most 512: no wrap; and not worth the bytecount crate for one block.
+                #[allow(clippy::cast_possible_wrap, clippy::naive_bytecount)]
+                let lines = block.iter().filter(|&&c| c == b'\n').count() as i64;
+                *newlines += lines;
             }
             Ok(())
         };
@@ -925,6 +928,8 @@ fn block_format(b: &[u8; 512]) -> Format {
     let unsigned = i64::from(b.iter().map(|&c| u32::from(c)).sum::<u32>())
         - field.iter().map(|&c| i64::from(c)).sum::<i64>()
         + 8 * 32;
+    // Reinterpreting on purpose: old writers summed the bytes as C's signed chars.
+    #[allow(clippy::cast_possible_wrap)]
     let signed = || {
         i64::from(b.iter().map(|&c| i32::from(c as i8)).sum::<i32>())
             - field.iter().map(|&c| i64::from(c as i8)).sum::<i64>()

@@ -9,6 +9,7 @@
 //! and count is checked against the blob: it comes from the image.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use rusqlite::{Connection, OpenFlags};
 
@@ -227,7 +228,7 @@ impl<'b> Header<'b> {
         let epoch = self.int32s(EPOCH)?.first().copied();
         let mut full = String::new();
         if let Some(epoch) = epoch {
-            full.push_str(&format!("{epoch}:"));
+            let _ = write!(full, "{epoch}:");
         }
         full.push_str(&version);
         if let Some(release) = release {

@@ -16,6 +16,7 @@
 mod api;
 mod blobs;
 
+use std::fmt::Write as _;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -346,7 +347,7 @@ fn suggestions(wanted: &str, names: &[&str]) -> String {
     close.truncate(SHOWN);
     let mut out = format!("; {label}: {}", close.join(", "));
     if more > 0 {
-        out.push_str(&format!(" and {more} more"));
+        let _ = write!(out, " and {more} more");
     }
     out
 }
