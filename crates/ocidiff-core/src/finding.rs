@@ -407,8 +407,12 @@ impl Class {
     /// difference.
     fn rank(self) -> u8 {
         match self {
-            Class::Content | Class::RuntimeDependent => 0,
-            Class::Added | Class::Removed => 1,
+            Class::Content | Class::RuntimeDependent | Class::SamePackageContent => 0,
+            Class::Added
+            | Class::Removed
+            | Class::PackageVersion
+            | Class::PackageChanged
+            | Class::Unowned => 1,
             Class::Permission => 2,
             Class::Ownership => 3,
             Class::Platform => 4,
@@ -429,10 +433,6 @@ impl Class {
             Class::StorageFormat => 19,
             Class::Derived => 20,
             Class::IgnoredPath => 21,
-            Class::SamePackageContent => 0,
-            Class::PackageVersion => 1,
-            Class::PackageChanged => 1,
-            Class::Unowned => 1,
         }
     }
 

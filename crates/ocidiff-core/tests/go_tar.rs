@@ -52,7 +52,7 @@ fn gos_test_archives() {
     for entry in std::fs::read_dir(&dir).expect("Go's tar test data") {
         let path = entry.expect("dir entry").path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let bytes = if name.ends_with(".tar") {
+        let bytes = if path.extension().is_some_and(|e| e == "tar") {
             std::fs::read(&path).expect("read")
         } else if name.ends_with(".tar.base64") {
             use base64::Engine as _;

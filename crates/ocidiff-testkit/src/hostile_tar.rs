@@ -299,6 +299,13 @@ fn push_data(rng: &mut Rng, out: &mut Vec<u8>, data: &[u8]) {
 
 /// A hostile tar stream from `seed`.
 pub fn stream(seed: u64) -> Vec<u8> {
+    const MAPS: [&[u8]; 5] = [
+        b"1\n512\n512\n",
+        b"2\n0\n10\n1024\n5\n",
+        b"-1\n",
+        b"1\n512\n",
+        b"x\n",
+    ];
     let mut rng = Rng::new(seed);
     let mut out = Vec::new();
     for _ in 0..=rng.below(6) {
@@ -332,13 +339,6 @@ pub fn stream(seed: u64) -> Vec<u8> {
                     b"22 GNU.sparse.major=1\n22 GNU.sparse.minor=0\n30 GNU.sparse.realsize=2048\n";
                 out.extend_from_slice(&header(&mut rng, b"x", b'x', pax.len() as u64));
                 push_data(&mut rng, &mut out, pax);
-                const MAPS: [&[u8]; 5] = [
-                    b"1\n512\n512\n",
-                    b"2\n0\n10\n1024\n5\n",
-                    b"-1\n",
-                    b"1\n512\n",
-                    b"x\n",
-                ];
                 let map = rng.pick(&MAPS);
                 let mut section = map.to_vec();
                 section.resize(512, 0);

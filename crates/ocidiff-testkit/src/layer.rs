@@ -157,12 +157,12 @@ impl Entry {
     }
 
     pub fn uname(mut self, uname: &str) -> Entry {
-        self.uname = uname.to_owned();
+        uname.clone_into(&mut self.uname);
         self
     }
 
     pub fn gname(mut self, gname: &str) -> Entry {
-        self.gname = gname.to_owned();
+        gname.clone_into(&mut self.gname);
         self
     }
 

@@ -324,6 +324,7 @@ fn multi_platform_index() {
 
 #[test]
 fn credentials() {
+    use base64::Engine as _;
     let Some((regs, work)) = setup() else {
         return;
     };
@@ -344,7 +345,6 @@ fn credentials() {
         std::fs::write(dir.join("config.json"), json).unwrap();
         dir
     };
-    use base64::Engine as _;
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     let diff = |store: &str,
                 docker_config: &Path,

@@ -223,7 +223,7 @@ impl<'o> Ctx<'o> {
             return;
         }
         if let Some(&i) = self.by_path.get(path) {
-            self.nested[i].fields.extend(fields)
+            self.nested[i].fields.extend(fields);
         } else {
             self.by_path.insert(path.to_owned(), self.nested.len());
             self.nested.push(NestedDiff {

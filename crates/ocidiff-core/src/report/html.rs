@@ -57,9 +57,9 @@ pub fn write_html(report: &Findings, out: &mut dyn io::Write) -> io::Result<()> 
     ));
     let (counted, aside): (Vec<&Finding>, Vec<&Finding>) =
         report.findings.iter().partition(|f| f.counted);
-    let _ = write!(
+    let _ = writeln!(
         page,
-        "<div class=\"section-h\"><h2>Differences</h2><span class=\"n\" data-section-count=\"counted\" data-total=\"{0}\">{1}</span></div>\n",
+        "<div class=\"section-h\"><h2>Differences</h2><span class=\"n\" data-section-count=\"counted\" data-total=\"{0}\">{1}</span></div>",
         counted.len(),
         thousands(counted.len())
     );
@@ -78,9 +78,9 @@ pub fn write_html(report: &Findings, out: &mut dyn io::Write) -> io::Result<()> 
         page.push_str("</div></details>\n");
     }
     page.push_str("</section>\n");
-    let _ = write!(
+    let _ = writeln!(
         page,
-        "<footer>Written by {} {} · report schema {} · a self-contained page: it loads nothing from the network.</footer>\n",
+        "<footer>Written by {} {} · report schema {} · a self-contained page: it loads nothing from the network.</footer>",
         esc(&report.tool.name),
         esc(&report.tool.version),
         report.schema_version
@@ -191,9 +191,9 @@ fn facts(report: &Findings, page: &mut String) {
         "<div class=\"facts\">\n<div class=\"card\"><h3>Inputs</h3><table class=\"kv\">\n",
     );
     for (n, input) in report.inputs.iter().enumerate() {
-        let _ = write!(
+        let _ = writeln!(
             page,
-            "<tr><th>input {n}</th><td><code>{}</code> <span class=\"muted\">({})</span><br><span class=\"mono muted\">{}</span></td></tr>\n",
+            "<tr><th>input {n}</th><td><code>{}</code> <span class=\"muted\">({})</span><br><span class=\"mono muted\">{}</span></td></tr>",
             esc(&input.reference),
             esc(&input.transport),
             input.digest.as_ref().map_or_else(
@@ -212,9 +212,9 @@ fn facts(report: &Findings, page: &mut String) {
                 d.as_ref()
                     .map_or_else(|| "—".to_owned(), |d| esc(&d.to_string()))
             };
-            let _ = write!(
+            let _ = writeln!(
                 page,
-                "<tr><td><code>{}</code></td><td>{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td></tr>\n",
+                "<tr><td><code>{}</code></td><td>{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td></tr>",
                 esc(&c.location),
                 c.platform
                     .as_ref()
@@ -269,9 +269,9 @@ fn groups(
         let id = format!("g{next_group}");
         *next_group += 1;
         let counted = section == "counted";
-        let _ = write!(
+        let _ = writeln!(
             page,
-            "<details class=\"group\" id=\"{id}\" data-section=\"{section}\" data-total=\"{total}\"{open}><summary><span class=\"kind\">{kind}</span><span class=\"chip {tone}\">{class}</span><span class=\"count\">{count}</span><span class=\"why\">{why}</span></summary>\n",
+            "<details class=\"group\" id=\"{id}\" data-section=\"{section}\" data-total=\"{total}\"{open}><summary><span class=\"kind\">{kind}</span><span class=\"chip {tone}\">{class}</span><span class=\"count\">{count}</span><span class=\"why\">{why}</span></summary>",
             total = rows.len(),
             open = if rows.len() <= OPEN_ROWS { " open" } else { "" },
             kind = kind.short(),
@@ -353,9 +353,9 @@ fn finding(f: &Finding, page: &mut String) {
 fn fields(fields: &[FieldDiff], page: &mut String) {
     page.push_str("<table class=\"fields\"><colgroup><col class=\"field\"><col><col><col class=\"class\"></colgroup><tr><th>field</th><th>input 0</th><th>input 1</th><th>class</th></tr>\n");
     for d in fields {
-        let _ = write!(
+        let _ = writeln!(
             page,
-            "<tr{row}><td><code>{field}</code></td><td>{lhs}</td><td>{rhs}</td><td><span class=\"chip {tone}{off}\">{class}</span>{tag}</td></tr>\n",
+            "<tr{row}><td><code>{field}</code></td><td>{lhs}</td><td>{rhs}</td><td><span class=\"chip {tone}{off}\">{class}</span>{tag}</td></tr>",
             row = if d.counted {
                 ""
             } else {

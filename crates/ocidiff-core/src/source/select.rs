@@ -84,6 +84,8 @@ impl Reader<'_> {
         )?)
     }
 
+    // A method beside json, entries and manifest, though it needs neither blobs nor limits.
+    #[allow(clippy::unused_self)]
     fn document(&self, bytes: &[u8], desc: Option<&Descriptor>) -> Result<Document, SelectError> {
         Document::parse(bytes, desc.map(|d| d.media_type.as_str())).map_err(|source| {
             SelectError::Document {

@@ -967,10 +967,10 @@ fn merge_pax(hdr: &mut Header, records: Option<&Records>) -> Result<(), &'static
             failed.get_or_insert(why);
         };
         match k.as_slice() {
-            b"path" => hdr.name = v.clone(),
-            b"linkpath" => hdr.linkname = v.clone(),
-            b"uname" => hdr.uname = v.clone(),
-            b"gname" => hdr.gname = v.clone(),
+            b"path" => hdr.name.clone_from(v),
+            b"linkpath" => hdr.linkname.clone_from(v),
+            b"uname" => hdr.uname.clone_from(v),
+            b"gname" => hdr.gname.clone_from(v),
             b"uid" | b"gid" => match parse::parse_int(v) {
                 Some(n) if k == b"uid" => hdr.uid = n,
                 Some(n) => hdr.gid = n,

@@ -142,6 +142,8 @@ pub fn import(
 }
 
 /// Copies one regular member into the store, walking it on the way when it may be a layer.
+// Member names are the exporter's own, matched exactly: `.JSON` is not a config.
+#[allow(clippy::case_sensitive_file_extension_comparisons)]
 fn store_member<R: Read>(
     store: &Store,
     member: &mut R,

@@ -343,10 +343,10 @@ fn parse_params(s: &str) -> Vec<(String, String)> {
                 }
             }
         } else {
-            value = std::iter::from_fn(|| chars.next_if(|c| *c != ','))
+            std::iter::from_fn(|| chars.next_if(|c| *c != ','))
                 .collect::<String>()
                 .trim()
-                .to_owned();
+                .clone_into(&mut value);
         }
         out.push((name, value));
     }

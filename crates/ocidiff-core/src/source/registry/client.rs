@@ -19,6 +19,8 @@ pub(crate) struct Registry {
     /// `https://registry-1.docker.io`, `http://127.0.0.1:5000`.
     base: String,
     options: RetryPolicy,
+    // Outer: looked up yet (once, on first need); inner: whether there is a credential.
+    #[allow(clippy::option_option)]
     credential: Mutex<Option<Option<Credential>>>,
     authorization: Mutex<Option<String>>,
     sources: super::CredentialSources,
@@ -267,6 +269,13 @@ impl Registry {
         scope: &str,
         credential: Option<&Credential>,
     ) -> Result<String, RegistryError> {
+        #[derive(serde::Deserialize)]
+        struct TokenAnswer {
+            #[serde(default)]
+            token: Option<String>,
+            #[serde(default)]
+            access_token: Option<String>,
+        }
         let mut params = vec![("scope", scope.to_owned())];
         if let Some(s) = service {
             params.push(("service", s.to_owned()));
@@ -307,13 +316,6 @@ impl Registry {
         }
         if !status.is_success() {
             return Err(status_error(realm, resp).await);
-        }
-        #[derive(serde::Deserialize)]
-        struct TokenAnswer {
-            #[serde(default)]
-            token: Option<String>,
-            #[serde(default)]
-            access_token: Option<String>,
         }
         let answer: TokenAnswer = resp.json().await.map_err(|e| RegistryError::AuthFailed {
             registry: self.name.clone(),
@@ -403,8 +405,6 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 
 /// An unexpected answer, with the registry's own error message when it sent one.
 pub(crate) async fn status_error(url: &str, resp: Response) -> RegistryError {
-    let status = resp.status();
-    let body = resp.text().await.unwrap_or_default();
     #[derive(serde::Deserialize)]
     struct Errors {
         errors: Vec<ErrorEntry>,
@@ -416,6 +416,8 @@ pub(crate) async fn status_error(url: &str, resp: Response) -> RegistryError {
         #[serde(default)]
         message: String,
     }
+    let status = resp.status();
+    let body = resp.text().await.unwrap_or_default();
     let message = match serde_json::from_str::<Errors>(&body) {
         Ok(e) => e
             .errors

@@ -628,6 +628,14 @@ impl Pull {
         expected: Option<&Digest>,
         expected_size: Option<u64>,
     ) -> Result<(Descriptor, Vec<u8>), RegistryError> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Probe {
+            #[serde(default)]
+            media_type: Option<String>,
+            #[serde(default)]
+            schema_version: Option<u32>,
+        }
         let repo = &self.reference.repository;
         let url = registry.url(&format!("/v2/{repo}/manifests/{reference}"));
         let display = format!(
@@ -691,14 +699,6 @@ impl Pull {
                 }
                 .into());
             }
-        }
-        #[derive(serde::Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Probe {
-            #[serde(default)]
-            media_type: Option<String>,
-            #[serde(default)]
-            schema_version: Option<u32>,
         }
         let probe: Probe = serde_json::from_slice(&bytes).map_err(|e| RegistryError::Document {
             reference: display.clone(),
