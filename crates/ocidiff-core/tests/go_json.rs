@@ -310,7 +310,7 @@ fn folding_is_gos() {
         "Unicode {version}"
     );
     let mut buf = [0u8; 4];
-    for c in (0x80..=0x10FFFF).filter_map(char::from_u32) {
+    for c in (0x80..=u32::from(char::MAX)).filter_map(char::from_u32) {
         let key = c.encode_utf8(&mut buf);
         let folds_to = |letter: &str| gojson::go_folds_to(key, letter);
         let expected = pairs.iter().find(|(from, _)| *from == c).map(|(_, to)| *to);

@@ -174,11 +174,11 @@ pub fn header(rng: &mut Rng, name: &[u8], flag: u8, size: u64) -> [u8; 512] {
     let n = name.len().min(100);
     h[..n].copy_from_slice(&name[..n]);
     {
-        let v = *rng.pick(&[0o644, 0o755, 0o4755, 0o100644, 0o40755]);
+        let v = *rng.pick(&[0o644, 0o755, 0o4755, 0o100_644, 0o40755]);
         octal_field(rng, &mut h[100..108], v);
     }
     {
-        let v = *rng.pick(&[0, 1000, 65534, 0o7777777]);
+        let v = *rng.pick(&[0, 1000, 65534, 0o7_777_777]);
         octal_field(rng, &mut h[108..116], v);
     }
     {
@@ -187,7 +187,7 @@ pub fn header(rng: &mut Rng, name: &[u8], flag: u8, size: u64) -> [u8; 512] {
     }
     octal_field(rng, &mut h[124..136], size);
     {
-        let v = *rng.pick(&[0, 1_700_000_000, 0o77777777777]);
+        let v = *rng.pick(&[0, 1_700_000_000, 0o77_777_777_777]);
         octal_field(rng, &mut h[136..148], v);
     }
     h[156] = flag;

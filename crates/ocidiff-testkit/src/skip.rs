@@ -92,7 +92,10 @@ fn append(log: &Path, line: &str) {
         .open(log)
         .and_then(|mut f| f.write_all(format!("{line}\n").as_bytes()));
     if let Err(e) = appended {
-        panic!("{line}, and it cannot be recorded in {log:?}: {e}");
+        panic!(
+            "{line}, and it cannot be recorded in {}: {e}",
+            log.display()
+        );
     }
 }
 

@@ -105,7 +105,7 @@ fn example_args() -> [String; 2] {
 
 /// A minimal little-endian ELF64 executable with a `.text` section holding `text`: enough for
 /// the ELF reader, without a C compiler.
-fn elf(text: &[u8; 8]) -> Vec<u8> {
+fn elf(text: [u8; 8]) -> Vec<u8> {
     const SHSTRTAB: &[u8] = b"\0.text\0.shstrtab\0";
     let (text_off, str_off, sh_off) = (64u64, 72u64, 96u64);
     let mut b = Vec::new();
@@ -121,7 +121,7 @@ fn elf(text: &[u8; 8]) -> Vec<u8> {
         // e_ehsize, e_phentsize, e_phnum, e_shentsize, e_shnum, e_shstrndx
         b.extend_from_slice(&half.to_le_bytes());
     }
-    b.extend_from_slice(text);
+    b.extend_from_slice(&text);
     b.extend_from_slice(SHSTRTAB);
     b.resize(usize::try_from(sh_off).unwrap(), 0);
     let section = |b: &mut Vec<u8>, name: u32, kind: u32, flags: u64, off: u64, size: u64| {
@@ -152,7 +152,7 @@ fn html_report_alone_carries_text_diffs_and_elf_sections() {
             Entry::dir("etc/"),
             Entry::file("etc/motd", motd),
             Entry::dir("usr/bin/"),
-            Entry::file("usr/bin/tool", elf(text)).mode(0o755),
+            Entry::file("usr/bin/tool", elf(*text)).mode(0o755),
         ]))
     };
     let (l, r) = (dir.path().join("l"), dir.path().join("r"));

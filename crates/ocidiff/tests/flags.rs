@@ -79,7 +79,7 @@ fn cases() -> Vec<Case> {
             lhs: image(),
             rhs: files({
                 let mut e = base();
-                e[1] = Entry::file("etc/hostname", "box\n").mode(0o100644);
+                e[1] = Entry::file("etc/hostname", "box\n").mode(0o100_644);
                 e
             }),
             strict_row: ("File", "etc/hostname"),

@@ -385,7 +385,7 @@ fn a_long_name_bomb_is_refused_before_it_is_read_into_memory() {
         "layer sha256:",
         "GNU long name over 1 MiB, which container runtimes refuse",
     ]);
-    let mut pax = format!("{} path=", 67108864 + 8 + 7).into_bytes();
+    let mut pax = format!("{} path=", 67_108_864 + 8 + 7).into_bytes();
     pax.resize(64 << 20, b'p');
     let tar = RawTar::new()
         .entry(b"PaxHeaders/x", b'x', pax.len() as u64, &pax)

@@ -203,6 +203,8 @@ enum ReadError {
 }
 
 impl PackageSet {
+    // A sink, like push: callers build the error in the call, and its message is what is kept.
+    #[allow(clippy::needless_pass_by_value)]
     fn note(&mut self, error: ReadError) {
         self.notes.push(error.to_string());
     }

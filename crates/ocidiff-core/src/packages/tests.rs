@@ -13,6 +13,8 @@ fn files(entries: &[(&str, &[u8])]) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
+// Builds the `Option<PackageVersion>` fields of the expected findings directly.
+#[allow(clippy::unnecessary_wraps)]
 fn pv(version: &str, arch: Option<&str>) -> Option<PackageVersion> {
     Some(PackageVersion {
         version: version.to_owned(),

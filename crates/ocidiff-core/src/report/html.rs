@@ -712,7 +712,7 @@ mod tests {
         assert_eq!(thousands(0), "0");
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(1000), "1,000");
-        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(thousands(1_234_567), "1,234,567");
         assert_eq!(esc("a\u{202e}b\tc\n"), "a\\u{202e}b\\tc\\n");
         assert_eq!(esc_multiline("a\tb\nc\r"), "a\tb\nc\\r");
         assert_eq!(esc("<'\"&>"), "&lt;&#39;&quot;&amp;&gt;");

@@ -579,7 +579,8 @@ impl Tree {
         alone: bool,
     ) -> Result<Applied, Stop> {
         let slot = u32::try_from(self.layers.len()).expect("fewer than 4 Gi layers");
-        self.layers.push(listing.clone());
+        self.layers.push(listing);
+        let listing = Arc::clone(&self.layers[slot as usize]);
         let mut state = LayerState {
             layer: u32::try_from(layer).expect("fewer than 4 Gi layers"),
             names: HashSet::default(),

@@ -174,7 +174,7 @@ pub fn open(
     let api = runtime
         .block_on(Api::connect(&socket, target.namespace))
         .map_err(|e| connect_error(&socket, e))?;
-    let api_err = |status: tonic::Status| api_error(&socket, status);
+    let api_err = |status: tonic::Status| api_error(&socket, &status);
     let record = runtime
         .block_on(find_image(&api, &socket, &target))
         .map_err(SourceError::from)?;
@@ -234,7 +234,7 @@ fn connect_error(socket: &Path, e: ConnectError) -> ContainerdError {
     }
 }
 
-fn api_error(socket: &Path, status: tonic::Status) -> ContainerdError {
+fn api_error(socket: &Path, status: &tonic::Status) -> ContainerdError {
     match status.code() {
         // What an HTTP server that is not containerd (Docker's socket, say) answers.
         tonic::Code::Unimplemented | tonic::Code::Internal | tonic::Code::Unknown
@@ -242,12 +242,12 @@ fn api_error(socket: &Path, status: tonic::Status) -> ContainerdError {
         {
             ContainerdError::NotContainerd {
                 socket: socket.to_owned(),
-                message: api::status_text(&status),
+                message: api::status_text(status),
             }
         }
         _ => ContainerdError::Api {
             socket: socket.to_owned(),
-            message: api::status_text(&status),
+            message: api::status_text(status),
         },
     }
 }
@@ -260,7 +260,7 @@ async fn find_image(
     socket: &Path,
     target: &Target<'_>,
 ) -> Result<ImageRecord, ContainerdError> {
-    let api_err = |status: tonic::Status| api_error(socket, status);
+    let api_err = |status: tonic::Status| api_error(socket, &status);
     if let Some(record) = api.get_image(target.name).await.map_err(api_err)? {
         return Ok(record);
     }
