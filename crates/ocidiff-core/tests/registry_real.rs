@@ -5,6 +5,9 @@
 //! Skipped (`ocidiff_testkit::skip`) when the registry or skopeo is not installed, a failure
 //! under `OCIDIFF_REQUIRE_SERVICES=1`.
 
+// Scenario tests read top to bottom, one setup and its checks: splitting them hides the story.
+#![allow(clippy::too_many_lines)]
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 

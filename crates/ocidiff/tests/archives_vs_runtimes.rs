@@ -10,6 +10,9 @@
 //! `scripts/services.sh`), containerd and skopeo for the runtime half; without them that half
 //! says SKIP, unless `OCIDIFF_REQUIRE_SERVICES=1`.
 
+// Scenario tests read top to bottom, one setup and its checks: splitting them hides the story.
+#![allow(clippy::too_many_lines)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

@@ -3,6 +3,9 @@
 //! option (none), with `--semantic` (none unless the rule is outside it), and with every other
 //! option but that one (still the difference: an option must not ignore what another names).
 
+// Scenario tests read top to bottom, one setup and its checks: splitting them hides the story.
+#![allow(clippy::too_many_lines)]
+
 use std::path::Path;
 
 use assert_cmd::Command;

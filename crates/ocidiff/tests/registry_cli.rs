@@ -6,6 +6,9 @@
 //! Without `docker-registry`, skopeo and friends the tests skip (`ocidiff_testkit::skip`), a
 //! failure under `OCIDIFF_REQUIRE_SERVICES=1`.
 
+// Scenario tests read top to bottom, one setup and its checks: splitting them hides the story.
+#![allow(clippy::too_many_lines)]
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
