@@ -1,5 +1,5 @@
 //! Kernels of a comparison, each on in-memory input so that disk and page cache play no part:
-//! inflate (flate2 on zlib-rs, as ocidiff uses it, against miniz_oxide), zstd decoding,
+//! inflate (flate2 on zlib-rs, as ocidiff uses it, against `miniz_oxide`), zstd decoding,
 //! SHA-256, the tar walk of a layer of many small files, and a whole `compare()` of two
 //! generated images. Run with `cargo bench -p ocidiff-bench`.
 
@@ -39,13 +39,13 @@ fn inflate(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(data.len() as u64));
     g.sample_size(20);
     g.bench_function("flate2-zlib-rs/gzip-stream", |b| {
-        b.iter(|| drain(flate2::bufread::MultiGzDecoder::new(&gz[..])))
+        b.iter(|| drain(flate2::bufread::MultiGzDecoder::new(&gz[..])));
     });
     g.bench_function("flate2-zlib-rs/deflate-stream", |b| {
-        b.iter(|| drain(flate2::bufread::DeflateDecoder::new(&raw[..])))
+        b.iter(|| drain(flate2::bufread::DeflateDecoder::new(&raw[..])));
     });
     g.bench_function("miniz_oxide/deflate-whole-buffer", |b| {
-        b.iter(|| miniz_oxide::inflate::decompress_to_vec(black_box(&raw)).expect("valid"))
+        b.iter(|| miniz_oxide::inflate::decompress_to_vec(black_box(&raw)).expect("valid"));
     });
     g.finish();
 }
@@ -58,7 +58,7 @@ fn zstd_decode(c: &mut Criterion) {
     for level in [3, 19] {
         let z = zstd::encode_all(&data[..], level).expect("in memory");
         g.bench_with_input(BenchmarkId::new("level", level), &z, |b, z| {
-            b.iter(|| drain(zstd::stream::read::Decoder::new(&z[..]).expect("valid")))
+            b.iter(|| drain(zstd::stream::read::Decoder::new(&z[..]).expect("valid")));
         });
     }
     g.finish();
@@ -71,7 +71,7 @@ fn sha256(c: &mut Criterion) {
     g.sample_size(20);
     g.bench_function("sha2", |b| b.iter(|| Sha256::digest(black_box(&data))));
     g.bench_function("ocidiff-digest", |b| {
-        b.iter(|| Digest::sha256_of(black_box(&data)))
+        b.iter(|| Digest::sha256_of(black_box(&data)));
     });
     g.finish();
 }
@@ -108,7 +108,7 @@ fn tar_walk(c: &mut Criterion) {
                         .expect("valid layer")
                         .entries
                         .len()
-                })
+                });
             });
         }
     }
@@ -144,7 +144,7 @@ fn whole_compare(c: &mut Criterion) {
                     .report
                     .findings
                     .len()
-            })
+            });
         });
     }
     g.finish();

@@ -3,6 +3,7 @@
 //! from these types and versioned by [`SCHEMA_VERSION`].
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -355,11 +356,12 @@ impl Verdict {
                     classes(&self.counted_by_class)
                 );
                 if self.set_aside > 0 {
-                    line.push_str(&format!(
+                    let _ = write!(
+                        line,
                         "; {} more set aside ({})",
                         self.set_aside,
                         classes(&self.set_aside_by_class)
-                    ));
+                    );
                 }
                 line
             }
@@ -416,8 +418,12 @@ impl Class {
     /// difference.
     fn rank(self) -> u8 {
         match self {
-            Class::Content | Class::RuntimeDependent => 0,
-            Class::Added | Class::Removed => 1,
+            Class::Content | Class::RuntimeDependent | Class::SamePackageContent => 0,
+            Class::Added
+            | Class::Removed
+            | Class::PackageVersion
+            | Class::PackageChanged
+            | Class::Unowned => 1,
             Class::Permission => 2,
             Class::Ownership => 3,
             Class::Platform => 4,
@@ -438,10 +444,6 @@ impl Class {
             Class::StorageFormat => 19,
             Class::Derived => 20,
             Class::IgnoredPath => 21,
-            Class::SamePackageContent => 0,
-            Class::PackageVersion => 1,
-            Class::PackageChanged => 1,
-            Class::Unowned => 1,
         }
     }
 

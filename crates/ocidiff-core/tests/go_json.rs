@@ -6,6 +6,7 @@
 //! container runs reads the same; whenever Go reads a key ambiguously, ocidiff refuses.
 //! `OCIDIFF_GO_JSON_CASES` sets the number of random cases (default 1000).
 
+use std::fmt::Write as _;
 use std::sync::{Mutex, OnceLock};
 
 use ocidiff_core::model::gojson::{self, GoJsonError, Shape};
@@ -60,7 +61,7 @@ fn agree(kind: DocKind, doc: &[u8], declared: Option<&str>) -> Result<(), String
     let go = oracle
         .go
         .lock()
-        .unwrap_or_else(|e| e.into_inner())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
         .read(kind, doc);
     let text = String::from_utf8_lossy(doc);
     let checked = gojson::check(doc, shape(kind));
@@ -309,7 +310,7 @@ fn folding_is_gos() {
         "Unicode {version}"
     );
     let mut buf = [0u8; 4];
-    for c in (0x80..=0x10FFFF).filter_map(char::from_u32) {
+    for c in (0x80..=u32::from(char::MAX)).filter_map(char::from_u32) {
         let key = c.encode_utf8(&mut buf);
         let folds_to = |letter: &str| gojson::go_folds_to(key, letter);
         let expected = pairs.iter().find(|(from, _)| *from == c).map(|(_, to)| *to);
@@ -353,7 +354,7 @@ fn hand_picked() {
         config(r#"{"Healthcheck":{"Test":["CMD","true"],"test":[]}}"#),
         config(r#"{"Healthcheck":{"Interval":1.5}}"#),
         config(r#"{"User":null,"Env":null,"Labels":{"a":null},"Healthcheck":null}"#),
-        config(r#"null"#),
+        config(r"null"),
         config(r#"{"Cmd":"sh"}"#),
         config(r#"{"StopTimeout":10,"Labels":{"User":"a","user":"b"}}"#),
         r#"{"OS":"linux","architecture":"amd64"}"#.into(),
@@ -458,7 +459,7 @@ impl J {
                     if *escaped {
                         out.push('"');
                         for unit in k.encode_utf16() {
-                            out.push_str(&format!("\\u{unit:04x}"));
+                            let _ = write!(out, "\\u{unit:04x}");
                         }
                         out.push('"');
                     } else {
@@ -579,10 +580,8 @@ fn edit(members: &mut Vec<(String, bool, J)>, at: usize, m: Mutation, arg: usize
         Mutation::Null => *value = J::Scalar(Value::Null),
         Mutation::Retype => {
             *value = match (&*value, arg % 4) {
-                (J::Scalar(Value::String(_)), 0) | (J::Array(_), 0) => J::Scalar(json!(7)),
-                (J::Scalar(Value::Number(_)), _) | (J::Scalar(Value::Bool(_)), _) => {
-                    J::Array(vec![])
-                }
+                (J::Scalar(Value::String(_)) | J::Array(_), 0) => J::Scalar(json!(7)),
+                (J::Scalar(Value::Number(_) | Value::Bool(_)), _) => J::Array(vec![]),
                 (_, 1) => J::Scalar(json!(true)),
                 (_, 2) => J::Scalar(json!(1.5)),
                 (J::Object(_), _) => J::Scalar(json!(-1)),

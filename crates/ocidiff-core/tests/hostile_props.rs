@@ -112,8 +112,8 @@ fn listing(entries: Vec<EntryMeta>) -> std::sync::Arc<layer::Listing> {
     })
 }
 
-fn meta(name: String, dir: bool) -> EntryMeta {
-    EntryMeta::new(&name, if dir { EntryType::Dir } else { EntryType::File })
+fn meta(name: &str, dir: bool) -> EntryMeta {
+    EntryMeta::new(name, if dir { EntryType::Dir } else { EntryType::File })
 }
 
 fn layer_metas() -> impl Strategy<Value = Vec<(String, bool)>> {
@@ -288,7 +288,7 @@ proptest! {
             let entries: Vec<EntryMeta> = l
                 .iter()
                 .enumerate()
-                .map(|(p, (n, d))| EntryMeta { position: p, layer: i, ..meta(n.clone(), *d) })
+                .map(|(p, (n, d))| EntryMeta { position: p, layer: i, ..meta(n, *d) })
                 .collect();
             // A layer every runtime refuses (a file used as a directory) stops the image, at
             // an entry of that layer.

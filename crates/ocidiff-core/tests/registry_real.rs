@@ -5,6 +5,9 @@
 //! Skipped (`ocidiff_testkit::skip`) when the registry or skopeo is not installed, a failure
 //! under `OCIDIFF_REQUIRE_SERVICES=1`.
 
+// Scenario tests read top to bottom, one setup and its checks: splitting them hides the story.
+#![allow(clippy::too_many_lines)]
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -121,6 +124,7 @@ fn r(s: &str) -> DockerRef {
 
 #[test]
 fn real_registry() {
+    use base64::Engine as _;
     let Some(regs) = registries() else {
         return;
     };
@@ -222,7 +226,6 @@ fn real_registry() {
         std::fs::write(dir.join("config.json"), json).unwrap();
         dir
     };
-    use base64::Engine as _;
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     let good = config_with(
         "good",
@@ -294,6 +297,8 @@ fn real_registry() {
 
 #[test]
 fn token_registry() {
+    // Credentials from config.json are sent to the token realm.
+    use base64::Engine as _;
     let Some(regs) = registries() else {
         return;
     };
@@ -341,8 +346,6 @@ fn token_registry() {
     .unwrap_err();
     assert!(matches!(err, RegistryError::AuthFailed { .. }), "{err}");
 
-    // Credentials from config.json are sent to the token realm.
-    use base64::Engine as _;
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     let config = |name: &str, auth: &str| {
         let dir = w.join(name);

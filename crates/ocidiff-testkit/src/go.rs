@@ -35,7 +35,8 @@ pub fn installed() -> bool {
 
 /// Builds the Go program in `source` into `out_dir/name` with `go build`; the binary's path.
 pub fn build(source: &Path, name: &str, out_dir: &Path) -> Result<PathBuf, String> {
-    std::fs::create_dir_all(out_dir).map_err(|e| format!("cannot create {out_dir:?}: {e}"))?;
+    std::fs::create_dir_all(out_dir)
+        .map_err(|e| format!("cannot create {}: {e}", out_dir.display()))?;
     let bin = out_dir.join(name);
     let out = Command::new(go())
         .args(["build", "-o"])
@@ -70,7 +71,7 @@ impl Server {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
-            .map_err(|e| format!("cannot start {bin:?}: {e}"))?;
+            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
         let stdin = child.stdin.take().expect("piped");
         let stdout = BufReader::new(child.stdout.take().expect("piped"));
         Ok(Server {

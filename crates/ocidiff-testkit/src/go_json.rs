@@ -88,13 +88,13 @@ pub fn ascii_folds(bin: &Path) -> Result<(String, Vec<(char, char)>), String> {
     let out = Command::new(bin)
         .arg("-folds")
         .output()
-        .map_err(|e| format!("cannot run {bin:?}: {e}"))?;
+        .map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
     let text = String::from_utf8_lossy(&out.stdout);
     let mut lines = text.lines();
     let version = lines
         .next()
         .and_then(|l| l.strip_prefix("unicode "))
-        .ok_or_else(|| format!("no Unicode version from {bin:?}: {text}"))?
+        .ok_or_else(|| format!("no Unicode version from {}: {text}", bin.display()))?
         .to_owned();
     let pairs = lines
         .map(|l| {
@@ -106,7 +106,7 @@ pub fn ascii_folds(bin: &Path) -> Result<(String, Vec<(char, char)>), String> {
             Ok((from, folded.chars().next().ok_or(l)?))
         })
         .collect::<Result<_, &str>>()
-        .map_err(|l| format!("bad line from {bin:?}: {l}"))?;
+        .map_err(|l| format!("bad line from {}: {l}", bin.display()))?;
     Ok((version, pairs))
 }
 

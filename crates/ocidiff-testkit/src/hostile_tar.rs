@@ -3,6 +3,9 @@
 //! sections that disagree with their sizes, stray zero blocks, truncations. For tests that
 //! hold a tar reader to Go's `archive/tar` entry by entry.
 
+// Truncating random numbers into bytes and lengths, and reading bytes as signed, is the point.
+#![allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
+
 /// Deterministic randomness (xorshift), so a failing seed can be replayed.
 pub struct Rng(u64);
 
@@ -126,7 +129,7 @@ fn octal_field(rng: &mut Rng, field: &mut [u8], value: u64) {
         }
         // No terminator at all.
         8 => {
-            let s = format!("{value:0width$o}", width = n);
+            let s = format!("{value:0n$o}");
             let s = &s.as_bytes()[s.len().saturating_sub(n)..];
             field.copy_from_slice(s);
         }
@@ -174,11 +177,11 @@ pub fn header(rng: &mut Rng, name: &[u8], flag: u8, size: u64) -> [u8; 512] {
     let n = name.len().min(100);
     h[..n].copy_from_slice(&name[..n]);
     {
-        let v = *rng.pick(&[0o644, 0o755, 0o4755, 0o100644, 0o40755]);
+        let v = *rng.pick(&[0o644, 0o755, 0o4755, 0o100_644, 0o40755]);
         octal_field(rng, &mut h[100..108], v);
     }
     {
-        let v = *rng.pick(&[0, 1000, 65534, 0o7777777]);
+        let v = *rng.pick(&[0, 1000, 65534, 0o7_777_777]);
         octal_field(rng, &mut h[108..116], v);
     }
     {
@@ -187,7 +190,7 @@ pub fn header(rng: &mut Rng, name: &[u8], flag: u8, size: u64) -> [u8; 512] {
     }
     octal_field(rng, &mut h[124..136], size);
     {
-        let v = *rng.pick(&[0, 1_700_000_000, 0o77777777777]);
+        let v = *rng.pick(&[0, 1_700_000_000, 0o77_777_777_777]);
         octal_field(rng, &mut h[136..148], v);
     }
     h[156] = flag;
@@ -299,9 +302,16 @@ fn push_data(rng: &mut Rng, out: &mut Vec<u8>, data: &[u8]) {
 
 /// A hostile tar stream from `seed`.
 pub fn stream(seed: u64) -> Vec<u8> {
+    const MAPS: [&[u8]; 5] = [
+        b"1\n512\n512\n",
+        b"2\n0\n10\n1024\n5\n",
+        b"-1\n",
+        b"1\n512\n",
+        b"x\n",
+    ];
     let mut rng = Rng::new(seed);
     let mut out = Vec::new();
-    for _ in 0..1 + rng.below(6) {
+    for _ in 0..=rng.below(6) {
         match rng.below(12) {
             // A PAX header (local or global), then usually an entry.
             0..=2 => {
@@ -332,13 +342,6 @@ pub fn stream(seed: u64) -> Vec<u8> {
                     b"22 GNU.sparse.major=1\n22 GNU.sparse.minor=0\n30 GNU.sparse.realsize=2048\n";
                 out.extend_from_slice(&header(&mut rng, b"x", b'x', pax.len() as u64));
                 push_data(&mut rng, &mut out, pax);
-                const MAPS: [&[u8]; 5] = [
-                    b"1\n512\n512\n",
-                    b"2\n0\n10\n1024\n5\n",
-                    b"-1\n",
-                    b"1\n512\n",
-                    b"x\n",
-                ];
                 let map = rng.pick(&MAPS);
                 let mut section = map.to_vec();
                 section.resize(512, 0);

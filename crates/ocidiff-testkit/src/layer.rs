@@ -32,7 +32,7 @@ pub enum TarFormat {
     #[default]
     Ustar,
     /// ustar headers each preceded by a PAX extended header (holding at least `mtime`, as GNU
-    /// tar's `--format=pax` and BuildKit write them); long names go into PAX `path`/`linkpath`.
+    /// tar's `--format=pax` and `BuildKit` write them); long names go into PAX `path`/`linkpath`.
     Pax,
     /// GNU headers (`ustar  ` magic); long names as GNU long-name entries.
     Gnu,
@@ -181,13 +181,13 @@ impl Entry {
 
     /// Sets the owner user name.
     pub fn uname(mut self, uname: &str) -> Entry {
-        self.uname = uname.to_owned();
+        uname.clone_into(&mut self.uname);
         self
     }
 
     /// Sets the owner group name.
     pub fn gname(mut self, gname: &str) -> Entry {
-        self.gname = gname.to_owned();
+        gname.clone_into(&mut self.gname);
         self
     }
 

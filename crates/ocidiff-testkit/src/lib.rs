@@ -51,6 +51,8 @@ pub use write::{
 
 /// `len` bytes that no compressor shrinks, the same for the same `seed` (xorshift): file
 /// contents for layers that must stay large once compressed.
+// Each byte is the generator's low 8 bits.
+#[allow(clippy::cast_possible_truncation)]
 pub fn noise(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed | 1;
     (0..len)

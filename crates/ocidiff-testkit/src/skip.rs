@@ -77,7 +77,9 @@ fn record_line(test: &str, why: &str) -> String {
 /// property test says so once.
 fn first_time(line: &str) -> bool {
     static SEEN: Mutex<Option<HashSet<String>>> = Mutex::new(None);
-    let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+    let mut seen = SEEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     seen.get_or_insert_default().insert(line.to_owned())
 }
 
@@ -90,7 +92,10 @@ fn append(log: &Path, line: &str) {
         .open(log)
         .and_then(|mut f| f.write_all(format!("{line}\n").as_bytes()));
     if let Err(e) = appended {
-        panic!("{line}, and it cannot be recorded in {log:?}: {e}");
+        panic!(
+            "{line}, and it cannot be recorded in {}: {e}",
+            log.display()
+        );
     }
 }
 

@@ -135,14 +135,11 @@ fn classic_archive(images: &[(Vec<&str>, ImageSpec)]) -> (Vec<u8>, Vec<String>) 
                 entries.push(Entry::file(&format!("{id}/VERSION"), b"1.0"));
                 entries.push(Entry::file(&format!("{id}/json"), to_json(&v1)));
                 let member = format!("{id}/layer.tar");
-                match first_id_of_blob.get(&blob.digest) {
-                    Some(first) => {
-                        entries.push(Entry::symlink(&member, &format!("../{first}/layer.tar")))
-                    }
-                    None => {
-                        entries.push(Entry::file(&member, &blob.bytes));
-                        first_id_of_blob.insert(blob.digest.clone(), id.clone());
-                    }
+                if let Some(first) = first_id_of_blob.get(&blob.digest) {
+                    entries.push(Entry::symlink(&member, &format!("../{first}/layer.tar")));
+                } else {
+                    entries.push(Entry::file(&member, &blob.bytes));
+                    first_id_of_blob.insert(blob.digest.clone(), id.clone());
                 }
             }
             layer_paths.push(format!("{id}/layer.tar"));

@@ -1,6 +1,9 @@
 //! Command-line flags as the user types them. They are turned into the library's options in
 //! `commands/`, so that validation lives in one place.
 
+// The doc comments here are clap's --help text, printed verbatim: backticks would show.
+#![allow(clippy::doc_markdown)]
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};

@@ -45,12 +45,11 @@ pub struct DiffDefaults {
 
 /// The config file to read: the one named, else `./ocidiff.toml` if present.
 fn locate(explicit: Option<&Path>) -> Option<PathBuf> {
-    match explicit {
-        Some(p) => Some(p.to_owned()),
-        None => {
-            let here = PathBuf::from("ocidiff.toml");
-            here.is_file().then_some(here)
-        }
+    if let Some(p) = explicit {
+        Some(p.to_owned())
+    } else {
+        let here = PathBuf::from("ocidiff.toml");
+        here.is_file().then_some(here)
     }
 }
 

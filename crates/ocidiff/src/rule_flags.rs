@@ -21,7 +21,7 @@ impl RuleFlags {
     pub fn names() -> impl Iterator<Item = &'static str> {
         [SEMANTIC, TIMESTAMPS]
             .into_iter()
-            .chain(RULES.iter().map(|r| r.name()))
+            .chain(RULES.iter().map(ocidiff_core::normalize::Rule::name))
     }
 
     /// Turns on the switch called `name`; false when there is no such switch.

@@ -5,6 +5,9 @@
 //! The Debian test skips (`ocidiff_testkit::skip`) where debootstrap, umoci, dpkg or Debian's
 //! mirror is missing, a failure under `OCIDIFF_REQUIRE_SERVICES=1`.
 
+// Scenario tests read top to bottom, one setup and its checks: splitting them hides the story.
+#![allow(clippy::too_many_lines)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

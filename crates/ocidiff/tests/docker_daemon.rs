@@ -43,16 +43,17 @@ fn base_dir() -> PathBuf {
 fn fresh_dir(name: &str) -> Result<PathBuf, String> {
     let dir = base_dir().join(name);
     if dir.exists() {
-        std::fs::remove_dir_all(&dir).map_err(|e| format!("cannot empty {dir:?}: {e}"))?;
+        std::fs::remove_dir_all(&dir)
+            .map_err(|e| format!("cannot empty {}: {e}", dir.display()))?;
     }
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {dir:?}: {e}"))?;
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     Ok(dir)
 }
 
 /// A build context whose one step writes a random stamp.
 fn context(dir: &Path, base: &str) -> Result<PathBuf, String> {
     let ctx = dir.join("ctx");
-    std::fs::create_dir_all(&ctx).map_err(|e| format!("cannot create {ctx:?}: {e}"))?;
+    std::fs::create_dir_all(&ctx).map_err(|e| format!("cannot create {}: {e}", ctx.display()))?;
     std::fs::write(
         ctx.join("Dockerfile"),
         format!("FROM {base}\nRUN cat /proc/sys/kernel/random/uuid > /build-stamp\n"),
@@ -415,7 +416,7 @@ fn build_podman_images() -> Result<Podman, String> {
             dir.display()
         ),
     )
-    .map_err(|e| format!("cannot write {storage_conf:?}: {e}"))?;
+    .map_err(|e| format!("cannot write {}: {e}", storage_conf.display()))?;
     let fx = Podman {
         storage_conf,
         a: "podman://localhost/ocidiff-podman:a".into(),

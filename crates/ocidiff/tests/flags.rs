@@ -3,6 +3,9 @@
 //! option (none), with `--semantic` (none unless the rule is outside it), and with every other
 //! option but that one (still the difference: an option must not ignore what another names).
 
+// Scenario tests read top to bottom, one setup and its checks: splitting them hides the story.
+#![allow(clippy::too_many_lines)]
+
 use std::path::Path;
 
 use assert_cmd::Command;
@@ -79,7 +82,7 @@ fn cases() -> Vec<Case> {
             lhs: image(),
             rhs: files({
                 let mut e = base();
-                e[1] = Entry::file("etc/hostname", "box\n").mode(0o100644);
+                e[1] = Entry::file("etc/hostname", "box\n").mode(0o100_644);
                 e
             }),
             strict_row: ("File", "etc/hostname"),

@@ -236,7 +236,7 @@ fn snapshot(root: &Path, skip: &Path) -> BTreeMap<PathBuf, String> {
 fn names_with(dir: &Path, token: &str) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
-        .filter_map(|e| e.ok())
+        .filter_map(Result::ok)
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.contains(token))
         .collect();
@@ -385,7 +385,7 @@ fn a_long_name_bomb_is_refused_before_it_is_read_into_memory() {
         "layer sha256:",
         "GNU long name over 1 MiB, which container runtimes refuse",
     ]);
-    let mut pax = format!("{} path=", 67108864 + 8 + 7).into_bytes();
+    let mut pax = format!("{} path=", 67_108_864 + 8 + 7).into_bytes();
     pax.resize(64 << 20, b'p');
     let tar = RawTar::new()
         .entry(b"PaxHeaders/x", b'x', pax.len() as u64, &pax)
@@ -889,8 +889,9 @@ fn without_member(tar: &[u8], name: &str) -> Vec<u8> {
         let member = &header[..100];
         let member = &member[..member.iter().position(|&b| b == 0).unwrap_or(100)];
         let size = std::str::from_utf8(&header[124..136]).unwrap();
-        let size = u64::from_str_radix(size.trim_matches(|c: char| c == '\0' || c == ' '), 8)
-            .unwrap_or(0) as usize;
+        let size =
+            u64::from_str_radix(size.trim_matches(|c: char| c == '\0' || c == ' '), 8).unwrap_or(0);
+        let size = usize::try_from(size).unwrap();
         let end = at + 512 + size.div_ceil(512) * 512;
         if member != name.as_bytes() {
             out.extend_from_slice(&tar[at..end.min(tar.len())]);

@@ -8,6 +8,9 @@
 //! Without chromium the tests skip (`ocidiff_testkit::skip`), a failure under
 //! `OCIDIFF_REQUIRE_SERVICES=1`.
 
+// Scenario tests read top to bottom, one setup and its checks: splitting them hides the story.
+#![allow(clippy::too_many_lines)]
+
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -7,6 +7,9 @@
 //! Needs a docker daemon (`DOCKER_HOST`, as exported by `scripts/services.sh`). Without one the
 //! test skips (`ocidiff_testkit::skip`), a failure under `OCIDIFF_REQUIRE_SERVICES=1`.
 
+// Scenario tests read top to bottom, one setup and its checks: splitting them hides the story.
+#![allow(clippy::too_many_lines)]
+
 mod common;
 
 use common::{docker, run, skip, tool_works};
@@ -127,7 +130,7 @@ fn cases() -> Vec<Case> {
                     &[("path", b"first"), ("path", b"second"), ("uid", b"")],
                 )
                 .bytes(&header_edited(b"header-name", b'0', 0, b"", |h| {
-                    h[108..116].copy_from_slice(b"0001750\0")
+                    h[108..116].copy_from_slice(b"0001750\0");
                 }))
                 .edited(
                     b"PaxHeaders/0",

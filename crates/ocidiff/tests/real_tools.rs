@@ -97,14 +97,15 @@ fn build_fixtures() -> State {
 fn fresh_dir() -> Result<PathBuf, String> {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("real-tools");
     if dir.exists() {
-        std::fs::remove_dir_all(&dir).map_err(|e| format!("cannot empty {dir:?}: {e}"))?;
+        std::fs::remove_dir_all(&dir)
+            .map_err(|e| format!("cannot empty {}: {e}", dir.display()))?;
     }
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {dir:?}: {e}"))?;
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     Ok(dir)
 }
 
 fn write(path: &Path, text: &str) -> Result<(), String> {
-    std::fs::write(path, text).map_err(|e| format!("cannot write {path:?}: {e}"))
+    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 fn build_with_docker(base: &str, images: &[String; 2]) -> Result<Fixtures, String> {
@@ -112,7 +113,7 @@ fn build_with_docker(base: &str, images: &[String; 2]) -> Result<Fixtures, Strin
     import_busybox_base(&dir, base)?;
 
     let ctx = dir.join("ctx");
-    std::fs::create_dir(&ctx).map_err(|e| format!("cannot create {ctx:?}: {e}"))?;
+    std::fs::create_dir(&ctx).map_err(|e| format!("cannot create {}: {e}", ctx.display()))?;
     // busybox's `date` has no `%N`: a random UUID makes each build's stamp differ for sure.
     write(
         &ctx.join("Dockerfile"),

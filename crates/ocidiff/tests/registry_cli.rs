@@ -6,6 +6,9 @@
 //! Without `docker-registry`, skopeo and friends the tests skip (`ocidiff_testkit::skip`), a
 //! failure under `OCIDIFF_REQUIRE_SERVICES=1`.
 
+// Scenario tests read top to bottom, one setup and its checks: splitting them hides the story.
+#![allow(clippy::too_many_lines)]
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
@@ -344,6 +347,7 @@ fn multi_platform_index() {
 
 #[test]
 fn credentials() {
+    use base64::Engine as _;
     let Some((regs, work)) = setup() else {
         return;
     };
@@ -364,7 +368,6 @@ fn credentials() {
         std::fs::write(dir.join("config.json"), json).unwrap();
         dir
     };
-    use base64::Engine as _;
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     let diff = |store: &str,
                 docker_config: &Path,

@@ -263,7 +263,7 @@ fn a_pull_killed_halfway_leaves_the_store_usable() {
         String::from_utf8_lossy(&info.stderr)
     );
     // The next pull, straight from the registry, completes and the image compares.
-    let image = format!("{}/kill:1", registry);
+    let image = format!("{registry}/kill:1");
     let out = ocidiff(&store).args(["pull", &image]).output().unwrap();
     assert!(
         out.status.success(),

@@ -35,15 +35,10 @@ fn differing_content(f: &Finding) -> Option<u64> {
     if digest.lhs.is_none() || digest.rhs.is_none() {
         return None;
     }
-    let size = f
-        .fields
-        .iter()
-        .find(|d| d.field == "size")
-        .map(|d| {
-            let n = |v: &Option<Value>| v.as_ref().and_then(Value::as_u64).unwrap_or(0);
-            n(&d.lhs).max(n(&d.rhs))
-        })
-        .unwrap_or(0);
+    let size = f.fields.iter().find(|d| d.field == "size").map_or(0, |d| {
+        let n = |v: &Option<Value>| v.as_ref().and_then(Value::as_u64).unwrap_or(0);
+        n(&d.lhs).max(n(&d.rhs))
+    });
     Some(size)
 }
 

@@ -142,8 +142,8 @@ impl Walk<'_> {
 pub(super) fn values(
     kind: Kind,
     location: &str,
-    raw: [Value; 2],
-    normalized: [Value; 2],
+    raw: &[Value; 2],
+    normalized: &[Value; 2],
 ) -> Vec<Finding> {
     let kept: Vec<String> = json::diff(&normalized[0], &normalized[1])
         .into_iter()

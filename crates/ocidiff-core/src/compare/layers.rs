@@ -315,16 +315,13 @@ impl Walk<'_> {
         let mut known = Vec::new();
         let mut jobs = Vec::new();
         for &i in shared {
-            match cache.and_then(|c| c.get(&ll[i].digest)) {
-                Some(id) => {
-                    self.check_claims(i, &ll[i], &id, diff_ids)?;
-                    known.push((&ll[i], &rl[i]));
-                }
-                None => {
-                    jobs.push(Job::DiffId(i));
-                    if !same_source {
-                        jobs.push(Job::Verify(i));
-                    }
+            if let Some(id) = cache.and_then(|c| c.get(&ll[i].digest)) {
+                self.check_claims(i, &ll[i], &id, diff_ids)?;
+                known.push((&ll[i], &rl[i]));
+            } else {
+                jobs.push(Job::DiffId(i));
+                if !same_source {
+                    jobs.push(Job::Verify(i));
                 }
             }
         }

@@ -49,9 +49,10 @@ impl Walk<'_> {
         findings.extend(values(
             Kind::Manifest,
             &location,
-            docs.clone()
+            &docs
+                .clone()
                 .map(|d| document::manifest(d, &Rules::default())),
-            docs.map(|d| document::manifest(d, self.rules())),
+            &docs.map(|d| document::manifest(d, self.rules())),
         ));
         let configs = self.configs(
             &location,
@@ -116,8 +117,8 @@ impl Walk<'_> {
             let found = values(
                 Kind::Config,
                 &config_loc,
-                parsed.clone(),
-                parsed.map(|v| document::config(v, self.rules())),
+                &parsed,
+                &parsed.clone().map(|v| document::config(v, self.rules())),
             );
             if found.iter().any(|f| f.counted) {
                 kept = bytes.clone().map(Some);

@@ -122,8 +122,8 @@ impl<'a> Walk<'a> {
             findings.extend(values(
                 Kind::Index,
                 "index",
-                [ld, rd].map(|d| document::index(d.clone(), &Rules::default())),
-                [ld, rd].map(|d| document::index(d.clone(), self.rules())),
+                &[ld, rd].map(|d| document::index(d.clone(), &Rules::default())),
+                &[ld, rd].map(|d| document::index(d.clone(), self.rules())),
             ));
         }
         let (pairs_to_compare, platform_findings) = self.choose(&roots)?;

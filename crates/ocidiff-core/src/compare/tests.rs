@@ -1,6 +1,7 @@
 //! The engine on images generated in code: each ignore rule's effect, platforms, layering and
 //! verification.
 
+use std::fmt::Write as _;
 use std::path::Path;
 
 use ocidiff_testkit::{
@@ -155,7 +156,7 @@ fn file_order() {
 #[test]
 fn redundant_mode_bits() {
     let (l, r) = (
-        one(vec![Entry::file("a", "1").mode(0o100644)]),
+        one(vec![Entry::file("a", "1").mode(0o100_644)]),
         one(vec![Entry::file("a", "1").mode(0o644)]),
     );
     let report = run(l.clone(), r.clone(), &strict()).unwrap();
@@ -944,14 +945,15 @@ fn ignore_path_sets_matching_files_aside() {
 }
 
 fn dpkg_image(packages: &[(&str, &str)], files: &[(&str, &str)]) -> ImageSpec {
-    let status: String = packages
+    let status = packages
         .iter()
-        .map(|(name, version)| {
-            format!(
+        .fold(String::new(), |mut status, (name, version)| {
+            let _ = write!(
+                status,
                 "Package: {name}\nStatus: install ok installed\nVersion: {version}\nArchitecture: amd64\n\n"
-            )
-        })
-        .collect();
+            );
+            status
+        });
     let mut entries = vec![
         Entry::dir("var/lib/dpkg/info/"),
         Entry::file("var/lib/dpkg/status", status),

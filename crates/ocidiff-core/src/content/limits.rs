@@ -51,6 +51,12 @@ impl Limits {
     }
 
     /// Every limit multiplied by `factor` (saturating), as diffoci's `--max-scale` does.
+    // Approximate by nature: the product is clamped to 1..=u64::MAX before the cast back.
+    #[allow(
+        clippy::cast_precision_loss,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss
+    )]
     pub fn scaled(self, factor: f64) -> Limits {
         let s = |v: u64| {
             let scaled = v as f64 * factor;

@@ -90,20 +90,11 @@ impl ContentError {
     /// Recovers a `ContentError` carried through an `io::Error` by one of the readers here, or
     /// wraps the I/O error with the blob it came from.
     pub fn from_io(digest: &Digest, err: io::Error) -> ContentError {
-        if err.get_ref().is_some_and(|e| e.is::<ContentError>()) {
-            if let Ok(inner) = err
-                .into_inner()
-                .expect("checked")
-                .downcast::<ContentError>()
-            {
-                return *inner;
-            }
-            unreachable!("checked the type above");
-        }
-        ContentError::Io {
-            digest: digest.clone(),
-            source: err,
-        }
+        err.downcast::<ContentError>()
+            .unwrap_or_else(|err| ContentError::Io {
+                digest: digest.clone(),
+                source: err,
+            })
     }
 
     pub(crate) fn into_io(self) -> io::Error {

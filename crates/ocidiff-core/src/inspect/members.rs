@@ -91,17 +91,14 @@ pub(super) fn compare(
         let occurrence = *n;
         *n += 1;
         let member_path = join(path, &key);
-        match rhs_by_key.remove(&(key, occurrence)) {
-            Some((rpos, r)) => {
-                explained &= pair(ctx, &member_path, (position, l), (rpos, r), depth);
-            }
-            None => {
-                ctx.record(
-                    &member_path,
-                    vec![("entry".into(), Some(l.summary()), None, false)],
-                );
-                explained = false;
-            }
+        if let Some((rpos, r)) = rhs_by_key.remove(&(key, occurrence)) {
+            explained &= pair(ctx, &member_path, (position, l), (rpos, r), depth);
+        } else {
+            ctx.record(
+                &member_path,
+                vec![("entry".into(), Some(l.summary()), None, false)],
+            );
+            explained = false;
         }
     }
     // What is left on the right has no partner; report it in archive order.

@@ -223,16 +223,15 @@ impl<'o> Ctx<'o> {
         if fields.is_empty() {
             return;
         }
-        match self.by_path.get(path) {
-            Some(&i) => self.nested[i].fields.extend(fields),
-            None => {
-                self.by_path.insert(path.to_owned(), self.nested.len());
-                self.nested.push(NestedDiff {
-                    path: path.to_owned(),
-                    fields,
-                    text_diff: None,
-                });
-            }
+        if let Some(&i) = self.by_path.get(path) {
+            self.nested[i].fields.extend(fields);
+        } else {
+            self.by_path.insert(path.to_owned(), self.nested.len());
+            self.nested.push(NestedDiff {
+                path: path.to_owned(),
+                fields,
+                text_diff: None,
+            });
         }
     }
 
@@ -313,9 +312,8 @@ impl<'o> Ctx<'o> {
         }
         if out.len() as u64 > room {
             return Err(format!(
-                "{path}: {what} decompresses to more than the {} bytes left of the limit; \
-                 not inspected further",
-                room
+                "{path}: {what} decompresses to more than the {room} bytes left of the limit; \
+                 not inspected further"
             ));
         }
         Ok(out)

@@ -1,3 +1,4 @@
+use std::fmt::Write as _;
 use std::io::{Cursor, Write};
 use std::time::Instant;
 
@@ -349,7 +350,10 @@ fn depth_limit_stops_with_a_note() {
 
 #[test]
 fn text_diff_with_context_and_truncation() {
-    let l: String = (0..100).map(|n| format!("line {n}\n")).collect();
+    let l = (0..100).fold(String::new(), |mut l, n| {
+        let _ = writeln!(l, "line {n}");
+        l
+    });
     let r = l.replace("line 50\n", "LINE 50\n").replace("line 90\n", "");
     let i = inspect("etc/big.conf", l.as_bytes(), r.as_bytes(), &strict());
     let diff = i.text_diff.unwrap();
@@ -511,6 +515,8 @@ impl XorShift {
 }
 
 #[test]
+// Truncating random numbers into positions and bytes is the point.
+#[allow(clippy::cast_possible_truncation)]
 fn random_and_mutated_input_never_panics() {
     let seeds: Vec<Vec<u8>> = vec![
         tar_of(&[("a", b"1", 1), ("d/b.txt", b"x\ny\n", 2)]),

@@ -73,19 +73,18 @@ fn read(ctx: &mut Ctx<'_>, path: &str, data: &[u8]) -> Option<(Value, Vec<Member
             Ok(m) => m,
             // Encrypted, or compressed in a way this build does not decompress: compare the
             // stored bytes instead.
-            Err(e) => match stored(&mut archive, index) {
-                Some(m) => {
+            Err(e) => {
+                if let Some(m) = stored(&mut archive, index) {
                     ctx.note(format!(
                         "{path}!/{}: content not decompressed ({e}); stored bytes compared",
                         m.name
                     ));
                     m
-                }
-                None => {
+                } else {
                     ctx.note(format!("{path}: entry {index} unreadable: {e}"));
                     return None;
                 }
-            },
+            }
         };
         members.push(entry);
     }
@@ -177,15 +176,12 @@ fn extra_fields(mut extra: &[u8]) -> Vec<(u16, &[u8])> {
             let len = usize::from(u16::from_le_bytes([h[2], h[3]]));
             extra.get(4..4 + len).map(|d| (id, d, 4 + len))
         });
-        match parsed {
-            Some((id, data, used)) => {
-                out.push((id, data));
-                extra = &extra[used..];
-            }
-            None => {
-                out.push((0xffff, extra));
-                break;
-            }
+        if let Some((id, data, used)) = parsed {
+            out.push((id, data));
+            extra = &extra[used..];
+        } else {
+            out.push((0xffff, extra));
+            break;
         }
     }
     out

@@ -2,6 +2,7 @@
 //! content, so that memory grows with the number of entries, not with the layer's size.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use serde::Serialize;
 
@@ -282,7 +283,7 @@ pub fn escape_name(bytes: &[u8]) -> String {
             }
         }
         for b in chunk.invalid() {
-            out.push_str(&format!("\\x{b:02x}"));
+            let _ = write!(out, "\\x{b:02x}");
         }
     }
     out

@@ -546,7 +546,7 @@ mod tests {
                 ".config.ExposedPorts[\"80/tcp\"]",
             ),
             (r#"{"Size":9223372036854775808}"#, ".Size"),
-            (r#"[]"#, "."),
+            (r"[]", "."),
         ] {
             let e = refusal(doc, &IMAGE_CONFIG);
             assert!(e.starts_with(path), "{doc}: {e}");

@@ -188,6 +188,8 @@ pub enum DocumentError {
 
 /// The members of a document that tell what it is, present even when `null` (as containerd
 /// sees them: a `json.RawMessage` holding `null` is not empty).
+// One presence flag per member, as serde fills them: not a state machine in disguise.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Probe {

@@ -1,6 +1,6 @@
 //! Platforms (`os/arch[/variant]`) and how container runtimes match them.
 //!
-//! Docker, containerd, BuildKit and nerdctl choose an image from an index with containerd's
+//! Docker, containerd, `BuildKit` and nerdctl choose an image from an index with containerd's
 //! `platforms` package; the rules here follow its current release (`github.com/containerd/
 //! platforms`, read at commit 09756f5): names are normalised (`x86_64` is `amd64`, `aarch64` is
 //! `arm64`, `arm64/v8` is `arm64`, `arm` is `arm/v7`, `amd64/v1` is `amd64`), and a request also
@@ -363,7 +363,7 @@ fn arm64_steps(variant: &str) -> Option<Vec<String>> {
     )
 }
 
-/// Whether an index entry is an image a runtime could be asked to run: BuildKit's attestation
+/// Whether an index entry is an image a runtime could be asked to run: `BuildKit`'s attestation
 /// manifests (annotated, with platform `unknown/unknown`) are not.
 pub fn is_runnable(d: &Descriptor) -> bool {
     d.annotations

@@ -177,6 +177,8 @@ pub static RULES: &[Rule] = &[
 ];
 
 /// The ignore rules of one run. Everything is compared unless a rule says otherwise.
+// One independent switch per rule, as the flags, ocidiff.toml and the report's schema name them.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Rules {
     /// Config `history` is not compared.

@@ -13,6 +13,8 @@ const STATUS: &str = "var/lib/dpkg/status";
 const STATUS_D: &str = "var/lib/dpkg/status.d/";
 const INFO: &str = "var/lib/dpkg/info/";
 
+// dpkg's own names, matched exactly as dpkg does: `.LIST` is not one of them.
+#[allow(clippy::case_sensitive_file_extension_comparisons)]
 pub(super) fn wants(path: &str) -> bool {
     path == STATUS
         || path

@@ -227,6 +227,8 @@ enum ReadError {
 }
 
 impl PackageSet {
+    // A sink, like push: callers build the error in the call, and its message is what is kept.
+    #[allow(clippy::needless_pass_by_value)]
     fn note(&mut self, error: ReadError) {
         self.notes.push(error.to_string());
     }
@@ -350,6 +352,7 @@ struct Pairing {
 
 impl Pairing {
     fn new(lhs: &PackageSet, rhs: &PackageSet) -> Self {
+        type Same = fn(&Package, &Package) -> bool;
         let mut groups: BTreeMap<(Ecosystem, String), (Vec<usize>, Vec<usize>)> = BTreeMap::new();
         for (i, p) in lhs.packages.iter().enumerate() {
             groups.entry(key(p)).or_default().0.push(i);
@@ -361,7 +364,6 @@ impl Pairing {
             lhs: vec![None; lhs.packages.len()],
             rhs: vec![None; rhs.packages.len()],
         };
-        type Same = fn(&Package, &Package) -> bool;
         let passes: [Same; 3] = [
             |l, r| l.version == r.version && l.arch == r.arch,
             |l, r| l.arch == r.arch,

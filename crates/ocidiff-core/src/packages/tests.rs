@@ -13,6 +13,8 @@ fn files(entries: &[(&str, &[u8])]) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
+// Builds the `Option<PackageVersion>` fields of the expected findings directly.
+#[allow(clippy::unnecessary_wraps)]
 fn pv(version: &str, arch: Option<&str>) -> Option<PackageVersion> {
     Some(PackageVersion {
         version: version.to_owned(),
@@ -414,7 +416,8 @@ fn header(tags: &[(u32, Tag)]) -> Vec<u8> {
                 (4, v.len())
             }
         };
-        for n in [*tag, kind, data.len() as u32, count as u32] {
+        let u32_of = |n: usize| u32::try_from(n).unwrap();
+        for n in [*tag, kind, u32_of(data.len()), u32_of(count)] {
             index.extend(n.to_be_bytes());
         }
         match value {
@@ -424,8 +427,8 @@ fn header(tags: &[(u32, Tag)]) -> Vec<u8> {
         }
     }
     let mut blob = Vec::new();
-    blob.extend(((index.len() / 16) as u32).to_be_bytes());
-    blob.extend((data.len() as u32).to_be_bytes());
+    blob.extend(u32::try_from(index.len() / 16).unwrap().to_be_bytes());
+    blob.extend(u32::try_from(data.len()).unwrap().to_be_bytes());
     blob.extend(index);
     blob.extend(data);
     blob
@@ -445,7 +448,7 @@ fn rpm_package(
             dirs.push(dir);
             dirs.len() - 1
         });
-        indexes.push(at as u32);
+        indexes.push(u32::try_from(at).unwrap());
     }
     let mut tags = vec![
         (1000, Tag::Str(name)),

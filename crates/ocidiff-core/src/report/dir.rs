@@ -28,6 +28,7 @@
 //! `D` must not exist or be an empty directory: `ocidiff` never deletes anything.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::OwnedFd;
@@ -573,7 +574,7 @@ pub fn sanitize_component(comp: &[u8]) -> String {
     let mut out = String::with_capacity(comp.len());
     let escape = |out: &mut String, bytes: &[u8]| {
         for b in bytes {
-            out.push_str(&format!("%{b:02X}"));
+            let _ = write!(out, "%{b:02X}");
         }
     };
     for chunk in comp.utf8_chunks() {

@@ -18,6 +18,7 @@
 //!   style (by hash), so even a missed escape could neither run script nor reach the network.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::io;
 
 use base64::Engine;
@@ -56,31 +57,34 @@ pub fn write_html(report: &Findings, out: &mut dyn io::Write) -> io::Result<()> 
     ));
     let (counted, aside): (Vec<&Finding>, Vec<&Finding>) =
         report.findings.iter().partition(|f| f.counted);
-    page.push_str(&format!(
-        "<div class=\"section-h\"><h2>Differences</h2><span class=\"n\" data-section-count=\"counted\" data-total=\"{0}\">{1}</span></div>\n",
+    let _ = writeln!(
+        page,
+        "<div class=\"section-h\"><h2>Differences</h2><span class=\"n\" data-section-count=\"counted\" data-total=\"{0}\">{1}</span></div>",
         counted.len(),
         thousands(counted.len())
-    ));
+    );
     if counted.is_empty() {
         page.push_str("<p class=\"none\">None counted under the chosen options.</p>\n");
     }
     groups(&counted, "counted", &mut next_group, &mut lazy, &mut page);
     if !aside.is_empty() {
-        page.push_str(&format!(
+        let _ = write!(
+            page,
             "<details class=\"aside\" id=\"aside\"><summary><h2>Set aside by the options</h2> <span class=\"n muted\" data-section-count=\"aside\" data-total=\"{0}\">{1}</span> <span class=\"muted\">— what was not counted, and why</span></summary>\n<div class=\"groups\">\n",
             aside.len(),
             thousands(aside.len())
-        ));
+        );
         groups(&aside, "aside", &mut next_group, &mut lazy, &mut page);
         page.push_str("</div></details>\n");
     }
     page.push_str("</section>\n");
-    page.push_str(&format!(
-        "<footer>Written by {} {} · report schema {} · a self-contained page: it loads nothing from the network.</footer>\n",
+    let _ = writeln!(
+        page,
+        "<footer>Written by {} {} · report schema {} · a self-contained page: it loads nothing from the network.</footer>",
         esc(&report.tool.name),
         esc(&report.tool.version),
         report.schema_version
-    ));
+    );
     page.push_str("<script type=\"application/json\" id=\"ocidiff-rows\">");
     page.push_str(&script_json(&lazy)?);
     page.push_str("</script>\n<script>");
@@ -96,7 +100,8 @@ fn head(report: &Findings, page: &mut String) {
         report.inputs[0].reference,
         report.inputs[1].reference
     );
-    page.push_str(&format!(
+    let _ = write!(
+        page,
         concat!(
             "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n",
             "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; ",
@@ -109,7 +114,7 @@ fn head(report: &Findings, page: &mut String) {
         script = csp_hash(SCRIPT),
         title = esc(&title),
         css = STYLE,
-    ));
+    );
 }
 
 /// The CSP source that allows exactly the inline element whose content is `text`.
@@ -137,18 +142,19 @@ fn verdict(report: &Findings, page: &mut String) {
                 plural(v.counted)
             );
             if v.set_aside > 0 {
-                s.push_str(&format!(", {} more set aside", thousands(v.set_aside)));
+                let _ = write!(s, ", {} more set aside", thousands(v.set_aside));
             }
             s.push('.');
             s
         }
     };
-    page.push_str(&format!(
+    let _ = write!(
+        page,
         "<header class=\"verdict v-{word}\" id=\"verdict\"><div class=\"top\"><div class=\"outcome\">{word}</div><div class=\"headline\">{headline}</div></div>\n<div class=\"line\">{line}</div>\n",
         word = outcome_word(v.outcome),
         headline = esc(&headline),
         line = esc(&v.line()),
-    ));
+    );
     by_class(v, page);
     page.push_str("</header>\n");
 }
@@ -161,18 +167,20 @@ fn by_class(v: &Verdict, page: &mut String) {
         if map.is_empty() {
             continue;
         }
-        page.push_str(&format!(
+        let _ = write!(
+            page,
             "<div class=\"by-class\"><span class=\"label\">{label}</span>"
-        ));
+        );
         for (class, n) in map {
-            page.push_str(&format!(
+            let _ = write!(
+                page,
                 "<span class=\"chip {}{}\" title=\"{}\">{}<b>{}</b></span>",
                 tone(*class),
                 if off { " off" } else { "" },
                 esc(&class.explain(!off)),
                 class.name(),
                 thousands(*n)
-            ));
+            );
         }
         page.push_str("</div>\n");
     }
@@ -183,15 +191,16 @@ fn facts(report: &Findings, page: &mut String) {
         "<div class=\"facts\">\n<div class=\"card\"><h3>Inputs</h3><table class=\"kv\">\n",
     );
     for (n, input) in report.inputs.iter().enumerate() {
-        page.push_str(&format!(
-            "<tr><th>input {n}</th><td><code>{}</code> <span class=\"muted\">({})</span><br><span class=\"mono muted\">{}</span></td></tr>\n",
+        let _ = writeln!(
+            page,
+            "<tr><th>input {n}</th><td><code>{}</code> <span class=\"muted\">({})</span><br><span class=\"mono muted\">{}</span></td></tr>",
             esc(&input.reference),
             esc(&input.transport),
-            input
-                .digest
-                .as_ref()
-                .map_or_else(|| "no content-addressed root".to_owned(), |d| esc(&d.to_string())),
-        ));
+            input.digest.as_ref().map_or_else(
+                || "no content-addressed root".to_owned(),
+                |d| esc(&d.to_string())
+            ),
+        );
     }
     page.push_str("</table></div>\n<div class=\"card\"><h3>Rules in force</h3>");
     rules(report, page);
@@ -203,15 +212,16 @@ fn facts(report: &Findings, page: &mut String) {
                 d.as_ref()
                     .map_or_else(|| "—".to_owned(), |d| esc(&d.to_string()))
             };
-            page.push_str(&format!(
-                "<tr><td><code>{}</code></td><td>{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td></tr>\n",
+            let _ = writeln!(
+                page,
+                "<tr><td><code>{}</code></td><td>{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td></tr>",
                 esc(&c.location),
                 c.platform
                     .as_ref()
                     .map_or_else(|| "—".to_owned(), |p| esc(&p.to_string())),
                 digest(&c.digests[0]),
                 digest(&c.digests[1]),
-            ));
+            );
         }
         page.push_str("</table></div>\n");
     }
@@ -225,7 +235,7 @@ fn rules(report: &Findings, page: &mut String) {
         page.push_str("<span class=\"chip t-red\">strict: nothing ignored</span>");
     }
     for name in &on {
-        page.push_str(&format!("<span class=\"chip t-blue\">{}</span>", esc(name)));
+        let _ = write!(page, "<span class=\"chip t-blue\">{}</span>", esc(name));
     }
     page.push_str("</div>");
     if !report.ignore_paths.is_empty() {
@@ -239,10 +249,7 @@ fn rules(report: &Findings, page: &mut String) {
         page.push_str("</p>");
     }
     if !off.is_empty() {
-        page.push_str(&format!(
-            "<p class=\"loc\">Off: {}</p>",
-            esc(&off.join(", "))
-        ));
+        let _ = write!(page, "<p class=\"loc\">Off: {}</p>", esc(&off.join(", ")));
     }
 }
 
@@ -262,8 +269,9 @@ fn groups(
         let id = format!("g{next_group}");
         *next_group += 1;
         let counted = section == "counted";
-        page.push_str(&format!(
-            "<details class=\"group\" id=\"{id}\" data-section=\"{section}\" data-total=\"{total}\"{open}><summary><span class=\"kind\">{kind}</span><span class=\"chip {tone}\">{class}</span><span class=\"count\">{count}</span><span class=\"why\">{why}</span></summary>\n",
+        let _ = writeln!(
+            page,
+            "<details class=\"group\" id=\"{id}\" data-section=\"{section}\" data-total=\"{total}\"{open}><summary><span class=\"kind\">{kind}</span><span class=\"chip {tone}\">{class}</span><span class=\"count\">{count}</span><span class=\"why\">{why}</span></summary>",
             total = rows.len(),
             open = if rows.len() <= OPEN_ROWS { " open" } else { "" },
             kind = kind.short(),
@@ -271,7 +279,7 @@ fn groups(
             class = class.name(),
             count = thousands(rows.len()),
             why = esc(&class.explain(counted)),
-        ));
+        );
         page.push_str("<div class=\"cols\"><span>TYPE</span><span>NAME</span><span>INPUT-0</span><span>INPUT-1</span><span>CLASS</span></div>\n<div class=\"rows\">");
         if rows.len() > LAZY_ROWS {
             let items = rows
@@ -313,7 +321,8 @@ fn filter_key(f: &Finding) -> String {
 /// One finding: a summary line as in the table, and its body.
 fn finding(f: &Finding, page: &mut String) {
     let [kind, name, lhs, rhs] = cells::row(f, false);
-    page.push_str(&format!(
+    let _ = write!(
+        page,
         "<details class=\"f\" data-k=\"{key}\"><summary><span class=\"kind\">{kind}</span><span class=\"name\" title=\"{name}\">{name}</span><span class=\"lhs\">{lhs}</span><span class=\"rhs\">{rhs}</span><span><span class=\"chip {tone}{off}\">{class}</span></span></summary>\n<div class=\"body\">",
         key = esc(&filter_key(f)),
         kind = esc(&kind),
@@ -323,16 +332,17 @@ fn finding(f: &Finding, page: &mut String) {
         tone = tone(f.class),
         off = if f.counted { "" } else { " off" },
         class = f.class.name(),
-    ));
-    page.push_str(&format!(
+    );
+    let _ = write!(
+        page,
         "<p class=\"expl\">{}.</p>",
         esc(&capitalized(&f.explanation))
-    ));
+    );
     let mut place = format!("at <code>{}</code>", esc(&f.location));
     if !f.name.is_empty() {
-        place.push_str(&format!(", <code>{}</code>", esc(&f.name)));
+        let _ = write!(place, ", <code>{}</code>", esc(&f.name));
     }
-    page.push_str(&format!("<p class=\"loc\">{place}</p>"));
+    let _ = write!(page, "<p class=\"loc\">{place}</p>");
     fields(&f.fields, page);
     if let Some(detail) = &f.detail {
         self::detail(detail, page);
@@ -343,17 +353,26 @@ fn finding(f: &Finding, page: &mut String) {
 fn fields(fields: &[FieldDiff], page: &mut String) {
     page.push_str("<table class=\"fields\"><colgroup><col class=\"field\"><col><col><col class=\"class\"></colgroup><tr><th>field</th><th>input 0</th><th>input 1</th><th>class</th></tr>\n");
     for d in fields {
-        page.push_str(&format!(
-            "<tr{row}><td><code>{field}</code></td><td>{lhs}</td><td>{rhs}</td><td><span class=\"chip {tone}{off}\">{class}</span>{tag}</td></tr>\n",
-            row = if d.counted { "" } else { " class=\"set-aside\"" },
+        let _ = writeln!(
+            page,
+            "<tr{row}><td><code>{field}</code></td><td>{lhs}</td><td>{rhs}</td><td><span class=\"chip {tone}{off}\">{class}</span>{tag}</td></tr>",
+            row = if d.counted {
+                ""
+            } else {
+                " class=\"set-aside\""
+            },
             field = esc(&d.field),
             lhs = value(d.lhs.as_ref()),
             rhs = value(d.rhs.as_ref()),
             tone = tone(d.class),
             off = if d.counted { "" } else { " off" },
             class = d.class.name(),
-            tag = if d.counted { "" } else { "<span class=\"tag\">set aside</span>" },
-        ));
+            tag = if d.counted {
+                ""
+            } else {
+                "<span class=\"tag\">set aside</span>"
+            },
+        );
     }
     page.push_str("</table>");
 }
@@ -373,14 +392,15 @@ fn value(v: Option<&Value>) -> String {
 
 fn detail(d: &Detail, page: &mut String) {
     if let Some(diff) = &d.text_diff {
-        page.push_str(&format!(
+        let _ = write!(
+            page,
             "<div class=\"sub-h\">Text diff{}</div><pre class=\"diff\">",
             if d.truncated {
                 " (cut at the size limit)"
             } else {
                 ""
             }
-        ));
+        );
         for line in diff.lines() {
             let class = if line.starts_with("+++") || line.starts_with("---") {
                 "hdr"
@@ -393,10 +413,11 @@ fn detail(d: &Detail, page: &mut String) {
             } else {
                 "ctx"
             };
-            page.push_str(&format!(
+            let _ = write!(
+                page,
                 "<span class=\"{class}\">{}\n</span>",
                 esc_multiline(line)
-            ));
+            );
         }
         page.push_str("</pre>");
     }
@@ -406,20 +427,22 @@ fn detail(d: &Detail, page: &mut String) {
             .iter()
             .map(|s| format!("<code>{}</code>", esc(s)))
             .collect();
-        page.push_str(&format!(
+        let _ = write!(
+            page,
             "<div class=\"sub-h\">ELF sections that differ</div><p>{}</p>",
             sections.join(", ")
-        ));
+        );
     }
     if let Some(note) = &d.note {
-        page.push_str(&format!("<p class=\"note\">{}</p>", esc(note)));
+        let _ = write!(page, "<p class=\"note\">{}</p>", esc(note));
     }
     if !d.nested.is_empty() {
-        page.push_str(&format!(
+        let _ = write!(
+            page,
             "<div class=\"sub-h\">Inside: {} difference{}</div><div class=\"nested\">",
             thousands(d.nested.len()),
             plural(d.nested.len())
-        ));
+        );
         for f in &d.nested {
             finding(f, page);
         }
@@ -626,7 +649,7 @@ mod tests {
     #[test]
     fn large_groups_are_kept_as_json_until_opened() {
         let mut report = rich_report();
-        for i in 0..LAZY_ROWS + 1 {
+        for i in 0..=LAZY_ROWS {
             report.findings.push(file_change(
                 &format!("usr/share/many/{i}{}", if i == 7 { HOSTILE } else { "" }),
                 "mode",
@@ -689,7 +712,7 @@ mod tests {
         assert_eq!(thousands(0), "0");
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(1000), "1,000");
-        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(thousands(1_234_567), "1,234,567");
         assert_eq!(esc("a\u{202e}b\tc\n"), "a\\u{202e}b\\tc\\n");
         assert_eq!(esc_multiline("a\tb\nc\r"), "a\tb\nc\\r");
         assert_eq!(esc("<'\"&>"), "&lt;&#39;&quot;&amp;&gt;");

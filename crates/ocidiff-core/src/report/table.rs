@@ -19,6 +19,7 @@
 //! - Widths count characters. A column is as wide as its widest cell up to a cap; a longer
 //!   cell (possible only with `full`, or with many fields) overflows its own row only.
 
+use std::fmt::Write as _;
 use std::io;
 
 use crate::finding::{Finding, Findings};
@@ -68,7 +69,7 @@ pub fn write_table(
     for row in &rows {
         let mut line = String::new();
         for (col, width) in widths.iter().enumerate() {
-            line.push_str(&format!("{:<width$}{GAP}", row[col]));
+            let _ = write!(line, "{:<width$}{GAP}", row[col]);
         }
         line.push_str(&row[3]);
         writeln!(out, "{line}")?;

@@ -100,12 +100,10 @@ fn normalize_name(name: &str) -> String {
 /// Whether a layout's `index.json` lists an image at all (Docker ≥ 25 may write
 /// `"manifests": null`).
 fn lists_images(index_bytes: &[u8]) -> bool {
-    serde_json::from_slice::<serde_json::Value>(index_bytes)
-        .map(|v| {
-            !matches!(&v["manifests"], serde_json::Value::Null)
-                && v["manifests"].as_array().is_none_or(|m| !m.is_empty())
-        })
-        .unwrap_or(true)
+    serde_json::from_slice::<serde_json::Value>(index_bytes).map_or(true, |v| {
+        !matches!(&v["manifests"], serde_json::Value::Null)
+            && v["manifests"].as_array().is_none_or(|m| !m.is_empty())
+    })
 }
 
 /// Picks the image in a Docker ≥ 25 layout: by `io.containerd.image.name` (both sides
@@ -843,8 +841,8 @@ mod tests {
     /// `manifest.json`.
     fn layout_with(
         images: &[&ocidiff_testkit::BuiltImage],
-        index: serde_json::Value,
-        saved: serde_json::Value,
+        index: &serde_json::Value,
+        saved: &serde_json::Value,
     ) -> (tempfile::TempDir, std::path::PathBuf) {
         let mut entries = vec![Entry::file(
             "oci-layout",
@@ -882,14 +880,14 @@ mod tests {
     #[test]
     fn a_layout_that_disagrees_with_manifest_json_is_refused() {
         let (a, b) = (image("a").build(), image("b").build());
-        let (_d, path) = layout_with(&[&a, &b], index_of(&a), saved_blobs(&b));
+        let (_d, path) = layout_with(&[&a, &b], &index_of(&a), &saved_blobs(&b));
         for reference in [None, Some("x:1")] {
             let err = open(&path, reference, &Limits::default()).err().unwrap();
             assert!(matches!(err, SourceError::Disagree { .. }), "{err}");
             assert!(err.to_string().contains(&a.config.digest), "{err}");
         }
         // Agreeing, the layout is read.
-        let (_d, path) = layout_with(&[&a], index_of(&a), saved_blobs(&a));
+        let (_d, path) = layout_with(&[&a], &index_of(&a), &saved_blobs(&a));
         let (root, blobs) = open(&path, Some("x:1"), &Limits::default()).unwrap();
         assert_eq!(verify_all(&root, blobs.as_ref()), 3);
         assert_eq!(
@@ -903,7 +901,7 @@ mod tests {
         let b = image("b").build();
         for manifests in [json!(null), json!([])] {
             let index = json!({"schemaVersion": 2, "manifests": manifests});
-            let (_d, path) = layout_with(&[&b], index, saved_blobs(&b));
+            let (_d, path) = layout_with(&[&b], &index, &saved_blobs(&b));
             let (root, blobs) = open(&path, Some("x:1"), &Limits::default()).unwrap();
             assert!(root.descriptor.is_none(), "a synthesised manifest");
             assert_eq!(
@@ -923,7 +921,7 @@ mod tests {
             d["annotations"] = json!({"org.opencontainers.image.ref.name": "1"});
             index["manifests"].as_array_mut().unwrap().push(d);
         }
-        let (_d, path) = layout_with(&[&a, &b], index, json!([]));
+        let (_d, path) = layout_with(&[&a, &b], &index, &json!([]));
         let err = open(&path, Some("1"), &Limits::default()).err().unwrap();
         assert!(matches!(err, SourceError::AmbiguousName { .. }), "{err}");
         assert!(

@@ -174,8 +174,7 @@ fn available(index: &Index) -> String {
         .iter()
         .map(|d| {
             d.ref_name()
-                .map(str::to_owned)
-                .unwrap_or_else(|| d.digest.to_string())
+                .map_or_else(|| d.digest.to_string(), str::to_owned)
         })
         .collect();
     all.dedup();

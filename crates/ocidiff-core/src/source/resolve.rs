@@ -175,9 +175,12 @@ fn without_store(
     let error = std::sync::Arc::new(error);
     refs.iter()
         .zip(plans)
-        .map(|(r, plan)| match uses_store(r) {
-            true => Err(SourceError::StoreUnavailable(error.clone())),
-            false => open_one(r, plan, None, ctx),
+        .map(|(r, plan)| {
+            if uses_store(r) {
+                Err(SourceError::StoreUnavailable(error.clone()))
+            } else {
+                open_one(r, plan, None, ctx)
+            }
         })
         .collect()
 }

@@ -1,7 +1,7 @@
 //! Which image of a multi-platform image a runtime would run, and which images an index offers.
 //!
 //! A comparison is only worth its verdict if it compares the image a runtime would run, so the
-//! choice follows containerd's `images.Manifest` (which Docker, BuildKit and nerdctl share):
+//! choice follows containerd's `images.Manifest` (which Docker, `BuildKit` and nerdctl share):
 //! among the entries the request accepts (see [`Matcher`]) and those without a platform, the
 //! best-ranked is followed, entries without a platform last; a nested index is descended into
 //! the same way; an entry without a platform is only taken if its config's platform is
@@ -115,6 +115,8 @@ impl Reader<'_> {
         )?)
     }
 
+    // A method beside json, entries and manifest, though it needs neither blobs nor limits.
+    #[allow(clippy::unused_self)]
     fn document(&self, bytes: &[u8], desc: Option<&Descriptor>) -> Result<Document, SelectError> {
         Document::parse(bytes, desc.map(|d| d.media_type.as_str())).map_err(|source| {
             SelectError::Document {

@@ -64,7 +64,7 @@ impl InFlight {
 /// A poisoned lock only means another reader or writer panicked; the state it guards is
 /// updated in single assignments and stays consistent.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[derive(Debug)]
@@ -171,7 +171,7 @@ impl Read for Follower {
                     .progress
                     .changed
                     .wait(state)
-                    .unwrap_or_else(|p| p.into_inner());
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
             }
         };
         let want = buf

@@ -49,18 +49,15 @@ pub(crate) struct Copied {
 pub(crate) fn copy(store: &Store, image: &Image) -> Result<Copied, StoreError> {
     let src = image.blobs.as_ref();
     let doc = parse(&image.root.bytes, image.root.descriptor.as_ref())?;
-    let root = match &image.root.descriptor {
-        Some(desc) => {
-            store.ingest(desc, &image.root.bytes[..])?;
-            desc.clone()
-        }
-        None => {
-            let media_type = match &doc {
-                Document::Index(i) => i.media_type.as_deref().unwrap_or(media::OCI_INDEX),
-                Document::Manifest(m) => m.media_type.as_deref().unwrap_or(media::OCI_MANIFEST),
-            };
-            store.ingest_bytes(media_type, &image.root.bytes)?
-        }
+    let root = if let Some(desc) = &image.root.descriptor {
+        store.ingest(desc, &image.root.bytes[..])?;
+        desc.clone()
+    } else {
+        let media_type = match &doc {
+            Document::Index(i) => i.media_type.as_deref().unwrap_or(media::OCI_INDEX),
+            Document::Manifest(m) => m.media_type.as_deref().unwrap_or(media::OCI_MANIFEST),
+        };
+        store.ingest_bytes(media_type, &image.root.bytes)?
     };
     let mut walk = Walk {
         size: root.size,

@@ -362,6 +362,8 @@ impl Store {
         self.read_record(&self.record_path(&image.key()))
     }
 
+    // A method beside record_path, put_image and open_image, though it needs no field.
+    #[allow(clippy::unused_self)]
     fn read_record(&self, path: &Path) -> Result<Option<ImageRecord>, StoreError> {
         match fs::read(path) {
             Ok(bytes) => {

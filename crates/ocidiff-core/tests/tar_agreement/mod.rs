@@ -36,7 +36,7 @@ struct Fingerprint {
 
 impl Fingerprint {
     fn write(&mut self, mut bytes: &[u8]) {
-        self.len += bytes.len() as i64;
+        self.len += i64::try_from(bytes.len()).unwrap();
         while !bytes.is_empty() {
             let k = (CHUNK - self.chunk.len()).min(bytes.len());
             self.chunk.extend_from_slice(&bytes[..k]);

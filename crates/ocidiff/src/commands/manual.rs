@@ -20,21 +20,18 @@ pub fn completions(args: &CompletionsArgs) -> anyhow::Result<ExitStatus> {
 
 pub fn man(args: &ManArgs) -> anyhow::Result<ExitStatus> {
     let cmd = Cli::command();
-    match &args.dir {
-        Some(dir) => {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-            clap_mangen::generate_to(cmd, dir)
-                .with_context(|| format!("writing man pages into {}", dir.display()))?;
-        }
-        None => {
-            let mut page = Vec::new();
-            clap_mangen::Man::new(cmd)
-                .render(&mut page)
-                .context("rendering the man page")?;
-            std::io::stdout()
-                .write_all(&page)
-                .context("writing the man page")?;
-        }
+    if let Some(dir) = &args.dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        clap_mangen::generate_to(cmd, dir)
+            .with_context(|| format!("writing man pages into {}", dir.display()))?;
+    } else {
+        let mut page = Vec::new();
+        clap_mangen::Man::new(cmd)
+            .render(&mut page)
+            .context("rendering the man page")?;
+        std::io::stdout()
+            .write_all(&page)
+            .context("writing the man page")?;
     }
     Ok(ExitStatus::Same)
 }

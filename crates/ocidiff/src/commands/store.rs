@@ -113,7 +113,10 @@ struct Bars {
 
 impl Bars {
     fn bar(&self, image: &DockerRef) -> ProgressBar {
-        let mut bars = self.bars.lock().unwrap_or_else(|e| e.into_inner());
+        let mut bars = self
+            .bars
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         bars.entry(image.to_string())
             .or_insert_with(|| {
                 let bar = self.multi.add(ProgressBar::new(0));
@@ -215,6 +218,8 @@ pub fn images(args: &StoreArgs) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::Same)
 }
 
+// For display to one decimal: the precision lost above 2^52 bytes does not show.
+#[allow(clippy::cast_precision_loss)]
 fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
     let mut value = bytes as f64;
@@ -234,20 +239,19 @@ pub fn load(args: &LoadArgs) -> anyhow::Result<ExitStatus> {
     let store = open_store(&args.store)?;
     // The archive readers seek; standard input is spooled into the store's directory first.
     let spooled;
-    let path = match &args.input {
-        Some(p) => p.clone(),
-        None => {
-            if io::stdin().is_terminal() {
-                bail!(
-                    "no archive given: pass --input FILE or pipe one in (docker save IMAGE | ocidiff load)"
-                );
-            }
-            let mut file =
-                tempfile::NamedTempFile::new_in(store.root()).context("spooling standard input")?;
-            io::copy(&mut io::stdin().lock(), &mut file).context("reading standard input")?;
-            spooled = file;
-            spooled.path().to_owned()
+    let path = if let Some(p) = &args.input {
+        p.clone()
+    } else {
+        if io::stdin().is_terminal() {
+            bail!(
+                "no archive given: pass --input FILE or pipe one in (docker save IMAGE | ocidiff load)"
+            );
         }
+        let mut file =
+            tempfile::NamedTempFile::new_in(store.root()).context("spooling standard input")?;
+        io::copy(&mut io::stdin().lock(), &mut file).context("reading standard input")?;
+        spooled = file;
+        spooled.path().to_owned()
     };
     let display = args
         .input

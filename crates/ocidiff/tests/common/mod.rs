@@ -30,7 +30,7 @@ pub fn tool_works(cmd: &mut Command) -> bool {
     cmd.output().is_ok_and(|o| o.status.success())
 }
 
-/// The docker CLI, with the classic builder (BuildKit is not in Debian's package).
+/// The docker CLI, with the classic builder (`BuildKit` is not in Debian's package).
 pub fn docker() -> Command {
     let mut cmd = Command::new("docker");
     cmd.env("DOCKER_BUILDKIT", "0");
@@ -44,7 +44,7 @@ pub fn busybox_rootfs(dir: &Path, applets: &[&str]) -> Result<PathBuf, String> {
         .map_err(|_| "busybox is not installed (apt-get install busybox-static)".to_string())?;
     let busybox = busybox.trim();
     let bin = dir.join("rootfs/bin");
-    std::fs::create_dir_all(&bin).map_err(|e| format!("cannot create {bin:?}: {e}"))?;
+    std::fs::create_dir_all(&bin).map_err(|e| format!("cannot create {}: {e}", bin.display()))?;
     std::fs::copy(busybox, bin.join("busybox"))
         .map_err(|e| format!("cannot copy {busybox:?}: {e}"))?;
     for applet in applets {

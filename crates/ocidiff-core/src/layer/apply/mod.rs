@@ -182,6 +182,8 @@ fn bound(t: Time) -> Time {
 }
 
 /// `chown`'s view of an id: the low 32 bits, and all ones meaning "leave it as it is".
+// Truncating on purpose: the kernel keeps the low 32 bits.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 fn owner(requested: i64, current: i64) -> i64 {
     match requested as u32 {
         u32::MAX => current,
@@ -308,13 +310,12 @@ impl Tree {
     /// The inode as an entry: its source entry with the attributes set since.
     fn meta(&self, inode: u32) -> EntryMeta {
         let i = &self.inodes[inode as usize];
-        let mut e = match i.src {
-            Some(src) => self.entry(src).clone(),
-            None => {
-                let mut e = EntryMeta::new("", EntryType::Dir);
-                e.implied = true;
-                e
-            }
+        let mut e = if let Some(src) = i.src {
+            self.entry(src).clone()
+        } else {
+            let mut e = EntryMeta::new("", EntryType::Dir);
+            e.implied = true;
+            e
         };
         e.kind = i.kind;
         e.uid = i.uid;
@@ -332,7 +333,10 @@ impl Tree {
             e.mode = 0o777;
         }
         if let Some((major, minor)) = e.device {
-            e.device = Some((i64::from(major as u32), i64::from(minor as u32)));
+            // Truncating on purpose: the kernel keeps the low 32 bits, as with owner().
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let low = |n: i64| i64::from(n as u32);
+            e.device = Some((low(major), low(minor)));
         }
         e
     }
@@ -350,15 +354,12 @@ impl Tree {
     }
 
     fn alloc(&mut self, inode: Inode) -> u32 {
-        match self.free.pop() {
-            Some(i) => {
-                self.inodes[i as usize] = inode;
-                i
-            }
-            None => {
-                self.inodes.push(inode);
-                u32::try_from(self.inodes.len() - 1).expect("fewer than 4 Gi inodes")
-            }
+        if let Some(i) = self.free.pop() {
+            self.inodes[i as usize] = inode;
+            i
+        } else {
+            self.inodes.push(inode);
+            u32::try_from(self.inodes.len() - 1).expect("fewer than 4 Gi inodes")
         }
     }
 
@@ -373,15 +374,12 @@ impl Tree {
             by_entry,
             children: foldhash::HashMap::default(),
         };
-        let id = match self.free_nodes.pop() {
-            Some(id) => {
-                self.nodes[id as usize] = node;
-                id
-            }
-            None => {
-                self.nodes.push(node);
-                u32::try_from(self.nodes.len() - 1).expect("fewer than 4 Gi paths")
-            }
+        let id = if let Some(id) = self.free_nodes.pop() {
+            self.nodes[id as usize] = node;
+            id
+        } else {
+            self.nodes.push(node);
+            u32::try_from(self.nodes.len() - 1).expect("fewer than 4 Gi paths")
         };
         self.nodes[dir as usize].children.insert(name.into(), id);
         id
@@ -583,7 +581,8 @@ impl Tree {
         alone: bool,
     ) -> Result<Applied, Stop> {
         let slot = u32::try_from(self.layers.len()).expect("fewer than 4 Gi layers");
-        self.layers.push(listing.clone());
+        self.layers.push(listing);
+        let listing = Arc::clone(&self.layers[slot as usize]);
         let mut state = LayerState {
             layer: u32::try_from(layer).expect("fewer than 4 Gi layers"),
             names: HashSet::default(),

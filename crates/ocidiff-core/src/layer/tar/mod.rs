@@ -2,7 +2,7 @@
 //! reading has not changed since Go 1.19.2 but for a bound on GNU 1.0 sparse maps added in
 //! 1.25.2).
 //!
-//! Written by hand because Docker, containerd, BuildKit, Podman and buildah all read layers
+//! Written by hand because Docker, containerd, `BuildKit`, Podman and buildah all read layers
 //! with Go's package, and the `tar` crate reads some streams differently: a size on a directory
 //! header, typeflag NUL with a trailing `/`, repeated or empty PAX records, extension headers
 //! without the ustar magic, a zero block followed by more entries… A verifier that reads a layer
@@ -241,14 +241,7 @@ impl TarError {
 
     /// The `TarError` inside an error [`TarError::into_io`] made, or the I/O error itself.
     pub fn from_io(err: io::Error) -> TarError {
-        if err.get_ref().is_some_and(|e| e.is::<TarError>()) {
-            match err.into_inner().map(|e| e.downcast::<TarError>()) {
-                Some(Ok(e)) => return *e,
-                Some(Err(other)) => return TarError::Io(io::Error::other(other)),
-                None => unreachable!("checked that an inner error exists"),
-            }
-        }
-        TarError::Io(err)
+        err.downcast::<TarError>().unwrap_or_else(TarError::Io)
     }
 }
 
@@ -693,7 +686,7 @@ impl<R: Read> Reader<R> {
         } else {
             map.split(|&c| c == b',').collect()
         };
-        if fields.len() as i64 != 2 * count {
+        if i64::try_from(fields.len()).ok() != Some(2 * count) {
             return Err(self.header_error("a GNU.sparse.map of the wrong length"));
         }
         let mut datas = Vec::new();
@@ -736,7 +729,10 @@ impl<R: Read> Reader<R> {
                     }
                 }
                 buf.extend_from_slice(&block);
-                *newlines += block.iter().filter(|&&c| c == b'\n').count() as i64;
+                // At most 512: no wrap; and not worth the bytecount crate for one block.
+                #[allow(clippy::cast_possible_wrap, clippy::naive_bytecount)]
+                let lines = block.iter().filter(|&&c| c == b'\n').count() as i64;
+                *newlines += lines;
             }
             Ok(())
         };
@@ -991,6 +987,8 @@ fn block_format(b: &[u8; 512]) -> Format {
     let unsigned = i64::from(b.iter().map(|&c| u32::from(c)).sum::<u32>())
         - field.iter().map(|&c| i64::from(c)).sum::<i64>()
         + 8 * 32;
+    // Reinterpreting on purpose: old writers summed the bytes as C's signed chars.
+    #[allow(clippy::cast_possible_wrap)]
     let signed = || {
         i64::from(b.iter().map(|&c| i32::from(c as i8)).sum::<i32>())
             - field.iter().map(|&c| i64::from(c as i8)).sum::<i64>()
@@ -1028,10 +1026,10 @@ fn merge_pax(hdr: &mut Header, records: Option<&Records>) -> Result<(), &'static
             failed.get_or_insert(why);
         };
         match k.as_slice() {
-            b"path" => hdr.name = v.clone(),
-            b"linkpath" => hdr.linkname = v.clone(),
-            b"uname" => hdr.uname = v.clone(),
-            b"gname" => hdr.gname = v.clone(),
+            b"path" => hdr.name.clone_from(v),
+            b"linkpath" => hdr.linkname.clone_from(v),
+            b"uname" => hdr.uname.clone_from(v),
+            b"gname" => hdr.gname.clone_from(v),
             b"uid" | b"gid" => match parse::parse_int(v) {
                 Some(n) if k == b"uid" => hdr.uid = n,
                 Some(n) => hdr.gid = n,

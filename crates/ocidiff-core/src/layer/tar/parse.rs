@@ -37,7 +37,7 @@ pub(crate) fn parse_int(s: &[u8]) -> Option<i64> {
     }
     if negative {
         match x {
-            0..=0x7fff_ffff_ffff_ffff => Some(-(x as i64)),
+            0..=0x7fff_ffff_ffff_ffff => Some(-i64::try_from(x).ok()?),
             0x8000_0000_0000_0000 => Some(i64::MIN),
             _ => None,
         }
@@ -63,6 +63,8 @@ pub(crate) struct Numbers {
 
 impl Numbers {
     /// An octal field, padded with spaces or NULs on either side.
+    // Wrapping on purpose, as Go's `int64(x)` of the parsed uint64.
+    #[allow(clippy::cast_possible_wrap)]
     pub(crate) fn octal(&mut self, b: &[u8]) -> i64 {
         let start = b.iter().position(|&c| c != b' ' && c != 0);
         let Some(start) = start else { return 0 };
@@ -70,12 +72,11 @@ impl Numbers {
             .iter()
             .rposition(|&c| c != b' ' && c != 0)
             .map_or(0, |e| e + 1);
-        match parse_uint_octal(c_string(&b[start..end])) {
-            Some(x) => x as i64,
-            None => {
-                self.failed = true;
-                0
-            }
+        if let Some(x) = parse_uint_octal(c_string(&b[start..end])) {
+            x as i64
+        } else {
+            self.failed = true;
+            0
         }
     }
 
@@ -103,7 +104,10 @@ impl Numbers {
             self.failed = true;
             return 0;
         }
-        if inv == 0xff { !(x as i64) } else { x as i64 }
+        // x < 2^63 (checked just above): the casts cannot wrap.
+        #[allow(clippy::cast_possible_wrap)]
+        let x = x as i64;
+        if inv == 0xff { !x } else { x }
     }
 }
 
@@ -127,7 +131,7 @@ impl Time {
         let carry = nanos.div_euclid(1_000_000_000);
         Time {
             secs: secs.wrapping_add(carry),
-            nanos: nanos.rem_euclid(1_000_000_000) as u32,
+            nanos: u32::try_from(nanos.rem_euclid(1_000_000_000)).expect("below 10^9"),
         }
     }
 
@@ -163,7 +167,7 @@ impl Time {
 
     /// RFC 3339, in UTC.
     pub fn render(&self) -> String {
-        match jiff::Timestamp::new(self.secs, self.nanos as i32) {
+        match jiff::Timestamp::new(self.secs, i32::try_from(self.nanos).unwrap_or(i32::MAX)) {
             Ok(t) => t.to_string(),
             Err(_) => format!("{}.{:09}s", self.secs, self.nanos),
         }
@@ -176,10 +180,10 @@ pub(crate) fn pax_record(s: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
     let space = s.iter().position(|&c| c == b' ')?;
     let (n_str, rest) = (&s[..space], &s[space + 1..]);
     let n = parse_int(n_str)?;
-    if n < 5 || n > s.len() as i64 {
+    if n < 5 || usize::try_from(n).is_ok_and(|n| n > s.len()) {
         return None;
     }
-    let n = usize::try_from(n - (n_str.len() as i64 + 1)).ok()?;
+    let n = usize::try_from(n).ok()?.checked_sub(n_str.len() + 1)?;
     if n == 0 {
         return None;
     }

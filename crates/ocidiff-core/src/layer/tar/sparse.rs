@@ -69,7 +69,14 @@ pub(super) fn holes(datas: Vec<SparseEntry>, size: i64) -> Vec<SparseEntry> {
 
 /// Reads the logical file at `pos`: data from the section (`left` bytes of it to go), zeros in
 /// holes; 0 at the end. As in Go, an error can come with bytes read before it.
-#[allow(clippy::too_many_arguments)]
+// The casts mix buffer lengths (at most isize::MAX, so no wrap) with Go's int64 offsets; each
+// `want` lies between 0 and the room left in the buffer.
+#[allow(
+    clippy::too_many_arguments,
+    clippy::cast_possible_wrap,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss
+)]
 pub(super) fn read<R: Read>(
     r: &mut Counting<R>,
     left: &mut u64,

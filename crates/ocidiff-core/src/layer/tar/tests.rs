@@ -88,7 +88,7 @@ fn repeated_and_empty_pax_records() {
         &block(b"PaxHeader", typeflag::X_HEADER, p.len() as u64, |_| {}),
         &data(&p),
         &block(b"header-name", typeflag::REG, 0, |b| {
-            b[108..116].copy_from_slice(b"0001750\0")
+            b[108..116].copy_from_slice(b"0001750\0");
         }),
     ]);
     let (entries, err) = read_all(&bytes);
@@ -223,7 +223,10 @@ fn oversized_extension_entries_are_refused_after_one_mib() {
         b[124..136].copy_from_slice(b"77777777777\0");
     })
     .to_vec();
-    bytes.extend(std::iter::repeat_n(b'a', big as usize + 10));
+    bytes.extend(std::iter::repeat_n(
+        b'a',
+        usize::try_from(big).unwrap() + 10,
+    ));
     let mut r = Reader::new(&bytes[..]);
     assert!(matches!(
         r.next_header(),

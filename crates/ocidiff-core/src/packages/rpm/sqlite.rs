@@ -1,6 +1,6 @@
 //! Reading the sqlite rpmdb.
 //!
-//! SQLite is read through `rusqlite`; the header blobs are parsed by hand because the rpm
+//! `SQLite` is read through `rusqlite`; the header blobs are parsed by hand because the rpm
 //! crates on crates.io read whole `.rpm` files (lead, signature, payload), not the bare
 //! header rpm stores in its database, and the few tags needed here are simple to bound-check.
 //!
@@ -9,6 +9,7 @@
 //! and count is checked against the blob: it comes from the image.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use rusqlite::{Connection, OpenFlags};
 
@@ -227,7 +228,7 @@ impl<'b> Header<'b> {
         let epoch = self.int32s(EPOCH)?.first().copied();
         let mut full = String::new();
         if let Some(epoch) = epoch {
-            full.push_str(&format!("{epoch}:"));
+            let _ = write!(full, "{epoch}:");
         }
         full.push_str(&version);
         if let Some(release) = release {
@@ -272,7 +273,7 @@ fn read_db(path: &str, content: &[u8], wal: Option<&[u8]>, set: &mut PackageSet)
     }
 }
 
-/// The header blobs of the database, read from a private copy: SQLite reads files, and a
+/// The header blobs of the database, read from a private copy: `SQLite` reads files, and a
 /// database in WAL mode needs its `-wal` beside it and a writable directory for `-shm`.
 fn rows(path: &str, content: &[u8], wal: Option<&[u8]>) -> Result<Vec<(i64, Vec<u8>)>, ReadError> {
     let copy = |source| ReadError::Copy {

@@ -16,6 +16,7 @@
 mod api;
 mod blobs;
 
+use std::fmt::Write as _;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -229,7 +230,7 @@ pub fn open(
     let api = runtime
         .block_on(Api::connect(&socket, target.namespace))
         .map_err(|e| connect_error(&socket, e))?;
-    let api_err = |status: tonic::Status| api_error(&socket, status);
+    let api_err = |status: tonic::Status| api_error(&socket, &status);
     let record = runtime
         .block_on(find_image(&api, &socket, &target))
         .map_err(SourceError::from)?;
@@ -289,7 +290,7 @@ fn connect_error(socket: &Path, e: ConnectError) -> ContainerdError {
     }
 }
 
-fn api_error(socket: &Path, status: tonic::Status) -> ContainerdError {
+fn api_error(socket: &Path, status: &tonic::Status) -> ContainerdError {
     match status.code() {
         // What an HTTP server that is not containerd (Docker's socket, say) answers.
         tonic::Code::Unimplemented | tonic::Code::Internal | tonic::Code::Unknown
@@ -297,12 +298,12 @@ fn api_error(socket: &Path, status: tonic::Status) -> ContainerdError {
         {
             ContainerdError::NotContainerd {
                 socket: socket.to_owned(),
-                message: api::status_text(&status),
+                message: api::status_text(status),
             }
         }
         _ => ContainerdError::Api {
             socket: socket.to_owned(),
-            message: api::status_text(&status),
+            message: api::status_text(status),
         },
     }
 }
@@ -315,7 +316,7 @@ async fn find_image(
     socket: &Path,
     target: &Target<'_>,
 ) -> Result<ImageRecord, ContainerdError> {
-    let api_err = |status: tonic::Status| api_error(socket, status);
+    let api_err = |status: tonic::Status| api_error(socket, &status);
     if let Some(record) = api.get_image(target.name).await.map_err(api_err)? {
         return Ok(record);
     }
@@ -402,7 +403,7 @@ fn suggestions(wanted: &str, names: &[&str]) -> String {
     close.truncate(SHOWN);
     let mut out = format!("; {label}: {}", close.join(", "));
     if more > 0 {
-        out.push_str(&format!(" and {more} more"));
+        let _ = write!(out, " and {more} more");
     }
     out
 }

@@ -142,6 +142,8 @@ pub fn import(
 }
 
 /// Copies one regular member into the store, walking it on the way when it may be a layer.
+// Member names are the exporter's own, matched exactly: `.JSON` is not a config.
+#[allow(clippy::case_sensitive_file_extension_comparisons)]
 fn store_member<R: Read>(
     store: &Store,
     member: &mut R,
@@ -378,7 +380,7 @@ impl SavedMembers for Streamed<'_> {
     }
 
     /// The digest is the one computed while storing it; a plain layer whose digest is not its
-    /// diff_id is left for the comparison to report, as with any inconsistent image.
+    /// `diff_id` is left for the comparison to report, as with any inconsistent image.
     fn layer(&mut self, name: &str, _diff_id: Digest) -> Result<ClassicBlob, SourceError> {
         let stored = self.stored(name)?;
         Ok(ClassicBlob {

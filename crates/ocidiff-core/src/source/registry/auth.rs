@@ -27,7 +27,7 @@ pub enum Secret {
         username: String,
         password: String,
     },
-    /// An OAuth2 refresh token, exchanged at the token service for access tokens.
+    /// An `OAuth2` refresh token, exchanged at the token service for access tokens.
     IdentityToken(String),
 }
 
@@ -346,10 +346,10 @@ fn parse_params(s: &str) -> Vec<(String, String)> {
                 }
             }
         } else {
-            value = std::iter::from_fn(|| chars.next_if(|c| *c != ','))
+            std::iter::from_fn(|| chars.next_if(|c| *c != ','))
                 .collect::<String>()
                 .trim()
-                .to_owned();
+                .clone_into(&mut value);
         }
         out.push((name, value));
     }

@@ -19,6 +19,8 @@ pub(crate) struct Registry {
     /// `https://registry-1.docker.io`, `http://127.0.0.1:5000`.
     base: String,
     options: RetryPolicy,
+    // Outer: looked up yet (once, on first need); inner: whether there is a credential.
+    #[allow(clippy::option_option)]
     credential: Mutex<Option<Option<Credential>>>,
     authorization: Mutex<Option<String>>,
     sources: super::CredentialSources,
@@ -259,7 +261,7 @@ impl Registry {
     }
 
     /// The token flow of the distribution spec: a GET with basic credentials (or none), or,
-    /// for an identity token, the OAuth2 refresh-token POST.
+    /// for an identity token, the `OAuth2` refresh-token POST.
     async fn fetch_token(
         &self,
         realm: &str,
@@ -267,6 +269,13 @@ impl Registry {
         scope: &str,
         credential: Option<&Credential>,
     ) -> Result<String, RegistryError> {
+        #[derive(serde::Deserialize)]
+        struct TokenAnswer {
+            #[serde(default)]
+            token: Option<String>,
+            #[serde(default)]
+            access_token: Option<String>,
+        }
         let mut params = vec![("scope", scope.to_owned())];
         if let Some(s) = service {
             params.push(("service", s.to_owned()));
@@ -308,13 +317,6 @@ impl Registry {
         if !status.is_success() {
             return Err(status_error(realm, resp).await);
         }
-        #[derive(serde::Deserialize)]
-        struct TokenAnswer {
-            #[serde(default)]
-            token: Option<String>,
-            #[serde(default)]
-            access_token: Option<String>,
-        }
         let answer: TokenAnswer =
             resp.json()
                 .await
@@ -347,9 +349,10 @@ impl Registry {
             let last = attempt >= self.options.attempts;
             match build().send().await {
                 Ok(resp) if !last && is_transient(resp.status()) => {
-                    let wait = retry_after(resp.headers())
-                        .map(|w| w.min(self.options.max_backoff.max(Duration::from_secs(60))))
-                        .unwrap_or_else(|| self.backoff(attempt));
+                    let wait = retry_after(resp.headers()).map_or_else(
+                        || self.backoff(attempt),
+                        |w| w.min(self.options.max_backoff.max(Duration::from_secs(60))),
+                    );
                     tracing::debug!(url, status = %resp.status(), ?wait, "retrying");
                     tokio::time::sleep(wait).await;
                 }
@@ -406,8 +409,6 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 
 /// An unexpected answer, with the registry's own error message when it sent one.
 pub(crate) async fn status_error(url: &str, resp: Response) -> RegistryError {
-    let status = resp.status();
-    let body = resp.text().await.unwrap_or_default();
     #[derive(serde::Deserialize)]
     struct Errors {
         errors: Vec<ErrorEntry>,
@@ -419,6 +420,8 @@ pub(crate) async fn status_error(url: &str, resp: Response) -> RegistryError {
         #[serde(default)]
         message: String,
     }
+    let status = resp.status();
+    let body = resp.text().await.unwrap_or_default();
     let message = match serde_json::from_str::<Errors>(&body) {
         Ok(e) => e
             .errors

@@ -445,20 +445,19 @@ impl Pull {
 
         let mut platforms = Vec::new();
         for (platform, m) in &manifests {
-            let platform = match platform {
-                Some(p) => Some(p.clone()),
-                None => {
-                    let config = crate::content::read_json_blob(
-                        &self.store,
-                        &m.config,
-                        self.options.limits.json_bytes,
-                    )?;
-                    let found = crate::store::platform_of(&config);
-                    if root_manifest {
-                        self.check_asked(choice, found.as_ref())?;
-                    }
-                    found
+            let platform = if let Some(p) = platform {
+                Some(p.clone())
+            } else {
+                let config = crate::content::read_json_blob(
+                    &self.store,
+                    &m.config,
+                    self.options.limits.json_bytes,
+                )?;
+                let found = crate::store::platform_of(&config);
+                if root_manifest {
+                    self.check_asked(choice, found.as_ref())?;
                 }
+                found
             };
             if let Some(p) = platform.filter(|p| !platforms.contains(p)) {
                 platforms.push(p);
@@ -598,128 +597,162 @@ impl Pull {
         choice: &PlatformChoice,
         size: &mut u64,
     ) -> Result<Vec<(Option<Platform>, Manifest)>, RegistryError> {
+        let Some(wanted) = choice.wanted() else {
+            return self.every_image(registry, root, entries, size).await;
+        };
         let mut out: Vec<(Option<Platform>, Manifest)> = Vec::new();
         let mut taken: HashSet<Digest> = HashSet::new();
-        let wanted = match choice.wanted() {
-            Some(w) => w,
-            None => {
-                // Depth-first, in document order, as the comparison lists them.
-                let mut stack = vec![(entries.into_iter(), vec![root.digest.clone()])];
-                while let Some((iter, path)) = stack.last_mut() {
-                    let Some(d) = iter.next() else {
-                        stack.pop();
-                        continue;
-                    };
-                    if !is_runnable(&d) {
-                        continue;
-                    }
-                    match d.kind() {
-                        MediaKind::Index => {
-                            if path.contains(&d.digest) {
-                                return Err(self.select_error(SelectError::Cycle(d.digest)));
-                            }
-                            if path.len() > select::MAX_DEPTH {
-                                return Err(self.select_error(SelectError::TooDeep(d.digest)));
-                            }
-                            let mut path = path.clone();
-                            path.push(d.digest.clone());
-                            match self.document(registry, &d, size).await? {
-                                Document::Index(i) => stack.push((i.manifests.into_iter(), path)),
-                                Document::Manifest(_) => {
-                                    return Err(self.wrong_kind(&d, "manifest", "index"));
-                                }
-                            }
-                        }
-                        MediaKind::Manifest if taken.insert(d.digest.clone()) => {
-                            match self.document(registry, &d, size).await? {
-                                Document::Manifest(m) => out.push((d.platform.clone(), *m)),
-                                Document::Index(_) => {
-                                    return Err(self.wrong_kind(&d, "index", "manifest"));
-                                }
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                return Ok(out);
-            }
-        };
         for want in &wanted {
-            let matcher = Matcher::only(want);
-            let mut level = entries.clone();
-            let mut path = vec![root.digest.clone()];
-            loop {
-                let runnable: Vec<Descriptor> =
-                    level.iter().filter(|d| is_runnable(d)).cloned().collect();
-                let Some(best) = matcher.best(&runnable).cloned() else {
-                    return Err(self.select_error(SelectError::NoPlatform {
-                        wanted: want.to_string(),
-                        offered: select::describe_entries(&runnable),
-                    }));
-                };
-                match best.kind() {
-                    MediaKind::Index => {
-                        if path.contains(&best.digest) {
-                            return Err(self.select_error(SelectError::Cycle(best.digest)));
-                        }
-                        if path.len() > select::MAX_DEPTH {
-                            return Err(self.select_error(SelectError::TooDeep(best.digest)));
-                        }
-                        path.push(best.digest.clone());
-                        level = match self.document(registry, &best, size).await? {
-                            Document::Index(i) => i.manifests,
-                            Document::Manifest(_) => {
-                                return Err(self.wrong_kind(&best, "manifest", "index"));
-                            }
-                        };
-                    }
-                    MediaKind::Manifest => {
-                        let manifest = match self.document(registry, &best, size).await? {
-                            Document::Manifest(m) => *m,
-                            Document::Index(_) => {
-                                return Err(self.wrong_kind(&best, "index", "manifest"));
-                            }
-                        };
-                        let platform = match &best.platform {
-                            Some(p) => Some(p.clone()),
-                            None => {
-                                // The config decides: fetch it now (it is needed anyway).
-                                self.blob(registry, &manifest.config, None).await?;
-                                let config = crate::content::read_json_blob(
-                                    &self.store,
-                                    &manifest.config,
-                                    self.options.limits.json_bytes,
-                                )?;
-                                let found = crate::store::platform_of(&config);
-                                if !found.as_ref().is_some_and(|c| matcher.matches(c)) {
-                                    return Err(self.select_error(SelectError::ConfigMismatch {
-                                        wanted: want.to_string(),
-                                        digest: best.digest,
-                                        found: found.map_or_else(
-                                            || "no platform".to_owned(),
-                                            |c| c.to_string(),
-                                        ),
-                                    }));
-                                }
-                                found
-                            }
-                        };
-                        if taken.insert(best.digest.clone()) {
-                            out.push((platform, manifest));
-                        }
-                        break;
-                    }
-                    _ => {
-                        return Err(self.select_error(SelectError::NotAnImage {
-                            wanted: want.to_string(),
-                            digest: best.digest,
-                            media_type: best.media_type,
-                        }));
-                    }
-                }
+            let (digest, platform, manifest) = self
+                .runnable_for(registry, root, &entries, want, size)
+                .await?;
+            if taken.insert(digest) {
+                out.push((platform, manifest));
             }
         }
         Ok(out)
+    }
+
+    /// `--all-platforms`: every image the index offers, depth-first in document order (as the
+    /// comparison lists them), nested indexes followed, each manifest once.
+    async fn every_image(
+        &self,
+        registry: &Registry,
+        root: &Descriptor,
+        entries: Vec<Descriptor>,
+        size: &mut u64,
+    ) -> Result<Vec<(Option<Platform>, Manifest)>, RegistryError> {
+        let mut out: Vec<(Option<Platform>, Manifest)> = Vec::new();
+        let mut taken: HashSet<Digest> = HashSet::new();
+        let mut stack = vec![(entries.into_iter(), vec![root.digest.clone()])];
+        while let Some((iter, path)) = stack.last_mut() {
+            let Some(d) = iter.next() else {
+                stack.pop();
+                continue;
+            };
+            if !is_runnable(&d) {
+                continue;
+            }
+            match d.kind() {
+                MediaKind::Index => {
+                    if path.contains(&d.digest) {
+                        return Err(self.select_error(SelectError::Cycle(d.digest)));
+                    }
+                    if path.len() > select::MAX_DEPTH {
+                        return Err(self.select_error(SelectError::TooDeep(d.digest)));
+                    }
+                    let mut path = path.clone();
+                    path.push(d.digest.clone());
+                    match self.document(registry, &d, size).await? {
+                        Document::Index(i) => stack.push((i.manifests.into_iter(), path)),
+                        Document::Manifest(_) => {
+                            return Err(self.wrong_kind(&d, "manifest", "index"));
+                        }
+                    }
+                }
+                MediaKind::Manifest if taken.insert(d.digest.clone()) => {
+                    match self.document(registry, &d, size).await? {
+                        Document::Manifest(m) => out.push((d.platform.clone(), *m)),
+                        Document::Index(_) => {
+                            return Err(self.wrong_kind(&d, "index", "manifest"));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
+    /// The image a runtime asked for `want` would run: the best entry of each level, nested
+    /// indexes descended, as its digest, platform and manifest.
+    async fn runnable_for(
+        &self,
+        registry: &Registry,
+        root: &Descriptor,
+        entries: &[Descriptor],
+        want: &Platform,
+        size: &mut u64,
+    ) -> Result<(Digest, Option<Platform>, Manifest), RegistryError> {
+        let matcher = Matcher::only(want);
+        let mut level = entries.to_vec();
+        let mut path = vec![root.digest.clone()];
+        loop {
+            let runnable: Vec<Descriptor> =
+                level.iter().filter(|d| is_runnable(d)).cloned().collect();
+            let Some(best) = matcher.best(&runnable).cloned() else {
+                return Err(self.select_error(SelectError::NoPlatform {
+                    wanted: want.to_string(),
+                    offered: select::describe_entries(&runnable),
+                }));
+            };
+            match best.kind() {
+                MediaKind::Index => {
+                    if path.contains(&best.digest) {
+                        return Err(self.select_error(SelectError::Cycle(best.digest)));
+                    }
+                    if path.len() > select::MAX_DEPTH {
+                        return Err(self.select_error(SelectError::TooDeep(best.digest)));
+                    }
+                    path.push(best.digest.clone());
+                    level = match self.document(registry, &best, size).await? {
+                        Document::Index(i) => i.manifests,
+                        Document::Manifest(_) => {
+                            return Err(self.wrong_kind(&best, "manifest", "index"));
+                        }
+                    };
+                }
+                MediaKind::Manifest => {
+                    let manifest = match self.document(registry, &best, size).await? {
+                        Document::Manifest(m) => *m,
+                        Document::Index(_) => {
+                            return Err(self.wrong_kind(&best, "index", "manifest"));
+                        }
+                    };
+                    let platform = if let Some(p) = &best.platform {
+                        Some(p.clone())
+                    } else {
+                        self.config_platform(registry, &best, &manifest, &matcher, want)
+                            .await?
+                    };
+                    return Ok((best.digest, platform, manifest));
+                }
+                _ => {
+                    return Err(self.select_error(SelectError::NotAnImage {
+                        wanted: want.to_string(),
+                        digest: best.digest,
+                        media_type: best.media_type,
+                    }));
+                }
+            }
+        }
+    }
+
+    /// The platform of an entry that names none: its config's, which must match `want`. The
+    /// config is fetched now (it is needed anyway).
+    async fn config_platform(
+        &self,
+        registry: &Registry,
+        best: &Descriptor,
+        manifest: &Manifest,
+        matcher: &Matcher,
+        want: &Platform,
+    ) -> Result<Option<Platform>, RegistryError> {
+        self.blob(registry, &manifest.config, None).await?;
+        let config = crate::content::read_json_blob(
+            &self.store,
+            &manifest.config,
+            self.options.limits.json_bytes,
+        )?;
+        let found = crate::store::platform_of(&config);
+        if !found.as_ref().is_some_and(|c| matcher.matches(c)) {
+            return Err(self.select_error(SelectError::ConfigMismatch {
+                wanted: want.to_string(),
+                digest: best.digest.clone(),
+                found: found.map_or_else(|| "no platform".to_owned(), |c| c.to_string()),
+            }));
+        }
+        Ok(found)
     }
 
     fn wrong_kind(
@@ -749,6 +782,14 @@ impl Pull {
         expected: Option<&Digest>,
         expected_size: Option<u64>,
     ) -> Result<(Descriptor, Vec<u8>), RegistryError> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Probe {
+            #[serde(default)]
+            media_type: Option<String>,
+            #[serde(default)]
+            schema_version: Option<u32>,
+        }
         let repo = &self.reference.repository;
         let url = registry.url(&format!("/v2/{repo}/manifests/{reference}"));
         let display = format!(
@@ -756,39 +797,8 @@ impl Pull {
             self.reference.name(),
             if expected.is_some() { "@" } else { ":" }
         );
-        let limit = self.options.limits.json_bytes;
-        let mut attempt = 0;
-        let (content_type, announced, bytes) = loop {
-            attempt += 1;
-            let resp = registry
-                .send(Method::GET, &url, Some(ACCEPT_MANIFESTS), repo)
-                .await?;
-            if resp.status() == StatusCode::NOT_FOUND {
-                return Err(RegistryError::NotFound { reference: display });
-            }
-            if !resp.status().is_success() {
-                return Err(status_error(&url, resp).await);
-            }
-            let header = |name: &str| {
-                resp.headers()
-                    .get(name)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned)
-            };
-            let content_type = header("content-type")
-                .map(|c| c.split(';').next().unwrap_or_default().trim().to_owned());
-            let announced = header("docker-content-digest").and_then(|d| d.parse::<Digest>().ok());
-            match read_limited(resp, limit, &display).await {
-                Ok(bytes) => break (content_type, announced, bytes),
-                Err(BodyError::Http(e))
-                    if is_transient_error(&e) && attempt < registry.attempts() =>
-                {
-                    tokio::time::sleep(registry.backoff(attempt)).await;
-                }
-                Err(BodyError::Http(source)) => return Err(RegistryError::Http { url, source }),
-                Err(BodyError::Content(e)) => return Err(e.into()),
-            }
-        };
+        let (content_type, announced, bytes) =
+            self.download_manifest(registry, &url, &display).await?;
         let check = expected.or(announced.as_ref());
         let algorithm = check.map_or(crate::model::Algorithm::Sha256, Digest::algorithm);
         let mut hasher = Hasher::new(algorithm);
@@ -812,14 +822,6 @@ impl Pull {
                 }
                 .into());
             }
-        }
-        #[derive(serde::Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Probe {
-            #[serde(default)]
-            media_type: Option<String>,
-            #[serde(default)]
-            schema_version: Option<u32>,
         }
         let probe: Probe = serde_json::from_slice(&bytes).map_err(|e| RegistryError::Document {
             reference: display.clone(),
@@ -853,6 +855,57 @@ impl Pull {
             artifact_type: None,
         };
         Ok((desc, bytes))
+    }
+
+    /// GETs a manifest, retrying a transfer that fails midway: its content type (without
+    /// parameters), the digest the registry announces, and its bytes (within the JSON limit).
+    async fn download_manifest(
+        &self,
+        registry: &Registry,
+        url: &str,
+        display: &str,
+    ) -> Result<(Option<String>, Option<Digest>, Vec<u8>), RegistryError> {
+        let repo = &self.reference.repository;
+        let limit = self.options.limits.json_bytes;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let resp = registry
+                .send(Method::GET, url, Some(ACCEPT_MANIFESTS), repo)
+                .await?;
+            if resp.status() == StatusCode::NOT_FOUND {
+                return Err(RegistryError::NotFound {
+                    reference: display.to_owned(),
+                });
+            }
+            if !resp.status().is_success() {
+                return Err(status_error(url, resp).await);
+            }
+            let header = |name: &str| {
+                resp.headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            let content_type = header("content-type")
+                .map(|c| c.split(';').next().unwrap_or_default().trim().to_owned());
+            let announced = header("docker-content-digest").and_then(|d| d.parse::<Digest>().ok());
+            match read_limited(resp, limit, display).await {
+                Ok(bytes) => return Ok((content_type, announced, bytes)),
+                Err(BodyError::Http(e))
+                    if is_transient_error(&e) && attempt < registry.attempts() =>
+                {
+                    tokio::time::sleep(registry.backoff(attempt)).await;
+                }
+                Err(BodyError::Http(source)) => {
+                    return Err(RegistryError::Http {
+                        url: url.to_owned(),
+                        source,
+                    });
+                }
+                Err(BodyError::Content(e)) => return Err(e.into()),
+            }
+        }
     }
 
     /// Streams one blob into the store, verified. A dropped connection resumes where it

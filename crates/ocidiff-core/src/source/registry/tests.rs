@@ -1,6 +1,7 @@
 //! The client against a registry that misbehaves on purpose, served in-process over loopback.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Mutex;
@@ -96,7 +97,7 @@ fn answer(stream: TcpStream, handler: &Handler) {
         resp.body.len()
     );
     for (k, v) in &resp.headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
+        let _ = write!(head, "{k}: {v}\r\n");
     }
     head.push_str("\r\n");
     let _ = out.write_all(head.as_bytes());
