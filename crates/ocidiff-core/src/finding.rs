@@ -214,15 +214,18 @@ pub struct Owner {
     pub rhs_version: Option<String>,
 }
 
-/// One field that differs, with both sides' values; `null`/absent where a side lacks it.
+/// One field that differs, with both sides' values; a side that lacks the field has no member
+/// (a JSON `null` is a value a side has).
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct FieldDiff {
     /// The field: `digest`, `mtime`, `mode`, … for files and descriptors; `value` for a JSON
     /// value; `entry` when the whole entry exists on one side only.
     pub field: String,
     /// Input 0's value; absent when input 0 does not have it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub lhs: Option<Value>,
     /// Input 1's value; absent when input 1 does not have it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub rhs: Option<Value>,
     /// Why this field differs, as far as ocidiff can tell.
     pub class: Class,

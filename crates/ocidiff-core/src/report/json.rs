@@ -39,6 +39,23 @@ mod tests {
         assert!(text.ends_with("}\n"));
     }
 
+    /// docs/report.md: "a member is absent when that side does not have the field at all,
+    /// which is not the same as a JSON `null` value".
+    #[test]
+    fn an_absent_side_has_no_member_and_null_is_a_value() {
+        use crate::finding::{Class, FieldDiff};
+        let absent = FieldDiff::new("entry", None, Some(serde_json::json!(1)), Class::Added);
+        let null = FieldDiff::new(
+            "value",
+            Some(Value::Null),
+            Some(serde_json::json!(1)),
+            Class::Other,
+        );
+        let [absent, null] = [absent, null].map(|f| serde_json::to_value(f).unwrap());
+        assert!(absent.get("lhs").is_none(), "{absent}");
+        assert_eq!(null.get("lhs"), Some(&Value::Null), "{null}");
+    }
+
     #[test]
     fn sample_report_matches_schema() {
         let instance: Value = serde_json::from_str(&json_of(&sample_report())).unwrap();
