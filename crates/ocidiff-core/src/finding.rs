@@ -29,6 +29,9 @@ pub struct Findings {
     pub rules: Rules,
     /// The `--ignore-path` patterns.
     pub ignore_paths: Vec<String>,
+    /// The `ocidiff.toml` whose defaults the run read, as named; absent when none was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_file: Option<String>,
     /// The manifests compared, one pair per platform.
     pub comparisons: Vec<Comparison>,
     /// Every difference found, in walk order: those the options count and those they set aside

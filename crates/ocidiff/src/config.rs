@@ -63,6 +63,7 @@ pub fn apply(mut args: DiffArgs) -> anyhow::Result<DiffArgs> {
     let file: ConfigFile =
         toml::from_str(&text).with_context(|| format!("config file {}", path.display()))?;
     tracing::info!(path = %path.display(), "read config file");
+    args.config = Some(path.clone());
     let d = file.diff;
     for (name, on) in d.switches {
         let mut flags = RuleFlags::default();

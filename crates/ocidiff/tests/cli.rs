@@ -886,3 +886,30 @@ fn report_paths_are_checked_first_and_never_left_partial() {
     let json: Value = serde_json::from_slice(&std::fs::read(&real).unwrap()).unwrap();
     assert_eq!(json["schema_version"], 1);
 }
+
+/// docs/report.md: "`config_file`: the `ocidiff.toml` whose defaults were read … absent when
+/// none was".
+#[test]
+fn the_report_names_the_config_file_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let forms = every_form(dir.path(), "a", &image("1"));
+    let report = |extra: &[&str]| -> Value {
+        let out = ocidiff()
+            .current_dir(dir.path())
+            .args(["diff", "--report-file", "-"])
+            .args(extra)
+            .args([&forms[0], &forms[0]])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    assert!(report(&[]).get("config_file").is_none());
+    std::fs::write(dir.path().join("ocidiff.toml"), "[diff]\nsemantic = true\n").unwrap();
+    assert_eq!(report(&[])["config_file"], "ocidiff.toml");
+    std::fs::write(dir.path().join("other.toml"), "[diff]\n").unwrap();
+    assert_eq!(
+        report(&["--config", "other.toml"])["config_file"],
+        "other.toml"
+    );
+}

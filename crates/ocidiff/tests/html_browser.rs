@@ -395,6 +395,7 @@ fn detailed_report() -> Findings {
         ],
         rules: Rules::semantic(),
         ignore_paths: vec!["/var/log/**".to_owned()],
+        config_file: None,
         comparisons: vec![Comparison {
             location: "manifests-0".to_owned(),
             platform: None,

@@ -153,6 +153,7 @@ impl<'a> Walk<'a> {
             inputs: [input(l), input(r)],
             rules: *self.rules(),
             ignore_paths: self.opts.ignore_paths.patterns().to_vec(),
+            config_file: None,
             comparisons,
             summary: Summary::of(&findings),
             verdict: Verdict::of(&findings),

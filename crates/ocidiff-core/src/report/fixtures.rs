@@ -145,6 +145,7 @@ pub(crate) fn sample_report() -> Findings {
         ],
         rules: Rules::default(),
         ignore_paths: vec![],
+        config_file: None,
         verdict: Verdict::of(&findings),
         comparisons: vec![Comparison {
             location: "manifests-0".to_owned(),

@@ -251,6 +251,13 @@ fn rules(report: &Findings, page: &mut String) {
     if !off.is_empty() {
         let _ = write!(page, "<p class=\"loc\">Off: {}</p>", esc(&off.join(", ")));
     }
+    if let Some(file) = &report.config_file {
+        let _ = write!(
+            page,
+            "<p class=\"loc\">Defaults from <code>{}</code></p>",
+            esc(file)
+        );
+    }
 }
 
 /// `findings` grouped by kind and class, in that order.

@@ -113,6 +113,10 @@ fn rules(report: &Findings) -> String {
         line.push_str("; ignored paths: ");
         line.push_str(&report.ignore_paths.join(", "));
     }
+    if let Some(file) = &report.config_file {
+        line.push_str("; defaults from ");
+        line.push_str(file);
+    }
     md(&line)
 }
 

@@ -40,7 +40,8 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<ExitStatus> {
     };
     let (lhs, rhs, downloaded) = open_inputs(args, &opts)?;
     tracing::info!(lhs = %lhs.reference, rhs = %rhs.reference, "comparing");
-    let compared = compare::compare(&lhs, &rhs, &opts)?;
+    let mut compared = compare::compare(&lhs, &rhs, &opts)?;
+    compared.report.config_file = args.config.as_ref().map(|p| p.display().to_string());
     // A layer the comparison did not read (the same on both sides) may still be
     // downloading: a pull that fails is an error, as when it failed before comparing.
     downloaded()?;
