@@ -258,6 +258,38 @@ impl FieldDiff {
         self.counted = false;
         self
     }
+
+    /// Whether `--semantic` sets this field aside, whatever the options of this run. On the
+    /// safe side: an entry's position is left out, since under `--semantic` the order of
+    /// entries that changes what a layer unpacks to still counts, and which those are is only
+    /// known once it was looked for.
+    pub fn semantic_sets_aside(&self) -> bool {
+        match self.class {
+            Class::Timestamp
+            | Class::TarFormat
+            | Class::StorageFormat
+            | Class::Derived
+            | Class::WhiteoutWithoutEffect
+            | Class::UnchangedRewrite
+            | Class::NestedMetadata
+            | Class::ImageName
+            | Class::History
+            | Class::PathSpelling => true,
+            // Only the file-type bits differ: `--ignore-file-mode-redundant-bits`.
+            Class::Permission => {
+                let perm = |v: &Option<Value>| {
+                    v.as_ref()
+                        .and_then(Value::as_str)
+                        .and_then(|s| i64::from_str_radix(s, 8).ok())
+                        .map(|m| m & 0o7777)
+                };
+                self.field == "mode"
+                    && perm(&self.lhs).is_some()
+                    && perm(&self.lhs) == perm(&self.rhs)
+            }
+            _ => false,
+        }
+    }
 }
 
 /// What a closer look at two differing files found.
@@ -306,6 +338,10 @@ pub struct Verdict {
     pub counted_by_class: BTreeMap<Class, usize>,
     /// Set-aside findings per class; classes with none are absent.
     pub set_aside_by_class: BTreeMap<Class, usize>,
+    /// Findings count, yet every counted field is of a kind `--semantic` sets aside: the
+    /// images are equivalent under `--semantic` (always `false` when nothing counts).
+    #[serde(default)]
+    pub equivalent_under_semantic: bool,
 }
 
 impl Verdict {
@@ -323,6 +359,12 @@ impl Verdict {
         }
         let counted = counted_by_class.values().sum();
         let set_aside = set_aside_by_class.values().sum();
+        let equivalent_under_semantic = counted > 0
+            && findings
+                .iter()
+                .flat_map(|f| &f.fields)
+                .filter(|d| d.counted)
+                .all(FieldDiff::semantic_sets_aside);
         Verdict {
             outcome: if counted > 0 {
                 Outcome::Different
@@ -335,6 +377,7 @@ impl Verdict {
             set_aside,
             counted_by_class,
             set_aside_by_class,
+            equivalent_under_semantic,
         }
     }
 
@@ -367,6 +410,11 @@ impl Verdict {
                         "; {} more set aside ({})",
                         self.set_aside,
                         classes(&self.set_aside_by_class)
+                    );
+                }
+                if self.equivalent_under_semantic {
+                    line.push_str(
+                        "; all of kinds --semantic sets aside: equivalent under --semantic",
                     );
                 }
                 line
@@ -466,7 +514,7 @@ impl Class {
             Class::TarFormat => "the same entry is written with another tar header format",
             Class::Metadata => "extended attributes, PAX records or device numbers differ",
             Class::StorageFormat => {
-                "only the storage format differs (Docker vs OCI media types, compression, fields a format conversion drops)"
+                "only the storage format differs (Docker vs OCI media types, compression, Docker-only config fields such as the classic builder's parent image `.config.Image`, annotations a Docker manifest cannot carry)"
             }
             Class::Derived => {
                 "a digest or size that follows from differences below it, which are compared on their own"
@@ -680,6 +728,40 @@ mod tests {
             Class::Timestamp
                 .explain(false)
                 .ends_with("; set aside by the chosen options")
+        );
+    }
+
+    #[test]
+    fn equivalent_under_semantic_only_when_every_counted_field_is_its_kind() {
+        let counted = |class| file(vec![field(class)]);
+        let mode = |l: &str, r: &str| {
+            file(vec![FieldDiff::new(
+                "mode",
+                Some(json!(l)),
+                Some(json!(r)),
+                Class::Permission,
+            )])
+        };
+        let verdict = |fs: &[Finding]| Verdict::of(fs).equivalent_under_semantic;
+        assert!(verdict(&[
+            counted(Class::Timestamp),
+            counted(Class::StorageFormat)
+        ]));
+        assert!(verdict(&[mode("100644", "0644")]), "file-type bits only");
+        assert!(!verdict(&[mode("0644", "0755")]), "permission bits");
+        assert!(
+            !verdict(&[counted(Class::Order)]),
+            "order that matters stays counted"
+        );
+        assert!(!verdict(&[
+            counted(Class::Timestamp),
+            counted(Class::Content)
+        ]));
+        assert!(!verdict(&[]));
+        assert!(
+            Verdict::of(&[counted(Class::Timestamp)])
+                .line()
+                .ends_with("; all of kinds --semantic sets aside: equivalent under --semantic")
         );
     }
 

@@ -14,6 +14,9 @@ pub fn refresh(f: &mut Finding) {
 }
 
 /// The class of a differing JSON value at `path` of a document of `kind`.
+/// `counted` says whether `--semantic` counts it: what it sets aside of the storage format
+/// (media types, Docker-only config members, annotations a Docker manifest cannot carry) is
+/// classed as such.
 pub fn json_class(kind: Kind, path: &str, counted: bool) -> Class {
     let annotation = path.strip_prefix(".annotations");
     if let Some(key) = annotation {
@@ -23,6 +26,7 @@ pub fn json_class(kind: Kind, path: &str, counted: bool) -> Class {
         {
             "org.opencontainers.image.created" => Class::Timestamp,
             "io.containerd.image.name" | "org.opencontainers.image.ref.name" => Class::ImageName,
+            _ if !counted => Class::StorageFormat,
             _ => Class::Annotation,
         };
     }

@@ -7,6 +7,7 @@ use super::{CompareError, InputError, Walk, classify, json};
 use crate::content::{self, Limit, LimitExceeded};
 use crate::finding::{FieldDiff, Finding, Kind};
 use crate::model::{Blob, Descriptor, Digest, Document, DocumentError, Manifest, Side, gojson};
+use crate::normalize::Rules;
 
 /// The document an image starts at.
 pub(super) enum Root {
@@ -136,26 +137,35 @@ impl Walk<'_> {
     }
 }
 
-/// A finding for each differing value of two JSON documents: `raw` as stored (less what is
-/// compared elsewhere), `normalized` as the rules see them. A value that differs raw but not
-/// normalized is set aside.
+/// A finding for each differing value of two JSON documents, prepared by `prepare` (which
+/// removes what is compared elsewhere, and what the rules ignore; see `normalize::document`). A value that differs as
+/// stored but not as the rules see it is set aside. Its class is what `--semantic` makes of
+/// it, whatever this run's rules: the options decide whether a difference counts, not what
+/// it is.
 pub(super) fn values(
     kind: Kind,
     location: &str,
-    raw: &[Value; 2],
-    normalized: &[Value; 2],
+    docs: &[Value; 2],
+    prepare: fn([Value; 2], &Rules) -> [Value; 2],
+    rules: &Rules,
 ) -> Vec<Finding> {
-    let kept: Vec<String> = json::diff(&normalized[0], &normalized[1])
-        .into_iter()
-        .map(|(p, ..)| p)
-        .collect();
+    let differing = |rules: &Rules| -> Vec<String> {
+        let [l, r] = prepare(docs.clone(), rules);
+        json::diff(&l, &r).into_iter().map(|(p, ..)| p).collect()
+    };
+    let touches = |paths: &[String], path: &str| {
+        paths
+            .iter()
+            .any(|k| json::within(k, path) || json::within(path, k))
+    };
+    let kept = differing(rules);
+    let kept_by_semantic = differing(&Rules::semantic());
+    let raw = prepare(docs.clone(), &Rules::default());
     json::diff(&raw[0], &raw[1])
         .into_iter()
         .map(|(path, l, r)| {
-            let counted = kept
-                .iter()
-                .any(|k| json::within(k, &path) || json::within(&path, k));
-            let class = classify::json_class(kind, &path, counted);
+            let counted = touches(&kept, &path);
+            let class = classify::json_class(kind, &path, touches(&kept_by_semantic, &path));
             let d = FieldDiff::new("value", l, r, class);
             classify::finding(
                 kind,

@@ -10,7 +10,7 @@ use super::{CompareError, Pair, PairSide, Walk, classify};
 use crate::finding::{Class, FieldDiff, Finding, Kind};
 use crate::layer::{self, Tree};
 use crate::model::{Blob, Descriptor, Digest, Manifest, Platform, Side};
-use crate::normalize::{Aspect, Rules, document};
+use crate::normalize::{Aspect, document};
 
 /// For each differing path of a squashed comparison, the layer that last wrote it and the
 /// entry's name there; one map per side.
@@ -49,10 +49,9 @@ impl Walk<'_> {
         findings.extend(values(
             Kind::Manifest,
             &location,
-            &docs
-                .clone()
-                .map(|d| document::manifest(d, &Rules::default())),
-            &docs.map(|d| document::manifest(d, self.rules())),
+            &docs,
+            document::manifests,
+            self.rules(),
         ));
         let configs = self.configs(
             &location,
@@ -118,7 +117,8 @@ impl Walk<'_> {
                 Kind::Config,
                 &config_loc,
                 &parsed,
-                &parsed.clone().map(|v| document::config(v, self.rules())),
+                |docs, rules| docs.map(|d| document::config(d, rules)),
+                self.rules(),
             );
             if found.iter().any(|f| f.counted) {
                 kept = bytes.clone().map(Some);

@@ -122,8 +122,9 @@ impl<'a> Walk<'a> {
             findings.extend(values(
                 Kind::Index,
                 "index",
-                &[ld, rd].map(|d| document::index(d.clone(), &Rules::default())),
-                &[ld, rd].map(|d| document::index(d.clone(), self.rules())),
+                &[ld, rd].map(|d| (*d).clone()),
+                |docs, rules| docs.map(|d| document::index(d, rules)),
+                self.rules(),
             ));
         }
         let (pairs_to_compare, platform_findings) = self.choose(&roots)?;

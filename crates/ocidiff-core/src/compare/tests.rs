@@ -306,15 +306,62 @@ fn docker_and_oci_storage_agree_under_semantic() {
         rows(&report)
     );
     assert!(file_rows(&report).is_empty());
+    // One class whatever the options: strict counts it, and says --semantic would not.
+    let classes: Vec<&Class> = report.verdict.counted_by_class.keys().collect();
+    assert_eq!(classes, [&Class::StorageFormat], "{classes:?}");
+    assert!(report.verdict.equivalent_under_semantic);
+    assert!(
+        report
+            .verdict
+            .line()
+            .ends_with("equivalent under --semantic")
+    );
     let report = run(l, r, &with(Rules::semantic())).unwrap();
     assert!(rows(&report).is_empty(), "{:?}", rows(&report));
     assert_eq!(report.verdict.outcome, finding::Outcome::Equivalent);
+    assert!(!report.verdict.equivalent_under_semantic);
     assert!(
         report
             .verdict
             .set_aside_by_class
             .contains_key(&Class::StorageFormat)
     );
+}
+
+/// A Docker manifest cannot carry annotations: `docker save` of a buildah image loses its
+/// `org.opencontainers.image.base.*`; against a Docker manifest that is the storage format.
+#[test]
+fn annotations_a_docker_manifest_cannot_carry_are_storage_format() {
+    let entries = vec![Entry::file("a", "1")];
+    let oci = ImageSpec::new()
+        .layer(Layer::new(entries.clone()))
+        .annotation(
+            "org.opencontainers.image.base.name",
+            "docker.io/library/debian:12",
+        );
+    let docker = ImageSpec::new()
+        .layer(Layer::new(entries))
+        .media(MediaStyle::Docker);
+    let report = run(oci.clone(), docker.clone(), &with(Rules::semantic())).unwrap();
+    assert_eq!(
+        report.verdict.outcome,
+        finding::Outcome::Equivalent,
+        "{:?}",
+        rows(&report)
+    );
+    let base = |r: &Findings| {
+        r.findings
+            .iter()
+            .find(|f| f.kind == Kind::Manifest && f.name.starts_with(".annotations"))
+            .map(|f| (f.class, f.counted))
+    };
+    assert_eq!(base(&report), Some((Class::StorageFormat, false)));
+    let report = run(oci.clone(), docker, &strict()).unwrap();
+    assert_eq!(base(&report), Some((Class::StorageFormat, true)));
+    // Between two OCI manifests an annotation still counts under --semantic.
+    let other = ImageSpec::new().layer(Layer::new(vec![Entry::file("a", "1")]));
+    let report = run(oci, other, &with(Rules::semantic())).unwrap();
+    assert_eq!(base(&report), Some((Class::Annotation, true)));
 }
 
 #[test]

@@ -16,6 +16,15 @@ pub fn manifest(mut doc: Value, rules: &Rules) -> Value {
     doc
 }
 
+/// Prepares the two manifests of a pair: what a rule ignores because of what the other one is
+/// (before anything else), then [`manifest`] for each.
+pub fn manifests(mut docs: [Value; 2], rules: &Rules) -> [Value; 2] {
+    for rule in rules.on() {
+        (rule.prepare_manifests)(&mut docs);
+    }
+    docs.map(|d| manifest(d, rules))
+}
+
 /// Prepares an index: its `manifests` are compared platform by platform, not here.
 pub fn index(mut doc: Value, rules: &Rules) -> Value {
     if let Value::Object(map) = &mut doc {

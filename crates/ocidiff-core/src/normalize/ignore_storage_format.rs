@@ -5,6 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::{Aspect, Rule};
+use crate::model::media;
 
 pub(super) const RULE: Rule = Rule::new(
     "ignore-storage-format",
@@ -17,7 +18,24 @@ pub(super) const RULE: Rule = Rule::new(
 .preparing_document(|doc, canonical_type| {
     doc.insert("mediaType".into(), Value::String(canonical_type.into()));
 })
-.preparing_config(drop_docker_only);
+.preparing_config(drop_docker_only)
+.preparing_manifests(drop_what_docker_cannot_carry);
+
+/// A Docker manifest has no annotations, so `docker save` of an image loses those of its OCI
+/// manifest (buildah's `org.opencontainers.image.base.name`, …): against a Docker manifest,
+/// the other one's annotations are a loss of the storage format.
+fn drop_what_docker_cannot_carry(docs: &mut [Value; 2]) {
+    let is_docker =
+        |d: &Value| d.get("mediaType").and_then(Value::as_str) == Some(media::DOCKER_MANIFEST);
+    let docker = [is_docker(&docs[0]), is_docker(&docs[1])];
+    for (doc, other_is_docker) in docs.iter_mut().zip([docker[1], docker[0]]) {
+        if other_is_docker {
+            if let Value::Object(map) = doc {
+                map.remove("annotations");
+            }
+        }
+    }
+}
 
 /// What a Docker → OCI conversion drops: Docker-only fields, and members of `config` that
 /// hold nothing.

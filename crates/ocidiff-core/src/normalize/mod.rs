@@ -67,6 +67,7 @@ pub struct Rule {
     ignores_annotation: fn(&str) -> bool,
     prepare_config: fn(&mut Map<String, Value>),
     prepare_document: fn(&mut Map<String, Value>, &str),
+    prepare_manifests: fn(&mut [Value; 2]),
 }
 
 impl Rule {
@@ -86,6 +87,7 @@ impl Rule {
             ignores_annotation: |_| false,
             prepare_config: |_| {},
             prepare_document: |_, _| {},
+            prepare_manifests: |_| {},
         }
     }
 
@@ -124,6 +126,15 @@ impl Rule {
     const fn preparing_document(self, prepare: fn(&mut Map<String, Value>, &str)) -> Rule {
         Rule {
             prepare_document: prepare,
+            ..self
+        }
+    }
+
+    /// What it removes from the two manifests of a pair, as stored, because of what the other
+    /// one is.
+    const fn preparing_manifests(self, prepare: fn(&mut [Value; 2])) -> Rule {
+        Rule {
+            prepare_manifests: prepare,
             ..self
         }
     }
