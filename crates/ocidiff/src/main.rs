@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod config;
 mod hint;
+mod progress;
 mod rule_flags;
 
 use std::io::{self, IsTerminal};

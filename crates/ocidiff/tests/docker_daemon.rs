@@ -344,6 +344,41 @@ fn docker_missing_image_is_exit_2_with_a_clear_message() {
     assert_eq!(errors.len(), 1, "{}", out.stderr);
 }
 
+/// README: "On a terminal, a bar per image exported, in input order, then one for reading
+/// the layers"; none when stderr is not a terminal (script(1) gives ocidiff one).
+#[test]
+fn progress_is_drawn_on_a_terminal_only_in_input_order() {
+    let Some(fx) = docker_fixtures() else {
+        return;
+    };
+    let store = store("progress");
+    let line = format!(
+        "{} diff --semantic {} {}",
+        assert_cmd::cargo::cargo_bin("ocidiff").display(),
+        fx.a,
+        fx.b
+    );
+    let out = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env("OCIDIFF_STORE", &store)
+        .output()
+        .expect("script runs");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{shown}");
+    let (a, b, layers) = (
+        shown.rfind(fx.a.as_str()),
+        shown.rfind(fx.b.as_str()),
+        shown.rfind("reading layers"),
+    );
+    assert!(
+        a.is_some() && a < b && b < layers,
+        "bars in input order, then the layers: {shown}"
+    );
+    let _ = std::fs::remove_dir_all(&store);
+    let out = ocidiff(&store, &["diff", "--semantic", &fx.a, &fx.b], &[], &[]);
+    assert!(!out.stderr.contains("reading layers"), "{}", out.stderr);
+}
+
 #[test]
 fn docker_image_read_twice_is_exported_once() {
     let Some(fx) = docker_fixtures() else {

@@ -21,8 +21,11 @@ use super::{CompareError, InputError, Walk, classify, entries};
 use crate::content::{self, ContentError};
 use crate::finding::{Class, Detail, FieldDiff, Finding, Kind};
 use crate::layer::{self, EntryMeta, EntryType, Listing, NoteKind, Tree, apply::Effect};
-use crate::model::{Descriptor, Digest, Side};
+use crate::model::{Descriptor, Digest, Side, Unit};
 use crate::normalize::Aspect;
+
+/// The progress task of reading layers.
+const LAYERS_TASK: &str = "reading layers";
 
 /// What the layers of a pair gave.
 pub(super) struct Layers {
@@ -424,12 +427,19 @@ impl Walk<'_> {
                     || !(wanted_set.contains(&(Side::Lhs, i)) || have.contains_key(&(Side::Lhs, i)))
             })
             .collect();
+        let total: u64 = jobs.iter().map(|&(side, i)| layers[side.i()][i].size).sum();
+        let read = std::sync::atomic::AtomicU64::new(0);
         let walked = largest_first(
             jobs,
             |&(side, i)| layers[side.i()][i].size,
             |(side, i)| {
                 let desc = &layers[side.i()][i];
                 let listing = self.walk(side, desc, i)?;
+                let done =
+                    read.fetch_add(desc.size, std::sync::atomic::Ordering::Relaxed) + desc.size;
+                self.opts
+                    .progress
+                    .update(LAYERS_TASK, done, Some(total), Unit::Bytes);
                 if let Some(c) = &self.opts.diff_ids {
                     c.put(&desc.digest, &listing.diff_id);
                 }
@@ -445,6 +455,9 @@ impl Walk<'_> {
                 Ok(((side, i), Arc::new(listing)))
             },
         )?;
+        if total > 0 {
+            self.opts.progress.finish(LAYERS_TASK);
+        }
         have.extend(walked);
         for &(side, i) in wanted {
             if have.contains_key(&(side, i)) {

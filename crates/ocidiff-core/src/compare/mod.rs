@@ -54,6 +54,8 @@ pub struct CompareOptions {
     /// sections — not only at archives. It reads those files' layers again, so it is worth it
     /// only when a report will show the details.
     pub details: bool,
+    /// Told how reading the layers progresses.
+    pub progress: crate::model::Reporter,
 }
 
 /// The report plus what a second pass needs to extract the differing files.

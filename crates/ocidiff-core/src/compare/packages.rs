@@ -9,7 +9,7 @@ use serde_json::json;
 use super::{CompareError, Walk};
 use crate::finding::{Class, FieldDiff, Finding, Kind, Owner};
 use crate::layer::{EntryType, Tree, clean};
-use crate::model::{Descriptor, Side};
+use crate::model::{Descriptor, Side, Unit};
 use crate::packages::{self, Change, Ownership, PackageSet};
 
 /// Package databases are small, but an rpmdb can be tens of megabytes.
@@ -24,10 +24,15 @@ impl Walk<'_> {
         layers: [&[Descriptor]; 2],
         findings: &mut Vec<Finding>,
     ) -> Result<(), CompareError> {
-        let sets = [
-            self.package_set(Side::Lhs, trees[0], layers[0])?,
-            self.package_set(Side::Rhs, trees[1], layers[1])?,
-        ];
+        const TASK: &str = "reading package databases";
+        let progress = &self.opts.progress;
+        progress.update(TASK, 0, Some(2), Unit::Items);
+        let lhs = self.package_set(Side::Lhs, trees[0], layers[0])?;
+        progress.update(TASK, 1, Some(2), Unit::Items);
+        let rhs = self.package_set(Side::Rhs, trees[1], layers[1])?;
+        progress.update(TASK, 2, Some(2), Unit::Items);
+        progress.finish(TASK);
+        let sets = [lhs, rhs];
         let here = format!("{location}/packages");
         let diffs = packages::compare(&sets[0], &sets[1]);
         let packages_changed = !diffs.is_empty();

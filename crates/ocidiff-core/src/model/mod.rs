@@ -6,6 +6,7 @@ pub mod gojson;
 pub mod media;
 mod oci;
 mod platform;
+pub mod progress;
 mod side;
 
 pub use digest::{Algorithm, Digest, DigestError, Hasher};
@@ -13,4 +14,5 @@ pub use gojson::GoJsonError;
 pub use media::{Compression, MediaKind};
 pub use oci::{Blob, Config, Descriptor, Document, DocumentError, Index, Manifest, RootFs};
 pub use platform::{Matcher, Platform, PlatformChoice, PlatformError, is_runnable};
+pub use progress::{Progress, Reporter, Unit};
 pub use side::Side;

@@ -21,12 +21,13 @@ pub mod select;
 
 use std::path::PathBuf;
 
+pub use crate::model::{Progress, Reporter, Unit};
 pub use archive::{ArchiveError, Span, TarIndex};
 pub use docker_archive::ClassicArchive;
 pub use layout::{OciDir, select_root};
 pub use listing::{ArchivedImage, archived_images};
 pub use oci_archive::OciArchive;
-pub use options::{CredentialSources, Progress, PullOptions};
+pub use options::{CredentialSources, PullOptions};
 pub use resolve::{Context, Pending, PullPolicy, open_all};
 pub use select::{Offered, SelectError};
 

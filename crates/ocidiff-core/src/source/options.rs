@@ -7,16 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::content::Limits;
-use crate::reference::DockerRef;
-
-/// Receives download progress, per image, for the CLI to draw.
-pub trait Progress: Send + Sync {
-    /// `done` of `total` bytes still to download for `image` have arrived (`done` may go
-    /// back when a download restarts).
-    fn update(&self, image: &DockerRef, done: u64, total: u64);
-    /// Everything `image` needs is in the store.
-    fn finish(&self, image: &DockerRef);
-}
+use crate::model::Progress;
 
 /// How to reach registries.
 #[derive(Clone)]

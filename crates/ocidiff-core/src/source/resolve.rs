@@ -51,6 +51,8 @@ pub struct Context {
     pub platforms: PlatformChoice,
     /// How to reach registries; its `limits` also bound what local sources read.
     pub registry: PullOptions,
+    /// Told how daemon exports progress.
+    pub progress: crate::model::Reporter,
     /// Where containerd is, for `containerd://` references.
     #[cfg(feature = "containerd")]
     pub containerd: containerd::ContainerdOptions,
@@ -312,11 +314,11 @@ fn open_one(
         }
         #[cfg(feature = "daemon")]
         (_, ImageRef::Docker(name), Some(store)) => {
-            daemon::open(store, Engine::Docker, name, &ctx.platforms)
+            daemon::open(store, Engine::Docker, name, &ctx.platforms, &ctx.progress)
         }
         #[cfg(feature = "daemon")]
         (_, ImageRef::Podman(name), Some(store)) => {
-            daemon::open(store, Engine::Podman, name, &ctx.platforms)
+            daemon::open(store, Engine::Podman, name, &ctx.platforms, &ctx.progress)
         }
         #[cfg(feature = "containerd")]
         (_, ImageRef::Containerd(name), _) => {

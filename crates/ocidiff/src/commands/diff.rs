@@ -2,14 +2,15 @@
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
 use ocidiff_core::compare::{self, CompareOptions};
 use ocidiff_core::finding::Findings;
 use ocidiff_core::image::Image;
-use ocidiff_core::reference::ImageRef;
+use ocidiff_core::reference::{DockerRef, ImageRef};
 use ocidiff_core::report::{dir::ReportDir, html, json, markdown, table};
-use ocidiff_core::source;
+use ocidiff_core::source::{self, Progress, Reporter};
 use ocidiff_core::store::{DiffIds, Store};
 
 use crate::ExitStatus;
@@ -17,7 +18,13 @@ use crate::cli::{DiffArgs, Format};
 use crate::hint::Input;
 
 pub fn run(args: &DiffArgs) -> anyhow::Result<ExitStatus> {
-    let opts = options(args)?;
+    let mut opts = options(args)?;
+    let progress = if args.quiet {
+        None
+    } else {
+        crate::progress::bars(tasks_of(&[&args.lhs, &args.rhs]))
+    };
+    opts.progress = progress.clone().map(Reporter::to).unwrap_or_default();
     // Refuse unusable report paths before the (possibly long) comparison.
     let json_to_stdout = args.report_file.as_deref() == Some(Path::new("-"));
     if json_to_stdout && (args.quiet || args.format == Format::Markdown) {
@@ -38,7 +45,7 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<ExitStatus> {
         Some(d) => Some(ReportDir::create(d)?),
         None => None,
     };
-    let (lhs, rhs, downloaded) = open_inputs(args, &opts)?;
+    let (lhs, rhs, downloaded) = open_inputs(args, &opts, progress)?;
     tracing::info!(lhs = %lhs.reference, rhs = %rhs.reference, "comparing");
     let mut compared = compare::compare(&lhs, &rhs, &opts)?;
     compared.report.config_file = args.config.as_ref().map(|p| p.display().to_string());
@@ -183,11 +190,12 @@ fn temp_beside(path: &Path) -> io::Result<tempfile::NamedTempFile> {
 fn open_inputs(
     args: &DiffArgs,
     opts: &CompareOptions,
+    progress: Option<Arc<dyn Progress>>,
 ) -> anyhow::Result<(Image, Image, impl FnOnce() -> anyhow::Result<()>)> {
     let parse = |n: usize, s: &str| ImageRef::parse(s).with_context(|| format!("input {n}"));
     let refs = [parse(0, &args.lhs)?, parse(1, &args.rhs)?];
     let mut ctx =
-        super::store::context_showing(&args.store, args.pull, opts.platforms.clone(), !args.quiet);
+        super::store::context_with(&args.store, args.pull, opts.platforms.clone(), progress);
     ctx.registry.limits = opts.limits;
     ctx.registry.credentials = super::store::credentials(&args.auth)?;
     ctx.containerd = source::containerd::ContainerdOptions {
@@ -217,6 +225,20 @@ fn open_inputs(
             .map_err(|(n, e)| anyhow::Error::new(e).context(format!("input {n} ({})", refs[n])))
     };
     Ok((lhs, rhs, downloaded))
+}
+
+/// The progress tasks of downloading or exporting the inputs, in input order, named as the
+/// library names them.
+fn tasks_of(inputs: &[&str]) -> Vec<String> {
+    inputs
+        .iter()
+        .filter_map(|s| match ImageRef::parse(s).ok()? {
+            ImageRef::Registry(name) => DockerRef::parse(&name).ok().map(|r| r.familiar()),
+            ImageRef::Docker(name) => Some(format!("docker://{name}")),
+            ImageRef::Podman(name) => Some(format!("podman://{name}")),
+            _ => None,
+        })
+        .collect()
 }
 
 /// What the user may have meant when an input could not be opened: a name the registry does
@@ -255,5 +277,6 @@ fn options(args: &DiffArgs) -> anyhow::Result<CompareOptions> {
         details: args.report_file.is_some()
             || args.report_html.is_some()
             || args.report_dir.is_some(),
+        progress: Reporter::default(),
     })
 }

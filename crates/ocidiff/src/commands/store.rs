@@ -1,16 +1,14 @@
 //! What the store-using commands share: the source context built from flags, progress bars,
 //! and `pull`, `images`, `load`, `rm`, `info`.
 
-use std::collections::HashMap;
 use std::io::{self, IsTerminal, Write};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use ocidiff_core::model::{Platform, PlatformChoice};
 use ocidiff_core::reference::{DockerRef, ImageRef};
 use ocidiff_core::source::registry::{self, Progress, PullOptions};
-use ocidiff_core::source::{self, Context, CredentialSources, PullPolicy};
+use ocidiff_core::source::{self, Context, CredentialSources, PullPolicy, Reporter};
 use ocidiff_core::store::{self, Store};
 
 use crate::ExitStatus;
@@ -18,15 +16,15 @@ use crate::cli::{AuthArgs, LoadArgs, Pull, PullArgs, RmArgs, StoreArgs};
 
 /// The context for opening images, from the store flags.
 pub fn context(args: &StoreArgs, pull: Pull, platforms: PlatformChoice) -> Context {
-    context_showing(args, pull, platforms, true)
+    context_with(args, pull, platforms, crate::progress::bars(Vec::new()))
 }
 
-/// [`context`], with progress bars only when `progress` (and stderr is a terminal).
-pub fn context_showing(
+/// [`context`], telling `progress` how downloads and exports go.
+pub fn context_with(
     args: &StoreArgs,
     pull: Pull,
     platforms: PlatformChoice,
-    progress: bool,
+    progress: Option<Arc<dyn Progress>>,
 ) -> Context {
     Context {
         store_root: args.store.clone(),
@@ -38,9 +36,10 @@ pub fn context_showing(
         platforms,
         registry: PullOptions {
             insecure_registries: args.insecure_registry.clone(),
-            progress: progress.then(progress_bars).flatten(),
+            progress: progress.clone(),
             ..PullOptions::default()
         },
+        progress: progress.map(Reporter::to).unwrap_or_default(),
         containerd: Default::default(),
     }
 }
@@ -92,57 +91,6 @@ pub fn platforms(list: &[String], all: bool) -> anyhow::Result<PlatformChoice> {
             .map(|p| p.parse::<Platform>())
             .collect::<Result<_, _>>()?,
     ))
-}
-
-/// One bar per image on stderr while pulling, only when stderr is a terminal, so that logs
-/// and CI output stay clean.
-fn progress_bars() -> Option<Arc<dyn Progress>> {
-    if !io::stderr().is_terminal() {
-        return None;
-    }
-    Some(Arc::new(Bars {
-        multi: MultiProgress::new(),
-        bars: Mutex::new(HashMap::new()),
-    }))
-}
-
-struct Bars {
-    multi: MultiProgress,
-    bars: Mutex<HashMap<String, ProgressBar>>,
-}
-
-impl Bars {
-    fn bar(&self, image: &DockerRef) -> ProgressBar {
-        let mut bars = self
-            .bars
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        bars.entry(image.to_string())
-            .or_insert_with(|| {
-                let bar = self.multi.add(ProgressBar::new(0));
-                bar.set_style(
-                    ProgressStyle::with_template(
-                        "{msg:40!} {bar:30} {bytes:>10}/{total_bytes:10} {bytes_per_sec:>12}",
-                    )
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
-                );
-                bar.set_message(image.familiar());
-                bar
-            })
-            .clone()
-    }
-}
-
-impl Progress for Bars {
-    fn update(&self, image: &DockerRef, done: u64, total: u64) {
-        let bar = self.bar(image);
-        bar.set_length(total);
-        bar.set_position(done);
-    }
-
-    fn finish(&self, image: &DockerRef) {
-        self.bar(image).finish();
-    }
 }
 
 fn open_store(args: &StoreArgs) -> anyhow::Result<Store> {

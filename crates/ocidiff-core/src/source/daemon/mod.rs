@@ -21,7 +21,7 @@ pub use endpoint::{Address, DOCKER_DEFAULT_SOCKET, Endpoint};
 use super::SourceError;
 use crate::content::Limits;
 use crate::image::Image;
-use crate::model::{Platform, PlatformChoice};
+use crate::model::{Platform, PlatformChoice, Reporter};
 use crate::reference::ImageRef;
 use crate::store::{EngineImage, ImageRecord, Store};
 
@@ -188,6 +188,7 @@ pub fn open(
     engine: Engine,
     name: &str,
     platforms: &PlatformChoice,
+    progress: &Reporter,
 ) -> Result<Image, SourceError> {
     let env = |k: &str| std::env::var(k).ok();
     let endpoint = match engine {
@@ -195,8 +196,8 @@ pub fn open(
         Engine::Podman => endpoint::podman(&env)?,
     };
     let mut image = match endpoint {
-        Some(endpoint) => through_api(store, engine, &endpoint, name, platforms)?,
-        None => through_podman_save(store, name)?,
+        Some(endpoint) => through_api(store, engine, &endpoint, name, platforms, progress)?,
+        None => through_podman_save(store, name, progress)?,
     };
     image.reference = match engine {
         Engine::Docker => ImageRef::Docker(name.to_owned()),
@@ -279,6 +280,7 @@ fn through_api(
     endpoint: &Endpoint,
     name: &str,
     platforms: &PlatformChoice,
+    progress: &Reporter,
 ) -> Result<Image, SourceError> {
     let version = api_version(engine, endpoint)?;
     let prefix = format!("/v{}.{}", version.0, version.1);
@@ -351,7 +353,9 @@ fn through_api(
         "exporting the image into the store"
     );
     let label = format!("{}://{name}", engine.id());
-    let (root, walked) = import::import(store, response.body, &label)?;
+    let imported = import::import(store, progress.counting(&label, response.body), &label);
+    progress.finish(&label);
+    let (root, walked) = imported?;
     record(store, root, walked, key)
 }
 
@@ -440,7 +444,11 @@ fn record(
 
 /// Podman without its API service: `podman image inspect` for the ID, `podman save` streamed
 /// into the store.
-fn through_podman_save(store: &Store, name: &str) -> Result<Image, SourceError> {
+fn through_podman_save(
+    store: &Store,
+    name: &str,
+    progress: &Reporter,
+) -> Result<Image, SourceError> {
     let inspect = ["image", "inspect", "--format", "{{.Id}}", name];
     let out = Command::new("podman")
         .args(inspect)
@@ -508,7 +516,12 @@ fn through_podman_save(store: &Store, name: &str) -> Result<Image, SourceError> 
         })
     });
     let imported = match child.stdout.take() {
-        Some(stdout) => import::import(store, stdout, &format!("podman://{name}")),
+        Some(stdout) => {
+            let label = format!("podman://{name}");
+            let imported = import::import(store, progress.counting(&label, stdout), &label);
+            progress.finish(&label);
+            imported
+        }
         None => Err(DaemonError::Protocol {
             what: command.clone(),
             reason: "no output pipe".into(),

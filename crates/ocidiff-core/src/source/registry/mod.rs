@@ -20,7 +20,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use futures_util::{StreamExt, TryStreamExt};
 use reqwest::{Method, StatusCode};
 
-pub use super::options::{CredentialSources, Progress, PullOptions};
+pub use super::options::{CredentialSources, PullOptions};
+pub use crate::model::{Progress, Unit};
 pub use auth::DOCKER_HUB_AUTH_KEY;
 
 use client::{Registry, is_transient_error, status_error};
@@ -517,7 +518,7 @@ impl Pull {
         let record = prepared.record;
         tokio::task::block_in_place(|| store.put_image(&record))?;
         if let Some(p) = &self.options.progress {
-            p.finish(&self.reference);
+            p.finish(&self.reference.familiar());
         }
         Ok(())
     }
@@ -525,7 +526,12 @@ impl Pull {
     fn report(&self, added: u64) {
         let done = self.done.fetch_add(added, Ordering::Relaxed) + added;
         if let Some(p) = &self.options.progress {
-            p.update(&self.reference, done, self.total.load(Ordering::Relaxed));
+            p.update(
+                &self.reference.familiar(),
+                done,
+                Some(self.total.load(Ordering::Relaxed)),
+                Unit::Bytes,
+            );
         }
     }
 

@@ -191,10 +191,13 @@ fn new_store() -> (tempfile::TempDir, Store) {
 struct Recorder(Mutex<Vec<(u64, u64)>>, AtomicUsize);
 
 impl Progress for Recorder {
-    fn update(&self, _: &DockerRef, done: u64, total: u64) {
-        self.0.lock().unwrap().push((done, total));
+    fn update(&self, _: &str, done: u64, total: Option<u64>, _: crate::model::Unit) {
+        self.0
+            .lock()
+            .unwrap()
+            .push((done, total.unwrap_or_default()));
     }
-    fn finish(&self, _: &DockerRef) {
+    fn finish(&self, _: &str) {
         self.1.fetch_add(1, Ordering::SeqCst);
     }
 }
