@@ -437,7 +437,11 @@ fn docker_exports_are_listed_by_name_and_rebuilds_do_not_pile_up() {
     // rm of one name keeps the image under the other; by ID it goes.
     let out = ocidiff(&store, &["rm", &docker_name], &[], &[]);
     out.expect_code(0, "rm by name");
-    assert!(out.stdout.contains(&format!("Untagged {docker_name}")), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(&format!("Untagged {docker_name}")),
+        "{}",
+        out.stdout
+    );
     let out = ocidiff(&store, &["rm", &ids[2]], &[], &[]);
     out.expect_code(0, "rm by ID");
     assert!(out.stdout.contains("Freed 1 images"), "{}", out.stdout);

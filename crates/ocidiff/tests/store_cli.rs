@@ -7,7 +7,9 @@
 use std::path::Path;
 
 use assert_cmd::Command;
-use ocidiff_testkit::{DockerArchiveForm, Entry, ImageSpec, Layer, write_docker_archive, write_oci_archive};
+use ocidiff_testkit::{
+    DockerArchiveForm, Entry, ImageSpec, Layer, write_docker_archive, write_oci_archive,
+};
 
 fn image(platform: &str, hello: &str) -> ImageSpec {
     ImageSpec::new().platform(platform).layer(Layer::new(vec![
@@ -39,7 +41,11 @@ fn ocidiff(store: &Path, args: &[&str]) -> Out {
 
 fn ok(store: &Path, args: &[&str]) -> String {
     let out = ocidiff(store, args);
-    assert_eq!(out.code, 0, "ocidiff {args:?}: {}{}", out.stdout, out.stderr);
+    assert_eq!(
+        out.code, 0,
+        "ocidiff {args:?}: {}{}",
+        out.stdout, out.stderr
+    );
     out.stdout
 }
 
@@ -91,7 +97,11 @@ fn images_name_every_load_and_rm_takes_what_images_shows() {
     )
     .unwrap();
     let oci = w.join("oci.tar");
-    write_oci_archive(&oci, &[("team/app:2", image("linux/arm64", "two\n").into())]).unwrap();
+    write_oci_archive(
+        &oci,
+        &[("team/app:2", image("linux/arm64", "two\n").into())],
+    )
+    .unwrap();
     let unnamed = w.join("unnamed.tar");
     write_docker_archive(
         &unnamed,
@@ -132,7 +142,10 @@ fn images_name_every_load_and_rm_takes_what_images_shows() {
         unnamed_digest.starts_with(&format!("sha256:{unnamed_id}")),
         "{out}"
     );
-    assert!(!out.contains(" - "), "no record is left without a name: {out}");
+    assert!(
+        !out.contains(" - "),
+        "no record is left without a name: {out}"
+    );
 
     let info = ok(&store, &["info"]);
     assert!(
@@ -150,7 +163,11 @@ fn images_name_every_load_and_rm_takes_what_images_shows() {
     // Unknown images: exit 2 naming them, nothing removed.
     let out = ocidiff(&store, &["rm", "app:1", "nope:3"]);
     assert_eq!(out.code, 2, "{}", out.stdout);
-    assert!(out.stderr.contains("no image named nope:3"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("no image named nope:3"),
+        "{}",
+        out.stderr
+    );
     let out = ocidiff(&store, &["rm", "docker://app:1"]);
     assert_eq!(out.code, 2, "{}", out.stdout);
     assert!(out.stderr.contains("docker://app:1"), "{}", out.stderr);

@@ -48,7 +48,11 @@ impl Store {
                 None => return Ok(None),
             },
         };
-        if !record.engine_names.iter().any(|n| same_engine_name(n, name)) {
+        if !record
+            .engine_names
+            .iter()
+            .any(|n| same_engine_name(n, name))
+        {
             record.engine_names.insert(0, name.to_owned());
             changed = true;
         }

@@ -138,14 +138,26 @@ fn load_list_find_and_remove_free_unshared_blobs() {
     let root_a = index(&mut a, &[(amd, "amd64"), (arm.clone(), "arm64")]);
     // The source lacks the arm64 manifest, as a one-platform save of a multi-platform image.
     a.0.remove(&arm.digest);
-    let records = load(&store, &image(a, &root_a), &[name("a:1"), name("a:latest")], "t.tar").unwrap();
+    let records = load(
+        &store,
+        &image(a, &root_a),
+        &[name("a:1"), name("a:latest")],
+        "t.tar",
+    )
+    .unwrap();
     assert_eq!(records.len(), 2);
     assert_eq!(records[0].platforms, vec!["linux/amd64".parse().unwrap()]);
     assert_eq!(records[0].root, root_a);
 
     let mut b = MemorySource::default();
     let root_b = manifest(&mut b, "amd64", &[b"shared", b"b-only"]);
-    load(&store, &image(b, &root_b), &[name("registry.io/b:2")], "t.tar").unwrap();
+    load(
+        &store,
+        &image(b, &root_b),
+        &[name("registry.io/b:2")],
+        "t.tar",
+    )
+    .unwrap();
 
     let keys: Vec<String> = store
         .list_images()
@@ -332,13 +344,19 @@ fn a_rebuilt_engine_image_takes_the_name_and_prune_removes_the_older() {
     export(&store, 3, &id('3'), "docker.io/library/app:a");
     assert_eq!(store.list_images().unwrap().len(), 3);
     assert_eq!(named(&store), [["docker://docker.io/library/app:a"]]);
-    let older = store.find_engine_image(&first.engine.unwrap()).unwrap().unwrap();
+    let older = store
+        .find_engine_image(&first.engine.unwrap())
+        .unwrap()
+        .unwrap();
     assert!(!older.is_named());
     assert_eq!(older.display_names(), ["docker://<none>"]);
 
     // Re-reading the current image adds a name without touching the others.
     let current = engine_key(&id('3'), "unix:///d.sock");
-    let r = store.name_engine_image(&current, "app:latest", None).unwrap().unwrap();
+    let r = store
+        .name_engine_image(&current, "app:latest", None)
+        .unwrap()
+        .unwrap();
     assert_eq!(r.engine_names, ["app:latest", "docker.io/library/app:a"]);
     // Another daemon's app:a is another image.
     let mut src = MemorySource::default();
@@ -360,7 +378,12 @@ fn a_rebuilt_engine_image_takes_the_name_and_prune_removes_the_older() {
     assert_eq!(store.list_images().unwrap().len(), 2);
     // A record pruned meanwhile is not named again: the caller exports again.
     let gone = engine_key(&id('1'), "unix:///d.sock");
-    assert!(store.name_engine_image(&gone, "app:a", None).unwrap().is_none());
+    assert!(
+        store
+            .name_engine_image(&gone, "app:a", None)
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[test]
@@ -372,7 +395,9 @@ fn rm_takes_names_engine_names_digests_and_ids() {
     load(&store, &image(a, &root_a), &[name("a:1")], "a.tar").unwrap();
     let mut b = MemorySource::default();
     let root_b = manifest(&mut b, "amd64", &[b"b"]);
-    let unnamed = load(&store, &image(b, &root_b), &[], "b.tar").unwrap().remove(0);
+    let unnamed = load(&store, &image(b, &root_b), &[], "b.tar")
+        .unwrap()
+        .remove(0);
     assert_eq!(unnamed.display_names(), ["(loaded b.tar)"]);
     assert_eq!(unnamed.kind(), RecordKind::Archive);
     let e1 = format!("sha256:aaaaaaaaaaaa{}", "1".repeat(52));
@@ -391,18 +416,27 @@ fn rm_takes_names_engine_names_digests_and_ids() {
         store.select_images("aaaaaaaaaaaa"),
         Err(StoreError::Ambiguous(_))
     ));
-    assert_eq!(store.select_images("docker://aaaaaaaaaaaa2").unwrap().len(), 1);
+    assert_eq!(
+        store.select_images("docker://aaaaaaaaaaaa2").unwrap().len(),
+        1
+    );
 
     // An unknown selector: nothing is removed.
     let err = store
         .remove_selected(&["a:1".into(), "nope".into()])
         .unwrap_err();
-    assert!(matches!(err, StoreError::NoSuchImage(ref n) if n == "nope"), "{err}");
+    assert!(
+        matches!(err, StoreError::NoSuchImage(ref n) if n == "nope"),
+        "{err}"
+    );
     assert_eq!(store.list_images().unwrap().len(), 4);
 
     // An engine name comes off; the record goes with its last one.
     let r = store.remove_selected(&["docker://app:a".into()]).unwrap();
-    assert_eq!((r.removed.len(), r.untagged.clone()), (0, vec!["docker://app:a".to_owned()]));
+    assert_eq!(
+        (r.removed.len(), r.untagged.clone()),
+        (0, vec!["docker://app:a".to_owned()])
+    );
     let r = store.remove_selected(&["docker://app:b".into()]).unwrap();
     assert_eq!(r.removed.len(), 1);
     assert!(r.freed_blobs > 0);
@@ -425,7 +459,9 @@ fn info_counts_each_kind_and_prune_all_empties_the_store() {
     load(&store, &image(a, &root_a), &[name("a:1")], "a.tar").unwrap();
     export(&store, 1, &id('1'), "app:a");
     // A blob no record uses.
-    store.ingest_bytes("application/octet-stream", b"stray").unwrap();
+    store
+        .ingest_bytes("application/octet-stream", b"stray")
+        .unwrap();
 
     let info = store.info().unwrap();
     assert_eq!(info.images, 2);

@@ -352,7 +352,7 @@ fn through_api(
     );
     let label = format!("{}://{name}", engine.id());
     let (root, walked) = import::import(store, response.body, &label)?;
-    record(store, root, walked, key, name)
+    record(store, root, walked, &key, name)
 }
 
 /// Held while one engine image is looked up and exported, so that two inputs naming the same
@@ -396,7 +396,10 @@ fn reuse(store: &Store, key: &EngineImage, name: &str) -> Result<Option<Image>, 
             // Held so that `ocidiff prune` cannot remove the record while it is named.
             let _lease = store.lease()?;
             if store.name_engine_image(key, name, None)?.is_none() {
-                tracing::debug!("the record of {} was removed meanwhile, exporting again", key.id);
+                tracing::debug!(
+                    "the record of {} was removed meanwhile, exporting again",
+                    key.id
+                );
                 return Ok(None);
             }
             tracing::info!(
@@ -422,7 +425,7 @@ fn record(
     store: &Store,
     root: crate::model::Blob,
     walked: crate::layer::Walked,
-    key: EngineImage,
+    key: &EngineImage,
     name: &str,
 ) -> Result<Image, SourceError> {
     let imported = Image {
@@ -444,7 +447,7 @@ fn record(
     };
     // A fresh record is always written and returned.
     let record = store
-        .name_engine_image(&key, name, Some(record.clone()))?
+        .name_engine_image(key, name, Some(record.clone()))?
         .unwrap_or(record);
     Ok(Image {
         walked,
@@ -549,7 +552,7 @@ fn through_podman_save(store: &Store, name: &str) -> Result<Image, SourceError> 
         .into());
     }
     let (root, walked) = imported?;
-    record(store, root, walked, key, name)
+    record(store, root, walked, &key, name)
 }
 
 #[cfg(test)]
