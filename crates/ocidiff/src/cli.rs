@@ -38,14 +38,24 @@ pub enum Command {
     Diff(Box<DiffArgs>),
     /// Pull images from a registry into the local store.
     Pull(PullArgs),
-    /// List the images in the local store.
+    /// List the images in the local store: registry pulls, docker:// and podman:// exports,
+    /// loaded archives.
+    ///
+    /// NAME says where each image came from: alpine:3.18 for a registry image or a named
+    /// load, docker://app:a or podman://app:a for an engine image (the name it was read by;
+    /// `docker://<none>` once a rebuild took the name: `ocidiff prune` removes it), and
+    /// "(loaded FILE)" for an unnamed load. ID is the engine's image ID, or the root digest,
+    /// shortened to 12 digits. Any of NAME, ID or DIGEST can be given to `ocidiff rm`.
     Images(StoreArgs),
     /// Load `docker save` or OCI archives into the local store.
     Load(LoadArgs),
     /// Remove images from the local store and free the blobs nothing else uses.
     #[command(visible_alias = "remove")]
     Rm(RmArgs),
-    /// Show where the local store is and what it holds.
+    /// Remove unnamed images (exports a rebuild superseded, unnamed loads) and the blobs no
+    /// image uses; with --all, every image and blob.
+    Prune(PruneArgs),
+    /// Show where the local store is and what it holds, by kind of image.
     Info(StoreArgs),
     /// Print the completion script for a shell, e.g.
     /// `ocidiff completions bash > ~/.local/share/bash-completion/completions/ocidiff`.
@@ -167,9 +177,23 @@ pub struct LoadArgs {
 /// `ocidiff rm`.
 #[derive(Debug, Args)]
 pub struct RmArgs {
-    /// Images to remove, as `ocidiff images` lists them.
+    /// Images to remove, as `ocidiff images` shows them: a NAME (alpine:3.18,
+    /// docker://app:a), an ID or DIGEST, whole or its first 12 or more hex digits. An engine
+    /// image read by several names keeps the others. One that is not in the store is an error
+    /// (exit 2), and nothing is removed.
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<String>,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `ocidiff prune`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Remove every image and blob: the store is left empty (its directory stays).
+    #[arg(long, short)]
+    pub all: bool,
 
     #[command(flatten)]
     pub store: StoreArgs,

@@ -72,6 +72,9 @@ struct Docker {
     /// `docker save` of build a, and skopeo's OCI layout of it (tag `a`).
     saved_a: PathBuf,
     oci: PathBuf,
+    /// The build context of a and b, and the tag prefix of this run's images.
+    ctx: PathBuf,
+    tag: String,
 }
 
 fn docker_fixtures() -> Option<&'static Docker> {
@@ -129,6 +132,8 @@ fn build_docker_images(tag: &str) -> Result<Docker, String> {
         b: format!("docker://{b}"),
         saved_a,
         oci,
+        ctx,
+        tag: tag.to_owned(),
     })
 }
 
@@ -398,6 +403,85 @@ fn docker_image_read_twice_is_exported_once() {
     let second = records(&store);
     assert_eq!(second.len(), 2, "{second:?}");
     assert!(second.contains(&first[0]), "a's record was not rewritten");
+}
+
+#[test]
+fn docker_exports_are_listed_by_name_and_rebuilds_do_not_pile_up() {
+    let Some(fx) = docker_fixtures() else {
+        return;
+    };
+    let store = store("rebuilt");
+    let name = format!("{}-rebuilt:x", fx.tag);
+    let docker_name = format!("docker://{name}");
+    let build = || -> String {
+        run(docker()
+            .args(["build", "--no-cache", "-q", "-t", &name])
+            .arg(&fx.ctx))
+        .unwrap();
+        let id = run(docker().args(["image", "inspect", "--format", "{{.Id}}", &name])).unwrap();
+        id.trim().trim_start_matches("sha256:")[..12].to_owned()
+    };
+    // NAME KIND ID of each row of `ocidiff images`.
+    let images = || -> Vec<[String; 3]> {
+        let out = ocidiff(&store, &["images"], &[], &[]);
+        out.expect_code(0, "images");
+        out.stdout
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let mut cols = l.split_whitespace().map(str::to_owned);
+                [(); 3].map(|()| cols.next().unwrap_or_default())
+            })
+            .collect()
+    };
+
+    let mut ids = Vec::new();
+    for round in 0..3 {
+        ids.push(build());
+        let out = ocidiff(&store, &["diff", &docker_name, &docker_name], &[], &[]);
+        out.expect_code(0, "the image against itself");
+        assert_eq!(out.exports(), 1, "round {round}: {}", out.stderr);
+        // The current build has the name; the ones before are unnamed.
+        let rows = images();
+        assert!(
+            rows.contains(&[docker_name.clone(), "docker".into(), ids[round].clone()]),
+            "{rows:?}"
+        );
+        assert_eq!(
+            rows.iter().filter(|r| r[0] == "docker://<none>").count(),
+            round,
+            "{rows:?}"
+        );
+    }
+    assert_eq!(records(&store).len(), 3);
+    // Read by a second name: the same record, named twice, not exported again.
+    let also = format!("docker://{}-rebuilt:y", fx.tag);
+    run(docker().args(["tag", &name, &also["docker://".len()..]])).unwrap();
+    let out = ocidiff(&store, &["diff", &also, &docker_name], &[], &[]);
+    out.expect_code(0, "two names of one image");
+    assert_eq!(out.exports(), 0, "{}", out.stderr);
+    assert_eq!(records(&store).len(), 3);
+
+    let out = ocidiff(&store, &["prune"], &[], &[]);
+    out.expect_code(0, "prune");
+    assert!(out.stdout.contains("Freed 2 images"), "{}", out.stdout);
+    let rows = images();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(rows.iter().all(|r| r[2] == ids[2]), "{rows:?}");
+
+    // rm of one name keeps the image under the other; by ID it goes.
+    let out = ocidiff(&store, &["rm", &docker_name], &[], &[]);
+    out.expect_code(0, "rm by name");
+    assert!(
+        out.stdout.contains(&format!("Untagged {docker_name}")),
+        "{}",
+        out.stdout
+    );
+    let out = ocidiff(&store, &["rm", &ids[2]], &[], &[]);
+    out.expect_code(0, "rm by ID");
+    assert!(out.stdout.contains("Freed 1 images"), "{}", out.stdout);
+    assert!(images().is_empty());
+    let _ = run(docker().args(["rmi", &name, &also["docker://".len()..]]));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,13 +7,15 @@ use crate::model::{Descriptor, Document, Platform, media};
 use crate::reference::DockerRef;
 
 /// Copies every blob reachable from `image.root` into the store and records the image under
-/// each of `names` (or, with none, unnamed under its root digest). Manifests an index lists but
-/// the source lacks (a multi-platform image saved for one platform) are skipped; a missing
-/// config or layer is an error. Returns the records written.
+/// each of `names` (or, with none, unnamed under its root digest), as loaded from `from` (the
+/// archive's file name, as `ocidiff images` shows it). Manifests an index lists but the source
+/// lacks (a multi-platform image saved for one platform) are skipped; a missing config or layer
+/// is an error. Returns the records written.
 pub fn load(
     store: &Store,
     image: &Image,
     names: &[DockerRef],
+    from: &str,
 ) -> Result<Vec<ImageRecord>, StoreError> {
     let _lease = store.lease()?;
     let copied = copy(store, image)?;
@@ -25,6 +27,8 @@ pub fn load(
         size: copied.size,
         pulled,
         engine: None,
+        engine_names: Vec::new(),
+        loaded_from: Some(from.to_owned()),
     };
     let records: Vec<ImageRecord> = if names.is_empty() {
         vec![record(None)]

@@ -14,6 +14,7 @@
 mod diff_ids;
 mod inflight;
 mod load;
+mod manage;
 
 use std::collections::HashSet;
 use std::fs::{self, File};
@@ -71,6 +72,14 @@ pub struct ImageRecord {
     /// For an image exported from a container engine: which engine image it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine: Option<EngineImage>,
+    /// For an image exported from a container engine: the names it was read by (`app:a` for
+    /// `docker://app:a`), as typed. A name moves to the newer record when the engine gives it
+    /// to another image (a rebuild), so a record left with none is superseded: unnamed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub engine_names: Vec<String>,
+    /// For a loaded image: the archive's file name (`standard input` when piped in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loaded_from: Option<String>,
 }
 
 impl ImageRecord {
@@ -81,6 +90,83 @@ impl ImageRecord {
             (Some(n), _) => n.to_string(),
             (None, Some(e)) => e.key(),
             (None, None) => self.root.digest.to_string(),
+        }
+    }
+
+    /// Where the image came from.
+    pub fn kind(&self) -> RecordKind {
+        match (&self.engine, &self.loaded_from, &self.name) {
+            (Some(e), _, _) if e.engine == "podman" => RecordKind::Podman,
+            (Some(_), _, _) => RecordKind::Docker,
+            // Unnamed records outside engines only come from `load`, also from before
+            // `loaded_from` was recorded.
+            (None, Some(_), _) | (None, None, None) => RecordKind::Archive,
+            (None, None, Some(_)) => RecordKind::Registry,
+        }
+    }
+
+    /// Whether anything names the image: a registry or archive name, or an engine name no
+    /// newer export took. Unnamed images are what `ocidiff prune` removes.
+    pub fn is_named(&self) -> bool {
+        self.name.is_some() || !self.engine_names.is_empty()
+    }
+
+    /// What `ocidiff images` shows for the image, one entry per name: `alpine:3.18`,
+    /// `docker://app:a`, `docker://<none>` for a superseded export, `(loaded app.tar)` for an
+    /// unnamed load.
+    pub fn display_names(&self) -> Vec<String> {
+        if let Some(n) = &self.name {
+            return vec![n.familiar()];
+        }
+        if let Some(e) = &self.engine {
+            if self.engine_names.is_empty() {
+                return vec![format!("{}://<none>", e.engine)];
+            }
+            return self
+                .engine_names
+                .iter()
+                .map(|n| format!("{}://{n}", e.engine))
+                .collect();
+        }
+        match &self.loaded_from {
+            Some(file) => vec![format!("(loaded {file})")],
+            None => vec!["<none>".to_owned()],
+        }
+    }
+
+    /// The image's ID as `ocidiff images` shows it: the first 12 hex digits of the engine's
+    /// image ID for an engine image, of the root digest otherwise.
+    pub fn short_id(&self) -> String {
+        let full = match &self.engine {
+            Some(e) => e.id.rsplit(':').next().unwrap_or(&e.id),
+            None => self.root.digest.hex(),
+        };
+        full.chars().take(12).collect()
+    }
+}
+
+/// Where a recorded image came from, as `ocidiff images` and `ocidiff info` group them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordKind {
+    /// Pulled from a registry.
+    Registry,
+    /// Exported from the Docker daemon (`docker://`).
+    Docker,
+    /// Exported from Podman (`podman://`).
+    Podman,
+    /// Loaded from an archive (`ocidiff load`).
+    Archive,
+}
+
+impl RecordKind {
+    /// `registry`, `docker`, `podman` or `archive`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordKind::Registry => "registry",
+            RecordKind::Docker => "docker",
+            RecordKind::Podman => "podman",
+            RecordKind::Archive => "archive",
         }
     }
 }
@@ -121,9 +207,27 @@ pub struct StoreInfo {
     pub root: PathBuf,
     /// Image records.
     pub images: usize,
+    /// Image records nothing names (what `ocidiff prune` removes).
+    pub unnamed: usize,
     /// Blobs held, in use or not.
     pub blobs: usize,
     /// The blobs' total size in bytes.
+    pub bytes: u64,
+    /// The images of each kind present and the distinct blobs they use (a blob shared by
+    /// two kinds counts for each), in [`RecordKind`] order.
+    pub kinds: Vec<(RecordKind, Usage)>,
+    /// Blobs no record uses: freed by `ocidiff prune` (or being written by a running pull).
+    pub unused: Usage,
+}
+
+/// Images, blobs and bytes of a part of the store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Usage {
+    /// Image records.
+    pub images: usize,
+    /// Distinct blobs.
+    pub blobs: usize,
+    /// Their total size in bytes.
     pub bytes: u64,
 }
 
@@ -132,6 +236,8 @@ pub struct StoreInfo {
 pub struct Removal {
     /// The records deleted.
     pub removed: Vec<ImageRecord>,
+    /// Engine names taken off records that keep other names (`docker://app:a`).
+    pub untagged: Vec<String>,
     /// Blobs deleted because no remaining image uses them.
     pub freed_blobs: usize,
     /// Bytes those blobs took.
@@ -164,6 +270,9 @@ pub enum StoreError {
     /// The store has no record of that name.
     #[error("no image named {0} in the store")]
     NoSuchImage(String),
+    /// A short ID or digest that starts more than one image's.
+    #[error("{0} is ambiguous: it starts the IDs of several images in the store; give more of it")]
+    Ambiguous(String),
     /// An index or manifest in the store that does not parse.
     #[error("blob {digest} in the store: {source}")]
     Document {
@@ -598,17 +707,6 @@ impl Store {
             }
         }
         Ok(out)
-    }
-
-    /// Where the store is and how much it holds.
-    pub fn info(&self) -> Result<StoreInfo, StoreError> {
-        let blobs = self.blob_files()?;
-        Ok(StoreInfo {
-            root: self.root.clone(),
-            images: self.list_images()?.len(),
-            blobs: blobs.len(),
-            bytes: blobs.iter().map(|(_, _, s)| s).sum(),
-        })
     }
 }
 

@@ -138,14 +138,26 @@ fn load_list_find_and_remove_free_unshared_blobs() {
     let root_a = index(&mut a, &[(amd, "amd64"), (arm.clone(), "arm64")]);
     // The source lacks the arm64 manifest, as a one-platform save of a multi-platform image.
     a.0.remove(&arm.digest);
-    let records = load(&store, &image(a, &root_a), &[name("a:1"), name("a:latest")]).unwrap();
+    let records = load(
+        &store,
+        &image(a, &root_a),
+        &[name("a:1"), name("a:latest")],
+        "t.tar",
+    )
+    .unwrap();
     assert_eq!(records.len(), 2);
     assert_eq!(records[0].platforms, vec!["linux/amd64".parse().unwrap()]);
     assert_eq!(records[0].root, root_a);
 
     let mut b = MemorySource::default();
     let root_b = manifest(&mut b, "amd64", &[b"shared", b"b-only"]);
-    load(&store, &image(b, &root_b), &[name("registry.io/b:2")]).unwrap();
+    load(
+        &store,
+        &image(b, &root_b),
+        &[name("registry.io/b:2")],
+        "t.tar",
+    )
+    .unwrap();
 
     let keys: Vec<String> = store
         .list_images()
@@ -220,7 +232,7 @@ fn unnamed_loads_are_keyed_by_digest_and_synthesised_roots_are_stored() {
     let m = manifest(&mut src, "amd64", &[b"l"]);
     let mut img = image(src, &m);
     img.root.descriptor = None;
-    let records = load(&store, &img, &[]).unwrap();
+    let records = load(&store, &img, &[], "t.tar").unwrap();
     assert_eq!(records[0].key(), m.digest.to_string());
     assert_eq!(records[0].root.digest, m.digest);
     assert!(store.has_blob(&m.digest));
@@ -233,7 +245,7 @@ fn missing_layer_in_source_is_an_error() {
     let mut src = MemorySource::default();
     let m = manifest(&mut src, "amd64", &[b"gone"]);
     src.0.remove(&Digest::sha256_of(b"gone"));
-    let err = load(&store, &image(src, &m), &[name("x")]).unwrap_err();
+    let err = load(&store, &image(src, &m), &[name("x")], "t.tar").unwrap_err();
     assert!(err.to_string().contains("not found"), "{err}");
     assert!(store.list_images().unwrap().is_empty());
 }
@@ -270,4 +282,208 @@ fn default_root_follows_the_environment() {
         Ok(PathBuf::from("/h/.cache/ocidiff"))
     );
     assert!(root(&[]).unwrap_err().contains("OCIDIFF_STORE"));
+}
+
+/// An engine image's record over `root`'s blobs (stored through an unnamed load whose record is
+/// dropped), not yet written.
+fn engine_record(store: &Store, src: MemorySource, root: &Descriptor, id: &str) -> ImageRecord {
+    let loaded = load(store, &image(src, root), &[], "x").unwrap().remove(0);
+    store.delete_record(&loaded).unwrap();
+    ImageRecord {
+        engine: Some(engine_key(id, "unix:///d.sock")),
+        loaded_from: None,
+        ..loaded
+    }
+}
+
+fn engine_key(id: &str, endpoint: &str) -> EngineImage {
+    EngineImage {
+        engine: "docker".into(),
+        endpoint: endpoint.into(),
+        id: id.into(),
+        platform: None,
+    }
+}
+
+/// Exports `docker://app:a` as the build `n` made it (its own layer, image ID `id`).
+fn export(store: &Store, n: u8, id: &str, as_name: &str) -> ImageRecord {
+    let mut src = MemorySource::default();
+    let root = manifest(&mut src, "amd64", &[b"base", &[b'0' + n]]);
+    let record = engine_record(store, src, &root, id);
+    let key = record.engine.clone().unwrap();
+    store
+        .name_engine_image(&key, as_name, Some(record))
+        .unwrap()
+        .unwrap()
+}
+
+fn id(n: char) -> String {
+    format!("sha256:{}", n.to_string().repeat(64))
+}
+
+fn named(store: &Store) -> Vec<Vec<String>> {
+    store
+        .list_images()
+        .unwrap()
+        .iter()
+        .filter(|r| r.is_named())
+        .map(ImageRecord::display_names)
+        .collect()
+}
+
+#[test]
+fn a_rebuilt_engine_image_takes_the_name_and_prune_removes_the_older() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let first = export(&store, 1, &id('1'), "app:a");
+    assert_eq!(first.display_names(), ["docker://app:a"]);
+    assert_eq!(first.short_id(), "111111111111");
+    assert_eq!(first.kind(), RecordKind::Docker);
+    // Rebuilt twice, read again each time.
+    export(&store, 2, &id('2'), "app:a");
+    export(&store, 3, &id('3'), "docker.io/library/app:a");
+    assert_eq!(store.list_images().unwrap().len(), 3);
+    assert_eq!(named(&store), [["docker://docker.io/library/app:a"]]);
+    let older = store
+        .find_engine_image(&first.engine.unwrap())
+        .unwrap()
+        .unwrap();
+    assert!(!older.is_named());
+    assert_eq!(older.display_names(), ["docker://<none>"]);
+
+    // Re-reading the current image adds a name without touching the others.
+    let current = engine_key(&id('3'), "unix:///d.sock");
+    let r = store
+        .name_engine_image(&current, "app:latest", None)
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.engine_names, ["app:latest", "docker.io/library/app:a"]);
+    // Another daemon's app:a is another image.
+    let mut src = MemorySource::default();
+    let root = manifest(&mut src, "amd64", &[b"elsewhere"]);
+    let mut other = engine_record(&store, src, &root, &id('4'));
+    other.engine = Some(engine_key(&id('4'), "tcp://other:2375"));
+    let key = other.engine.clone().unwrap();
+    store.name_engine_image(&key, "app:a", Some(other)).unwrap();
+    assert_eq!(named(&store).len(), 2);
+
+    let info = store.info().unwrap();
+    assert_eq!((info.images, info.unnamed), (4, 2));
+    let r = store.prune(false).unwrap();
+    assert_eq!(r.removed.len(), 2);
+    // Each build's own layer, config and manifest; "base" is shared with the kept one.
+    assert_eq!(r.freed_blobs, 6);
+    assert!(store.has_blob(&Digest::sha256_of(b"base")));
+    assert!(!store.has_blob(&Digest::sha256_of(b"1")));
+    assert_eq!(store.list_images().unwrap().len(), 2);
+    // A record pruned meanwhile is not named again: the caller exports again.
+    let gone = engine_key(&id('1'), "unix:///d.sock");
+    assert!(
+        store
+            .name_engine_image(&gone, "app:a", None)
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[test]
+fn rm_takes_names_engine_names_digests_and_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut a = MemorySource::default();
+    let root_a = manifest(&mut a, "amd64", &[b"a"]);
+    load(&store, &image(a, &root_a), &[name("a:1")], "a.tar").unwrap();
+    let mut b = MemorySource::default();
+    let root_b = manifest(&mut b, "amd64", &[b"b"]);
+    let unnamed = load(&store, &image(b, &root_b), &[], "b.tar")
+        .unwrap()
+        .remove(0);
+    assert_eq!(unnamed.display_names(), ["(loaded b.tar)"]);
+    assert_eq!(unnamed.kind(), RecordKind::Archive);
+    let e1 = format!("sha256:aaaaaaaaaaaa{}", "1".repeat(52));
+    let e2 = format!("sha256:aaaaaaaaaaaa{}", "2".repeat(52));
+    export(&store, 1, &e1, "app:a");
+    let key1 = engine_key(&e1, "unix:///d.sock");
+    store.name_engine_image(&key1, "app:b", None).unwrap();
+    export(&store, 2, &e2, "app:c");
+    assert_eq!(store.list_images().unwrap().len(), 4);
+
+    let nothing = |s: &str| store.select_images(s).unwrap().is_empty();
+    assert!(nothing("docker://app:z"));
+    assert!(nothing("podman://app:a"));
+    assert!(nothing(&root_a.digest.hex()[..11]), "11 digits are too few");
+    assert!(matches!(
+        store.select_images("aaaaaaaaaaaa"),
+        Err(StoreError::Ambiguous(_))
+    ));
+    assert_eq!(
+        store.select_images("docker://aaaaaaaaaaaa2").unwrap().len(),
+        1
+    );
+
+    // An unknown selector: nothing is removed.
+    let err = store
+        .remove_selected(&["a:1".into(), "nope".into()])
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::NoSuchImage(ref n) if n == "nope"),
+        "{err}"
+    );
+    assert_eq!(store.list_images().unwrap().len(), 4);
+
+    // An engine name comes off; the record goes with its last one.
+    let r = store.remove_selected(&["docker://app:a".into()]).unwrap();
+    assert_eq!(
+        (r.removed.len(), r.untagged.clone()),
+        (0, vec!["docker://app:a".to_owned()])
+    );
+    let r = store.remove_selected(&["docker://app:b".into()]).unwrap();
+    assert_eq!(r.removed.len(), 1);
+    assert!(r.freed_blobs > 0);
+    // By short root digest, by full digest, by engine ID without the engine.
+    let short = root_b.digest.hex()[..12].to_owned();
+    let r = store
+        .remove_selected(&[short, root_a.digest.to_string(), e2.clone()])
+        .unwrap();
+    assert_eq!(r.removed.len(), 3);
+    let info = store.info().unwrap();
+    assert_eq!((info.images, info.blobs), (0, 0));
+}
+
+#[test]
+fn info_counts_each_kind_and_prune_all_empties_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut a = MemorySource::default();
+    let root_a = manifest(&mut a, "amd64", &[b"base", b"a"]);
+    load(&store, &image(a, &root_a), &[name("a:1")], "a.tar").unwrap();
+    export(&store, 1, &id('1'), "app:a");
+    // A blob no record uses.
+    store
+        .ingest_bytes("application/octet-stream", b"stray")
+        .unwrap();
+
+    let info = store.info().unwrap();
+    assert_eq!(info.images, 2);
+    // Two manifests, two configs, "base", "a", "1" and the stray blob.
+    assert_eq!(info.blobs, 8);
+    let kinds: Vec<(RecordKind, usize, usize)> = info
+        .kinds
+        .iter()
+        .map(|(k, u)| (*k, u.images, u.blobs))
+        .collect();
+    // Each: manifest, config, "base" and its own layer.
+    assert_eq!(
+        kinds,
+        [(RecordKind::Docker, 1, 4), (RecordKind::Archive, 1, 4)]
+    );
+    assert_eq!((info.unused.blobs, info.unused.bytes), (1, 5));
+
+    let r = store.prune(false).unwrap();
+    assert_eq!((r.removed.len(), r.freed_blobs, r.freed_bytes), (0, 1, 5));
+    let r = store.prune(true).unwrap();
+    assert_eq!((r.removed.len(), r.freed_blobs), (2, 7));
+    let info = store.info().unwrap();
+    assert_eq!((info.images, info.blobs, info.kinds.len()), (0, 0, 0));
+    assert!(dir.path().join("refs").is_dir() && dir.path().join("blobs/sha256").is_dir());
 }

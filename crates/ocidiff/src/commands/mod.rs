@@ -14,6 +14,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Images(args) => store::images(&args),
         Command::Load(args) => store::load(&args),
         Command::Rm(args) => store::rm(&args),
+        Command::Prune(args) => store::prune(&args),
         Command::Info(args) => store::info(&args),
         Command::Completions(args) => manual::completions(&args),
         Command::Man(args) => manual::man(&args),

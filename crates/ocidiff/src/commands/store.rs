@@ -1,5 +1,4 @@
-//! What the store-using commands share: the source context built from flags, progress bars,
-//! and `pull`, `images`, `load`, `rm`, `info`.
+//! What the store-using commands share: the source context built from flags, and `pull`, `images`, `load`, `rm`, `prune`, `info`.
 
 use std::io::{self, IsTerminal, Write};
 use std::sync::Arc;
@@ -9,10 +8,10 @@ use ocidiff_core::model::{Platform, PlatformChoice};
 use ocidiff_core::reference::{DockerRef, ImageRef};
 use ocidiff_core::source::registry::{self, Progress, PullOptions};
 use ocidiff_core::source::{self, Context, CredentialSources, PullPolicy, Reporter};
-use ocidiff_core::store::{self, Store};
+use ocidiff_core::store::{self, RecordKind, Store};
 
 use crate::ExitStatus;
-use crate::cli::{AuthArgs, LoadArgs, Pull, PullArgs, RmArgs, StoreArgs};
+use crate::cli::{AuthArgs, LoadArgs, PruneArgs, Pull, PullArgs, RmArgs, StoreArgs};
 
 /// The context for opening images, from the store flags.
 pub fn context(args: &StoreArgs, pull: Pull, platforms: PlatformChoice) -> Context {
@@ -119,39 +118,33 @@ pub fn pull(args: &PullArgs) -> anyhow::Result<ExitStatus> {
 
 pub fn images(args: &StoreArgs) -> anyhow::Result<ExitStatus> {
     let store = open_store(args)?;
-    let mut rows = vec![[
-        "NAME".to_owned(),
-        "TAG".to_owned(),
-        "DIGEST".to_owned(),
-        "PLATFORMS".to_owned(),
-        "SIZE".to_owned(),
-    ]];
+    let mut rows: Vec<[String; 6]> = Vec::new();
     for record in store.list_images()? {
-        let (name, tag) = match &record.name {
-            Some(n) => {
-                let bare = DockerRef {
-                    tag: None,
-                    digest: None,
-                    ..n.clone()
-                };
-                (bare.familiar(), n.tag.clone().unwrap_or_else(|| "-".into()))
-            }
-            None => ("-".into(), "-".into()),
-        };
         let platforms: Vec<String> = record.platforms.iter().map(ToString::to_string).collect();
-        rows.push([
-            name,
-            tag,
-            record.root.digest.to_string(),
-            if platforms.is_empty() {
-                "-".into()
-            } else {
-                platforms.join(",")
-            },
-            human_size(record.size),
-        ]);
+        let platforms = if platforms.is_empty() {
+            "-".to_owned()
+        } else {
+            platforms.join(",")
+        };
+        for name in record.display_names() {
+            rows.push([
+                name,
+                record.kind().as_str().to_owned(),
+                record.short_id(),
+                record.root.digest.to_string(),
+                platforms.clone(),
+                human_size(record.size),
+            ]);
+        }
     }
-    let widths: Vec<usize> = (0..5)
+    rows.sort();
+    let header = ["NAME", "KIND", "ID", "DIGEST", "PLATFORMS", "SIZE"].map(str::to_owned);
+    print_table(std::iter::once(header).chain(rows).collect())
+}
+
+/// Rows in columns aligned on their widest cell, two spaces apart.
+fn print_table<const N: usize>(rows: Vec<[String; N]>) -> anyhow::Result<ExitStatus> {
+    let widths: Vec<usize> = (0..N)
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = io::stdout().lock();
@@ -205,6 +198,12 @@ pub fn load(args: &LoadArgs) -> anyhow::Result<ExitStatus> {
         .input
         .as_ref()
         .map_or_else(|| "standard input".to_owned(), |p| p.display().to_string());
+    // What `ocidiff images` shows for an unnamed image of the archive.
+    let from = args
+        .input
+        .as_ref()
+        .and_then(|p| p.file_name())
+        .map_or_else(|| display.clone(), |f| f.to_string_lossy().into_owned());
     let kind = ImageRef::parse(&path.display().to_string())
         .with_context(|| format!("loading {display}"))?;
     let mut out = io::stdout().lock();
@@ -227,7 +226,7 @@ pub fn load(args: &LoadArgs) -> anyhow::Result<ExitStatus> {
             .iter()
             .map(|n| DockerRef::parse(n))
             .collect::<Result<Vec<_>, _>>()?;
-        for record in store::load(&store, &image, &names)? {
+        for record in store::load(&store, &image, &names, &from)? {
             writeln!(out, "Loaded {} {}", record.key(), record.root.digest)?;
         }
     }
@@ -236,19 +235,34 @@ pub fn load(args: &LoadArgs) -> anyhow::Result<ExitStatus> {
 
 pub fn rm(args: &RmArgs) -> anyhow::Result<ExitStatus> {
     let store = open_store(&args.store)?;
-    let names = args
-        .images
-        .iter()
-        .map(|s| DockerRef::parse(s))
-        .collect::<Result<Vec<_>, _>>()?;
-    let removal = store.remove_images(&names)?;
+    let removal = store.remove_selected(&args.images)?;
     let mut out = io::stdout().lock();
+    for name in &removal.untagged {
+        writeln!(out, "Untagged {name}")?;
+    }
+    report_removal(&mut out, &removal)
+}
+
+pub fn prune(args: &PruneArgs) -> anyhow::Result<ExitStatus> {
+    let store = open_store(&args.store)?;
+    let removal = store.prune(args.all)?;
+    report_removal(&mut io::stdout().lock(), &removal)
+}
+
+/// `Removed NAME (ID)` per record, then what was freed.
+fn report_removal(out: &mut impl Write, removal: &store::Removal) -> anyhow::Result<ExitStatus> {
     for record in &removal.removed {
-        writeln!(out, "Removed {}", record.key())?;
+        writeln!(
+            out,
+            "Removed {} ({})",
+            record.display_names().join(", "),
+            record.short_id()
+        )?;
     }
     writeln!(
         out,
-        "Freed {} blobs, {}",
+        "Freed {} images, {} blobs, {}",
+        removal.removed.len(),
         removal.freed_blobs,
         human_size(removal.freed_bytes)
     )?;
@@ -261,12 +275,33 @@ pub fn info(args: &StoreArgs) -> anyhow::Result<ExitStatus> {
     let mut out = io::stdout().lock();
     writeln!(out, "ocidiff {}", env!("CARGO_PKG_VERSION"))?;
     writeln!(out, "Store:     {}", info.root.display())?;
-    writeln!(out, "Images:    {}", info.images)?;
+    writeln!(out, "Images:    {} ({} unnamed)", info.images, info.unnamed)?;
+    for (kind, usage) in &info.kinds {
+        let title = match kind {
+            RecordKind::Registry => "registry images",
+            RecordKind::Docker => "docker:// exports",
+            RecordKind::Podman => "podman:// exports",
+            RecordKind::Archive => "loaded archives",
+        };
+        writeln!(
+            out,
+            "  {title:<18} {:>4}  {:>5} blobs  {:>9}",
+            usage.images,
+            usage.blobs,
+            human_size(usage.bytes)
+        )?;
+    }
     writeln!(
         out,
         "Blobs:     {} ({})",
         info.blobs,
         human_size(info.bytes)
+    )?;
+    writeln!(
+        out,
+        "Unused:    {} blobs ({}; `ocidiff prune` frees them)",
+        info.unused.blobs,
+        human_size(info.unused.bytes)
     )?;
     writeln!(
         out,

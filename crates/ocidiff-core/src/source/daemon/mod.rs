@@ -317,7 +317,7 @@ fn through_api(
     };
     let lock = export_lock(&key);
     let _exporting = lock.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(image) = reuse(store, &key)? {
+    if let Some(image) = reuse(store, &key, name)? {
         return Ok(image);
     }
 
@@ -356,7 +356,7 @@ fn through_api(
     let imported = import::import(store, progress.counting(&label, response.body), &label);
     progress.finish(&label);
     let (root, walked) = imported?;
-    record(store, root, walked, key)
+    record(store, root, walked, &key, name)
 }
 
 /// Held while one engine image is looked up and exported, so that two inputs naming the same
@@ -389,13 +389,23 @@ fn export_lock(key: &EngineImage) -> Arc<Mutex<()>> {
     locks.entry(key.key()).or_default().clone()
 }
 
-/// The image recorded for this engine image, when all of it is still in the store.
-fn reuse(store: &Store, key: &EngineImage) -> Result<Option<Image>, SourceError> {
+/// The image recorded for this engine image, when all of it is still in the store; the record
+/// gains `name` (and an older record of that name loses it).
+fn reuse(store: &Store, key: &EngineImage, name: &str) -> Result<Option<Image>, SourceError> {
     let Some(record) = store.find_engine_image(key)? else {
         return Ok(None);
     };
     match store.open_image(&record) {
         Ok(image) => {
+            // Held so that `ocidiff prune` cannot remove the record while it is named.
+            let _lease = store.lease()?;
+            if store.name_engine_image(key, name, None)?.is_none() {
+                tracing::debug!(
+                    "the record of {} was removed meanwhile, exporting again",
+                    key.id
+                );
+                return Ok(None);
+            }
             tracing::info!(
                 id = key.id,
                 "the image is in the store already, not exporting it"
@@ -413,12 +423,14 @@ fn reuse(store: &Store, key: &EngineImage) -> Result<Option<Image>, SourceError>
     }
 }
 
-/// Records an imported image under its engine ID and opens it from the store.
+/// Records an imported image under its engine ID, read by `name`, and opens it from the store.
+/// The caller holds a lease.
 fn record(
     store: &Store,
     root: crate::model::Blob,
     walked: crate::layer::Walked,
-    key: EngineImage,
+    key: &EngineImage,
+    name: &str,
 ) -> Result<Image, SourceError> {
     let imported = Image {
         reference: ImageRef::Docker(key.id.clone()),
@@ -433,9 +445,14 @@ fn record(
         platforms: copied.platforms,
         size: copied.size,
         pulled: jiff::Timestamp::now(),
-        engine: Some(key),
+        engine: Some(key.clone()),
+        engine_names: Vec::new(),
+        loaded_from: None,
     };
-    store.put_image(&record)?;
+    // A fresh record is always written and returned.
+    let record = store
+        .name_engine_image(key, name, Some(record.clone()))?
+        .unwrap_or(record);
     Ok(Image {
         walked,
         ..store.open_image(&record)?
@@ -485,7 +502,7 @@ fn through_podman_save(
     };
     let lock = export_lock(&key);
     let _exporting = lock.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(image) = reuse(store, &key)? {
+    if let Some(image) = reuse(store, &key, name)? {
         return Ok(image);
     }
 
@@ -548,7 +565,7 @@ fn through_podman_save(
         .into());
     }
     let (root, walked) = imported?;
-    record(store, root, walked, key)
+    record(store, root, walked, &key, name)
 }
 
 #[cfg(test)]

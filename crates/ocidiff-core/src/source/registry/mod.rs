@@ -474,6 +474,8 @@ impl Pull {
                 size,
                 pulled: jiff::Timestamp::now(),
                 engine: None,
+                engine_names: Vec::new(),
+                loaded_from: None,
             },
         })
     }
