@@ -501,6 +501,49 @@ impl Class {
         }
     }
 
+    /// How soon a reviewer must look at a finding of this class, 0 first: the order of the
+    /// table's, the Markdown summary's and the HTML report's rows (see [`review_order`]).
+    ///
+    /// First what may make the images behave differently and has no expected cause
+    /// (`runtime-dependent`, `same-package-content`, `unowned`, `content`, `removed`, `added`,
+    /// `permission`, `ownership`, `metadata`, `platform`, `config-field`, `annotation`,
+    /// `other`); then what a rebuild is expected to change (`package-version` and
+    /// `package-changed`, `history`, `layering`, `timestamp`, `image-name`, `nested-metadata`,
+    /// `whiteout-without-effect`, `unchanged-rewrite`, `order`, `tar-format`, `path-spelling`,
+    /// `storage-format`, `derived`, `ignored-path`).
+    pub fn review_rank(self) -> u8 {
+        match self {
+            Class::RuntimeDependent => 0,
+            Class::SamePackageContent => 1,
+            Class::Unowned => 2,
+            Class::Content => 3,
+            Class::Removed => 4,
+            Class::Added => 5,
+            Class::Permission => 6,
+            Class::Ownership => 7,
+            Class::Metadata => 8,
+            Class::Platform => 9,
+            Class::ConfigField => 10,
+            Class::Annotation => 11,
+            Class::Other => 12,
+            // A package's row and the files it explains rank together; the row comes first.
+            Class::PackageVersion | Class::PackageChanged => 13,
+            Class::History => 14,
+            Class::Layering => 15,
+            Class::Timestamp => 16,
+            Class::ImageName => 17,
+            Class::NestedMetadata => 18,
+            Class::WhiteoutWithoutEffect => 19,
+            Class::UnchangedRewrite => 20,
+            Class::Order => 21,
+            Class::TarFormat => 22,
+            Class::PathSpelling => 23,
+            Class::StorageFormat => 24,
+            Class::Derived => 25,
+            Class::IgnoredPath => 26,
+        }
+    }
+
     /// What this class of difference is and why it was counted or set aside, in a sentence.
     pub fn explain(self, counted: bool) -> String {
         let what = match self {
@@ -592,6 +635,44 @@ impl Class {
             Class::Other => "other",
         }
     }
+}
+
+/// `findings` in the order a reviewer should read them, the order of the table, the Markdown
+/// summary and the HTML report (the JSON report keeps walk order):
+///
+/// 1. counted findings before set-aside ones;
+/// 2. then by [`Class::review_rank`] of the finding's class;
+/// 3. a `Pkg` row before the other rows of its rank, and never after the files it explains
+///    (those whose [`Finding::owner`] it is, in the same manifest): it takes the rank of the
+///    first of them when that is smaller than its own;
+/// 4. otherwise in walk order.
+pub fn review_order(findings: &[Finding]) -> Vec<&Finding> {
+    // The smallest rank of the files each package owns, by (manifest location, `ECO:NAME`).
+    let mut explained: BTreeMap<(&str, String), (bool, u8)> = BTreeMap::new();
+    for f in findings.iter().filter(|f| f.kind == Kind::File) {
+        let Some(owner) = &f.owner else { continue };
+        let manifest = f.location.split('/').next().unwrap_or_default();
+        let key = (!f.counted, f.class.review_rank());
+        explained
+            .entry((manifest, format!("{}:{}", owner.ecosystem, owner.name)))
+            .and_modify(|k| *k = (*k).min(key))
+            .or_insert(key);
+    }
+    let sort_key = |(i, f): &(usize, &Finding)| {
+        let own = (!f.counted, f.class.review_rank());
+        let (aside, rank) = if f.kind == Kind::Package {
+            let manifest = f.location.strip_suffix("/packages").unwrap_or(&f.location);
+            explained
+                .get(&(manifest, f.name.clone()))
+                .map_or(own, |&first| own.min(first))
+        } else {
+            own
+        };
+        (aside, rank, f.kind != Kind::Package, *i)
+    };
+    let mut ordered: Vec<(usize, &Finding)> = findings.iter().enumerate().collect();
+    ordered.sort_by_cached_key(sort_key);
+    ordered.into_iter().map(|(_, f)| f).collect()
 }
 
 /// Totals.
@@ -803,6 +884,148 @@ mod tests {
         assert_eq!(
             summary.by_kind.into_iter().collect::<Vec<_>>(),
             [(Kind::Config, 1), (Kind::File, 2)]
+        );
+    }
+
+    fn names<'a>(findings: &[&'a Finding]) -> Vec<&'a str> {
+        findings.iter().map(|f| f.name.as_str()).collect()
+    }
+
+    fn owned(name: &str, class: Class, package: &str) -> Finding {
+        let mut f = Finding::new(Kind::File, "manifests-0/layers-0", name, vec![field(class)]);
+        f.owner = Some(Owner {
+            ecosystem: "dpkg".to_owned(),
+            name: package.to_owned(),
+            lhs_version: Some("1".to_owned()),
+            rhs_version: Some("2".to_owned()),
+        });
+        f
+    }
+
+    fn package(name: &str, class: Class) -> Finding {
+        Finding::new(
+            Kind::Package,
+            "manifests-0/packages",
+            name,
+            vec![field(class)],
+        )
+    }
+
+    #[test]
+    fn review_order_puts_what_to_look_at_first_first() {
+        let named =
+            |name: &str, fields| Finding::new(Kind::File, "manifests-0/layers-0", name, fields);
+        let findings = [
+            named("derived", vec![field(Class::Derived)]),
+            named("aside", vec![field(Class::Content).set_aside()]),
+            named("timestamp", vec![field(Class::Timestamp)]),
+            owned("changed-1", Class::PackageChanged, "foo"),
+            named("content-1", vec![field(Class::Content)]),
+            named("same", vec![field(Class::SamePackageContent)]),
+            named("unowned", vec![field(Class::Unowned)]),
+            named("content-2", vec![field(Class::Content)]),
+            named("runtime", vec![field(Class::RuntimeDependent)]),
+            owned("changed-2", Class::PackageChanged, "foo"),
+            package("dpkg:foo", Class::PackageVersion),
+        ];
+        assert_eq!(
+            names(&review_order(&findings)),
+            [
+                "runtime",
+                "same",
+                "unowned",
+                "content-1",
+                "content-2",
+                "dpkg:foo",
+                "changed-1",
+                "changed-2",
+                "timestamp",
+                "derived",
+                "aside",
+            ]
+        );
+        // The JSON report's order, the walk's, is untouched.
+        assert_eq!(findings[0].name, "derived");
+    }
+
+    #[test]
+    fn a_package_row_comes_before_the_files_it_explains() {
+        // Whatever its own class: it takes the rank of its first file, in its own manifest.
+        let mut elsewhere = owned("other-manifest", Class::SamePackageContent, "late");
+        elsewhere.location = "manifests-1/layers-0".to_owned();
+        let findings = [
+            file(vec![field(Class::Content)]),
+            owned("usr/bin/late", Class::SamePackageContent, "late"),
+            elsewhere,
+            package("dpkg:late", Class::Derived),
+            package("dpkg:unrelated", Class::Added),
+        ];
+        assert_eq!(
+            names(&review_order(&findings)),
+            [
+                "dpkg:late",
+                "usr/bin/late",
+                "other-manifest",
+                "etc/a",
+                "dpkg:unrelated"
+            ]
+        );
+        // Rows of one rank keep walk order, a package's first.
+        let findings = [
+            file(vec![field(Class::Added)]),
+            package("dpkg:new", Class::Added),
+            package("dpkg:newer", Class::Added),
+        ];
+        assert_eq!(
+            names(&review_order(&findings)),
+            ["dpkg:new", "dpkg:newer", "etc/a"]
+        );
+    }
+
+    #[test]
+    fn what_a_rebuild_is_expected_to_change_comes_after_what_it_is_not() {
+        let must_look = [
+            Class::RuntimeDependent,
+            Class::SamePackageContent,
+            Class::Unowned,
+            Class::Content,
+            Class::Removed,
+            Class::Added,
+            Class::Permission,
+            Class::Ownership,
+            Class::Metadata,
+            Class::Platform,
+            Class::ConfigField,
+            Class::Annotation,
+            Class::Other,
+        ];
+        let expected = [
+            Class::PackageVersion,
+            Class::PackageChanged,
+            Class::History,
+            Class::Layering,
+            Class::Timestamp,
+            Class::ImageName,
+            Class::NestedMetadata,
+            Class::WhiteoutWithoutEffect,
+            Class::UnchangedRewrite,
+            Class::Order,
+            Class::TarFormat,
+            Class::PathSpelling,
+            Class::StorageFormat,
+            Class::Derived,
+            Class::IgnoredPath,
+        ];
+        let ranks: Vec<u8> = must_look
+            .iter()
+            .chain(&expected)
+            .map(|c| c.review_rank())
+            .collect();
+        assert!(ranks.windows(2).all(|w| w[0] <= w[1]), "{ranks:?}");
+        assert!(
+            must_look
+                .iter()
+                .all(|c| c.review_rank() < Class::PackageChanged.review_rank())
         );
     }
 }

@@ -1,7 +1,8 @@
 //! How a finding is written into a cell, for every renderer: the one-line row (TYPE, NAME,
-//! INPUT-0, INPUT-1) that the table prints and the Markdown and HTML reports show as their
-//! summary lines, the escapes that keep hostile characters visible, and the words and counts
-//! the renderers share. Renderers take their cells from here, never from each other.
+//! INPUT-0, INPUT-1, CLASS) that the table prints and the Markdown and HTML reports show as
+//! their summary lines, the escapes that keep hostile characters visible, and the words and
+//! counts the renderers share. Renderers take their cells from here, never from each other,
+//! and their row order from [`crate::finding::review_order`].
 //!
 //! The row's rules are documented in [`super::table`].
 
@@ -10,30 +11,36 @@ use serde_json::Value;
 use crate::finding::{FieldDiff, Finding, Findings, Kind, Outcome};
 use crate::model::Digest;
 
-/// Longest NAME shown before its middle is cut, and the cap of the table's NAME column.
-pub(crate) const NAME_WIDTH: usize = 60;
 /// Longest single value shown before its middle is cut: media types and paths differ at
 /// their ends as often as at their starts.
 const VALUE_WIDTH: usize = 48;
 
-/// A row: TYPE, NAME, INPUT-0, INPUT-1. Of a counted finding only the counted fields are
-/// shown, unless `full`; then fields set aside are shown in brackets, and digests, values and
-/// names are shown whole instead of shortened.
-pub(crate) fn row(f: &Finding, full: bool) -> [String; 4] {
+/// A row: TYPE, NAME, INPUT-0, INPUT-1, CLASS. Of a counted finding only the counted fields
+/// are shown, unless `full`; then fields set aside, and the class of a finding set aside, are
+/// shown in brackets, and digests and values are shown whole instead of shortened. NAME is
+/// never shortened: a path can always be copied from the row.
+pub(crate) fn row(f: &Finding, full: bool) -> [String; 5] {
     let fields: Vec<&FieldDiff> = f
         .fields
         .iter()
         .filter(|d| d.counted || !f.counted || full)
         .collect();
+    let class = if full && !f.counted {
+        format!("[{}]", f.class.name())
+    } else {
+        f.class.name().to_owned()
+    };
     [
         f.kind.short().to_owned(),
-        name(f, full),
+        name(f),
         cell(&fields, |d| d.lhs.as_ref(), full),
         cell(&fields, |d| d.rhs.as_ref(), full),
+        class,
     ]
 }
 
-fn name(f: &Finding, full: bool) -> String {
+/// NAME, whole: only control characters are escaped.
+fn name(f: &Finding) -> String {
     let raw = match (f.kind, f.location.as_str(), f.name.as_str()) {
         (_, "", "") => "-".to_owned(),
         (Kind::File | Kind::Package, _, name) | (_, "", name) if !name.is_empty() => {
@@ -42,7 +49,7 @@ fn name(f: &Finding, full: bool) -> String {
         (_, location, "") => location.to_owned(),
         (_, location, name) => format!("{location} {name}"),
     };
-    shortened(escape_controls(&raw), NAME_WIDTH, full)
+    escape_controls(&raw)
 }
 
 /// One side's cell: every field on that side.
@@ -75,8 +82,12 @@ fn shown_field(d: &FieldDiff, side: &impl Fn(&FieldDiff) -> Option<&Value>, full
     }
 }
 
-/// An entry present on one side only, as `ls -l` would sum it up: `file 0755 0:0 5B sha256:…`.
+/// An entry present on one side only, as `ls -l` would sum it up: `file 0755 0:0 5B sha256:…`;
+/// a package's entry is its version, shown as a value.
 fn entry_summary(v: &Value, full: bool) -> String {
+    if !v.is_object() {
+        return value(v, full);
+    }
     let text = |k: &str| match v.get(k) {
         Some(Value::String(s)) => Some(s.clone()),
         Some(Value::Number(n)) => Some(n.to_string()),
@@ -213,7 +224,7 @@ mod tests {
     fn cuts() {
         assert_eq!(cut_middle("abc", 4), "abc");
         let root = Finding::new(Kind::Descriptor, "", "", vec![]);
-        assert_eq!(name(&root, false), "-");
+        assert_eq!(name(&root), "-");
         assert_eq!(cut_middle("abcdefgh", 5), "ab…gh");
         assert_eq!(escape_controls("a\tb\u{202e}c"), "a\\tb\\u{202e}c");
     }

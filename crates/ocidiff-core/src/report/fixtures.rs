@@ -7,8 +7,8 @@
 use serde_json::{Value, json};
 
 use crate::finding::{
-    Class, Comparison, Detail, FieldDiff, Finding, Findings, Input, Kind, SCHEMA_VERSION, Summary,
-    Tool, Verdict,
+    Class, Comparison, Detail, FieldDiff, Finding, Findings, Input, Kind, Owner, SCHEMA_VERSION,
+    Summary, Tool, Verdict,
 };
 use crate::model::Digest;
 use crate::normalize::Rules;
@@ -272,4 +272,120 @@ pub(crate) fn file_change(
         name,
         vec![FieldDiff::new(field, Some(lhs), Some(rhs), class)],
     )
+}
+
+/// A path of 300 characters: never shortened in any report.
+pub(crate) fn long_path() -> String {
+    let dir = "a-directory-with-a-rather-long-name/";
+    let mut path = String::from("usr/share/");
+    while path.chars().count() + dir.len() < 290 {
+        path.push_str(dir);
+    }
+    while path.chars().count() < 296 {
+        path.push('x');
+    }
+    path.push_str(".txt");
+    path
+}
+
+/// What `--packages` finds, in walk order (file findings first, then the packages): files of
+/// every package class, a runtime-dependent entry, a file no package owns, a derived digest
+/// and a set-aside timestamp, to check the review order.
+pub(crate) fn review_report() -> Findings {
+    let owned = |name: &str, class: Class, package: &str, versions: [Option<&str>; 2]| {
+        let mut f = file_change(name, "digest", json!(sha(1)), json!(sha(2)), class);
+        f.owner = Some(Owner {
+            ecosystem: "dpkg".to_owned(),
+            name: package.to_owned(),
+            lhs_version: versions[0].map(str::to_owned),
+            rhs_version: versions[1].map(str::to_owned),
+        });
+        f
+    };
+    let package = |name: &str, field: FieldDiff| {
+        Finding::new(Kind::Package, "manifests-0/packages", name, vec![field])
+    };
+    let mut report = sample_report();
+    report.findings = vec![
+        Finding::new(
+            Kind::Descriptor,
+            "manifests-0/layers-0",
+            "",
+            vec![FieldDiff::new(
+                "digest",
+                Some(json!(sha(3))),
+                Some(json!(sha(4))),
+                Class::Derived,
+            )],
+        ),
+        Finding::new(
+            Kind::Config,
+            "manifests-0/config",
+            ".created",
+            vec![
+                FieldDiff::new(
+                    "value",
+                    Some(json!("2024-03-01T12:00:00Z")),
+                    Some(json!("2024-03-08T12:00:00Z")),
+                    Class::Timestamp,
+                )
+                .set_aside(),
+            ],
+        ),
+        owned(
+            "usr/bin/foo",
+            Class::PackageChanged,
+            "foo",
+            [Some("1.0"), Some("1.1")],
+        ),
+        owned(
+            "usr/bin/bar",
+            Class::SamePackageContent,
+            "bar",
+            [Some("2.0"), Some("2.0")],
+        ),
+        file_change(
+            "etc/motd",
+            "digest",
+            json!(sha(5)),
+            json!(sha(6)),
+            Class::Unowned,
+        ),
+        file_change(
+            "var/lib/dpkg/status",
+            "digest",
+            json!(sha(7)),
+            json!(sha(8)),
+            Class::PackageChanged,
+        ),
+        owned(
+            "usr/bin/new",
+            Class::PackageChanged,
+            "new",
+            [None, Some("3")],
+        ),
+        file_change(
+            "etc/twice",
+            "runtime",
+            json!("duplicate-path"),
+            json!(null),
+            Class::RuntimeDependent,
+        ),
+        file_change(&long_path(), "size", json!(1), json!(2), Class::Content),
+        package(
+            "dpkg:foo",
+            FieldDiff::new(
+                "version",
+                Some(json!("1.0 (amd64)")),
+                Some(json!("1.1 (amd64)")),
+                Class::PackageVersion,
+            ),
+        ),
+        package(
+            "dpkg:new",
+            FieldDiff::new("entry", None, Some(json!("3 (amd64)")), Class::Added),
+        ),
+    ];
+    refresh(&mut report);
+    report
 }

@@ -3,10 +3,11 @@
 //!
 //! - Layout: the verdict on top (outcome, counts by class counted and set aside), the inputs,
 //!   the manifests compared and the rules in force; then the counted findings grouped by kind
-//!   and class, then the set-aside ones in a collapsed section of their own. Each group is a
-//!   `<details>` (open when small), each finding a `<details>` whose body holds every field's
-//!   two values in full, its explanation, and its detail (text diff, ELF sections, nested
-//!   findings, note).
+//!   and class, then the set-aside ones in a collapsed section of their own. Groups and rows
+//!   come in review order ([`crate::finding::review_order`]): what to look at first on top.
+//!   Each group is a `<details>` (open when small), each finding a `<details>` whose body
+//!   holds every field's two values in full, its explanation, and its detail (text diff, ELF
+//!   sections, nested findings, note).
 //! - Large reports: the rows of a group larger than [`LAZY_ROWS`] are not in the DOM but in a
 //!   JSON block (`<script type="application/json" id="ocidiff-rows">`, with `<`, `>` and `&`
 //!   escaped so that no value can close it), and are inserted a page at a time when the group
@@ -17,7 +18,7 @@
 //!   Content-Security-Policy that forbids every fetch and allows only its own script and
 //!   style (by hash), so even a missed escape could neither run script nor reach the network.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::io;
 
@@ -25,7 +26,9 @@ use base64::Engine;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
-use crate::finding::{Class, Detail, FieldDiff, Finding, Findings, Kind, Outcome, Verdict};
+use crate::finding::{
+    Class, Detail, FieldDiff, Finding, Findings, Kind, Outcome, Verdict, review_order,
+};
 use crate::report::cells::{self, is_hostile, outcome_word, plural, rule_names};
 
 /// A group with more rows than this keeps them out of the DOM until it is opened.
@@ -55,8 +58,9 @@ pub fn write_html(report: &Findings, out: &mut dyn io::Write) -> io::Result<()> 
         "<button id=\"open-all\" type=\"button\">Expand groups</button>",
         "<button id=\"close-all\" type=\"button\">Collapse groups</button></div>\n"
     ));
-    let (counted, aside): (Vec<&Finding>, Vec<&Finding>) =
-        report.findings.iter().partition(|f| f.counted);
+    let (counted, aside): (Vec<&Finding>, Vec<&Finding>) = review_order(&report.findings)
+        .into_iter()
+        .partition(|f| f.counted);
     let _ = writeln!(
         page,
         "<div class=\"section-h\"><h2>Differences</h2><span class=\"n\" data-section-count=\"counted\" data-total=\"{0}\">{1}</span></div>",
@@ -260,7 +264,8 @@ fn rules(report: &Findings, page: &mut String) {
     }
 }
 
-/// `findings` grouped by kind and class, in that order.
+/// `findings` (in review order) grouped by kind and class, each group where its first row is:
+/// the groups to look at first come first, and a group's rows keep their order.
 fn groups(
     findings: &[&Finding],
     section: &str,
@@ -268,9 +273,14 @@ fn groups(
     lazy: &mut BTreeMap<String, Vec<(String, String)>>,
     page: &mut String,
 ) {
-    let mut by_group: BTreeMap<(Kind, Class), Vec<&Finding>> = BTreeMap::new();
+    let mut by_group: Vec<((Kind, Class), Vec<&Finding>)> = Vec::new();
+    let mut at: HashMap<(Kind, Class), usize> = HashMap::new();
     for f in findings {
-        by_group.entry((f.kind, f.class)).or_default().push(f);
+        let n = *at.entry((f.kind, f.class)).or_insert_with(|| {
+            by_group.push(((f.kind, f.class), Vec::new()));
+            by_group.len() - 1
+        });
+        by_group[n].1.push(f);
     }
     for ((kind, class), rows) in by_group {
         let id = format!("g{next_group}");
@@ -327,7 +337,7 @@ fn filter_key(f: &Finding) -> String {
 
 /// One finding: a summary line as in the table, and its body.
 fn finding(f: &Finding, page: &mut String) {
-    let [kind, name, lhs, rhs] = cells::row(f, false);
+    let [kind, name, lhs, rhs, class] = cells::row(f, false);
     let _ = write!(
         page,
         "<details class=\"f\" data-k=\"{key}\"><summary><span class=\"kind\">{kind}</span><span class=\"name\" title=\"{name}\">{name}</span><span class=\"lhs\">{lhs}</span><span class=\"rhs\">{rhs}</span><span><span class=\"chip {tone}{off}\">{class}</span></span></summary>\n<div class=\"body\">",
@@ -338,7 +348,6 @@ fn finding(f: &Finding, page: &mut String) {
         rhs = esc(&rhs),
         tone = tone(f.class),
         off = if f.counted { "" } else { " off" },
-        class = f.class.name(),
     );
     let _ = write!(
         page,
@@ -549,7 +558,9 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::report::fixtures::{HOSTILE, file_change, refresh, rich_report, sample_report};
+    use crate::report::fixtures::{
+        HOSTILE, file_change, long_path, refresh, review_report, rich_report, sample_report,
+    };
 
     fn html(report: &Findings) -> String {
         let mut out = Vec::new();
@@ -723,5 +734,33 @@ mod tests {
         assert_eq!(esc("a\u{202e}b\tc\n"), "a\\u{202e}b\\tc\\n");
         assert_eq!(esc_multiline("a\tb\nc\r"), "a\tb\nc\\r");
         assert_eq!(esc("<'\"&>"), "&lt;&#39;&quot;&amp;&gt;");
+    }
+
+    #[test]
+    fn groups_and_rows_in_review_order_with_names_whole() {
+        let page = html(&review_report());
+        let at = |needle: &str| {
+            page.find(needle)
+                .unwrap_or_else(|| panic!("{needle} not in the page"))
+        };
+        let groups: Vec<usize> = [
+            "<span class=\"kind\">File</span><span class=\"chip t-red\">runtime-dependent",
+            "<span class=\"kind\">File</span><span class=\"chip t-red\">same-package-content",
+            "<span class=\"kind\">File</span><span class=\"chip t-amber\">unowned",
+            "<span class=\"kind\">File</span><span class=\"chip t-red\">content",
+            "<span class=\"kind\">Pkg</span><span class=\"chip t-green\">added",
+            "<span class=\"kind\">Pkg</span><span class=\"chip t-amber\">package-version",
+            "<span class=\"kind\">File</span><span class=\"chip t-amber\">package-changed",
+            "<span class=\"kind\">Desc</span><span class=\"chip t-grey\">derived",
+            "<span class=\"kind\">Cfg</span><span class=\"chip t-blue\">timestamp",
+        ]
+        .iter()
+        .map(|g| at(g))
+        .collect();
+        assert!(groups.windows(2).all(|w| w[0] < w[1]), "{groups:?}");
+        // A group's rows keep their order.
+        assert!(at(">usr/bin/foo<") < at(">var/lib/dpkg/status<"));
+        assert!(at(">var/lib/dpkg/status<") < at(">usr/bin/new<"));
+        assert!(page.contains(&format!(">{}<", long_path())));
     }
 }

@@ -1,7 +1,8 @@
 //! A Markdown summary (`--format markdown`) for CI job summaries such as GitHub's
 //! `$GITHUB_STEP_SUMMARY`: the verdict as a heading, the inputs and rules, the counted findings
-//! by class, the counted findings as a table (the first [`MAX_ROWS`], then how many more), and
-//! the set-aside ones by class in a collapsed `<details>` block.
+//! by class, the counted findings as a table in review order
+//! ([`crate::finding::review_order`]: the first [`MAX_ROWS`] are the ones to look at first, then
+//! how many more), and the set-aside ones by class in a collapsed `<details>` block.
 //!
 //! Cells hold the table's short values (see [`super::table`]). Every value from the images is
 //! escaped: control characters as `\n`, `\u{1b}`, and the characters Markdown or the HTML it
@@ -11,10 +12,11 @@
 use std::collections::BTreeMap;
 use std::io;
 
-use crate::finding::{Class, Finding, Findings, Outcome};
+use crate::finding::{Class, Finding, Findings, Outcome, review_order};
 use crate::report::cells::{self, is_hostile, outcome_word, plural, rule_names};
 
-/// At most this many findings are listed; the JSON and HTML reports have them all.
+/// At most this many findings are listed, the first in review order; the JSON and HTML
+/// reports have them all.
 pub const MAX_ROWS: usize = 200;
 
 /// Writes `report` as a Markdown summary.
@@ -46,21 +48,23 @@ pub fn write_markdown(report: &Findings, out: &mut dyn io::Write) -> io::Result<
             writeln!(out, "| {} | {n} |", class.name())?;
         }
         writeln!(out)?;
-        let counted: Vec<&Finding> = report.findings.iter().filter(|f| f.counted).collect();
+        let counted: Vec<&Finding> = review_order(&report.findings)
+            .into_iter()
+            .filter(|f| f.counted)
+            .collect();
         writeln!(out, "### Differences\n")?;
         writeln!(
             out,
             "| TYPE | NAME | INPUT-0 | INPUT-1 | CLASS |\n|---|---|---|---|---|"
         )?;
         for f in counted.iter().take(MAX_ROWS) {
-            let [kind, name, lhs, rhs] = cells::row(f, false);
+            let [kind, name, lhs, rhs, class] = cells::row(f, false);
             writeln!(
                 out,
-                "| {kind} | {} | {} | {} | {} |",
+                "| {kind} | {} | {} | {} | {class} |",
                 md(&name),
                 md(&lhs),
                 md(&rhs),
-                f.class.name()
             )?;
         }
         if counted.len() > MAX_ROWS {
@@ -158,7 +162,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::report::fixtures::{file_change, refresh, rich_report};
+    use crate::report::fixtures::{file_change, long_path, refresh, review_report, rich_report};
 
     fn render(report: &Findings) -> String {
         let mut out = Vec::new();
@@ -217,5 +221,36 @@ mod tests {
         );
         assert_eq!(md("a\\b"), "a\\\\b");
         assert_eq!(md("\u{202e}\u{1b}"), "\\u{202e}\\u{1b}");
+    }
+
+    #[test]
+    fn rows_in_review_order_with_names_whole() {
+        let text = render(&review_report());
+        let rows: Vec<(&str, &str)> = text
+            .lines()
+            .filter(|l| {
+                l.starts_with("| File |") || l.starts_with("| Pkg |") || l.starts_with("| Desc |")
+            })
+            .map(|l| {
+                let cells: Vec<&str> = l.split(" | ").collect();
+                (cells[1], cells[4].trim_end_matches(" |"))
+            })
+            .collect();
+        let long = md(&long_path());
+        assert_eq!(
+            rows,
+            [
+                ("etc/twice", "runtime-dependent"),
+                ("usr/bin/bar", "same-package-content"),
+                ("etc/motd", "unowned"),
+                (long.as_str(), "content"),
+                ("dpkg:new", "added"),
+                ("dpkg:foo", "package-version"),
+                ("usr/bin/foo", "package-changed"),
+                ("var/lib/dpkg/status", "package-changed"),
+                ("usr/bin/new", "package-changed"),
+                ("manifests-0/layers-0", "derived"),
+            ]
+        );
     }
 }
