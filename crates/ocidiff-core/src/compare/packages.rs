@@ -105,9 +105,12 @@ impl Walk<'_> {
                 }
                 Ownership::Unowned => (Class::Unowned, None),
             };
-            f.class = class;
-            f.explanation = class.explain(true);
             f.owner = owner;
+            // What the image runs depends on the runtime: no package explains that away.
+            if f.class != Class::RuntimeDependent {
+                f.class = class;
+                f.explanation = class.explain(true);
+            }
         }
         Ok(())
     }

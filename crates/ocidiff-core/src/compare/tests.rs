@@ -1181,6 +1181,11 @@ fn runtime_dependent_entries_always_count() {
             flatten: true,
             ..Rules::semantic()
         },
+        // No package explains away what depends on the runtime (here: an unowned file).
+        Rules {
+            packages: true,
+            ..Rules::semantic()
+        },
     ] {
         let report = run(l.clone(), r.clone(), &with(rules)).unwrap();
         let f = report
