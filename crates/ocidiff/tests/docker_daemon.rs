@@ -279,6 +279,20 @@ fn docker_image_equals_its_docker_save_and_oci_copies() {
     let oci = format!("oci:{}:a", fx.oci.display());
     ocidiff(&store, &["diff", "--semantic", &fx.a, &oci], &[], &[])
         .expect_code(0, "--semantic a vs skopeo's OCI copy");
+    // Strictly they differ, in nothing but the storage format, and the verdict says so.
+    let strict = ocidiff(&store, &["diff", &fx.a, &oci], &[], &[]);
+    strict.expect_code(1, "strict a vs skopeo's OCI copy");
+    let verdict = strict
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("ocidiff: different"))
+        .unwrap_or_else(|| panic!("{}", strict.stderr));
+    assert!(
+        verdict.ends_with("equivalent under --semantic")
+            && !verdict.contains("config-field")
+            && !verdict.contains("other"),
+        "{verdict}"
+    );
     ocidiff(&store, &["diff", "--semantic", &oci, &fx.b], &[], &[]).expect_code(1, "oci a vs b");
 }
 
