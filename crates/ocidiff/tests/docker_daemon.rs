@@ -493,7 +493,7 @@ fn docker_exports_are_listed_by_name_and_rebuilds_do_not_pile_up() {
     );
     let out = ocidiff(&store, &["rm", &ids[2]], &[], &[]);
     out.expect_code(0, "rm by ID");
-    assert!(out.stdout.contains("Freed 1 images"), "{}", out.stdout);
+    assert!(out.stdout.contains("Freed 1 image"), "{}", out.stdout);
     assert!(images().is_empty());
     let _ = run(docker().args(["rmi", &name, &also["docker://".len()..]]));
 }

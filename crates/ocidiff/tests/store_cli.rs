@@ -181,10 +181,10 @@ fn images_name_every_load_and_rm_takes_what_images_shows() {
         out.contains(&format!("Removed (loaded unnamed.tar) ({unnamed_id})")),
         "{out}"
     );
-    assert!(out.contains("Freed 1 images, 3 blobs"), "{out}");
+    assert!(out.contains("Freed 1 image, 3 blobs"), "{out}");
     // A name whose image another name keeps frees nothing; by digest, both go.
     let out = ok(&store, &["rm", "app:1"]);
-    assert!(out.contains("Freed 1 images, 0 blobs"), "{out}");
+    assert!(out.contains("Freed 1 image, 0 blobs"), "{out}");
     let digest = cell(&table(&store), "app:latest", "DIGEST");
     let out = ok(&store, &["rm", &digest, "docker.io/team/app:2"]);
     assert!(out.contains("Freed 2 images, 6 blobs"), "{out}");
@@ -241,7 +241,7 @@ fn prune_removes_unnamed_loads_and_unused_blobs_and_all_empties_the_store() {
 
     let out = ok(&store, &["prune", "--all"]);
     assert!(out.contains("Removed app:1"), "{out}");
-    assert!(out.contains("Freed 1 images, 3 blobs"), "{out}");
+    assert!(out.contains("Freed 1 image, 3 blobs"), "{out}");
     assert_eq!(table(&store).len(), 1);
     assert_eq!(info_number(&store, "Blobs"), 0);
     assert!(store.join("refs").is_dir(), "the store's directories stay");

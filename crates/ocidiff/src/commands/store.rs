@@ -259,11 +259,12 @@ fn report_removal(out: &mut impl Write, removal: &store::Removal) -> anyhow::Res
             record.short_id()
         )?;
     }
+    let count = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
     writeln!(
         out,
-        "Freed {} images, {} blobs, {}",
-        removal.removed.len(),
-        removal.freed_blobs,
+        "Freed {}, {}, {}",
+        count(removal.removed.len(), "image"),
+        count(removal.freed_blobs, "blob"),
         human_size(removal.freed_bytes)
     )?;
     Ok(ExitStatus::Same)
