@@ -19,12 +19,6 @@ use crate::hint::Input;
 
 pub fn run(args: &DiffArgs) -> anyhow::Result<ExitStatus> {
     let mut opts = options(args)?;
-    let progress = if args.quiet {
-        None
-    } else {
-        crate::progress::bars(tasks_of(&[&args.lhs, &args.rhs]))
-    };
-    opts.progress = progress.clone().map(Reporter::to).unwrap_or_default();
     // Refuse unusable report paths before the (possibly long) comparison.
     let json_to_stdout = args.report_file.as_deref() == Some(Path::new("-"));
     if json_to_stdout && (args.quiet || args.format == Format::Markdown) {
@@ -45,7 +39,16 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<ExitStatus> {
         Some(d) => Some(ReportDir::create(d)?),
         None => None,
     };
-    let (lhs, rhs, downloaded) = open_inputs(args, &opts, progress)?;
+    // Parsed once: telling an archive from a layout reads the file.
+    let parse = |n: usize, s: &str| ImageRef::parse(s).with_context(|| format!("input {n}"));
+    let refs = [parse(0, &args.lhs)?, parse(1, &args.rhs)?];
+    let progress = if args.quiet {
+        None
+    } else {
+        crate::progress::bars(tasks_of(&refs))
+    };
+    opts.progress = progress.clone().map(Reporter::to).unwrap_or_default();
+    let (lhs, rhs, downloaded) = open_inputs(args, &opts, refs, progress)?;
     tracing::info!(lhs = %lhs.reference, rhs = %rhs.reference, "comparing");
     let mut compared = compare::compare(&lhs, &rhs, &opts)?;
     compared.report.config_file = args.config.as_ref().map(|p| p.display().to_string());
@@ -190,10 +193,9 @@ fn temp_beside(path: &Path) -> io::Result<tempfile::NamedTempFile> {
 fn open_inputs(
     args: &DiffArgs,
     opts: &CompareOptions,
+    refs: [ImageRef; 2],
     progress: Option<Arc<dyn Progress>>,
 ) -> anyhow::Result<(Image, Image, impl FnOnce() -> anyhow::Result<()>)> {
-    let parse = |n: usize, s: &str| ImageRef::parse(s).with_context(|| format!("input {n}"));
-    let refs = [parse(0, &args.lhs)?, parse(1, &args.rhs)?];
     let mut ctx =
         super::store::context_with(&args.store, args.pull, opts.platforms.clone(), progress);
     ctx.registry.limits = opts.limits;
@@ -229,11 +231,10 @@ fn open_inputs(
 
 /// The progress tasks of downloading or exporting the inputs, in input order, named as the
 /// library names them.
-fn tasks_of(inputs: &[&str]) -> Vec<String> {
-    inputs
-        .iter()
-        .filter_map(|s| match ImageRef::parse(s).ok()? {
-            ImageRef::Registry(name) => DockerRef::parse(&name).ok().map(|r| r.familiar()),
+fn tasks_of(refs: &[ImageRef]) -> Vec<String> {
+    refs.iter()
+        .filter_map(|r| match r {
+            ImageRef::Registry(name) => DockerRef::parse(name).ok().map(|r| r.familiar()),
             ImageRef::Docker(name) => Some(format!("docker://{name}")),
             ImageRef::Podman(name) => Some(format!("podman://{name}")),
             _ => None,
