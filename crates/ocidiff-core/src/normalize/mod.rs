@@ -249,7 +249,10 @@ impl Rules {
     pub fn sets_aside(&self, aspect: Aspect) -> bool {
         match aspect {
             Aspect::Derived | Aspect::NoEffect => self.any(),
-            _ => self.on().any(|r| r.sets_aside().contains(&aspect)),
+            // The static list first: this is asked per entry, and few rules set anything aside.
+            _ => RULES
+                .iter()
+                .any(|r| r.sets_aside.contains(&aspect) && r.is_on(self)),
         }
     }
 
