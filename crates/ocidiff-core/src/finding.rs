@@ -123,8 +123,10 @@ pub enum Class {
     Removed,
     /// Permission bits, or file-type bits in the mode.
     Permission,
-    /// uid, gid, user or group name.
+    /// uid or gid, or a user or group name with another id.
     Ownership,
+    /// A user or group name, the numeric ids being equal (runtimes apply the ids).
+    OwnerName,
     /// A file or image timestamp.
     Timestamp,
     /// The position of an entry in its layer.
@@ -142,8 +144,11 @@ pub enum Class {
     Layering,
     /// A whiteout that hides nothing (e.g. an opaque directory with nothing below it).
     WhiteoutWithoutEffect,
-    /// An entry a layer writes again exactly as a lower layer left it.
+    /// An entry a layer writes again as a lower layer left it: for a directory, the same
+    /// type, mode and numeric owner.
     UnchangedRewrite,
+    /// An empty directory or file at a path runtimes mount over (`/proc`, `/etc/hosts`, …).
+    MountPoint,
     /// An archive or compressed file whose inner entries differ only in what the options
     /// ignore (timestamps, gzip header name and mtime).
     NestedMetadata,
@@ -151,6 +156,8 @@ pub enum Class {
     ImageName,
     /// Config history.
     History,
+    /// A label, annotation, history comment or config field a builder adds about itself.
+    BuilderMetadata,
     /// Any other config field.
     ConfigField,
     /// Any other annotation.
@@ -271,6 +278,9 @@ impl FieldDiff {
             | Class::Derived
             | Class::WhiteoutWithoutEffect
             | Class::UnchangedRewrite
+            | Class::MountPoint
+            | Class::OwnerName
+            | Class::BuilderMetadata
             | Class::NestedMetadata
             | Class::ImageName
             | Class::History
@@ -487,17 +497,20 @@ impl Class {
             Class::Other => 8,
             Class::Layering => 9,
             Class::History => 10,
-            Class::Timestamp => 11,
-            Class::ImageName => 12,
-            Class::NestedMetadata => 13,
-            Class::WhiteoutWithoutEffect => 14,
-            Class::UnchangedRewrite => 15,
-            Class::Order => 16,
-            Class::TarFormat => 17,
-            Class::PathSpelling => 18,
-            Class::StorageFormat => 19,
-            Class::Derived => 20,
-            Class::IgnoredPath => 21,
+            Class::OwnerName => 11,
+            Class::BuilderMetadata => 12,
+            Class::Timestamp => 13,
+            Class::ImageName => 14,
+            Class::NestedMetadata => 15,
+            Class::MountPoint => 16,
+            Class::WhiteoutWithoutEffect => 17,
+            Class::UnchangedRewrite => 18,
+            Class::Order => 19,
+            Class::TarFormat => 20,
+            Class::PathSpelling => 21,
+            Class::StorageFormat => 22,
+            Class::Derived => 23,
+            Class::IgnoredPath => 24,
         }
     }
 
@@ -508,9 +521,10 @@ impl Class {
     /// (`runtime-dependent`, `same-package-content`, `unowned`, `content`, `removed`, `added`,
     /// `permission`, `ownership`, `metadata`, `platform`, `config-field`, `annotation`,
     /// `other`); then what a rebuild is expected to change (`package-version` and
-    /// `package-changed`, `history`, `layering`, `timestamp`, `image-name`, `nested-metadata`,
-    /// `whiteout-without-effect`, `unchanged-rewrite`, `order`, `tar-format`, `path-spelling`,
-    /// `storage-format`, `derived`, `ignored-path`).
+    /// `package-changed`, `history`, `builder-metadata`, `layering`, `owner-name`, `timestamp`,
+    /// `image-name`, `nested-metadata`, `mount-point`, `whiteout-without-effect`,
+    /// `unchanged-rewrite`, `order`, `tar-format`, `path-spelling`, `storage-format`,
+    /// `derived`, `ignored-path`).
     pub fn review_rank(self) -> u8 {
         match self {
             Class::RuntimeDependent => 0,
@@ -529,18 +543,21 @@ impl Class {
             // A package's row and the files it explains rank together; the row comes first.
             Class::PackageVersion | Class::PackageChanged => 13,
             Class::History => 14,
-            Class::Layering => 15,
-            Class::Timestamp => 16,
-            Class::ImageName => 17,
-            Class::NestedMetadata => 18,
-            Class::WhiteoutWithoutEffect => 19,
-            Class::UnchangedRewrite => 20,
-            Class::Order => 21,
-            Class::TarFormat => 22,
-            Class::PathSpelling => 23,
-            Class::StorageFormat => 24,
-            Class::Derived => 25,
-            Class::IgnoredPath => 26,
+            Class::BuilderMetadata => 15,
+            Class::Layering => 16,
+            Class::OwnerName => 17,
+            Class::Timestamp => 18,
+            Class::ImageName => 19,
+            Class::NestedMetadata => 20,
+            Class::MountPoint => 21,
+            Class::WhiteoutWithoutEffect => 22,
+            Class::UnchangedRewrite => 23,
+            Class::Order => 24,
+            Class::TarFormat => 25,
+            Class::PathSpelling => 26,
+            Class::StorageFormat => 27,
+            Class::Derived => 28,
+            Class::IgnoredPath => 29,
         }
     }
 
@@ -552,6 +569,15 @@ impl Class {
             Class::Removed => "only input 0 has it",
             Class::Permission => "the permission bits differ",
             Class::Ownership => "the owner differs",
+            Class::OwnerName => {
+                "only the user or group name differs; the numeric uid and gid, which runtimes apply, are equal"
+            }
+            Class::MountPoint => {
+                "an empty directory or file where container runtimes mount (/proc, /sys, /dev, /etc/hosts, /etc/hostname, /etc/resolv.conf, /run), which builders leave behind"
+            }
+            Class::BuilderMetadata => {
+                "what a builder records about itself (io.buildah.version, moby.buildkit.*, base-image annotations, history comments, ArgsEscaped outside Windows)"
+            }
             Class::Timestamp => "only timestamps differ",
             Class::Order => "only the position in the layer differs",
             Class::TarFormat => "the same entry is written with another tar header format",
@@ -564,7 +590,9 @@ impl Class {
             }
             Class::Layering => "the same files are split into layers differently",
             Class::WhiteoutWithoutEffect => "a whiteout that hides nothing in the layers below",
-            Class::UnchangedRewrite => "an entry written again exactly as a lower layer left it",
+            Class::UnchangedRewrite => {
+                "an entry written again as a lower layer left it (for a directory: same type, mode and numeric owner)"
+            }
             Class::NestedMetadata => {
                 "an archive whose entries differ only in what the options ignore (timestamps, order, header format)"
             }
@@ -596,6 +624,9 @@ impl Class {
                 Class::WhiteoutWithoutEffect | Class::UnchangedRewrite | Class::Layering => {
                     "set aside: it does not change the file system"
                 }
+                Class::MountPoint | Class::OwnerName | Class::BuilderMetadata => {
+                    "set aside: no container sees it"
+                }
                 _ => "set aside by the chosen options",
             }
         };
@@ -610,6 +641,9 @@ impl Class {
             Class::Removed => "removed",
             Class::Permission => "permission",
             Class::Ownership => "ownership",
+            Class::OwnerName => "owner-name",
+            Class::MountPoint => "mount-point",
+            Class::BuilderMetadata => "builder-metadata",
             Class::Timestamp => "timestamp",
             Class::Order => "order",
             Class::TarFormat => "tar-format",
@@ -734,9 +768,12 @@ mod tests {
             Class::Other,
             Class::Layering,
             Class::History,
+            Class::OwnerName,
+            Class::BuilderMetadata,
             Class::Timestamp,
             Class::ImageName,
             Class::NestedMetadata,
+            Class::MountPoint,
             Class::WhiteoutWithoutEffect,
             Class::UnchangedRewrite,
             Class::Order,
@@ -1003,10 +1040,13 @@ mod tests {
             Class::PackageVersion,
             Class::PackageChanged,
             Class::History,
+            Class::BuilderMetadata,
             Class::Layering,
+            Class::OwnerName,
             Class::Timestamp,
             Class::ImageName,
             Class::NestedMetadata,
+            Class::MountPoint,
             Class::WhiteoutWithoutEffect,
             Class::UnchangedRewrite,
             Class::Order,

@@ -22,6 +22,9 @@ const RULES: &[&str] = &[
     "--ignore-image-name",
     "--ignore-tar-format",
     "--treat-canonical-paths-equal",
+    "--ignore-owner-names",
+    "--ignore-mount-points",
+    "--ignore-builder-metadata",
     "--ignore-storage-format",
 ];
 
@@ -136,6 +139,53 @@ fn cases() -> Vec<Case> {
                 Entry::file("/etc/motd", "hello\n"),
             ]),
             strict_row: ("File", "etc/hostname"),
+        },
+        Case {
+            name: "owner names",
+            options: &["--ignore-owner-names"],
+            semantic: true,
+            lhs: image(),
+            rhs: files({
+                let mut e = base();
+                e[2] = Entry::file("etc/motd", "hello\n")
+                    .uname("root")
+                    .gname("root");
+                e
+            }),
+            strict_row: ("File", "etc/motd"),
+        },
+        Case {
+            name: "mount points",
+            options: &["--ignore-mount-points"],
+            semantic: true,
+            lhs: image(),
+            rhs: files({
+                let mut e = base();
+                e.extend([
+                    Entry::dir("dev/"),
+                    Entry::file("etc/hosts", ""),
+                    Entry::dir("run/").mode(0o755),
+                ]);
+                e
+            }),
+            strict_row: ("File", "etc/hosts"),
+        },
+        Case {
+            name: "builder metadata",
+            options: &["--ignore-builder-metadata"],
+            semantic: true,
+            lhs: image().config_field("config", json!({"Cmd": ["/bin/sh"]})),
+            rhs: image()
+                .config_field(
+                    "config",
+                    json!({"Cmd": ["/bin/sh"], "ArgsEscaped": true,
+                           "Labels": {"io.buildah.version": "1.28.2"}}),
+                )
+                .annotation(
+                    "org.opencontainers.image.base.name",
+                    "docker.io/library/busybox:1",
+                ),
+            strict_row: ("Cfg", "io.buildah.version"),
         },
         Case {
             name: "storage format",

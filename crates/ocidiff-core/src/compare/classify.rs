@@ -44,7 +44,12 @@ pub fn json_class(kind: Kind, path: &str, counted: bool) -> Class {
         return Class::Timestamp;
     }
     if path.starts_with(".history") {
-        return Class::History;
+        // A builder's note on a step (`buildkit.dockerfile.v0`, buildah's `FROM <base>`).
+        return if path.ends_with("].comment") {
+            Class::BuilderMetadata
+        } else {
+            Class::History
+        };
     }
     if path.starts_with(".rootfs.diff_ids") {
         return Class::Derived;

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::{CompareError, InputError, Walk, classify, json};
 use crate::content::{self, Limit, LimitExceeded};
-use crate::finding::{FieldDiff, Finding, Kind};
+use crate::finding::{Class, FieldDiff, Finding, Kind};
 use crate::model::{Blob, Descriptor, Digest, Document, DocumentError, Manifest, Side, gojson};
 use crate::normalize::Rules;
 
@@ -160,12 +160,22 @@ pub(super) fn values(
     };
     let kept = differing(rules);
     let kept_by_semantic = differing(&Rules::semantic());
+    // What only the builder-metadata rule sets aside is the builders' own.
+    let kept_but_for_builders = differing(&Rules {
+        ignore_builder_metadata: false,
+        ..Rules::semantic()
+    });
     let raw = prepare(docs.clone(), &Rules::default());
     json::diff(&raw[0], &raw[1])
         .into_iter()
         .map(|(path, l, r)| {
             let counted = touches(&kept, &path);
-            let class = classify::json_class(kind, &path, touches(&kept_by_semantic, &path));
+            let by_semantic = touches(&kept_by_semantic, &path);
+            let class = if !by_semantic && touches(&kept_but_for_builders, &path) {
+                Class::BuilderMetadata
+            } else {
+                classify::json_class(kind, &path, by_semantic)
+            };
             let d = FieldDiff::new("value", l, r, class);
             classify::finding(
                 kind,

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::classify;
 use crate::finding::{Class, FieldDiff, Finding, Kind};
 use crate::layer::{EntryMeta, EntryType, Time};
-use crate::normalize::{Aspect, Rules};
+use crate::normalize::{self, Aspect, Rules};
 
 /// Compares entries matched by name (the n-th occurrence of a name with the n-th, should a
 /// layer hold duplicates). `positional` is false for squashed listings, where an entry's
@@ -35,16 +35,20 @@ pub fn compare(
         let n = seen.entry(name).or_insert(0);
         let key = (name, *n);
         *n += 1;
-        let fields = match by_name.remove(&key) {
-            Some(r) => fields(l, r, rules, positional),
-            None => vec![FieldDiff::new(
-                "entry",
-                Some(summary(l)),
-                None,
-                Class::Removed,
-            )],
+        let (mut fields, present) = match by_name.remove(&key) {
+            Some(r) => (fields(l, r, rules, positional), [Some(l), Some(r)]),
+            None => (
+                vec![FieldDiff::new(
+                    "entry",
+                    Some(summary(l)),
+                    None,
+                    Class::Removed,
+                )],
+                [Some(l), None],
+            ),
         };
         if !fields.is_empty() {
+            mount_point(&mut fields, present, rules);
             findings.push(classify::finding(Kind::File, location, name, fields));
         }
     }
@@ -53,21 +57,38 @@ pub fn compare(
         let name = rules.path(&r.name);
         let n = seen.entry(name).or_insert(0);
         if by_name.contains_key(&(name, *n)) {
-            findings.push(classify::finding(
-                Kind::File,
-                location,
-                name,
-                vec![FieldDiff::new(
-                    "entry",
-                    None,
-                    Some(summary(r)),
-                    Class::Added,
-                )],
-            ));
+            let mut fields = vec![FieldDiff::new(
+                "entry",
+                None,
+                Some(summary(r)),
+                Class::Added,
+            )];
+            mount_point(&mut fields, [None, Some(r)], rules);
+            findings.push(classify::finding(Kind::File, location, name, fields));
         }
         *n += 1;
     }
     findings
+}
+
+/// Classes every field `mount-point` when each entry there is an empty directory or file at a
+/// path runtimes mount over (whatever differs, no container sees it), or when the one entry
+/// there is a directory a runtime makes for its mounts where the image has none.
+fn mount_point(fields: &mut [FieldDiff], present: [Option<&EntryMeta>; 2], rules: &Rules) {
+    let trace = match present {
+        [Some(l), Some(r)] => normalize::mounted_over(l) && normalize::mounted_over(r),
+        [Some(e), None] | [None, Some(e)] => {
+            normalize::mounted_over(e) || normalize::made_for_mounts(e)
+        }
+        [None, None] => false,
+    };
+    if trace {
+        let set_aside = rules.sets_aside(Aspect::MountPoint);
+        for f in fields {
+            f.class = Class::MountPoint;
+            f.counted &= !set_aside;
+        }
+    }
 }
 
 /// How an entry present on one side only is shown.
@@ -186,14 +207,24 @@ fn ownership(out: &mut Vec<FieldDiff>, [l, r]: [&EntryMeta; 2], rules: &Rules) {
             false,
         );
     }
-    for (field, lv, rv) in [("uname", &l.uname, &r.uname), ("gname", &l.gname, &r.gname)] {
+    // Runtimes apply the ids: a name is only a name where they are equal.
+    let owner_name = rules.sets_aside(Aspect::OwnerName);
+    for (field, lv, rv, same_id) in [
+        ("uname", &l.uname, &r.uname, l.uid == r.uid),
+        ("gname", &l.gname, &r.gname, l.gid == r.gid),
+    ] {
+        let class = if same_id {
+            Class::OwnerName
+        } else {
+            Class::Ownership
+        };
         diff(
             out,
             field,
             (Some(lv), Some(rv)),
             text,
-            Class::Ownership,
-            false,
+            class,
+            same_id && owner_name,
         );
     }
 }

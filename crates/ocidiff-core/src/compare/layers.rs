@@ -22,7 +22,7 @@ use crate::content::{self, ContentError};
 use crate::finding::{Class, Detail, FieldDiff, Finding, Kind};
 use crate::layer::{self, EntryMeta, EntryType, Listing, NoteKind, Tree, apply::Effect};
 use crate::model::{Descriptor, Digest, Side, Unit};
-use crate::normalize::Aspect;
+use crate::normalize::{self, Aspect, Rules};
 
 /// The progress task of reading layers.
 const LAYERS_TASK: &str = "reading layers";
@@ -580,12 +580,7 @@ impl Walk<'_> {
                 } else if entry.kind == EntryType::GlobalHeader {
                     Some(Class::TarFormat)
                 } else if let (Some(prior), Some(after)) = (&effect.prior, &effect.after) {
-                    entries::fields(prior, after, rules, false)
-                        .iter()
-                        .all(|d| {
-                            !d.counted || d.class == Class::Timestamp && prior.mtime == after.mtime
-                        })
-                        .then_some(Class::UnchangedRewrite)
+                    without_effect(prior, after, rules).then_some(Class::UnchangedRewrite)
                 } else {
                     None
                 };
@@ -597,6 +592,25 @@ impl Walk<'_> {
                 if this.is_none() {
                     break;
                 }
+            }
+            // A directory made as runtimes make it for their mounts is a trace only where it
+            // creates the path; written over something, it is judged as any other rewrite.
+            let rewritten_parent = f.class == Class::MountPoint
+                && idx.iter().any(|i| {
+                    let entry = &listings[side.i()].entries[*i];
+                    !normalize::mounted_over(entry)
+                        && effects[side.i()].get(i).is_some_and(|e| e.prior.is_some())
+                });
+            if rewritten_parent && class.is_none() {
+                for field in &mut f.fields {
+                    field.class = if side == Side::Lhs {
+                        Class::Removed
+                    } else {
+                        Class::Added
+                    };
+                    field.counted = true;
+                }
+                classify::refresh(f);
             }
             if let Some(class) = class {
                 let ignorable = rules.sets_aside(if class == Class::TarFormat {
@@ -683,6 +697,18 @@ struct Applied {
     tree: Tree,
     notes: Vec<SideNote>,
     effects: Vec<std::collections::HashMap<usize, Effect>>,
+}
+
+/// Whether writing `after` where a lower layer left `prior` changes nothing a container sees:
+/// the same type, permission bits, numeric owner, extended attributes and content. A
+/// directory's mtime does not count: it changes with anything written below it, and builders
+/// re-emit the parents of what they write.
+fn without_effect(prior: &EntryMeta, after: &EntryMeta, rules: &Rules) -> bool {
+    let dir = prior.kind == EntryType::Dir && after.kind == EntryType::Dir;
+    entries::fields(prior, after, rules, false).iter().all(|d| {
+        !d.counted
+            || d.semantic_sets_aside() && (dir || d.class != Class::Timestamp || d.field != "mtime")
+    })
 }
 
 fn is_whiteout(name: &str) -> bool {

@@ -106,8 +106,7 @@ impl Walk<'_> {
                 Ownership::Unowned => (Class::Unowned, None),
             };
             f.owner = owner;
-            // What the image runs depends on the runtime: no package explains that away.
-            if f.class != Class::RuntimeDependent {
+            if explained_by_package(f.class) {
                 f.class = class;
                 f.explanation = class.explain(true);
             }
@@ -153,4 +152,20 @@ impl Walk<'_> {
         set.notes.extend(notes);
         Ok(set)
     }
+}
+
+/// Whether a file's package tells why it differs: it does for what the file holds or is. The
+/// other classes already name a cause the package does not change (a rewrite without effect,
+/// a mount point, an owner's name, a timestamp, …), and what a runtime-dependent entry unpacks
+/// to depends on the runtime whatever its package.
+fn explained_by_package(class: Class) -> bool {
+    matches!(
+        class,
+        Class::Content
+            | Class::Added
+            | Class::Removed
+            | Class::Permission
+            | Class::Ownership
+            | Class::Metadata
+    )
 }

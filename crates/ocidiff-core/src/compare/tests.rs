@@ -336,8 +336,8 @@ fn annotations_a_docker_manifest_cannot_carry_are_storage_format() {
     let oci = ImageSpec::new()
         .layer(Layer::new(entries.clone()))
         .annotation(
-            "org.opencontainers.image.base.name",
-            "docker.io/library/debian:12",
+            "org.opencontainers.image.source",
+            "https://example.org/src.git",
         );
     let docker = ImageSpec::new()
         .layer(Layer::new(entries))
@@ -360,8 +360,19 @@ fn annotations_a_docker_manifest_cannot_carry_are_storage_format() {
     assert_eq!(base(&report), Some((Class::StorageFormat, true)));
     // Between two OCI manifests an annotation still counts under --semantic.
     let other = ImageSpec::new().layer(Layer::new(vec![Entry::file("a", "1")]));
-    let report = run(oci, other, &with(Rules::semantic())).unwrap();
+    let report = run(oci, other.clone(), &with(Rules::semantic())).unwrap();
     assert_eq!(base(&report), Some((Class::Annotation, true)));
+    // The base image a builder names is its own record, whatever the storage format.
+    let built = ImageSpec::new()
+        .layer(Layer::new(vec![Entry::file("a", "1")]))
+        .annotation(
+            "org.opencontainers.image.base.name",
+            "docker.io/library/debian:12",
+        );
+    let report = run(built.clone(), other.clone(), &with(Rules::semantic())).unwrap();
+    assert_eq!(base(&report), Some((Class::BuilderMetadata, false)));
+    let report = run(built, other, &strict()).unwrap();
+    assert_eq!(base(&report), Some((Class::BuilderMetadata, true)));
 }
 
 #[test]
@@ -964,6 +975,255 @@ fn rewriting_a_file_unchanged_has_no_effect() {
             .collect::<Vec<_>>(),
         vec![("etc/conf".to_owned(), Class::UnchangedRewrite)]
     );
+}
+
+#[test]
+fn owner_names_with_equal_ids_are_set_aside_and_other_ids_count() {
+    let docker = one(vec![
+        Entry::file("a", "1").uname("root").gname("root"),
+        Entry::file("b", "1").uid(1000).uname("app"),
+    ]);
+    let buildah = one(vec![
+        Entry::file("a", "1").uname("").gname(""),
+        Entry::file("b", "1").uid(1001).uname("app2"),
+    ]);
+    let report = run(docker.clone(), buildah.clone(), &with(Rules::semantic())).unwrap();
+    assert_eq!(file_rows(&report), vec![("b".into(), s(&["uid", "uname"]))]);
+    let classes = |name: &str| -> Vec<(String, Class, bool)> {
+        report
+            .findings
+            .iter()
+            .filter(|f| f.name == name)
+            .flat_map(|f| {
+                f.fields
+                    .iter()
+                    .map(|d| (d.field.clone(), d.class, d.counted))
+            })
+            .collect()
+    };
+    assert_eq!(
+        classes("a"),
+        [
+            ("uname".to_owned(), Class::OwnerName, false),
+            ("gname".to_owned(), Class::OwnerName, false)
+        ]
+    );
+    assert_eq!(
+        classes("b"),
+        [
+            ("uid".to_owned(), Class::Ownership, true),
+            ("uname".to_owned(), Class::Ownership, true)
+        ]
+    );
+    // Strictly, a name is a difference of its own class.
+    let report = run(docker, buildah, &strict()).unwrap();
+    let a = report.findings.iter().find(|f| f.name == "a").unwrap();
+    assert_eq!((a.class, a.counted), (Class::OwnerName, true));
+}
+
+#[test]
+fn empty_mount_targets_are_set_aside_and_content_there_counts() {
+    let base = || {
+        vec![
+            Entry::dir("etc/"),
+            Entry::file("etc/passwd", "root:x:0:0::/root:/bin/sh\n"),
+        ]
+    };
+    let classic = one(base());
+    let mut traces = base();
+    traces.extend([
+        Entry::dir("dev/"),
+        Entry::dir("proc/"),
+        Entry::dir("sys/"),
+        Entry::dir("run/"),
+        Entry::file("etc/hosts", "").mode(0o755),
+        Entry::file("etc/hostname", ""),
+        Entry::file("etc/resolv.conf", ""),
+    ]);
+    let buildkit = one(traces.clone());
+    let report = run(classic.clone(), buildkit.clone(), &with(Rules::semantic())).unwrap();
+    assert!(rows(&report).is_empty(), "{:?}", rows(&report));
+    assert_eq!(report.verdict.set_aside_by_class[&Class::MountPoint], 7);
+    let strict_report = run(classic.clone(), buildkit, &strict()).unwrap();
+    assert_eq!(
+        strict_report.verdict.counted_by_class[&Class::MountPoint],
+        7
+    );
+    // Content at a mount target, a device, a link, or a path beside one still counts.
+    let mut hostile = base();
+    hostile.extend([
+        Entry::file("etc/hosts", "10.0.0.1 registry.example\n"),
+        Entry::char_device("dev/null", 1, 3),
+        Entry::symlink("etc/resolv.conf", "/tmp/resolv"),
+        Entry::file("etc/hosts.allow", ""),
+        Entry::file("run/lock", ""),
+    ]);
+    let report = run(classic, one(hostile), &with(Rules::semantic())).unwrap();
+    let counted: Vec<(String, Class)> = report
+        .findings
+        .iter()
+        .filter(|f| f.counted)
+        .map(|f| (f.name.clone(), f.class))
+        .collect();
+    assert_eq!(
+        counted,
+        [
+            ("etc/hosts".to_owned(), Class::Added),
+            ("dev/null".to_owned(), Class::Added),
+            ("etc/resolv.conf".to_owned(), Class::Added),
+            ("etc/hosts.allow".to_owned(), Class::Added),
+            ("run/lock".to_owned(), Class::Added),
+        ]
+    );
+}
+
+#[test]
+fn a_parent_of_mounts_is_set_aside_only_as_a_runtime_would_make_it() {
+    let bin = || Layer::new(vec![Entry::dir("bin/"), Entry::file("bin/sh", "sh")]);
+    let classic = ImageSpec::new().layer(bin()).layer(Layer::new(vec![]));
+    let with_dirs = |mode: u32| {
+        ImageSpec::new().layer(bin()).layer(Layer::new(vec![
+            Entry::dir("etc/").mode(mode),
+            Entry::dir("run/").mode(mode),
+        ]))
+    };
+    let counted_rows = |l: &ImageSpec, r: &ImageSpec, flatten: bool| {
+        let rules = Rules {
+            flatten,
+            ..Rules::semantic()
+        };
+        file_rows(&run(l.clone(), r.clone(), &with(rules)).unwrap()).len()
+    };
+    for flatten in [false, true] {
+        assert_eq!(counted_rows(&classic, &with_dirs(0o755), flatten), 0);
+        assert_eq!(counted_rows(&classic, &with_dirs(0o1777), flatten), 2);
+    }
+    // Over a directory a lower layer made, it is a rewrite: it counts where it changes the mode.
+    let lower = |mode: u32| {
+        ImageSpec::new()
+            .layer(Layer::new(vec![
+                Entry::dir("etc/").mode(mode),
+                Entry::dir("run/").mode(mode),
+            ]))
+            .layer(Layer::new(vec![]))
+    };
+    let rewriting = ImageSpec::new()
+        .layer(Layer::new(vec![
+            Entry::dir("etc/").mode(0o700),
+            Entry::dir("run/").mode(0o700),
+        ]))
+        .layer(Layer::new(vec![
+            Entry::dir("etc/").mode(0o755),
+            Entry::dir("run/").mode(0o755),
+        ]));
+    let report = run(lower(0o700), rewriting.clone(), &with(Rules::semantic())).unwrap();
+    assert_eq!(
+        file_rows(&report),
+        [
+            ("etc/".into(), s(&["entry"])),
+            ("run/".into(), s(&["entry"]))
+        ]
+    );
+    assert!(
+        report
+            .findings
+            .iter()
+            .filter(|f| f.counted)
+            .all(|f| f.class == Class::Added)
+    );
+    let unchanged = ImageSpec::new()
+        .layer(Layer::new(vec![
+            Entry::dir("etc/").mode(0o755),
+            Entry::dir("run/").mode(0o755),
+        ]))
+        .layer(Layer::new(vec![
+            Entry::dir("etc/").mode(0o755),
+            Entry::dir("run/").mode(0o755),
+        ]));
+    let report = run(lower(0o755), unchanged, &with(Rules::semantic())).unwrap();
+    assert!(rows(&report).is_empty(), "{:?}", rows(&report));
+}
+
+#[test]
+fn a_directory_written_again_with_the_same_mode_and_ids_has_no_effect() {
+    let base = Layer::new(vec![
+        Entry::dir("etc/").mtime(1),
+        Entry::dir("etc/apt/").mtime(1),
+        Entry::file("etc/apt/sources.list", "deb x"),
+    ]);
+    // buildah re-emits the parents of what a step writes, with its own mtime and no names.
+    let rebuilt = |mode: u32, uid: u64| {
+        ImageSpec::new().layer(base.clone()).layer(Layer::new(vec![
+            Entry::dir("etc/apt/")
+                .mtime(9)
+                .mode(mode)
+                .uid(uid)
+                .uname("")
+                .gname(""),
+            Entry::file("etc/apt/new", "x"),
+        ]))
+    };
+    let classic = ImageSpec::new()
+        .layer(base.clone())
+        .layer(Layer::new(vec![Entry::file("etc/apt/new", "x")]));
+    let class_of = |report: &Findings| {
+        report
+            .findings
+            .iter()
+            .find(|f| f.name == "etc/apt/")
+            .map(|f| (f.class, f.counted))
+    };
+    let report = run(classic.clone(), rebuilt(0o755, 0), &strict()).unwrap();
+    assert_eq!(class_of(&report), Some((Class::UnchangedRewrite, true)));
+    let report = run(classic.clone(), rebuilt(0o755, 0), &with(Rules::semantic())).unwrap();
+    assert_eq!(class_of(&report), Some((Class::UnchangedRewrite, false)));
+    // Another mode or owner is an effect.
+    for (mode, uid) in [(0o700, 0), (0o755, 1000)] {
+        let report = run(
+            classic.clone(),
+            rebuilt(mode, uid),
+            &with(Rules::semantic()),
+        )
+        .unwrap();
+        assert_eq!(
+            class_of(&report),
+            Some((Class::Added, true)),
+            "{mode:o} {uid}"
+        );
+    }
+    // The package view keeps what has no effect as such, whoever owns the directory.
+    let dpkg = |layers: Vec<Layer>| {
+        let database = Layer::new(vec![
+            Entry::file(
+                "var/lib/dpkg/status",
+                "Package: apt\nStatus: install ok installed\nVersion: 2.6\nArchitecture: amd64\n\n",
+            ),
+            Entry::file(
+                "var/lib/dpkg/info/apt.list",
+                "/etc\n/etc/apt\n/etc/apt/new\n",
+            ),
+        ]);
+        layers
+            .into_iter()
+            .fold(ImageSpec::new().layer(database), ImageSpec::layer)
+    };
+    let lhs = dpkg(vec![
+        base.clone(),
+        Layer::new(vec![Entry::file("etc/apt/new", "x")]),
+    ]);
+    let rhs = dpkg(vec![
+        base,
+        Layer::new(vec![
+            Entry::dir("etc/apt/").mtime(9).uname(""),
+            Entry::file("etc/apt/new", "x"),
+        ]),
+    ]);
+    let packages = Rules {
+        packages: true,
+        ..Rules::default()
+    };
+    let report = run(lhs, rhs, &with(packages)).unwrap();
+    assert_eq!(class_of(&report), Some((Class::UnchangedRewrite, true)));
 }
 
 #[test]

@@ -9,18 +9,22 @@
 
 pub mod document;
 mod flatten;
+mod ignore_builder_metadata;
 mod ignore_file_mode_redundant_bits;
 mod ignore_file_order;
 mod ignore_file_timestamps;
 mod ignore_history;
 mod ignore_image_name;
 mod ignore_image_timestamps;
+mod ignore_mount_points;
+mod ignore_owner_names;
 mod ignore_path;
 mod ignore_storage_format;
 mod ignore_tar_format;
 mod packages;
 mod treat_canonical_paths_equal;
 
+pub use ignore_mount_points::{made_for_mounts, mounted_over};
 pub use ignore_path::{PathFilter, PatternError};
 
 use schemars::JsonSchema;
@@ -43,6 +47,12 @@ pub enum Aspect {
     RedundantModeBits,
     /// `/a`, `./a` and `a` spelling the same path.
     PathSpelling,
+    /// An entry's user or group name where the numeric ids are equal.
+    OwnerName,
+    /// An empty directory or file at a path runtimes mount over.
+    MountPoint,
+    /// Labels, annotations and config members builders write about themselves.
+    BuilderMetadata,
     /// Docker or OCI media types of the same kind, and how a layer is compressed.
     StorageFormat,
     /// How files are split into layers: their number and the config's `rootfs.diff_ids`.
@@ -182,6 +192,9 @@ pub static RULES: &[Rule] = &[
     ignore_image_name::RULE,
     ignore_tar_format::RULE,
     treat_canonical_paths_equal::RULE,
+    ignore_owner_names::RULE,
+    ignore_mount_points::RULE,
+    ignore_builder_metadata::RULE,
     ignore_storage_format::RULE,
     flatten::RULE,
     packages::RULE,
@@ -210,6 +223,21 @@ pub struct Rules {
     pub ignore_tar_format: bool,
     /// `/a`, `./a` and `a` are the same path (names and link targets).
     pub treat_canonical_paths_equal: bool,
+    /// `uname` and `gname` are not compared where `uid` and `gid` are equal: runtimes apply
+    /// the numbers. On with `--semantic`; diffoci has no such rule.
+    #[serde(default)]
+    pub ignore_owner_names: bool,
+    /// Empty directories and empty files at paths runtimes mount over (`/proc`, `/sys`,
+    /// `/dev`, `/etc/hosts`, `/etc/hostname`, `/etc/resolv.conf`), and an `/etc` or `/run`
+    /// directory as runtimes create it where the other image has none, are not compared. On
+    /// with `--semantic`; diffoci has no such rule.
+    #[serde(default)]
+    pub ignore_mount_points: bool,
+    /// What builders write about themselves (`io.buildah.version`, `moby.buildkit.*`,
+    /// base-image annotations, history comments, `ArgsEscaped` outside Windows) is not
+    /// compared. On with `--semantic`; diffoci has no such rule.
+    #[serde(default)]
+    pub ignore_builder_metadata: bool,
     /// The same content under Docker or OCI media types, compressed in any way, is the same
     /// image: media types are compared by kind, and the Docker-only config fields a
     /// Docker→OCI conversion drops (`container`, `container_config`, `docker_version`, empty

@@ -473,9 +473,12 @@ fn tone(class: Class) -> &'static str {
         Class::Added => "t-green",
         Class::Removed => "t-orange",
         Class::Permission | Class::Ownership | Class::Metadata => "t-purple",
-        Class::Timestamp | Class::History | Class::ImageName | Class::Order | Class::TarFormat => {
-            "t-blue"
-        }
+        Class::Timestamp
+        | Class::History
+        | Class::BuilderMetadata
+        | Class::ImageName
+        | Class::Order
+        | Class::TarFormat => "t-blue",
         Class::ConfigField
         | Class::Annotation
         | Class::Platform
@@ -488,6 +491,8 @@ fn tone(class: Class) -> &'static str {
         | Class::Layering
         | Class::WhiteoutWithoutEffect
         | Class::UnchangedRewrite
+        | Class::MountPoint
+        | Class::OwnerName
         | Class::NestedMetadata
         | Class::PathSpelling
         | Class::IgnoredPath => "t-grey",
