@@ -847,6 +847,15 @@ mod tests {
                 .explain(false)
                 .ends_with("; set aside by the chosen options")
         );
+        for class in [Class::MountPoint, Class::OwnerName, Class::BuilderMetadata] {
+            assert!(
+                class
+                    .explain(false)
+                    .ends_with("; set aside: no container sees it"),
+                "{class:?}"
+            );
+            assert!(class.explain(true).ends_with("; counted"), "{class:?}");
+        }
     }
 
     #[test]

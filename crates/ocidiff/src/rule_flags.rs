@@ -44,8 +44,8 @@ impl RuleFlags {
         match name {
             SEMANTIC => {
                 "Ignore what does not change what the image does: every --ignore-* option and \
-                 --treat-canonical-paths-equal (the storage format too: Docker or OCI media \
-                 types, layer compression, Docker-only config fields)."
+                 --treat-canonical-paths-equal (also the storage format and the traces \
+                 builders leave: mount targets, owner names, their own metadata)."
             }
             TIMESTAMPS => "Ignore file and image timestamps.",
             _ => RULES

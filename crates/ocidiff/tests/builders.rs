@@ -111,9 +111,12 @@ fn build_all() -> State {
     }
     let tag = format!("ocidiff-builders-{}", std::process::id());
     let result = Build::new(&tag).and_then(|b| b.everything());
-    let _ = run(Command::new("sh").arg("-c").arg(format!(
-        "docker images -q --filter reference='{tag}*' | sort -u | xargs -r docker rmi -f"
-    )));
+    // Twice: the base goes only once the images built on it are gone.
+    for _ in 0..2 {
+        let _ = run(Command::new("sh").arg("-c").arg(format!(
+            "docker images -q --filter reference='{tag}*' | sort -u | xargs -r docker rmi -f"
+        )));
+    }
     match result {
         Ok(fx) => State::Ready(fx),
         Err(why) => State::Broken(why),

@@ -1058,7 +1058,7 @@ fn empty_mount_targets_are_set_aside_and_content_there_counts() {
         Entry::file("etc/hosts.allow", ""),
         Entry::file("run/lock", ""),
     ]);
-    let report = run(classic, one(hostile), &with(Rules::semantic())).unwrap();
+    let report = run(classic.clone(), one(hostile), &with(Rules::semantic())).unwrap();
     let counted: Vec<(String, Class)> = report
         .findings
         .iter()
@@ -1075,6 +1075,31 @@ fn empty_mount_targets_are_set_aside_and_content_there_counts() {
             ("run/lock".to_owned(), Class::Added),
         ]
     );
+    // Both sides have it: it is a trace only where both are empty.
+    let hosts = |content: &str| {
+        let mut entries = base();
+        entries.push(Entry::file("etc/hosts", content));
+        one(entries)
+    };
+    for (l, r) in [("", "10.0.0.1 x\n"), ("10.0.0.1 x\n", "")] {
+        let report = run(hosts(l), hosts(r), &with(Rules::semantic())).unwrap();
+        assert_eq!(
+            file_rows(&report),
+            [("etc/hosts".into(), s(&["size", "digest"]))]
+        );
+    }
+    let report = run(
+        hosts(""),
+        one({
+            let mut entries = base();
+            entries.push(Entry::file("etc/hosts", "").mode(0o600).uid(7));
+            entries
+        }),
+        &with(Rules::semantic()),
+    )
+    .unwrap();
+    assert!(rows(&report).is_empty(), "{:?}", rows(&report));
+    assert_eq!(report.verdict.set_aside_by_class[&Class::MountPoint], 1);
 }
 
 #[test]
