@@ -61,13 +61,17 @@ impl Walk<'_> {
 
         let [ll, rl] = [&manifests[0].layers, &manifests[1].layers];
         let squashed = self.rules().flatten || ll.len() != rl.len();
-        findings.extend(self.layer_count(&location, [ll.len(), rl.len()]));
+        let count_at = findings.len();
         let found = self.layers(
             &location,
             [ll, rl],
             [&configs.diff_ids[0], &configs.diff_ids[1]],
             squashed,
         )?;
+        // After the layers' own checks, before their findings.
+        if let Some(count) = self.layer_count(&location, [ll, rl])? {
+            findings.insert(count_at, count);
+        }
         findings.extend(found.findings);
         let origins = match (squashed, &found.trees) {
             (true, Some(trees)) => origins(&location, trees, &findings),
@@ -135,23 +139,56 @@ impl Walk<'_> {
         })
     }
 
-    /// A different number of layers, a difference of its own: set aside when the file
-    /// systems are compared (`flatten`), since then how files are split into layers is not.
-    fn layer_count(&self, location: &str, [l, r]: [usize; 2]) -> Option<Finding> {
+    /// A different number of layers, a difference of its own (the file systems are then
+    /// compared, not the layers): set aside when the file systems are what is compared
+    /// (`flatten`), and under any ignore rule when the layers one side has more of hold no
+    /// entries (BuildKit writes one for a `WORKDIR`, the classic builder none): those change
+    /// nothing.
+    fn layer_count(
+        &self,
+        location: &str,
+        layers: [&[Descriptor]; 2],
+    ) -> Result<Option<Finding>, CompareError> {
+        let [l, r] = layers.map(<[Descriptor]>::len);
         if l == r {
-            return None;
+            return Ok(None);
         }
+        let rules = self.rules();
+        let only_empty = self.only_empty_layers_differ(layers)?;
         let d = FieldDiff::new("count", Some(json!(l)), Some(json!(r)), Class::Layering);
-        Some(classify::finding(
-            Kind::Manifest,
-            location,
-            ".layers",
-            vec![if self.rules().sets_aside(Aspect::Layering) {
-                d.set_aside()
-            } else {
-                d
-            }],
-        ))
+        let d = if rules.sets_aside(Aspect::Layering)
+            || (only_empty && rules.sets_aside(Aspect::NoEffect))
+        {
+            d.set_aside()
+        } else {
+            d
+        };
+        let mut f = classify::finding(Kind::Manifest, location, ".layers", vec![d]);
+        if only_empty {
+            f.detail.get_or_insert_with(Default::default).note = Some(
+                "the layers one image has more of hold no entries: they change nothing (set aside \
+                 under any ignore option), and the file systems the layers produce are compared"
+                    .into(),
+            );
+        }
+        Ok(Some(f))
+    }
+
+    /// Whether both sides have as many layers with entries: what one has more of is empty.
+    fn only_empty_layers_differ(&self, layers: [&[Descriptor]; 2]) -> Result<bool, CompareError> {
+        // An empty tar is a few 512-byte blocks, compressed a few dozen bytes: only layers
+        // this small are read to find out.
+        const EMPTY_AT_MOST: u64 = 64 << 10;
+        let mut holding = [0usize; 2];
+        for side in Side::BOTH {
+            for (i, d) in layers[side.i()].iter().enumerate() {
+                let empty = d.size <= EMPTY_AT_MOST && self.walk(side, d, i)?.entries.is_empty();
+                if !empty {
+                    holding[side.i()] += 1;
+                }
+            }
+        }
+        Ok(holding[0] == holding[1])
     }
 
     /// Sets aside the file findings `--ignore-path` matches.

@@ -399,6 +399,50 @@ fn different_layering_of_the_same_filesystem() {
 }
 
 #[test]
+fn layers_without_entries_change_nothing() {
+    let base = || Layer::new(vec![Entry::dir("etc/"), Entry::file("etc/a", "1")]);
+    let app = |content: &str| Layer::new(vec![Entry::dir("app/"), Entry::file("app/x", content)]);
+    let classic = ImageSpec::new().layer(base()).layer(app("1"));
+    // BuildKit's layer for a WORKDIR that exists: a tar with no entries.
+    let buildkit = |content: &str| {
+        ImageSpec::new()
+            .layer(base())
+            .layer(Layer::new(vec![]))
+            .layer(app(content))
+    };
+    let report = run(classic.clone(), buildkit("1"), &with(Rules::semantic())).unwrap();
+    assert!(rows(&report).is_empty(), "{:?}", rows(&report));
+    let count = report
+        .findings
+        .iter()
+        .find(|f| f.name == ".layers")
+        .unwrap();
+    assert_eq!((count.class, count.counted), (Class::Layering, false));
+    assert!(
+        count
+            .detail
+            .as_ref()
+            .and_then(|d| d.note.as_ref())
+            .is_some()
+    );
+    // Strictly it counts; what the layers hold still counts under --semantic.
+    let report = run(classic.clone(), buildkit("1"), &strict()).unwrap();
+    assert!(rows(&report).iter().any(|(_, name, _)| name == ".layers"));
+    let report = run(classic.clone(), buildkit("2"), &with(Rules::semantic())).unwrap();
+    assert_eq!(file_rows(&report), [("app/x".into(), s(&["digest"]))]);
+    // An extra layer that holds something is another split of the files.
+    let split = ImageSpec::new()
+        .layer(base())
+        .layer(Layer::new(vec![Entry::dir("app/")]))
+        .layer(Layer::new(vec![Entry::file("app/x", "1")]));
+    let report = run(classic, split, &with(Rules::semantic())).unwrap();
+    assert_eq!(
+        rows(&report),
+        [(Kind::Manifest, ".layers".to_owned(), s(&["count"]))]
+    );
+}
+
+#[test]
 fn squashed_comparison_applies_whiteouts() {
     let l = ImageSpec::new()
         .layer(Layer::new(vec![
