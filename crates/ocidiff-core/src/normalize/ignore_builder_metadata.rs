@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{Aspect, Rule};
+use super::Rule;
 
 pub(super) const RULE: Rule = Rule::new(
     "ignore-builder-metadata",
@@ -12,7 +12,6 @@ pub(super) const RULE: Rule = Rule::new(
      themselves (io.buildah.version, moby.buildkit.*, base-image annotations, …).",
     |r| &mut r.ignore_builder_metadata,
 )
-.setting_aside(&[Aspect::BuilderMetadata])
 .ignoring_annotations(is_builder_annotation)
 .preparing_config(drop_builder_fields);
 

@@ -51,8 +51,6 @@ pub enum Aspect {
     OwnerName,
     /// An empty directory or file at a path runtimes mount over.
     MountPoint,
-    /// Labels, annotations and config members builders write about themselves.
-    BuilderMetadata,
     /// Docker or OCI media types of the same kind, and how a layer is compressed.
     StorageFormat,
     /// How files are split into layers: their number and the config's `rootfs.diff_ids`.
