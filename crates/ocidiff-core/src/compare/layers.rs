@@ -593,15 +593,18 @@ impl Walk<'_> {
                     break;
                 }
             }
-            // A directory made as runtimes make it for their mounts is a trace only where it
-            // creates the path; written over something, it is judged as any other rewrite.
-            let rewritten_parent = f.class == Class::MountPoint
+            // A mount target left by a builder is a trace only where it replaces nothing but
+            // another trace: written over content (an `/etc/hosts` emptied) or over a lower
+            // layer's `/etc` or `/run`, it is judged as any other rewrite.
+            let rewrote_more = f.class == Class::MountPoint
                 && idx.iter().any(|i| {
                     let entry = &listings[side.i()].entries[*i];
-                    !normalize::mounted_over(entry)
-                        && effects[side.i()].get(i).is_some_and(|e| e.prior.is_some())
+                    let prior = effects[side.i()].get(i).and_then(|e| e.prior.as_ref());
+                    prior.is_some_and(|prior| {
+                        !(normalize::mounted_over(entry) && normalize::mounted_over(prior))
+                    })
                 });
-            if rewritten_parent && class.is_none() {
+            if rewrote_more && class.is_none() {
                 for field in &mut f.fields {
                     field.class = if side == Side::Lhs {
                         Class::Removed

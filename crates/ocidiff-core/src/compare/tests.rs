@@ -1144,6 +1144,23 @@ fn empty_mount_targets_are_set_aside_and_content_there_counts() {
     .unwrap();
     assert!(rows(&report).is_empty(), "{:?}", rows(&report));
     assert_eq!(report.verdict.set_aside_by_class[&Class::MountPoint], 1);
+    // Layer by layer: emptying a lower layer's `/etc/hosts` changes content; writing an empty
+    // one over an empty one does not.
+    let hosts_below = |content: &str, top: Vec<Entry>| {
+        ImageSpec::new()
+            .layer(Layer::new(vec![
+                Entry::dir("etc/"),
+                Entry::file("etc/hosts", content),
+            ]))
+            .layer(Layer::new(top))
+    };
+    let emptied = hosts_below("10.0.0.1 x\n", vec![Entry::file("etc/hosts", "")]);
+    let kept = hosts_below("10.0.0.1 x\n", vec![]);
+    let report = run(kept, emptied, &with(Rules::semantic())).unwrap();
+    assert_eq!(file_rows(&report), [("etc/hosts".into(), s(&["entry"]))]);
+    let again = hosts_below("", vec![Entry::file("etc/hosts", "").mtime(9).mode(0o755)]);
+    let report = run(hosts_below("", vec![]), again, &with(Rules::semantic())).unwrap();
+    assert!(rows(&report).is_empty(), "{:?}", rows(&report));
 }
 
 #[test]
