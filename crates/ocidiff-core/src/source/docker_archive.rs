@@ -185,11 +185,11 @@ pub(super) fn layout_root(
                 digests: digests.join(", "),
             });
         }
-        let mut names: Vec<String> = chosen
-            .iter()
-            .map(|d| format!("{} ({})", label(d), d.digest))
-            .collect();
-        names.dedup();
+        let names = super::distinct(
+            chosen
+                .iter()
+                .map(|d| format!("{} ({})", label(d), d.digest)),
+        );
         return Err(SourceError::Ambiguous {
             path: path.to_owned(),
             hint: "docker-archive:PATH:NAME[:TAG]".into(),

@@ -169,16 +169,11 @@ fn ref_names(d: &Descriptor) -> Vec<String> {
 
 /// The images `index` offers, for messages: each entry's name, or its digest.
 fn available(index: &Index) -> String {
-    let mut all: Vec<String> = index
-        .manifests
-        .iter()
-        .map(|d| {
-            d.ref_name()
-                .map_or_else(|| d.digest.to_string(), str::to_owned)
-        })
-        .collect();
-    all.dedup();
-    all.join(", ")
+    super::distinct(index.manifests.iter().map(|d| {
+        d.ref_name()
+            .map_or_else(|| d.digest.to_string(), str::to_owned)
+    }))
+    .join(", ")
 }
 
 /// The entry of `index` that `reference` names, by name or digest. Several entries of one

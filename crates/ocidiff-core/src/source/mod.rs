@@ -170,6 +170,16 @@ pub enum SourceError {
     },
 }
 
+/// `names` without repeats, in the order of their first occurrence: what an error lists as
+/// the images to choose from (an index may name one image once per platform).
+fn distinct(names: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    names
+        .into_iter()
+        .filter(|n| seen.insert(n.clone()))
+        .collect()
+}
+
 /// Opens the image a local reference names, holding its JSON documents to `limits`.
 pub fn open(reference: &ImageRef, limits: &Limits) -> Result<Image, SourceError> {
     match reference {
@@ -206,5 +216,46 @@ pub fn open(reference: &ImageRef, limits: &Limits) -> Result<Image, SourceError>
             transport: other.transport(),
             reference: other.to_string(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images_to_choose_from_are_named_once_in_order() {
+        let names = ["a", "b", "a", "c", "b"].map(str::to_owned);
+        assert_eq!(distinct(names), ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn a_layout_of_several_images_names_each_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let image = |content: &str| -> ocidiff_testkit::ImageSpec {
+            ocidiff_testkit::ImageSpec::new().layer(ocidiff_testkit::Layer::new(vec![
+                ocidiff_testkit::Entry::file("f", content),
+            ]))
+        };
+        ocidiff_testkit::write_oci_dir(
+            dir.path(),
+            &[
+                ("a", image("1").into()),
+                ("b", image("2").into()),
+                ("a", image("3").into()),
+            ],
+        )
+        .unwrap();
+        let err = open(
+            &ImageRef::OciDir {
+                path: dir.path().to_owned(),
+                reference: None,
+            },
+            &Limits::default(),
+        )
+        .err()
+        .expect("several images are ambiguous");
+        let text = err.to_string();
+        assert!(text.ends_with(": a, b"), "{text}");
     }
 }
