@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{busybox_rootfs, docker, have, run, skip, tool_works};
+use common::{State, busybox_rootfs, docker, have, ready, run, skip, tool_works};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -84,25 +84,12 @@ struct Fixtures {
     buildah_timestamp: Option<[String; 2]>,
 }
 
-enum State {
-    Ready(Fixtures),
-    Unavailable(String),
-    Broken(String),
-}
-
 fn fixtures() -> Option<&'static Fixtures> {
-    static STATE: OnceLock<State> = OnceLock::new();
-    match STATE.get_or_init(build_all) {
-        State::Ready(fx) => Some(fx),
-        State::Unavailable(why) => {
-            skip(why);
-            None
-        }
-        State::Broken(why) => panic!("building with the real builders failed: {why}"),
-    }
+    static STATE: OnceLock<State<Fixtures>> = OnceLock::new();
+    ready(STATE.get_or_init(build_all))
 }
 
-fn build_all() -> State {
+fn build_all() -> State<Fixtures> {
     if !tool_works(docker().arg("info")) {
         return State::Unavailable(format!(
             "no docker daemon answers (DOCKER_HOST={:?}); start one with scripts/services.sh \

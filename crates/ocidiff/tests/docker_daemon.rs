@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{busybox_rootfs, docker, run, skip, tool_works};
+use common::{State, busybox_rootfs, docker, ready, run, tool_works};
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -17,23 +17,6 @@ use std::sync::OnceLock;
 
 use assert_cmd::Command as BinCommand;
 use serde_json::Value;
-
-enum State<T> {
-    Ready(T),
-    Unavailable(String),
-    Broken(String),
-}
-
-fn ready<T>(state: &State<T>) -> Option<&T> {
-    match state {
-        State::Ready(fx) => Some(fx),
-        State::Unavailable(why) => {
-            skip(why);
-            None
-        }
-        State::Broken(why) => panic!("building the fixtures failed: {why}"),
-    }
-}
 
 fn base_dir() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("docker-daemon")

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{busybox_rootfs, docker, have, run, skip, tool_works};
+use common::{State, busybox_rootfs, docker, have, ready, run, skip, tool_works};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -32,25 +32,10 @@ struct Fixtures {
     buildah: Result<Option<[PathBuf; 2]>, String>,
 }
 
-enum State {
-    Ready(Fixtures),
-    /// The tools or services are missing: skip (or fail, under `OCIDIFF_REQUIRE_SERVICES=1`).
-    Unavailable(String),
-    /// The tools are there but building failed: always a failure.
-    Broken(String),
-}
-
 /// The fixtures, or `None` when the test must skip (after saying so).
 fn fixtures() -> Option<&'static Fixtures> {
-    static STATE: OnceLock<State> = OnceLock::new();
-    match STATE.get_or_init(build_fixtures) {
-        State::Ready(fx) => Some(fx),
-        State::Unavailable(why) => {
-            skip(why);
-            None
-        }
-        State::Broken(why) => panic!("building the real-tool fixtures failed: {why}"),
-    }
+    static STATE: OnceLock<State<Fixtures>> = OnceLock::new();
+    ready(STATE.get_or_init(build_fixtures))
 }
 
 /// skopeo does not read `DOCKER_HOST`; it must be told the daemon's socket.
@@ -64,7 +49,7 @@ fn skopeo_from_daemon(image: &str, dest: &str) -> Command {
     cmd
 }
 
-fn build_fixtures() -> State {
+fn build_fixtures() -> State<Fixtures> {
     if !tool_works(docker().arg("info")) {
         return State::Unavailable(format!(
             "no docker daemon answers (DOCKER_HOST={:?}); start one with scripts/services.sh start \

@@ -1164,6 +1164,38 @@ fn empty_mount_targets_are_set_aside_and_content_there_counts() {
 }
 
 #[test]
+fn an_empty_mount_target_through_a_symlink_is_what_it_writes_to() {
+    // `dev` is a link to `etc`: the empty `dev/passwd` a layer writes empties `etc/passwd`.
+    let image = |top: Vec<Entry>| {
+        ImageSpec::new()
+            .layer(Layer::new(vec![
+                Entry::dir("etc/"),
+                Entry::file("etc/passwd", "root:x:0:0::/root:/bin/sh\n"),
+                Entry::symlink("dev", "etc"),
+            ]))
+            .layer(Layer::new(top))
+    };
+    let (l, r) = (image(vec![]), image(vec![Entry::file("dev/passwd", "")]));
+    for flatten in [false, true] {
+        let rules = Rules {
+            flatten,
+            ..Rules::semantic()
+        };
+        let report = run(l.clone(), r.clone(), &with(rules)).unwrap();
+        assert_eq!(report.verdict.outcome, finding::Outcome::Different, "{flatten}");
+        assert!(
+            report
+                .findings
+                .iter()
+                .filter(|f| f.counted)
+                .all(|f| f.class != Class::MountPoint),
+            "{flatten}: {:?}",
+            rows(&report)
+        );
+    }
+}
+
+#[test]
 fn a_parent_of_mounts_is_set_aside_only_as_a_runtime_would_make_it() {
     let bin = || Layer::new(vec![Entry::dir("bin/"), Entry::file("bin/sh", "sh")]);
     let classic = ImageSpec::new().layer(bin()).layer(Layer::new(vec![]));

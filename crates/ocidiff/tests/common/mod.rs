@@ -25,6 +25,27 @@ pub fn run(cmd: &mut Command) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Fixtures built once per test binary from real tools.
+pub enum State<T> {
+    Ready(T),
+    /// The tools or services are missing: skip (a failure under `OCIDIFF_REQUIRE_SERVICES=1`).
+    Unavailable(String),
+    /// The tools are there but building failed: always a failure.
+    Broken(String),
+}
+
+/// The fixtures, or `None` when the test must skip (after saying so).
+pub fn ready<T>(state: &State<T>) -> Option<&T> {
+    match state {
+        State::Ready(fx) => Some(fx),
+        State::Unavailable(why) => {
+            skip(why);
+            None
+        }
+        State::Broken(why) => panic!("building the fixtures failed: {why}"),
+    }
+}
+
 /// Whether a command runs and succeeds.
 pub fn tool_works(cmd: &mut Command) -> bool {
     cmd.output().is_ok_and(|o| o.status.success())
