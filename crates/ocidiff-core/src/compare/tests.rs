@@ -1182,7 +1182,11 @@ fn an_empty_mount_target_through_a_symlink_is_what_it_writes_to() {
             ..Rules::semantic()
         };
         let report = run(l.clone(), r.clone(), &with(rules)).unwrap();
-        assert_eq!(report.verdict.outcome, finding::Outcome::Different, "{flatten}");
+        assert_eq!(
+            report.verdict.outcome,
+            finding::Outcome::Different,
+            "{flatten}"
+        );
         assert!(
             report
                 .findings
