@@ -12,6 +12,9 @@ use serde_json::Value;
 use crate::model::{Digest, Platform};
 use crate::normalize::Rules;
 
+mod pins;
+pub use pins::{Pin, pins, snapshot_url};
+
 /// Bumped whenever a field is removed or changes meaning; adding fields keeps the version.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -73,6 +76,10 @@ pub struct Comparison {
     pub platform: Option<Platform>,
     /// The manifests' digests, input 0 then input 1, where known.
     pub digests: [Option<Digest>; 2],
+    /// The configs' `created`, input 0 then input 1, where they have one: input 0's dates the
+    /// package archive snapshot that advice points a rebuild at.
+    #[serde(default)]
+    pub created: [Option<String>; 2],
 }
 
 /// The level a difference was found at.
@@ -209,6 +216,10 @@ pub struct Finding {
     /// The package that owns the file, with `--packages`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<Owner>,
+    /// How to make input 1 match input 0 (input 0 being the published image, input 1 its
+    /// rebuild), when a remedy is known; `docs/advice.md` lists them all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advice: Option<String>,
 }
 
 /// The package owning a differing file.
@@ -459,6 +470,7 @@ impl Finding {
             counted,
             detail: None,
             owner: None,
+            advice: None,
         }
     }
 

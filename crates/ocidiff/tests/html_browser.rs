@@ -400,6 +400,7 @@ fn detailed_report() -> Findings {
             location: "manifests-0".to_owned(),
             platform: None,
             digests: [Some(sha(8).parse().unwrap()), Some(sha(9).parse().unwrap())],
+            created: [None, None],
         }],
         verdict: Verdict::of(&findings),
         summary: Summary::of(&findings),

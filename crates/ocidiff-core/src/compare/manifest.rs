@@ -21,7 +21,13 @@ struct Configs {
     /// The configs' bytes, kept for extraction when a counted difference was found in them.
     kept: [Option<Vec<u8>>; 2],
     diff_ids: [Vec<Digest>; 2],
+    /// Their `created`, where they have one (for the advice's package snapshot).
+    created: [Option<String>; 2],
 }
+
+/// What one pair of manifests gave: the pair kept for extraction, the findings, and the
+/// configs' `created`.
+pub(super) type PairFound = (Pair, Vec<Finding>, [Option<String>; 2]);
 
 impl Walk<'_> {
     /// Compares the manifests `lm` and `rm`, found at `location` (for `platform`, when chosen
@@ -32,7 +38,7 @@ impl Walk<'_> {
         platform: Option<&Platform>,
         lm: Blob,
         rm: Blob,
-    ) -> Result<(Pair, Vec<Finding>), CompareError> {
+    ) -> Result<PairFound, CompareError> {
         let mut findings = Vec::new();
         // Root manifests' descriptors were compared as the roots.
         if let (Some(_), Some(ld), Some(rd)) = (platform, &lm.descriptor, &rm.descriptor) {
@@ -90,7 +96,7 @@ impl Walk<'_> {
             manifests,
             origins,
         );
-        Ok((pair, findings))
+        Ok((pair, findings, configs.created))
     }
 
     /// Compares the config descriptors and, when they differ, the configs; returns what the
@@ -130,7 +136,12 @@ impl Walk<'_> {
             findings.extend(found);
             bytes
         };
+        let created = bytes.each_ref().map(|b| {
+            let config: Value = serde_json::from_slice(b).ok()?;
+            Some(config.get("created")?.as_str()?.to_owned())
+        });
         Ok(Configs {
+            created,
             kept,
             diff_ids: [
                 self.diff_ids(Side::Lhs, lc, &bytes[0])?,

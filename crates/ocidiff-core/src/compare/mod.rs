@@ -6,6 +6,7 @@
 //!
 //! [`Finding`]: crate::finding::Finding
 
+mod advice;
 mod capture;
 mod classify;
 mod descriptors;
@@ -135,19 +136,22 @@ impl<'a> Walk<'a> {
         let mut pairs = Vec::new();
         for (i, (platform, lm, rm)) in pairs_to_compare.into_iter().enumerate() {
             let location = format!("manifests-{i}");
+            let digests = [
+                lm.descriptor.as_ref().map(|d| d.digest.clone()),
+                rm.descriptor.as_ref().map(|d| d.digest.clone()),
+            ];
+            let (pair, found, created) =
+                self.manifests(location.clone(), platform.as_ref(), lm, rm)?;
             comparisons.push(Comparison {
-                location: location.clone(),
-                platform: platform.clone(),
-                digests: [
-                    lm.descriptor.as_ref().map(|d| d.digest.clone()),
-                    rm.descriptor.as_ref().map(|d| d.digest.clone()),
-                ],
+                location,
+                platform,
+                digests,
+                created,
             });
-            let (pair, found) = self.manifests(location, platform.as_ref(), lm, rm)?;
             findings.extend(found);
             pairs.push(pair);
         }
-        let report = Findings {
+        let mut report = Findings {
             schema_version: finding::SCHEMA_VERSION,
             tool: finding::Tool {
                 name: "ocidiff".into(),
@@ -162,6 +166,7 @@ impl<'a> Walk<'a> {
             verdict: Verdict::of(&findings),
             findings,
         };
+        advice::fill(&mut report);
         Ok(Compared { report, pairs })
     }
 }

@@ -172,7 +172,7 @@ pub(crate) fn is_hostile(c: char) -> bool {
 
 /// `s` with control and bidi-override characters written as escapes (`\n`, `\u{1b}`), so that
 /// a hostile image cannot move the cursor or reorder the line.
-fn escape_controls(s: &str) -> String {
+pub(crate) fn escape_controls(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         // The row has always shown U+061C ARABIC LETTER MARK as it is; the other renderers

@@ -151,6 +151,10 @@ pub(crate) fn sample_report() -> Findings {
             location: "manifests-0".to_owned(),
             platform: None,
             digests: [Some(sha(3).parse().unwrap()), Some(sha(4).parse().unwrap())],
+            created: [
+                Some("2024-03-01T12:00:00Z".to_owned()),
+                Some("2024-03-08T12:00:00Z".to_owned()),
+            ],
         }],
         summary: Summary::of(&findings),
         findings,
@@ -162,7 +166,7 @@ pub(crate) const HOSTILE: &str =
     "</script><script>alert(1)</script><img src=x onerror=alert(2)>\"'&";
 
 /// The table's sample plus what only the HTML and Markdown show: findings set aside, a
-/// text diff, nested findings, ELF sections, a note, and hostile names and values.
+/// text diff, nested findings, ELF sections, a note, advice, and hostile names and values.
 pub(crate) fn rich_report() -> Findings {
     let mut report = sample_report();
     let ts = |l: &str, r: &str| {
@@ -223,6 +227,15 @@ pub(crate) fn rich_report() -> Findings {
         note: Some(format!("too large to diff {HOSTILE}")),
         ..Detail::default()
     });
+    let mut log = Finding::new(
+        Kind::File,
+        "manifests-0/layers-1",
+        "var/log/dpkg.log",
+        vec![ts("2024-01-01T00:00:00Z", "2024-02-01T00:00:00Z")],
+    );
+    log.advice = Some(format!(
+        "Delete `/var/log/dpkg.log` <in the same step> {HOSTILE}"
+    ));
     report.findings.extend([
         text,
         archive,
@@ -238,12 +251,7 @@ pub(crate) fn rich_report() -> Findings {
                 Class::Content,
             )],
         ),
-        Finding::new(
-            Kind::File,
-            "manifests-0/layers-1",
-            "var/log/dpkg.log",
-            vec![ts("2024-01-01T00:00:00Z", "2024-02-01T00:00:00Z")],
-        ),
+        log,
     ]);
     report.inputs[1].reference = format!("oci:{HOSTILE}");
     report.ignore_paths = vec!["/var/log/**".to_owned()];
@@ -290,7 +298,8 @@ pub(crate) fn long_path() -> String {
 
 /// What `--packages` finds, in walk order (file findings first, then the packages): files of
 /// every package class, a runtime-dependent entry, a file no package owns, a derived digest
-/// and a set-aside timestamp, to check the review order.
+/// and a set-aside timestamp, to check the review order; the package and the timestamp with
+/// advice.
 pub(crate) fn review_report() -> Findings {
     let owned = |name: &str, class: Class, package: &str, versions: [Option<&str>; 2]| {
         let mut f = file_change(name, "digest", json!(sha(1)), json!(sha(2)), class);
@@ -305,6 +314,28 @@ pub(crate) fn review_report() -> Findings {
     let package = |name: &str, field: FieldDiff| {
         Finding::new(Kind::Package, "manifests-0/packages", name, vec![field])
     };
+    let pinned = |mut f: Finding| {
+        f.advice = Some(
+            "Install the version input 0 has: `apt-get install --no-install-recommends foo=1.0`."
+                .to_owned(),
+        );
+        f
+    };
+    let mut created = Finding::new(
+        Kind::Config,
+        "manifests-0/config",
+        ".created",
+        vec![
+            FieldDiff::new(
+                "value",
+                Some(json!("2024-03-01T12:00:00Z")),
+                Some(json!("2024-03-08T12:00:00Z")),
+                Class::Timestamp,
+            )
+            .set_aside(),
+        ],
+    );
+    created.advice = Some("Build with SOURCE_DATE_EPOCH=1709294400.".to_owned());
     let mut report = sample_report();
     report.findings = vec![
         Finding::new(
@@ -318,20 +349,7 @@ pub(crate) fn review_report() -> Findings {
                 Class::Derived,
             )],
         ),
-        Finding::new(
-            Kind::Config,
-            "manifests-0/config",
-            ".created",
-            vec![
-                FieldDiff::new(
-                    "value",
-                    Some(json!("2024-03-01T12:00:00Z")),
-                    Some(json!("2024-03-08T12:00:00Z")),
-                    Class::Timestamp,
-                )
-                .set_aside(),
-            ],
-        ),
+        created,
         owned(
             "usr/bin/foo",
             Class::PackageChanged,
@@ -372,7 +390,7 @@ pub(crate) fn review_report() -> Findings {
             Class::RuntimeDependent,
         ),
         file_change(&long_path(), "size", json!(1), json!(2), Class::Content),
-        package(
+        pinned(package(
             "dpkg:foo",
             FieldDiff::new(
                 "version",
@@ -380,7 +398,7 @@ pub(crate) fn review_report() -> Findings {
                 Some(json!("1.1 (amd64)")),
                 Class::PackageVersion,
             ),
-        ),
+        )),
         package(
             "dpkg:new",
             FieldDiff::new("entry", None, Some(json!("3 (amd64)")), Class::Added),

@@ -6,8 +6,9 @@
 //!   and class, then the set-aside ones in a collapsed section of their own. Groups and rows
 //!   come in review order ([`crate::finding::review_order`]): what to look at first on top.
 //!   Each group is a `<details>` (open when small), each finding a `<details>` whose body
-//!   holds every field's two values in full, its explanation, and its detail (text diff, ELF
-//!   sections, nested findings, note).
+//!   holds every field's two values in full, its explanation, its advice (how to make input 1
+//!   match input 0, see `docs/advice.md`), and its detail (text diff, ELF sections, nested
+//!   findings, note).
 //! - Large reports: the rows of a group larger than [`LAZY_ROWS`] are not in the DOM but in a
 //!   JSON block (`<script type="application/json" id="ocidiff-rows">`, with `<`, `>` and `&`
 //!   escaped so that no value can close it), and are inserted a page at a time when the group
@@ -354,6 +355,13 @@ fn finding(f: &Finding, page: &mut String) {
         "<p class=\"expl\">{}.</p>",
         esc(&capitalized(&f.explanation))
     );
+    if let Some(advice) = &f.advice {
+        let _ = write!(
+            page,
+            "<p class=\"advice\"><strong>Advice:</strong> {}</p>",
+            esc(advice)
+        );
+    }
     let mut place = format!("at <code>{}</code>", esc(&f.location));
     if !f.name.is_empty() {
         let _ = write!(place, ", <code>{}</code>", esc(&f.name));
@@ -623,6 +631,10 @@ mod tests {
         assert!(page.contains("<code>.note.gnu.build-id</code>"));
         assert!(page.contains("busybox-1.36.post-install"));
         assert!(page.contains("Inside: 1 difference<"));
+        // Advice, escaped, in the finding's body.
+        assert!(page.contains(
+            "<p class=\"advice\"><strong>Advice:</strong> Delete `/var/log/dpkg.log` &lt;in the same step&gt; &lt;/script&gt;"
+        ));
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! `$GITHUB_STEP_SUMMARY`: the verdict as a heading, the inputs and rules, the counted findings
 //! by class, the counted findings as a table in review order
 //! ([`crate::finding::review_order`]: the first [`MAX_ROWS`] are the ones to look at first, then
-//! how many more), and the set-aside ones by class in a collapsed `<details>` block.
+//! how many more), the advice on them (each advice once, with the findings it is for; see
+//! `docs/advice.md`), the package pins that reproduce input 0 ([`crate::finding::pins`]), and
+//! the set-aside ones by class in a collapsed `<details>` block.
 //!
 //! Cells hold the table's short values (see [`super::table`]). Every value from the images is
 //! escaped: control characters as `\n`, `\u{1b}`, and the characters Markdown or the HTML it
@@ -12,12 +14,16 @@
 use std::collections::BTreeMap;
 use std::io;
 
-use crate::finding::{Class, Finding, Findings, Outcome, review_order};
+use crate::finding::{self, Class, Finding, Findings, Outcome, Pin, review_order};
 use crate::report::cells::{self, is_hostile, outcome_word, plural, rule_names};
 
 /// At most this many findings are listed, the first in review order; the JSON and HTML
 /// reports have them all.
 pub const MAX_ROWS: usize = 200;
+/// At most this many pieces of advice are listed, each with the names of its first few
+/// findings.
+const MAX_ADVICE: usize = 50;
+const NAMES_PER_ADVICE: usize = 5;
 
 /// Writes `report` as a Markdown summary.
 pub fn write_markdown(report: &Findings, out: &mut dyn io::Write) -> io::Result<()> {
@@ -75,12 +81,75 @@ pub fn write_markdown(report: &Findings, out: &mut dyn io::Write) -> io::Result<
             )?;
         }
         writeln!(out)?;
+        advice(&counted, out)?;
     }
+    pins(report, out)?;
 
     if !v.set_aside_by_class.is_empty() {
         set_aside(&v.set_aside_by_class, v.set_aside, out)?;
     }
     Ok(())
+}
+
+/// Each advice of `counted` once, with how many findings it is for and the first of them, in
+/// review order; a pinned package's advice is left to the pins.
+fn advice(counted: &[&Finding], out: &mut dyn io::Write) -> io::Result<()> {
+    let mut by_advice: Vec<(&str, Vec<&Finding>)> = Vec::new();
+    for f in counted.iter().filter(|f| Pin::of(f).is_none()) {
+        let Some(advice) = f.advice.as_deref() else {
+            continue;
+        };
+        match by_advice.iter_mut().find(|(a, _)| *a == advice) {
+            Some((_, findings)) => findings.push(f),
+            None => by_advice.push((advice, vec![f])),
+        }
+    }
+    if by_advice.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "### Advice\n")?;
+    for (advice, findings) in by_advice.iter().take(MAX_ADVICE) {
+        let names: Vec<String> = findings
+            .iter()
+            .take(NAMES_PER_ADVICE)
+            .map(|f| md(&cells::row(f, false)[1]))
+            .collect();
+        let more = if findings.len() > NAMES_PER_ADVICE {
+            ", …"
+        } else {
+            ""
+        };
+        writeln!(
+            out,
+            "- **{} finding{}** ({}{more}): {}",
+            findings.len(),
+            plural(findings.len()),
+            names.join(", "),
+            md(advice)
+        )?;
+    }
+    if by_advice.len() > MAX_ADVICE {
+        writeln!(
+            out,
+            "- … and {} more (in the JSON and HTML reports)",
+            by_advice.len() - MAX_ADVICE
+        )?;
+    }
+    writeln!(out)
+}
+
+/// The install commands that pin every package whose version moved to input 0's.
+fn pins(report: &Findings, out: &mut dyn io::Write) -> io::Result<()> {
+    let lines = finding::pins(report);
+    if lines.is_empty() {
+        return Ok(());
+    }
+    // Pins hold only the characters of package names and versions: no fence can close early.
+    writeln!(out, "### To reproduce input 0\n\n```sh")?;
+    for line in lines {
+        writeln!(out, "{line}")?;
+    }
+    writeln!(out, "```\n")
 }
 
 fn set_aside(
@@ -209,6 +278,41 @@ mod tests {
             MAX_ROWS
         );
         assert!(text.contains("\n… and 7 more (all are in the JSON and HTML reports).\n"));
+    }
+
+    #[test]
+    fn advice_once_each_and_the_pins_that_reproduce_input_0() {
+        let mut report = review_report();
+        for f in &mut report.findings {
+            let which = match f.name.as_str() {
+                "etc/twice" | "usr/bin/bar" => "a",
+                "etc/motd" => "b",
+                _ => continue,
+            };
+            f.advice = Some(format!("Remove *{which}* | `x`"));
+        }
+        let text = render(&report);
+        // A section: its title, a blank line, its body up to the next blank line.
+        let section = |title: &str| {
+            let start = text
+                .find(title)
+                .unwrap_or_else(|| panic!("{title}: {text}"));
+            let body = start + title.len() + 2;
+            text[start..body + text[body..].find("\n\n").unwrap()].to_owned()
+        };
+        // Findings with the same advice share its line, in review order; a pinned package's
+        // advice is left to the pins.
+        assert_eq!(
+            section("### Advice"),
+            "### Advice\n\n- **2 findings** (etc/twice, usr/bin/bar): Remove \\*a\\* \\| \\`x\\`\n- **1 finding** (etc/motd): Remove \\*b\\* \\| \\`x\\`"
+        );
+        assert_eq!(
+            section("### To reproduce input 0"),
+            "### To reproduce input 0\n\n```sh\napt-get install --no-install-recommends foo=1.0\n# Debian as of input 0's created, for versions the archive no longer has: deb [check-valid-until=no] https://snapshot.debian.org/archive/debian/20240301T120000Z/ <suite> main\n```"
+        );
+        // Neither when there is nothing to say.
+        let text = render(&rich_report());
+        assert!(!text.contains("### Advice") && !text.contains("### To reproduce"));
     }
 
     #[test]

@@ -24,13 +24,15 @@
 //!   (`\n`, `\u{1b}`), so a hostile image cannot move the cursor or reorder the terminal line.
 //! - An empty NAME (a finding at the root with no path) is shown as `-`, so that every row has
 //!   a NAME.
+//! - With [`TableOptions::full`], a finding's advice (how to make input 1 match input 0, see
+//!   `docs/advice.md`) follows its row on a line of its own, indented: `    advice: …`.
 //! - Widths count characters. A column is as wide as its widest cell up to a cap; a longer
 //!   cell (a long NAME, or a cell with many fields or whole values) overflows its own row only.
 
 use std::fmt::Write as _;
 use std::io;
 
-use crate::finding::{Findings, review_order};
+use crate::finding::{Finding, Findings, review_order};
 use crate::report::cells;
 
 /// How the table shows values.
@@ -54,16 +56,23 @@ pub fn write_table(
     out: &mut dyn io::Write,
     opts: TableOptions,
 ) -> io::Result<()> {
-    let rows: Vec<[String; 5]> = review_order(&report.findings)
+    let shown: Vec<&Finding> = review_order(&report.findings)
         .into_iter()
         .filter(|f| f.counted || opts.full)
-        .map(|f| cells::row(f, opts.full))
         .collect();
-    if rows.is_empty() {
+    if shown.is_empty() {
         return Ok(());
     }
     let header = ["TYPE", "NAME", "INPUT-0", "INPUT-1", "CLASS"].map(String::from);
-    let rows: Vec<[String; 5]> = std::iter::once(header).chain(rows).collect();
+    let rows: Vec<[String; 5]> = std::iter::once(header)
+        .chain(shown.iter().map(|f| cells::row(f, opts.full)))
+        .collect();
+    // The header has none.
+    let advice = std::iter::once(None).chain(
+        shown
+            .iter()
+            .map(|f| f.advice.as_deref().filter(|_| opts.full)),
+    );
     let caps = [usize::MAX, NAME_WIDTH, CELL_WIDTH, CELL_WIDTH];
     let mut widths = [0usize; 4];
     for row in &rows {
@@ -74,13 +83,16 @@ pub fn write_table(
             }
         }
     }
-    for row in &rows {
+    for (row, advice) in rows.iter().zip(advice) {
         let mut line = String::new();
         for (col, width) in widths.iter().enumerate() {
             let _ = write!(line, "{:<width$}{GAP}", row[col]);
         }
         line.push_str(&row[4]);
         writeln!(out, "{line}")?;
+        if let Some(advice) = advice {
+            writeln!(out, "    advice: {}", cells::escape_controls(advice))?;
+        }
     }
     Ok(())
 }
@@ -163,11 +175,13 @@ mod tests {
         File  LONG-PATH  size=1                  size=2                  content
         Pkg   dpkg:new                     -                       3 (amd64)               added
         Pkg   dpkg:foo                     version=1.0 (amd64)     version=1.1 (amd64)     package-version
+            advice: Install the version input 0 has: `apt-get install --no-install-recommends foo=1.0`.
         File  usr/bin/foo                  digest=sha256:4bf5122f344554c53bde2ebb8cd2b7e3d1600ad631c385a5d7cce23c7785459a  digest=sha256:dbc1b4c900ffe48d575b5da5c638040125f65db0fe3e24494b76ea986457d986  package-changed
         File  var/lib/dpkg/status          digest=sha256:ca358758f6d27e6cf45272937977a748fd88391db679ceda7dc7bf1f005ee879  digest=sha256:beead77994cf573341ec17b58bbf7eb34d2711c993c1d976b128b3188dc1829a  package-changed
         File  usr/bin/new                  digest=sha256:4bf5122f344554c53bde2ebb8cd2b7e3d1600ad631c385a5d7cce23c7785459a  digest=sha256:dbc1b4c900ffe48d575b5da5c638040125f65db0fe3e24494b76ea986457d986  package-changed
         Desc  manifests-0/layers-0         digest=sha256:084fed08b978af4d7d196a7446a86b58009e636b611db16211b65a9aadff29c5  digest=sha256:e52d9c508c502347344d8c07ad91cbd6068afc75ff6292f062a09ca381c89e71  derived
         Cfg   manifests-0/config .created  [2024-03-01T12:00:00Z]  [2024-03-08T12:00:00Z]  [timestamp]
+            advice: Build with SOURCE_DATE_EPOCH=1709294400.
         "#);
     }
 
@@ -192,10 +206,25 @@ mod tests {
     }
 
     #[test]
+    fn advice_under_its_row_only_with_full() {
+        let mut report = review_report();
+        report.findings[2].advice = Some("Pin \u{1b}[2J it".to_owned());
+        assert!(!render(&report, false).contains("advice"));
+        let table = render(&report, true);
+        let lines: Vec<&str> = table.lines().collect();
+        let row = lines
+            .iter()
+            .position(|l| l.starts_with("File  usr/bin/foo "))
+            .unwrap();
+        assert_eq!(lines[row + 1], "    advice: Pin \\u{1b}[2J it");
+    }
+
+    #[test]
     fn class_is_the_last_word_of_every_row() {
         let table = render(&review_report(), true);
         let classes: Vec<&str> = table
             .lines()
+            .filter(|l| !l.starts_with("    advice: "))
             .map(|l| l.split_whitespace().last().unwrap())
             .collect();
         assert_eq!(
