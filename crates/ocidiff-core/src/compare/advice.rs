@@ -90,7 +90,10 @@ const ADVICE: &[Advice] = &[
         id: "python-bytecode",
         fits: |f, c| {
             at_path(f, c, |p| {
-                p.contains("__pycache__/") || p.ends_with(".pyc") || p.ends_with(".pyo")
+                p.contains("__pycache__/")
+                    || std::path::Path::new(p)
+                        .extension()
+                        .is_some_and(|e| e == "pyc" || e == "pyo")
             })
         },
         text: "Python writes bytecode caches, which hold their source's mtime, when it imports or installs modules: set `ENV PYTHONDONTWRITEBYTECODE=1` before the steps that run Python, install with `pip install --no-compile`, or delete them in the same RUN step, `find / -xdev -name __pycache__ -prune -exec rm -rf {} +`; to keep them, compile with SOURCE_DATE_EPOCH set, which makes `py_compile` write hash-based .pyc files (Python ≥ 3.7).",
@@ -193,7 +196,10 @@ fn archive_differs_by(f: &Finding, c: &Ctx<'_>, field: fn(&str) -> bool) -> bool
 
 /// A gzip member's name or time: `gzip.mtime`, `gzip[2].filename`.
 fn gzip_header(field: &str) -> bool {
-    field.starts_with("gzip") && (field.ends_with(".mtime") || field.ends_with(".filename"))
+    field.starts_with("gzip")
+        && field
+            .rsplit_once('.')
+            .is_some_and(|(_, name)| matches!(name, "mtime" | "filename"))
 }
 
 /// Whether `f` calls for a pin of `ecosystem`.

@@ -296,6 +296,26 @@ pub(crate) fn long_path() -> String {
     path
 }
 
+/// The config's `created`, set aside, with its advice.
+fn created() -> Finding {
+    let mut created = Finding::new(
+        Kind::Config,
+        "manifests-0/config",
+        ".created",
+        vec![
+            FieldDiff::new(
+                "value",
+                Some(json!("2024-03-01T12:00:00Z")),
+                Some(json!("2024-03-08T12:00:00Z")),
+                Class::Timestamp,
+            )
+            .set_aside(),
+        ],
+    );
+    created.advice = Some("Build with SOURCE_DATE_EPOCH=1709294400.".to_owned());
+    created
+}
+
 /// What `--packages` finds, in walk order (file findings first, then the packages): files of
 /// every package class, a runtime-dependent entry, a file no package owns, a derived digest
 /// and a set-aside timestamp, to check the review order; the package and the timestamp with
@@ -321,21 +341,6 @@ pub(crate) fn review_report() -> Findings {
         );
         f
     };
-    let mut created = Finding::new(
-        Kind::Config,
-        "manifests-0/config",
-        ".created",
-        vec![
-            FieldDiff::new(
-                "value",
-                Some(json!("2024-03-01T12:00:00Z")),
-                Some(json!("2024-03-08T12:00:00Z")),
-                Class::Timestamp,
-            )
-            .set_aside(),
-        ],
-    );
-    created.advice = Some("Build with SOURCE_DATE_EPOCH=1709294400.".to_owned());
     let mut report = sample_report();
     report.findings = vec![
         Finding::new(
@@ -349,7 +354,7 @@ pub(crate) fn review_report() -> Findings {
                 Class::Derived,
             )],
         ),
-        created,
+        created(),
         owned(
             "usr/bin/foo",
             Class::PackageChanged,
