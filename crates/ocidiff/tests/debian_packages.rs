@@ -228,6 +228,25 @@ fn real_debian_rebuild_classes_each_difference() {
         "package-changed"
     );
 
+    // Advice (docs/advice.md): pin what moved to input 0's version, the package's files too;
+    // nothing to pin for the same version or for what only input 1 has.
+    let pin = format!("`apt-get install --no-install-recommends base-files={base_files}`");
+    for f in [pkg, debian_version] {
+        let advice = f["advice"].as_str().unwrap_or_default();
+        assert!(
+            advice.contains(&pin) && advice.contains("(apt-pin: "),
+            "{f:#}"
+        );
+    }
+    assert!(
+        gone["advice"]
+            .as_str()
+            .is_some_and(|a| a.contains(&format!("libsemanage-common={removed}"))),
+        "{gone:#}"
+    );
+    assert!(copyright.get("advice").is_none(), "{copyright:#}");
+    assert!(added.get("advice").is_none(), "{added:#}");
+
     let verdict = stderr
         .lines()
         .find(|l| l.starts_with("ocidiff: different"))
