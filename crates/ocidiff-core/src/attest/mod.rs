@@ -1,7 +1,7 @@
 //! Attestations of a rebuild check: `ocidiff verify` rebuilds a published image, compares the
 //! two, and records the outcome as an in-toto Statement v1 whose predicate is a SLSA
 //! Verification Summary v1 (VSA), optionally signed into a DSSE envelope, so that anyone can
-//! check it with openssl, cosign or jq alone.
+//! check it with openssl, cosign or jq alone (`docs/verify.md`).
 //!
 //! Pure functions: the caller gathers the facts into a [`Summary`] and writes the bytes
 //! [`file_bytes`] returns.
@@ -208,5 +208,7 @@ fn pretty(value: &Value) -> Vec<u8> {
     bytes
 }
 
+#[cfg(test)]
+mod interop;
 #[cfg(test)]
 mod tests;

@@ -4,7 +4,7 @@ use sha2::Digest as _;
 use super::key::tests::{generated_keys, raw_public_key, verifier};
 use super::*;
 
-fn summary(passed: bool) -> Summary {
+pub(super) fn summary(passed: bool) -> Summary {
     Summary {
         subject_name: "registry.example/app:1.0".to_owned(),
         subject_digest: Digest::sha256_of(b"manifest"),
