@@ -61,6 +61,7 @@ TOOLS=(
     docker-registry:docker-registry
     htpasswd:apache2-utils
     openssl:openssl
+    jq:jq
     buildah:buildah
     containerd:containerd
     ctr:containerd

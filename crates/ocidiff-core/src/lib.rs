@@ -4,9 +4,10 @@
 //!
 //! Dependencies flow one way, each module using only those before it: `model` ← `reference` ←
 //! `content` ← `layer` ← `normalize` ← `finding` ← `image` ← `store` ← `source` ← `inspect` ←
-//! `packages` ← `compare` ← `report`.
+//! `packages` ← `compare` ← `report` ← `attest`.
 //! `finding` is the plain result model that the engine (`compare`) fills and the renderers
-//! (`report`) read, so it sits below the engine. `tests/architecture.rs` keeps this order true.
+//! (`report`) read, so it sits below the engine; `attest` (signed statements of a rebuild check)
+//! needs only digests and comes last. `tests/architecture.rs` keeps this order true.
 //!
 //! # Features
 //!
@@ -46,3 +47,5 @@ pub mod packages;
 // The engine and the renderers.
 pub mod compare;
 pub mod report;
+// Signed statements of what a check found.
+pub mod attest;
