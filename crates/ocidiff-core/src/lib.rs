@@ -3,8 +3,8 @@
 //! returns a plain list of findings for the renderers.
 //!
 //! Dependencies flow one way, each module using only those before it: `model` ← `reference` ←
-//! `content` ← `layer` ← `normalize` ← `finding` ← `image` ← `store` ← `source` ← `inspect` ←
-//! `packages` ← `compare` ← `report` ← `attest`.
+//! `content` ← `layer` ← `normalize` ← `finding` ← `image` ← `store` ← `source` ← `rebuild` ←
+//! `inspect` ← `packages` ← `compare` ← `report` ← `attest`.
 //! `finding` is the plain result model that the engine (`compare`) fills and the renderers
 //! (`report`) read, so it sits below the engine; `attest` (signed statements of a rebuild check)
 //! needs only digests and comes last. `tests/architecture.rs` keeps this order true.
@@ -41,6 +41,8 @@ pub mod image;
 pub mod store;
 // Where images come from.
 pub mod source;
+// Building an image again from its source.
+pub mod rebuild;
 // Views into layer content: nested archives and installed packages.
 pub mod inspect;
 pub mod packages;

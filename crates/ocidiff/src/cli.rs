@@ -36,6 +36,10 @@ pub enum Command {
     /// Compare two images.
     #[command(after_long_help = IMAGE_HELP)]
     Diff(Box<DiffArgs>),
+    /// Rebuild a published image from its source, compare the two, say how to fix what
+    /// differs, and attest the result.
+    #[command(after_long_help = VERIFY_HELP)]
+    Verify(Box<VerifyArgs>),
     /// Pull images from a registry into the local store.
     Pull(PullArgs),
     /// List the images in the local store: registry pulls, docker:// and podman:// exports,
@@ -229,6 +233,14 @@ pub struct DiffArgs {
     pub rhs: String,
 
     #[command(flatten)]
+    pub opts: CompareArgs,
+}
+
+/// How two images are compared and the result written: every option of `ocidiff diff`, which
+/// `ocidiff verify` takes too.
+#[derive(Debug, Args, Clone)]
+pub struct CompareArgs {
+    #[command(flatten)]
     pub rules: RuleFlags,
 
     /// Set aside differences in files matching this glob (`*` stays within a directory, `**`
@@ -299,8 +311,148 @@ pub struct DiffArgs {
     pub limits: LimitArgs,
 }
 
-/// `--max-scale`, for every command that reads images.
+const VERIFY_HELP: &str = "\
+PUBLISHED is any image `ocidiff diff` reads (see `ocidiff diff --help`); it is input 0, the
+rebuild input 1. The rebuild gets SOURCE_DATE_EPOCH (from the published image's `created`
+time, unless given with --build-arg) and the published image's platform.
+
+The comparison takes every option of `ocidiff diff`; without any, it is --semantic.
+
+Exit status: 0 PASSED (the rebuild matches under the policy), 1 FAILED (it does not), 2 error
+(a failed build shows the builder's last lines). With --batch: 0 when every image passed, 1 when
+one failed, 2 when one could not be verified.";
+
+/// Which builder rebuilds the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BuilderName {
+    /// Docker's classic builder, through the Engine API.
+    Docker,
+    /// BuildKit in the Docker daemon, through the docker CLI (buildx where installed).
+    Buildkit,
+    /// buildah bud.
+    Buildah,
+    /// podman build.
+    Podman,
+}
+
+/// How the image is built again.
+#[derive(Debug, Args, Clone, Default)]
+pub struct BuildArgs {
+    /// The build context: a directory, or a Git repository as `docker build` takes it
+    /// (URL#REF:SUBDIR; git://, git@, ssh://, file:// or an http(s) URL ending in .git),
+    /// cloned at REF (branch, tag or commit).
+    #[arg(
+        long,
+        value_name = "DIR|URL#REF:SUBDIR",
+        required_unless_present = "batch",
+        help_heading = "Build"
+    )]
+    pub context: Option<String>,
+
+    /// The Dockerfile (default: Dockerfile in the context); relative to the working
+    /// directory for a directory context, to the context for a Git one, as with docker build.
+    #[arg(short = 'f', long, value_name = "FILE", help_heading = "Build")]
+    pub file: Option<PathBuf>,
+
+    /// A build argument; repeatable. SOURCE_DATE_EPOCH given here is used instead of the
+    /// published image's created time.
+    #[arg(long, value_name = "KEY=VALUE", help_heading = "Build")]
+    pub build_arg: Vec<String>,
+
+    /// The Dockerfile stage to build.
+    #[arg(long, value_name = "STAGE", help_heading = "Build")]
+    pub target: Option<String>,
+
+    /// The builder. Default: the Docker daemon's (BuildKit when the daemon says it builds
+    /// with it, else the classic builder).
+    #[arg(long, value_enum, help_heading = "Build")]
+    pub builder: Option<BuilderName>,
+
+    /// Let the builder reuse its cache. A cached step is not rebuilt: without this every
+    /// step runs again.
+    #[arg(long, help_heading = "Build")]
+    pub cache: bool,
+
+    /// The network of RUN steps (e.g. host), when not the builder's default.
+    #[arg(long, value_name = "MODE", help_heading = "Build")]
+    pub network: Option<String>,
+
+    /// An argument passed as it is to a CLI builder (buildkit, buildah, podman), e.g.
+    /// --builder-arg=--layers; repeatable.
+    #[arg(
+        long,
+        value_name = "ARG",
+        allow_hyphen_values = true,
+        help_heading = "Build"
+    )]
+    pub builder_arg: Vec<String>,
+}
+
+/// `ocidiff verify`.
 #[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The published image (input 0).
+    #[arg(
+        value_name = "PUBLISHED",
+        required_unless_present = "batch",
+        conflicts_with = "batch"
+    )]
+    pub published: Option<String>,
+
+    #[command(flatten)]
+    pub build: BuildArgs,
+
+    /// Demand a bit-for-bit rebuild: no difference is set aside.
+    #[arg(long, help_heading = "Comparison")]
+    pub strict: bool,
+
+    /// Write an in-toto statement with a SLSA verification summary of the result to this
+    /// file, and the JSON report beside it (NAME.report.json, unless --report-file names it).
+    #[arg(long, value_name = "FILE", help_heading = "Attestation")]
+    pub attestation: Option<PathBuf>,
+
+    /// Sign the attestation with this private key (PKCS#8 PEM: ECDSA P-256 or P-384, or
+    /// Ed25519): the file is then a DSSE envelope.
+    #[arg(long, value_name = "KEY", help_heading = "Attestation")]
+    pub signing_key: Option<PathBuf>,
+
+    /// Verify every image this TOML file lists (see docs/verify.md), writing a report and an
+    /// attestation per image and a summary into --output.
+    #[arg(long, value_name = "FILE", help_heading = "Batch")]
+    pub batch: Option<PathBuf>,
+
+    /// Where --batch writes its reports, attestations and summary.md.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "ocidiff-verify",
+        requires = "batch",
+        help_heading = "Batch"
+    )]
+    pub output: PathBuf,
+
+    /// How many images --batch verifies at once.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1,
+        requires = "batch",
+        help_heading = "Batch"
+    )]
+    pub jobs: usize,
+
+    /// Verify only the K-th of N equal slices of the --batch list (1 <= K <= N), so that N CI
+    /// jobs share a fleet.
+    #[arg(long, value_name = "K/N", requires = "batch", help_heading = "Batch")]
+    pub shard: Option<String>,
+
+    #[command(flatten)]
+    pub opts: CompareArgs,
+}
+
+/// `--max-scale`, for every command that reads images.
+#[derive(Debug, Args, Clone)]
 pub struct LimitArgs {
     /// Multiply every size and count limit by this factor (a layer over 4 GiB compressed
     /// needs 2 or more).

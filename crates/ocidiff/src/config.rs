@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::Deserialize;
 
-use crate::cli::DiffArgs;
+use crate::cli::CompareArgs;
 use crate::rule_flags::RuleFlags;
 
 /// The file's contents.
@@ -54,7 +54,7 @@ fn locate(explicit: Option<&Path>) -> Option<PathBuf> {
 }
 
 /// `args` with the config file's defaults merged in.
-pub fn apply(mut args: DiffArgs) -> anyhow::Result<DiffArgs> {
+pub fn apply(mut args: CompareArgs) -> anyhow::Result<CompareArgs> {
     let Some(path) = locate(args.config.as_deref()) else {
         return Ok(args);
     };

@@ -47,7 +47,11 @@ fn main() -> ExitCode {
 }
 
 fn init_logging(cli: &cli::Cli) {
-    let verbose = matches!(&cli.command, cli::Command::Diff(d) if d.verbose);
+    let verbose = match &cli.command {
+        cli::Command::Diff(d) => d.opts.verbose,
+        cli::Command::Verify(v) => v.opts.verbose,
+        _ => false,
+    };
     let level = if cli.debug {
         "debug"
     } else if verbose {

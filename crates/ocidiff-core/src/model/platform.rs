@@ -87,6 +87,14 @@ impl Platform {
         }
     }
 
+    /// `os/arch[/variant]`, as `docker build --platform` and the Engine API take it.
+    pub fn os_arch(&self) -> String {
+        match &self.variant {
+            Some(v) => format!("{}/{}/{v}", self.os, self.architecture),
+            None => format!("{}/{}", self.os, self.architecture),
+        }
+    }
+
     /// The platform images are compared for by default: what a runtime on this machine asks
     /// for, except that the OS is always Linux (container images are Linux images even where
     /// the tool runs on macOS, a known stumbling block with diffoci, which asks for the host

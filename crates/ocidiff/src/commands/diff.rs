@@ -14,51 +14,54 @@ use ocidiff_core::source::{self, Progress, Reporter};
 use ocidiff_core::store::{DiffIds, Store};
 
 use crate::ExitStatus;
-use crate::cli::{DiffArgs, Format};
+use crate::cli::{CompareArgs, DiffArgs, Format};
 use crate::hint::Input;
 
 pub fn run(args: &DiffArgs) -> anyhow::Result<ExitStatus> {
-    let mut opts = options(args)?;
+    let mut opts = options(&args.opts)?;
     // Refuse unusable report paths before the (possibly long) comparison.
-    let json_to_stdout = args.report_file.as_deref() == Some(Path::new("-"));
-    if json_to_stdout && (args.quiet || args.format == Format::Markdown) {
+    let json_to_stdout = args.opts.report_file.as_deref() == Some(Path::new("-"));
+    if json_to_stdout && (args.opts.quiet || args.opts.format == Format::Markdown) {
         anyhow::bail!(
             "--report-file - writes the JSON report on stdout: it cannot go with --quiet or \
              --format markdown"
         );
     }
-    let report_file = match &args.report_file {
+    let report_file = match &args.opts.report_file {
         Some(path) if !json_to_stdout => Some(PendingFile::create(path, "report file")?),
         _ => None,
     };
-    let report_html = match &args.report_html {
+    let report_html = match &args.opts.report_html {
         Some(path) => Some(PendingFile::create(path, "HTML report")?),
         None => None,
     };
-    let mut report_dir = match &args.report_dir {
+    let mut report_dir = match &args.opts.report_dir {
         Some(d) => Some(ReportDir::create(d)?),
         None => None,
     };
     // Parsed once: telling an archive from a layout reads the file.
     let parse = |n: usize, s: &str| ImageRef::parse(s).with_context(|| format!("input {n}"));
     let refs = [parse(0, &args.lhs)?, parse(1, &args.rhs)?];
-    let progress = if args.quiet {
+    let progress = if args.opts.quiet {
         None
     } else {
         crate::progress::bars(tasks_of(&refs))
     };
     opts.progress = progress.clone().map(Reporter::to).unwrap_or_default();
-    let (lhs, rhs, downloaded) = open_inputs(args, &opts, refs, progress)?;
+    let (images, downloaded) = open_images(&args.opts, &opts, refs.into(), 0, progress)?;
+    let [lhs, rhs]: [Image; 2] = images
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("one image per reference"));
     tracing::info!(lhs = %lhs.reference, rhs = %rhs.reference, "comparing");
     let mut compared = compare::compare(&lhs, &rhs, &opts)?;
-    compared.report.config_file = args.config.as_ref().map(|p| p.display().to_string());
+    compared.report.config_file = args.opts.config.as_ref().map(|p| p.display().to_string());
     // A layer the comparison did not read (the same on both sides) may still be
     // downloading: a pull that fails is an error, as when it failed before comparing.
     downloaded()?;
     let report = &compared.report;
 
-    if !args.quiet {
-        print(args, json_to_stdout, report)?;
+    if !args.opts.quiet {
+        print(&args.opts, json_to_stdout, report)?;
     }
     if let Some(file) = report_file {
         file.write(|out| json::write_json(report, out))?;
@@ -72,7 +75,7 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<ExitStatus> {
     if let Some(dir) = report_dir {
         dir.finish(report)?;
     }
-    if !args.quiet {
+    if !args.opts.quiet {
         eprintln!("ocidiff: {}", report.verdict.line());
     }
     Ok(if report.verdict.counted == 0 {
@@ -83,7 +86,11 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<ExitStatus> {
 }
 
 /// Writes on stdout what `--format` (or `--report-file -`) asks for.
-fn print(args: &DiffArgs, json_to_stdout: bool, report: &Findings) -> anyhow::Result<()> {
+pub(super) fn print(
+    args: &CompareArgs,
+    json_to_stdout: bool,
+    report: &Findings,
+) -> anyhow::Result<()> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let printed = if json_to_stdout {
@@ -109,7 +116,7 @@ fn print(args: &DiffArgs, json_to_stdout: bool, report: &Findings) -> anyhow::Re
 /// fails before the work. A regular file is written to a temporary file beside it and renamed
 /// into place once the report is complete, so a run that fails leaves no partial report; a
 /// device or a pipe (`/dev/stdout`, a FIFO) is written in place.
-struct PendingFile {
+pub(super) struct PendingFile {
     path: PathBuf,
     what: &'static str,
     target: Target,
@@ -122,7 +129,7 @@ enum Target {
 }
 
 impl PendingFile {
-    fn create(path: &Path, what: &'static str) -> anyhow::Result<PendingFile> {
+    pub(super) fn create(path: &Path, what: &'static str) -> anyhow::Result<PendingFile> {
         let creating = || format!("creating {what} {}", path.display());
         let target = match std::fs::metadata(path) {
             Ok(meta) if meta.is_dir() => {
@@ -145,7 +152,10 @@ impl PendingFile {
         })
     }
 
-    fn write(self, write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> anyhow::Result<()> {
+    pub(super) fn write(
+        self,
+        write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+    ) -> anyhow::Result<()> {
         let (path, what) = (self.path, self.what);
         let writing = || format!("writing {what} {}", path.display());
         match self.target {
@@ -187,15 +197,16 @@ fn temp_beside(path: &Path) -> io::Result<tempfile::NamedTempFile> {
     builder.tempfile_in(dir)
 }
 
-/// Opens both inputs together: registry images are pulled side by side, their layers still
+/// Opens the inputs together: registry images are pulled side by side, their layers still
 /// downloading when this returns; the function returned waits for them (dropping it stops
-/// them).
-fn open_inputs(
-    args: &DiffArgs,
+/// them). Input `n` of the comparison is `refs[n - first]`.
+pub(super) fn open_images(
+    args: &CompareArgs,
     opts: &CompareOptions,
-    refs: [ImageRef; 2],
+    refs: Vec<ImageRef>,
+    first: usize,
     progress: Option<Arc<dyn Progress>>,
-) -> anyhow::Result<(Image, Image, impl FnOnce() -> anyhow::Result<()>)> {
+) -> anyhow::Result<(Vec<Image>, impl FnOnce() -> anyhow::Result<()>)> {
     let mut ctx =
         super::store::context_with(&args.store, args.pull, opts.platforms.clone(), progress);
     ctx.registry.limits = opts.limits;
@@ -205,33 +216,31 @@ fn open_inputs(
         namespace: args.containerd.containerd_namespace.clone(),
     };
     let (opened, pending) = source::open_all(&refs, &ctx);
-    let mut opened = opened.into_iter();
-    let mut next = |n: usize| -> anyhow::Result<Image> {
-        opened
-            .next()
-            .unwrap_or_else(|| unreachable!("one result per reference"))
-            .map_err(|e| {
-                let suggestion = suggestion(&refs[n], &e);
+    let images = opened
+        .into_iter()
+        .enumerate()
+        .map(|(i, opened)| {
+            opened.map_err(|e| {
+                let suggestion = suggestion(&refs[i], &e);
                 anyhow::Error::new(e).context(Input {
-                    n,
-                    reference: refs[n].to_string(),
+                    n: first + i,
+                    reference: refs[i].to_string(),
                     suggestion,
                 })
             })
-    };
-    let lhs = next(0)?;
-    let rhs = next(1)?;
+        })
+        .collect::<anyhow::Result<Vec<Image>>>()?;
     let downloaded = move || {
-        pending
-            .wait()
-            .map_err(|(n, e)| anyhow::Error::new(e).context(format!("input {n} ({})", refs[n])))
+        pending.wait().map_err(|(i, e)| {
+            anyhow::Error::new(e).context(format!("input {} ({})", first + i, refs[i]))
+        })
     };
-    Ok((lhs, rhs, downloaded))
+    Ok((images, downloaded))
 }
 
 /// The progress tasks of downloading or exporting the inputs, in input order, named as the
 /// library names them.
-fn tasks_of(refs: &[ImageRef]) -> Vec<String> {
+pub(super) fn tasks_of(refs: &[ImageRef]) -> Vec<String> {
     refs.iter()
         .filter_map(|r| match r {
             ImageRef::Registry(name) => DockerRef::parse(name).ok().map(|r| r.familiar()),
@@ -257,7 +266,7 @@ fn suggestion(reference: &ImageRef, err: &source::SourceError) -> Option<String>
         .then(|| format!("(the Docker daemon has {name}: did you mean docker://{name}?)"))
 }
 
-fn options(args: &DiffArgs) -> anyhow::Result<CompareOptions> {
+pub(super) fn options(args: &CompareArgs) -> anyhow::Result<CompareOptions> {
     let rules = args.rules.rules;
 
     let platforms = super::store::platforms(&args.platform, args.all_platforms)?;

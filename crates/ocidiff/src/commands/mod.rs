@@ -1,15 +1,25 @@
 //! One file per subcommand, each a short chain of calls into the library.
 
+mod attestation;
+mod batch;
 mod diff;
 mod manual;
 mod store;
+mod verify;
 
 use crate::ExitStatus;
 use crate::cli::{Cli, Command};
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     match cli.command {
-        Command::Diff(args) => diff::run(&crate::config::apply(*args)?),
+        Command::Diff(mut args) => {
+            args.opts = crate::config::apply(args.opts)?;
+            diff::run(&args)
+        }
+        Command::Verify(mut args) => {
+            args.opts = crate::config::apply(args.opts)?;
+            verify::run(&args)
+        }
         Command::Pull(args) => store::pull(&args),
         Command::Images(args) => store::images(&args),
         Command::Load(args) => store::load(&args),

@@ -92,7 +92,7 @@ pub fn platforms(list: &[String], all: bool) -> anyhow::Result<PlatformChoice> {
     ))
 }
 
-fn open_store(args: &StoreArgs) -> anyhow::Result<Store> {
+pub fn open_store(args: &StoreArgs) -> anyhow::Result<Store> {
     Ok(context(args, Pull::Missing, PlatformChoice::default()).store()?)
 }
 

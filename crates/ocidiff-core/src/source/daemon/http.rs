@@ -127,7 +127,34 @@ pub(super) fn get(
     path_and_query: &str,
     streaming: bool,
 ) -> Result<Response, DaemonError> {
-    let what = format!("GET {path_and_query} from {endpoint}");
+    send(endpoint, "GET", path_and_query, None, streaming)
+}
+
+/// A request body: its media type, its length and the bytes.
+pub(super) struct Body<'a> {
+    pub content_type: &'static str,
+    pub len: u64,
+    pub bytes: &'a mut dyn Read,
+}
+
+/// Sends `POST path_and_query` with `body` and reads the response head; the answer streams
+/// (a build runs for as long as it needs).
+pub(super) fn post(
+    endpoint: &Endpoint,
+    path_and_query: &str,
+    body: Body<'_>,
+) -> Result<Response, DaemonError> {
+    send(endpoint, "POST", path_and_query, Some(body), true)
+}
+
+fn send(
+    endpoint: &Endpoint,
+    method: &str,
+    path_and_query: &str,
+    body: Option<Body<'_>>,
+    streaming: bool,
+) -> Result<Response, DaemonError> {
+    let what = format!("{method} {path_and_query} from {endpoint}");
     let timeout = (!streaming).then_some(SMALL_TIMEOUT);
     let mut stream = connect(endpoint, timeout)?;
     let host = match &endpoint.address {
@@ -135,19 +162,39 @@ pub(super) fn get(
         // Engines ignore it on a unix socket, but HTTP/1.1 requires one.
         Address::Unix(_) => "localhost",
     };
+    let content = body.as_ref().map_or_else(String::new, |b| {
+        format!(
+            "Content-Type: {}\r\nContent-Length: {}\r\n",
+            b.content_type, b.len
+        )
+    });
     let request = format!(
-        "GET {path_and_query} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: ocidiff/{}\r\n\
-         Accept: */*\r\nConnection: close\r\n\r\n",
+        "{method} {path_and_query} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: ocidiff/{}\r\n\
+         Accept: */*\r\n{content}Connection: close\r\n\r\n",
         env!("CARGO_PKG_VERSION")
     );
-    stream
-        .write_all(request.as_bytes())
-        .and_then(|()| stream.flush())
-        .map_err(|source| DaemonError::Read {
-            what: what.clone(),
-            source,
-        })?;
+    let sent = stream.write_all(request.as_bytes()).and_then(|()| {
+        if let Some(body) = body {
+            let copied = io::copy(&mut body.bytes.take(body.len), &mut stream)?;
+            if copied < body.len {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("the request body ended {} bytes early", body.len - copied),
+                ));
+            }
+        }
+        stream.flush()
+    });
     let mut reader = BufReader::with_capacity(256 << 10, stream);
+    if let Err(source) = sent {
+        // An engine that refuses a request early closes the connection while the body is
+        // still being sent; its answer, when it wrote one, says why.
+        if source.kind() != io::ErrorKind::BrokenPipe
+            && source.kind() != io::ErrorKind::ConnectionReset
+        {
+            return Err(DaemonError::Read { what, source });
+        }
+    }
     let head = read_head(&mut reader).map_err(|source| DaemonError::Read {
         what: what.clone(),
         source,

@@ -7,6 +7,7 @@
 //! recorded by ID ([`EngineImage`]), so an image read before is not exported again until it
 //! changes.
 
+mod build;
 mod endpoint;
 mod http;
 mod import;
@@ -16,6 +17,7 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
+pub use build::{BuildQuery, build, default_builder, docker_endpoint};
 pub use endpoint::{Address, DOCKER_DEFAULT_SOCKET, Endpoint};
 
 use super::SourceError;
@@ -145,6 +147,12 @@ pub enum DaemonError {
         /// The HTTP status.
         status: u16,
         /// The engine's error message.
+        message: String,
+    },
+    /// The daemon's builder stopped with an error (a step failed, a base is missing…).
+    #[error("the build failed: {message}")]
+    BuildFailed {
+        /// The builder's message.
         message: String,
     },
     /// The `podman` command could not be started.
