@@ -371,10 +371,9 @@ fn a_build_that_stamps_an_id_fails_naming_the_file() {
         .assert()
         .code(1);
     let stdout = String::from_utf8_lossy(&assert.get_output().stdout);
-    let advice = stdout
-        .split_once("How to make the rebuild match:")
-        .map(|(_, a)| a)
-        .unwrap_or_else(|| panic!("no advice in {stdout}"));
+    let Some((_, advice)) = stdout.split_once("How to make the rebuild match:") else {
+        panic!("no advice in {stdout}");
+    };
     assert!(advice.contains("SOURCE_DATE_EPOCH"), "{advice}");
 }
 
