@@ -6,8 +6,11 @@
 
 mod cli;
 mod context;
+#[cfg(feature = "daemon")]
 mod dockerignore;
 mod git;
+#[cfg(feature = "daemon")]
+mod send;
 
 use std::path::PathBuf;
 
@@ -202,7 +205,7 @@ fn classic(
             reason: "it is driven through the Engine API, which takes no builder arguments".into(),
         });
     }
-    let (mut tar, len, name) = context::tar(context, dockerfile)?;
+    let (mut tar, len, name) = send::tar(context, dockerfile)?;
     let query = daemon::BuildQuery {
         dockerfile: name,
         build_args: request.build_args.clone(),
