@@ -1,11 +1,11 @@
 //! `ocidiff verify` with the real builders here: Docker's classic builder (through the Engine
-//! API), BuildKit (through the docker CLI) and buildah. A Dockerfile that builds the same
+//! API), BuildKit (through the docker CLI), buildah and Podman. A Dockerfile that builds the same
 //! tree twice passes; one that writes a build ID fails naming the file; the attestation is
 //! checked field by field and its signature with `openssl`; a Git context is cloned at a tag;
 //! a batch of three runs sharded; a failing build shows its last lines.
 //!
 //! Needs a docker daemon (`DOCKER_HOST`, as `scripts/services.sh` exports it), busybox, git
-//! and openssl; buildah where installed. Without them the tests skip, a failure under
+//! and openssl; buildah and Podman where installed. Without them the tests skip, a failure under
 //! `OCIDIFF_REQUIRE_SERVICES=1`.
 
 mod common;
@@ -20,9 +20,11 @@ use assert_cmd::Command as BinCommand;
 use base64::Engine as _;
 use serde_json::Value;
 
-/// Writes the same tree on every build: under `--semantic` a rebuild matches.
+/// Writes the same tree on every build: under `--semantic` a rebuild matches. `COPY .` takes
+/// the context as each builder reads it, `.dockerignore` applied (see [`context_files`]).
 const REPRODUCIBLE: &str = "\
 COPY hello.txt /app/hello.txt
+COPY . /src/
 RUN mkdir -p /app/data && echo built > /app/data/out.txt && chmod 600 /app/data/out.txt
 CMD [\"/bin/sh\"]
 ";
@@ -90,8 +92,8 @@ fn build_fixture() -> Result<Fixture, String> {
         let ctx = dir.join(name);
         std::fs::create_dir_all(&ctx).map_err(|e| format!("{}: {e}", ctx.display()))?;
         std::fs::write(ctx.join("Dockerfile"), format!("FROM {base}\n{steps}"))
-            .and_then(|()| std::fs::write(ctx.join("hello.txt"), "hello\n"))
             .map_err(|e| format!("{}: {e}", ctx.display()))?;
+        context_files(&ctx).map_err(|e| format!("{}: {e}", ctx.display()))?;
         Ok(ctx)
     };
     let reproducible = context("reproducible", REPRODUCIBLE)?;
@@ -136,6 +138,33 @@ fn build_fixture() -> Result<Fixture, String> {
         buildah,
         buildkit: buildkit.map(str::to_owned),
     })
+}
+
+/// What a context holds besides its Dockerfile: files `.dockerignore` leaves out and keeps, an
+/// executable, a directory left out whole.
+fn context_files(ctx: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    for dir in ["bin", "logs", "ignored/deeper"] {
+        std::fs::create_dir_all(ctx.join(dir))?;
+    }
+    for (name, text) in [
+        ("hello.txt", "hello\n"),
+        ("build.log", "left out\n"),
+        ("logs/keep.log", "kept by an exception\n"),
+        ("logs/other.log", "left out\n"),
+        ("ignored/deeper/x", "left out\n"),
+        ("bin/run.sh", "#!/bin/sh\necho run\n"),
+        (
+            ".dockerignore",
+            "# what the build does not need\n*.log\nlogs\n!logs/keep.log\nignored/\n",
+        ),
+    ] {
+        std::fs::write(ctx.join(name), text)?;
+    }
+    std::fs::set_permissions(
+        ctx.join("bin/run.sh"),
+        std::fs::Permissions::from_mode(0o755),
+    )
 }
 
 /// A storage of buildah's own (vfs) holding the base, named by a storage.conf that ocidiff's
@@ -378,7 +407,7 @@ fn a_build_that_stamps_an_id_fails_naming_the_file() {
 }
 
 #[test]
-fn buildkit_and_buildah_rebuild_what_they_published() {
+fn buildkit_buildah_and_podman_rebuild_what_they_published() {
     let Some(fx) = fixture() else { return };
     if let Some(cli) = &fx.buildkit {
         let tag = format!("ocidiff-verify-bk-{}:1", std::process::id());
@@ -434,20 +463,41 @@ fn buildkit_and_buildah_rebuild_what_they_published() {
         .arg(format!("oci-archive:{}", archive.display()))
         .assert()
         .code(0);
+    // The rebuild went into the store, as an image loaded from buildah.
+    let images = ocidiff(fx).arg("images").assert().code(0);
+    let listed = String::from_utf8_lossy(&images.get_output().stdout).into_owned();
+    assert!(listed.contains("(loaded buildah "), "{listed}");
+
+    if !have("podman") {
+        common::skip("podman is not installed");
+        return;
+    }
+    // Podman shares buildah's storage (CONTAINERS_STORAGE_CONF) and reads BUILDAH_ISOLATION.
+    let id = run(Command::new("podman")
+        .env("CONTAINERS_STORAGE_CONF", conf)
+        .env("BUILDAH_ISOLATION", "chroot")
+        .args(["build", "-q", "--network", "host", "--no-cache"])
+        .arg(&fx.reproducible))
+    .unwrap();
+    let id = id.lines().last().unwrap_or_default().trim().to_owned();
+    ocidiff(fx)
+        .args(["verify", &format!("podman://{id}"), "--builder", "podman"])
+        .args(["--network", "host", "--context"])
+        .arg(&fx.reproducible)
+        .assert()
+        .code(0);
 }
 
 #[test]
 fn a_git_context_is_cloned_at_its_ref() {
     let Some(fx) = fixture() else { return };
     let repo = fx.dir.join("repo");
-    std::fs::create_dir_all(repo.join("images/app")).unwrap();
-    for name in ["Dockerfile", "hello.txt"] {
-        std::fs::copy(
-            fx.reproducible.join(name),
-            repo.join("images/app").join(name),
-        )
-        .unwrap();
-    }
+    std::fs::create_dir_all(repo.join("images")).unwrap();
+    run(Command::new("cp")
+        .arg("-a")
+        .arg(&fx.reproducible)
+        .arg(repo.join("images/app")))
+    .unwrap();
     let git = |args: &[&str]| {
         run(Command::new("git")
             .args(args)
