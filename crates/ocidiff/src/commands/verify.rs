@@ -192,6 +192,9 @@ pub(super) fn verify(
     }
     let mut options = diff::options(args)?;
     options.rules = policy_rules(job, options.rules)?;
+    // The report an attestation rests on says what differs in full; differing files are few
+    // in a rebuild worth attesting.
+    options.details = true;
     let published_ref =
         ImageRef::parse(&job.published).with_context(|| format!("input 0 ({})", job.published))?;
     let (mut images, downloaded) = diff::open_images(args, &options, vec![published_ref], 0, None)?;
