@@ -254,6 +254,7 @@ fn a_reproducible_build_passes_and_is_attested_and_signed() {
     // What was passed to the builder is said.
     assert!(stderr.contains("SOURCE_DATE_EPOCH="), "{stderr}");
     assert!(stderr.contains("platform linux/"), "{stderr}");
+    assert!(stderr.contains("network host, no cache"), "{stderr}");
 
     // The envelope: its payload is the statement, signed over the DSSE PAE.
     let envelope = json(&attestation);

@@ -295,7 +295,22 @@ fn build_it(
             "the published image's created time"
         }
     )];
+    passed.extend(
+        request
+            .build_args
+            .iter()
+            .filter(|(k, _)| k != "SOURCE_DATE_EPOCH")
+            .map(|(k, v)| format!("{k}={v}")),
+    );
     passed.push(format!("platform {}", platform.os_arch()));
+    passed.extend(request.target.iter().map(|t| format!("target {t}")));
+    passed.extend(request.network.iter().map(|n| format!("network {n}")));
+    passed.extend(
+        request
+            .builder_args
+            .iter()
+            .map(|a| format!("builder argument {a}")),
+    );
     passed.push(
         if request.cache {
             "with its cache"
