@@ -209,5 +209,85 @@ mod tests {
             prepare(&ContextSpec::Dir(dir.path().join("nope"))),
             Err(RebuildError::Context { .. })
         ));
+        // `Dockerfile` wins over `dockerfile` when both are there.
+        std::fs::write(dir.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+        assert_eq!(
+            prepared.dockerfile(None).unwrap(),
+            dir.path().join("Dockerfile")
+        );
+    }
+
+    /// A Git repository with `sub/Dockerfile`, as a `file://` URL.
+    fn repository() -> Option<(tempfile::TempDir, String)> {
+        let repo = tempfile::tempdir().unwrap();
+        std::fs::create_dir(repo.path().join("sub")).unwrap();
+        std::fs::write(repo.path().join("sub/Dockerfile"), "FROM scratch\n").unwrap();
+        let ok = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("git init -q . && git add . && git -c user.name=t -c user.email=t@example.com commit -qm c")
+            .current_dir(repo.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("skipped: git cannot make a repository here");
+            return None;
+        }
+        let url = format!("file://{}", repo.path().display());
+        Some((repo, url))
+    }
+
+    #[test]
+    fn a_git_subdirectory_must_be_inside_and_there() {
+        let Some((_repo, url)) = repository() else {
+            return;
+        };
+        let git = |subdir: &str| ContextSpec::Git {
+            url: url.clone(),
+            reference: None,
+            subdir: Some(subdir.to_owned()),
+        };
+        let prepared = prepare(&git("sub")).unwrap();
+        assert!(prepared.dir.ends_with("sub"));
+        assert_eq!(prepared.commit.as_deref().map(str::len), Some(40));
+        for outside in ["/etc", "../x", "sub/../../x"] {
+            let err = prepare(&git(outside)).unwrap_err().to_string();
+            assert!(
+                err.contains("is not inside the repository"),
+                "{outside}: {err}"
+            );
+        }
+        let err = prepare(&git("missing")).unwrap_err().to_string();
+        assert!(err.contains("has no directory \"missing\""), "{err}");
+    }
+
+    #[test]
+    fn dash_f_is_relative_to_the_context_for_git_and_to_here_for_a_directory() {
+        let Some((_repo, url)) = repository() else {
+            return;
+        };
+        let git = prepare(&ContextSpec::Git {
+            url,
+            reference: None,
+            subdir: None,
+        })
+        .unwrap();
+        assert_eq!(
+            git.dockerfile(Some(Path::new("sub/Dockerfile"))).unwrap(),
+            git.dir.join("sub/Dockerfile")
+        );
+        let here = tempfile::tempdir().unwrap();
+        std::fs::write(here.path().join("Other"), "FROM scratch\n").unwrap();
+        let dir = prepare(&ContextSpec::Dir(git.dir.clone())).unwrap();
+        let named = here.path().join("Other");
+        assert_eq!(dir.dockerfile(Some(&named)).unwrap(), named);
+        // Tests run in the crate's directory, which has a Cargo.toml; the context has none.
+        assert_eq!(
+            dir.dockerfile(Some(Path::new("Cargo.toml"))).unwrap(),
+            Path::new("Cargo.toml")
+        );
+        assert!(matches!(
+            dir.dockerfile(Some(Path::new("sub/Dockerfile-not-here"))),
+            Err(RebuildError::NoDockerfile(_))
+        ));
     }
 }

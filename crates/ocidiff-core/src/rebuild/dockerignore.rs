@@ -151,6 +151,19 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_file_excludes_nothing_and_an_unreadable_one_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(
+            !Ignore::read(&dir.path().join("none"))
+                .unwrap()
+                .excludes("x")
+        );
+        // A directory where the file should be cannot be read.
+        let err = Ignore::read(dir.path()).unwrap_err();
+        assert!(matches!(err, RebuildError::Io { .. }), "{err}");
+    }
+
+    #[test]
     fn a_bad_glob_names_its_line() {
         let err = Ignore::parse("ok\n[unclosed\n").unwrap_err();
         assert_eq!(err.0, "[unclosed");
