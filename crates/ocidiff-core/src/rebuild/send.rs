@@ -105,12 +105,14 @@ impl Walk<'_> {
             };
             let meta = std::fs::symlink_metadata(&path).map_err(io(&path))?;
             let excluded = self.ignore.excludes(&rel) && !self.keep.contains(&rel);
-            if excluded && !(meta.is_dir() && self.ignore.has_exceptions()) {
+            if excluded {
+                // Walked all the same when an exception may bring back something below it.
+                if meta.is_dir() && self.ignore.has_exceptions() {
+                    self.dir(&path, &rel)?;
+                }
                 continue;
             }
-            if !excluded {
-                self.entry(&path, &rel, &meta)?;
-            }
+            self.entry(&path, &rel, &meta)?;
             if meta.is_dir() {
                 self.dir(&path, &rel)?;
             }
@@ -216,6 +218,44 @@ mod tests {
         );
         assert!(entries.iter().all(|(_, uid)| *uid == 0));
         assert_eq!(name, "Dockerfile");
+    }
+
+    #[test]
+    fn hard_links_are_sent_as_links_and_symlinks_as_symlinks() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("Dockerfile"), "FROM scratch\n").unwrap();
+        std::fs::write(d.join("a"), "x").unwrap();
+        std::fs::hard_link(d.join("a"), d.join("b")).unwrap();
+        std::os::unix::fs::symlink("a", d.join("c")).unwrap();
+        std::fs::create_dir(d.join("dir")).unwrap();
+        let spec = ContextSpec::Dir(d.to_owned());
+        let (file, _, _) = tar(&prepare(&spec).unwrap(), &d.join("Dockerfile")).unwrap();
+        let mut archive = tar::Archive::new(file);
+        let kinds: Vec<(String, tar::EntryType, Option<String>)> = archive
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.path().unwrap().to_string_lossy().into_owned(),
+                    e.header().entry_type(),
+                    e.link_name()
+                        .unwrap()
+                        .map(|l| l.to_string_lossy().into_owned()),
+                )
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("Dockerfile".into(), tar::EntryType::Regular, None),
+                ("a".into(), tar::EntryType::Regular, None),
+                ("b".into(), tar::EntryType::Link, Some("a".into())),
+                ("c".into(), tar::EntryType::Symlink, Some("a".into())),
+                ("dir/".into(), tar::EntryType::Directory, None),
+            ]
+        );
     }
 
     #[test]
