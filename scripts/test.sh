@@ -75,6 +75,8 @@ TOOLS=(
     debootstrap:debootstrap
     hyperfine:hyperfine
     /usr/bin/time:time
+    musl-gcc:musl-tools
+    update-ca-certificates:ca-certificates
 )
 
 install_tools() {
@@ -136,10 +138,23 @@ install_cargo_deny() {
     cargo install --locked --quiet cargo-deny || warn "cargo install cargo-deny failed"
 }
 
+# The musl target, for the static release (scripts/release.sh) that tests/image.rs ships.
+musl_target="$(uname -m)-unknown-linux-musl"
+install_musl_target() {
+    rustup target list --installed 2>/dev/null | grep -qx "$musl_target" && return 0
+    if [[ "${OCIDIFF_SKIP_INSTALL:-0}" == 1 ]]; then
+        warn "rustup target $musl_target is missing; OCIDIFF_SKIP_INSTALL=1, not installing."
+        return
+    fi
+    echo "installing rustup target $musl_target"
+    rustup target add "$musl_target" || warn "rustup target add $musl_target failed"
+}
+
 section "Tools"
 install_tools
 install_cargo_fuzz
 install_cargo_deny
+install_musl_target
 printf '%-8s %s\n' go "$( (command -v go >/dev/null && go version) || echo MISSING)"
 printf '%-8s %s\n' fuzz "$( (cargo +nightly fuzz --version 2>/dev/null) || echo 'MISSING (nightly or cargo-fuzz)')"
 printf '%-8s %s\n' deny "$( (cargo deny --version 2>/dev/null) || echo MISSING)"
@@ -253,6 +268,15 @@ services_start
 # shellcheck disable=SC1091
 source "$OCIDIFF_TEST_STATE/env"
 echo "DOCKER_HOST=${DOCKER_HOST:-<unset: docker tests will be skipped>}"
+
+section "Release build"
+# The static executable (dist profile, musl), built here once so that its minutes show apart:
+# tests/image.rs runs the same script, finds it built, and ships it in the container image.
+if rustup target list --installed 2>/dev/null | grep -qx "$musl_target" && command -v musl-gcc >/dev/null; then
+    scripts/release.sh --out "$OCIDIFF_TEST_STATE/dist"
+else
+    echo "the $musl_target target or musl-gcc is missing: tests/image.rs will skip"
+fi
 
 section "cargo test"
 log="$OCIDIFF_TEST_STATE/cargo-test.log"

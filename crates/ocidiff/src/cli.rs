@@ -17,7 +17,7 @@ use crate::rule_flags::RuleFlags;
 #[derive(Debug, Parser)]
 #[command(
     name = "ocidiff",
-    version,
+    version = crate::VERSION,
     propagate_version = true,
     max_term_width = 100
 )]

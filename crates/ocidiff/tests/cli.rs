@@ -167,6 +167,52 @@ fn report_file_is_versioned_json() {
     assert_eq!(files[0]["location"], "manifests-0/layers-0");
 }
 
+/// One line of git's output in this checkout, or `None` (no git, or not a checkout).
+fn git(args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// `--version` names the commit the binary was built from and its date (build.rs), and the
+/// JSON report's `tool` carries the same commit.
+#[test]
+fn version_and_report_name_the_commit() {
+    let out = ocidiff().arg("--version").output().unwrap();
+    let line = String::from_utf8(out.stdout).unwrap();
+    let build = line
+        .trim_end()
+        .strip_prefix(concat!("ocidiff ", env!("CARGO_PKG_VERSION"), " ("))
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("{line}"));
+    let commit = build.split(' ').next().unwrap();
+    // Built from this checkout (build.rs is tracked here): HEAD's commit and date.
+    if git(&["ls-files", "--error-unmatch", "build.rs"]).is_some() {
+        let head = git(&["rev-parse", "--short=12", "HEAD"]).unwrap();
+        let date = git(&["log", "-1", "--format=%cs", "HEAD"]).unwrap();
+        assert_eq!(build, format!("{head} {date}"));
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r.json");
+    ocidiff()
+        .args(["diff", "--report-file"])
+        .arg(&report)
+        .arg(examples().join("hello-v1"))
+        .arg(examples().join("hello-v1"))
+        .assert()
+        .code(0);
+    let json: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(json["tool"]["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(json["tool"]["commit"], commit);
+}
+
 #[test]
 fn report_dir_holds_the_differing_files() {
     let dir = tempfile::tempdir().unwrap();

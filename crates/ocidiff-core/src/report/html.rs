@@ -85,9 +85,10 @@ pub fn write_html(report: &Findings, out: &mut dyn io::Write) -> io::Result<()> 
     page.push_str("</section>\n");
     let _ = writeln!(
         page,
-        "<footer>Written by {} {} · report schema {} · a self-contained page: it loads nothing from the network.</footer>",
+        "<footer>Written by {} {} ({}) · report schema {} · a self-contained page: it loads nothing from the network.</footer>",
         esc(&report.tool.name),
         esc(&report.tool.version),
+        esc(crate::finding::build_commit()),
         report.schema_version
     );
     page.push_str("<script type=\"application/json\" id=\"ocidiff-rows\">");

@@ -79,7 +79,7 @@ mod tests {
     fn hand_written_report() -> Value {
         serde_json::json!({
             "schema_version": 1,
-            "tool": { "name": "ocidiff", "version": "0.1.0" },
+            "tool": { "name": "ocidiff", "version": "0.1.0", "commit": "abc123456789" },
             "inputs": [
                 { "reference": "oci:a", "transport": "oci", "digest": null },
                 { "reference": "docker://b:1", "transport": "docker",
