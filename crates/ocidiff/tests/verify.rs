@@ -387,12 +387,13 @@ fn a_build_that_stamps_an_id_fails_naming_the_file() {
     assert_eq!(statement["predicate"]["verificationResult"], "FAILED");
     assert_eq!(statement["predicate"]["verifiedLevels"][0], "FAILED");
     // Strictly, even the reproducible one differs (timestamps), and the advice says how to
-    // fix that.
+    // fix that. With --verbose: the builder's output as it comes, and the library's log.
     let assert = ocidiff(fx)
         .args([
             "verify",
             &fx.published.reproducible,
             "--strict",
+            "--verbose",
             "--network",
             "host",
         ])
@@ -400,6 +401,9 @@ fn a_build_that_stamps_an_id_fails_naming_the_file() {
         .arg(&fx.reproducible)
         .assert()
         .code(1);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr);
+    assert!(stderr.contains("  | Step 1/"), "{stderr}");
+    assert!(stderr.contains("INFO"), "{stderr}");
     let stdout = String::from_utf8_lossy(&assert.get_output().stdout);
     let Some((_, advice)) = stdout.split_once("How to make the rebuild match:") else {
         panic!("no advice in {stdout}");
