@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::OnceLock;
 
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -47,58 +46,17 @@ pub struct Findings {
     pub verdict: Verdict,
 }
 
-/// Names the program and its version. The report adds the commit the running program was
-/// built from (`commit`, see [`set_build_commit`]) as it is written: the commit belongs to the
-/// writer, not to the comparison that fills this in.
+/// Names the program and its version.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
-#[serde(into = "ToolRecord")]
-#[schemars(
-    with = "ToolRecord",
-    description = "The program that wrote the report."
-)]
 pub struct Tool {
     /// Always `ocidiff`.
     pub name: String,
-    /// The version that wrote the report.
-    pub version: String,
-}
-
-/// The program that wrote the report.
-#[derive(Serialize, JsonSchema)]
-#[schemars(rename = "Tool")]
-struct ToolRecord {
-    /// Always `ocidiff`.
-    name: String,
     /// The version that wrote the report, e.g. `0.1.0`.
-    version: String,
-    /// The git commit it was built from (abbreviated, as `ocidiff --version` shows it), or
-    /// `unknown` for a build from outside a checkout.
-    commit: String,
-}
-
-impl From<Tool> for ToolRecord {
-    fn from(tool: Tool) -> Self {
-        ToolRecord {
-            name: tool.name,
-            version: tool.version,
-            commit: build_commit().to_owned(),
-        }
-    }
-}
-
-/// The running program's commit, given once by the binary, whose build script reads it from
-/// git: a build script here would rebuild this crate, and all that uses it, on every commit.
-static COMMIT: OnceLock<String> = OnceLock::new();
-
-/// Records the commit the running program was built from, for the reports it writes. The first
-/// call wins.
-pub fn set_build_commit(commit: &str) {
-    let _ = COMMIT.set(commit.to_owned());
-}
-
-/// The commit given to [`set_build_commit`], or `unknown`.
-pub fn build_commit() -> &'static str {
-    COMMIT.get().map_or("unknown", String::as_str)
+    pub version: String,
+    /// The git commit it was built from (abbreviated, as `ocidiff --version` shows it), so that
+    /// a report can be traced to its source; `unknown` for a build from outside a checkout, or
+    /// when the program using the library does not say.
+    pub commit: String,
 }
 
 /// One side of the comparison.

@@ -17,6 +17,9 @@ use clap::Parser;
 /// so that a report or a bug can be traced to its source.
 const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("OCIDIFF_BUILD"), ")");
 
+/// The commit of [`VERSION`] alone, for the reports' `tool.commit`.
+const COMMIT: &str = env!("OCIDIFF_COMMIT");
+
 /// musl's own allocator made the static release 1.3-1.5x slower on layers of many small files
 /// (docs/release.md); mimalloc brings it back to glibc's speed.
 #[cfg(target_env = "musl")]
@@ -30,7 +33,6 @@ pub enum ExitStatus {
 }
 
 fn main() -> ExitCode {
-    ocidiff_core::finding::set_build_commit(env!("OCIDIFF_COMMIT"));
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -380,6 +380,7 @@ fn detailed_report() -> Findings {
         tool: Tool {
             name: "ocidiff".to_owned(),
             version: "test".to_owned(),
+            commit: "unknown".into(),
         },
         inputs: [
             Input {

@@ -156,6 +156,7 @@ impl<'a> Walk<'a> {
             tool: finding::Tool {
                 name: "ocidiff".into(),
                 version: env!("CARGO_PKG_VERSION").into(),
+                commit: "unknown".into(),
             },
             inputs: [input(l), input(r)],
             rules: *self.rules(),

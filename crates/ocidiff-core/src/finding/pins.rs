@@ -203,6 +203,7 @@ mod tests {
             tool: crate::finding::Tool {
                 name: "ocidiff".to_owned(),
                 version: "0".to_owned(),
+                commit: "unknown".into(),
             },
             inputs: [input(), input()],
             rules: crate::normalize::Rules::default(),

@@ -130,6 +130,7 @@ pub(crate) fn sample_report() -> Findings {
         tool: Tool {
             name: "ocidiff".to_owned(),
             version: "0.1.0".to_owned(),
+            commit: "unknown".into(),
         },
         inputs: [
             Input {

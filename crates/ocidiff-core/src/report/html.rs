@@ -88,7 +88,7 @@ pub fn write_html(report: &Findings, out: &mut dyn io::Write) -> io::Result<()> 
         "<footer>Written by {} {} ({}) · report schema {} · a self-contained page: it loads nothing from the network.</footer>",
         esc(&report.tool.name),
         esc(&report.tool.version),
-        esc(crate::finding::build_commit()),
+        esc(&report.tool.commit),
         report.schema_version
     );
     page.push_str("<script type=\"application/json\" id=\"ocidiff-rows\">");

@@ -55,6 +55,7 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<ExitStatus> {
     tracing::info!(lhs = %lhs.reference, rhs = %rhs.reference, "comparing");
     let mut compared = compare::compare(&lhs, &rhs, &opts)?;
     compared.report.config_file = args.opts.config.as_ref().map(|p| p.display().to_string());
+    crate::COMMIT.clone_into(&mut compared.report.tool.commit);
     // A layer the comparison did not read (the same on both sides) may still be
     // downloading: a pull that fails is an error, as when it failed before comparing.
     downloaded()?;

@@ -232,6 +232,7 @@ pub(super) fn verify(
     options.progress = Reporter::default();
     let mut compared = compare::compare(&published, &rebuilt, &options)?;
     compared.report.config_file = args.config.as_ref().map(|p| p.display().to_string());
+    crate::COMMIT.clone_into(&mut compared.report.tool.commit);
 
     let rules = &compared.report.rules;
     let level = if *rules == Rules::default() && args.ignore_path.is_empty() {

@@ -328,6 +328,7 @@ fn report_with(findings: Vec<Finding>) -> Findings {
         tool: Tool {
             name: "ocidiff".to_owned(),
             version: "0".to_owned(),
+            commit: "unknown".into(),
         },
         inputs: [input(), input()],
         rules: crate::normalize::Rules::default(),
