@@ -283,6 +283,17 @@ fn a_reproducible_build_passes_and_is_attested_and_signed() {
     check_statement(fx, &statement, &out_dir.join("app.report.json"), "PASSED");
 }
 
+/// The predicate's ocidiff extension, named by a URI ending in `/verify/v1`.
+fn extension(predicate: &Value) -> &Value {
+    predicate
+        .as_object()
+        .expect("the predicate is an object")
+        .iter()
+        .find(|(k, _)| k.ends_with("/verify/v1"))
+        .map(|(_, v)| v)
+        .expect("the ocidiff extension")
+}
+
 /// The statement, field by field.
 fn check_statement(fx: &Fixture, statement: &Value, report: &Path, result: &str) {
     assert_eq!(statement["_type"], "https://in-toto.io/Statement/v1");
@@ -338,13 +349,7 @@ fn check_statement(fx: &Fixture, statement: &Value, report: &Path, result: &str)
         sha256(&policy_file).as_str()
     );
     // The report beside it, by digest.
-    let ext = p
-        .as_object()
-        .unwrap()
-        .iter()
-        .find(|(k, _)| k.ends_with("/verify/v1"))
-        .map(|(_, v)| v)
-        .expect("the ocidiff extension");
+    let ext = extension(p);
     assert_eq!(ext["report"]["name"], "app.report.json");
     assert_eq!(ext["report"]["digest"]["sha256"], sha256(report).as_str());
     assert_eq!(ext["rebuild"]["builder"], "docker");
@@ -543,13 +548,7 @@ fn a_git_context_is_cloned_at_its_ref() {
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr);
     assert!(stderr.contains(&format!("(commit {commit})")), "{stderr}");
     let statement = json(&attestation);
-    let ext = statement["predicate"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .find(|(k, _)| k.ends_with("/verify/v1"))
-        .map(|(_, v)| v.clone())
-        .unwrap();
+    let ext = extension(&statement["predicate"]);
     assert_eq!(ext["rebuild"]["commit"], commit.as_str());
 }
 

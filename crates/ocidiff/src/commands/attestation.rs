@@ -22,15 +22,14 @@ pub fn signing_key(path: Option<&Path>) -> anyhow::Result<Option<SigningKey>> {
     Ok(Some(key))
 }
 
-/// The attestation file's bytes for `verified`, whose JSON report is (or is about to be)
-/// written at `report_path`.
+/// The attestation file's bytes for `verified`, whose JSON report `report` is (or is about to
+/// be) written at `report_path`: the digest is of those very bytes.
 pub fn document(
     verified: &Verified,
     report_path: &Path,
+    report: &[u8],
     key: Option<&SigningKey>,
 ) -> anyhow::Result<Vec<u8>> {
-    let mut report = Vec::new();
-    ocidiff_core::report::json::write_json(&verified.compared.report, &mut report)?;
     let summary = Summary {
         subject_name: verified.subject.0.clone(),
         subject_digest: verified.subject.1.clone(),
@@ -43,7 +42,7 @@ pub fn document(
             name: report_path
                 .file_name()
                 .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
-            digest: Digest::sha256_of(&report),
+            digest: Digest::sha256_of(report),
         },
         rebuild: verified.rebuild.clone(),
     };

@@ -315,7 +315,7 @@ fn one(
         std::fs::write(&report_path, &report)
             .with_context(|| format!("writing {}", report_path.display()))?;
         let attestation = dir.join(format!("{name}.intoto.json"));
-        let bytes = super::attestation::document(&verified, &report_path, key)?;
+        let bytes = super::attestation::document(&verified, &report_path, &report, key)?;
         std::fs::write(&attestation, bytes)
             .with_context(|| format!("writing {}", attestation.display()))?;
         let outcome = if verified.passed() {

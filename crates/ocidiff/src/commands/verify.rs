@@ -83,8 +83,11 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<ExitStatus> {
             super::attestation::print_advice(report);
         }
     }
+    // Serialised once: the attestation names the digest of the bytes written.
+    let mut report_json = Vec::new();
+    json::write_json(report, &mut report_json)?;
     if let Some(file) = pending.report {
-        file.write(|out| json::write_json(report, out))?;
+        file.write(|out| out.write_all(&report_json))?;
     }
     if let Some(file) = pending.html {
         file.write(|out| html::write_html(report, out))?;
@@ -97,7 +100,8 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<ExitStatus> {
         dir.finish(report)?;
     }
     if let (Some(file), Some(report_path)) = (pending.attestation, &report_path) {
-        let bytes = super::attestation::document(&verified, report_path, key.as_ref())?;
+        let bytes =
+            super::attestation::document(&verified, report_path, &report_json, key.as_ref())?;
         file.write(|out| out.write_all(&bytes))?;
     }
     say(&verified.verdict_line());
