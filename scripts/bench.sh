@@ -26,8 +26,9 @@
 # gdb and python3 (about 900 MB uncompressed; each from its own debootstrap run, so every layer
 # differs); (b) one of them against itself; (c) 60 and 120 small layers (dockerd refuses more
 # than 125); (d) one layer of
-# 50 000 and of 100 000 small files. Quick mode replaces (a) by a generated 4 MiB pair and
-# shrinks (c) and (d).
+# 50 000 and of 100 000 small files; (e) one layer of 300 000 and of 1 000 000 small files,
+# in the same order and shuffled on the right; (f) 5 GiB of uncompressed layers per image.
+# Quick mode replaces (a) by a generated 4 MiB pair and shrinks (c) to (f).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -339,6 +340,31 @@ measure_once() { # CASE TOOL SOURCE CMD...
         "$status" >>"$rows"
 }
 
+# Hashing FILES with openssl, two at a time in parallel (2 cores): the hash floor of a source.
+measure_sha256() { # CASE SOURCE FILE...
+    local case=$1 source=$2
+    shift 2
+    # shellcheck disable=SC2016 # expanded by the inner bash
+    measure "$case" sha256 "$source" bash -c \
+        'printf "%s\0" "$@" | xargs -0 -r -n 1 -P 2 openssl dgst -sha256 >/dev/null' - "$@"
+}
+
+# Scale: ocidiff from the OCI layouts against the floor, for time and peak memory as the
+# number of files (or bytes) grows; nothing else reads these (a daemon with the vfs driver
+# would take minutes to load a million files).
+run_scale_case() { # CASE DIR-NAME
+    local case=$1 dir=$bench_dir/$2
+    if [[ -n ${OCIDIFF_BENCH_CASES:-} && " $OCIDIFF_BENCH_CASES " != *" $case "* ]]; then
+        return 0
+    fi
+    log "measuring $case"
+    measure "$case" ocidiff oci "$ocidiff" diff --semantic "oci:$dir/lhs" "oci:$dir/rhs"
+    measure "$case" floor oci "$bin/floor" "$dir/lhs" "$dir/rhs"
+    local blobs=()
+    mapfile -t blobs < <(find "$dir/lhs/blobs" "$dir/rhs/blobs" -type f)
+    measure_sha256 "$case" oci "${blobs[@]}"
+}
+
 run_case() { # CASE DIR-NAME LHS-SIDE RHS-SIDE
     local case=$1 name=$2 ls=$3 rs=$4 dir=$bench_dir/$2
     if [[ -n ${OCIDIFF_BENCH_CASES:-} && " $OCIDIFF_BENCH_CASES " != *" $case "* ]]; then
@@ -385,6 +411,11 @@ run_case() { # CASE DIR-NAME LHS-SIDE RHS-SIDE
         fi
     fi
     measure "$case" floor oci "$bin/floor" "$dir/$ls" "$dir/$rs"
+    # The docker save tarballs read in place, against hashing both once with openssl (SHA-NI),
+    # in parallel: the least any reader that checks layer digests can do with them.
+    measure "$case" ocidiff docker-archive "$ocidiff" diff --semantic \
+        "docker-archive:$dir/$ls.docker.tar" "docker-archive:$dir/$rs.docker.tar"
+    measure_sha256 "$case" docker-archive "$dir/$ls.docker.tar" "$dir/$rs.docker.tar"
     # diffoscope takes seconds even on the quick check's tiny layers: once there is enough.
     if have diffoscope && { ! ((quick)) || [[ $case == c-layers-60 ]]; }; then
         measure_once "$case" diffoscope docker-archive diffoscope --no-progress \
@@ -398,12 +429,20 @@ if ((quick)); then
     build_generated layers-120 layers 12
     build_generated files-50k files 1000
     build_generated files-100k files 2000
+    build_generated files-300k files 3000
+    build_generated files-300k-shuffled files-shuffled 3000
+    build_generated big-pair big 8
 else
     build_large
     build_generated layers-60 layers 60
     build_generated layers-120 layers 120
     build_generated files-50k files 50000
     build_generated files-100k files 100000
+    build_generated files-300k files 300000
+    build_generated files-300k-shuffled files-shuffled 300000
+    build_generated files-1m files 1000000
+    build_generated files-1m-shuffled files-shuffled 1000000
+    build_generated big-pair big 5120
 fi
 for n in large layers-60 layers-120 files-50k files-100k; do
     derive "$n"
@@ -415,6 +454,13 @@ run_case c-layers-60 layers-60 lhs rhs
 run_case c-layers-120 layers-120 lhs rhs
 run_case d-files-50k files-50k lhs rhs
 run_case d-files-100k files-100k lhs rhs
+run_scale_case e-files-300k files-300k
+run_scale_case e-files-300k-shuffled files-300k-shuffled
+if ! ((quick)); then
+    run_scale_case e-files-1m files-1m
+    run_scale_case e-files-1m-shuffled files-1m-shuffled
+fi
+run_scale_case f-big-pair big-pair
 
 # ---------------------------------------------------------------------------------------------
 # The table: each row's ratio is ocidiff's median from the same source divided by the row's

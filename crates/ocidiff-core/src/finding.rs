@@ -244,7 +244,8 @@ pub struct Owner {
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct FieldDiff {
     /// The field: `digest`, `mtime`, `mode`, … for files and descriptors; `value` for a JSON
-    /// value; `entry` when the whole entry exists on one side only.
+    /// value; `entry` when the whole entry exists on one side only. A descriptor's `digest` is
+    /// its OCI digest (`sha256:HEX`); a file's is the BLAKE3 of its content (`blake3:HEX`).
     pub field: String,
     /// Input 0's value; absent when input 0 does not have it.
     #[serde(skip_serializing_if = "Option::is_none")]

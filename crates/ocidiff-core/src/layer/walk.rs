@@ -1,10 +1,9 @@
 //! One pass over a layer blob: verify its digest, decompress it, read its entries as Go reads
-//! them, hash each file's content and the whole decompressed stream (the layer's diff ID, which
-//! runtimes check against the config), keeping only metadata.
+//! them, hash each file's content (BLAKE3, for equality) and the whole decompressed stream
+//! (SHA-256: the layer's diff ID, which runtimes check against the config), keeping only
+//! metadata.
 
 use std::io::{self, Read};
-
-use sha2::Digest as _;
 
 use super::entry::{ContentDigest, EntryMeta, EntryType};
 use super::tar::{Reader, TarError};
@@ -128,7 +127,7 @@ impl<R: Read> Read for Hashing<R> {
 /// Hashes a file's content as it is read.
 struct FileHashing<R> {
     inner: R,
-    hasher: sha2::Sha256,
+    hasher: blake3::Hasher,
 }
 
 impl<R: Read> Read for FileHashing<R> {
@@ -201,7 +200,7 @@ where
         if meta.kind == EntryType::File {
             let mut hashing = FileHashing {
                 inner: &mut tar,
-                hasher: sha2::Sha256::new(),
+                hasher: blake3::Hasher::new(),
             };
             visit(&meta, &mut hashing).map_err(|e| LayerError::from_io(digest, e))?;
             loop {
@@ -211,7 +210,7 @@ where
                     Err(e) => return Err(LayerError::from_io(digest, e)),
                 }
             }
-            meta.digest = Some(ContentDigest(hashing.hasher.finalize().into()));
+            meta.digest = Some(ContentDigest(*hashing.hasher.finalize().as_bytes()));
         } else {
             visit(&meta, &mut io::empty()).map_err(|e| LayerError::from_io(digest, e))?;
         }

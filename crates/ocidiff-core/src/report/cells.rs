@@ -82,7 +82,7 @@ fn shown_field(d: &FieldDiff, side: &impl Fn(&FieldDiff) -> Option<&Value>, full
     }
 }
 
-/// An entry present on one side only, as `ls -l` would sum it up: `file 0755 0:0 5B sha256:…`;
+/// An entry present on one side only, as `ls -l` would sum it up: `file 0755 0:0 5B blake3:…`;
 /// a package's entry is its version, shown as a value.
 fn entry_summary(v: &Value, full: bool) -> String {
     if !v.is_object() {
@@ -123,16 +123,24 @@ fn shorten_digest(s: &str, full: bool) -> Option<String> {
     if full {
         return None;
     }
+    short_digest(s)
+}
+
+/// `ALGORITHM:` and 12 hex digits of an OCI digest or of a file's content digest
+/// (`blake3:HEX`, which is no OCI digest).
+fn short_digest(s: &str) -> Option<String> {
+    if let Some(hex) = s.strip_prefix("blake3:") {
+        let is_hex = |c: u8| c.is_ascii_digit() || (b'a'..=b'f').contains(&c);
+        return (hex.len() == 64 && hex.bytes().all(is_hex))
+            .then(|| format!("blake3:{}", &hex[..12]));
+    }
     s.parse::<Digest>().ok().map(|d| d.short())
 }
 
 /// `v` with every digest string in it shortened (e.g. `rootfs.diff_ids`).
 fn shorten_digests_in(v: &Value) -> Value {
     match v {
-        Value::String(s) => Value::String(
-            s.parse::<Digest>()
-                .map_or_else(|_| s.clone(), |d| d.short()),
-        ),
+        Value::String(s) => Value::String(short_digest(s).unwrap_or_else(|| s.clone())),
         Value::Array(items) => Value::Array(items.iter().map(shorten_digests_in).collect()),
         Value::Object(map) => Value::Object(
             map.iter()
@@ -219,6 +227,7 @@ pub(crate) fn rule_names(report: &Findings) -> (Vec<String>, Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn cuts() {
@@ -227,5 +236,28 @@ mod tests {
         assert_eq!(name(&root), "-");
         assert_eq!(cut_middle("abcdefgh", 5), "ab…gh");
         assert_eq!(escape_controls("a\tb\u{202e}c"), "a\\tb\\u{202e}c");
+    }
+
+    #[test]
+    fn shortens_oci_and_content_digests_only() {
+        let hex = "0123456789abcdef".repeat(4);
+        assert_eq!(
+            short_digest(&format!("blake3:{hex}")).as_deref(),
+            Some("blake3:0123456789ab")
+        );
+        assert_eq!(
+            short_digest(&format!("sha256:{hex}")).as_deref(),
+            Some("sha256:0123456789ab")
+        );
+        assert_eq!(short_digest(&format!("blake3:{}", &hex[1..])), None);
+        assert_eq!(
+            short_digest(&format!("blake3:{}", hex.to_uppercase())),
+            None
+        );
+        assert_eq!(short_digest("blake3:"), None);
+        assert_eq!(
+            shorten_digests_in(&json!([format!("blake3:{hex}")])),
+            json!(["blake3:0123456789ab"])
+        );
     }
 }
