@@ -463,6 +463,59 @@ impl Store {
         Ok((digest, size))
     }
 
+    /// Copies `reader` to a temporary file of the store without hashing it, for bytes whose
+    /// digest their producer vouches for and names only later (a layer of Docker's classic
+    /// export, checked by the daemon as it wrote it); [`Store::settle`] gives it its name.
+    /// Dropped unsettled, the file is deleted. `what` names the content in errors.
+    pub fn ingest_unhashed(
+        &self,
+        what: &str,
+        mut reader: impl Read,
+    ) -> Result<Unhashed, StoreError> {
+        let mut file = self.temp_file()?;
+        let mut size = 0u64;
+        copy_chunks(
+            &mut reader,
+            |chunk| {
+                size += chunk.len() as u64;
+                file.write_all(chunk).map_err(io_err(file.path()))
+            },
+            |source| StoreError::Read {
+                what: what.to_owned(),
+                source,
+            },
+        )?;
+        Ok(Unhashed { file, size })
+    }
+
+    /// Stores an [`Unhashed`] blob under `vouched`, the digest its producer vouched for, or,
+    /// without one, under the SHA-256 of what it holds (read back from the file).
+    pub fn settle(&self, blob: Unhashed, vouched: Option<&Digest>) -> Result<Digest, StoreError> {
+        let digest = if let Some(d) = vouched {
+            d.clone()
+        } else {
+            let path = blob.file.path().to_owned();
+            let mut hasher = Hasher::new(Algorithm::Sha256);
+            let mut f = fs::File::open(&path).map_err(io_err(&path))?;
+            copy_chunks(
+                &mut f,
+                |chunk| {
+                    hasher.update(chunk);
+                    Ok(())
+                },
+                |source| StoreError::Io {
+                    path: path.clone(),
+                    source,
+                },
+            )?;
+            hasher.finish()
+        };
+        if !self.has_blob(&digest) {
+            persist(blob.file, &self.blob_path(&digest))?;
+        }
+        Ok(digest)
+    }
+
     /// The record of an engine image, when it was exported before.
     pub fn find_engine_image(
         &self,
@@ -743,6 +796,20 @@ impl BlobSource for Store {
 
     fn describe(&self) -> String {
         format!("image store {}", self.root.display())
+    }
+}
+
+/// Bytes written to the store by [`Store::ingest_unhashed`], not yet under a digest.
+#[derive(Debug)]
+pub struct Unhashed {
+    file: tempfile::NamedTempFile,
+    size: u64,
+}
+
+impl Unhashed {
+    /// How many bytes were written.
+    pub fn size(&self) -> u64 {
+        self.size
     }
 }
 

@@ -7,6 +7,13 @@
 //! so that the comparison finds their listings ready instead of reading them again after the
 //! export ([`crate::layer::Walked`]): the daemon's export is most of a cold run's
 //! time, and the walk then costs nothing on top of it.
+//!
+//! The layers of Docker's classic export (`<id>/layer.tar`, written by the graph-driver
+//! daemons) are not hashed: Docker checks each against its diff ID as it exports it (moby's
+//! `roLayer.TarStream` fails the export on a mismatch), and the store takes it under the diff
+//! ID the config names. Hashing them again was half of a cold run's CPU on two cores, while
+//! the daemon needed the same cores to export. Other members, and the OCI layout of newer
+//! exports (whose blobs may come unchecked from containerd's content store), are hashed.
 
 use std::io::{self, Read};
 use std::path::Path;
@@ -24,7 +31,7 @@ use crate::source::docker_archive::{
     ClassicBlob, Saved, SavedMembers, classic_layer_type, malformed, open_saved,
 };
 use crate::source::members::{self, Entry, Found, Members};
-use crate::store::{Store, descriptor};
+use crate::store::{Store, Unhashed, descriptor};
 
 /// The archive's own index files, read into memory rather than stored as blobs.
 const INDEX_FILES: [&str; 4] = ["manifest.json", "index.json", "oci-layout", "repositories"];
@@ -43,10 +50,25 @@ struct Stored {
     magic: Vec<u8>,
 }
 
+/// A classic export's layer, written to the store unhashed: its digest is the diff ID the
+/// config gives it, which the daemon checked while exporting it.
+#[derive(Debug)]
+struct Vouched {
+    /// The bytes, until they are stored under their digest.
+    blob: Option<Unhashed>,
+    /// The digest it was stored under.
+    digest: Option<Digest>,
+    size: u64,
+    magic: Vec<u8>,
+    listing: Option<Listing>,
+}
+
 /// What a regular member of the stream became.
 #[derive(Debug, Clone)]
 enum Kept {
     Stored(Stored),
+    /// A classic layer, by its index among the [`Vouched`] members.
+    Vouched(usize),
     /// One of the archive's index files, held in memory.
     Index(Arc<Vec<u8>>),
     /// Docker's v1 metadata for a layer (`<id>/json`, `<id>/VERSION`): nothing refers to it.
@@ -58,11 +80,13 @@ enum Kept {
 /// extracts them; the OCI layout of Docker ≥ 25, checked against `manifest.json`, or a manifest
 /// synthesised from `manifest.json`). The root itself is not stored yet. `label` names the
 /// stream in errors (`docker://x`). The caller holds a lease on the store. Also returns the
-/// layers walked on the way.
+/// layers walked on the way. `vouching`: the stream comes from Docker itself, whose classic
+/// layers are taken unhashed (see the module's documentation).
 pub fn import(
     store: &Store,
     reader: impl Read,
     label: &str,
+    vouching: bool,
 ) -> Result<(Blob, Walked), SourceError> {
     let path = Path::new(label);
     let not_tar = |source: io::Error| -> SourceError {
@@ -76,6 +100,7 @@ pub fn import(
     let mut tar = Reader::new(reader);
     let mut members: Members<Kept> = Members::default();
     let mut walked = Walked::new();
+    let mut vouched = Vec::new();
     while let Some(header) = tar.next_header().map_err(|e| not_tar(e.into_io()))? {
         let raw_name = header.name.clone();
         let name = String::from_utf8_lossy(&members::clean(&raw_name)).into_owned();
@@ -95,6 +120,9 @@ pub fn import(
                     Kept::Index(Arc::new(bytes))
                 } else if name.ends_with("/json") || name.ends_with("/VERSION") {
                     Kept::Dropped
+                } else if vouching && classic_layer(&name) {
+                    vouched.push(vouch_member(store, &mut tar, &name, size, label)?);
+                    Kept::Vouched(vouched.len() - 1)
                 } else {
                     Kept::Stored(store_member(
                         store,
@@ -136,9 +164,47 @@ pub fn import(
         store,
         path,
         members: &members,
+        vouched,
+        walked: &mut walked,
     };
     let (Saved::Layout(root) | Saved::Classic(root)) = open_saved(&mut streamed, None)?;
     Ok((root, walked))
+}
+
+/// `<64 hex digits>/layer.tar`: where Docker's graph-driver export writes each layer.
+fn classic_layer(name: &str) -> bool {
+    name.strip_suffix("/layer.tar")
+        .is_some_and(|id| id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Copies a classic layer into the store unhashed, walking it on the way.
+fn vouch_member<R: Read>(
+    store: &Store,
+    member: &mut R,
+    name: &str,
+    size: u64,
+    label: &str,
+) -> Result<Vouched, SourceError> {
+    let walker = (size >= WALK_FROM).then(Walker::start).flatten();
+    let mut sniff = Sniff {
+        inner: Tee {
+            inner: member,
+            to: walker.as_ref().map(|w| w.to.clone()),
+        },
+        magic: Vec::with_capacity(HEAD_BYTES),
+    };
+    let blob = store
+        .ingest_unhashed(&format!("{name} in the export of {label}"), &mut sniff)
+        .map_err(SourceError::from)?;
+    let Sniff { inner, magic } = sniff;
+    drop(inner);
+    Ok(Vouched {
+        size: blob.size(),
+        blob: Some(blob),
+        digest: None,
+        magic,
+        listing: walker.and_then(Walker::finish),
+    })
 }
 
 /// Copies one regular member into the store, walking it on the way when it may be a layer.
@@ -307,6 +373,8 @@ struct Streamed<'a> {
     store: &'a Store,
     path: &'a Path,
     members: &'a Members<Kept>,
+    vouched: Vec<Vouched>,
+    walked: &'a mut Walked,
 }
 
 impl Streamed<'_> {
@@ -321,12 +389,57 @@ impl Streamed<'_> {
     fn stored(&self, name: &str) -> Result<&Stored, SourceError> {
         match self.kept(name)? {
             Kept::Stored(s) => Ok(s),
+            Kept::Vouched(_) => Err(malformed(
+                self.path,
+                name,
+                "it leads to a layer, not a config".into(),
+            )),
             Kept::Index(_) | Kept::Dropped => Err(malformed(
                 self.path,
                 name,
                 "it leads to one of the archive's own metadata files".into(),
             )),
         }
+    }
+}
+
+impl Streamed<'_> {
+    /// Stores the `i`-th vouched layer, `name`, under `diff_id` and hands its listing over.
+    fn settle(
+        &mut self,
+        name: &str,
+        i: usize,
+        diff_id: &Digest,
+    ) -> Result<ClassicBlob, SourceError> {
+        let v = &mut self.vouched[i];
+        let media_type = classic_layer_type(&v.magic);
+        let plain = media_type == media::DOCKER_LAYER;
+        if let Some(blob) = v.blob.take() {
+            let digest = self
+                .store
+                .settle(blob, plain.then_some(diff_id))
+                .map_err(SourceError::from)?;
+            if let Some(mut listing) = v.listing.take() {
+                if plain {
+                    listing.diff_id = digest.clone();
+                }
+                self.walked.insert(digest.clone(), Arc::new(listing));
+            }
+            v.digest = Some(digest);
+        }
+        let digest = v.digest.clone().expect("settled above");
+        if plain && digest != *diff_id {
+            return Err(malformed(
+                self.path,
+                name,
+                format!("the config names it both {digest} and {diff_id}"),
+            ));
+        }
+        Ok(ClassicBlob {
+            media_type,
+            digest,
+            size: v.size,
+        })
     }
 }
 
@@ -355,6 +468,11 @@ impl SavedMembers for Streamed<'_> {
                 name,
                 "it leads to Docker's v1 metadata, which is not kept".into(),
             )),
+            Kept::Vouched(_) => Err(malformed(
+                self.path,
+                name,
+                "it leads to a layer, not a JSON document".into(),
+            )),
         }
     }
 
@@ -380,8 +498,13 @@ impl SavedMembers for Streamed<'_> {
     }
 
     /// The digest is the one computed while storing it; a plain layer whose digest is not its
-    /// `diff_id` is left for the comparison to report, as with any inconsistent image.
-    fn layer(&mut self, name: &str, _diff_id: Digest) -> Result<ClassicBlob, SourceError> {
+    /// `diff_id` is left for the comparison to report, as with any inconsistent image. A
+    /// classic layer Docker vouched for is stored under `diff_id` now (a compressed one, which
+    /// Docker does not write, is hashed instead).
+    fn layer(&mut self, name: &str, diff_id: Digest) -> Result<ClassicBlob, SourceError> {
+        if let Kept::Vouched(i) = *self.kept(name)? {
+            return self.settle(name, i, &diff_id);
+        }
         let stored = self.stored(name)?;
         Ok(ClassicBlob {
             media_type: classic_layer_type(&stored.magic),
@@ -391,6 +514,9 @@ impl SavedMembers for Streamed<'_> {
     }
 
     fn holds(&self, name: &str, digest: &Digest) -> Result<bool, SourceError> {
+        if let Kept::Vouched(i) = *self.kept(name)? {
+            return Ok(self.vouched[i].digest.as_ref() == Some(digest));
+        }
         Ok(self.stored(name)?.digest == *digest)
     }
 
@@ -467,8 +593,14 @@ mod tests {
         let built = spec("a").build();
         let (tar, _) =
             docker_archive_bytes(&[(vec!["x:1"], spec("a"))], DockerArchiveForm::Classic);
+        for vouching in [false, true] {
+            classic_stream_is_read(&built, &tar, vouching);
+        }
+    }
+
+    fn classic_stream_is_read(built: &ocidiff_testkit::BuiltImage, tar: &[u8], vouching: bool) {
         let (_d, store) = store();
-        let (root, _) = import(&store, Trickle(&tar), "docker://x:1").unwrap();
+        let (root, _) = import(&store, Trickle(tar), "docker://x:1", vouching).unwrap();
         assert!(root.descriptor.is_none());
         let m = manifest(&root.bytes);
         assert_eq!(m.media_type.as_deref(), Some(media::DOCKER_MANIFEST));
@@ -482,7 +614,7 @@ mod tests {
             assert!(store.has_blob(d), "{d}");
         }
         // The same manifest as reading the saved file in place.
-        let (_f, file) = crate::source::archive::tests::temp_file(&tar);
+        let (_f, file) = crate::source::archive::tests::temp_file(tar);
         let (in_place, _) =
             crate::source::docker_archive::open(&file, None, &Limits::default()).unwrap();
         assert_eq!(in_place.bytes, root.bytes);
@@ -504,10 +636,15 @@ mod tests {
             ]))
             .layer(Layer::new(vec![Entry::file("opt/noise", noise)]).compression(Compression::Gzip))
             .layer(Layer::new(vec![Entry::file("small", "s")]));
-        for form in [DockerArchiveForm::Classic, DockerArchiveForm::OciLayout] {
+        let forms = [
+            (DockerArchiveForm::Classic, false),
+            (DockerArchiveForm::Classic, true),
+            (DockerArchiveForm::OciLayout, true),
+        ];
+        for (form, vouching) in forms {
             let (tar, _) = docker_archive_bytes(&[(vec!["x:1"], big.clone())], form);
             let (_d, store) = store();
-            let (root, walked) = import(&store, Trickle(&tar), "docker://x:1").unwrap();
+            let (root, walked) = import(&store, Trickle(&tar), "docker://x:1", vouching).unwrap();
             let root = match root.descriptor {
                 Some(d) => read_json_blob(&store as &dyn BlobSource, &d, 1 << 20).unwrap(),
                 None => root.bytes,
@@ -553,12 +690,37 @@ mod tests {
                 == tar::EntryType::Symlink),
             "the fixture has a link"
         );
-        let (_d, store) = store();
-        let m = manifest(&import(&store, &tar[..], "t").unwrap().0.bytes);
-        assert_eq!(m.layers.len(), 2);
-        assert_eq!(m.layers[0].digest, m.layers[1].digest);
-        assert_eq!(m.layers[1].digest.to_string(), built.layers[1].digest);
-        assert!(store.has_blob(&m.layers[1].digest));
+        for vouching in [false, true] {
+            let (_d, store) = store();
+            let m = manifest(&import(&store, &tar[..], "t", vouching).unwrap().0.bytes);
+            assert_eq!(m.layers.len(), 2);
+            assert_eq!(m.layers[0].digest, m.layers[1].digest);
+            assert_eq!(m.layers[1].digest.to_string(), built.layers[1].digest);
+            assert!(store.has_blob(&m.layers[1].digest));
+        }
+    }
+
+    /// Docker's classic layers are stored under the config's diff ID without being hashed (the
+    /// daemon checked them as it exported them); from any other exporter they are hashed, so
+    /// bytes that are not what the config names reach the comparison's diff ID check.
+    #[test]
+    fn classic_layers_are_hashed_unless_docker_vouches_for_them() {
+        let (mut tar, _) =
+            docker_archive_bytes(&[(vec!["x"], spec("abc"))], DockerArchiveForm::Classic);
+        let at = tar.windows(3).position(|w| w == b"abc").unwrap();
+        tar[at] = b'X';
+        let diff_id = spec("abc").build().layers[0].digest.clone();
+        let tampered = spec("Xbc").build().layers[0].digest.clone();
+        for (vouching, stored_as) in [(false, &tampered), (true, &diff_id)] {
+            let (_d, store) = store();
+            let m = manifest(&import(&store, &tar[..], "t", vouching).unwrap().0.bytes);
+            assert_eq!(
+                &m.layers[0].digest.to_string(),
+                stored_as,
+                "vouching: {vouching}"
+            );
+            assert!(files_under(&store, "tmp").is_empty());
+        }
     }
 
     #[test]
@@ -568,7 +730,7 @@ mod tests {
         tar.extend_from_slice(&[0u8; 10240]);
         let (_d, store) = store();
         let mut rest = &tar[..];
-        import(&store, &mut rest, "t").unwrap();
+        import(&store, &mut rest, "t", false).unwrap();
         assert!(rest.is_empty(), "{} bytes left unread", rest.len());
     }
 
@@ -578,7 +740,7 @@ mod tests {
         let (tar, _) =
             docker_archive_bytes(&[(vec!["x:1"], spec("a"))], DockerArchiveForm::OciLayout);
         let (_d, store) = store();
-        let (root, _) = import(&store, Trickle(&tar), "docker://x:1").unwrap();
+        let (root, _) = import(&store, Trickle(&tar), "docker://x:1", true).unwrap();
         let desc = root.descriptor.as_ref().unwrap();
         assert_eq!(desc.digest.to_string(), built.manifest.digest);
         assert!(store.has_blob(&desc.digest));
@@ -592,9 +754,15 @@ mod tests {
     #[test]
     fn truncated_or_foreign_streams_are_errors_and_leave_nothing_half_written() {
         let (tar, _) = docker_archive_bytes(&[(vec!["x"], spec("a"))], DockerArchiveForm::Classic);
-        for cut in [tar.len() / 2, 700, tar.len() - 1024 - 512 + 10] {
+        for (cut, vouching) in [tar.len() / 2, 700, tar.len() - 1024 - 512 + 10]
+            .into_iter()
+            .flat_map(|cut| [(cut, false), (cut, true)])
+        {
             let (_d, store) = store();
-            assert!(import(&store, &tar[..cut], "t").is_err(), "cut at {cut}");
+            assert!(
+                import(&store, &tar[..cut], "t", vouching).is_err(),
+                "cut at {cut}"
+            );
             assert!(files_under(&store, "tmp").is_empty(), "cut at {cut}");
             // Every blob left is complete: its name is its content's digest.
             for name in files_under(&store, "blobs") {
@@ -604,7 +772,7 @@ mod tests {
             }
         }
         let (_d, store) = store();
-        let err = import(&store, &b"not a tar at all"[..], "docker://x").unwrap_err();
+        let err = import(&store, &b"not a tar at all"[..], "docker://x", true).unwrap_err();
         assert!(err.to_string().contains("docker://x"), "{err}");
     }
 
@@ -620,7 +788,7 @@ mod tests {
             .unwrap();
         tar[at + gz.len() - 1] ^= 0xff;
         let (_d, store) = store();
-        let err = import(&store, &tar[..], "docker://x").unwrap_err();
+        let err = import(&store, &tar[..], "docker://x", true).unwrap_err();
         assert!(err.to_string().contains("hashes to"), "{err}");
     }
 }

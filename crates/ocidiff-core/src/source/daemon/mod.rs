@@ -361,7 +361,14 @@ fn through_api(
         "exporting the image into the store"
     );
     let label = format!("{}://{name}", engine.id());
-    let imported = import::import(store, progress.counting(&label, response.body), &label);
+    // Only Docker checks its classic layers against their diff IDs as it exports them.
+    let vouching = engine == Engine::Docker;
+    let imported = import::import(
+        store,
+        progress.counting(&label, response.body),
+        &label,
+        vouching,
+    );
     progress.finish(&label);
     let (root, walked) = imported?;
     record(store, root, walked, &key, name)
@@ -543,7 +550,7 @@ fn through_podman_save(
     let imported = match child.stdout.take() {
         Some(stdout) => {
             let label = format!("podman://{name}");
-            let imported = import::import(store, progress.counting(&label, stdout), &label);
+            let imported = import::import(store, progress.counting(&label, stdout), &label, false);
             progress.finish(&label);
             imported
         }
