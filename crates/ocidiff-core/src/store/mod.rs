@@ -448,8 +448,10 @@ impl Store {
             &mut reader,
             |chunk| {
                 hasher.update(chunk);
+                file.write_all(chunk).map_err(io_err(file.path()))?;
+                written_back(file.as_file(), size, chunk.len() as u64);
                 size += chunk.len() as u64;
-                file.write_all(chunk).map_err(io_err(file.path()))
+                Ok(())
             },
             |source| StoreError::Read {
                 what: what.to_owned(),
@@ -477,8 +479,10 @@ impl Store {
         copy_chunks(
             &mut reader,
             |chunk| {
+                file.write_all(chunk).map_err(io_err(file.path()))?;
+                written_back(file.as_file(), size, chunk.len() as u64);
                 size += chunk.len() as u64;
-                file.write_all(chunk).map_err(io_err(file.path()))
+                Ok(())
             },
             |source| StoreError::Read {
                 what: what.to_owned(),
@@ -908,6 +912,28 @@ fn copy_chunks(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(read_error(e)),
         }
+    }
+}
+
+/// How much of a blob being ingested is written before its write-back is started.
+const WRITE_BACK_EVERY: u64 = 32 << 20;
+
+/// Starts writing to disk, without waiting, each [`WRITE_BACK_EVERY`] bytes that `len` more
+/// bytes at `at` complete, and lets the page cache drop them once written: the `fsync` that
+/// [`persist`] owes then finds little left to write. It had waited 0.3–0.5 s at the end of
+/// each 900 MB `docker://` export, with the comparison waiting on it.
+fn written_back(file: &File, at: u64, len: u64) {
+    let end = at + len;
+    let done = end - end % WRITE_BACK_EVERY;
+    if done > at - at % WRITE_BACK_EVERY {
+        let from = done.saturating_sub(WRITE_BACK_EVERY);
+        // Advice only: a file system that ignores it is merely slower at the fsync.
+        let _ = rustix::fs::fadvise(
+            file,
+            from,
+            std::num::NonZeroU64::new(WRITE_BACK_EVERY),
+            rustix::fs::Advice::DontNeed,
+        );
     }
 }
 

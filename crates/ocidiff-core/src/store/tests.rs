@@ -97,6 +97,38 @@ fn ingest_verifies_and_leaves_nothing_on_mismatch() {
     assert!(tmp_is_empty(&store));
 }
 
+/// Blobs larger than the write-back step, as a daemon export streams them: whole under their
+/// names, hashed or vouched for; an unsettled one leaves nothing.
+#[test]
+fn large_unknown_and_unhashed_blobs_are_stored_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let bytes = ocidiff_testkit::noise(70 << 20, 3);
+    let (digest, size) = store
+        .ingest_unknown(Algorithm::Sha256, "test", &bytes[..])
+        .unwrap();
+    assert_eq!(
+        (&digest, size),
+        (&Digest::sha256_of(&bytes), bytes.len() as u64)
+    );
+    assert_eq!(fs::read(store.blob_path(&digest)).unwrap(), bytes);
+
+    let other = ocidiff_testkit::noise((33 << 20) + 5, 4);
+    let vouched = Digest::sha256_of(&other);
+    let blob = store.ingest_unhashed("test", &other[..]).unwrap();
+    assert_eq!(blob.size(), other.len() as u64);
+    assert_eq!(store.settle(blob, Some(&vouched)).unwrap(), vouched);
+    assert_eq!(fs::read(store.blob_path(&vouched)).unwrap(), other);
+    // Without a vouched digest, the file is hashed.
+    let blob = store.ingest_unhashed("test", &b"small"[..]).unwrap();
+    assert_eq!(
+        store.settle(blob, None).unwrap(),
+        Digest::sha256_of(b"small")
+    );
+    drop(store.ingest_unhashed("test", &b"dropped"[..]).unwrap());
+    assert!(tmp_is_empty(&store));
+}
+
 #[test]
 fn interrupted_writer_leaves_nothing() {
     let dir = tempfile::tempdir().unwrap();

@@ -187,10 +187,7 @@ fn vouch_member<R: Read>(
 ) -> Result<Vouched, SourceError> {
     let walker = (size >= WALK_FROM).then(Walker::start).flatten();
     let mut sniff = Sniff {
-        inner: Tee {
-            inner: member,
-            to: walker.as_ref().map(|w| w.to.clone()),
-        },
+        inner: Tee::new(member, walker.as_ref().map(|w| w.to.clone())),
         magic: Vec::with_capacity(HEAD_BYTES),
     };
     let blob = store
@@ -228,10 +225,7 @@ fn store_member<R: Read>(
         .then(Walker::start)
         .flatten();
     let mut sniff = Sniff {
-        inner: Tee {
-            inner: member,
-            to: walker.as_ref().map(|w| w.to.clone()),
-        },
+        inner: Tee::new(member, walker.as_ref().map(|w| w.to.clone())),
         magic: Vec::with_capacity(HEAD_BYTES),
     };
     let (digest, size) = store
@@ -310,21 +304,53 @@ impl Walker {
     }
 }
 
-/// Passes bytes through and sends a copy of each to a walker, until it stops listening.
+/// How many bytes the walker is sent at a time. A socket's reads are often a few kilobytes:
+/// sent one by one, waking the walker for each was a fifth of a cold `docker://` run's CPU.
+const TEE_CHUNK: usize = 1 << 20;
+
+/// Passes bytes through and sends a copy of them to a walker, in chunks of [`TEE_CHUNK`] (the
+/// last one when dropped), until it stops listening.
 struct Tee<R> {
     inner: R,
     to: Option<SyncSender<Vec<u8>>>,
+    pending: Vec<u8>,
+}
+
+impl<R> Tee<R> {
+    fn new(inner: R, to: Option<SyncSender<Vec<u8>>>) -> Tee<R> {
+        Tee {
+            inner,
+            to,
+            pending: Vec::new(),
+        }
+    }
+
+    fn send(&mut self) {
+        if let Some(to) = &self.to {
+            let chunk = std::mem::replace(&mut self.pending, Vec::with_capacity(TEE_CHUNK));
+            if !chunk.is_empty() && to.send(chunk).is_err() {
+                self.to = None;
+            }
+        }
+    }
 }
 
 impl<R: Read> Read for Tee<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        if let Some(to) = &self.to {
-            if n > 0 && to.send(buf[..n].to_vec()).is_err() {
-                self.to = None;
+        if self.to.is_some() {
+            self.pending.extend_from_slice(&buf[..n]);
+            if self.pending.len() >= TEE_CHUNK {
+                self.send();
             }
         }
         Ok(n)
+    }
+}
+
+impl<R> Drop for Tee<R> {
+    fn drop(&mut self) {
+        self.send();
     }
 }
 
@@ -628,7 +654,8 @@ mod tests {
 
     #[test]
     fn layers_are_walked_as_they_stream_by() {
-        let noise = ocidiff_testkit::noise(300_000, 7);
+        // Larger than a walker's chunk (1 MiB), so that both full chunks and the rest are sent.
+        let noise = ocidiff_testkit::noise(2_500_000, 7);
         let big = ImageSpec::new()
             .layer(Layer::new(vec![
                 Entry::dir("opt/"),
