@@ -172,7 +172,9 @@ where
     let mut tar = Reader::new(limited);
     let mut entries = Vec::new();
     let mut metadata = 0u64;
-    let mut buf = vec![0u8; 64 << 10];
+    // Larger than the buffer in front of the stream, so that a large file's content is read
+    // past it, straight into this one, instead of being copied through it.
+    let mut buf = vec![0u8; 256 << 10];
     while let Some(header) = tar
         .next_header()
         .map_err(|e| LayerError::from_tar(digest, e))?
