@@ -22,7 +22,7 @@ old=$(realpath "$1")
 new=$(realpath "$2")
 bench_dir=${OCIDIFF_BENCH_DIR:-/tmp/ocidiff-bench}
 runs=${OCIDIFF_BENCH_RUNS:-9}
-cases=${OCIDIFF_BENCH_CASES:-"a-large-pair b-same-image c-layers-60 c-layers-120 d-files-50k d-files-100k"}
+cases=${OCIDIFF_BENCH_CASES:-"a-large-pair b-same-image c-layers-60 c-layers-120 d-files-50k d-files-100k e-files-300k e-files-300k-shuffled e-files-1m e-files-1m-shuffled f-big-pair"}
 export OCIDIFF_STORE=$bench_dir/store
 
 row() { # CASE SOURCE ARGS...
@@ -67,6 +67,12 @@ for case in $cases; do
     dir=$bench_dir/$name
     [[ -d $dir/lhs ]] || { echo "no inputs for $case in $dir: run scripts/bench.sh first" >&2; continue; }
     row "$case" oci "oci:$dir/${sides[0]}" "oci:$dir/${sides[1]}"
+    if [[ -s $dir/${sides[0]}.docker.tar ]]; then
+        row "$case" docker-archive "docker-archive:$dir/${sides[0]}.docker.tar" \
+            "docker-archive:$dir/${sides[1]}.docker.tar"
+    fi
+    # The scale cases (e, f) exist as OCI layouts only.
+    [[ $case == [a-d]-* ]] || continue
     row "$case" store --pull never "ocidiff-bench/$name:${sides[0]}" "ocidiff-bench/$name:${sides[1]}"
     if [[ -n ${OCIDIFF_BENCH_REGISTRY:-} ]]; then
         row "$case" registry "$OCIDIFF_BENCH_REGISTRY/ocidiff-bench/$name:${sides[0]}" \

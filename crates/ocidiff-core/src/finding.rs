@@ -245,7 +245,8 @@ pub struct Owner {
 pub struct FieldDiff {
     /// The field: `digest`, `mtime`, `mode`, … for files and descriptors; `value` for a JSON
     /// value; `entry` when the whole entry exists on one side only. A descriptor's `digest` is
-    /// its OCI digest (`sha256:HEX`); a file's is the BLAKE3 of its content (`blake3:HEX`).
+    /// its OCI digest (`sha256:HEX`); a file's is a digest of its content, `sha256:HEX` under
+    /// 4096 bytes and `blake3:HEX` from 4096 bytes.
     pub field: String,
     /// Input 0's value; absent when input 0 does not have it.
     #[serde(skip_serializing_if = "Option::is_none")]

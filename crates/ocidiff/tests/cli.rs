@@ -167,6 +167,61 @@ fn report_file_is_versioned_json() {
     assert_eq!(files[0]["location"], "manifests-0/layers-0");
 }
 
+/// A file's digest in the report: SHA-256 under 4096 bytes, BLAKE3 from 4096 bytes, each what
+/// `sha256sum` and `b3sum` print for the file's content (docs/report.md).
+#[test]
+fn file_digests_are_sha256_small_and_blake3_large() {
+    use sha2::Digest as _;
+    let dir = tempfile::tempdir().unwrap();
+    let big = |c: u8| vec![c; 4096];
+    let small = |c: &str| format!("{c}{}", "x".repeat(4094));
+    let spec = |n: u8| {
+        ImageSpec::new().layer(Layer::new(vec![
+            Entry::file("big", big(n)),
+            Entry::file("small", small(&n.to_string())),
+        ]))
+    };
+    let (l, r) = (dir.path().join("l"), dir.path().join("r"));
+    write_oci_dir(&l, &[("", spec(1).into())]).unwrap();
+    write_oci_dir(&r, &[("", spec(2).into())]).unwrap();
+    let report = dir.path().join("r.json");
+    ocidiff()
+        .args(["diff", "--semantic", "--report-file"])
+        .arg(&report)
+        .arg(format!("oci:{}", l.display()))
+        .arg(format!("oci:{}", r.display()))
+        .assert()
+        .code(1);
+    let json: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let digest = |name: &str, side: &str| -> String {
+        let f = json["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == name)
+            .unwrap_or_else(|| panic!("no finding for {name}"));
+        let field = f["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["field"] == "digest")
+            .unwrap();
+        field[side].as_str().unwrap().to_owned()
+    };
+    for (side, n) in [("lhs", 1u8), ("rhs", 2)] {
+        assert_eq!(
+            digest("big", side),
+            format!("blake3:{}", blake3::hash(&big(n)).to_hex())
+        );
+        let s = small(&n.to_string());
+        assert_eq!(s.len(), 4095);
+        assert_eq!(
+            digest("small", side),
+            format!("sha256:{:x}", sha2::Sha256::digest(s.as_bytes()))
+        );
+    }
+}
+
 /// One line of git's output in this checkout, or `None` (no git, or not a checkout).
 fn git(args: &[&str]) -> Option<String> {
     let out = std::process::Command::new("git")

@@ -13,6 +13,8 @@ pub mod tar;
 mod walk;
 
 pub use apply::{ApplyError, Note, NoteKind, Refusal, Tree, clean};
-pub use entry::{ContentDigest, EntryMeta, EntryType, TarFormat, Time, escape_name};
+pub use entry::{
+    BLAKE3_FROM, ContentDigest, ContentHasher, EntryMeta, EntryType, TarFormat, Time, escape_name,
+};
 pub use sink::{EntryKind, ExtractSink};
 pub use walk::{LayerError, Listing, Walked, walk, walk_stream};

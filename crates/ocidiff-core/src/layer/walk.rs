@@ -1,11 +1,11 @@
 //! One pass over a layer blob: verify its digest, decompress it, read its entries as Go reads
-//! them, hash each file's content (BLAKE3, for equality) and the whole decompressed stream
-//! (SHA-256: the layer's diff ID, which runtimes check against the config), keeping only
-//! metadata.
+//! them, hash each file's content (for equality: [`super::ContentDigest`]) and the whole
+//! decompressed stream (SHA-256: the layer's diff ID, which runtimes check against the
+//! config), keeping only metadata.
 
 use std::io::{self, Read};
 
-use super::entry::{ContentDigest, EntryMeta, EntryType};
+use super::entry::{ContentHasher, EntryMeta, EntryType};
 use super::tar::{Reader, TarError};
 use crate::content::{self, BlobSource, ContentError, Limit, LimitExceeded, LimitedReader, Limits};
 use crate::model::{Algorithm, Compression, Descriptor, Digest, Hasher};
@@ -127,7 +127,7 @@ impl<R: Read> Read for Hashing<R> {
 /// Hashes a file's content as it is read.
 struct FileHashing<R> {
     inner: R,
-    hasher: blake3::Hasher,
+    hasher: ContentHasher,
 }
 
 impl<R: Read> Read for FileHashing<R> {
@@ -202,7 +202,7 @@ where
         if meta.kind == EntryType::File {
             let mut hashing = FileHashing {
                 inner: &mut tar,
-                hasher: blake3::Hasher::new(),
+                hasher: ContentHasher::new(meta.size),
             };
             visit(&meta, &mut hashing).map_err(|e| LayerError::from_io(digest, e))?;
             loop {
@@ -212,7 +212,7 @@ where
                     Err(e) => return Err(LayerError::from_io(digest, e)),
                 }
             }
-            meta.digest = Some(ContentDigest(*hashing.hasher.finalize().as_bytes()));
+            meta.digest = Some(hashing.hasher.finish());
         } else {
             visit(&meta, &mut io::empty()).map_err(|e| LayerError::from_io(digest, e))?;
         }
@@ -237,6 +237,7 @@ where
 mod tests {
     use super::*;
     use crate::content::MemorySource;
+    use crate::layer::ContentDigest;
 
     fn desc(digest: Digest, size: usize) -> Descriptor {
         Descriptor {
