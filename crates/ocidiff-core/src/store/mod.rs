@@ -441,23 +441,8 @@ impl Store {
         what: &str,
         mut reader: impl Read,
     ) -> Result<(Digest, u64), StoreError> {
-        let mut file = self.temp_file()?;
         let mut hasher = Hasher::new(algorithm);
-        let mut size = 0u64;
-        copy_chunks(
-            &mut reader,
-            |chunk| {
-                hasher.update(chunk);
-                file.write_all(chunk).map_err(io_err(file.path()))?;
-                written_back(file.as_file(), size, chunk.len() as u64);
-                size += chunk.len() as u64;
-                Ok(())
-            },
-            |source| StoreError::Read {
-                what: what.to_owned(),
-                source,
-            },
-        )?;
+        let Unhashed { file, size } = self.write_temp(what, &mut reader, Some(&mut hasher))?;
         let digest = hasher.finish();
         if !self.has_blob(&digest) {
             persist(file, &self.blob_path(&digest))?;
@@ -465,20 +450,21 @@ impl Store {
         Ok((digest, size))
     }
 
-    /// Copies `reader` to a temporary file of the store without hashing it, for bytes whose
-    /// digest their producer vouches for and names only later (a layer of Docker's classic
-    /// export, checked by the daemon as it wrote it); [`Store::settle`] gives it its name.
-    /// Dropped unsettled, the file is deleted. `what` names the content in errors.
-    pub fn ingest_unhashed(
+    /// Copies `reader` to a temporary file of the store, through `hasher` when there is one.
+    fn write_temp(
         &self,
         what: &str,
-        mut reader: impl Read,
+        reader: &mut impl Read,
+        mut hasher: Option<&mut Hasher>,
     ) -> Result<Unhashed, StoreError> {
         let mut file = self.temp_file()?;
         let mut size = 0u64;
         copy_chunks(
-            &mut reader,
+            reader,
             |chunk| {
+                if let Some(h) = hasher.as_deref_mut() {
+                    h.update(chunk);
+                }
                 file.write_all(chunk).map_err(io_err(file.path()))?;
                 written_back(file.as_file(), size, chunk.len() as u64);
                 size += chunk.len() as u64;
@@ -490,6 +476,18 @@ impl Store {
             },
         )?;
         Ok(Unhashed { file, size })
+    }
+
+    /// Copies `reader` to a temporary file of the store without hashing it, for bytes whose
+    /// digest their producer vouches for and names only later (a layer of Docker's classic
+    /// export, checked by the daemon as it wrote it); [`Store::settle`] gives it its name.
+    /// Dropped unsettled, the file is deleted. `what` names the content in errors.
+    pub fn ingest_unhashed(
+        &self,
+        what: &str,
+        mut reader: impl Read,
+    ) -> Result<Unhashed, StoreError> {
+        self.write_temp(what, &mut reader, None)
     }
 
     /// Stores an [`Unhashed`] blob under `vouched`, the digest its producer vouched for, or,
