@@ -361,8 +361,10 @@ fn through_api(
         "exporting the image into the store"
     );
     let label = format!("{}://{name}", engine.id());
-    // Only Docker checks its classic layers against their diff IDs as it exports them.
-    let vouching = engine == Engine::Docker;
+    // Only Docker checks its classic layers against their diff IDs as it exports them, and
+    // only a daemon on this machine's socket is trusted with the store, whose blobs other
+    // sources reuse: a remote one's layers are hashed.
+    let vouching = engine == Engine::Docker && matches!(endpoint.address, Address::Unix(_));
     let imported = import::import(
         store,
         progress.counting(&label, response.body),
