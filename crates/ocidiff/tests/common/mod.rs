@@ -11,10 +11,18 @@ pub use ocidiff_testkit::skip::{on_path as have, skip};
 
 /// Runs a command and returns its stdout, or an error quoting the command and its output.
 pub fn run(cmd: &mut Command) -> Result<String, String> {
-    let out = cmd
-        .output()
-        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
-    if !out.status.success() {
+    let mut attempt = 1;
+    loop {
+        let out = cmd
+            .output()
+            .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+        if out.status.success() {
+            return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+        }
+        if attempt < ATTEMPTS && machine_hiccup(&out) {
+            attempt += 1;
+            continue;
+        }
         return Err(format!(
             "{cmd:?} failed ({}):\n{}{}",
             out.status,
@@ -22,7 +30,19 @@ pub fn run(cmd: &mut Command) -> Result<String, String> {
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// How often a run that failed on a [`machine_hiccup`] is tried.
+pub const ATTEMPTS: u32 = 3;
+
+/// Whether a failed run of buildah or Podman (directly or as `ocidiff verify`'s builder) failed
+/// on the machine rather than on the code under test. buildah 1.28 copies itself into a sealed
+/// memfd before it re-executes; under load the kernel can refuse the seal for a moment (EBUSY
+/// while pages are still pinned), and the run fails at its first RUN step with `Close_Fd sealing
+/// memfd copy: Device or resource busy`. Seen once in CI; such a run is simply tried again.
+pub fn machine_hiccup(out: &std::process::Output) -> bool {
+    let said = |bytes: &[u8]| String::from_utf8_lossy(bytes).contains("sealing memfd copy");
+    !out.status.success() && (said(&out.stderr) || said(&out.stdout))
 }
 
 /// Fixtures built once per test binary from real tools.
