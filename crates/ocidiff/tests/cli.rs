@@ -1014,3 +1014,74 @@ fn the_report_names_the_config_file_read() {
         "other.toml"
     );
 }
+
+/// Layers large enough to be compared as they stream (4 MiB and more; 20 000 entries, more
+/// than are kept for a second look) find what the file-system view finds: settled as they
+/// stream when both list the same paths, read again when a file is on one side only.
+#[test]
+fn large_layers_stream_and_find_what_the_file_systems_show() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = |changed: &[usize], extra: bool, mtime: u64| {
+        let mut entries = Vec::new();
+        for d in 0..20 {
+            entries.push(Entry::dir(&format!("d{d}/")).mtime(mtime));
+            for f in 0..1000 {
+                let n = d * 1000 + f;
+                let body = if changed.contains(&n) {
+                    "changed"
+                } else {
+                    "same"
+                };
+                entries.push(Entry::file(&format!("d{d}/f{f}"), body).mtime(mtime));
+            }
+        }
+        if extra {
+            entries.push(Entry::file("d3/extra", "new"));
+        }
+        ImageSpec::new().layer(Layer::new(entries))
+    };
+    let write = |name: &str, spec: ImageSpec| {
+        let path = dir.path().join(name);
+        write_oci_dir(&path, &[("", spec.into())]).unwrap();
+        format!("oci:{}", path.display())
+    };
+    let base = write("base", files(&[], false, 1));
+    let counted = |args: &[&str], rhs: &str| -> (i32, Vec<String>) {
+        let report = dir.path().join("report.json");
+        let out = ocidiff()
+            .args(["diff", "--semantic", "--report-file"])
+            .arg(&report)
+            .args(args)
+            .args([&base, rhs])
+            .output()
+            .unwrap();
+        let json: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+        let mut names: Vec<String> = json["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["counted"] == true && f["kind"] == "file")
+            .map(|f| f["name"].as_str().unwrap().to_owned())
+            .collect();
+        names.sort();
+        (out.status.code().unwrap(), names)
+    };
+    for (name, spec, expected) in [
+        ("retimed", files(&[], false, 2), vec![]),
+        (
+            "changed",
+            files(&[5, 17_999], false, 2),
+            vec!["d0/f5", "d17/f999"],
+        ),
+        ("extra", files(&[7], true, 1), vec!["d0/f7", "d3/extra"]),
+    ] {
+        let rhs = write(name, spec);
+        let layers = counted(&[], &rhs);
+        assert_eq!(layers, counted(&["--flatten"], &rhs), "{name}");
+        let code = i32::from(!expected.is_empty());
+        assert_eq!(
+            layers,
+            (code, expected.iter().map(ToString::to_string).collect())
+        );
+    }
+}

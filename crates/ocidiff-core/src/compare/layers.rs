@@ -53,6 +53,30 @@ impl Walk<'_> {
         squashed: bool,
     ) -> Result<Layers, CompareError> {
         self.check_layer_lists(layers, diff_ids)?;
+        let blobs = layers.map(|list| list.iter().map(|d| d.digest.clone()).collect::<Vec<_>>());
+        if let Some(cache) = &self.opts.diff_ids {
+            for list in &blobs {
+                cache.load_image(list);
+            }
+        }
+        let compared = self.layers_checked(location, layers, diff_ids, squashed)?;
+        // Every layer of both images now matches its config's diff ID.
+        if let Some(cache) = &self.opts.diff_ids {
+            for (list, ids) in blobs.iter().zip(diff_ids) {
+                cache.put_image(list, ids);
+            }
+        }
+        Ok(compared)
+    }
+
+    /// [`Walk::layers`] once the layer lists are known to be well formed.
+    fn layers_checked(
+        &self,
+        location: &str,
+        layers: [&[Descriptor]; 2],
+        diff_ids: [&[Digest]; 2],
+        squashed: bool,
+    ) -> Result<Layers, CompareError> {
         let [ll, rl] = layers;
         let all_shared =
             ll.len() == rl.len() && ll.iter().zip(rl).all(|(l, r)| l.digest == r.digest);
@@ -65,12 +89,13 @@ impl Walk<'_> {
         // what the entries above them do.
         let mut pairs = None;
         if !squashed {
+            let settled = self.stream_pairs(location, layers, diff_ids, &mut walked)?;
             let wanted: Vec<(Side, usize)> = (0..ll.len())
-                .filter(|&i| ll[i].digest != rl[i].digest)
+                .filter(|&i| ll[i].digest != rl[i].digest && !settled.contains_key(&i))
                 .flat_map(|i| [(Side::Lhs, i), (Side::Rhs, i)])
                 .collect();
             self.walk_some(layers, diff_ids, &wanted, &mut walked)?;
-            let (pair_findings, watch) = self.compare_pairs(location, layers, &walked);
+            let (pair_findings, watch) = self.compare_pairs(location, layers, &walked, settled);
             if !self.rules().packages && watch.iter().flatten().all(HashSet::is_empty) {
                 if let Some(done) =
                     self.layers_alone(location, layers, diff_ids, &walked, &pair_findings)?
@@ -186,9 +211,12 @@ impl Walk<'_> {
         walked: &HashMap<(Side, usize), Arc<Listing>>,
         pair_findings: &[Vec<Finding>],
     ) -> Result<Option<Layers>, CompareError> {
+        // A pair settled by streaming is plain on both sides: it stands alone and notes
+        // nothing (see `layer::Plain`).
         let differing: Vec<(Side, usize)> = (0..ll.len())
             .filter(|&i| ll[i].digest != rl[i].digest)
             .flat_map(|i| [(Side::Lhs, i), (Side::Rhs, i)])
+            .filter(|job| walked.contains_key(job))
             .collect();
         let descs = [ll, rl];
         let applied = largest_first(
@@ -252,15 +280,16 @@ impl Walk<'_> {
         )
     }
 
-    /// Layer by layer: the findings of each pair (of the pairs that differ, from their
-    /// listings in `walked`), and the entries on one side only, whose effect the model is to
-    /// report.
+    /// Layer by layer: the findings of each pair (of the pairs that differ, `settled` by
+    /// streaming or from their listings in `walked`), and the entries on one side only, whose
+    /// effect the model is to report.
     #[allow(clippy::type_complexity)]
     fn compare_pairs(
         &self,
         location: &str,
         [ll, rl]: [&[Descriptor]; 2],
         walked: &HashMap<(Side, usize), Arc<Listing>>,
+        mut settled: HashMap<usize, Vec<Finding>>,
     ) -> (Vec<Vec<Finding>>, [Vec<HashSet<usize>>; 2]) {
         let mut watch = [
             vec![HashSet::new(); ll.len()],
@@ -270,7 +299,9 @@ impl Walk<'_> {
         for i in 0..ll.len() {
             let here = format!("{location}/layers-{i}");
             let mut found = self.descriptors(&here, &ll[i], &rl[i]);
-            if ll[i].digest != rl[i].digest {
+            if let Some(pair) = settled.remove(&i) {
+                found.extend(pair);
+            } else if ll[i].digest != rl[i].digest {
                 let (l, r) = (
                     &walked[&(Side::Lhs, i)].entries,
                     &walked[&(Side::Rhs, i)].entries,
@@ -380,7 +411,7 @@ impl Walk<'_> {
         Ok(())
     }
 
-    fn diff_id_error(
+    pub(super) fn diff_id_error(
         &self,
         side: Side,
         index: usize,
@@ -397,6 +428,47 @@ impl Walk<'_> {
                 actual: actual.clone(),
             },
         )
+    }
+
+    /// Streams the large differing pairs (see [`super::stream`]), one after the other (each
+    /// reads both sides at once): the findings of the pairs it settles, by index; the listings
+    /// it kept of the others go into `have`.
+    fn stream_pairs(
+        &self,
+        location: &str,
+        layers: [&[Descriptor]; 2],
+        diff_ids: [&[Digest]; 2],
+        have: &mut HashMap<(Side, usize), Arc<Listing>>,
+    ) -> Result<HashMap<usize, Vec<Finding>>, CompareError> {
+        let [ll, rl] = layers;
+        let mut settled = HashMap::new();
+        if self.rules().packages {
+            // The package view reads every layer's files into the file system.
+            return Ok(settled);
+        }
+        let streamed: Vec<usize> = (0..ll.len())
+            .filter(|&i| ll[i].digest != rl[i].digest && self.streams(layers, i))
+            .collect();
+        let read = super::stream::Read {
+            task: LAYERS_TASK,
+            done: std::sync::atomic::AtomicU64::new(0),
+            total: streamed.iter().map(|&i| ll[i].size + rl[i].size).sum(),
+        };
+        for &i in &streamed {
+            let pair = self.stream_pair(location, i, layers, diff_ids, &read)?;
+            for (side, kept) in Side::BOTH.into_iter().zip(pair.kept) {
+                if let Some(listing) = kept {
+                    have.insert((side, i), Arc::new(listing));
+                }
+            }
+            if let Some(found) = pair.settled {
+                settled.insert(i, found);
+            }
+        }
+        if !streamed.is_empty() {
+            self.opts.progress.finish(LAYERS_TASK);
+        }
+        Ok(settled)
     }
 
     /// Walks the layers `wanted` names by (side, index) that `have` lacks, in parallel, into

@@ -21,6 +21,7 @@ mod layers;
 mod manifest;
 mod packages;
 mod platforms;
+mod stream;
 mod verify;
 
 use std::collections::HashMap;

@@ -1709,10 +1709,20 @@ fn diff_ids_computed_once_are_looked_up_after() {
     let blob: Digest = built.layers[0].digest.parse().unwrap();
     let diff_id: Digest = built.diff_ids[0].parse().unwrap();
     run(image.clone(), image.clone(), &opts).unwrap();
-    let cache = opts.diff_ids.as_ref().unwrap();
+    // A later run (a new cache in memory) finds the blob's record, and the image's.
+    let later = || DiffIds::open(cache_dir.path()).unwrap();
+    assert_eq!(later().get(&blob), Some(diff_id.clone()));
+    let cache = later();
+    cache.load_image(std::slice::from_ref(&blob));
+    std::fs::remove_dir_all(cache_dir.path().join("diff-ids/sha256")).unwrap();
     assert_eq!(cache.get(&blob), Some(diff_id));
     // A record is what the next run goes by: one that lies is caught as a mismatch.
-    cache.put(&blob, &Digest::sha256_of(b"not that layer"));
+    let lie = Digest::sha256_of(b"not that layer");
+    later().put_image(std::slice::from_ref(&blob), std::slice::from_ref(&lie));
+    let opts = CompareOptions {
+        diff_ids: Some(later()),
+        ..strict()
+    };
     let err = run(image.clone(), image, &opts).unwrap_err();
     assert!(matches!(*err.source, InputError::DiffId { .. }), "{err}");
 }
@@ -1740,4 +1750,72 @@ fn a_whiteout_after_its_target_in_the_same_layer_has_an_effect() {
             .iter()
             .any(|f| f.class == Class::WhiteoutWithoutEffect)
     );
+}
+
+/// `n` files in a directory, `changed` of them holding something else: a layer that streams
+/// (every pair does in the unit tests) and is too long to keep.
+fn many(n: usize, changed: usize) -> Vec<Entry> {
+    let mut entries = vec![Entry::dir("d/")];
+    entries.extend(
+        (0..n).map(|i| Entry::file(&format!("d/f{i}"), if i < changed { "x" } else { "y" })),
+    );
+    entries
+}
+
+#[test]
+fn a_streamed_pair_finds_what_the_layer_by_layer_comparison_finds() {
+    // Settled while streaming: plain, same entries.
+    let found = run(one(many(50, 2)), one(many(50, 0)), &with(Rules::semantic())).unwrap();
+    assert_eq!(
+        file_rows(&found),
+        vec![
+            ("d/f0".into(), s(&["digest"])),
+            ("d/f1".into(), s(&["digest"]))
+        ]
+    );
+    // Not settled (an entry on one side only, a whiteout, a reordered hard link): read again.
+    let mut extra = many(50, 0);
+    extra.push(Entry::file("d/new", "n"));
+    let found = run(one(many(50, 0)), one(extra), &with(Rules::semantic())).unwrap();
+    assert_eq!(file_rows(&found), vec![("d/new".into(), s(&["entry"]))]);
+    let mut whiteout = many(50, 0);
+    whiteout.push(Entry::whiteout("gone"));
+    let found = run(one(many(50, 0)), one(whiteout), &with(Rules::semantic())).unwrap();
+    assert!(
+        set_aside(&found).contains(&(".wh.gone".into(), Class::WhiteoutWithoutEffect)),
+        "{:?}",
+        set_aside(&found)
+    );
+    assert!(rows(&found).iter().all(|(k, ..)| *k != Kind::File));
+    let linked = |order: [usize; 2]| {
+        let mut e = many(50, 0);
+        for i in order {
+            e.push(Entry::hardlink(&format!("d/l{i}"), &format!("d/f{i}")));
+        }
+        one(e)
+    };
+    let found = run(linked([1, 2]), linked([2, 1]), &with(Rules::semantic())).unwrap();
+    assert!(
+        found.findings.iter().any(|f| f.counted && f.name == "d/l1"),
+        "{:?}",
+        rows(&found)
+    );
+}
+
+#[test]
+fn a_streamed_pair_reports_the_side_whose_layer_breaks() {
+    let good = Layer::new(many(300, 0)).tar_bytes();
+    // Past the first batches, a header whose checksum is wrong.
+    let mut broken = good.clone();
+    let at = broken.len() - 1024 - 512 * 40;
+    broken[at + 148..at + 156].copy_from_slice(b"0000000\0");
+    let raw = |tar: Vec<u8>| ImageSpec::new().layer(Layer::raw(tar));
+    for (l, r, side) in [
+        (raw(broken.clone()), raw(good.clone()), Side::Lhs),
+        (raw(good.clone()), raw(broken.clone()), Side::Rhs),
+    ] {
+        let err = run(l, r, &with(Rules::semantic())).unwrap_err();
+        assert_eq!(err.side, Some(side), "{err}");
+        assert!(err.to_string().contains("not a tar stream"), "{err}");
+    }
 }

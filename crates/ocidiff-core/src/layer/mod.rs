@@ -12,9 +12,9 @@ mod sink;
 pub mod tar;
 mod walk;
 
-pub use apply::{ApplyError, Note, NoteKind, Refusal, Tree, clean};
+pub use apply::{ApplyError, Note, NoteKind, Plain, Refusal, Tree, clean};
 pub use entry::{
     BLAKE3_FROM, ContentDigest, ContentHasher, EntryMeta, EntryType, TarFormat, Time, escape_name,
 };
 pub use sink::{EntryKind, ExtractSink};
-pub use walk::{LayerError, Listing, Walked, walk, walk_stream};
+pub use walk::{LayerError, Listing, WalkEnd, Walked, walk, walk_each, walk_stream};

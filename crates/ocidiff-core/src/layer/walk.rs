@@ -93,6 +93,13 @@ pub fn walk<F>(
 where
     F: FnMut(&EntryMeta, &mut dyn Read) -> io::Result<()>,
 {
+    check_descriptor(desc, limits)?;
+    let raw = content::open_verified(source, desc)?;
+    walk_stream(raw, &desc.digest, &desc.media_type, layer, limits, visit)
+}
+
+/// What is checked before a layer's bytes are read: its size, and a media type runtimes unpack.
+fn check_descriptor(desc: &Descriptor, limits: &Limits) -> Result<(), LayerError> {
     let digest = &desc.digest;
     if desc.size > limits.layer_bytes {
         return Err(ContentError::TooLarge(LimitExceeded {
@@ -104,8 +111,7 @@ where
         .into());
     }
     content::layer_kind(digest, &desc.media_type).map_err(ContentError::from)?;
-    let raw = content::open_verified(source, desc)?;
-    walk_stream(raw, digest, &desc.media_type, layer, limits, visit)
+    Ok(())
 }
 
 /// Hashes what passes through it.
@@ -147,11 +153,72 @@ pub fn walk_stream<R, F>(
     media_type: &str,
     layer: usize,
     limits: &Limits,
-    mut visit: F,
+    visit: F,
 ) -> Result<Listing, LayerError>
 where
     R: Read + Send,
     F: FnMut(&EntryMeta, &mut dyn Read) -> io::Result<()>,
+{
+    let mut entries = Vec::new();
+    let end = walk_entries(raw, digest, media_type, layer, limits, visit, |e| {
+        entries.push(e);
+        Ok(())
+    })?;
+    Ok(Listing {
+        compression: end.compression,
+        entries,
+        diff_id: end.diff_id,
+    })
+}
+
+/// What a walk that handed its entries over found besides them.
+#[derive(Debug, Clone)]
+pub struct WalkEnd {
+    /// The compression the layer's bytes turned out to use.
+    pub compression: Compression,
+    /// As [`Listing::diff_id`].
+    pub diff_id: Digest,
+}
+
+/// [`walk`], handing each entry to `each` as soon as it is read instead of keeping them: the
+/// comparison of two large layers holds only the entries it has not matched yet. An error
+/// from `each` stops the walk.
+pub fn walk_each<E>(
+    source: &dyn BlobSource,
+    desc: &Descriptor,
+    layer: usize,
+    limits: &Limits,
+    each: E,
+) -> Result<WalkEnd, LayerError>
+where
+    E: FnMut(EntryMeta) -> io::Result<()>,
+{
+    check_descriptor(desc, limits)?;
+    let raw = content::open_verified(source, desc)?;
+    walk_entries(
+        raw,
+        &desc.digest,
+        &desc.media_type,
+        layer,
+        limits,
+        |_, _| Ok(()),
+        each,
+    )
+}
+
+fn walk_entries<R, F, E>(
+    raw: R,
+    digest: &Digest,
+    media_type: &str,
+    layer: usize,
+    limits: &Limits,
+    mut visit: F,
+    mut each: E,
+) -> Result<WalkEnd, LayerError>
+where
+    R: Read + Send,
+    F: FnMut(&EntryMeta, &mut dyn Read) -> io::Result<()>,
+    E: FnMut(EntryMeta) -> io::Result<()>,
 {
     let decompressed = content::decompress(raw, digest, media_type)?;
     let compression = decompressed.compression;
@@ -170,7 +237,7 @@ where
         format!("layer {digest} decompressed"),
     );
     let mut tar = Reader::new(limited);
-    let mut entries = Vec::new();
+    let mut count = 0u64;
     let mut metadata = 0u64;
     // Larger than the buffer in front of the stream, so that a large file's content is read
     // past it, straight into this one, instead of being copied through it.
@@ -179,7 +246,7 @@ where
         .next_header()
         .map_err(|e| LayerError::from_tar(digest, e))?
     {
-        if entries.len() as u64 >= limits.entries {
+        if count >= limits.entries {
             return Err(LimitExceeded {
                 limit: Limit::Entries,
                 max: limits.entries,
@@ -188,7 +255,9 @@ where
             }
             .into());
         }
-        let mut meta = EntryMeta::from_header(header, entries.len(), layer);
+        let position = usize::try_from(count).expect("entries are limited");
+        count += 1;
+        let mut meta = EntryMeta::from_header(header, position, layer);
         metadata += meta.metadata_bytes();
         if metadata > limits.metadata_bytes {
             return Err(LimitExceeded {
@@ -216,7 +285,7 @@ where
         } else {
             visit(&meta, &mut io::empty()).map_err(|e| LayerError::from_io(digest, e))?;
         }
-        entries.push(meta);
+        each(meta).map_err(|e| LayerError::from_io(digest, e))?;
     }
     // What follows the end-of-archive marker is part of the diff ID, and only at the end of
     // the blob is its digest known to be right.
@@ -226,9 +295,8 @@ where
     let diff_id = hashing
         .hasher
         .map_or_else(|| digest.clone(), Hasher::finish);
-    Ok(Listing {
+    Ok(WalkEnd {
         compression,
-        entries,
         diff_id,
     })
 }

@@ -20,6 +20,7 @@
 
 mod notes;
 mod paths;
+mod plain;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -29,6 +30,7 @@ use super::walk::Listing;
 pub use notes::{ApplyError, Note, NoteKind, Refusal};
 pub use paths::clean;
 use paths::{components, go_clean_hash};
+pub use plain::Plain;
 
 const WHITEOUT: &str = ".wh.";
 const OPAQUE: &str = ".wh..wh..opq";
