@@ -119,26 +119,27 @@ impl Walk<'_> {
             Unit::Bytes,
         );
         let first = failed.load(Ordering::Relaxed);
-        let mut diff_ids_found = Vec::new();
+        let mut finished = [None, None];
         for (side, end) in Side::BOTH.into_iter().zip(ends) {
             match end {
-                Ok(end) => diff_ids_found.push(end),
+                Ok(end) => finished[side.i()] = Some(end),
                 // The other side failed first, or the join gave up: only stopped.
                 Err(_) if first != flag(side) => {}
                 Err(e) => return Err(self.err(side, e)),
             }
         }
+        let not_settled = || Streamed {
+            settled: None,
+            kept: [None, None],
+        };
         let Some((joined, kept)) = outcome else {
-            return Ok(Streamed {
-                settled: None,
-                kept: [None, None],
-            });
+            return Ok(not_settled());
         };
         let mut listings = [None, None];
-        for (side, (end, kept)) in Side::BOTH
-            .into_iter()
-            .zip(diff_ids_found.into_iter().zip(kept))
-        {
+        for (side, kept) in Side::BOTH.into_iter().zip(kept) {
+            let Some(end) = finished[side.i()].take() else {
+                return Ok(not_settled());
+            };
             let desc = descs[side.i()];
             if let Some(c) = &self.opts.diff_ids {
                 c.put(&desc.digest, &end.diff_id);
