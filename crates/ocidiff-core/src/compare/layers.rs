@@ -25,7 +25,7 @@ use crate::model::{Descriptor, Digest, Side, Unit};
 use crate::normalize::{self, Aspect, Rules};
 
 /// The progress task of reading layers.
-const LAYERS_TASK: &str = "reading layers";
+pub(super) const LAYERS_TASK: &str = "reading layers";
 
 /// What the layers of a pair gave.
 pub(super) struct Layers {
@@ -450,7 +450,6 @@ impl Walk<'_> {
             .filter(|&i| ll[i].digest != rl[i].digest && self.streams(layers, i))
             .collect();
         let read = super::stream::Read {
-            task: LAYERS_TASK,
             done: std::sync::atomic::AtomicU64::new(0),
             total: streamed.iter().map(|&i| ll[i].size + rl[i].size).sum(),
         };

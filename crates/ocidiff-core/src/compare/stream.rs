@@ -41,8 +41,7 @@ pub(super) struct Streamed {
 }
 
 /// The bytes read so far of the pairs streamed, for progress.
-pub(super) struct Read<'a> {
-    pub task: &'a str,
+pub(super) struct Read {
     pub done: AtomicU64,
     pub total: u64,
 }
@@ -76,7 +75,7 @@ impl Walk<'_> {
         i: usize,
         layers: [&[Descriptor]; 2],
         diff_ids: [&[Digest]; 2],
-        read: &Read<'_>,
+        read: &Read,
     ) -> Result<Streamed, CompareError> {
         let descs = [&layers[0][i], &layers[1][i]];
         // Which side failed first: its error is the one to report, the other side's walk was
@@ -113,7 +112,7 @@ impl Walk<'_> {
             (outcome, ends)
         });
         self.opts.progress.update(
-            read.task,
+            super::layers::LAYERS_TASK,
             read.done.load(Ordering::Relaxed),
             Some(read.total),
             Unit::Bytes,
