@@ -89,13 +89,14 @@ impl Walk<'_> {
         // what the entries above them do.
         let mut pairs = None;
         if !squashed {
-            let settled = self.stream_pairs(location, layers, diff_ids, &mut walked)?;
+            let (settled, joined) = self.stream_pairs(location, layers, diff_ids, &mut walked)?;
             let wanted: Vec<(Side, usize)> = (0..ll.len())
                 .filter(|&i| ll[i].digest != rl[i].digest && !settled.contains_key(&i))
                 .flat_map(|i| [(Side::Lhs, i), (Side::Rhs, i)])
                 .collect();
             self.walk_some(layers, diff_ids, &wanted, &mut walked)?;
-            let (pair_findings, watch) = self.compare_pairs(location, layers, &walked, settled);
+            let (pair_findings, watch) =
+                self.compare_pairs(location, layers, &walked, settled, joined);
             if !self.rules().packages && watch.iter().flatten().all(HashSet::is_empty) {
                 if let Some(done) =
                     self.layers_alone(location, layers, diff_ids, &walked, &pair_findings)?
@@ -221,7 +222,9 @@ impl Walk<'_> {
         let descs = [ll, rl];
         let applied = largest_first(
             differing,
-            |&(side, i)| walked[&(side, i)].entries.len() as u64,
+            // In bytes, as `largest_first` counts them: counted in entries, two layers of
+            // thousands were taken for small jobs and applied one after the other.
+            |&(side, i)| descs[side.i()][i].size,
             |(side, i)| {
                 let desc = &descs[side.i()][i];
                 let applied = Tree::apply_alone(i, walked[&(side, i)].clone())
@@ -290,6 +293,7 @@ impl Walk<'_> {
         [ll, rl]: [&[Descriptor]; 2],
         walked: &HashMap<(Side, usize), Arc<Listing>>,
         mut settled: HashMap<usize, Vec<Finding>>,
+        mut joined: HashMap<usize, Vec<Finding>>,
     ) -> (Vec<Vec<Finding>>, [Vec<HashSet<usize>>; 2]) {
         let mut watch = [
             vec![HashSet::new(); ll.len()],
@@ -306,7 +310,9 @@ impl Walk<'_> {
                     &walked[&(Side::Lhs, i)].entries,
                     &walked[&(Side::Rhs, i)].entries,
                 );
-                let mut pair = entries::compare(l, r, self.rules(), &here, true);
+                let mut pair = joined
+                    .remove(&i)
+                    .unwrap_or_else(|| entries::compare(l, r, self.rules(), &here, true));
                 self.count_order_that_matters([l, r], &mut pair);
                 for (side, list) in [(Side::Lhs, l), (Side::Rhs, r)] {
                     watch[side.i()][i] = one_sided(&pair, side, list, self.rules());
@@ -430,44 +436,83 @@ impl Walk<'_> {
         )
     }
 
-    /// Streams the large differing pairs (see [`super::stream`]), one after the other (each
-    /// reads both sides at once): the findings of the pairs it settles, by index; the listings
-    /// it kept of the others go into `have`.
+    /// Streams the large differing pairs (see [`super::stream`]), a few at once, largest
+    /// first: the findings of the pairs it settles, and of the others the join ran through,
+    /// by index; the listings it kept of the others go into `have`.
+    #[allow(clippy::type_complexity)]
     fn stream_pairs(
         &self,
         location: &str,
         layers: [&[Descriptor]; 2],
         diff_ids: [&[Digest]; 2],
         have: &mut HashMap<(Side, usize), Arc<Listing>>,
-    ) -> Result<HashMap<usize, Vec<Finding>>, CompareError> {
+    ) -> Result<(HashMap<usize, Vec<Finding>>, HashMap<usize, Vec<Finding>>), CompareError> {
         let [ll, rl] = layers;
         let mut settled = HashMap::new();
+        let mut joined = HashMap::new();
         if self.rules().packages {
             // The package view reads every layer's files into the file system.
-            return Ok(settled);
+            return Ok((settled, joined));
         }
-        let streamed: Vec<usize> = (0..ll.len())
+        let mut streamed: Vec<usize> = (0..ll.len())
             .filter(|&i| ll[i].digest != rl[i].digest && self.streams(layers, i))
             .collect();
+        streamed.sort_by_key(|&i| std::cmp::Reverse(ll[i].size + rl[i].size));
         let read = super::stream::Read {
             done: std::sync::atomic::AtomicU64::new(0),
             total: streamed.iter().map(|&i| ll[i].size + rl[i].size).sum(),
         };
-        for &i in &streamed {
-            let pair = self.stream_pair(location, i, layers, diff_ids, &read)?;
+        // Each pair has a walk per side: two pairs at once keep the cores busy where one
+        // walk of a pair ends before the other (one pair after the other left a core idle at
+        // the end of each: 3 % of a two-layer Debian pair).
+        let at_once = std::thread::available_parallelism()
+            .map_or(2, |n| n.get() / 2)
+            .max(2)
+            .min(streamed.len());
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let done = std::sync::Mutex::new(Vec::new());
+        std::thread::scope(|scope| {
+            for _ in 0..at_once {
+                scope.spawn(|| {
+                    loop {
+                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(&i) = streamed.get(k) else { break };
+                        let pair = self.stream_pair(location, i, layers, diff_ids, &read);
+                        let failed = pair.is_err();
+                        done.lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .push((i, pair));
+                        if failed {
+                            // Stops handing out pairs: the error is what the run gives.
+                            next.store(streamed.len(), std::sync::atomic::Ordering::Relaxed);
+                        }
+                    }
+                });
+            }
+        });
+        let mut done = done
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // The error of the lowest layer among the pairs read (not always the lowest that
+        // would fail: pairs not started once one failed are not read).
+        done.sort_by_key(|(i, _)| *i);
+        for (i, pair) in done {
+            let pair = pair?;
             for (side, kept) in Side::BOTH.into_iter().zip(pair.kept) {
                 if let Some(listing) = kept {
                     have.insert((side, i), Arc::new(listing));
                 }
             }
-            if let Some(found) = pair.settled {
-                settled.insert(i, found);
-            }
+            match pair.joined {
+                Some(found) if pair.settled => settled.insert(i, found),
+                Some(found) => joined.insert(i, found),
+                None => None,
+            };
         }
         if !streamed.is_empty() {
             self.opts.progress.finish(LAYERS_TASK);
         }
-        Ok(settled)
+        Ok((settled, joined))
     }
 
     /// Walks the layers `wanted` names by (side, index) that `have` lacks, in parallel, into

@@ -26,16 +26,23 @@ const STREAM_FROM: u64 = if cfg!(test) { 1 } else { 4 << 20 };
 /// Entries of each side kept while streaming, so that a pair that is not settled need not be
 /// read again; a side with more keeps none. (Four in the unit tests, which then read again.)
 const KEEP: usize = if cfg!(test) { 4 } else { 16 << 10 };
-/// Entries in one message from a walk to the join.
+/// Entries in one message from a walk to the join, at most.
 const BATCH: usize = 256;
+/// Content bytes behind one message, at most: with [`AHEAD`], how far one walk of a pair may
+/// run ahead of the other. Counted in entries alone, one walk of a Debian layer pair got ahead
+/// by a thousand entries, tens of MB, and read them alone at the end while a core sat idle.
+const BATCH_BYTES: u64 = 4 << 20;
 /// Messages a walk may get ahead of the join by.
 const AHEAD: usize = 4;
 
 /// What streaming a pair gave.
 pub(super) struct Streamed {
-    /// The entries' findings, as the layer-by-layer comparison would give them, when the pair
-    /// is settled: both sides plain, no entry on one side only, no reordered hard link.
-    pub settled: Option<Vec<Finding>>,
+    /// The entries' findings, as [`super::entries::compare`] gives them, when both walks were
+    /// joined to their ends.
+    pub joined: Option<Vec<Finding>>,
+    /// Whether those findings are the pair's, as the layer-by-layer comparison would give
+    /// them: both sides plain, no entry on one side only, no reordered hard link.
+    pub settled: bool,
     /// Each side's listing, when it was short enough to keep.
     pub kept: [Option<Listing>; 2],
 }
@@ -128,10 +135,11 @@ impl Walk<'_> {
             }
         }
         let not_settled = || Streamed {
-            settled: None,
+            joined: None,
+            settled: false,
             kept: [None, None],
         };
-        let Some((joined, kept)) = outcome else {
+        let Some((joined, settled, kept)) = outcome else {
             return Ok(not_settled());
         };
         let mut listings = [None, None];
@@ -154,7 +162,8 @@ impl Walk<'_> {
             });
         }
         Ok(Streamed {
-            settled: joined,
+            joined: Some(joined),
+            settled,
             kept: listings,
         })
     }
@@ -170,12 +179,15 @@ impl Walk<'_> {
     ) -> Result<layer::WalkEnd, crate::layer::LayerError> {
         let stopped = || io::Error::other("stopped: the other layer of the pair failed");
         let mut batch = Vec::with_capacity(BATCH);
+        let mut bytes = 0;
         let end = layer::walk_each(&*self.image(side).blobs, desc, i, &self.opts.limits, |e| {
             if failed.load(Ordering::Relaxed) != NONE_FAILED {
                 return Err(stopped());
             }
+            bytes += e.size;
             batch.push(e);
-            if batch.len() == BATCH {
+            if batch.len() == BATCH || bytes >= BATCH_BYTES {
+                bytes = 0;
                 let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
                 tx.send(full).map_err(|_| stopped())?;
             }
@@ -187,15 +199,16 @@ impl Walk<'_> {
     }
 
     /// Feeds both sides' batches, one side's then the other's, to the join and the plain
-    /// checks. `None` when the pair can be settled neither here nor from kept listings: given
-    /// up at once, to be read again.
+    /// checks: the findings, whether they settle the pair, and the listings kept. `None` when
+    /// the pair can be settled neither here nor from kept listings: given up at once, to be
+    /// read again.
     #[allow(clippy::type_complexity)]
     fn join_streams(
         &self,
         here: &str,
         receivers: &[mpsc::Receiver<Vec<EntryMeta>>],
         failed: &AtomicU8,
-    ) -> Option<(Option<Vec<Finding>>, [Option<Vec<EntryMeta>>; 2])> {
+    ) -> Option<(Vec<Finding>, bool, [Option<Vec<EntryMeta>>; 2])> {
         let mut join = Join::new(self.rules(), here, true);
         let mut plain = [Plain::default(), Plain::default()];
         let mut kept: [Option<Vec<EntryMeta>>; 2] = [Some(Vec::new()), Some(Vec::new())];
@@ -239,6 +252,15 @@ impl Walk<'_> {
                 .iter()
                 .any(|f| f.fields.iter().any(|d| d.field == "position" && !d.counted));
         let settled = plain.iter().all(Plain::plain) && !joined.one_sided && !reordered_links;
-        Some((settled.then_some(joined.findings), kept))
+        tracing::debug!(
+            pair = here,
+            settled,
+            plain = ?plain.each_ref().map(Plain::plain),
+            one_sided = joined.one_sided,
+            reordered_links,
+            kept = ?kept.each_ref().map(Option::is_some),
+            "streamed"
+        );
+        Some((joined.findings, settled, kept))
     }
 }
