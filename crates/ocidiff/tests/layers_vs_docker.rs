@@ -4,6 +4,11 @@
 //! `ocidiff diff --flatten --semantic` sees in the crafted image — or ocidiff must say that the
 //! result depends on the runtime, or refuse the image where Docker refuses it.
 //!
+//! A second test reads the same layers through the comparison of large layer pairs as they
+//! stream (`compare::stream`): each case padded past the size from which pairs stream, against
+//! its twin with every layer's entries in reverse order. Where Docker's two file systems differ,
+//! ocidiff must not call the images equivalent.
+//!
 //! Needs a docker daemon (`DOCKER_HOST`, as exported by `scripts/services.sh`). Without one the
 //! test skips (`ocidiff_testkit::skip`), a failure under `OCIDIFF_REQUIRE_SERVICES=1`.
 
@@ -289,7 +294,12 @@ fn image(layers: &[Vec<u8>], config: &[(&str, Value)]) -> ImageSpec {
 /// refuses the image.
 fn docker_view(archive: &Path, tag: &str, out: &Path) -> Result<Vec<u8>, String> {
     run(docker().args(["load", "-q", "-i"]).arg(archive))?;
-    let container = format!("ocidiff-layers-{}", std::process::id());
+    // Named after the image: the two tests of this file run at once.
+    let container = format!(
+        "ocidiff-layers-{}-{}",
+        std::process::id(),
+        tag.replace(|c: char| !c.is_ascii_alphanumeric(), "-")
+    );
     let _ = docker().args(["rm", "-f", &container]).output();
     let result = run(docker().args(["create", "--name", &container, tag, "x"]))
         .and_then(|_| run(docker().args(["export", "-o"]).arg(out).arg(&container)))
@@ -353,8 +363,11 @@ fn counted(d: &Diff) -> Vec<String> {
         .collect()
 }
 
-fn work_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("layers-vs-docker");
+/// A fresh directory for the test `name`.
+fn work_dir(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("layers-vs-docker")
+        .join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -370,7 +383,7 @@ fn ocidiff_sees_what_docker_unpacks() {
         skip(&why);
         return;
     }
-    let root = work_dir();
+    let root = work_dir("flatten");
     let plain_dir = root.join("plain");
     write_oci_dir(
         &plain_dir,
@@ -446,4 +459,167 @@ fn ocidiff_sees_what_docker_unpacks() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// The entries of a plain tar stream, each with the extension headers (PAX `x`, GNU `L`/`K`)
+/// before it; `None` for a stream this cannot take apart safely: another magic, a global
+/// header, a size that is not plain octal or on a type without content, anything after the
+/// end-of-archive blocks but zeros.
+fn split_entries(tar: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let mut entries = Vec::new();
+    let mut current = Vec::new();
+    let mut at = 0;
+    loop {
+        let block = tar.get(at..at + 512)?;
+        if block.iter().all(|&b| b == 0) {
+            return (current.is_empty() && tar[at..].iter().all(|&b| b == 0)).then_some(entries);
+        }
+        if &block[257..265] != b"ustar\x0000" {
+            return None;
+        }
+        let text = std::str::from_utf8(&block[124..136]).ok()?;
+        let size = u64::from_str_radix(text.trim_matches(|c| c == '\0' || c == ' '), 8).ok()?;
+        let kind = block[156];
+        let with_content = matches!(kind, b'0' | 0 | b'x' | b'L' | b'K');
+        // A header-only type (link, symlink, directory) must declare no content.
+        if !with_content && (size > 0 || !matches!(kind, b'1' | b'2' | b'5')) {
+            return None;
+        }
+        let len = 512 + usize::try_from(size.div_ceil(512) * 512).ok()?;
+        current.extend_from_slice(tar.get(at..at + len)?);
+        at += len;
+        if !matches!(kind, b'x' | b'L' | b'K') {
+            entries.push(std::mem::take(&mut current));
+        }
+    }
+}
+
+/// `entries`, then a file of `PAD` bytes named after `layer`, then the end-of-archive blocks.
+fn padded(entries: &[Vec<u8>], layer: usize) -> Vec<u8> {
+    const PAD: usize = 3 << 20;
+    let mut tar: Vec<u8> = entries.concat();
+    let content: Vec<u8> = (0..=250u8).cycle().take(PAD).collect();
+    tar.extend(
+        t().file(format!("pad-{layer}").as_bytes(), &content)
+            .finish(),
+    );
+    tar
+}
+
+#[test]
+fn streamed_layer_pairs_see_what_docker_unpacks() {
+    if !tool_works(docker().arg("info")) {
+        skip("no docker daemon answers; start one with scripts/services.sh start");
+        return;
+    }
+    let root = work_dir("streamed");
+    let mut failures = Vec::new();
+    let mut compared = 0;
+    let mut differing = 0;
+    for (i, c) in cases().into_iter().enumerate() {
+        if !matches!(c.expect, Expect::Same | Expect::RuntimeDependent) || !c.config.is_empty() {
+            continue;
+        }
+        let Some(split) = c
+            .layers
+            .iter()
+            .map(|l| split_entries(l))
+            .collect::<Option<Vec<_>>>()
+        else {
+            continue;
+        };
+        // One entry a layer: nothing to reorder.
+        if split.iter().all(|entries| entries.len() < 2) {
+            continue;
+        }
+        let dir = root.join(format!("case-{i}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let twins: [Vec<Vec<u8>>; 2] = [
+            split
+                .iter()
+                .enumerate()
+                .map(|(k, e)| padded(e, k))
+                .collect(),
+            split
+                .iter()
+                .enumerate()
+                .map(|(k, e)| padded(&e.iter().rev().cloned().collect::<Vec<_>>(), k))
+                .collect(),
+        ];
+        let mut refs = Vec::new();
+        let mut views = Vec::new();
+        for (side, layers) in twins.iter().enumerate() {
+            let tag = format!("ocidiff-layers/streamed:{i}-{side}");
+            let archive = dir.join(format!("image-{side}.tar"));
+            write_docker_archive(
+                &archive,
+                &[(vec![tag.as_str()], image(layers, &[]))],
+                DockerArchiveForm::Classic,
+            )
+            .unwrap();
+            refs.push(format!("docker-archive:{}", archive.display()));
+            views.push(docker_view(
+                &archive,
+                &tag,
+                &dir.join(format!("export-{side}.tar")),
+            ));
+        }
+        let mut cmd = assert_cmd::Command::cargo_bin("ocidiff").unwrap();
+        let out = cmd
+            .env("OCIDIFF_STORE", dir.join("store"))
+            .env("OCIDIFF_LOG", "ocidiff_core::compare::stream=debug")
+            .args(["diff", "--semantic", &refs[0], &refs[1]])
+            .output()
+            .unwrap();
+        let code = out.status.code().unwrap_or(-1);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !stderr.contains("streamed") {
+            failures.push(format!("{}: no pair was streamed: {stderr}", c.name));
+            continue;
+        }
+        let same_in_docker = match (&views[0], &views[1]) {
+            (Ok(l), Ok(r)) => {
+                let exports: Vec<String> = [l, r]
+                    .iter()
+                    .enumerate()
+                    .map(|(side, export)| {
+                        let d = dir.join(format!("export-layout-{side}"));
+                        write_oci_dir(&d, &[("e", image(&[(*export).clone()], &[]).into())])
+                            .unwrap();
+                        format!("oci:{}:e", d.display())
+                    })
+                    .collect();
+                let d = ocidiff(&dir, &exports[0], &exports[1]);
+                assert!(
+                    d.code < 2,
+                    "{}: comparing the exports: {}",
+                    c.name,
+                    d.stderr
+                );
+                d.code == 0
+            }
+            // Docker refuses one of the two: they are not the same to Docker.
+            _ => false,
+        };
+        eprintln!(
+            "{}: the same to Docker: {same_in_docker}; ocidiff exit {code}",
+            c.name
+        );
+        compared += 1;
+        if !same_in_docker {
+            differing += 1;
+            if code == 0 {
+                failures.push(format!(
+                    "{}: Docker unpacks the twins differently, ocidiff exit 0",
+                    c.name
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert!(compared >= 8, "only {compared} cases could be reordered");
+    assert!(
+        differing >= 1,
+        "no twin that Docker unpacks differently: a test that cannot fail"
+    );
 }
