@@ -112,7 +112,8 @@ fi
 mkdir -p "$bench_dir/shim"
 cat >"$bench_dir/shim/docker" <<'SH'
 #!/usr/bin/env bash
-real=$(PATH=${PATH#*/shim:} command -v docker)
+# Every shim directory off PATH: the script's own, and one a caller put there too.
+real=$(PATH=$(tr : '\n' <<<"$PATH" | grep -vx '.*/shim' | paste -sd :) command -v docker)
 args=()
 while (($#)); do
     case $1 in
