@@ -222,9 +222,11 @@ impl Walk<'_> {
         let descs = [ll, rl];
         let applied = largest_first(
             differing,
-            // In bytes, as `largest_first` counts them: counted in entries, two layers of
-            // thousands were taken for small jobs and applied one after the other.
-            |&(side, i)| descs[side.i()][i].size,
+            // Counted in entries, so that under 64 Ki entries in all (`largest_first`'s
+            // threshold) the layers are applied on this thread: on rayon's threads the large
+            // pair from the store took 100 ms more system time (fresh allocator arenas) for
+            // no gain in wall time.
+            |&(side, i)| walked[&(side, i)].entries.len() as u64,
             |(side, i)| {
                 let desc = &descs[side.i()][i];
                 let applied = Tree::apply_alone(i, walked[&(side, i)].clone())
@@ -436,9 +438,11 @@ impl Walk<'_> {
         )
     }
 
-    /// Streams the large differing pairs (see [`super::stream`]), a few at once, largest
-    /// first: the findings of the pairs it settles, and of the others the join ran through,
-    /// by index; the listings it kept of the others go into `have`.
+    /// Streams the large differing pairs (see [`super::stream`]), one after the other (each
+    /// reads both sides at once): the findings of the pairs it settles, and of the others the
+    /// join ran through, by index; the listings it kept of the others go into `have`. (Two
+    /// pairs at once, and walks kept within 4 MiB of each other, made no difference in wall
+    /// time on two cores, alternated with the build before, and cost system time: BENCHMARKS.md.)
     #[allow(clippy::type_complexity)]
     fn stream_pairs(
         &self,
@@ -454,50 +458,15 @@ impl Walk<'_> {
             // The package view reads every layer's files into the file system.
             return Ok((settled, joined));
         }
-        let mut streamed: Vec<usize> = (0..ll.len())
+        let streamed: Vec<usize> = (0..ll.len())
             .filter(|&i| ll[i].digest != rl[i].digest && self.streams(layers, i))
             .collect();
-        streamed.sort_by_key(|&i| std::cmp::Reverse(ll[i].size + rl[i].size));
         let read = super::stream::Read {
             done: std::sync::atomic::AtomicU64::new(0),
             total: streamed.iter().map(|&i| ll[i].size + rl[i].size).sum(),
         };
-        // Each pair has a walk per side: two pairs at once keep the cores busy where one
-        // walk of a pair ends before the other (one pair after the other left a core idle at
-        // the end of each: 3 % of a two-layer Debian pair).
-        let at_once = std::thread::available_parallelism()
-            .map_or(2, |n| n.get() / 2)
-            .max(2)
-            .min(streamed.len());
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let done = std::sync::Mutex::new(Vec::new());
-        std::thread::scope(|scope| {
-            for _ in 0..at_once {
-                scope.spawn(|| {
-                    loop {
-                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(&i) = streamed.get(k) else { break };
-                        let pair = self.stream_pair(location, i, layers, diff_ids, &read);
-                        let failed = pair.is_err();
-                        done.lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .push((i, pair));
-                        if failed {
-                            // Stops handing out pairs: the error is what the run gives.
-                            next.store(streamed.len(), std::sync::atomic::Ordering::Relaxed);
-                        }
-                    }
-                });
-            }
-        });
-        let mut done = done
-            .into_inner()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        // The error of the lowest layer among the pairs read (not always the lowest that
-        // would fail: pairs not started once one failed are not read).
-        done.sort_by_key(|(i, _)| *i);
-        for (i, pair) in done {
-            let pair = pair?;
+        for &i in &streamed {
+            let pair = self.stream_pair(location, i, layers, diff_ids, &read)?;
             for (side, kept) in Side::BOTH.into_iter().zip(pair.kept) {
                 if let Some(listing) = kept {
                     have.insert((side, i), Arc::new(listing));

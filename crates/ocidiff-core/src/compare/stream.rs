@@ -26,12 +26,8 @@ const STREAM_FROM: u64 = if cfg!(test) { 1 } else { 4 << 20 };
 /// Entries of each side kept while streaming, so that a pair that is not settled need not be
 /// read again; a side with more keeps none. (Four in the unit tests, which then read again.)
 const KEEP: usize = if cfg!(test) { 4 } else { 16 << 10 };
-/// Entries in one message from a walk to the join, at most.
+/// Entries in one message from a walk to the join.
 const BATCH: usize = 256;
-/// Content bytes behind one message, at most: with [`AHEAD`], how far one walk of a pair may
-/// run ahead of the other. Counted in entries alone, one walk of a Debian layer pair got ahead
-/// by a thousand entries, tens of MB, and read them alone at the end while a core sat idle.
-const BATCH_BYTES: u64 = 4 << 20;
 /// Messages a walk may get ahead of the join by.
 const AHEAD: usize = 4;
 
@@ -179,15 +175,12 @@ impl Walk<'_> {
     ) -> Result<layer::WalkEnd, crate::layer::LayerError> {
         let stopped = || io::Error::other("stopped: the other layer of the pair failed");
         let mut batch = Vec::with_capacity(BATCH);
-        let mut bytes = 0;
         let end = layer::walk_each(&*self.image(side).blobs, desc, i, &self.opts.limits, |e| {
             if failed.load(Ordering::Relaxed) != NONE_FAILED {
                 return Err(stopped());
             }
-            bytes += e.size;
             batch.push(e);
-            if batch.len() == BATCH || bytes >= BATCH_BYTES {
-                bytes = 0;
+            if batch.len() == BATCH {
                 let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
                 tx.send(full).map_err(|_| stopped())?;
             }
