@@ -472,11 +472,14 @@ impl Walk<'_> {
                     have.insert((side, i), Arc::new(listing));
                 }
             }
-            match pair.joined {
-                Some(found) if pair.settled => settled.insert(i, found),
-                Some(found) => joined.insert(i, found),
-                None => None,
-            };
+            if let Some(found) = pair.joined {
+                let into = if pair.settled {
+                    &mut settled
+                } else {
+                    &mut joined
+                };
+                into.insert(i, found);
+            }
         }
         if !streamed.is_empty() {
             self.opts.progress.finish(LAYERS_TASK);
