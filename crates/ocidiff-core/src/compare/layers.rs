@@ -355,11 +355,17 @@ impl Walk<'_> {
         let same_source = self.sides[0].blobs.describe() == self.sides[1].blobs.describe();
         let cache = self.opts.diff_ids.as_ref();
         let mut known = Vec::new();
+        let mut plain = HashSet::new();
         let mut jobs = Vec::new();
         for &i in shared {
             if let Some(id) = cache.and_then(|c| c.get(&ll[i].digest)) {
                 self.check_claims(i, &ll[i], &id, diff_ids)?;
                 known.push((&ll[i], &rl[i]));
+                // Its own diff ID: its bytes were found uncompressed (a compressed blob
+                // cannot hash to what it decompresses to).
+                if id == ll[i].digest {
+                    plain.insert(&ll[i].digest);
+                }
             } else {
                 jobs.push(Job::DiffId(i));
                 if !same_source {
@@ -399,7 +405,7 @@ impl Walk<'_> {
             }
             self.check_claims(i, &ll[i], &id, diff_ids)?;
         }
-        self.verify_shared(&known, true)
+        self.verify_shared(&known, Some(&plain))
     }
 
     /// Both configs' diff ID for the `index`-th layer, `desc`, against what it is.

@@ -2,39 +2,58 @@
 
 use super::jobs::largest_first;
 use super::{CompareError, Walk};
-use crate::content;
-use crate::model::{Descriptor, Side};
+use foldhash::HashSet;
+
+use crate::content::{self, ContentError};
+use crate::model::{Compression, Descriptor, Digest, Side};
 
 impl Walk<'_> {
     /// Both sides name the same blob: it need not be compared, only checked on each side, so
     /// that a source cannot pass off other content under a digest it has not earned.
     pub(super) fn verify_both(&self, ld: &Descriptor, rd: &Descriptor) -> Result<(), CompareError> {
-        self.verify_shared(&[(ld, rd)], false)
+        self.verify_shared(&[(ld, rd)], None)
     }
 
     /// [`Walk::verify_both`] for many pairs, largest blobs first on rayon's threads. Layers
-    /// (`layers`) are also checked to decompress alike in every runtime under each side's
-    /// media type ([`content::verify_layer`]).
+    /// (`layers` given) are also checked to decompress alike in every runtime under each
+    /// side's media type ([`content::verify_layer`]); `layers` holds the digests of those
+    /// known not to be compressed (an earlier run found each its own diff ID).
     pub(super) fn verify_shared(
         &self,
         pairs: &[(&Descriptor, &Descriptor)],
-        layers: bool,
+        layers: Option<&HashSet<&Digest>>,
     ) -> Result<(), CompareError> {
         let same_source = self.sides[0].blobs.describe() == self.sides[1].blobs.describe();
         let mut jobs = Vec::new();
         for &(ld, rd) in pairs {
             // The same blob of the same source (an image against itself, two tags of one
             // layout) is the same bytes on both sides, whatever they are: reading it could not
-            // reveal a difference, so it is only looked up (a layer's first bytes read).
+            // reveal a difference, so it is only looked up (a layer's first bytes read once,
+            // or not at all when they are known to be plain, for each side's media type).
             if ld.digest == rd.digest && same_source {
+                let blobs = &*self.sides[0].blobs;
+                let Some(plain) = layers else {
+                    for side in Side::BOTH {
+                        blobs.open(&ld.digest).map_err(|e| self.err(side, e))?;
+                    }
+                    continue;
+                };
+                let head = if plain.contains(&ld.digest) {
+                    None
+                } else {
+                    Some(
+                        content::layer_head(blobs, &ld.digest)
+                            .map_err(|e| self.err(Side::Lhs, e))?,
+                    )
+                };
                 for (side, d) in [(Side::Lhs, ld), (Side::Rhs, rd)] {
-                    let blobs = &*self.sides[0].blobs;
-                    let found = if layers {
-                        content::verify_layer(blobs, d, false).map(drop)
-                    } else {
-                        blobs.open(&d.digest).map(drop)
-                    };
-                    found.map_err(|e| self.err(side, e))?;
+                    match &head {
+                        Some(head) => {
+                            content::compression_of(&d.digest, &d.media_type, head).map(drop)
+                        }
+                        None => content::check_walked(&d.digest, &d.media_type, Compression::None),
+                    }
+                    .map_err(|e| self.err(side, ContentError::from(e)))?;
                 }
             } else {
                 jobs.extend([(Side::Lhs, ld), (Side::Rhs, rd)]);
@@ -45,7 +64,7 @@ impl Walk<'_> {
             |(_, d)| d.size,
             |(side, d)| {
                 let blobs = &*self.image(side).blobs;
-                let verified = if layers {
+                let verified = if layers.is_some() {
                     content::verify_layer(blobs, d, true).map(drop)
                 } else {
                     content::verify_blob(blobs, d)

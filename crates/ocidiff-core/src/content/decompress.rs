@@ -228,29 +228,38 @@ fn agreed(
 pub struct Decompressed<'a> {
     /// The compression the bytes turned out to use (which may not be the media type's).
     pub compression: Compression,
-    /// The uncompressed tar stream.
-    pub reader: Box<dyn Read + Send + 'a>,
+    /// The uncompressed tar stream, buffered: readers take its content from the buffer in
+    /// place instead of copying it out.
+    pub reader: Box<dyn BufRead + Send + 'a>,
+}
+
+/// The buffer in front of a blob of `size` bytes (`u64::MAX` when unknown): large reads for a
+/// large blob, and no 256 KiB buffer, fresh pages each time, for each of 120 small layers.
+fn capacity(size: u64, most: usize) -> usize {
+    usize::try_from(size).map_or(most, |size| size.clamp(8 << 10, most))
 }
 
 /// Decompresses the layer `digest` of media type `media_type` as runtimes would, or refuses it
-/// where they would read it differently (see the module documentation).
+/// where they would read it differently (see the module documentation). `size` is the blob's
+/// size when known, `u64::MAX` otherwise.
 pub fn decompress<'a, R: Read + Send + 'a>(
     inner: R,
     digest: &Digest,
     media_type: &str,
+    size: u64,
 ) -> Result<Decompressed<'a>, ContentError> {
-    let mut buffered = BufReader::with_capacity(256 << 10, inner);
+    let mut buffered = BufReader::with_capacity(capacity(size, 256 << 10), inner);
     let buf = buffered
         .fill_buf()
         .map_err(|e| ContentError::from_io(digest, e))?;
     if buf.len() < HEAD_BYTES {
         let taken = buf.to_vec();
-        return decompress_chained(taken, buffered, digest, media_type);
+        return decompress_chained(taken, buffered, digest, media_type, size);
     }
     let compression = compression_of(digest, media_type, &buf[..HEAD_BYTES])?;
     Ok(Decompressed {
         compression,
-        reader: open_as(buffered, compression, digest),
+        reader: open_as(buffered, compression, digest, size),
     })
 }
 
@@ -261,6 +270,7 @@ fn decompress_chained<'a, R: Read + Send + 'a>(
     mut rest: BufReader<R>,
     digest: &Digest,
     media_type: &str,
+    size: u64,
 ) -> Result<Decompressed<'a>, ContentError> {
     let consumed = taken.len();
     rest.consume(consumed);
@@ -275,10 +285,10 @@ fn decompress_chained<'a, R: Read + Send + 'a>(
         }
     }
     let compression = compression_of(digest, media_type, &taken)?;
-    let joined = BufReader::with_capacity(256 << 10, io::Cursor::new(taken).chain(rest));
+    let joined = io::Cursor::new(taken).chain(rest);
     Ok(Decompressed {
         compression,
-        reader: open_as(joined, compression, digest),
+        reader: open_as(joined, compression, digest, size),
     })
 }
 
@@ -286,11 +296,22 @@ fn open_as<'a, R: BufRead + Send + 'a>(
     r: R,
     compression: Compression,
     digest: &Digest,
-) -> Box<dyn Read + Send + 'a> {
+    size: u64,
+) -> Box<dyn BufRead + Send + 'a> {
+    // A tar reader takes 512-byte headers and paddings one at a time; the buffer behind a
+    // decompressor turns those into large inflate calls (per-call overhead was a third of the
+    // time on layers of many small files, see BENCHMARKS.md).
+    let inflated = capacity(size.saturating_mul(4), 128 << 10);
     match compression {
         Compression::None => Box::new(r),
-        Compression::Gzip => Box::new(GoGzip::new(r, digest.clone())),
-        Compression::Zstd => Box::new(Zstd::new(r, digest.clone())),
+        Compression::Gzip => Box::new(BufReader::with_capacity(
+            inflated,
+            GoGzip::new(r, digest.clone()),
+        )),
+        Compression::Zstd => Box::new(BufReader::with_capacity(
+            inflated,
+            Zstd::new(r, digest.clone()),
+        )),
     }
 }
 
@@ -641,7 +662,8 @@ mod tests {
     }
 
     fn read_as(data: &[u8], media_type: &str) -> Result<(Compression, Vec<u8>), String> {
-        let mut d = decompress(data, &digest(), media_type).map_err(|e| e.to_string())?;
+        let mut d = decompress(data, &digest(), media_type, data.len() as u64)
+            .map_err(|e| e.to_string())?;
         let mut out = Vec::new();
         d.reader
             .read_to_end(&mut out)
@@ -833,7 +855,7 @@ mod tests {
         assert_eq!(roundtrip(b"abc"), (Compression::None, b"abc".to_vec()));
         let data = plain();
         let z = zst(&data);
-        let mut d = decompress(OneByte(&z), &digest(), media::OCI_LAYER_ZSTD).unwrap();
+        let mut d = decompress(OneByte(&z), &digest(), media::OCI_LAYER_ZSTD, u64::MAX).unwrap();
         let mut out = Vec::new();
         d.reader.read_to_end(&mut out).unwrap();
         assert_eq!((d.compression, out), (Compression::Zstd, data));

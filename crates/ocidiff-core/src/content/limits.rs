@@ -1,5 +1,5 @@
 use std::fmt;
-use std::io::{self, Read};
+use std::io::{self, BufRead, Read};
 
 use super::ContentError;
 
@@ -177,20 +177,47 @@ impl<R: Read> LimitedReader<R> {
     }
 }
 
+impl<R> LimitedReader<R> {
+    fn exceeded(&self) -> io::Error {
+        ContentError::TooLarge(LimitExceeded {
+            limit: Limit::DecompressedBytes,
+            max: self.limit,
+            subject: self.what.clone(),
+            found: None,
+        })
+        .into_io()
+    }
+}
+
 impl<R: Read> Read for LimitedReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         if n as u64 > self.remaining {
-            return Err(ContentError::TooLarge(LimitExceeded {
-                limit: Limit::DecompressedBytes,
-                max: self.limit,
-                subject: self.what.clone(),
-                found: None,
-            })
-            .into_io());
+            return Err(self.exceeded());
         }
         self.remaining -= n as u64;
         Ok(n)
+    }
+}
+
+/// The stream's own buffer, shown only up to the limit: a byte past it is an error as soon
+/// as the stream has one.
+impl<R: BufRead> BufRead for LimitedReader<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        let remaining = self.remaining;
+        let has_more = !self.inner.fill_buf()?.is_empty();
+        if remaining == 0 && has_more {
+            return Err(self.exceeded());
+        }
+        let buf = self.inner.fill_buf()?;
+        Ok(&buf[..buf
+            .len()
+            .min(usize::try_from(remaining).unwrap_or(usize::MAX))])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.remaining = self.remaining.saturating_sub(n as u64);
+        self.inner.consume(n);
     }
 }
 
@@ -216,5 +243,32 @@ mod tests {
         );
         let mut r = LimitedReader::new(&data[..], 100, "test stream".into());
         assert_eq!(io::copy(&mut r, &mut io::sink()).unwrap(), 100);
+    }
+
+    /// Read in place, the stream shows no byte past the limit and fails once it has one.
+    fn drain(r: &mut impl BufRead) -> io::Result<usize> {
+        let mut total = 0;
+        loop {
+            let n = r.fill_buf()?.len();
+            if n == 0 {
+                return Ok(total);
+            }
+            total += n;
+            r.consume(n);
+        }
+    }
+
+    #[test]
+    fn limited_buffer_stops_bombs() {
+        let data = [0u8; 100];
+        let mut r = LimitedReader::new(&data[..], 50, "test stream".into());
+        assert_eq!(r.fill_buf().unwrap().len(), 50);
+        let err = drain(&mut r).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "test stream is larger than the limit of 50 bytes"
+        );
+        let mut r = LimitedReader::new(&data[..], 100, "test stream".into());
+        assert_eq!(drain(&mut r).unwrap(), 100);
     }
 }

@@ -6,7 +6,7 @@ mod decompress;
 mod limits;
 mod verify;
 
-use std::io::{self, Read};
+use std::io::{self, BufRead, Read};
 
 pub use decompress::{
     DecompressError, Decompressed, Format, HEAD_BYTES, check_walked, compression_of, decompress,
@@ -219,21 +219,24 @@ pub fn diff_id(
         }
         return Ok((desc.digest.clone(), compression));
     }
-    let decompressed = decompress(whole, &desc.digest, &desc.media_type)?;
+    let decompressed = decompress(whole, &desc.digest, &desc.media_type, desc.size)?;
     let mut limited = LimitedReader::new(
         decompressed.reader,
         limits.decompressed_bytes,
         format!("layer {} decompressed", desc.digest),
     );
     let mut hasher = crate::model::Hasher::new(crate::model::Algorithm::Sha256);
-    let mut buf = vec![0u8; 128 << 10];
     loop {
-        match limited.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => hasher.update(&buf[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+        let n = match limited.fill_buf() {
+            Ok([]) => break,
+            Ok(buf) => {
+                hasher.update(buf);
+                buf.len()
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(ContentError::from_io(&desc.digest, e)),
-        }
+        };
+        limited.consume(n);
     }
     Ok((hasher.finish(), compression))
 }
@@ -247,19 +250,21 @@ pub fn verify_layer(
     desc: &Descriptor,
     verify: bool,
 ) -> Result<Compression, ContentError> {
-    let verify = verify && !source.is_verified(&desc.digest);
-    let mut reader: Box<dyn Read + Send + '_> = if verify {
-        Box::new(open_verified(source, desc)?)
-    } else {
-        source.open(&desc.digest)?
-    };
+    if !verify || source.is_verified(&desc.digest) {
+        let head = layer_head(source, &desc.digest)?;
+        return Ok(compression_of(&desc.digest, &desc.media_type, &head)?);
+    }
+    let mut reader = open_verified(source, desc)?;
     let head = read_head(&mut reader, &desc.digest)?;
     let compression = compression_of(&desc.digest, &desc.media_type, &head)?;
-    if verify {
-        io::copy(&mut reader, &mut io::sink())
-            .map_err(|e| ContentError::from_io(&desc.digest, e))?;
-    }
+    io::copy(&mut reader, &mut io::sink()).map_err(|e| ContentError::from_io(&desc.digest, e))?;
     Ok(compression)
+}
+
+/// The first [`HEAD_BYTES`] of a blob, unverified: what runtimes look at to decide how to
+/// decompress a layer ([`compression_of`]).
+pub fn layer_head(source: &dyn BlobSource, digest: &Digest) -> Result<Vec<u8>, ContentError> {
+    read_head(&mut source.open(digest)?, digest)
 }
 
 #[cfg(test)]

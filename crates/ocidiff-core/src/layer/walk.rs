@@ -3,7 +3,7 @@
 //! decompressed stream (SHA-256: the layer's diff ID, which runtimes check against the
 //! config), keeping only metadata.
 
-use std::io::{self, Read};
+use std::io::{self, BufRead, Read};
 
 use super::entry::{ContentHasher, EntryMeta, EntryType};
 use super::tar::{Reader, TarError};
@@ -95,7 +95,15 @@ where
 {
     check_descriptor(desc, limits)?;
     let raw = content::open_verified(source, desc)?;
-    walk_stream(raw, &desc.digest, &desc.media_type, layer, limits, visit)
+    listing(
+        raw,
+        &desc.digest,
+        &desc.media_type,
+        desc.size,
+        layer,
+        limits,
+        visit,
+    )
 }
 
 /// What is checked before a layer's bytes are read: its size, and a media type runtimes unpack.
@@ -114,19 +122,38 @@ fn check_descriptor(desc: &Descriptor, limits: &Limits) -> Result<(), LayerError
     Ok(())
 }
 
-/// Hashes what passes through it.
+/// Hashes what is consumed of the buffered stream below, in place.
 struct Hashing<R> {
     inner: R,
     hasher: Option<Hasher>,
 }
 
-impl<R: Read> Read for Hashing<R> {
+impl<R: BufRead> Read for Hashing<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if let Some(h) = &mut self.hasher {
-            h.update(&buf[..n]);
-        }
+        let n = {
+            let there = self.fill_buf()?;
+            let n = there.len().min(buf.len());
+            buf[..n].copy_from_slice(&there[..n]);
+            n
+        };
+        self.consume(n);
         Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Hashing<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, n: usize) {
+        if let (Some(h), true) = (&mut self.hasher, n > 0) {
+            // The bytes consumed are still in the buffer: asking for it again reads nothing.
+            if let Ok(buf) = self.inner.fill_buf() {
+                h.update(&buf[..n.min(buf.len())]);
+            }
+        }
+        self.inner.consume(n);
     }
 }
 
@@ -159,8 +186,25 @@ where
     R: Read + Send,
     F: FnMut(&EntryMeta, &mut dyn Read) -> io::Result<()>,
 {
+    listing(raw, digest, media_type, u64::MAX, layer, limits, visit)
+}
+
+/// [`walk_stream`] of a blob of `size` bytes (`u64::MAX` when unknown).
+fn listing<R, F>(
+    raw: R,
+    digest: &Digest,
+    media_type: &str,
+    size: u64,
+    layer: usize,
+    limits: &Limits,
+    visit: F,
+) -> Result<Listing, LayerError>
+where
+    R: Read + Send,
+    F: FnMut(&EntryMeta, &mut dyn Read) -> io::Result<()>,
+{
     let mut entries = Vec::new();
-    let end = walk_entries(raw, digest, media_type, layer, limits, visit, |e| {
+    let end = walk_entries(raw, digest, media_type, size, layer, limits, visit, |e| {
         entries.push(e);
         Ok(())
     })?;
@@ -199,6 +243,7 @@ where
         raw,
         &desc.digest,
         &desc.media_type,
+        desc.size,
         layer,
         limits,
         |_, _| Ok(()),
@@ -206,10 +251,12 @@ where
     )
 }
 
+#[allow(clippy::too_many_arguments)] // the one pass every walk shares
 fn walk_entries<R, F, E>(
     raw: R,
     digest: &Digest,
     media_type: &str,
+    size: u64,
     layer: usize,
     limits: &Limits,
     mut visit: F,
@@ -220,28 +267,20 @@ where
     F: FnMut(&EntryMeta, &mut dyn Read) -> io::Result<()>,
     E: FnMut(EntryMeta) -> io::Result<()>,
 {
-    let decompressed = content::decompress(raw, digest, media_type)?;
+    let decompressed = content::decompress(raw, digest, media_type, size)?;
     let compression = decompressed.compression;
     let hashing = Hashing {
         inner: decompressed.reader,
         hasher: (compression != Compression::None).then(|| Hasher::new(Algorithm::Sha256)),
     };
-    // The reader takes 512-byte headers and paddings one at a time; a buffer in front of the
-    // decompressor turns those into large reads (per-call inflate overhead was a third of the
-    // time on layers of many small files, see BENCHMARKS.md). Content larger than the buffer
-    // still bypasses it.
-    let buffered = io::BufReader::with_capacity(128 << 10, hashing);
     let limited = LimitedReader::new(
-        buffered,
+        hashing,
         limits.decompressed_bytes,
         format!("layer {digest} decompressed"),
     );
     let mut tar = Reader::new(limited);
     let mut count = 0u64;
     let mut metadata = 0u64;
-    // Larger than the buffer in front of the stream, so that a large file's content is read
-    // past it, straight into this one, instead of being copied through it.
-    let mut buf = vec![0u8; 256 << 10];
     while let Some(header) = tar
         .next_header()
         .map_err(|e| LayerError::from_tar(digest, e))?
@@ -274,14 +313,11 @@ where
                 hasher: ContentHasher::new(meta.size),
             };
             visit(&meta, &mut hashing).map_err(|e| LayerError::from_io(digest, e))?;
-            loop {
-                match hashing.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(_) => {}
-                    Err(e) => return Err(LayerError::from_io(digest, e)),
-                }
-            }
-            meta.digest = Some(hashing.hasher.finish());
+            // The rest is hashed where the stream below buffered it, not copied out first.
+            let mut hasher = hashing.hasher;
+            tar.drain_data(&mut |bytes| hasher.update(bytes))
+                .map_err(|e| LayerError::from_tar(digest, e))?;
+            meta.digest = Some(hasher.finish());
         } else {
             visit(&meta, &mut io::empty()).map_err(|e| LayerError::from_io(digest, e))?;
         }
@@ -291,7 +327,7 @@ where
     // the blob is its digest known to be right.
     let mut rest = tar.into_inner();
     io::copy(&mut rest, &mut io::sink()).map_err(|e| LayerError::from_io(digest, e))?;
-    let hashing = rest.into_inner().into_inner();
+    let hashing = rest.into_inner();
     let diff_id = hashing
         .hasher
         .map_or_else(|| digest.clone(), Hasher::finish);

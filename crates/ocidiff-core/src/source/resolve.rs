@@ -227,15 +227,16 @@ fn start_pulls(store: &Store, ctx: &Context, mut plans: Vec<Plan>) -> (Vec<Plan>
 #[cfg(feature = "registry")]
 fn must_pull(store: &Store, ctx: &Context, name: &DockerRef) -> Result<bool, SourceError> {
     let held = store.find_image(name)?;
-    let covers = held
-        .as_ref()
-        .is_some_and(|rec| match ctx.platforms.wanted() {
-            Some(ps) => ps.iter().all(|want| holds(store, rec, want)),
-            None => false,
-        });
     match ctx.pull {
         PullPolicy::Always => Ok(true),
-        PullPolicy::Missing => Ok(!covers),
+        // Only this policy asks what the store holds: looking means reading the image's
+        // documents and looking up each of its blobs.
+        PullPolicy::Missing => Ok(!held
+            .as_ref()
+            .is_some_and(|rec| match ctx.platforms.wanted() {
+                Some(ps) => ps.iter().all(|want| holds(store, rec, want)),
+                None => false,
+            })),
         PullPolicy::Never if held.is_none() => Err(SourceError::NotInStore {
             reference: name.to_string(),
         }),

@@ -63,9 +63,17 @@ impl Fingerprint {
     }
 }
 
+/// How content is taken from our reader: copied out through `Read`, or lent in place from the
+/// stream's buffer (`Reader::drain_data`, as layer walks take it).
+#[derive(Clone, Copy)]
+enum Content {
+    Read,
+    Drained,
+}
+
 /// What our reader makes of `stream`, in the oracle's terms; `true` when it refused the stream
 /// as ambiguous (Go reads it differently from run to run).
-fn ours(stream: &[u8]) -> (GoRead, bool) {
+fn ours(stream: &[u8], how: Content) -> (GoRead, bool) {
     let mut r = Reader::new(stream);
     let mut out = GoRead {
         go: String::new(),
@@ -83,13 +91,21 @@ fn ours(stream: &[u8]) -> (GoRead, bool) {
             }
         };
         let mut fp = Fingerprint::default();
-        let mut buf = vec![0u8; CHUNK];
-        let read_error = loop {
-            match r.read(&mut buf) {
-                Ok(0) => break None,
-                Ok(n) => fp.write(&buf[..n]),
-                Err(e) => break Some(TarError::from_io(e).go_name().to_owned()),
+        let read_error = match how {
+            Content::Read => {
+                let mut buf = vec![0u8; CHUNK];
+                loop {
+                    match r.read(&mut buf) {
+                        Ok(0) => break None,
+                        Ok(n) => fp.write(&buf[..n]),
+                        Err(e) => break Some(TarError::from_io(e).go_name().to_owned()),
+                    }
+                }
             }
+            Content::Drained => r
+                .drain_data(&mut |bytes| fp.write(bytes))
+                .err()
+                .map(|e| e.go_name().to_owned()),
         };
         let len = fp.len;
         out.entries.push(GoEntry {
@@ -124,7 +140,10 @@ fn ours(stream: &[u8]) -> (GoRead, bool) {
 /// Checks that our reader and Go's read `stream` alike; the reason when they do not.
 pub fn agree(go: &mut GoTar, stream: &[u8]) -> Result<(), String> {
     let theirs = go.read(stream);
-    let (mine, ambiguous) = ours(stream);
+    let (mine, ambiguous) = ours(stream, Content::Read);
+    if ours(stream, Content::Drained) != (mine.clone(), ambiguous) {
+        return Err("content drained in place reads otherwise than through Read".into());
+    }
     let n = mine.entries.len().min(theirs.entries.len());
     for i in 0..n {
         if mine.entries[i] != theirs.entries[i] {
