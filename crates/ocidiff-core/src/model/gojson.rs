@@ -243,7 +243,8 @@ pub fn check(bytes: &[u8], shape: &'static Shape) -> Result<(), GoJsonError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let walked = Walk {
         shape,
-        path: String::new(),
+        step: Step::Root,
+        parent: None,
         refusal: &refusal,
     }
     .deserialize(&mut de)
@@ -297,11 +298,22 @@ pub fn jq_key(k: &str) -> String {
     }
 }
 
-/// One value being checked: its shape and jq path; the first refusal is left in `refusal`.
-struct Walk<'r> {
+/// How a value is reached from its parent.
+#[derive(Clone, Copy)]
+enum Step<'a> {
+    Root,
+    Key(&'a str),
+    Index(usize),
+}
+
+/// One value being checked: its shape and where it is, as the steps from the root, spelled as
+/// a jq path only when a refusal names it (building each value's path as it was walked was a
+/// third of reading a manifest of 120 layers); the first refusal is left in `refusal`.
+struct Walk<'p> {
     shape: &'static Shape,
-    path: String,
-    refusal: &'r RefCell<Option<GoJsonError>>,
+    step: Step<'p>,
+    parent: Option<&'p Walk<'p>>,
+    refusal: &'p RefCell<Option<GoJsonError>>,
 }
 
 impl Walk<'_> {
@@ -309,6 +321,25 @@ impl Walk<'_> {
         let text = e.to_string();
         self.refusal.borrow_mut().get_or_insert(e);
         E::custom(text)
+    }
+
+    /// The jq path of this value: empty for the root.
+    fn path(&self) -> String {
+        let mut steps = Vec::new();
+        let mut at = Some(self);
+        while let Some(walk) = at {
+            steps.push(walk.step);
+            at = walk.parent;
+        }
+        let mut path = String::new();
+        for step in steps.into_iter().rev() {
+            match step {
+                Step::Root => {}
+                Step::Key(k) => path.push_str(&jq_key(k)),
+                Step::Index(i) => path.push_str(&format!("[{i}]")),
+            }
+        }
+        path
     }
 
     fn wrong_type<E: de::Error>(&self, found: &'static str) -> E {
@@ -320,10 +351,9 @@ impl Walk<'_> {
             List(_) => "an array",
             Map(_) | Struct(_) => "an object",
         };
-        let path = if self.path.is_empty() {
-            ".".to_owned()
-        } else {
-            self.path.clone()
+        let path = match self.path() {
+            p if p.is_empty() => ".".to_owned(),
+            p => p,
         };
         self.refuse(GoJsonError::Type {
             path,
@@ -332,10 +362,11 @@ impl Walk<'_> {
         })
     }
 
-    fn child(&self, shape: &'static Shape, step: &str) -> Walk<'_> {
+    fn child<'c>(&'c self, shape: &'static Shape, step: Step<'c>) -> Walk<'c> {
         Walk {
             shape,
-            path: format!("{}{step}", self.path),
+            step,
+            parent: Some(self),
             refusal: self.refusal,
         }
     }
@@ -402,7 +433,7 @@ impl<'de> Visitor<'de> for Walk<'_> {
         };
         let mut i = 0usize;
         while seq
-            .next_element_seed(self.child(element, &format!("[{i}]")))?
+            .next_element_seed(self.child(element, Step::Index(i)))?
             .is_some()
         {
             i += 1;
@@ -416,29 +447,25 @@ impl<'de> Visitor<'de> for Walk<'_> {
         }
         let mut seen = HashSet::new();
         while let Some(key) = map.next_key::<String>()? {
-            let step = jq_key(&key);
+            let at = || format!("{}{}", self.path(), jq_key(&key));
             let value = match self.shape {
                 Map(value) => *value,
                 Struct(fields) => match fields.iter().find(|(name, _)| *name == key) {
                     Some((_, shape)) => shape,
                     None => match fields.iter().find(|(name, _)| go_folds_to(&key, name)) {
                         Some((field, _)) => {
-                            return Err(self.refuse(GoJsonError::Folded {
-                                path: format!("{}{step}", self.path),
-                                field,
-                            }));
+                            return Err(self.refuse(GoJsonError::Folded { path: at(), field }));
                         }
                         None => &Any,
                     },
                 },
                 _ => &Any,
             };
-            if !seen.insert(key) {
-                return Err(self.refuse(GoJsonError::Duplicate {
-                    path: format!("{}{step}", self.path),
-                }));
+            if seen.contains(&key) {
+                return Err(self.refuse(GoJsonError::Duplicate { path: at() }));
             }
-            map.next_value_seed(self.child(value, &step))?;
+            map.next_value_seed(self.child(value, Step::Key(&key)))?;
+            seen.insert(key);
         }
         Ok(())
     }
