@@ -125,15 +125,22 @@ impl Walk<'_> {
         })
     }
 
-    /// The config's `rootfs.diff_ids`.
-    pub(super) fn diff_ids(
+    /// The fields the engine reads of a config already checked and read as `value`.
+    pub(super) fn config_from(
         &self,
         side: Side,
         desc: &Descriptor,
-        bytes: &[u8],
-    ) -> Result<Vec<Digest>, CompareError> {
-        let config: crate::model::Config = self.config_as(side, desc, bytes)?;
-        Ok(config.rootfs.map(|r| r.diff_ids).unwrap_or_default())
+        value: &Value,
+    ) -> Result<crate::model::Config, CompareError> {
+        serde::Deserialize::deserialize(value).map_err(|e| {
+            self.err(
+                side,
+                InputError::Config {
+                    digest: desc.digest.clone(),
+                    source: e.into(),
+                },
+            )
+        })
     }
 }
 

@@ -9,7 +9,7 @@ use super::documents::values;
 use super::{CompareError, Pair, PairSide, Walk, classify};
 use crate::finding::{Class, FieldDiff, Finding, Kind};
 use crate::layer::{self, Tree};
-use crate::model::{Blob, Descriptor, Digest, Manifest, Platform, Side};
+use crate::model::{Blob, Config, Descriptor, Digest, Manifest, Platform, Side};
 use crate::normalize::{Aspect, document};
 
 /// For each differing path of a squashed comparison, the layer that last wrote it and the
@@ -110,10 +110,13 @@ impl Walk<'_> {
         let config_loc = format!("{location}/config");
         findings.extend(self.descriptors(&config_loc, lc, rc));
         let mut kept = [None, None];
-        let bytes = if lc.digest == rc.digest {
+        // Each config is checked against Go's reading once (`config_as`); the fields the walk
+        // needs come from the JSON values a differing pair is diffed as.
+        let configs: [Config; 2] = if lc.digest == rc.digest {
             self.verify_both(lc, rc)?;
             let bytes = self.json_blob(Side::Lhs, lc)?;
-            [bytes.clone(), bytes]
+            let config: Config = self.config_as(Side::Lhs, lc, &bytes)?;
+            [config.clone(), config]
         } else {
             let bytes = [
                 self.json_blob(Side::Lhs, lc)?,
@@ -123,6 +126,10 @@ impl Walk<'_> {
                 self.config_as(Side::Lhs, lc, &bytes[0])?,
                 self.config_as(Side::Rhs, rc, &bytes[1])?,
             ];
+            let configs = [
+                self.config_from(Side::Lhs, lc, &parsed[0])?,
+                self.config_from(Side::Rhs, rc, &parsed[1])?,
+            ];
             let found = values(
                 Kind::Config,
                 &config_loc,
@@ -131,21 +138,18 @@ impl Walk<'_> {
                 self.rules(),
             );
             if found.iter().any(|f| f.counted) {
-                kept = bytes.clone().map(Some);
+                kept = bytes.map(Some);
             }
             findings.extend(found);
-            bytes
+            configs
         };
-        let created = bytes.each_ref().map(|b| {
-            let config: Value = serde_json::from_slice(b).ok()?;
-            Some(config.get("created")?.as_str()?.to_owned())
-        });
+        let [l, r] = configs;
         Ok(Configs {
-            created,
+            created: [l.created, r.created],
             kept,
             diff_ids: [
-                self.diff_ids(Side::Lhs, lc, &bytes[0])?,
-                self.diff_ids(Side::Rhs, rc, &bytes[1])?,
+                l.rootfs.map(|r| r.diff_ids).unwrap_or_default(),
+                r.rootfs.map(|r| r.diff_ids).unwrap_or_default(),
             ],
         })
     }

@@ -12,7 +12,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashSet;
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use serde::de::{self, DeserializeOwned, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 
@@ -336,7 +336,9 @@ impl Walk<'_> {
             match step {
                 Step::Root => {}
                 Step::Key(k) => path.push_str(&jq_key(k)),
-                Step::Index(i) => path.push_str(&format!("[{i}]")),
+                Step::Index(i) => {
+                    let _ = write!(path, "[{i}]");
+                }
             }
         }
         path

@@ -120,6 +120,9 @@ pub struct Config {
     /// The uncompressed layer digests that the runtime checks the layers against.
     #[serde(default)]
     pub rootfs: Option<RootFs>,
+    /// When the image was made, as written (the advice dates package snapshots by it).
+    #[serde(default)]
+    pub created: Option<String>,
 }
 
 /// `rootfs` of an image config.
