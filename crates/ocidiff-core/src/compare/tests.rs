@@ -809,6 +809,55 @@ fn a_blob_both_sides_take_from_one_source_is_not_read() {
     assert!(read < 100_000, "{read} bytes read");
 }
 
+#[test]
+fn a_shared_layer_known_plain_is_not_opened_again() {
+    // Uncompressed layers both sides take from one source: the first run reads each one's
+    // first bytes (how runtimes would decompress it), the next knows from the diff-ID cache
+    // that the blob is its own diff ID, so uncompressed, and reads none of it.
+    let dir = tempfile::tempdir().unwrap();
+    let cache_dir = tempfile::tempdir().unwrap();
+    let image = ImageSpec::new()
+        .layer(Layer::new(vec![Entry::file("a", "1")]))
+        .layer(Layer::new(vec![Entry::file("b", "2")]));
+    let path = dir.path().join("layout");
+    write_oci_dir(&path, &[("v1", image.clone().into()), ("v2", image.into())]).unwrap();
+    let runs: Vec<(u64, Findings)> = (0..2)
+        .map(|_| {
+            let read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+            let [l, r] = ["v1", "v2"].map(|tag| {
+                let image = source::open(
+                    &ImageRef::OciDir {
+                        path: path.clone(),
+                        reference: Some(tag.into()),
+                    },
+                    &Default::default(),
+                )
+                .unwrap();
+                Image {
+                    blobs: Box::new(Counting {
+                        inner: image.blobs,
+                        read: read.clone(),
+                    }),
+                    ..image
+                }
+            });
+            let opts = CompareOptions {
+                diff_ids: DiffIds::open(cache_dir.path()),
+                ..strict()
+            };
+            let report = compare(&l, &r, &opts).unwrap().report;
+            (read.load(std::sync::atomic::Ordering::Relaxed), report)
+        })
+        .collect();
+    let ((cold, first), (warm, second)) = (&runs[0], &runs[1]);
+    assert_eq!(first.verdict, second.verdict);
+    assert_eq!(
+        cold.checked_sub(*warm),
+        Some(2 * crate::content::HEAD_BYTES as u64),
+        "{cold} then {warm} bytes read"
+    );
+}
+
 /// A layout at `path` holding one image per `(tag, layer media type)`, all of the same config
 /// and gzip layer blob, only the layer's media type differing.
 fn typed_layout(path: &Path, tags: &[(&str, &str)]) {
