@@ -762,6 +762,30 @@ impl crate::content::BlobSource for Counting {
     }
 }
 
+/// The images tagged `v1` and `v2` in the layout at `path`, opened so that every byte read
+/// of their blobs is counted in the number returned.
+fn counted_tags(path: &Path) -> (std::sync::Arc<std::sync::atomic::AtomicU64>, [Image; 2]) {
+    let read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let images = ["v1", "v2"].map(|tag| {
+        let image = source::open(
+            &ImageRef::OciDir {
+                path: path.to_owned(),
+                reference: Some(tag.into()),
+            },
+            &Default::default(),
+        )
+        .unwrap();
+        Image {
+            blobs: Box::new(Counting {
+                inner: image.blobs,
+                read: read.clone(),
+            }),
+            ..image
+        }
+    });
+    (read, images)
+}
+
 #[test]
 fn a_blob_both_sides_take_from_one_source_is_not_read() {
     // (When a layer above depends on it, it is read once, not once per side: see
@@ -776,24 +800,7 @@ fn a_blob_both_sides_take_from_one_source_is_not_read() {
         .layer(Layer::new(vec![Entry::file("a", "2")]));
     let path = dir.path().join("layout");
     write_oci_dir(&path, &[("v1", v1.into()), ("v2", v2.into())]).unwrap();
-    let read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let [l, r] = ["v1", "v2"].map(|tag| {
-        let image = source::open(
-            &ImageRef::OciDir {
-                path: path.clone(),
-                reference: Some(tag.into()),
-            },
-            &Default::default(),
-        )
-        .unwrap();
-        Image {
-            blobs: Box::new(Counting {
-                inner: image.blobs,
-                read: read.clone(),
-            }),
-            ..image
-        }
-    });
+    let (read, [l, r]) = counted_tags(&path);
     let report = compare(&l, &r, &strict()).unwrap().report;
     assert_eq!(
         rows(&report)
@@ -823,24 +830,7 @@ fn a_shared_layer_known_plain_is_not_opened_again() {
     write_oci_dir(&path, &[("v1", image.clone().into()), ("v2", image.into())]).unwrap();
     let runs: Vec<(u64, Findings)> = (0..2)
         .map(|_| {
-            let read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-            let [l, r] = ["v1", "v2"].map(|tag| {
-                let image = source::open(
-                    &ImageRef::OciDir {
-                        path: path.clone(),
-                        reference: Some(tag.into()),
-                    },
-                    &Default::default(),
-                )
-                .unwrap();
-                Image {
-                    blobs: Box::new(Counting {
-                        inner: image.blobs,
-                        read: read.clone(),
-                    }),
-                    ..image
-                }
-            });
+            let (read, [l, r]) = counted_tags(&path);
             let opts = CompareOptions {
                 diff_ids: DiffIds::open(cache_dir.path()),
                 ..strict()
