@@ -394,7 +394,7 @@ impl Walk<'_> {
                         .map_err(|e| self.err(Side::Rhs, ContentError::from(e)))?;
                     Ok(Some((i, id)))
                 }
-                Job::Verify(i) => content::verify_layer(&*self.sides[1].blobs, &rl[i], true)
+                Job::Verify(i) => content::verify_layer(&*self.sides[1].blobs, &rl[i])
                     .map(|_| None)
                     .map_err(|e| self.err(Side::Rhs, e)),
             },

@@ -65,7 +65,7 @@ impl Walk<'_> {
             |(side, d)| {
                 let blobs = &*self.image(side).blobs;
                 let verified = if layers.is_some() {
-                    content::verify_layer(blobs, d, true).map(drop)
+                    content::verify_layer(blobs, d).map(drop)
                 } else {
                     content::verify_blob(blobs, d)
                 };

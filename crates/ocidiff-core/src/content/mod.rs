@@ -242,15 +242,13 @@ pub fn diff_id(
 }
 
 /// Reads a layer blob to its end to check it against its descriptor, and checks on the way
-/// that runtimes decompress its bytes alike under its media type ([`compression_of`]). With
-/// `verify` false (the blob's bytes are the same on both sides whatever they are), only its
-/// first bytes are read.
+/// that runtimes decompress its bytes alike under its media type ([`compression_of`]). Of a
+/// blob its source has verified already, only the first bytes are read.
 pub fn verify_layer(
     source: &dyn BlobSource,
     desc: &Descriptor,
-    verify: bool,
 ) -> Result<Compression, ContentError> {
-    if !verify || source.is_verified(&desc.digest) {
+    if source.is_verified(&desc.digest) {
         let head = layer_head(source, &desc.digest)?;
         return Ok(compression_of(&desc.digest, &desc.media_type, &head)?);
     }
