@@ -104,7 +104,7 @@ fn tar_walk(c: &mut Criterion) {
             g.throughput(Throughput::Elements(files as u64));
             g.bench_function(BenchmarkId::new(name, files), |b| {
                 b.iter(|| {
-                    layer::walk(&src, &desc, 0, &limits, |_, _| Ok(()))
+                    layer::walk(&src, &desc, 0, None, &limits, |_, _| Ok(()))
                         .expect("valid layer")
                         .entries
                         .len()

@@ -43,7 +43,7 @@ fn walk_bytes(bytes: Vec<u8>) -> Result<layer::Listing, layer::LayerError> {
     };
     let source = MemorySource(HashMap::from([(digest, bytes)]));
     let mut sink = Vec::new();
-    layer::walk(&source, &desc, 0, &small_limits(), |_, r| {
+    layer::walk(&source, &desc, 0, None, &small_limits(), |_, r| {
         sink.clear();
         r.read_to_end(&mut sink).map(drop)
     })

@@ -38,6 +38,7 @@ impl Walk<'_> {
                     &*self.image(side).blobs,
                     desc,
                     index,
+                    None,
                     &self.opts.limits,
                     |meta, content| {
                         let name = layer::clean(&meta.name);

@@ -145,19 +145,30 @@ impl Walk<'_> {
 }
 
 /// A finding for each differing value of two JSON documents, prepared by `prepare` (which
-/// removes what is compared elsewhere, and what the rules ignore; see `normalize::document`). A value that differs as
-/// stored but not as the rules see it is set aside. Its class is what `--semantic` makes of
-/// it, whatever this run's rules: the options decide whether a difference counts, not what
-/// it is.
+/// removes what is compared elsewhere, and what the rules ignore; see `normalize::document`).
+/// A value that differs as stored but not as the rules see it is set aside. Its class is what
+/// `--semantic` makes of it, whatever this run's rules: the options decide whether a difference
+/// counts, not what it is.
 pub(super) fn values(
     kind: Kind,
     location: &str,
-    docs: &[Value; 2],
+    docs: [Value; 2],
     prepare: fn([Value; 2], &Rules) -> [Value; 2],
     rules: &Rules,
 ) -> Vec<Finding> {
-    let differing = |rules: &Rules| -> Vec<String> {
-        let [l, r] = prepare(docs.clone(), rules);
+    // Prepared without rules first, the documents lose what is compared elsewhere (a
+    // manifest's layers), so that each rule set below copies only what is left; preparing
+    // again under rules gives what preparing once under them would.
+    let raw = prepare(docs, &Rules::default());
+    let diffs = json::diff(&raw[0], &raw[1]);
+    if diffs.is_empty() {
+        return Vec::new();
+    }
+    let differing = |with: &Rules| -> Vec<String> {
+        if *with == Rules::default() {
+            return diffs.iter().map(|(p, ..)| p.clone()).collect();
+        }
+        let [l, r] = prepare(raw.clone(), with);
         json::diff(&l, &r).into_iter().map(|(p, ..)| p).collect()
     };
     let touches = |paths: &[String], path: &str| {
@@ -165,15 +176,23 @@ pub(super) fn values(
             .iter()
             .any(|k| json::within(k, path) || json::within(path, k))
     };
-    let kept = differing(rules);
-    let kept_by_semantic = differing(&Rules::semantic());
+    let semantic = Rules::semantic();
+    let kept_by_semantic = differing(&semantic);
+    let kept = if *rules == semantic {
+        kept_by_semantic.clone()
+    } else {
+        differing(rules)
+    };
     // What only the builder-metadata rule sets aside is the builders' own.
-    let kept_but_for_builders = differing(&Rules {
-        ignore_builder_metadata: false,
-        ..Rules::semantic()
-    });
-    let raw = prepare(docs.clone(), &Rules::default());
-    json::diff(&raw[0], &raw[1])
+    let kept_but_for_builders = if diffs.iter().all(|(p, ..)| touches(&kept_by_semantic, p)) {
+        Vec::new()
+    } else {
+        differing(&Rules {
+            ignore_builder_metadata: false,
+            ..semantic
+        })
+    };
+    diffs
         .into_iter()
         .map(|(path, l, r)| {
             let counted = touches(&kept, &path);

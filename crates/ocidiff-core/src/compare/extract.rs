@@ -127,7 +127,7 @@ fn extract_layer(
     sink: &mut dyn ExtractSink,
 ) -> Result<(), ExtractError> {
     let mut write_error = None;
-    layer::walk(&*image.blobs, desc, index, limits, |meta, content| {
+    layer::walk(&*image.blobs, desc, index, None, limits, |meta, content| {
         let Some(&name) = names.get(&layer::clean(&meta.name)) else {
             return Ok(());
         };

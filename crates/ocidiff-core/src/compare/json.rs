@@ -1,8 +1,10 @@
 //! Structural differences between two JSON values, addressed by jq-style paths.
 
+use std::fmt::Write as _;
+
 use serde_json::Value;
 
-use crate::model::gojson::jq_key as key;
+use crate::model::gojson::push_jq_key as push_key;
 
 /// One differing value: its path (`.config.Env[0]`) and both sides, `None` where absent.
 pub type ValueDiff = (String, Option<Value>, Option<Value>);
@@ -12,37 +14,48 @@ pub type ValueDiff = (String, Option<Value>, Option<Value>);
 /// config.
 pub fn diff(lhs: &Value, rhs: &Value) -> Vec<ValueDiff> {
     let mut out = Vec::new();
-    walk(String::new(), lhs, rhs, &mut out);
+    walk(&mut String::new(), lhs, rhs, &mut out);
     out
 }
 
-fn walk(path: String, lhs: &Value, rhs: &Value, out: &mut Vec<ValueDiff>) {
+/// One path buffer for the whole walk: a path is copied out only for a difference.
+fn walk(path: &mut String, lhs: &Value, rhs: &Value, out: &mut Vec<ValueDiff>) {
+    let len = path.len();
     match (lhs, rhs) {
         (Value::Object(l), Value::Object(r)) => {
             for (k, lv) in l {
-                let p = format!("{path}{}", key(k));
+                push_key(path, k);
                 match r.get(k) {
-                    Some(rv) => walk(p, lv, rv, out),
-                    None => out.push((p, Some(lv.clone()), None)),
+                    Some(rv) => walk(path, lv, rv, out),
+                    None => out.push((path.clone(), Some(lv.clone()), None)),
                 }
+                path.truncate(len);
             }
             for (k, rv) in r {
                 if !l.contains_key(k) {
-                    out.push((format!("{path}{}", key(k)), None, Some(rv.clone())));
+                    push_key(path, k);
+                    out.push((path.clone(), None, Some(rv.clone())));
+                    path.truncate(len);
                 }
             }
         }
         (Value::Array(l), Value::Array(r)) => {
             for i in 0..l.len().max(r.len()) {
-                let p = format!("{path}[{i}]");
+                // Writing to a String cannot fail.
+                let _ = write!(path, "[{i}]");
                 match (l.get(i), r.get(i)) {
-                    (Some(lv), Some(rv)) => walk(p, lv, rv, out),
-                    (lv, rv) => out.push((p, lv.cloned(), rv.cloned())),
+                    (Some(lv), Some(rv)) => walk(path, lv, rv, out),
+                    (lv, rv) => out.push((path.clone(), lv.cloned(), rv.cloned())),
                 }
+                path.truncate(len);
             }
         }
         _ if lhs != rhs => {
-            let p = if path.is_empty() { ".".into() } else { path };
+            let p = if path.is_empty() {
+                ".".into()
+            } else {
+                path.clone()
+            };
             out.push((p, Some(lhs.clone()), Some(rhs.clone())));
         }
         _ => {}

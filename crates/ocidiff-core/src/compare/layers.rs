@@ -573,6 +573,12 @@ impl Walk<'_> {
         Ok(())
     }
 
+    /// The diff ID an earlier run computed from the blob `digest` names, if the cache knows it:
+    /// a walk that verifies the blob need not hash what it decompresses to.
+    pub(super) fn known_diff_id(&self, digest: &Digest) -> Option<Digest> {
+        self.opts.diff_ids.as_ref().and_then(|c| c.get(digest))
+    }
+
     pub(super) fn walk(
         &self,
         side: Side,
@@ -588,10 +594,12 @@ impl Walk<'_> {
                 return Ok(walked.as_layer(index));
             }
         }
+        let known = self.known_diff_id(&desc.digest);
         layer::walk(
             &*self.image(side).blobs,
             desc,
             index,
+            known.as_ref(),
             &self.opts.limits,
             |_, _| Ok(()),
         )

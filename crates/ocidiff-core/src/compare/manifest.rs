@@ -55,7 +55,7 @@ impl Walk<'_> {
         findings.extend(values(
             Kind::Manifest,
             &location,
-            &docs,
+            docs,
             document::manifests,
             self.rules(),
         ));
@@ -133,7 +133,7 @@ impl Walk<'_> {
             let found = values(
                 Kind::Config,
                 &config_loc,
-                &parsed,
+                parsed,
                 |docs, rules| docs.map(|d| document::config(d, rules)),
                 self.rules(),
             );

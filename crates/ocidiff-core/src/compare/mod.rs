@@ -126,7 +126,7 @@ impl<'a> Walk<'a> {
             findings.extend(values(
                 Kind::Index,
                 "index",
-                &[ld, rd].map(|d| (*d).clone()),
+                [ld, rd].map(|d| (*d).clone()),
                 |docs, rules| docs.map(|d| document::index(d, rules)),
                 self.rules(),
             ));

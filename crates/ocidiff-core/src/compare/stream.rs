@@ -175,17 +175,25 @@ impl Walk<'_> {
     ) -> Result<layer::WalkEnd, crate::layer::LayerError> {
         let stopped = || io::Error::other("stopped: the other layer of the pair failed");
         let mut batch = Vec::with_capacity(BATCH);
-        let end = layer::walk_each(&*self.image(side).blobs, desc, i, &self.opts.limits, |e| {
-            if failed.load(Ordering::Relaxed) != NONE_FAILED {
-                return Err(stopped());
-            }
-            batch.push(e);
-            if batch.len() == BATCH {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                tx.send(full).map_err(|_| stopped())?;
-            }
-            Ok(())
-        })?;
+        let known = self.known_diff_id(&desc.digest);
+        let end = layer::walk_each(
+            &*self.image(side).blobs,
+            desc,
+            i,
+            known.as_ref(),
+            &self.opts.limits,
+            |e| {
+                if failed.load(Ordering::Relaxed) != NONE_FAILED {
+                    return Err(stopped());
+                }
+                batch.push(e);
+                if batch.len() == BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    tx.send(full).map_err(|_| stopped())?;
+                }
+                Ok(())
+            },
+        )?;
         // Fails only once the join gave up, which then reads the pair again.
         let _ = tx.send(batch);
         Ok(end)

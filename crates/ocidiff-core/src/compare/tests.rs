@@ -571,6 +571,7 @@ fn names_of(image: &Image, digest: &Digest) -> String {
         &*image.blobs,
         &m.layers[0],
         0,
+        None,
         &Limits::default(),
         |e, r| {
             if e.name.ends_with("arch") {
@@ -1764,6 +1765,33 @@ fn diff_ids_computed_once_are_looked_up_after() {
     };
     let err = run(image.clone(), image, &opts).unwrap_err();
     assert!(matches!(*err.source, InputError::DiffId { .. }), "{err}");
+}
+
+/// A layer that differs, and so is walked, takes its diff ID from the cache as a shared one
+/// does (its blob is still verified): a record that lies is caught against the config.
+#[test]
+fn a_walked_layer_takes_its_diff_id_from_the_cache() {
+    let cache_dir = tempfile::tempdir().unwrap();
+    let opts = || CompareOptions {
+        diff_ids: DiffIds::open(cache_dir.path()),
+        ..with(Rules::semantic())
+    };
+    let [l, r] = ["1", "2"].map(|content| {
+        ImageSpec::new()
+            .layer(Layer::new(vec![Entry::file("a", content)]).compression(Compression::Gzip))
+    });
+    let blob: Digest = l.build().layers[0].digest.parse().unwrap();
+    run(l.clone(), r.clone(), &opts()).unwrap();
+    run(l.clone(), r.clone(), &opts()).unwrap();
+    let lie = Digest::sha256_of(b"not that layer");
+    DiffIds::open(cache_dir.path())
+        .unwrap()
+        .put_image(std::slice::from_ref(&blob), std::slice::from_ref(&lie));
+    let err = run(l, r, &opts()).unwrap_err();
+    assert!(
+        matches!(*err.source, InputError::DiffId { index: 0, .. }),
+        "{err}"
+    );
 }
 
 #[test]

@@ -83,10 +83,14 @@ impl LayerError {
 /// Walks the layer `desc` of `source`, the `layer`-th of its manifest, calling `visit` for each
 /// entry with its content reader positioned at the start (so a second pass can extract files
 /// with the same code). The blob is read to its end, so its digest is always verified.
+/// `diff_id` is the blob's diff ID when an earlier run computed it from the same bytes: the
+/// decompressed stream is then not hashed again (the blob's own digest still is checked, and
+/// the same bytes decompress to the same stream).
 pub fn walk<F>(
     source: &dyn BlobSource,
     desc: &Descriptor,
     layer: usize,
+    diff_id: Option<&Digest>,
     limits: &Limits,
     visit: F,
 ) -> Result<Listing, LayerError>
@@ -95,15 +99,31 @@ where
 {
     check_descriptor(desc, limits)?;
     let raw = content::open_verified(source, desc)?;
-    listing(
-        raw,
-        &desc.digest,
-        &desc.media_type,
-        desc.size,
-        layer,
-        limits,
-        visit,
-    )
+    listing(raw, &Blob::of(desc, layer, diff_id), limits, visit)
+}
+
+/// The blob a walk reads: what names it in errors and entries, and what decides how it is
+/// read.
+struct Blob<'a> {
+    digest: &'a Digest,
+    media_type: &'a str,
+    /// Its size, `u64::MAX` when unknown.
+    size: u64,
+    layer: usize,
+    /// Its diff ID, when already known.
+    diff_id: Option<&'a Digest>,
+}
+
+impl<'a> Blob<'a> {
+    fn of(desc: &'a Descriptor, layer: usize, diff_id: Option<&'a Digest>) -> Blob<'a> {
+        Blob {
+            digest: &desc.digest,
+            media_type: &desc.media_type,
+            size: desc.size,
+            layer,
+            diff_id,
+        }
+    }
 }
 
 /// What is checked before a layer's bytes are read: its size, and a media type runtimes unpack.
@@ -186,25 +206,24 @@ where
     R: Read + Send,
     F: FnMut(&EntryMeta, &mut dyn Read) -> io::Result<()>,
 {
-    listing(raw, digest, media_type, u64::MAX, layer, limits, visit)
+    let blob = Blob {
+        digest,
+        media_type,
+        size: u64::MAX,
+        layer,
+        diff_id: None,
+    };
+    listing(raw, &blob, limits, visit)
 }
 
-/// [`walk_stream`] of a blob of `size` bytes (`u64::MAX` when unknown).
-fn listing<R, F>(
-    raw: R,
-    digest: &Digest,
-    media_type: &str,
-    size: u64,
-    layer: usize,
-    limits: &Limits,
-    visit: F,
-) -> Result<Listing, LayerError>
+/// [`walk_stream`] of `blob`, keeping the entries.
+fn listing<R, F>(raw: R, blob: &Blob, limits: &Limits, visit: F) -> Result<Listing, LayerError>
 where
     R: Read + Send,
     F: FnMut(&EntryMeta, &mut dyn Read) -> io::Result<()>,
 {
     let mut entries = Vec::new();
-    let end = walk_entries(raw, digest, media_type, size, layer, limits, visit, |e| {
+    let end = walk_entries(raw, blob, limits, visit, |e| {
         entries.push(e);
         Ok(())
     })?;
@@ -231,6 +250,7 @@ pub fn walk_each<E>(
     source: &dyn BlobSource,
     desc: &Descriptor,
     layer: usize,
+    diff_id: Option<&Digest>,
     limits: &Limits,
     each: E,
 ) -> Result<WalkEnd, LayerError>
@@ -241,23 +261,16 @@ where
     let raw = content::open_verified(source, desc)?;
     walk_entries(
         raw,
-        &desc.digest,
-        &desc.media_type,
-        desc.size,
-        layer,
+        &Blob::of(desc, layer, diff_id),
         limits,
         |_, _| Ok(()),
         each,
     )
 }
 
-#[allow(clippy::too_many_arguments)] // the one pass every walk shares
 fn walk_entries<R, F, E>(
     raw: R,
-    digest: &Digest,
-    media_type: &str,
-    size: u64,
-    layer: usize,
+    blob: &Blob,
     limits: &Limits,
     mut visit: F,
     mut each: E,
@@ -267,11 +280,13 @@ where
     F: FnMut(&EntryMeta, &mut dyn Read) -> io::Result<()>,
     E: FnMut(EntryMeta) -> io::Result<()>,
 {
-    let decompressed = content::decompress(raw, digest, media_type, size)?;
+    let (digest, layer) = (blob.digest, blob.layer);
+    let decompressed = content::decompress(raw, digest, blob.media_type, blob.size)?;
     let compression = decompressed.compression;
     let hashing = Hashing {
         inner: decompressed.reader,
-        hasher: (compression != Compression::None).then(|| Hasher::new(Algorithm::Sha256)),
+        hasher: (compression != Compression::None && blob.diff_id.is_none())
+            .then(|| Hasher::new(Algorithm::Sha256)),
     };
     let limited = LimitedReader::new(
         hashing,
@@ -328,9 +343,12 @@ where
     let mut rest = tar.into_inner();
     io::copy(&mut rest, &mut io::sink()).map_err(|e| LayerError::from_io(digest, e))?;
     let hashing = rest.into_inner();
-    let diff_id = hashing
-        .hasher
-        .map_or_else(|| digest.clone(), Hasher::finish);
+    let diff_id = match (hashing.hasher, blob.diff_id) {
+        (Some(hasher), _) => hasher.finish(),
+        (None, Some(known)) if compression != Compression::None => known.clone(),
+        // Uncompressed, the blob is its own diff ID.
+        (None, _) => digest.clone(),
+    };
     Ok(WalkEnd {
         compression,
         diff_id,
@@ -370,6 +388,7 @@ mod tests {
             &src,
             &desc(digest, cut.len()),
             0,
+            None,
             &Limits::default(),
             |_, _| Ok(()),
         );
@@ -389,12 +408,51 @@ mod tests {
             &src,
             &desc(digest, gz.len()),
             0,
+            None,
             &Limits::default(),
             |_, _| Ok(()),
         )
         .unwrap();
         assert_eq!(listing.diff_id, Digest::sha256_of(&tar));
         assert_eq!(listing.entries[0].digest, Some(ContentDigest::of(b"x")));
+    }
+
+    /// A diff ID already known is taken, not computed again; the blob is still verified.
+    #[test]
+    fn a_known_diff_id_is_not_computed_again() {
+        let gz = ocidiff_testkit::Layer::new(vec![ocidiff_testkit::Entry::file("f", "x")])
+            .compression(ocidiff_testkit::Compression::Gzip)
+            .blob_bytes();
+        let mut src = MemorySource::default();
+        let digest = src.insert(&gz);
+        let known = Digest::sha256_of(b"what an earlier run found");
+        let walk_with = |src: &MemorySource, digest: Digest| {
+            walk(
+                src,
+                &desc(digest, gz.len()),
+                0,
+                Some(&known),
+                &Limits::default(),
+                |_, _| Ok(()),
+            )
+        };
+        assert_eq!(walk_with(&src, digest).unwrap().diff_id, known);
+        // Another valid layer of the same size under the first one's digest: only the digest
+        // check can tell.
+        let other = ocidiff_testkit::Layer::new(vec![ocidiff_testkit::Entry::file("f", "y")])
+            .compression(ocidiff_testkit::Compression::Gzip)
+            .blob_bytes();
+        assert_eq!(other.len(), gz.len());
+        let claimed = Digest::sha256_of(&gz);
+        let src = MemorySource([(claimed.clone(), other)].into());
+        let err = walk_with(&src, claimed).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                LayerError::Content(ContentError::DigestMismatch { .. })
+            ),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -286,15 +286,18 @@ pub fn go_folds_to(key: &str, field: &str) -> bool {
     want.next().is_none()
 }
 
-/// `.name` for identifier-like keys, `["odd key"]` otherwise, as jq writes them.
-pub fn jq_key(k: &str) -> String {
+/// Appends `.name` for identifier-like keys, `["odd key"]` otherwise, as jq writes them.
+pub fn push_jq_key(path: &mut String, k: &str) {
     let plain = !k.is_empty()
         && !k.starts_with(|c: char| c.is_ascii_digit())
         && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if plain {
-        format!(".{k}")
+        path.push('.');
+        path.push_str(k);
     } else {
-        format!("[{}]", serde_json::Value::String(k.to_owned()))
+        path.push('[');
+        path.push_str(&serde_json::Value::String(k.to_owned()).to_string());
+        path.push(']');
     }
 }
 
@@ -335,7 +338,7 @@ impl Walk<'_> {
         for step in steps.into_iter().rev() {
             match step {
                 Step::Root => {}
-                Step::Key(k) => path.push_str(&jq_key(k)),
+                Step::Key(k) => push_jq_key(&mut path, k),
                 Step::Index(i) => {
                     let _ = write!(path, "[{i}]");
                 }
@@ -449,7 +452,11 @@ impl<'de> Visitor<'de> for Walk<'_> {
         }
         let mut seen = HashSet::new();
         while let Some(key) = map.next_key::<String>()? {
-            let at = || format!("{}{}", self.path(), jq_key(&key));
+            let at = || {
+                let mut path = self.path();
+                push_jq_key(&mut path, &key);
+                path
+            };
             let value = match self.shape {
                 Map(value) => *value,
                 Struct(fields) => match fields.iter().find(|(name, _)| *name == key) {

@@ -68,6 +68,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::normalize::RULES;
 
     #[test]
     fn nothing_is_removed_without_rules_but_the_children() {
@@ -98,5 +99,57 @@ mod tests {
             config(json!({"rootfs": {"diff_ids": []}}), &s),
             json!({"rootfs": {}})
         );
+    }
+
+    /// The comparison prepares documents without rules once, then under each rule set:
+    /// that must give what preparing under the rule set alone gives.
+    #[test]
+    fn preparing_without_rules_first_changes_nothing() {
+        let manifest_docs = [
+            json!({
+                "schemaVersion": 2, "mediaType": media::DOCKER_MANIFEST, "config": {},
+                "layers": [{"digest": "sha256:x"}]
+            }),
+            json!({
+                "schemaVersion": 2, "config": {}, "layers": [],
+                "annotations": {
+                    "org.opencontainers.image.created": "x",
+                    "org.opencontainers.image.base.name": "y", "keep": "z"
+                }
+            }),
+        ];
+        let index_doc = json!({
+            "manifests": [], "annotations": {"org.opencontainers.image.ref.name": "a"}
+        });
+        let config_doc = json!({
+            "created": "a", "container": "c", "history": [{"created": "b"}],
+            "config": {"Env": [], "Image": "sha256:p", "Labels": {"x": "y"}},
+            "rootfs": {"type": "layers", "diff_ids": ["sha256:x"]}
+        });
+        let mut every = Rules::default();
+        let mut sets = vec![Rules::default(), Rules::semantic()];
+        for rule in RULES {
+            let mut one = Rules::default();
+            rule.turn_on(&mut one);
+            rule.turn_on(&mut every);
+            sets.push(one);
+        }
+        sets.push(every);
+        let raw = Rules::default();
+        for rules in &sets {
+            assert_eq!(
+                manifests(manifests(manifest_docs.clone(), &raw), rules),
+                manifests(manifest_docs.clone(), rules),
+                "{rules:?}"
+            );
+            assert_eq!(
+                index(index(index_doc.clone(), &raw), rules),
+                index(index_doc.clone(), rules)
+            );
+            assert_eq!(
+                config(config(config_doc.clone(), &raw), rules),
+                config(config_doc.clone(), rules)
+            );
+        }
     }
 }

@@ -60,7 +60,7 @@ pub fn layer_walk(data: &[u8]) {
         metadata_bytes: 1 << 20,
     };
     let mut sink = Vec::new();
-    let walked = layer::walk(&source, &desc, 0, &limits, |_, r| {
+    let walked = layer::walk(&source, &desc, 0, None, &limits, |_, r| {
         sink.clear();
         r.read_to_end(&mut sink).map(drop)
     });

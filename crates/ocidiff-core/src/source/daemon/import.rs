@@ -689,7 +689,7 @@ mod tests {
             for (i, desc) in m.layers.iter().enumerate().take(2) {
                 let listing = walked[&desc.digest].as_layer(i);
                 let again =
-                    layer::walk(&store, desc, i, &Limits::default(), |_, _| Ok(())).unwrap();
+                    layer::walk(&store, desc, i, None, &Limits::default(), |_, _| Ok(())).unwrap();
                 let names = |l: &Listing| {
                     l.entries
                         .iter()
