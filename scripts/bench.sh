@@ -261,8 +261,9 @@ derive() { # NAME
 
 # ---------------------------------------------------------------------------------------------
 # Measuring. Each command: hyperfine (full mode; median of $runs after one warm-up run, which
-# also lets the tools' stores pull registry images before timing) or one plain run (quick
-# mode), then one more run under /usr/bin/time for the peak RSS. Exit status 1 means
+# also lets the tools' stores pull registry images before timing), or in turns with its floor
+# (measure_pair), or one plain run (quick mode); then one more run under /usr/bin/time for the
+# peak RSS. Exit status 1 means
 # "differences found" for both differs and is not a failure. With $cold set, that directory
 # (the tool's store for the row) is removed before every run, warm-up included.
 rows=$results/rows.tsv
@@ -276,8 +277,7 @@ wipe_cold() { if [[ -n $cold ]]; then rm -rf "$cold"; fi; }
 measure() { # CASE TOOL SOURCE CMD...
     local case=$1 tool=$2 src=$3
     shift 3
-    local id=${case}_${tool}_${src} status=ok median min max cpu rss
-    local rssfile=$results/$id.rss
+    local id=${case}_${tool}_${src} status=ok median min max cpu
     if ((quick)) || ! have hyperfine; then
         local start end
         wipe_cold
@@ -298,15 +298,31 @@ measure() { # CASE TOOL SOURCE CMD...
             >"$results/$id.hyperfine" 2>&1; then
             status=failed
         fi
-        read -r median min max cpu < <(python3 -c "
-import json,sys,statistics
-r=json.load(open('$results/$id.json'))['results'][0]
+        local t
+        t=$(timings "$id") || status=failed
+        read -r median min max cpu <<<"$t"
+    fi
+    record "$case" "$tool" "$src" "$status" "$median" "$min" "$max" "$cpu" "$@"
+}
+
+# The median, min, max and CPU time (user + system) of the runs in $results/ID.json
+# (hyperfine's export, or measure_pair's in its format); fails on an exit status other than
+# 0 and 1.
+timings() { # ID
+    python3 -c "
+import json,sys
+r=json.load(open('$results/$1.json'))['results'][0]
 codes=set(r.get('exit_codes') or [])
 print(f\"{r['median']:.3f} {r['min']:.3f} {r['max']:.3f} {r['user']+r['system']:.3f}\")
-bad=codes-{0,1}
-sys.exit(3 if bad else 0)") || status=failed
-    fi
-    rss=0
+sys.exit(3 if codes-{0,1} else 0)"
+}
+
+# One row of the table, after one more run of CMD under /usr/bin/time for the peak RSS.
+record() { # CASE TOOL SOURCE STATUS MEDIAN MIN MAX CPU CMD...
+    local case=$1 tool=$2 src=$3 status=$4 median=$5 min=$6 max=$7 cpu=$8
+    shift 8
+    local id=${case}_${tool}_${src} rss=0
+    local rssfile=$results/$id.rss
     if [[ $status == ok && -x /usr/bin/time ]]; then
         wipe_cold
         timeout "$timeout_s" /usr/bin/time -f '%M' -o "$rssfile" "$@" >/dev/null \
@@ -319,6 +335,84 @@ sys.exit(3 if bad else 0)") || status=failed
     [[ $status == ok ]] || log "$case: $tool ($src) $status (see $results/$id.*)"
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$case" "$tool" "$src" "$median" "$min" "$max" \
         "$cpu" "$rss" "$status" >>"$rows"
+}
+
+# Two commands in turns (a, b, a, b, …, after one warm-up run each) for the rows whose ratio
+# is a target — ocidiff against the hash floor, against the daemon's own export. Measured
+# one after the other, minutes apart, such ratios moved by 10 % and more with the load of this
+# shared machine (BENCHMARKS.md); in turns, the load weighs on both alike. COLD is emptied
+# before each run of A (its store), as $cold is for measure.
+measure_pair() { # CASE COLD TOOL_A SRC_A TOOL_B SRC_B CMD_A... -- CMD_B...
+    local case=$1 cold_a=$2 tool_a=$3 src_a=$4 tool_b=$5 src_b=$6
+    shift 6
+    local cmd_a=() cmd_b=()
+    while (($#)) && [[ $1 != -- ]]; do
+        cmd_a+=("$1")
+        shift
+    done
+    shift
+    cmd_b=("$@")
+    if ((quick)) || ! have hyperfine; then
+        cold=$cold_a measure "$case" "$tool_a" "$src_a" "${cmd_a[@]}"
+        measure "$case" "$tool_b" "$src_b" "${cmd_b[@]}"
+        return
+    fi
+    local id_a=${case}_${tool_a}_${src_a} id_b=${case}_${tool_b}_${src_b} status=ok
+    python3 - "$runs" "$timeout_s" "$cold_a" "$results/$id_a.json" "$results/$id_b.json" \
+        "${#cmd_a[@]}" "${cmd_a[@]}" "${cmd_b[@]}" <<'PY' || status=failed
+import json, resource, shutil, statistics, subprocess, sys, time
+
+runs, timeout, cold, out_a, out_b, n = sys.argv[1:7]
+argv = sys.argv[7:]
+cmds = [(argv[: int(n)], out_a, cold), (argv[int(n):], out_b, "")]
+times = {out: [] for _, out, _ in cmds}
+codes = {out: set() for _, out, _ in cmds}
+for turn in range(int(runs) + 1):
+    for cmd, out, wipe in cmds:
+        if wipe:
+            shutil.rmtree(wipe, ignore_errors=True)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        code = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              timeout=float(timeout)).returncode
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        # getrusage counts microseconds; os.times only 10 ms ticks.
+        cpu = [after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime]
+        if turn:  # the first turn warms caches (and stores)
+            times[out].append((wall, *cpu))
+            codes[out].add(code)
+for _, out, _ in cmds:
+    t = times[out]
+    json.dump({"results": [{
+        "median": statistics.median(w for w, _, _ in t),
+        "min": min(w for w, _, _ in t), "max": max(w for w, _, _ in t),
+        "user": statistics.median(u for _, u, _ in t),
+        "system": statistics.median(s for _, _, s in t),
+        "exit_codes": sorted(codes[out]),
+    }]}, open(out, "w"))
+PY
+    local id tool src median min max cpu st
+    for which in a b; do
+        if [[ $which == a ]]; then
+            id=$id_a tool=$tool_a src=$src_a cold=$cold_a
+        else
+            id=$id_b tool=$tool_b src=$src_b cold=
+        fi
+        st=$status
+        median=0 min=0 max=0 cpu=-
+        if [[ $st == ok ]]; then
+            local t
+            t=$(timings "$id") || st=failed
+            read -r median min max cpu <<<"$t"
+        fi
+        if [[ $which == a ]]; then
+            record "$case" "$tool" "$src" "$st" "$median" "$min" "$max" "$cpu" "${cmd_a[@]}"
+        else
+            record "$case" "$tool" "$src" "$st" "$median" "$min" "$max" "$cpu" "${cmd_b[@]}"
+        fi
+    done
+    cold=
 }
 
 # diffoscope runs once (it is far too slow to repeat); stopped after $timeout_s.
@@ -342,12 +436,12 @@ measure_once() { # CASE TOOL SOURCE CMD...
 }
 
 # Hashing FILES with openssl, two at a time in parallel (2 cores): the hash floor of a source.
+# shellcheck disable=SC2016 # expanded by the inner bash
+sha256_both='printf "%s\0" "$@" | xargs -0 -r -n 1 -P 2 openssl dgst -sha256 >/dev/null'
 measure_sha256() { # CASE SOURCE FILE...
     local case=$1 source=$2
     shift 2
-    # shellcheck disable=SC2016 # expanded by the inner bash
-    measure "$case" sha256 "$source" bash -c \
-        'printf "%s\0" "$@" | xargs -0 -r -n 1 -P 2 openssl dgst -sha256 >/dev/null' - "$@"
+    measure "$case" sha256 "$source" bash -c "$sha256_both" - "$@"
 }
 
 # Scale: ocidiff from the OCI layouts against the floor, for time and peak memory as the
@@ -385,15 +479,14 @@ run_case() { # CASE DIR-NAME LHS-SIDE RHS-SIDE
         # (docker), and reuses its exports by image ID when not (docker-warm). docker-save is
         # the daemon exporting both images in parallel, read by nothing: the least any
         # docker:// reader can take.
-        cold=$cold_o measure "$case" ocidiff docker \
-            env OCIDIFF_STORE="$cold_o" "$ocidiff" diff --semantic "docker://$n0" "docker://$n1"
+        # shellcheck disable=SC2016 # expanded by the inner bash
+        measure_pair "$case" "$cold_o" ocidiff docker docker-save docker \
+            env OCIDIFF_STORE="$cold_o" "$ocidiff" diff --semantic "docker://$n0" "docker://$n1" \
+            -- bash -c 'docker save "$1" >/dev/null & p=$!; docker save "$2" >/dev/null && wait $p' \
+            - "$n0" "$n1"
         if have diffoci; then
             measure "$case" diffoci docker diffoci diff --semantic "docker://$n0" "docker://$n1"
         fi
-        # shellcheck disable=SC2016 # expanded by the inner bash
-        measure "$case" docker-save docker bash -c \
-            'docker save "$1" >/dev/null & p=$!; docker save "$2" >/dev/null && wait $p' \
-            - "$n0" "$n1"
         measure "$case" ocidiff docker-warm \
             "$ocidiff" diff --semantic "docker://$n0" "docker://$n1"
     fi
@@ -414,9 +507,9 @@ run_case() { # CASE DIR-NAME LHS-SIDE RHS-SIDE
     measure "$case" floor oci "$bin/floor" "$dir/$ls" "$dir/$rs"
     # The docker save tarballs read in place, against hashing both once with openssl (SHA-NI),
     # in parallel: the least any reader that checks layer digests can do with them.
-    measure "$case" ocidiff docker-archive "$ocidiff" diff --semantic \
-        "docker-archive:$dir/$ls.docker.tar" "docker-archive:$dir/$rs.docker.tar"
-    measure_sha256 "$case" docker-archive "$dir/$ls.docker.tar" "$dir/$rs.docker.tar"
+    measure_pair "$case" "" ocidiff docker-archive sha256 docker-archive "$ocidiff" diff \
+        --semantic "docker-archive:$dir/$ls.docker.tar" "docker-archive:$dir/$rs.docker.tar" \
+        -- bash -c "$sha256_both" - "$dir/$ls.docker.tar" "$dir/$rs.docker.tar"
     # diffoscope takes seconds even on the quick check's tiny layers: once there is enough.
     if have diffoscope && { ! ((quick)) || [[ $case == c-layers-60 ]]; }; then
         measure_once "$case" diffoscope docker-archive diffoscope --no-progress \
