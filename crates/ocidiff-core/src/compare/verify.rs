@@ -33,9 +33,8 @@ impl Walk<'_> {
             if ld.digest == rd.digest && same_source {
                 let blobs = &*self.sides[0].blobs;
                 let Some(plain) = layers else {
-                    for side in Side::BOTH {
-                        blobs.open(&ld.digest).map_err(|e| self.err(side, e))?;
-                    }
+                    // There, once: both sides read this one source.
+                    blobs.open(&ld.digest).map_err(|e| self.err(Side::Lhs, e))?;
                     continue;
                 };
                 let head = if plain.contains(&ld.digest) {

@@ -15,6 +15,7 @@ mod diff_ids;
 mod inflight;
 mod load;
 mod manage;
+mod spool;
 
 use std::collections::HashSet;
 use std::fs::{self, File};
@@ -34,6 +35,7 @@ pub(crate) use load::copy;
 pub use load::load;
 #[cfg(feature = "registry")]
 pub(crate) use load::platform_of;
+use spool::Spool;
 
 use crate::content::{BlobSource, ContentError, Limits};
 use crate::image::Image;
@@ -457,24 +459,28 @@ impl Store {
         reader: &mut impl Read,
         mut hasher: Option<&mut Hasher>,
     ) -> Result<Unhashed, StoreError> {
-        let mut file = self.temp_file()?;
+        let file = self.temp_file()?;
+        let mut spool = Spool::new(file.as_file());
         let mut size = 0u64;
-        copy_chunks(
-            reader,
-            |chunk| {
-                if let Some(h) = hasher.as_deref_mut() {
-                    h.update(chunk);
+        loop {
+            let n = match reader.read(spool.space()) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(source) => {
+                    return Err(StoreError::Read {
+                        what: what.to_owned(),
+                        source,
+                    });
                 }
-                file.write_all(chunk).map_err(io_err(file.path()))?;
-                written_back(file.as_file(), size, chunk.len() as u64);
-                size += chunk.len() as u64;
-                Ok(())
-            },
-            |source| StoreError::Read {
-                what: what.to_owned(),
-                source,
-            },
-        )?;
+            };
+            if let Some(h) = hasher.as_deref_mut() {
+                h.update(spool.filled(n));
+            }
+            spool.commit(n).map_err(io_err(file.path()))?;
+            size += n as u64;
+        }
+        spool.finish().map_err(io_err(file.path()))?;
         Ok(Unhashed { file, size })
     }
 
@@ -910,28 +916,6 @@ fn copy_chunks(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(read_error(e)),
         }
-    }
-}
-
-/// How much of a blob being ingested is written before its write-back is started.
-const WRITE_BACK_EVERY: u64 = 32 << 20;
-
-/// Starts writing to disk, without waiting, each [`WRITE_BACK_EVERY`] bytes that `len` more
-/// bytes at `at` complete, and lets the page cache drop them once written: the `fsync` that
-/// [`persist`] owes then finds little left to write. It had waited 0.3–0.5 s at the end of
-/// each 900 MB `docker://` export, with the comparison waiting on it.
-fn written_back(file: &File, at: u64, len: u64) {
-    let end = at + len;
-    let done = end - end % WRITE_BACK_EVERY;
-    if done > at - at % WRITE_BACK_EVERY {
-        let from = done.saturating_sub(WRITE_BACK_EVERY);
-        // Advice only: a file system that ignores it is merely slower at the fsync.
-        let _ = rustix::fs::fadvise(
-            file,
-            from,
-            std::num::NonZeroU64::new(WRITE_BACK_EVERY),
-            rustix::fs::Advice::DontNeed,
-        );
     }
 }
 
