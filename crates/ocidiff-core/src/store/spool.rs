@@ -28,13 +28,22 @@ const WRITE_BACK_EVERY: u64 = 32 << 20;
 /// Appends to one file: direct in whole aligned chunks while the file system takes them,
 /// through the page cache otherwise. The caller reads straight into [`Spool::space`], so the
 /// bytes are not copied once more on their way to the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Not one chunk yet: a blob smaller than that is written through the page cache at the
+    /// end, without asking the file system for anything (most blobs of an export are small).
+    Gathering,
+    Direct,
+    Cached,
+}
+
 pub(super) struct Spool<'f> {
     file: &'f File,
     /// `CHUNK + ALIGN` bytes, of which `start..start + CHUNK` is aligned.
     buf: Vec<u8>,
     start: usize,
     filled: usize,
-    direct: bool,
+    mode: Mode,
     /// Bytes in the file so far.
     at: u64,
 }
@@ -49,7 +58,7 @@ impl<'f> Spool<'f> {
             buf,
             start,
             filled: 0,
-            direct: direct(file, true).is_ok(),
+            mode: Mode::Gathering,
             at: 0,
         }
     }
@@ -67,18 +76,24 @@ impl<'f> Spool<'f> {
     /// Appends the `n` bytes put at the front of [`Spool::space`].
     pub(super) fn commit(&mut self, n: usize) -> io::Result<()> {
         self.filled += n;
-        if !self.direct {
-            self.buffered(0)
-        } else if self.filled == CHUNK {
-            self.drain()
-        } else {
-            Ok(())
+        match self.mode {
+            Mode::Cached => self.buffered(0),
+            _ if self.filled < CHUNK => Ok(()),
+            Mode::Direct => self.drain(),
+            Mode::Gathering if direct(self.file, true).is_ok() => {
+                self.mode = Mode::Direct;
+                self.drain()
+            }
+            Mode::Gathering => {
+                self.mode = Mode::Cached;
+                self.buffered(0)
+            }
         }
     }
 
     /// Writes what is gathered through the page cache.
     pub(super) fn finish(mut self) -> io::Result<()> {
-        if self.direct {
+        if self.mode == Mode::Direct {
             direct(self.file, false)?;
         }
         self.buffered(0)
@@ -98,7 +113,7 @@ impl<'f> Spool<'f> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if refused(&e) => {
                     direct(self.file, false)?;
-                    self.direct = false;
+                    self.mode = Mode::Cached;
                     return self.buffered(done);
                 }
                 Err(e) => return Err(e),
@@ -227,18 +242,41 @@ mod tests {
     }
 
     #[test]
+    fn small_blobs_ask_nothing_and_whole_chunks_go_direct() {
+        let file = tempfile::tempfile().unwrap();
+        let supported = direct(&file, true)
+            .and_then(|()| direct(&file, false))
+            .is_ok();
+        let mut spool = Spool::new(&file);
+        put(&mut spool, &pattern(1, CHUNK - 1));
+        assert_eq!(spool.mode, Mode::Gathering);
+        put(&mut spool, &pattern(2, 2));
+        let expected = if supported {
+            Mode::Direct
+        } else {
+            Mode::Cached
+        };
+        assert_eq!(spool.mode, expected);
+        spool.finish().unwrap();
+        assert_eq!(file.metadata().unwrap().len(), CHUNK as u64 + 1);
+    }
+
+    #[test]
     fn a_refused_direct_write_falls_back_to_the_page_cache() {
         let mut file = tempfile::tempfile().unwrap();
         // One byte first: every direct write after it is at an offset no device takes.
         file.write_all(b"x").unwrap();
-        let mut spool = Spool::new(&file);
-        if !spool.direct {
+        if direct(&file, true)
+            .and_then(|()| direct(&file, false))
+            .is_err()
+        {
             eprintln!("the temporary directory's file system refuses O_DIRECT: nothing to test");
             return;
         }
+        let mut spool = Spool::new(&file);
         let bytes = pattern(0, 2 * CHUNK + 5);
         put(&mut spool, &bytes);
-        assert!(!spool.direct, "the refusal turned the file back");
+        assert_eq!(spool.mode, Mode::Cached, "the refusal turned the file back");
         spool.finish().unwrap();
         let mut back = Vec::new();
         io::Seek::rewind(&mut file).unwrap();
