@@ -4,9 +4,9 @@
 //! daemon's export, in the thread that reads it. Through the page cache each of those bytes
 //! first needs a fresh page, and on a virtual machine that hands its free memory back to the
 //! host (free page reporting, as on the benchmark machine) a fresh page costs a fault on the
-//! host: 1.7–6.3 s of system time for the 1.8 GB of the large pair, against 0.2–0.4 s written
-//! with `O_DIRECT` from one reused buffer (BENCHMARKS.md, "Fifth round"). The blob is not
-//! read back in this run, so the page cache had nothing to offer it.
+//! host: 1.6–10 s of ocidiff's system time for the 1.8 GB of the large pair, against 0.6–0.9 s
+//! with these writes `O_DIRECT` from one reused buffer (BENCHMARKS.md, "Fifth round"). The
+//! blob is not read back in this run, so the page cache had nothing to offer it.
 //!
 //! Direct writes need the buffer's address, its length and the file offset aligned to the
 //! device's block size: whole 4 KiB-aligned blocks go direct, the tail goes through the page
