@@ -56,9 +56,13 @@ impl Store {
             record.engine_names.insert(0, name.to_owned());
             changed = true;
         }
-        if changed {
-            self.put_image(&record)?;
+        if !changed {
+            // Every record that gains a name takes it from the others under this lock, so a
+            // record that already has it is the only one: a warm `docker://` run reads one
+            // record, not the whole store.
+            return Ok(Some(record));
         }
+        self.put_image(&record)?;
         for mut other in self.list_images()? {
             let Some(e) = &other.engine else { continue };
             if e.engine != key.engine || e.endpoint != key.endpoint || e.id == key.id {

@@ -419,6 +419,35 @@ fn a_rebuilt_engine_image_takes_the_name_and_prune_removes_the_older() {
 }
 
 #[test]
+fn a_warm_read_of_a_named_record_reads_no_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let first = export(&store, 1, &id('1'), "app:a");
+    // A second record holding the same name, written around the lock (never done by ocidiff):
+    // only a scan of every record would take the name off it.
+    let mut src = MemorySource::default();
+    let root = manifest(&mut src, "amd64", &[b"base", b"2"]);
+    let mut stray = engine_record(&store, src, &root, &id('2'));
+    stray.engine_names = vec!["app:a".into()];
+    store.put_image(&stray).unwrap();
+    let key = first.engine.clone().unwrap();
+    let again = store.name_engine_image(&key, "app:a", None).unwrap();
+    assert_eq!(again.unwrap().engine_names, first.engine_names);
+    assert_eq!(
+        named(&store).len(),
+        2,
+        "the name was not looked for elsewhere"
+    );
+    // A name the record lacks is taken from every other record, as before.
+    store.name_engine_image(&key, "app:b", None).unwrap();
+    store
+        .name_engine_image(&stray.engine.clone().unwrap(), "app:b", None)
+        .unwrap();
+    let first_now = store.find_engine_image(&key).unwrap().unwrap();
+    assert!(!first_now.engine_names.iter().any(|n| n.ends_with("app:b")));
+}
+
+#[test]
 fn rm_takes_names_engine_names_digests_and_ids() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
