@@ -10,7 +10,7 @@
 //! is not read back in this run, so the page cache had nothing to offer it.
 //!
 //! A direct write returns only once the device has the bytes. Made in the reading thread, on
-//! a machine whose disk takes 440 MB/s it held the export up: 1.47× the daemon's own export
+//! a machine whose disk takes 440 MB/s it held the export up: 1.40–1.47× the daemon's own export
 //! ("Sixth round"). So whole chunks go to a writer thread, [`DEPTH`] of them at most in
 //! flight, and the reader fills the next buffer meanwhile.
 //!
