@@ -3,14 +3,16 @@
 # architecture with no shared library, from the `dist` profile (docs/release.md says why those
 # settings, with the measurements).
 #
-#   scripts/release.sh [--target TRIPLE] [--out DIR]
+#   scripts/release.sh [--target TRIPLE] [--out DIR] [--profile NAME]
 #
 # Writes DIR/ocidiff-TRIPLE and DIR/ocidiff-TRIPLE.sha256 (DIR defaults to dist/) and prints the
 # executable's path on stdout. TRIPLE defaults to ARCH-unknown-linux-musl for this machine's
 # ARCH (x86_64, aarch64), which needs `rustup target add TRIPLE` and musl-gcc (Debian's
 # musl-tools) for the C code in zstd, sqlite and ring. ARCH-unknown-linux-gnu links glibc
 # statically instead (`+crt-static`; needs libc6-dev): see docs/release.md for what that means
-# for DNS. Either way the script fails unless the result is static.
+# for DNS. Either way the script fails unless the result is static. NAME (default
+# $OCIDIFF_RELEASE_PROFILE, else `dist`) is the cargo profile: scripts/test.sh builds
+# `dist-quick`, the same static executable built in half the time (docs/testing.md).
 #
 # The bytes depend only on the commit and the toolchain: paths are remapped and the version's
 # date is the commit's (crates/ocidiff/build.rs).
@@ -19,12 +21,14 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 target=$(uname -m)-unknown-linux-musl
 out=$root/dist
+profile=${OCIDIFF_RELEASE_PROFILE:-dist}
 while (($#)); do
     case $1 in
     --target) target=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
+    --profile) profile=$2; shift 2 ;;
     *)
-        echo "usage: $0 [--target TRIPLE] [--out DIR]" >&2
+        echo "usage: $0 [--target TRIPLE] [--out DIR] [--profile NAME]" >&2
         exit 2
         ;;
     esac
@@ -63,10 +67,13 @@ locked=()
 if git -C "$root" ls-files --error-unmatch Cargo.lock >/dev/null 2>&1; then
     locked=(--locked)
 fi
-(cd "$root" && cargo build "${locked[@]}" --profile dist --target "$target" -p ocidiff --bin ocidiff >&2)
+(cd "$root" && cargo build "${locked[@]}" --profile "$profile" --target "$target" -p ocidiff --bin ocidiff >&2)
 
 target_dir=${CARGO_TARGET_DIR:-$root/target}
-bin=$target_dir/$target/dist/ocidiff
+# cargo puts the `dev` profile's output in debug/, every other profile's under its own name.
+profile_dir=$profile
+[[ $profile == dev ]] && profile_dir=debug
+bin=$target_dir/$target/$profile_dir/ocidiff
 # A static executable has no NEEDED entry (ldd says "not a dynamic executable" or "statically
 # linked"); anything ldd can resolve is a shared library it would need at run time.
 if ldd "$bin" 2>&1 | grep -q '=>'; then

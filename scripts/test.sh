@@ -14,7 +14,8 @@
 #
 # Environment: OCIDIFF_TEST_STATE (service state dir, default a new /tmp/ocidiff-test.XXXXXX),
 # OCIDIFF_REQUIRE_SERVICES, OCIDIFF_SKIP_INSTALL=1 (never run apt-get or cargo install),
-# OCIDIFF_FUZZ_SECONDS, CARGO_TARGET_DIR; OCIDIFF_MUTANTS_BASE, OCIDIFF_MUTANTS_MAX and
+# OCIDIFF_FUZZ_SECONDS, OCIDIFF_RELEASE_PROFILE (the static build's profile, default
+# dist-quick), CARGO_TARGET_DIR; OCIDIFF_MUTANTS_BASE, OCIDIFF_MUTANTS_MAX and
 # OCIDIFF_MUTANTS_IN_PLACE for the mutation testing of changed lines (scripts/mutants.sh).
 set -euo pipefail
 
@@ -270,8 +271,12 @@ source "$OCIDIFF_TEST_STATE/env"
 echo "DOCKER_HOST=${DOCKER_HOST:-<unset: docker tests will be skipped>}"
 
 section "Release build"
-# The static executable (dist profile, musl), built here once so that its minutes show apart:
-# tests/image.rs runs the same script, finds it built, and ships it in the container image.
+# The static executable (musl), built here once so that its minutes show apart: tests/image.rs
+# runs the same script, finds it built, and ships it in the container image. The `dist-quick`
+# profile is `dist` without whole-program LTO, at opt-level 1: 4 minutes cold on 2 cores, where
+# `dist` took 9.5 of a CI run that went over its 30 (docs/testing.md).
+# OCIDIFF_RELEASE_PROFILE=dist tests the shipped profile itself.
+export OCIDIFF_RELEASE_PROFILE="${OCIDIFF_RELEASE_PROFILE:-dist-quick}"
 if rustup target list --installed 2>/dev/null | grep -qx "$musl_target" && command -v musl-gcc >/dev/null; then
     scripts/release.sh --out "$OCIDIFF_TEST_STATE/dist"
 else

@@ -3,10 +3,11 @@
 //! image to a strict `ocidiff diff`; Docker runs the image on layouts mounted into it; the
 //! static executable, alone and in the image, reaches a registry named `localhost`.
 //!
-//! The executable is built once per run of this file with `scripts/release.sh` (the `dist`
-//! profile, the musl target): the image holds no libc, so the debug build cannot go in it, and
-//! a static debug build would cost a second build of every dependency. `scripts/test.sh` runs
-//! the same script before `cargo test`, so here it finds the build done.
+//! The executable is built once per run of this file with `scripts/release.sh` (the musl
+//! target; the profile `OCIDIFF_RELEASE_PROFILE` names, `dist-quick` in `scripts/test.sh`):
+//! the image holds no libc, so the debug build cannot go in it, and a static debug build would
+//! cost a second build of every dependency. `scripts/test.sh` runs the same script before
+//! `cargo test`, so here it finds the build done.
 //!
 //! Needs rustup's musl target and musl-gcc (the build), GNU tar, gzip and jq (the image),
 //! skopeo and a docker daemon (`DOCKER_HOST`) for loading and running it, and the registry
@@ -57,11 +58,21 @@ fn build_release() -> State<PathBuf> {
         return State::Unavailable("musl-gcc is missing (apt-get install musl-tools)".into());
     }
     let out = work_dir("dist");
-    match run(Command::new(repo().join("scripts/release.sh"))
-        .arg("--out")
-        .arg(&out)
-        .current_dir(repo()))
-    {
+    let mut release = Command::new(repo().join("scripts/release.sh"));
+    release.arg("--out").arg(&out).current_dir(repo());
+    // Without the variables `cargo test` sets for this process, the build is the one
+    // scripts/test.sh made from a shell: build scripts watch some of them (ring's
+    // CARGO_MANIFEST_DIR and OUT_DIR, ocidiff's OCIDIFF_COMMIT), and a change redoes ring and
+    // all above it, minutes with LTO, and the next build from a shell redoes them again.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        let by_cargo =
+            name.starts_with("CARGO_") && name != "CARGO_HOME" && name != "CARGO_TARGET_DIR";
+        if by_cargo || ["OUT_DIR", "OCIDIFF_COMMIT", "OCIDIFF_BUILD"].contains(&&*name) {
+            release.env_remove(&*name);
+        }
+    }
+    match run(&mut release) {
         Ok(path) => State::Ready(PathBuf::from(path.trim())),
         Err(e) => State::Broken(e),
     }
