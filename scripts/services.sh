@@ -67,11 +67,11 @@ svc_stop_pidfile() {
 }
 
 # Unmounts anything left mounted under a dir (a dockerd that died leaves its mounts), deepest
-# first, so the dir can be removed.
+# first, and the dir itself (dockerd mounts its root on itself), so the dir can be removed.
 svc_unmount_under() {
     local dir="$1"
     command -v findmnt >/dev/null || return 0
-    findmnt -rn -o TARGET | awk -v d="$dir/" 'index($0, d) == 1' | sort -r |
+    findmnt -rn -o TARGET | awk -v d="$dir" '$0 == d || index($0, d "/") == 1' | sort -r |
         while read -r m; do umount -l "$m" 2>/dev/null || true; done || true
 }
 
