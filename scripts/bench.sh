@@ -58,11 +58,15 @@ for c in ${OCIDIFF_BENCH_CASES:-}; do
         exit 2
     fi
 done
+selected() { # CASE
+    [[ -z ${OCIDIFF_BENCH_CASES:-} || " $OCIDIFF_BENCH_CASES " == *" $1 "* ]]
+}
 needed() { # INPUT
-    [[ -z ${OCIDIFF_BENCH_CASES:-} ]] && return 0
     local c
-    for c in $OCIDIFF_BENCH_CASES; do
-        [[ ${case_input[$c]} == "$1" ]] && return 0
+    for c in "${!case_input[@]}"; do
+        if [[ ${case_input[$c]} == "$1" ]] && selected "$c"; then
+            return 0
+        fi
     done
     return 1
 }
@@ -472,11 +476,9 @@ measure_sha256() { # CASE SOURCE FILE...
 # Scale: ocidiff from the OCI layouts against the floor, for time and peak memory as the
 # number of files (or bytes) grows; nothing else reads these (a daemon with the vfs driver
 # would take minutes to load a million files).
-run_scale_case() { # CASE DIR-NAME
-    local case=$1 dir=$bench_dir/$2
-    if [[ -n ${OCIDIFF_BENCH_CASES:-} && " $OCIDIFF_BENCH_CASES " != *" $case "* ]]; then
-        return 0
-    fi
+run_scale_case() { # CASE
+    local case=$1 dir=$bench_dir/${case_input[$1]}
+    selected "$case" || return 0
     log "measuring $case"
     measure "$case" ocidiff oci "$ocidiff" diff --semantic "oci:$dir/lhs" "oci:$dir/rhs"
     measure "$case" floor oci "$bin/floor" "$dir/lhs" "$dir/rhs"
@@ -485,11 +487,10 @@ run_scale_case() { # CASE DIR-NAME
     measure_sha256 "$case" oci "${blobs[@]}"
 }
 
-run_case() { # CASE DIR-NAME LHS-SIDE RHS-SIDE
-    local case=$1 name=$2 ls=$3 rs=$4 dir=$bench_dir/$2
-    if [[ -n ${OCIDIFF_BENCH_CASES:-} && " $OCIDIFF_BENCH_CASES " != *" $case "* ]]; then
-        return 0
-    fi
+run_case() { # CASE LHS-SIDE RHS-SIDE
+    local case=$1 name=${case_input[$1]} ls=$2 rs=$3
+    local dir=$bench_dir/$name
+    selected "$case" || return 0
     local n0=$prefix/$name:$ls n1=$prefix/$name:$rs
     log "measuring $case"
     measure "$case" ocidiff oci "$ocidiff" diff --semantic "oci:$dir/$ls" "oci:$dir/$rs"
@@ -572,19 +573,19 @@ for n in large layers-60 layers-120 files-50k files-100k; do
     if needed "$n"; then derive "$n"; fi
 done
 
-run_case a-large-pair large lhs rhs
-run_case b-same-image large lhs lhs
-run_case c-layers-60 layers-60 lhs rhs
-run_case c-layers-120 layers-120 lhs rhs
-run_case d-files-50k files-50k lhs rhs
-run_case d-files-100k files-100k lhs rhs
-run_scale_case e-files-300k files-300k
-run_scale_case e-files-300k-shuffled files-300k-shuffled
+run_case a-large-pair lhs rhs
+run_case b-same-image lhs lhs
+run_case c-layers-60 lhs rhs
+run_case c-layers-120 lhs rhs
+run_case d-files-50k lhs rhs
+run_case d-files-100k lhs rhs
+run_scale_case e-files-300k
+run_scale_case e-files-300k-shuffled
 if ! ((quick)); then
-    run_scale_case e-files-1m files-1m
-    run_scale_case e-files-1m-shuffled files-1m-shuffled
+    run_scale_case e-files-1m
+    run_scale_case e-files-1m-shuffled
 fi
-run_scale_case f-big-pair big-pair
+run_scale_case f-big-pair
 
 # ---------------------------------------------------------------------------------------------
 # The table: each row's ratio is ocidiff's median from the same source divided by the row's

@@ -14,7 +14,7 @@
 # $OCIDIFF_RELEASE_PROFILE, else `dist`) is the cargo profile: scripts/test.sh builds
 # `dist-quick`, the same static executable built in half the time (docs/testing.md).
 #
-# The bytes depend only on the commit and the toolchain: paths are remapped and the version's
+# The bytes depend only on the commit, the toolchain and the profile: paths are remapped and the version's
 # date is the commit's (crates/ocidiff/build.rs).
 set -euo pipefail
 
