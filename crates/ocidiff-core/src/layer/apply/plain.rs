@@ -8,7 +8,7 @@
 //! [`Tree::apply_alone`]: super::Tree::apply_alone
 
 use std::collections::HashSet;
-use std::hash::{BuildHasher, Hasher};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 
 use super::paths::components;
 use crate::layer::{EntryMeta, EntryType};
@@ -35,17 +35,9 @@ pub struct Plain {
 /// Places a key in the set by its name alone, the kind bits rotated to the top: the four
 /// lookups of one name's kinds then probe the same slots, one cache miss instead of four on a
 /// layer of a million names (its keys are seeded hashes already, so they need no more mixing).
-#[derive(Clone, Copy, Default)]
-struct ByName;
+type ByName = BuildHasherDefault<ByNameHasher>;
 
-impl BuildHasher for ByName {
-    type Hasher = ByNameHasher;
-
-    fn build_hasher(&self) -> ByNameHasher {
-        ByNameHasher(0)
-    }
-}
-
+#[derive(Default)]
 struct ByNameHasher(u64);
 
 impl Hasher for ByNameHasher {
@@ -198,7 +190,7 @@ mod tests {
     fn one_names_kinds_share_their_slots_and_keep_their_tags() {
         let slot = |h: u64| h & (u64::MAX >> 7);
         let tag = |h: u64| h >> 57;
-        let hash = |key: u64| ByName.hash_one(key);
+        let hash = |key: u64| ByName::default().hash_one(key);
         for name in [0u64, 0x1234_5678_9abc_def0 & !KIND, !KIND] {
             let hashes: Vec<u64> = (0..=KIND).map(|kind| hash(name | kind)).collect();
             assert!(
