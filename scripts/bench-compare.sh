@@ -6,8 +6,9 @@
 #
 #   scripts/bench-compare.sh OLD_BIN NEW_BIN
 #
-# The inputs are those scripts/bench.sh builds (run it once first); the docker-warm rows need
-# its daemon (DOCKER_HOST), the registry rows a registry holding the inputs
+# The inputs are those scripts/bench.sh builds (run it once first); the docker-warm and
+# docker-cold rows (the latter from an empty store each run) need its daemon (DOCKER_HOST),
+# the registry rows a registry holding the inputs
 # (OCIDIFF_BENCH_REGISTRY=127.0.0.1:5077 while bench.sh's registry runs).
 #
 # Environment: OCIDIFF_BENCH_DIR (default /tmp/ocidiff-bench), OCIDIFF_BENCH_RUNS (turns per
@@ -25,20 +26,24 @@ runs=${OCIDIFF_BENCH_RUNS:-9}
 cases=${OCIDIFF_BENCH_CASES:-"a-large-pair b-same-image c-layers-60 c-layers-120 d-files-50k d-files-100k e-files-300k e-files-300k-shuffled e-files-1m e-files-1m-shuffled f-big-pair"}
 export OCIDIFF_STORE=$bench_dir/store
 
+# COLD, when set, is a store emptied before every run and used instead of $OCIDIFF_STORE.
 row() { # CASE SOURCE ARGS...
     local case=$1 source=$2
     shift 2
-    python3 - "$old" "$new" "$runs" "$case" "$source" "$@" <<'PY'
-import resource, statistics, subprocess, sys, time
+    python3 - "$old" "$new" "$runs" "$case" "$source" "${COLD:-}" "$@" <<'PY'
+import os, resource, shutil, statistics, subprocess, sys, time
 
-old, new, runs, case, source, *args = sys.argv[1:]
+old, new, runs, case, source, cold, *args = sys.argv[1:]
+env = dict(os.environ, OCIDIFF_STORE=cold) if cold else None
 times = {old: [], new: []}
 for turn in range(int(runs) + 1):
     for binary in (old, new):
+        if cold:
+            shutil.rmtree(cold, ignore_errors=True)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         # Exit 1 ("different") is a result; 2 is a failure.
-        code = subprocess.run([binary, "diff", "--semantic", *args],
+        code = subprocess.run([binary, "diff", "--semantic", *args], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
         wall = time.perf_counter() - start
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -82,5 +87,7 @@ for case in $cases; do
     if docker info >/dev/null 2>&1; then
         row "$case" docker-warm "docker://ocidiff-bench/$name:${sides[0]}" \
             "docker://ocidiff-bench/$name:${sides[1]}"
+        COLD=$bench_dir/cold/compare row "$case" docker-cold \
+            "docker://ocidiff-bench/$name:${sides[0]}" "docker://ocidiff-bench/$name:${sides[1]}"
     fi
 done

@@ -63,11 +63,12 @@ fn flag(side: Side) -> u8 {
 
 impl Walk<'_> {
     /// Whether the `i`-th layer pair (which differs) is streamed: large, and not already
-    /// walked by its source.
+    /// walked by both sources. A side its source walked is read again rather than walked
+    /// whole for the other: its source kept it because it was short, the other may not be.
     pub(super) fn streams(&self, [ll, rl]: [&[Descriptor]; 2], i: usize) -> bool {
         ll[i].size.saturating_add(rl[i].size) >= STREAM_FROM
-            && !self.image(Side::Lhs).walked.contains_key(&ll[i].digest)
-            && !self.image(Side::Rhs).walked.contains_key(&rl[i].digest)
+            && !(self.image(Side::Lhs).walked.contains_key(&ll[i].digest)
+                && self.image(Side::Rhs).walked.contains_key(&rl[i].digest))
     }
 
     /// Walks and compares the `i`-th layers of both sides at once (see the module's comment),

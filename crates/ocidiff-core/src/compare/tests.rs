@@ -1869,6 +1869,41 @@ fn a_streamed_pair_finds_what_the_layer_by_layer_comparison_finds() {
     );
 }
 
+/// A pair its source walked on one side only is streamed from both blobs, not walked whole
+/// for the other side (which may be far longer): the one listing is not what decides it.
+#[test]
+fn a_pair_walked_on_one_side_only_is_streamed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut l = open(dir.path(), "l", one(many(50, 2)));
+    let r = open(dir.path(), "r", one(many(50, 0)));
+    let layer_of = |image: &Image| match Document::parse(&image.root.bytes, None).unwrap() {
+        Document::Manifest(m) => m.layers[0].clone(),
+        Document::Index(_) => unreachable!("one manifest"),
+    };
+    // Another layer's listing under the left layer's digest: were it used, nothing would
+    // differ (or its diff ID would not match the config's).
+    let other = open(dir.path(), "o", one(many(50, 0)));
+    let listing = crate::layer::walk(
+        &*other.blobs,
+        &layer_of(&other),
+        0,
+        None,
+        &crate::content::Limits::default(),
+        |_, _| Ok(()),
+    )
+    .unwrap();
+    l.walked
+        .insert(layer_of(&l).digest, std::sync::Arc::new(listing));
+    let found = compare(&l, &r, &with(Rules::semantic())).unwrap().report;
+    assert_eq!(
+        file_rows(&found),
+        vec![
+            ("d/f0".into(), s(&["digest"])),
+            ("d/f1".into(), s(&["digest"]))
+        ]
+    );
+}
+
 #[test]
 fn a_streamed_pair_reports_the_side_whose_layer_breaks() {
     let good = Layer::new(many(300, 0)).tar_bytes();
