@@ -10,7 +10,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, black_box, criterion_group, 
 use ocidiff_bench::{content, many_files, many_layers, write_layout};
 use ocidiff_core::compare::{CompareOptions, compare};
 use ocidiff_core::content::{Limits, MemorySource};
-use ocidiff_core::layer;
+use ocidiff_core::layer::{self, FileDigests};
 use ocidiff_core::model::{Descriptor, Digest, media};
 use ocidiff_core::normalize::Rules;
 use ocidiff_core::reference::ImageRef;
@@ -85,9 +85,22 @@ fn tar_walk(c: &mut Criterion) {
         let tar = flate2::read::GzDecoder::new(&gz.bytes[..]);
         let mut plain = Vec::new();
         { tar }.read_to_end(&mut plain).expect("in memory");
-        for (name, bytes, media_type) in [
-            ("plain", plain, media::OCI_LAYER),
-            ("gzip", gz.bytes.clone(), media::OCI_LAYER_GZIP),
+        // The files of an uncompressed layer hashed on their own (BLAKE3 from 4 KiB), and with
+        // the layer's own hash (SHA-256, in the same pass).
+        for (name, bytes, media_type, digests) in [
+            (
+                "plain",
+                plain.clone(),
+                media::OCI_LAYER,
+                FileDigests::BySize,
+            ),
+            ("plain-sha256", plain, media::OCI_LAYER, FileDigests::Sha256),
+            (
+                "gzip",
+                gz.bytes.clone(),
+                media::OCI_LAYER_GZIP,
+                FileDigests::BySize,
+            ),
         ] {
             let digest = Digest::sha256_of(&bytes);
             let desc = Descriptor {
@@ -104,7 +117,7 @@ fn tar_walk(c: &mut Criterion) {
             g.throughput(Throughput::Elements(files as u64));
             g.bench_function(BenchmarkId::new(name, files), |b| {
                 b.iter(|| {
-                    layer::walk(&src, &desc, 0, None, &limits, |_, _| Ok(()))
+                    layer::walk(&src, &desc, 0, None, &limits, digests, |_, _| Ok(()))
                         .expect("valid layer")
                         .entries
                         .len()

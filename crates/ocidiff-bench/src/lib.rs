@@ -42,7 +42,7 @@ pub fn content(seed: u64, len: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(len + 16);
     while out.len() < len {
         let r = rng.next();
-        if r % 4 == 0 {
+        if r.is_multiple_of(4) {
             out.extend_from_slice(&rng.next().to_le_bytes());
         } else {
             out.extend_from_slice(WORDS[(r >> 8) as usize % WORDS.len()].as_bytes());

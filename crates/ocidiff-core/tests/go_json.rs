@@ -574,8 +574,8 @@ fn edit(members: &mut Vec<(String, bool, J)>, at: usize, m: Mutation, arg: usize
                 _ => J::Scalar(json!("")),
             };
             let key = key.clone();
-            let place = if arg % 2 == 0 { at } else { at + 1 };
-            members.insert(place, (key, arg % 3 == 0, copy));
+            let place = if arg.is_multiple_of(2) { at } else { at + 1 };
+            members.insert(place, (key, arg.is_multiple_of(3), copy));
         }
         Mutation::Null => *value = J::Scalar(Value::Null),
         Mutation::Retype => {

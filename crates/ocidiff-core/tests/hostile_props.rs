@@ -7,12 +7,13 @@ use std::collections::HashMap;
 
 use ocidiff_core::content::{Limits, MemorySource};
 use ocidiff_core::inspect::{InspectOptions, inspect};
-use ocidiff_core::layer::{self, EntryMeta, EntryType, Tree};
+use ocidiff_core::layer::{self, ContentDigest, EntryMeta, EntryType, FileDigests, Tree};
 use ocidiff_core::model::{Descriptor, Digest, Document};
 use ocidiff_core::normalize::Rules;
 use ocidiff_core::reference::{DockerRef, ImageRef};
 use ocidiff_testkit::{Compression, Entry, Layer, TarFormat as KitFormat, mutate};
 use proptest::prelude::*;
+use sha2::{Digest as _, Sha256};
 
 /// Limits small enough that every case ends fast.
 fn small_limits() -> Limits {
@@ -43,10 +44,48 @@ fn walk_bytes(bytes: Vec<u8>) -> Result<layer::Listing, layer::LayerError> {
     };
     let source = MemorySource(HashMap::from([(digest, bytes)]));
     let mut sink = Vec::new();
-    layer::walk(&source, &desc, 0, None, &small_limits(), |_, r| {
-        sink.clear();
-        r.read_to_end(&mut sink).map(drop)
-    })
+    let by_size = layer::walk(
+        &source,
+        &desc,
+        0,
+        None,
+        &small_limits(),
+        FileDigests::BySize,
+        |_, r| {
+            sink.clear();
+            r.read_to_end(&mut sink).map(drop)
+        },
+    );
+    // Hashed with the layer's stream, each file's digest is the SHA-256 of what reading it
+    // gave, and nothing else changes.
+    let mut read = Vec::new();
+    let sha256 = layer::walk(
+        &source,
+        &desc,
+        0,
+        None,
+        &small_limits(),
+        FileDigests::Sha256,
+        |e, r| {
+            let mut content = Vec::new();
+            r.read_to_end(&mut content)?;
+            if e.kind == EntryType::File {
+                read.push(ContentDigest::Sha256(Sha256::digest(&content).into()));
+            }
+            Ok(())
+        },
+    );
+    match (&by_size, &sha256) {
+        (Ok(l), Ok(s)) => {
+            assert_eq!(l.entries.len(), s.entries.len());
+            assert_eq!(l.diff_id, s.diff_id);
+            let digests: Vec<_> = s.entries.iter().filter_map(|e| e.digest).collect();
+            assert_eq!(digests, read);
+        }
+        (Err(l), Err(s)) => assert_eq!(l.to_string(), s.to_string()),
+        (l, s) => panic!("the two ways of hashing files disagree: {l:?} / {s:?}"),
+    }
+    by_size
 }
 
 /// The number of entries in [`seed_layer`].

@@ -7,7 +7,7 @@ use std::io::Read;
 use rayon::prelude::*;
 
 use super::{CompareError, Walk};
-use crate::layer;
+use crate::layer::{self, FileDigests};
 use crate::model::{Descriptor, Side};
 
 /// Content read from a layer, cut at a bound.
@@ -34,12 +34,14 @@ impl Walk<'_> {
             .filter_map(|(&index, names)| layers.get(index).map(|d| (index, d, names)))
             .map(|(index, desc, names)| {
                 let mut found = Vec::new();
+                // Only the content is wanted: how files are hashed does not matter here.
                 layer::walk(
                     &*self.image(side).blobs,
                     desc,
                     index,
                     None,
                     &self.opts.limits,
+                    FileDigests::BySize,
                     |meta, content| {
                         let name = layer::clean(&meta.name);
                         if names.contains(&name) {

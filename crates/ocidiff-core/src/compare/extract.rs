@@ -8,7 +8,7 @@ use super::{CompareError, Compared, Pair};
 use crate::content::Limits;
 use crate::finding::{Finding, Kind};
 use crate::image::Image;
-use crate::layer::{self, EntryKind, EntryMeta, EntryType, ExtractSink};
+use crate::layer::{self, EntryKind, EntryMeta, EntryType, ExtractSink, FileDigests};
 use crate::model::{Descriptor, Side};
 
 /// Why extraction stopped: an input failed on the second read, or the sink could not write.
@@ -127,18 +127,27 @@ fn extract_layer(
     sink: &mut dyn ExtractSink,
 ) -> Result<(), ExtractError> {
     let mut write_error = None;
-    layer::walk(&*image.blobs, desc, index, None, limits, |meta, content| {
-        let Some(&name) = names.get(&layer::clean(&meta.name)) else {
-            return Ok(());
-        };
-        if write_error.is_some() {
-            return Ok(());
-        }
-        if let Err(e) = sink.entry(side, location, name, entry_kind(meta), content) {
-            write_error = Some(e);
-        }
-        Ok(())
-    })
+    // Only the entries' content is wanted: how files are hashed does not matter here.
+    layer::walk(
+        &*image.blobs,
+        desc,
+        index,
+        None,
+        limits,
+        FileDigests::BySize,
+        |meta, content| {
+            let Some(&name) = names.get(&layer::clean(&meta.name)) else {
+                return Ok(());
+            };
+            if write_error.is_some() {
+                return Ok(());
+            }
+            if let Err(e) = sink.entry(side, location, name, entry_kind(meta), content) {
+                write_error = Some(e);
+            }
+            Ok(())
+        },
+    )
     .map_err(|e| {
         Box::new(CompareError {
             side: Some(side),

@@ -20,8 +20,11 @@ use super::jobs::largest_first;
 use super::{CompareError, InputError, Walk, classify, entries};
 use crate::content::{self, ContentError};
 use crate::finding::{Class, Detail, FieldDiff, Finding, Kind};
-use crate::layer::{self, EntryMeta, EntryType, Listing, NoteKind, Tree, apply::Effect};
-use crate::model::{Descriptor, Digest, Side, Unit};
+use crate::layer::{
+    self, EntryMeta, EntryType, FileDigests, Listing, NoteKind, Tree, apply::Effect,
+};
+use crate::model::media::{self, MediaKind};
+use crate::model::{Algorithm, Compression, Descriptor, Digest, Side, Unit};
 use crate::normalize::{self, Aspect, Rules};
 
 /// The progress task of reading layers.
@@ -85,16 +88,18 @@ impl Walk<'_> {
         }
         let mut findings = Vec::new();
         let mut walked = HashMap::new();
+        let files = self.file_digests(layers);
         // Layer by layer: the pairs that differ, compared; the others need walking only for
         // what the entries above them do.
         let mut pairs = None;
         if !squashed {
-            let (settled, joined) = self.stream_pairs(location, layers, diff_ids, &mut walked)?;
+            let (settled, joined) =
+                self.stream_pairs(location, layers, diff_ids, files, &mut walked)?;
             let wanted: Vec<(Side, usize)> = (0..ll.len())
                 .filter(|&i| ll[i].digest != rl[i].digest && !settled.contains_key(&i))
                 .flat_map(|i| [(Side::Lhs, i), (Side::Rhs, i)])
                 .collect();
-            self.walk_some(layers, diff_ids, &wanted, &mut walked)?;
+            self.walk_some(layers, diff_ids, files, &wanted, &mut walked)?;
             let (pair_findings, watch) =
                 self.compare_pairs(location, layers, &walked, settled, joined);
             if !self.rules().packages && watch.iter().flatten().all(HashSet::is_empty) {
@@ -110,7 +115,7 @@ impl Walk<'_> {
             .into_iter()
             .flat_map(|side| (0..layers[side.i()].len()).map(move |i| (side, i)))
             .collect();
-        self.walk_some(layers, diff_ids, &every, &mut walked)?;
+        self.walk_some(layers, diff_ids, files, &every, &mut walked)?;
         let listings: [Vec<Arc<Listing>>; 2] = Side::BOTH.map(|side| {
             (0..layers[side.i()].len())
                 .map(|i| walked[&(side, i)].clone())
@@ -455,6 +460,7 @@ impl Walk<'_> {
         location: &str,
         layers: [&[Descriptor]; 2],
         diff_ids: [&[Digest]; 2],
+        files: FileDigests,
         have: &mut HashMap<(Side, usize), Arc<Listing>>,
     ) -> Result<(HashMap<usize, Vec<Finding>>, HashMap<usize, Vec<Finding>>), CompareError> {
         let [ll, rl] = layers;
@@ -472,7 +478,7 @@ impl Walk<'_> {
             total: streamed.iter().map(|&i| ll[i].size + rl[i].size).sum(),
         };
         for &i in &streamed {
-            let pair = self.stream_pair(location, i, layers, diff_ids, &read)?;
+            let pair = self.stream_pair(location, i, layers, diff_ids, files, &read)?;
             for (side, kept) in Side::BOTH.into_iter().zip(pair.kept) {
                 if let Some(listing) = kept {
                     have.insert((side, i), Arc::new(listing));
@@ -500,6 +506,7 @@ impl Walk<'_> {
         &self,
         layers: [&[Descriptor]; 2],
         diff_ids: [&[Digest]; 2],
+        files: FileDigests,
         wanted: &[(Side, usize)],
         have: &mut HashMap<(Side, usize), Arc<Listing>>,
     ) -> Result<(), CompareError> {
@@ -528,7 +535,7 @@ impl Walk<'_> {
             |&(side, i)| layers[side.i()][i].size,
             |(side, i)| {
                 let desc = &layers[side.i()][i];
-                let listing = self.walk(side, desc, i)?;
+                let listing = self.walk(side, desc, i, files)?;
                 let done =
                     read.fetch_add(desc.size, std::sync::atomic::Ordering::Relaxed) + desc.size;
                 self.opts
@@ -584,6 +591,7 @@ impl Walk<'_> {
         side: Side,
         desc: &Descriptor,
         index: usize,
+        files: FileDigests,
     ) -> Result<Listing, CompareError> {
         // A listing the source made while reading the blob stands in for walking it again,
         // when the limits it was made under are no looser than this run's.
@@ -601,9 +609,33 @@ impl Walk<'_> {
             index,
             known.as_ref(),
             &self.opts.limits,
+            files,
             |_, _| Ok(()),
         )
         .map_err(|e| self.err(side, e))
+    }
+
+    /// How the files of the pair with `layers` are hashed ([`FileDigests`]): SHA-256 where it
+    /// costs next to nothing, i.e. where the CPU hashes a file in the pass that hashes its
+    /// layer and every layer's stream is hashed anyway — uncompressed blobs that their source
+    /// neither verified on ingest nor walked already (an archive, a layout). Elsewhere
+    /// BLAKE3 from 4 KiB: the cheaper where files are hashed on their own.
+    fn file_digests(&self, layers: [&[Descriptor]; 2]) -> FileDigests {
+        let hashed_anyway = |side: Side, d: &Descriptor| {
+            let image = self.image(side);
+            d.digest.algorithm() == Algorithm::Sha256
+                && media::classify(&d.media_type) == MediaKind::Layer(Compression::None)
+                && !image.blobs.is_verified(&d.digest)
+                && !image.walked.contains_key(&d.digest)
+        };
+        let all = Side::BOTH
+            .into_iter()
+            .all(|side| layers[side.i()].iter().all(|d| hashed_anyway(side, d)));
+        if all && ocidiff_sha256::shares_rounds() {
+            FileDigests::Sha256
+        } else {
+            FileDigests::BySize
+        }
     }
 
     /// Applies one side's layers in order.

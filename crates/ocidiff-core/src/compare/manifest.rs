@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::documents::values;
 use super::{CompareError, Pair, PairSide, Walk, classify};
 use crate::finding::{Class, FieldDiff, Finding, Kind};
-use crate::layer::{self, Tree};
+use crate::layer::{self, FileDigests, Tree};
 use crate::model::{Blob, Config, Descriptor, Digest, Manifest, Platform, Side};
 use crate::normalize::{Aspect, document};
 
@@ -197,7 +197,11 @@ impl Walk<'_> {
         let mut holding = [0usize; 2];
         for side in Side::BOTH {
             for (i, d) in layers[side.i()].iter().enumerate() {
-                let empty = d.size <= EMPTY_AT_MOST && self.walk(side, d, i)?.entries.is_empty();
+                let empty = d.size <= EMPTY_AT_MOST
+                    && self
+                        .walk(side, d, i, FileDigests::BySize)?
+                        .entries
+                        .is_empty();
                 if !empty {
                     holding[side.i()] += 1;
                 }

@@ -15,7 +15,7 @@ use std::sync::mpsc;
 use super::entries::Join;
 use super::{CompareError, Walk};
 use crate::finding::Finding;
-use crate::layer::{self, EntryMeta, Listing, Plain};
+use crate::layer::{self, EntryMeta, FileDigests, Listing, Plain};
 use crate::model::{Descriptor, Digest, Side, Unit};
 use crate::normalize::Aspect;
 
@@ -79,6 +79,7 @@ impl Walk<'_> {
         i: usize,
         layers: [&[Descriptor]; 2],
         diff_ids: [&[Digest]; 2],
+        files: FileDigests,
         read: &Read,
     ) -> Result<Streamed, CompareError> {
         let descs = [&layers[0][i], &layers[1][i]];
@@ -93,7 +94,7 @@ impl Walk<'_> {
                 receivers.push(rx);
                 let (failed, desc) = (&failed, descs[side.i()]);
                 walkers.push(scope.spawn(move || {
-                    let end = self.walk_into(side, desc, i, &tx, failed);
+                    let end = self.walk_into(side, desc, i, files, &tx, failed);
                     if end.is_err() {
                         let _ = failed.compare_exchange(
                             NONE_FAILED,
@@ -171,6 +172,7 @@ impl Walk<'_> {
         side: Side,
         desc: &Descriptor,
         i: usize,
+        files: FileDigests,
         tx: &mpsc::SyncSender<Vec<EntryMeta>>,
         failed: &AtomicU8,
     ) -> Result<layer::WalkEnd, crate::layer::LayerError> {
@@ -183,6 +185,7 @@ impl Walk<'_> {
             i,
             known.as_ref(),
             &self.opts.limits,
+            files,
             |e| {
                 if failed.load(Ordering::Relaxed) != NONE_FAILED {
                     return Err(stopped());

@@ -573,6 +573,7 @@ fn names_of(image: &Image, digest: &Digest) -> String {
         0,
         None,
         &Limits::default(),
+        crate::layer::FileDigests::BySize,
         |e, r| {
             if e.name.ends_with("arch") {
                 r.read_to_string(&mut content)?;
@@ -1889,6 +1890,7 @@ fn a_pair_walked_on_one_side_only_is_streamed() {
         0,
         None,
         &crate::content::Limits::default(),
+        crate::layer::FileDigests::BySize,
         |_, _| Ok(()),
     )
     .unwrap();

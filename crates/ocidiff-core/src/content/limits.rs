@@ -175,6 +175,11 @@ impl<R: Read> LimitedReader<R> {
     pub fn into_inner(self) -> R {
         self.inner
     }
+
+    /// The stream below, to reach the state of a wrapper there.
+    pub fn inner_mut(&mut self) -> &mut R {
+        &mut self.inner
+    }
 }
 
 impl<R> LimitedReader<R> {

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde::Serialize;
-use sha2::Digest as _;
 
 use super::tar::{Format, Header, typeflag};
 
@@ -87,43 +86,58 @@ impl EntryType {
 /// faster, and 3.5 times from 16 KiB.
 pub const BLAKE3_FROM: u64 = 4096;
 
-/// A digest of a file's content, telling two files apart; the algorithm follows from the
-/// content's size ([`BLAKE3_FROM`]), so two files of one size are always hashed alike, and
-/// files of different sizes differ anyway. It need not be the SHA-256 that content addresses
-/// use: a layer's bytes are hashed with SHA-256 once, for its digest, and hashing each large
-/// file with SHA-256 again had doubled the cost of reading uncompressed layers. Kept as bytes:
-/// hex text for each of many small files was a tenth of the walk.
+/// A digest of a file's content, telling two files apart. Which algorithm follows from the
+/// content's size and from the comparison's [`FileDigests`], the same for both sides, so two
+/// files a comparison holds side by side are always hashed alike (and files of different
+/// sizes differ anyway). Kept as bytes: hex text for each of many small files was a tenth of
+/// the walk.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ContentDigest {
-    /// `sha256:HEX`, for content under [`BLAKE3_FROM`] bytes.
+    /// `sha256:HEX`: content under [`BLAKE3_FROM`] bytes, or any content under
+    /// [`FileDigests::Sha256`].
     Sha256([u8; 32]),
-    /// `blake3:HEX`, for larger content.
+    /// `blake3:HEX`: larger content under [`FileDigests::BySize`].
     Blake3([u8; 32]),
 }
 
 impl ContentDigest {
-    /// Hashes `bytes`.
+    /// Hashes `bytes` as [`FileDigests::BySize`] does.
     pub fn of(bytes: &[u8]) -> ContentDigest {
-        let mut h = ContentHasher::new(bytes.len() as u64);
+        let mut h = ContentHasher::new(bytes.len() as u64, FileDigests::BySize);
         h.update(bytes);
         h.finish()
     }
 }
 
+/// How one comparison hashes files' contents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FileDigests {
+    /// SHA-256 under [`BLAKE3_FROM`] bytes, BLAKE3 from there: the cheapest where nothing
+    /// else reads a layer's stream through SHA-256 (a blob the store verified on ingest, a
+    /// compressed layer whose diff ID is known). Hashing each large file with SHA-256 on its
+    /// own had doubled the cost of reading uncompressed layers.
+    #[default]
+    BySize,
+    /// SHA-256 for every file: where each layer's stream is hashed with SHA-256 anyway (an
+    /// uncompressed blob read from an archive or a layout, for its digest), a file's hash
+    /// shares that pass at almost no cost ([`ocidiff_sha256::update_both`]).
+    Sha256,
+}
+
 /// Hashes content of a known size as it streams, with the algorithm [`ContentDigest`] uses
 /// for that size.
 pub enum ContentHasher {
-    /// Under [`BLAKE3_FROM`] bytes.
-    Sha256(sha2::Sha256),
-    /// From [`BLAKE3_FROM`] bytes.
+    /// SHA-256.
+    Sha256(ocidiff_sha256::Sha256),
+    /// BLAKE3.
     Blake3(Box<blake3::Hasher>),
 }
 
 impl ContentHasher {
-    /// A hasher for content of `size` bytes.
-    pub fn new(size: u64) -> ContentHasher {
-        if size < BLAKE3_FROM {
-            ContentHasher::Sha256(sha2::Sha256::new())
+    /// A hasher for content of `size` bytes, in a comparison that hashes files as `files`.
+    pub fn new(size: u64, files: FileDigests) -> ContentHasher {
+        if size < BLAKE3_FROM || files == FileDigests::Sha256 {
+            ContentHasher::Sha256(ocidiff_sha256::Sha256::new())
         } else {
             ContentHasher::Blake3(Box::default())
         }
@@ -142,7 +156,7 @@ impl ContentHasher {
     /// The digest of what was hashed.
     pub fn finish(self) -> ContentDigest {
         match self {
-            ContentHasher::Sha256(h) => ContentDigest::Sha256(h.finalize().into()),
+            ContentHasher::Sha256(h) => ContentDigest::Sha256(h.finish()),
             ContentHasher::Blake3(h) => ContentDigest::Blake3(*h.finalize().as_bytes()),
         }
     }
@@ -366,14 +380,21 @@ mod tests {
         let under = &big[..4095];
         assert_eq!(
             ContentDigest::of(under),
-            ContentDigest::Sha256(sha2::Sha256::digest(under).into())
+            ContentDigest::Sha256(<sha2::Sha256 as sha2::Digest>::digest(under).into())
         );
         // Streamed in pieces, the same digest.
-        let mut h = ContentHasher::new(big.len() as u64);
+        let mut h = ContentHasher::new(big.len() as u64, FileDigests::BySize);
         for piece in big.chunks(1000) {
             h.update(piece);
         }
         assert_eq!(h.finish(), ContentDigest::of(&big));
+        // Hashed with the layer's stream, every size is SHA-256.
+        let mut h = ContentHasher::new(big.len() as u64, FileDigests::Sha256);
+        h.update(&big);
+        assert_eq!(
+            h.finish(),
+            ContentDigest::Sha256(<sha2::Sha256 as sha2::Digest>::digest(&big).into())
+        );
     }
 
     #[test]

@@ -14,7 +14,8 @@ mod walk;
 
 pub use apply::{ApplyError, Note, NoteKind, Plain, Refusal, Tree, clean};
 pub use entry::{
-    BLAKE3_FROM, ContentDigest, ContentHasher, EntryMeta, EntryType, TarFormat, Time, escape_name,
+    BLAKE3_FROM, ContentDigest, ContentHasher, EntryMeta, EntryType, FileDigests, TarFormat, Time,
+    escape_name,
 };
 pub use sink::{EntryKind, ExtractSink};
 pub use walk::{LayerError, Listing, WalkEnd, Walked, walk, walk_each, walk_stream};

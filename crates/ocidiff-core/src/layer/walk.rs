@@ -1,14 +1,19 @@
 //! One pass over a layer blob: verify its digest, decompress it, read its entries as Go reads
 //! them, hash each file's content (for equality: [`super::ContentDigest`]) and the whole
 //! decompressed stream (SHA-256: the layer's diff ID, which runtimes check against the
-//! config), keeping only metadata.
+//! config), keeping only metadata. Where the stream and a file are both hashed with SHA-256,
+//! the file's bytes are hashed for both at once ([`ocidiff_sha256::update_both`]).
 
 use std::io::{self, BufRead, Read};
 
-use super::entry::{ContentHasher, EntryMeta, EntryType};
+use ocidiff_sha256::Sha256;
+
+use super::entry::{ContentHasher, EntryMeta, EntryType, FileDigests};
 use super::tar::{Reader, TarError};
-use crate::content::{self, BlobSource, ContentError, Limit, LimitExceeded, LimitedReader, Limits};
-use crate::model::{Algorithm, Compression, Descriptor, Digest, Hasher};
+use crate::content::{
+    self, BlobSource, ContentError, Limit, LimitExceeded, LimitedReader, Limits, VerifyingReader,
+};
+use crate::model::{Algorithm, Compression, Descriptor, Digest};
 
 /// A walked layer.
 #[derive(Debug, Clone)]
@@ -85,22 +90,87 @@ impl LayerError {
 /// with the same code). The blob is read to its end, so its digest is always verified.
 /// `diff_id` is the blob's diff ID when an earlier run computed it from the same bytes: the
 /// decompressed stream is then not hashed again (the blob's own digest still is checked, and
-/// the same bytes decompress to the same stream).
+/// the same bytes decompress to the same stream). `files` says how files are hashed.
 pub fn walk<F>(
     source: &dyn BlobSource,
     desc: &Descriptor,
     layer: usize,
     diff_id: Option<&Digest>,
     limits: &Limits,
+    files: FileDigests,
     visit: F,
 ) -> Result<Listing, LayerError>
 where
     F: FnMut(&EntryMeta, &mut dyn Read) -> io::Result<()>,
 {
-    check_descriptor(desc, limits)?;
-    let raw = content::open_verified(source, desc)?;
-    listing(raw, &Blob::of(desc, layer, diff_id), limits, visit)
+    kept(|each| walk_opened(source, desc, layer, diff_id, limits, files, visit, each))
 }
+
+/// The listing of a walk that hands its entries to the function it is given.
+fn kept(
+    walk: impl FnOnce(&mut dyn FnMut(EntryMeta) -> io::Result<()>) -> Result<WalkEnd, LayerError>,
+) -> Result<Listing, LayerError> {
+    let mut entries = Vec::new();
+    let end = walk(&mut |e| {
+        entries.push(e);
+        Ok(())
+    })?;
+    Ok(Listing {
+        compression: end.compression,
+        entries,
+        diff_id: end.diff_id,
+    })
+}
+
+/// Opens the blob of [`walk`] and [`walk_each`] and walks it. An uncompressed blob walked for
+/// [`FileDigests::Sha256`] is not hashed as it is read: the walk hashes its stream, with the
+/// files', and checks the blob's digest at the end. Whether it is uncompressed is decided from
+/// its first bytes before any is hashed, as the walk then decides it: a blob is read once,
+/// so what is walked is what is verified.
+#[allow(clippy::too_many_arguments)]
+fn walk_opened<F, E>(
+    source: &dyn BlobSource,
+    desc: &Descriptor,
+    layer: usize,
+    diff_id: Option<&Digest>,
+    limits: &Limits,
+    files: FileDigests,
+    visit: F,
+    each: E,
+) -> Result<WalkEnd, LayerError>
+where
+    F: FnMut(&EntryMeta, &mut dyn Read) -> io::Result<()>,
+    E: FnMut(EntryMeta) -> io::Result<()>,
+{
+    check_descriptor(desc, limits)?;
+    let mut blob = Blob::of(desc, layer, diff_id, files);
+    if files != FileDigests::Sha256
+        || desc.digest.algorithm() != Algorithm::Sha256
+        || source.is_verified(&desc.digest)
+    {
+        let raw = content::open_verified(source, desc)?;
+        return walk_entries(raw, &blob, limits, visit, each);
+    }
+    let digest = &desc.digest;
+    let mut raw = io::BufReader::with_capacity(HEAD_PEEK, source.open(digest)?);
+    let head = raw
+        .fill_buf()
+        .map_err(|e| ContentError::from_io(digest, e))?;
+    let plain = (head.len() >= content::HEAD_BYTES || head.len() as u64 == desc.size)
+        && content::compression_of(digest, &desc.media_type, head)
+            .is_ok_and(|c| c == Compression::None);
+    if !plain {
+        let raw = VerifyingReader::new(raw, digest.clone(), desc.size);
+        return walk_entries(raw, &blob, limits, visit, each);
+    }
+    blob.check_stream = true;
+    let raw = VerifyingReader::trusting(raw, digest.clone(), desc.size);
+    walk_entries(raw, &blob, limits, visit, each)
+}
+
+/// Bytes read ahead to tell whether a blob is compressed: enough for [`content::HEAD_BYTES`],
+/// few enough that copying them once more costs nothing.
+const HEAD_PEEK: usize = 512;
 
 /// The blob a walk reads: what names it in errors and entries, and what decides how it is
 /// read.
@@ -112,16 +182,27 @@ struct Blob<'a> {
     layer: usize,
     /// Its diff ID, when already known.
     diff_id: Option<&'a Digest>,
+    files: FileDigests,
+    /// Nothing below has hashed the blob: when it is uncompressed, its stream must hash to
+    /// `digest`.
+    check_stream: bool,
 }
 
 impl<'a> Blob<'a> {
-    fn of(desc: &'a Descriptor, layer: usize, diff_id: Option<&'a Digest>) -> Blob<'a> {
+    fn of(
+        desc: &'a Descriptor,
+        layer: usize,
+        diff_id: Option<&'a Digest>,
+        files: FileDigests,
+    ) -> Blob<'a> {
         Blob {
             digest: &desc.digest,
             media_type: &desc.media_type,
             size: desc.size,
             layer,
             diff_id,
+            files,
+            check_stream: false,
         }
     }
 }
@@ -142,10 +223,13 @@ fn check_descriptor(desc: &Descriptor, limits: &Limits) -> Result<(), LayerError
     Ok(())
 }
 
-/// Hashes what is consumed of the buffered stream below, in place.
+/// Hashes what is consumed of the buffered stream below, in place: the whole stream, when its
+/// SHA-256 is wanted, and the content of the file being read, when one is.
 struct Hashing<R> {
     inner: R,
-    hasher: Option<Hasher>,
+    stream: Option<Sha256>,
+    /// The current file's hasher and how many of its bytes are still to come.
+    file: Option<(ContentHasher, u64)>,
 }
 
 impl<R: BufRead> Read for Hashing<R> {
@@ -167,17 +251,40 @@ impl<R: BufRead> BufRead for Hashing<R> {
     }
 
     fn consume(&mut self, n: usize) {
-        if let (Some(h), true) = (&mut self.hasher, n > 0) {
+        if n > 0 && (self.stream.is_some() || self.file.is_some()) {
             // The bytes consumed are still in the buffer: asking for it again reads nothing.
             if let Ok(buf) = self.inner.fill_buf() {
-                h.update(&buf[..n.min(buf.len())]);
+                let bytes = &buf[..n.min(buf.len())];
+                let in_file = self.file.as_ref().map_or(0, |(_, left)| {
+                    usize::try_from(*left).map_or(bytes.len(), |left| left.min(bytes.len()))
+                });
+                let (file_bytes, rest) = bytes.split_at(in_file);
+                match (&mut self.stream, &mut self.file) {
+                    (Some(stream), Some((ContentHasher::Sha256(file), _))) => {
+                        ocidiff_sha256::update_both(stream, file, file_bytes);
+                    }
+                    (stream, file) => {
+                        if let Some(stream) = stream {
+                            stream.update(file_bytes);
+                        }
+                        if let Some((file, _)) = file {
+                            file.update(file_bytes);
+                        }
+                    }
+                }
+                if let Some(stream) = &mut self.stream {
+                    stream.update(rest);
+                }
+                if let Some((_, left)) = &mut self.file {
+                    *left -= in_file as u64;
+                }
             }
         }
         self.inner.consume(n);
     }
 }
 
-/// Hashes a file's content as it is read.
+/// Hashes the content of a sparse file as it is read, holes filled in.
 struct FileHashing<R> {
     inner: R,
     hasher: ContentHasher,
@@ -212,26 +319,10 @@ where
         size: u64::MAX,
         layer,
         diff_id: None,
+        files: FileDigests::BySize,
+        check_stream: false,
     };
-    listing(raw, &blob, limits, visit)
-}
-
-/// [`walk_stream`] of `blob`, keeping the entries.
-fn listing<R, F>(raw: R, blob: &Blob, limits: &Limits, visit: F) -> Result<Listing, LayerError>
-where
-    R: Read + Send,
-    F: FnMut(&EntryMeta, &mut dyn Read) -> io::Result<()>,
-{
-    let mut entries = Vec::new();
-    let end = walk_entries(raw, blob, limits, visit, |e| {
-        entries.push(e);
-        Ok(())
-    })?;
-    Ok(Listing {
-        compression: end.compression,
-        entries,
-        diff_id: end.diff_id,
-    })
+    kept(|each| walk_entries(raw, &blob, limits, visit, each))
 }
 
 /// What a walk that handed its entries over found besides them.
@@ -252,17 +343,19 @@ pub fn walk_each<E>(
     layer: usize,
     diff_id: Option<&Digest>,
     limits: &Limits,
+    files: FileDigests,
     each: E,
 ) -> Result<WalkEnd, LayerError>
 where
     E: FnMut(EntryMeta) -> io::Result<()>,
 {
-    check_descriptor(desc, limits)?;
-    let raw = content::open_verified(source, desc)?;
-    walk_entries(
-        raw,
-        &Blob::of(desc, layer, diff_id),
+    walk_opened(
+        source,
+        desc,
+        layer,
+        diff_id,
         limits,
+        files,
         |_, _| Ok(()),
         each,
     )
@@ -283,10 +376,25 @@ where
     let (digest, layer) = (blob.digest, blob.layer);
     let decompressed = content::decompress(raw, digest, blob.media_type, blob.size)?;
     let compression = decompressed.compression;
+    let uncompressed = compression == Compression::None;
+    if blob.check_stream && !uncompressed {
+        // The same buffered first bytes said "uncompressed" a moment ago, so this is not
+        // reached; were it, nothing would have hashed the blob, which must not pass.
+        return Err(ContentError::from_io(
+            digest,
+            io::Error::other("the blob changed while it was read"),
+        )
+        .into());
+    }
     let hashing = Hashing {
         inner: decompressed.reader,
-        hasher: (compression != Compression::None && blob.diff_id.is_none())
-            .then(|| Hasher::new(Algorithm::Sha256)),
+        stream: (if uncompressed {
+            blob.check_stream
+        } else {
+            blob.diff_id.is_none()
+        })
+        .then(Sha256::new),
+        file: None,
     };
     let limited = LimitedReader::new(
         hashing,
@@ -323,16 +431,27 @@ where
             .into());
         }
         if meta.kind == EntryType::File {
-            let mut hashing = FileHashing {
-                inner: &mut tar,
-                hasher: ContentHasher::new(meta.size),
-            };
-            visit(&meta, &mut hashing).map_err(|e| LayerError::from_io(digest, e))?;
-            // The rest is hashed where the stream below buffered it, not copied out first.
-            let mut hasher = hashing.hasher;
-            tar.drain_data(&mut |bytes| hasher.update(bytes))
-                .map_err(|e| LayerError::from_tar(digest, e))?;
-            meta.digest = Some(hasher.finish());
+            let hasher = ContentHasher::new(meta.size, blob.files);
+            meta.digest = Some(if let Some(left) = tar.plain_data_left() {
+                // Hashed below, as the stream is consumed, in the pass that hashes the stream.
+                tar.inner_mut().inner_mut().file = Some((hasher, left));
+                visit(&meta, &mut tar).map_err(|e| LayerError::from_io(digest, e))?;
+                tar.drain_data(&mut |_| {})
+                    .map_err(|e| LayerError::from_tar(digest, e))?;
+                let (hasher, left) = tar.inner_mut().inner_mut().file.take().expect("set above");
+                debug_assert_eq!(left, 0, "a drained entry has no data left");
+                hasher.finish()
+            } else {
+                let mut hashing = FileHashing {
+                    inner: &mut tar,
+                    hasher,
+                };
+                visit(&meta, &mut hashing).map_err(|e| LayerError::from_io(digest, e))?;
+                let mut hasher = hashing.hasher;
+                tar.drain_data(&mut |bytes| hasher.update(bytes))
+                    .map_err(|e| LayerError::from_tar(digest, e))?;
+                hasher.finish()
+            });
         } else {
             visit(&meta, &mut io::empty()).map_err(|e| LayerError::from_io(digest, e))?;
         }
@@ -343,12 +462,19 @@ where
     let mut rest = tar.into_inner();
     io::copy(&mut rest, &mut io::sink()).map_err(|e| LayerError::from_io(digest, e))?;
     let hashing = rest.into_inner();
-    let diff_id = match (hashing.hasher, blob.diff_id) {
-        (Some(hasher), _) => hasher.finish(),
-        (None, Some(known)) if compression != Compression::None => known.clone(),
+    let diff_id = match (hashing.stream, blob.diff_id) {
+        (Some(hasher), _) => Digest::from_sha256(hasher.finish()),
+        (None, Some(known)) if !uncompressed => known.clone(),
         // Uncompressed, the blob is its own diff ID.
         (None, _) => digest.clone(),
     };
+    if uncompressed && diff_id != *digest {
+        return Err(ContentError::DigestMismatch {
+            expected: digest.clone(),
+            actual: diff_id,
+        }
+        .into());
+    }
     Ok(WalkEnd {
         compression,
         diff_id,
@@ -390,6 +516,7 @@ mod tests {
             0,
             None,
             &Limits::default(),
+            FileDigests::BySize,
             |_, _| Ok(()),
         );
         assert!(r.is_err(), "{:?}", r.map(|l| l.entries.len()));
@@ -410,6 +537,7 @@ mod tests {
             0,
             None,
             &Limits::default(),
+            FileDigests::BySize,
             |_, _| Ok(()),
         )
         .unwrap();
@@ -433,6 +561,7 @@ mod tests {
                 0,
                 Some(&known),
                 &Limits::default(),
+                FileDigests::BySize,
                 |_, _| Ok(()),
             )
         };
@@ -446,6 +575,124 @@ mod tests {
         let claimed = Digest::sha256_of(&gz);
         let src = MemorySource([(claimed.clone(), other)].into());
         let err = walk_with(&src, claimed).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                LayerError::Content(ContentError::DigestMismatch { .. })
+            ),
+            "{err:?}"
+        );
+    }
+
+    fn plain(digest: Digest, size: usize) -> Descriptor {
+        Descriptor {
+            media_type: crate::model::media::OCI_LAYER.into(),
+            ..desc(digest, size)
+        }
+    }
+
+    fn sha256_of(bytes: &[u8]) -> ContentDigest {
+        ContentDigest::Sha256(<sha2::Sha256 as sha2::Digest>::digest(bytes).into())
+    }
+
+    /// Files hashed in the pass that hashes the layer: each file's SHA-256, whatever its size
+    /// and however much of it the visit read, and the blob still checked against its digest.
+    #[test]
+    fn files_hashed_with_the_layer_are_their_sha256() {
+        let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let layer = ocidiff_testkit::Layer::new(vec![
+            ocidiff_testkit::Entry::file("small", "x"),
+            ocidiff_testkit::Entry::file("big", big.clone()),
+            ocidiff_testkit::Entry::dir("d/"),
+            ocidiff_testkit::Entry::file("empty", ""),
+        ]);
+        let tar = layer.tar_bytes();
+        let mut src = MemorySource::default();
+        let digest = src.insert(&tar);
+        for read in [0, 1000, usize::MAX] {
+            let listing = walk(
+                &src,
+                &plain(digest.clone(), tar.len()),
+                0,
+                None,
+                &Limits::default(),
+                FileDigests::Sha256,
+                |_, r| {
+                    io::copy(&mut r.take(read as u64), &mut io::sink())?;
+                    Ok(())
+                },
+            )
+            .unwrap();
+            let digests: Vec<_> = listing.entries.iter().map(|e| e.digest).collect();
+            assert_eq!(
+                digests,
+                [
+                    Some(sha256_of(b"x")),
+                    Some(sha256_of(&big)),
+                    None,
+                    Some(sha256_of(b""))
+                ]
+            );
+            assert_eq!(listing.diff_id, digest);
+        }
+        // Other bytes of the same size under that digest: the walk's own hash tells.
+        let mut other = tar.clone();
+        let at = other.len() / 2;
+        other[at] ^= 1;
+        let src = MemorySource([(digest.clone(), other)].into());
+        let err = walk(
+            &src,
+            &plain(digest, tar.len()),
+            0,
+            None,
+            &Limits::default(),
+            FileDigests::Sha256,
+            |_, _| Ok(()),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                LayerError::Content(ContentError::DigestMismatch { .. })
+            ),
+            "{err:?}"
+        );
+    }
+
+    /// A blob walked for SHA-256 file digests that turns out compressed is checked all the
+    /// same (read once more), and its files are their SHA-256.
+    #[test]
+    fn a_compressed_blob_walked_for_sha256_files_is_still_checked() {
+        let layer = ocidiff_testkit::Layer::new(vec![ocidiff_testkit::Entry::file("f", "x")])
+            .compression(ocidiff_testkit::Compression::Gzip);
+        let gz = layer.blob_bytes();
+        let mut src = MemorySource::default();
+        let digest = src.insert(&gz);
+        // A Docker type says nothing of the compression: the bytes decide.
+        let docker = |digest: Digest| Descriptor {
+            media_type: crate::model::media::DOCKER_LAYER.into(),
+            ..desc(digest, gz.len())
+        };
+        let walk_sha = |src: &MemorySource, digest: Digest| {
+            walk(
+                src,
+                &docker(digest),
+                0,
+                None,
+                &Limits::default(),
+                FileDigests::Sha256,
+                |_, _| Ok(()),
+            )
+        };
+        let listing = walk_sha(&src, digest).unwrap();
+        assert_eq!(listing.entries[0].digest, Some(sha256_of(b"x")));
+        let other = ocidiff_testkit::Layer::new(vec![ocidiff_testkit::Entry::file("f", "y")])
+            .compression(ocidiff_testkit::Compression::Gzip)
+            .blob_bytes();
+        assert_eq!(other.len(), gz.len());
+        let claimed = Digest::sha256_of(&gz);
+        let src = MemorySource([(claimed.clone(), other)].into());
+        let err = walk_sha(&src, claimed).unwrap_err();
         assert!(
             matches!(
                 err,

@@ -74,6 +74,14 @@ impl Digest {
         }
     }
 
+    /// The SHA-256 digest whose bytes are `bytes`.
+    pub fn from_sha256(bytes: [u8; 32]) -> Digest {
+        Digest {
+            algorithm: Algorithm::Sha256,
+            hex: hex::encode(bytes),
+        }
+    }
+
     /// `sha256:0123456789ab…`: enough to tell digests apart in a table.
     pub fn short(&self) -> String {
         format!("{}:{}", self.algorithm.as_str(), &self.hex[..12])

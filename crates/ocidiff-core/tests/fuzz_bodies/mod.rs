@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use ocidiff_core::content::{Limits, MemorySource};
-use ocidiff_core::layer::{self, EntryMeta, EntryType, Listing, Tree, clean};
+use ocidiff_core::layer::{self, EntryMeta, EntryType, FileDigests, Listing, Tree, clean};
 use ocidiff_core::model::{Compression, Descriptor, Digest, Document};
 use ocidiff_core::reference::{DockerRef, ImageRef};
 
@@ -60,7 +60,13 @@ pub fn layer_walk(data: &[u8]) {
         metadata_bytes: 1 << 20,
     };
     let mut sink = Vec::new();
-    let walked = layer::walk(&source, &desc, 0, None, &limits, |_, r| {
+    // Either way of hashing files, picked by the input so that both are fuzzed.
+    let files = if data.first().is_some_and(|b| b % 2 == 1) {
+        FileDigests::Sha256
+    } else {
+        FileDigests::BySize
+    };
+    let walked = layer::walk(&source, &desc, 0, None, &limits, files, |_, r| {
         sink.clear();
         r.read_to_end(&mut sink).map(drop)
     });

@@ -348,6 +348,21 @@ impl<R: Read> Reader<R> {
         self.r.inner
     }
 
+    /// The stream below, to reach the state of a wrapper there; reading from it would put the
+    /// reader out of step.
+    pub fn inner_mut(&mut self) -> &mut R {
+        &mut self.r.inner
+    }
+
+    /// Bytes of the current entry's data still to come, when they come straight from the
+    /// stream (`None` for a sparse entry, whose holes are filled in as it is read).
+    pub fn plain_data_left(&self) -> Option<u64> {
+        match self.curr {
+            Current::Regular { left } => Some(left),
+            Current::Sparse { .. } => None,
+        }
+    }
+
     /// Bytes read from the stream so far.
     pub fn position(&self) -> u64 {
         self.r.pos
@@ -773,7 +788,7 @@ impl<R: Read> Reader<R> {
             s = rest;
             match key {
                 b"GNU.sparse.offset" | b"GNU.sparse.numbytes" => {
-                    let want: &[u8] = if sparse_map.len() % 2 == 0 {
+                    let want: &[u8] = if sparse_map.len().is_multiple_of(2) {
                         b"GNU.sparse.offset"
                     } else {
                         b"GNU.sparse.numbytes"

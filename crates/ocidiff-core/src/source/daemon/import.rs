@@ -726,8 +726,16 @@ mod tests {
             assert_eq!(walked.len(), 2, "{form:?}");
             for (i, desc) in m.layers.iter().enumerate().take(2) {
                 let listing = walked[&desc.digest].as_layer(i);
-                let again =
-                    layer::walk(&store, desc, i, None, &Limits::default(), |_, _| Ok(())).unwrap();
+                let again = layer::walk(
+                    &store,
+                    desc,
+                    i,
+                    None,
+                    &Limits::default(),
+                    layer::FileDigests::BySize,
+                    |_, _| Ok(()),
+                )
+                .unwrap();
                 let names = |l: &Listing| {
                     l.entries
                         .iter()
