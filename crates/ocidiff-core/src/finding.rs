@@ -246,7 +246,8 @@ pub struct FieldDiff {
     /// The field: `digest`, `mtime`, `mode`, … for files and descriptors; `value` for a JSON
     /// value; `entry` when the whole entry exists on one side only. A descriptor's `digest` is
     /// its OCI digest (`sha256:HEX`); a file's is a digest of its content, `sha256:HEX` under
-    /// 4096 bytes and `blake3:HEX` from 4096 bytes.
+    /// 4096 bytes and `blake3:HEX` from 4096 bytes — or `sha256:HEX` for every file when all
+    /// layers of both images are uncompressed blobs hashed as they are read (docs/report.md).
     pub field: String,
     /// Input 0's value; absent when input 0 does not have it.
     #[serde(skip_serializing_if = "Option::is_none")]

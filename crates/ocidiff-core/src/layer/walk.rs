@@ -545,12 +545,36 @@ mod tests {
         assert_eq!(listing.entries[0].digest, Some(ContentDigest::of(b"x")));
     }
 
+    /// A gzip layer of one file, `f`: contents of one length give blobs of one size.
+    fn gz_of(content: &str) -> Vec<u8> {
+        ocidiff_testkit::Layer::new(vec![ocidiff_testkit::Entry::file("f", content)])
+            .compression(ocidiff_testkit::Compression::Gzip)
+            .blob_bytes()
+    }
+
+    /// `walk_as` of a valid layer the size of `gz` stored under `gz`'s digest fails on the
+    /// digest check, the only thing that can tell.
+    fn other_bytes_fail(gz: &[u8], walk_as: impl Fn(&MemorySource, Digest) -> WalkResult) {
+        let other = gz_of("y");
+        assert_eq!(other.len(), gz.len());
+        let claimed = Digest::sha256_of(gz);
+        let src = MemorySource([(claimed.clone(), other)].into());
+        let err = walk_as(&src, claimed).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                LayerError::Content(ContentError::DigestMismatch { .. })
+            ),
+            "{err:?}"
+        );
+    }
+
+    type WalkResult = Result<Listing, LayerError>;
+
     /// A diff ID already known is taken, not computed again; the blob is still verified.
     #[test]
     fn a_known_diff_id_is_not_computed_again() {
-        let gz = ocidiff_testkit::Layer::new(vec![ocidiff_testkit::Entry::file("f", "x")])
-            .compression(ocidiff_testkit::Compression::Gzip)
-            .blob_bytes();
+        let gz = gz_of("x");
         let mut src = MemorySource::default();
         let digest = src.insert(&gz);
         let known = Digest::sha256_of(b"what an earlier run found");
@@ -566,22 +590,7 @@ mod tests {
             )
         };
         assert_eq!(walk_with(&src, digest).unwrap().diff_id, known);
-        // Another valid layer of the same size under the first one's digest: only the digest
-        // check can tell.
-        let other = ocidiff_testkit::Layer::new(vec![ocidiff_testkit::Entry::file("f", "y")])
-            .compression(ocidiff_testkit::Compression::Gzip)
-            .blob_bytes();
-        assert_eq!(other.len(), gz.len());
-        let claimed = Digest::sha256_of(&gz);
-        let src = MemorySource([(claimed.clone(), other)].into());
-        let err = walk_with(&src, claimed).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                LayerError::Content(ContentError::DigestMismatch { .. })
-            ),
-            "{err:?}"
-        );
+        other_bytes_fail(&gz, walk_with);
     }
 
     fn plain(digest: Digest, size: usize) -> Descriptor {
@@ -659,24 +668,21 @@ mod tests {
         );
     }
 
-    /// A blob walked for SHA-256 file digests that turns out compressed is checked all the
-    /// same (read once more), and its files are their SHA-256.
+    /// A blob walked for SHA-256 file digests that turns out compressed is hashed as it is
+    /// read, as any compressed blob, and its files are their SHA-256.
     #[test]
     fn a_compressed_blob_walked_for_sha256_files_is_still_checked() {
-        let layer = ocidiff_testkit::Layer::new(vec![ocidiff_testkit::Entry::file("f", "x")])
-            .compression(ocidiff_testkit::Compression::Gzip);
-        let gz = layer.blob_bytes();
+        let gz = gz_of("x");
         let mut src = MemorySource::default();
         let digest = src.insert(&gz);
         // A Docker type says nothing of the compression: the bytes decide.
-        let docker = |digest: Digest| Descriptor {
-            media_type: crate::model::media::DOCKER_LAYER.into(),
-            ..desc(digest, gz.len())
-        };
         let walk_sha = |src: &MemorySource, digest: Digest| {
             walk(
                 src,
-                &docker(digest),
+                &Descriptor {
+                    media_type: crate::model::media::DOCKER_LAYER.into(),
+                    ..desc(digest, gz.len())
+                },
                 0,
                 None,
                 &Limits::default(),
@@ -686,20 +692,7 @@ mod tests {
         };
         let listing = walk_sha(&src, digest).unwrap();
         assert_eq!(listing.entries[0].digest, Some(sha256_of(b"x")));
-        let other = ocidiff_testkit::Layer::new(vec![ocidiff_testkit::Entry::file("f", "y")])
-            .compression(ocidiff_testkit::Compression::Gzip)
-            .blob_bytes();
-        assert_eq!(other.len(), gz.len());
-        let claimed = Digest::sha256_of(&gz);
-        let src = MemorySource([(claimed.clone(), other)].into());
-        let err = walk_sha(&src, claimed).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                LayerError::Content(ContentError::DigestMismatch { .. })
-            ),
-            "{err:?}"
-        );
+        other_bytes_fail(&gz, walk_sha);
     }
 
     #[test]
