@@ -439,7 +439,13 @@ where
                 tar.drain_data(&mut |_| {})
                     .map_err(|e| LayerError::from_tar(digest, e))?;
                 let (hasher, left) = tar.inner_mut().inner_mut().file.take().expect("set above");
-                debug_assert_eq!(left, 0, "a drained entry has no data left");
+                if left != 0 {
+                    // Consumed but not hashed: the digest would not be the content's.
+                    return Err(LayerError::from_io(
+                        digest,
+                        io::Error::other("a file's content was read past the hasher"),
+                    ));
+                }
                 hasher.finish()
             } else {
                 let mut hashing = FileHashing {
