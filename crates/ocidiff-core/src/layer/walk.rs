@@ -8,7 +8,7 @@ use std::io::{self, BufRead, Read};
 
 use ocidiff_sha256::Sha256;
 
-use super::entry::{ContentHasher, EntryMeta, EntryType, FileDigests};
+use super::entry::{ContentDigest, ContentHasher, EntryMeta, EntryType, FileDigests};
 use super::tar::{Reader, TarError};
 use crate::content::{
     self, BlobSource, ContentError, Limit, LimitExceeded, LimitedReader, Limits, VerifyingReader,
@@ -432,32 +432,10 @@ where
         }
         if meta.kind == EntryType::File {
             let hasher = ContentHasher::new(meta.size, blob.files);
-            meta.digest = Some(if let Some(left) = tar.plain_data_left() {
-                // Hashed below, as the stream is consumed, in the pass that hashes the stream.
-                tar.inner_mut().inner_mut().file = Some((hasher, left));
-                visit(&meta, &mut tar).map_err(|e| LayerError::from_io(digest, e))?;
-                tar.drain_data(&mut |_| {})
-                    .map_err(|e| LayerError::from_tar(digest, e))?;
-                let (hasher, left) = tar.inner_mut().inner_mut().file.take().expect("set above");
-                if left != 0 {
-                    // Consumed but not hashed: the digest would not be the content's.
-                    return Err(LayerError::from_io(
-                        digest,
-                        io::Error::other("a file's content was read past the hasher"),
-                    ));
-                }
-                hasher.finish()
-            } else {
-                let mut hashing = FileHashing {
-                    inner: &mut tar,
-                    hasher,
-                };
-                visit(&meta, &mut hashing).map_err(|e| LayerError::from_io(digest, e))?;
-                let mut hasher = hashing.hasher;
-                tar.drain_data(&mut |bytes| hasher.update(bytes))
-                    .map_err(|e| LayerError::from_tar(digest, e))?;
-                hasher.finish()
-            });
+            meta.digest = Some(
+                read_file(&mut tar, &meta, hasher, &mut visit)
+                    .map_err(|e| LayerError::from_tar(digest, e))?,
+            );
         } else {
             visit(&meta, &mut io::empty()).map_err(|e| LayerError::from_io(digest, e))?;
         }
@@ -485,6 +463,42 @@ where
         compression,
         diff_id,
     })
+}
+
+/// Hands the current entry, a regular file, to `visit`, reads the rest of its content, and
+/// gives the digest of all of it. A file whose bytes come straight from the stream is hashed
+/// below the tar reader as the stream is consumed, in the pass that hashes the stream; a sparse
+/// one as it is read, holes filled in.
+fn read_file<R, F>(
+    tar: &mut Reader<LimitedReader<Hashing<R>>>,
+    meta: &EntryMeta,
+    hasher: ContentHasher,
+    visit: &mut F,
+) -> Result<ContentDigest, TarError>
+where
+    R: BufRead,
+    F: FnMut(&EntryMeta, &mut dyn Read) -> io::Result<()>,
+{
+    let Some(left) = tar.plain_data_left() else {
+        let mut hashing = FileHashing { inner: tar, hasher };
+        visit(meta, &mut hashing).map_err(TarError::from_io)?;
+        let mut hasher = hashing.hasher;
+        hashing
+            .inner
+            .drain_data(&mut |bytes| hasher.update(bytes))?;
+        return Ok(hasher.finish());
+    };
+    tar.inner_mut().inner_mut().file = Some((hasher, left));
+    visit(meta, tar).map_err(TarError::from_io)?;
+    tar.drain_data(&mut |_| {})?;
+    let (hasher, left) = tar.inner_mut().inner_mut().file.take().expect("set above");
+    if left != 0 {
+        // Consumed but not hashed: the digest would not be the content's.
+        return Err(TarError::from_io(io::Error::other(
+            "a file's content was read past the hasher",
+        )));
+    }
+    Ok(hasher.finish())
 }
 
 #[cfg(test)]
