@@ -175,38 +175,51 @@ fn report_file_is_versioned_json() {
 fn file_digests_are_sha256_small_and_blake3_large() {
     use ocidiff_testkit::Compression;
     let fast = ocidiff_sha256::shares_rounds();
-    file_digests_with(Compression::Gzip, Compression::Gzip, false);
-    file_digests_with(Compression::None, Compression::Gzip, false);
-    file_digests_with(Compression::None, Compression::None, fast);
+    let dir = tempfile::tempdir().unwrap();
+    let oci = |tag: &str, n: u8, compression| {
+        let path = dir.path().join(tag);
+        write_oci_dir(&path, &[("", digests_spec(n, compression).into())]).unwrap();
+        format!("oci:{}", path.display())
+    };
+    for (lhs, rhs, all_sha256) in [
+        (Compression::Gzip, Compression::Gzip, false),
+        (Compression::None, Compression::Gzip, false),
+        (Compression::None, Compression::None, fast),
+    ] {
+        let tag = format!("{lhs:?}-{rhs:?}");
+        let pair = [
+            oci(&format!("l-{tag}"), 1, lhs),
+            oci(&format!("r-{tag}"), 2, rhs),
+        ];
+        check_file_digests(dir.path(), &pair, all_sha256);
+    }
+    // Uncompressed layers in every form read in place: `docker save` tarballs (classic and
+    // Docker 25's), OCI archives.
+    let l = every_form(dir.path(), "l", &digests_spec(1, Compression::None));
+    let r = every_form(dir.path(), "r", &digests_spec(2, Compression::None));
+    for pair in l.into_iter().zip(r) {
+        check_file_digests(dir.path(), &[pair.0, pair.1], fast);
+    }
 }
 
-fn file_digests_with(
-    lhs: ocidiff_testkit::Compression,
-    rhs: ocidiff_testkit::Compression,
-    all_sha256: bool,
-) {
+/// One layer: `big` of 4096 bytes and `small` of 4095, both differing with `n`.
+fn digests_spec(n: u8, compression: ocidiff_testkit::Compression) -> ImageSpec {
+    ImageSpec::new().layer(
+        Layer::new(vec![
+            Entry::file("big", vec![n; 4096]),
+            Entry::file("small", format!("{n}{}", "x".repeat(4094))),
+        ])
+        .compression(compression),
+    )
+}
+
+fn check_file_digests(dir: &Path, [lhs, rhs]: &[String; 2], all_sha256: bool) {
     use sha2::Digest as _;
-    let dir = tempfile::tempdir().unwrap();
-    let big = |c: u8| vec![c; 4096];
-    let small = |c: &str| format!("{c}{}", "x".repeat(4094));
-    let spec = |n: u8, compression| {
-        ImageSpec::new().layer(
-            Layer::new(vec![
-                Entry::file("big", big(n)),
-                Entry::file("small", small(&n.to_string())),
-            ])
-            .compression(compression),
-        )
-    };
-    let (l, r) = (dir.path().join("l"), dir.path().join("r"));
-    write_oci_dir(&l, &[("", spec(1, lhs).into())]).unwrap();
-    write_oci_dir(&r, &[("", spec(2, rhs).into())]).unwrap();
-    let report = dir.path().join("r.json");
+    let report = dir.join("digests.json");
     ocidiff()
         .args(["diff", "--semantic", "--report-file"])
         .arg(&report)
-        .arg(format!("oci:{}", l.display()))
-        .arg(format!("oci:{}", r.display()))
+        .args([lhs, rhs])
         .assert()
         .code(1);
     let json: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
@@ -226,17 +239,18 @@ fn file_digests_with(
         field[side].as_str().unwrap().to_owned()
     };
     for (side, n) in [("lhs", 1u8), ("rhs", 2)] {
+        let big = vec![n; 4096];
         let big_digest = if all_sha256 {
-            format!("sha256:{:x}", sha2::Sha256::digest(big(n)))
+            format!("sha256:{:x}", sha2::Sha256::digest(&big))
         } else {
-            format!("blake3:{}", blake3::hash(&big(n)).to_hex())
+            format!("blake3:{}", blake3::hash(&big).to_hex())
         };
-        assert_eq!(digest("big", side), big_digest, "{lhs:?} / {rhs:?}");
-        let s = small(&n.to_string());
-        assert_eq!(s.len(), 4095);
+        assert_eq!(digest("big", side), big_digest, "{lhs} / {rhs}");
+        let small = format!("{n}{}", "x".repeat(4094));
+        assert_eq!(small.len(), 4095);
         assert_eq!(
             digest("small", side),
-            format!("sha256:{:x}", sha2::Sha256::digest(s.as_bytes()))
+            format!("sha256:{:x}", sha2::Sha256::digest(small.as_bytes()))
         );
     }
 }
