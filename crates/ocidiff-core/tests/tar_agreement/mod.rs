@@ -3,7 +3,10 @@
 
 use std::io::Read;
 
+use ocidiff_core::content::{Limits, MemorySource};
 use ocidiff_core::layer::tar::{Reader, TarError, Time};
+use ocidiff_core::layer::{self, ContentDigest, FileDigests};
+use ocidiff_core::model::{Descriptor, Digest, media};
 use ocidiff_testkit::go_tar::{GoEntry, GoPair, GoRead, GoTar, GoTime};
 use sha2::{Digest as _, Sha256};
 
@@ -165,6 +168,57 @@ pub fn agree(go: &mut GoTar, stream: &[u8]) -> Result<(), String> {
             theirs.entries.len(),
             theirs.error
         ));
+    }
+    if theirs.error.is_none() {
+        hashed_with_the_stream_as_go_reads(&theirs, stream)?;
+    }
+    Ok(())
+}
+
+/// Walked as an uncompressed layer whose files are hashed in the pass that hashes the stream
+/// ([`FileDigests::Sha256`]: below the tar reader, as the stream is consumed), each regular
+/// file's digest is the SHA-256 of the content Go reads. (Files of 1 MiB or more, whose
+/// fingerprint is chunked, and streams with holes to fill of over 64 MiB are not checked.)
+fn hashed_with_the_stream_as_go_reads(theirs: &GoRead, stream: &[u8]) -> Result<(), String> {
+    if theirs.entries.iter().any(|e| e.content_len > 64 << 20) {
+        return Ok(());
+    }
+    let digest = Digest::sha256_of(stream);
+    let desc = Descriptor {
+        media_type: media::OCI_LAYER.into(),
+        digest: digest.clone(),
+        size: stream.len() as u64,
+        platform: None,
+        annotations: Default::default(),
+        urls: vec![],
+        artifact_type: None,
+    };
+    let source = MemorySource([(digest, stream.to_vec())].into());
+    let limits = Limits::default();
+    // A walk refuses more than the reader does (its limits, runtimes' disagreements on
+    // compression): those streams say nothing about hashing.
+    let Ok(listing) = layer::walk(
+        &source,
+        &desc,
+        0,
+        None,
+        &limits,
+        FileDigests::Sha256,
+        |_, _| Ok(()),
+    ) else {
+        return Ok(());
+    };
+    for (i, (e, go)) in listing.entries.iter().zip(&theirs.entries).enumerate() {
+        if let (Some(ContentDigest::Sha256(d)), true) = (e.digest, go.content_len < 1 << 20) {
+            if hex::encode(d) != go.content {
+                return Err(format!(
+                    "entry {i} ({}): hashed with the stream {}, go's content {}",
+                    e.name,
+                    hex::encode(d),
+                    go.content
+                ));
+            }
+        }
     }
     Ok(())
 }
