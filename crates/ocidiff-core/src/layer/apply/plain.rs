@@ -1,9 +1,16 @@
-//! Whether a layer stands alone, decided entry by entry as it streams past and in one hash per
-//! name: [`Tree::apply_alone`]'s question for the layers builders write — every parent named as
-//! a directory before what is in it, each path once, hard links only to files the layer wrote
-//! before, nothing a runtime treats differently — without building the tree. Any other layer
-//! is "not plain", and the caller applies it with the full model. For a plain layer,
-//! `apply_alone` finds it stands alone and notes nothing (a property test checks this).
+//! Whether a layer stands alone, decided entry by entry as it streams past: [`Tree::apply_alone`]'s
+//! question for the layers builders write — every parent named as a directory before what is
+//! in it, each path once, hard links only to files the layer wrote before, nothing a runtime
+//! treats differently — without building the tree. Any other layer is "not plain", and the
+//! caller applies it with the full model. For a plain layer, `apply_alone` finds it stands
+//! alone and notes nothing (a property test checks this).
+//!
+//! Builders walk directories in sorted order (Go's `filepath.Walk`, BuildKit's and
+//! containers/storage's walkers), so most layers are checked against the chain of directories
+//! the walk is in: a path is new when it sorts after its parent's last child. Only a layer that
+//! leaves that order, or holds a hard link, is checked with one hash per name from then on, the
+//! names so far hashed in. A set of a million hashes misses the cache on every lookup: the
+//! ordered check keeps the cost per entry flat as layers grow.
 //!
 //! [`Tree::apply_alone`]: super::Tree::apply_alone
 
@@ -23,13 +30,87 @@ const KIND: u64 = 3;
 
 /// The check, fed one entry at a time in stream order.
 pub struct Plain {
-    /// A hash of each path written, with the kind written there in its low two bits; `None`
-    /// once an entry was not plain. Seeded per process: two names that hash alike (about one
-    /// chance in 2^62 a pair) can only make a plain layer look like one that is not — or, for
-    /// a parent, the other way round, which an attacker cannot aim at without the seed.
-    names: Option<HashSet<u64, ByName>>,
+    state: State,
     seed: foldhash::fast::RandomState,
     hardlinks: bool,
+}
+
+enum State {
+    /// Every entry so far came in walk order.
+    Ordered(Walk),
+    /// A hash of each path written, with the kind written there in its low two bits. Seeded
+    /// per process: two names that hash alike (about one chance in 2^62 a pair) can only make
+    /// a plain layer look like one that is not — or, for a parent, the other way round, which
+    /// an attacker cannot aim at without the seed.
+    Hashed(HashSet<u64, ByName>),
+    /// An entry was not plain: the memory went.
+    Not,
+}
+
+/// The walk a sorted layer follows: the directories it is in, from the root, each with the
+/// last name written in it.
+struct Walk {
+    /// `frames[0]` is the root; only the first `depth` are current (the others keep their
+    /// buffers for the next directories entered).
+    frames: Vec<Frame>,
+    depth: usize,
+    /// Every path so far, hashed as [`State::Hashed`] keeps it, in case the order ends.
+    keys: Vec<u64>,
+}
+
+#[derive(Default)]
+struct Frame {
+    name: String,
+    /// The last name written in this directory, empty before the first (no component is).
+    last: String,
+}
+
+impl Walk {
+    fn new() -> Walk {
+        Walk {
+            frames: vec![Frame::default()],
+            depth: 1,
+            keys: Vec::new(),
+        }
+    }
+
+    /// Takes the path `comps` when it continues the walk: its parent is a directory of the
+    /// chain and it sorts after everything written there. A path written before cannot: its
+    /// parent's last name only grows while the parent is current, and a directory left is
+    /// current again only through a second entry of its own, which its parent refuses.
+    fn follows(&mut self, comps: &[&str], dir: bool) -> bool {
+        let Some((&name, parents)) = comps.split_last() else {
+            // The root, before anything else.
+            return self.keys.is_empty();
+        };
+        let n = comps.len();
+        if self.depth < n
+            || !parents
+                .iter()
+                .zip(&self.frames[1..n])
+                .all(|(c, f)| f.name == *c)
+        {
+            return false;
+        }
+        let parent = &mut self.frames[n - 1];
+        if name <= parent.last.as_str() {
+            return false;
+        }
+        parent.last.clear();
+        parent.last.push_str(name);
+        self.depth = n;
+        if dir {
+            if self.frames.len() == n {
+                self.frames.push(Frame::default());
+            }
+            let f = &mut self.frames[n];
+            f.name.clear();
+            f.name.push_str(name);
+            f.last.clear();
+            self.depth = n + 1;
+        }
+        true
+    }
 }
 
 /// Places a key in the set by its name alone, the kind bits rotated to the top: the four
@@ -60,7 +141,7 @@ impl Hasher for ByNameHasher {
 impl Default for Plain {
     fn default() -> Plain {
         Plain {
-            names: Some(HashSet::default()),
+            state: State::Ordered(Walk::new()),
             seed: foldhash::fast::RandomState::default(),
             hardlinks: false,
         }
@@ -70,15 +151,14 @@ impl Default for Plain {
 impl Plain {
     /// Takes the next entry of the layer.
     pub fn push(&mut self, e: &EntryMeta) {
-        if self.names.is_some() && !self.accepts(e) {
-            // Not plain: the memory goes now.
-            self.names = None;
+        if !matches!(self.state, State::Not) && !self.accepts(e) {
+            self.state = State::Not;
         }
     }
 
     /// Every entry so far was plain.
     pub fn plain(&self) -> bool {
-        self.names.is_some()
+        !matches!(self.state, State::Not)
     }
 
     /// The layer holds a hard link: its order relative to the file it names matters.
@@ -101,9 +181,10 @@ impl Plain {
     }
 
     fn has(&self, key: u64, kind: u64) -> bool {
-        self.names
-            .as_ref()
-            .is_some_and(|n| n.contains(&(key | kind)))
+        match &self.state {
+            State::Hashed(names) => names.contains(&(key | kind)),
+            State::Ordered(_) | State::Not => false,
+        }
     }
 
     fn accepts(&mut self, e: &EntryMeta) -> bool {
@@ -118,45 +199,56 @@ impl Plain {
         if escaped || noted_xattr || !device_fits || comps.iter().any(|c| c.starts_with(".wh.")) {
             return false;
         }
-        let (key, parent) = self.hash(&comps);
-        if (0..=KIND).any(|kind| self.has(key, kind)) {
-            return false;
-        }
         if comps.is_empty() {
             // The root, which every runtime makes 0755 and owned by 0:0 anyway.
             let default =
                 e.kind == EntryType::Dir && e.mode & 0o7777 == 0o755 && e.uid == 0 && e.gid == 0;
-            return default && self.insert(key | DIR);
-        }
-        if comps.len() > 1 && !self.has(parent, DIR) {
-            return false;
+            if !default {
+                return false;
+            }
         }
         let kind = match e.kind {
             EntryType::Dir => DIR,
             EntryType::File if e.xattrs.contains_key("security.capability") => {
                 FILE_WITH_CAPABILITIES
             }
-            EntryType::File => FILE,
+            // A hard link writes a file, checked below as one of the file it names.
+            EntryType::File | EntryType::Hardlink => FILE,
             EntryType::Symlink | EntryType::Char | EntryType::Block | EntryType::Fifo => OTHER,
-            EntryType::Hardlink => {
-                let (target, escaped) = components(e.link.as_deref().unwrap_or_default());
-                if escaped || target.is_empty() || !e.xattrs.is_empty() {
-                    return false;
-                }
-                let (target, _) = self.hash(&target);
-                if !self.has(target, FILE) {
-                    return false;
-                }
-                self.hardlinks = true;
-                FILE
-            }
             EntryType::GlobalHeader | EntryType::Other(_) => return false,
         };
-        self.insert(key | kind)
-    }
-
-    fn insert(&mut self, key: u64) -> bool {
-        self.names.as_mut().is_some_and(|n| n.insert(key))
+        let (key, parent) = self.hash(&comps);
+        if let State::Ordered(walk) = &mut self.state {
+            if e.kind != EntryType::Hardlink && walk.follows(&comps, e.kind == EntryType::Dir) {
+                walk.keys.push(key | kind);
+                return true;
+            }
+            let keys = std::mem::take(&mut walk.keys);
+            let mut names = HashSet::with_capacity_and_hasher(keys.len(), ByName::default());
+            names.extend(keys);
+            self.state = State::Hashed(names);
+        }
+        if (0..=KIND).any(|kind| self.has(key, kind)) {
+            return false;
+        }
+        if comps.len() > 1 && !self.has(parent, DIR) {
+            return false;
+        }
+        if e.kind == EntryType::Hardlink {
+            let (target, escaped) = components(e.link.as_deref().unwrap_or_default());
+            if escaped || target.is_empty() || !e.xattrs.is_empty() {
+                return false;
+            }
+            let (target, _) = self.hash(&target);
+            if !self.has(target, FILE) {
+                return false;
+            }
+            self.hardlinks = true;
+        }
+        match &mut self.state {
+            State::Hashed(names) => names.insert(key | kind),
+            State::Ordered(_) | State::Not => false,
+        }
     }
 }
 
@@ -282,8 +374,148 @@ mod tests {
             })
     }
 
+    impl Plain {
+        /// The check with every name hashed from the start, as it was before the ordered one.
+        fn hashed() -> Plain {
+            Plain {
+                state: State::Hashed(HashSet::default()),
+                ..Plain::default()
+            }
+        }
+    }
+
+    fn ordered(p: &Plain) -> bool {
+        matches!(p.state, State::Ordered(_))
+    }
+
+    #[test]
+    fn a_sorted_walk_is_checked_in_order() {
+        let walk = [
+            entry("./", EntryType::Dir),
+            entry("a/", EntryType::Dir),
+            entry("a/b/", EntryType::Dir),
+            entry("a/b/c", EntryType::File),
+            entry("a/b/d", EntryType::Symlink),
+            entry("a/c", EntryType::File),
+            entry("a.txt", EntryType::File),
+            entry("b/", EntryType::Dir),
+            entry("b/a", EntryType::Fifo),
+        ];
+        let p = plain(&walk);
+        assert!(p.plain() && ordered(&p) && !p.hardlinks());
+
+        // Sorted by whole path, as some tools write: `a.txt` before `a/b` ('.' < '/').
+        let by_path = [
+            entry("a/", EntryType::Dir),
+            entry("a.txt", EntryType::File),
+            entry("a/b", EntryType::File),
+        ];
+        let p = plain(&by_path);
+        assert!(p.plain() && !ordered(&p));
+
+        // A directory left and written again, a path twice, a root after other entries.
+        for not_plain in [
+            vec![
+                entry("a/", EntryType::Dir),
+                entry("b/", EntryType::Dir),
+                entry("a/", EntryType::Dir),
+            ],
+            vec![entry("a", EntryType::File), entry("a", EntryType::Fifo)],
+            vec![entry("a/", EntryType::Dir), entry("a/", EntryType::Dir)],
+            vec![
+                entry("a/", EntryType::Dir),
+                entry("a/b", EntryType::File),
+                entry("c", EntryType::File),
+                entry("a/d", EntryType::File),
+                entry("a/b", EntryType::File),
+            ],
+        ] {
+            assert!(!plain(&not_plain).plain(), "{not_plain:?}");
+        }
+        let mut late_root = vec![entry("a", EntryType::File), entry("./", EntryType::Dir)];
+        let p = plain(&late_root);
+        assert!(p.plain() && !ordered(&p));
+        late_root.push(entry("/", EntryType::Dir));
+        assert!(!plain(&late_root).plain());
+    }
+
+    /// A layer as a builder walks it: a random tree, each directory before what it holds and
+    /// its names sorted; then a few entries moved, repeated, dropped or turned into hard links.
+    fn arb_walk() -> impl Strategy<Value = Vec<EntryMeta>> {
+        let tree = prop::collection::btree_set(
+            prop::collection::vec(prop::sample::select(vec!["a", "a.b", "b", "c"]), 1..4),
+            0..24,
+        );
+        let edits = prop::collection::vec(
+            (
+                0u8..4,
+                any::<prop::sample::Index>(),
+                any::<prop::sample::Index>(),
+            ),
+            0..3,
+        );
+        (tree, edits).prop_map(|(paths, edits)| {
+            let mut dirs = std::collections::BTreeSet::new();
+            for p in &paths {
+                for n in 1..p.len() {
+                    dirs.insert(p[..n].to_vec());
+                }
+            }
+            let mut all: Vec<(Vec<&str>, bool)> = paths
+                .iter()
+                .map(|p| (p.clone(), dirs.contains(p)))
+                .chain(
+                    dirs.iter()
+                        .filter(|d| !paths.contains(*d))
+                        .map(|d| (d.clone(), true)),
+                )
+                .collect();
+            // Component-wise order is the walk's order.
+            all.sort();
+            let mut entries: Vec<EntryMeta> = all
+                .into_iter()
+                .map(|(p, dir)| {
+                    let kind = if dir { EntryType::Dir } else { EntryType::File };
+                    entry(&p.join("/"), kind)
+                })
+                .collect();
+            for (edit, i, j) in edits {
+                if entries.is_empty() {
+                    break;
+                }
+                let (i, j) = (i.index(entries.len()), j.index(entries.len()));
+                match edit {
+                    0 => entries.swap(i, j),
+                    1 => entries.insert(j, entries[i].clone()),
+                    2 => {
+                        entries.remove(i);
+                    }
+                    _ => {
+                        let mut link =
+                            entry(&format!("{}.l", entries[i].name), EntryType::Hardlink);
+                        link.link = Some(entries[j].name.clone());
+                        entries.insert(i.max(j) + 1, link);
+                    }
+                }
+            }
+            entries
+        })
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn the_ordered_check_decides_as_the_hashed_one(entries in prop_oneof![arb_walk(), prop::collection::vec(arb_entry(), 0..8)]) {
+            let mut fast = Plain::default();
+            let mut hashed = Plain::hashed();
+            for e in &entries {
+                fast.push(e);
+                hashed.push(e);
+                prop_assert_eq!(fast.plain(), hashed.plain(), "{:?}", entries);
+                prop_assert_eq!(fast.hardlinks(), hashed.hardlinks(), "{:?}", entries);
+            }
+        }
+
         #[test]
         fn a_plain_layer_stands_alone_and_notes_nothing(entries in prop::collection::vec(arb_entry(), 0..8)) {
             let entries: Vec<EntryMeta> = entries
