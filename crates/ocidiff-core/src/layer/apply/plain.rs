@@ -321,6 +321,24 @@ mod tests {
         ] {
             assert!(!plain(&not_plain).plain(), "{not_plain:?}");
         }
+        // Attributes and device numbers that runtimes treat differently, each alone.
+        let with = |edit: fn(&mut EntryMeta)| {
+            let mut e = entry("f", EntryType::File);
+            edit(&mut e);
+            plain(&[e]).plain()
+        };
+        assert!(with(|e| {
+            e.xattrs.insert("user.a".into(), "x".into());
+        }));
+        assert!(!with(|e| {
+            e.xattrs.insert("security.selinux".into(), "x".into());
+        }));
+        assert!(!with(|e| {
+            e.xattrs.insert("trusted.a".into(), "x".into());
+        }));
+        assert!(with(|e| e.device = Some((1, 3))));
+        assert!(!with(|e| e.device = Some((1 << 32, 3))));
+        assert!(!with(|e| e.device = Some((1, 1 << 32))));
     }
 
     fn arb_entry() -> impl Strategy<Value = EntryMeta> {
