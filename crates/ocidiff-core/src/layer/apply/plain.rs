@@ -336,6 +336,31 @@ mod tests {
         assert!(!with(|e| {
             e.xattrs.insert("trusted.a".into(), "x".into());
         }));
+        // Hard links: to a file written before, plain; climbing out of the root, carrying
+        // attributes of their own, or to a file with capabilities (which a link may keep or
+        // drop), not.
+        let linked = |target: &str, edit: fn(&mut EntryMeta), caps: bool| {
+            let mut f = entry("f", EntryType::File);
+            if caps {
+                f.xattrs.insert("security.capability".into(), "x".into());
+            }
+            let mut l = entry("l", EntryType::Hardlink);
+            l.link = Some(target.into());
+            edit(&mut l);
+            plain(&[f, l]).plain()
+        };
+        assert!(linked("f", |_| {}, false));
+        assert!(!linked("../f", |_| {}, false));
+        assert!(!linked("", |_| {}, false));
+        assert!(!linked("g", |_| {}, false));
+        assert!(!linked(
+            "f",
+            |l| {
+                l.xattrs.insert("user.a".into(), "x".into());
+            },
+            false
+        ));
+        assert!(!linked("f", |_| {}, true));
         assert!(with(|e| e.device = Some((1, 3))));
         assert!(!with(|e| e.device = Some((1 << 32, 3))));
         assert!(!with(|e| e.device = Some((1, 1 << 32))));
