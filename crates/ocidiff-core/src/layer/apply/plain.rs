@@ -166,27 +166,6 @@ impl Plain {
         self.hardlinks
     }
 
-    /// The hash of the path `comps` (kind bits clear), and of its parent.
-    fn hash(&self, comps: &[&str]) -> (u64, u64) {
-        let mut h = self.seed.build_hasher();
-        let mut parent = 0;
-        for (i, c) in comps.iter().enumerate() {
-            if i + 1 == comps.len() {
-                parent = h.clone().finish() & !KIND;
-            }
-            h.write(c.as_bytes());
-            h.write_u8(b'/');
-        }
-        (h.finish() & !KIND, parent)
-    }
-
-    fn has(&self, key: u64, kind: u64) -> bool {
-        match &self.state {
-            State::Hashed(names) => names.contains(&(key | kind)),
-            State::Ordered(_) | State::Not => false,
-        }
-    }
-
     fn accepts(&mut self, e: &EntryMeta) -> bool {
         let (comps, escaped) = components(&e.name);
         let noted_xattr = e
@@ -217,7 +196,7 @@ impl Plain {
             EntryType::Symlink | EntryType::Char | EntryType::Block | EntryType::Fifo => OTHER,
             EntryType::GlobalHeader | EntryType::Other(_) => return false,
         };
-        let (key, parent) = self.hash(&comps);
+        let key = hash(&self.seed, &comps);
         if let State::Ordered(walk) = &mut self.state {
             if e.kind != EntryType::Hardlink && walk.follows(&comps, e.kind == EntryType::Dir) {
                 walk.keys.push(key | kind);
@@ -228,28 +207,42 @@ impl Plain {
             names.extend(keys);
             self.state = State::Hashed(names);
         }
-        if (0..=KIND).any(|kind| self.has(key, kind)) {
+        // Left the walk just above, or before: only the set decides from here.
+        let State::Hashed(names) = &mut self.state else {
+            return false;
+        };
+        if (0..=KIND).any(|kind| names.contains(&(key | kind))) {
             return false;
         }
-        if comps.len() > 1 && !self.has(parent, DIR) {
+        if let Some((_, parents)) = comps.split_last()
+            && !parents.is_empty()
+            && !names.contains(&(hash(&self.seed, parents) | DIR))
+        {
             return false;
         }
         if e.kind == EntryType::Hardlink {
             let (target, escaped) = components(e.link.as_deref().unwrap_or_default());
-            if escaped || target.is_empty() || !e.xattrs.is_empty() {
-                return false;
-            }
-            let (target, _) = self.hash(&target);
-            if !self.has(target, FILE) {
+            if escaped
+                || target.is_empty()
+                || !e.xattrs.is_empty()
+                || !names.contains(&(hash(&self.seed, &target) | FILE))
+            {
                 return false;
             }
             self.hardlinks = true;
         }
-        match &mut self.state {
-            State::Hashed(names) => names.insert(key | kind),
-            State::Ordered(_) | State::Not => false,
-        }
+        names.insert(key | kind)
     }
+}
+
+/// The hash of the path `comps`, its low two bits clear for the kind.
+fn hash(seed: &foldhash::fast::RandomState, comps: &[&str]) -> u64 {
+    let mut h = seed.build_hasher();
+    for c in comps {
+        h.write(c.as_bytes());
+        h.write_u8(b'/');
+    }
+    h.finish() & !KIND
 }
 
 #[cfg(test)]
