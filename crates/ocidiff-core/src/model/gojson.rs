@@ -500,6 +500,9 @@ mod tests {
         // Dotless ı and dotted İ are alone in their orbits: Go does not fold them to i.
         assert!(!go_folds_to("Workıngdir", "WorkingDir"));
         assert!(!go_folds_to("İmage", "Image"));
+        // ŕ (U+0155) and ť (U+0165) end in the bytes of `U` and `e`: characters, not bytes, fold.
+        assert!(!go_folds_to("\u{155}ser", "User"));
+        assert!(!go_folds_to("Us\u{165}r", "User"));
     }
 
     #[test]
@@ -574,6 +577,8 @@ mod tests {
     fn refuses_values_go_cannot_decode() {
         for (doc, path) in [
             (r#"{"config":{"User":5}}"#, ".config.User"),
+            (r#"{"config":{"User":-5}}"#, ".config.User"),
+            (r#"{"config":{"User":true}}"#, ".config.User"),
             (r#"{"config":{"Cmd":"sh"}}"#, ".config.Cmd"),
             (r#"{"config":{"StopTimeout":1.5}}"#, ".config.StopTimeout"),
             (r#"{"config":{"Tty":"true"}}"#, ".config.Tty"),
@@ -588,7 +593,7 @@ mod tests {
             assert!(e.starts_with(path), "{doc}: {e}");
         }
         check(
-            br#"{"config":{"User":null,"Env":null,"Healthcheck":{"Retries":-3}},"Size":0,"x":1.5}"#,
+            br#"{"config":{"User":null,"Env":null,"Tty":true,"Healthcheck":{"Retries":-3}},"Size":0,"x":1.5}"#,
             &IMAGE_CONFIG,
         )
         .unwrap();
