@@ -354,6 +354,18 @@ mod tests {
             false
         ));
         assert!(!linked("f", |_| {}, true));
+        // The root as every runtime makes it, and not: another mode or owner, or not a
+        // directory, each alone.
+        let root = |edit: fn(&mut EntryMeta)| {
+            let mut e = entry("./", EntryType::Dir);
+            edit(&mut e);
+            plain(&[e, entry("f", EntryType::File)]).plain()
+        };
+        assert!(root(|_| {}));
+        assert!(!root(|e| e.mode = 0o700));
+        assert!(!root(|e| e.uid = 1));
+        assert!(!root(|e| e.gid = 1));
+        assert!(!root(|e| e.kind = EntryType::File));
         assert!(with(|e| e.device = Some((1, 3))));
         assert!(!with(|e| e.device = Some((1 << 32, 3))));
         assert!(!with(|e| e.device = Some((1, 1 << 32))));
