@@ -207,19 +207,57 @@ impl Platform {
     }
 }
 
-/// The variant of a 32-bit ARM host, as containerd reads it from `/proc/cpuinfo`.
+/// The variant of a 32-bit ARM host, as containerd finds it: from `/proc/cpuinfo`, else from
+/// the machine name `uname` gives (`armv7l`); none when `/proc/cpuinfo` cannot be read.
 fn arm_variant() -> Option<String> {
     let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
-    let arch = info
-        .lines()
-        .find_map(|l| l.strip_prefix("CPU architecture"))?
-        .trim_start_matches([' ', '\t', ':'])
-        .trim();
-    Some(match arch {
-        "AArch64" => "v8".to_owned(),
-        "8" | "7" | "6" | "5" => format!("v{arch}"),
-        _ => return None,
-    })
+    let uname = rustix::system::uname();
+    arm_variant_of(&info, &uname.machine().to_string_lossy())
+}
+
+/// containerd's reading of a `/proc/cpuinfo` text and a machine name (`getArmCPUVariant`):
+/// the first `CPU architecture` line, any case; a Raspberry Pi 1 that says 7 is v6; spellings
+/// the kernel uses map to `v3`…`v8`, anything else to `unknown`, which then matches only an
+/// image that says so.
+fn arm_variant_of(info: &str, machine: &str) -> Option<String> {
+    // Go splits each line at every `:` and takes the text between the first two.
+    let field = |name: &str| {
+        info.lines().find_map(|line| {
+            let mut parts = line.split(':');
+            let key = parts.next()?;
+            let value = parts.next()?;
+            key.trim().eq_ignore_ascii_case(name).then(|| value.trim())
+        })
+    };
+    let variant = if let Some(v) = field("cpu architecture") {
+        v.to_lowercase()
+    } else {
+        let machine = machine.to_lowercase();
+        if machine == "aarch64" {
+            "8".to_owned()
+        } else {
+            let level = machine.strip_prefix("armv")?.chars().next()?;
+            if ('3'..='8').contains(&level) {
+                level.to_string()
+            } else {
+                "unknown".to_owned()
+            }
+        }
+    };
+    let raspberry_pi_1 = variant == "7"
+        && field("model name").is_some_and(|m| m.to_lowercase().starts_with("armv6-compatible"));
+    Some(
+        match if raspberry_pi_1 { "6" } else { &variant } {
+            "8" | "aarch64" => "v8",
+            "7" | "7m" | "?(12)" | "?(13)" | "?(14)" | "?(15)" | "?(16)" | "?(17)" => "v7",
+            "6" | "6tej" => "v6",
+            "5" | "5t" | "5te" | "5tej" => "v5",
+            "4" | "4t" => "v4",
+            "3" => "v3",
+            _ => "unknown",
+        }
+        .to_owned(),
+    )
 }
 
 /// What a runtime asked for a platform accepts, best first: containerd's `platforms.Only`.
@@ -625,6 +663,89 @@ mod tests {
         );
         assert!(!is_runnable(&a));
         assert!(is_runnable(&entry(None, 1)));
+    }
+
+    #[test]
+    fn names_normalise_as_in_containerd() {
+        let norm = |s: &str| p(s).normalized().to_string();
+        assert_eq!(norm("linux/i386"), "linux/386");
+        assert_eq!(norm("linux/armel"), "linux/arm/v6");
+        assert_eq!(norm("linux/armhf"), "linux/arm/v7");
+        assert_eq!(norm("linux/arm"), "linux/arm/v7");
+        for v in ["5", "6", "8"] {
+            assert_eq!(norm(&format!("linux/arm/{v}")), format!("linux/arm/v{v}"));
+        }
+        for v in ["9", "9.0", "v9.0"] {
+            assert_eq!(norm(&format!("linux/arm64/{v}")), "linux/arm64/v9");
+        }
+        assert_eq!(norm("linux/arm64/v8.0"), "linux/arm64");
+        assert_eq!(norm("MacOS/X86_64/V1"), "darwin/amd64");
+        let mut win = p("windows/amd64");
+        win.os_version = Some(String::new());
+        assert_eq!(win.normalized().os_version, None);
+        win.os_version = Some("10.0.17763".into());
+        assert_eq!(win.normalized().os_version.as_deref(), Some("10.0.17763"));
+    }
+
+    #[test]
+    fn a_config_names_a_platform_only_with_an_os_and_an_architecture() {
+        let of = |json: &str| Platform::of_config(json.as_bytes()).unwrap();
+        assert_eq!(
+            of(r#"{"os":"linux","architecture":"arm","variant":"v7","os.version":"1"}"#),
+            Some(Platform {
+                os_version: Some("1".into()),
+                ..Platform::new("linux", "arm", Some("v7"))
+            })
+        );
+        for json in [
+            r#"{"architecture":"amd64"}"#,
+            r#"{"os":"linux"}"#,
+            r#"{"os":"","architecture":"amd64"}"#,
+            r#"{"os":"linux","architecture":""}"#,
+        ] {
+            assert_eq!(of(json), None, "{json}");
+        }
+        assert_eq!(
+            of(r#"{"os":"linux","architecture":"amd64","variant":"","os.version":""}"#),
+            Some(Platform::new("linux", "amd64", None))
+        );
+    }
+
+    #[test]
+    fn os_arch_is_what_docker_build_takes() {
+        assert_eq!(p("linux/arm/v7").os_arch(), "linux/arm/v7");
+        assert_eq!(p("linux/amd64").os_arch(), "linux/amd64");
+    }
+
+    #[test]
+    fn arm_hosts_read_their_variant_as_containerd_does() {
+        let info = |arch: &str| format!("processor\t: 0\nCPU architecture: {arch}\n");
+        let of = |info: &str| arm_variant_of(info, "armv7l");
+        assert_eq!(of(&info("7")).as_deref(), Some("v7"));
+        assert_eq!(of(&info("7M")).as_deref(), Some("v7"));
+        assert_eq!(of(&info("?(12)")).as_deref(), Some("v7"));
+        assert_eq!(of(&info("8")).as_deref(), Some("v8"));
+        assert_eq!(of(&info("AArch64")).as_deref(), Some("v8"));
+        assert_eq!(of(&info("6TEJ")).as_deref(), Some("v6"));
+        assert_eq!(of(&info("5te")).as_deref(), Some("v5"));
+        assert_eq!(of(&info("4")).as_deref(), Some("v4"));
+        assert_eq!(of(&info("3")).as_deref(), Some("v3"));
+        assert_eq!(of(&info("9")).as_deref(), Some("unknown"));
+        assert_eq!(of(&info("")).as_deref(), Some("unknown"));
+        assert_eq!(of("cpu ARCHITECTURE\t: 6\n").as_deref(), Some("v6"));
+        // The Raspberry Pi 1's kernel says 7.
+        assert_eq!(
+            of("model name\t: ARMv6-compatible processor rev 7 (v6l)\nCPU architecture: 7\n")
+                .as_deref(),
+            Some("v6")
+        );
+        // No such line: the machine name.
+        let bare = "processor\t: 0\n";
+        assert_eq!(arm_variant_of(bare, "armv6l").as_deref(), Some("v6"));
+        assert_eq!(arm_variant_of(bare, "aarch64").as_deref(), Some("v8"));
+        assert_eq!(arm_variant_of(bare, "armv9l").as_deref(), Some("unknown"));
+        assert_eq!(arm_variant_of(bare, "armv"), None);
+        assert_eq!(arm_variant_of(bare, "x86_64"), None);
     }
 
     #[test]
