@@ -650,6 +650,12 @@ mod tests {
         assert_eq!(only("linux/386").best(&entries), Some(&entries[2]));
         assert_eq!(only("linux/arm64").best(&entries), Some(&entries[1]));
         assert_eq!(only("linux/arm64").best(&entries[2..]), None);
+        // At the same rank, the entry with more OS features first (Windows' win32k is never
+        // held against an image).
+        let mut win32k = entry(Some("windows/amd64"), 6);
+        win32k.platform.as_mut().unwrap().os_features = vec!["win32k".into()];
+        let entries = [entry(Some("windows/amd64"), 5), win32k];
+        assert_eq!(only("windows/amd64").best(&entries), Some(&entries[1]));
     }
 
     #[test]
