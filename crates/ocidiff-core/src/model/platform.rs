@@ -623,6 +623,11 @@ mod tests {
         let mut win = p("windows/amd64");
         win.os_features = vec!["win32k".into()];
         assert!(only("windows/amd64").matches(&win));
+        // Only on Windows, and only win32k.
+        have.os_features = vec!["win32k".into()];
+        assert!(!only("linux/amd64").matches(&have));
+        win.os_features = vec!["sse4".into()];
+        assert!(!only("windows/amd64").matches(&win));
     }
 
     fn entry(platform: Option<&str>, n: u8) -> Descriptor {

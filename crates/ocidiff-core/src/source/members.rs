@@ -484,8 +484,9 @@ mod tests {
             let err = members(entries).unwrap_err().to_string();
             assert!(err.contains(needle), "{err}");
         }
-        // Directories merge.
+        // Directories merge, the root too (`tar -C dir -c .` writes it first).
         let m = members(vec![
+            ("./", Entry::Dir),
             ("d/", Entry::Dir),
             ("d/a", Entry::File(1)),
             ("./d/", Entry::Dir),
