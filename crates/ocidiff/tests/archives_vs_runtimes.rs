@@ -163,6 +163,42 @@ fn cases(a: &BuiltImage, b: &BuiltImage) -> Vec<Case> {
         containerd: Runtime::Runs('A'),
     });
 
+    // A layer reached through a link whose target spells `.` again and again: Docker gives
+    // up past 255 steps of resolution (`/`, `M`, each `.`, `L`, `layer.tar`: 4 + dots), and
+    // containerd cleans the target. At 256 steps both load it; at 257 only containerd does.
+    for (name, dots, expect, docker) in [
+        (
+            "link-steps-256",
+            252,
+            Expect::Reads('A'),
+            Runtime::Runs('A'),
+        ),
+        (
+            "link-steps-257",
+            253,
+            Expect::Refuses(&["goes through more than 255 path components and links"]),
+            Runtime::Nothing,
+        ),
+    ] {
+        let t = tag(name);
+        out.push(Case {
+            name,
+            bytes: members_tar(vec![
+                Entry::file(&config(a), &a.config.bytes),
+                Entry::file("L/layer.tar", layer_of(a)),
+                Entry::symlink("M", &format!("{}L/layer.tar", "./".repeat(dots))),
+                Entry::file(
+                    "manifest.json",
+                    serde_json::to_vec(&json!([saved(&config(a), &[&t], &["M"])])).unwrap(),
+                ),
+            ]),
+            reference: Some(t),
+            expect,
+            docker,
+            containerd: Runtime::Runs('A'),
+        });
+    }
+
     // A later `manifest.json` under another spelling: both runtimes read the later one; a
     // reader keyed on the first member's name would compare another image.
     let t = tag("manifest-collision");

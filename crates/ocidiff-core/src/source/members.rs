@@ -523,6 +523,18 @@ mod tests {
             m.file("loop"),
             Err(MemberError::TooManyLinks { .. })
         ));
+        // Docker gives up past 255 steps, each component of what is left to resolve one (the
+        // leading `/`, and a `.` in a link's target, too): `l` then 253 dots then `f` is 256
+        // steps and resolves, one dot more does not.
+        let chain = |dots: usize| {
+            let target = format!("{}f", "./".repeat(dots));
+            members(vec![("f", Entry::File(1)), ("l", link(&target))]).unwrap()
+        };
+        assert_eq!(chain(253).file("l"), Ok(&1));
+        assert!(matches!(
+            chain(254).file("l"),
+            Err(MemberError::TooManyLinks { .. })
+        ));
         assert!(matches!(
             m.file("abs"),
             Err(MemberError::AbsoluteLink { .. })
