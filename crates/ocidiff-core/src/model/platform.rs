@@ -384,12 +384,15 @@ fn vector(p: &Platform) -> Vec<Platform> {
 /// The arm64 variants an `arm64/<variant>` request runs, best first: `v9.x` runs `v9.x`…`v9`
 /// and then `v8.(x+5)`…`v8` (capped at `v8.9`); `v8.x` runs `v8.x`…`v8`.
 fn arm64_steps(variant: &str) -> Option<Vec<String>> {
+    // containerd knows the variants by name (`v8.1`, not `v8.01` nor `v8.+1`): one digit after
+    // the point, as written.
     let (major, minor) = match variant.strip_prefix('v')?.split_once('.') {
-        Some((major, minor)) => (major, minor.parse::<u32>().ok()?),
+        Some((major, minor)) if minor.len() == 1 => (major, minor.parse::<u32>().ok()?),
+        Some(_) => return None,
         None => (variant.strip_prefix('v')?, 0),
     };
     let ranges: Vec<(u32, u32)> = match major {
-        "8" if minor <= 9 => vec![(8, minor)],
+        "8" => vec![(8, minor)],
         "9" if minor <= 7 => vec![(9, minor), (8, (minor + 5).min(9))],
         _ => return None,
     };
@@ -610,6 +613,19 @@ mod tests {
             ]
         );
         assert!(only("linux/arm64/v7").accepted.is_empty());
+        // Variants containerd does not list accept nothing.
+        assert_eq!(
+            order(&only("linux/arm64/v8.9"))[..2],
+            ["linux/arm64/v8.9", "linux/arm64/v8.8"]
+        );
+        assert_eq!(
+            order(&only("linux/arm64/v9.7"))[..2],
+            ["linux/arm64/v9.7", "linux/arm64/v9.6"]
+        );
+        for unlisted in ["v8.10", "v8.01", "v8.+1", "v8.", "v9.8", "v10"] {
+            let request = Platform::new("linux", "arm64", Some(unlisted));
+            assert!(Matcher::only(&request).accepted.is_empty(), "{unlisted}");
+        }
         assert!(only("linux/arm").matches(&p("linux/armhf")));
         assert!(only("linux/arm").matches(&p("linux/arm/v6")));
         assert!(!only("linux/arm/v6").matches(&p("linux/arm/v7")));
