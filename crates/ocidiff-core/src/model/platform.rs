@@ -550,6 +550,14 @@ mod tests {
         win.os_version = Some("10.0.20348.2227".into());
         win.os_features = vec!["win32k".into()];
         assert_eq!(win.to_string(), "windows(10.0.20348.2227+win32k)/amd64");
+        win.os_features.clear();
+        assert_eq!(win.to_string(), "windows(10.0.20348.2227)/amd64");
+        win.os_version = None;
+        win.os_features = vec!["win32k".into()];
+        assert_eq!(win.to_string(), "windows(+win32k)/amd64");
+        // One word that names an OS: that OS on this machine's architecture.
+        assert_eq!(p("windows").os, "windows");
+        assert_eq!(p("windows").architecture, Platform::host().architecture);
     }
 
     #[test]
