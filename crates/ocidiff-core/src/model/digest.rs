@@ -198,6 +198,8 @@ mod tests {
     #[test]
     fn parses_and_prints() {
         let d = Digest::sha256_of(b"");
+        // Debug output (in `--debug` logs and test failures) reads as the digest itself.
+        assert_eq!(format!("{d:?}"), d.to_string());
         assert_eq!(
             d.to_string(),
             "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

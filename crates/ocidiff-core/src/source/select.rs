@@ -403,3 +403,105 @@ pub fn describe_entries(entries: &[Descriptor]) -> String {
         names.join(", ")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::content::MemorySource;
+    use crate::model::media;
+
+    fn put(blobs: &mut MemorySource, media_type: &str, bytes: Vec<u8>) -> Descriptor {
+        let d = Descriptor::new(media_type, Digest::sha256_of(&bytes), bytes.len() as u64);
+        blobs.0.insert(d.digest.clone(), bytes);
+        d
+    }
+
+    fn image(blobs: &mut MemorySource) -> Descriptor {
+        let config = put(
+            blobs,
+            media::OCI_CONFIG,
+            br#"{"os":"linux","architecture":"amd64","rootfs":{"type":"layers","diff_ids":[]}}"#
+                .to_vec(),
+        );
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": media::OCI_MANIFEST,
+            "config": config,
+            "layers": [],
+        });
+        let mut d = put(
+            blobs,
+            media::OCI_MANIFEST,
+            serde_json::to_vec(&manifest).unwrap(),
+        );
+        d.platform = Some(Platform::new("linux", "amd64", None));
+        d
+    }
+
+    fn index(entries: &[Descriptor]) -> Vec<u8> {
+        serde_json::to_vec(&json!({
+            "schemaVersion": 2,
+            "mediaType": media::OCI_INDEX,
+            "manifests": entries,
+        }))
+        .unwrap()
+    }
+
+    fn root(bytes: Vec<u8>) -> Blob {
+        Blob {
+            descriptor: None,
+            bytes,
+        }
+    }
+
+    #[test]
+    fn an_index_may_hold_as_many_entries_as_the_limit() {
+        let mut blobs = MemorySource::default();
+        let entries: Vec<Descriptor> = (0..3).map(|_| image(&mut blobs)).collect();
+        let limits = Limits {
+            manifests: 2,
+            ..Limits::default()
+        };
+        let amd64 = Platform::new("linux", "amd64", None);
+        select(&blobs, &root(index(&entries[..2])), &amd64, &limits).unwrap();
+        let e = select(&blobs, &root(index(&entries)), &amd64, &limits).unwrap_err();
+        assert!(matches!(e, SelectError::TooMany(_)), "{e}");
+    }
+
+    #[test]
+    fn a_malformed_document_is_named_by_its_kind() {
+        let mut blobs = MemorySource::default();
+        let mut nested = put(
+            &mut blobs,
+            media::OCI_INDEX,
+            br#"{"schemaVersion":2,"manifests":{}}"#.to_vec(),
+        );
+        nested.platform = Some(Platform::new("linux", "amd64", None));
+        let amd64 = Platform::new("linux", "amd64", None);
+        let e = select(
+            &blobs,
+            &root(index(&[nested.clone()])),
+            &amd64,
+            &Limits::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with(&format!("index {}", nested.digest)), "{e}");
+        let mut manifest = nested;
+        manifest.media_type = media::OCI_MANIFEST.to_owned();
+        let e = select(
+            &blobs,
+            &root(index(&[manifest.clone()])),
+            &amd64,
+            &Limits::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with(&format!("manifest {}", manifest.digest)),
+            "{e}"
+        );
+    }
+}
