@@ -471,6 +471,30 @@ mod tests {
     }
 
     #[test]
+    fn indexes_nest_up_to_the_limit_below_the_root() {
+        let nested = |depth: usize| {
+            let mut blobs = MemorySource::default();
+            let mut entry = image(&mut blobs);
+            for _ in 0..depth {
+                entry = Descriptor {
+                    platform: entry.platform.clone(),
+                    ..put(&mut blobs, media::OCI_INDEX, index(&[entry]))
+                };
+            }
+            let bytes = index(&[entry]);
+            let root = Blob {
+                descriptor: Some(put(&mut blobs, media::OCI_INDEX, bytes.clone())),
+                bytes,
+            };
+            let amd64 = Platform::new("linux", "amd64", None);
+            select(&blobs, &root, &amd64, &Limits::default())
+        };
+        nested(MAX_DEPTH).unwrap();
+        let e = nested(MAX_DEPTH + 1).unwrap_err();
+        assert!(matches!(e, SelectError::TooDeep(_)), "{e}");
+    }
+
+    #[test]
     fn a_malformed_document_is_named_by_its_kind() {
         let mut blobs = MemorySource::default();
         let mut nested = put(
