@@ -418,12 +418,21 @@ mod tests {
         d
     }
 
+    /// An image for `linux/amd64`.
     fn image(blobs: &mut MemorySource) -> Descriptor {
+        image_for(blobs, "amd64")
+    }
+
+    fn image_for(blobs: &mut MemorySource, arch: &str) -> Descriptor {
+        let config = json!({
+            "os": "linux",
+            "architecture": arch,
+            "rootfs": {"type": "layers", "diff_ids": []},
+        });
         let config = put(
             blobs,
             media::OCI_CONFIG,
-            br#"{"os":"linux","architecture":"amd64","rootfs":{"type":"layers","diff_ids":[]}}"#
-                .to_vec(),
+            serde_json::to_vec(&config).unwrap(),
         );
         let manifest = json!({
             "schemaVersion": 2,
@@ -436,7 +445,7 @@ mod tests {
             media::OCI_MANIFEST,
             serde_json::to_vec(&manifest).unwrap(),
         );
-        d.platform = Some(Platform::new("linux", "amd64", None));
+        d.platform = Some(Platform::new("linux", arch, None));
         d
     }
 
@@ -470,28 +479,51 @@ mod tests {
         assert!(matches!(e, SelectError::TooMany(_)), "{e}");
     }
 
+    /// An image under `depth` indexes below the root index.
+    fn nested(depth: usize) -> (MemorySource, Blob) {
+        let mut blobs = MemorySource::default();
+        let mut entry = image(&mut blobs);
+        for _ in 0..depth {
+            entry = Descriptor {
+                platform: entry.platform.clone(),
+                ..put(&mut blobs, media::OCI_INDEX, index(&[entry]))
+            };
+        }
+        let bytes = index(&[entry]);
+        let root = Blob {
+            descriptor: Some(put(&mut blobs, media::OCI_INDEX, bytes.clone())),
+            bytes,
+        };
+        (blobs, root)
+    }
+
     #[test]
     fn indexes_nest_up_to_the_limit_below_the_root() {
-        let nested = |depth: usize| {
-            let mut blobs = MemorySource::default();
-            let mut entry = image(&mut blobs);
-            for _ in 0..depth {
-                entry = Descriptor {
-                    platform: entry.platform.clone(),
-                    ..put(&mut blobs, media::OCI_INDEX, index(&[entry]))
-                };
-            }
-            let bytes = index(&[entry]);
-            let root = Blob {
-                descriptor: Some(put(&mut blobs, media::OCI_INDEX, bytes.clone())),
-                bytes,
-            };
-            let amd64 = Platform::new("linux", "amd64", None);
-            select(&blobs, &root, &amd64, &Limits::default())
-        };
-        nested(MAX_DEPTH).unwrap();
-        let e = nested(MAX_DEPTH + 1).unwrap_err();
+        let amd64 = Platform::new("linux", "amd64", None);
+        let limits = Limits::default();
+        let (blobs, root) = nested(MAX_DEPTH);
+        select(&blobs, &root, &amd64, &limits).unwrap();
+        assert_eq!(offered(&blobs, &root, &limits).unwrap().len(), 1);
+        let (blobs, root) = nested(MAX_DEPTH + 1);
+        let e = select(&blobs, &root, &amd64, &limits).unwrap_err();
         assert!(matches!(e, SelectError::TooDeep(_)), "{e}");
+        let e = offered(&blobs, &root, &limits).unwrap_err();
+        assert!(matches!(e, SelectError::TooDeep(_)), "{e}");
+    }
+
+    #[test]
+    fn every_image_offered_once_nested_indexes_flattened() {
+        let mut blobs = MemorySource::default();
+        let a = image(&mut blobs);
+        let b = image_for(&mut blobs, "arm64");
+        let inner = put(&mut blobs, media::OCI_INDEX, index(&[b.clone(), a.clone()]));
+        let root = root(index(&[a.clone(), inner.clone(), inner]));
+        let images = offered(&blobs, &root, &Limits::default()).unwrap();
+        let digests: Vec<&Digest> = images
+            .iter()
+            .map(|o| &o.manifest.descriptor.as_ref().unwrap().digest)
+            .collect();
+        assert_eq!(digests, [&a.digest, &b.digest]);
     }
 
     #[test]
