@@ -524,6 +524,17 @@ mod tests {
             .map(|o| &o.manifest.descriptor.as_ref().unwrap().digest)
             .collect();
         assert_eq!(digests, [&a.digest, &b.digest]);
+        // The limit counts the images offered, nested ones included.
+        let limit = |manifests| Limits {
+            manifests,
+            ..Limits::default()
+        };
+        let c = image_for(&mut blobs, "s390x");
+        let bc = put(&mut blobs, media::OCI_INDEX, index(&[b, c]));
+        let three = self::root(index(&[a, bc]));
+        offered(&blobs, &three, &limit(3)).unwrap();
+        let e = offered(&blobs, &three, &limit(2)).unwrap_err();
+        assert!(matches!(e, SelectError::TooMany(_)), "{e}");
     }
 
     #[test]
