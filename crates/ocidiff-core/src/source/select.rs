@@ -547,25 +547,21 @@ mod tests {
         );
         nested.platform = Some(Platform::new("linux", "amd64", None));
         let amd64 = Platform::new("linux", "amd64", None);
-        let e = select(
-            &blobs,
-            &root(index(&[nested.clone()])),
-            &amd64,
-            &Limits::default(),
-        )
-        .unwrap_err()
-        .to_string();
+        let error = |entry: &Descriptor| {
+            select(
+                &blobs,
+                &root(index(std::slice::from_ref(entry))),
+                &amd64,
+                &Limits::default(),
+            )
+            .unwrap_err()
+            .to_string()
+        };
+        let e = error(&nested);
         assert!(e.starts_with(&format!("index {}", nested.digest)), "{e}");
         let mut manifest = nested;
         manifest.media_type = media::OCI_MANIFEST.to_owned();
-        let e = select(
-            &blobs,
-            &root(index(&[manifest.clone()])),
-            &amd64,
-            &Limits::default(),
-        )
-        .unwrap_err()
-        .to_string();
+        let e = error(&manifest);
         assert!(
             e.starts_with(&format!("manifest {}", manifest.digest)),
             "{e}"
