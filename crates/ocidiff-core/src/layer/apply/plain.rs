@@ -196,9 +196,7 @@ impl Plain {
             EntryType::Symlink | EntryType::Char | EntryType::Block | EntryType::Fifo => OTHER,
             EntryType::GlobalHeader | EntryType::Other(_) => return false,
         };
-        // Only the set looks parents up: the ordered walk has them on its chain.
-        let hashed = !matches!(self.state, State::Ordered(_));
-        let (key, parent) = hash(&self.seed, &comps, hashed);
+        let (key, parent) = hash(&self.seed, &comps);
         if let State::Ordered(walk) = &mut self.state {
             if e.kind != EntryType::Hardlink && walk.follows(&comps, e.kind == EntryType::Dir) {
                 walk.keys.push(key | kind);
@@ -216,21 +214,15 @@ impl Plain {
         if (0..=KIND).any(|kind| names.contains(&(key | kind))) {
             return false;
         }
-        if let Some((_, parents)) = comps.split_last()
-            && !parents.is_empty()
-        {
-            // Left the walk with this entry: its parent was not hashed on the way.
-            let parent = parent.unwrap_or_else(|| hash(&self.seed, parents, false).0);
-            if !names.contains(&(parent | DIR)) {
-                return false;
-            }
+        if comps.len() > 1 && !names.contains(&(parent | DIR)) {
+            return false;
         }
         if e.kind == EntryType::Hardlink {
             let (target, escaped) = components(e.link.as_deref().unwrap_or_default());
             if escaped
                 || target.is_empty()
                 || !e.xattrs.is_empty()
-                || !names.contains(&(hash(&self.seed, &target, false).0 | FILE))
+                || !names.contains(&(hash(&self.seed, &target).0 | FILE))
             {
                 return false;
             }
@@ -240,19 +232,19 @@ impl Plain {
     }
 }
 
-/// The hash of the path `comps`, its low two bits clear for the kind, and with `parent` that of
-/// its parent (`None` for the root), taken on the way.
-fn hash(seed: &foldhash::fast::RandomState, comps: &[&str], parent: bool) -> (u64, Option<u64>) {
+/// The hash of the path `comps` and that of its parent, taken on the way (a hasher's copy
+/// costs less than hashing the parent again), each with its low two bits clear for the kind.
+fn hash(seed: &foldhash::fast::RandomState, comps: &[&str]) -> (u64, u64) {
     let mut h = seed.build_hasher();
-    let mut parent_hash = None;
+    let mut parent = 0;
     for (i, c) in comps.iter().enumerate() {
-        if parent && i + 1 == comps.len() {
-            parent_hash = Some(h.clone().finish() & !KIND);
+        if i + 1 == comps.len() {
+            parent = h.clone().finish() & !KIND;
         }
         h.write(c.as_bytes());
         h.write_u8(b'/');
     }
-    (h.finish() & !KIND, parent_hash)
+    (h.finish() & !KIND, parent)
 }
 
 #[cfg(test)]
