@@ -93,6 +93,11 @@ mod tests {
         assert_eq!(go_clean("./a/"), "a");
         assert_eq!(go_clean("/a/../../b"), "/b");
         assert_eq!(go_clean("../a"), "../a");
+        // Go keeps climbing above a relative start: a `..` only cancels a name.
+        assert_eq!(go_clean("../../a"), "../../a");
+        assert_eq!(go_clean("a/../../b"), "../b");
+        assert_eq!(go_clean(".././x/.."), "..");
+        assert_eq!(go_clean("/..//../a"), "/a");
         assert_eq!(go_clean("./"), ".");
     }
 
