@@ -232,6 +232,19 @@ mod tests {
         assert!(!p.failed);
         p.numeric(&[0x80, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
         assert!(p.failed, "more than 63 bits");
+        // Bit 63 set by the last byte only: Go's second overflow check refuses it.
+        let mut p = Numbers::default();
+        p.numeric(&[0x80, 0, 0, 0, 0x80, 0, 0, 0, 0, 0, 0, 0]);
+        assert!(p.failed, "bit 63");
+        let mut p = Numbers::default();
+        let max = [
+            0x80, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        ];
+        assert_eq!(p.numeric(&max), i64::MAX);
+        let min = [0xff, 0xff, 0xff, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(p.numeric(&min), i64::MIN);
+        assert_eq!(p.numeric(&[0x80, 0, 0, 0, 0, 0, 0, 1]), 1);
+        assert!(!p.failed);
     }
 
     #[test]
