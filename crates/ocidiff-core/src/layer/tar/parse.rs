@@ -286,6 +286,7 @@ mod tests {
             Time::from_pax(b"0").unwrap().render(),
             "1970-01-01T00:00:00Z"
         );
+        assert_eq!(Time::GO_ZERO.render(), "0001-01-01T00:00:00Z");
     }
 
     #[test]
