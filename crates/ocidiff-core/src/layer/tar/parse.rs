@@ -296,6 +296,11 @@ mod tests {
             Some((&b"path"[..], &b"a"[..], &b"rest"[..]))
         );
         assert_eq!(pax_record(b"11 path=a\n"), None, "length beyond the data");
+        assert_eq!(
+            pax_record(b"5 k=\n"),
+            Some((&b"k"[..], &b""[..], &b""[..])),
+            "the shortest record"
+        );
         assert_eq!(pax_record(b"10 path=a\r"), None);
         assert_eq!(pax_record(b"8 =abcd\n"), None, "empty key");
         assert_eq!(pax_record(b"12 path=a\0b\n"), None, "NUL in a path");

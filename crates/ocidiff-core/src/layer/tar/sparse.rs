@@ -132,3 +132,37 @@ pub(super) fn read<R: Read>(
     }
     (done, None)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(offset: i64, length: i64) -> SparseEntry {
+        SparseEntry { offset, length }
+    }
+
+    /// Go's `validateSparseEntries`, one refusal at a time, and the edges it accepts.
+    #[test]
+    fn maps_as_go_validates_them() {
+        assert!(valid(&[], 0));
+        assert!(!valid(&[], -1), "a negative size");
+        assert!(valid(&[e(0, 2)], 2), "from the start to the end");
+        assert!(valid(&[e(2, 0)], 2), "an empty fragment");
+        assert!(valid(&[e(2, 3), e(5, 2)], 7), "fragments that touch");
+        assert!(!valid(&[e(5, -1)], 10), "a negative length");
+        assert!(!valid(&[e(8, 3)], 10), "past the size");
+        assert!(!valid(&[e(2, 3), e(4, 2)], 10), "overlapping");
+        assert!(!valid(&[e(8, 2), e(2, 3)], 10), "out of order");
+        assert!(valid(&[e(i64::MAX - 1, 1)], i64::MAX), "ends at i64::MAX");
+        assert!(!valid(&[e(i64::MAX, 1)], i64::MAX), "ends past i64::MAX");
+    }
+
+    /// Go's `invertSparseEntries`: empty fragments are skipped, holes are never empty but the
+    /// last, which ends at the size.
+    #[test]
+    fn holes_between_fragments() {
+        assert_eq!(holes(vec![e(0, 3), e(5, 1)], 8), [e(3, 2), e(6, 2)]);
+        assert_eq!(holes(vec![e(2, 0), e(2, 2)], 4), [e(0, 2), e(4, 0)]);
+        assert_eq!(holes(vec![], 3), [e(0, 3)]);
+    }
+}
