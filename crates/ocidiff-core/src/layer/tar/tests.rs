@@ -242,36 +242,61 @@ fn oversized_extension_entries_are_refused_after_one_mib() {
     );
 }
 
-#[test]
-fn sparse_files_read_with_holes() {
-    // GNU 0.1 sparse map in PAX: data "abc" at 2, "de" at 8, size 12.
+/// A GNU 0.1 sparse file in PAX: `map` places the packed `packed` bytes in a file of `size`.
+fn sparse_file(map: &str, size: &str, packed: &[u8]) -> Vec<u8> {
     let p = pax(&[
         ("GNU.sparse.major", "0"),
         ("GNU.sparse.minor", "1"),
         ("GNU.sparse.name", "sparse-file"),
-        ("GNU.sparse.realsize", "12"),
-        ("GNU.sparse.numblocks", "2"),
-        ("GNU.sparse.map", "2,3,8,2"),
+        ("GNU.sparse.realsize", size),
+        (
+            "GNU.sparse.numblocks",
+            &(map.split(',').count() / 2).to_string(),
+        ),
+        ("GNU.sparse.map", map),
     ]);
-    let bytes = stream(&[
+    stream(&[
         &block(b"x", typeflag::X_HEADER, p.len() as u64, |_| {}),
         &data(&p),
-        &block(b"GNUSparseFile.0/sparse-file", typeflag::REG, 5, |_| {}),
-        &data(b"abcde"),
-    ]);
-    let (entries, err) = read_all(&bytes);
-    assert!(err.is_none(), "{err:?}");
-    assert_eq!(entries[0].0.name, b"sparse-file");
-    assert_eq!(entries[0].1, b"\0\0abc\0\0\0de\0\0");
+        &block(
+            b"GNUSparseFile.0/sparse-file",
+            typeflag::REG,
+            packed.len() as u64,
+            |_| {},
+        ),
+        &data(packed),
+    ])
+}
+
+#[test]
+fn sparse_files_read_with_holes() {
+    for (map, logical) in [
+        ("2,3,8,2", &b"\0\0abc\0\0\0de\0\0"[..]),
+        ("0,3,8,2", &b"abc\0\0\0\0\0de\0\0"[..]),
+    ] {
+        let bytes = sparse_file(map, "12", b"abcde");
+        let (entries, err) = read_all(&bytes);
+        assert!(err.is_none(), "{err:?}");
+        assert_eq!(entries[0].0.name, b"sparse-file");
+        assert_eq!(entries[0].1, logical, "{map}");
+        // Read in pieces of every size, each starting and ending anywhere in a hole or a
+        // fragment.
+        for piece in 1..=13 {
+            let mut r = Reader::new(&bytes[..]);
+            r.next_header().unwrap().unwrap();
+            let (mut content, mut buf) = (Vec::new(), vec![0xaa; piece]);
+            loop {
+                match r.read(&mut buf).unwrap() {
+                    0 => break,
+                    n => content.extend_from_slice(&buf[..n]),
+                }
+            }
+            assert_eq!(content, logical, "{map} in pieces of {piece}");
+        }
+    }
     // More data than the map refers to.
-    let bytes = stream(&[
-        &block(b"x", typeflag::X_HEADER, p.len() as u64, |_| {}),
-        &data(&p),
-        &block(b"GNUSparseFile.0/sparse-file", typeflag::REG, 6, |_| {}),
-        &data(b"abcdef"),
-    ]);
     assert!(matches!(
-        read_all(&bytes).1,
+        read_all(&sparse_file("2,3,8,2", "12", b"abcdef")).1,
         Some(TarError::UnrefData { .. })
     ));
 }
