@@ -164,11 +164,11 @@ for t in cargo rustc dockerd docker skopeo umoci buildah containerd chromium pod
 done
 printf '%-8s %s\n' busybox "$(busybox_is_static && echo static || echo 'MISSING or not static')"
 
-# A run from a clean clone writes about 7.2 GB: the test build (5.6 GB under target/), the fuzz
-# build (1.3 GB) and the services' state (0.3 GB), measured in a CI run of 659f8dd. Out of
-# disk, a run fails in a dozen tests with "No space left on device"; said here first, and again
-# at the end of a run that failed.
-need_gb=8
+# A run from a clean clone writes about 5.8 GB at its peak: the builds under target/ (4.2 GB),
+# the fuzz build (1.3 GB) and the services' state (0.3 GB), measured in a CI run of ec3662c.
+# Out of disk, a run fails in a dozen tests with "No space left on device"; said here first,
+# and again at the end of a run that failed.
+need_gb=7
 mkdir -p "$OCIDIFF_TEST_STATE"
 disk_free_gb() { df -Pk "$1" | awk 'NR == 2 { printf "%d", $4 / 1048576 }'; }
 disk_report() {
