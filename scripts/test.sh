@@ -177,8 +177,8 @@ disk_report() {
         free="$(disk_free_gb "$dir")"
         printf '%-8s %s GB free in %s\n' disk "$free" "$dir"
         if ((free < need_gb)); then
-            warn "Only $free GB free in $dir; a whole run needs about $need_gb GB" \
-                "(target/, fuzz/target/, $OCIDIFF_TEST_STATE). Tests may fail with" \
+            warn "Only $free GB free in $dir (less than $need_gb GB); a whole run writes about" \
+                "6 GB (target/, fuzz/target/, $OCIDIFF_TEST_STATE). Tests may fail with" \
                 "\"No space left on device\"."
         fi
     done
