@@ -593,26 +593,21 @@ impl Walk<'_> {
         index: usize,
         files: FileDigests,
     ) -> Result<Listing, CompareError> {
+        let blobs = &*self.image(side).blobs;
         // A listing the source made while reading the blob stands in for walking it again,
-        // when the limits it was made under are no looser than this run's.
+        // when the limits it was made under are no looser than this run's; the store keeps
+        // it for the next run.
         if let Some(walked) = self.image(side).walked.get(&desc.digest) {
             if self.opts.limits.covers(&content::Limits::default()) {
                 content::check_walked(&desc.digest, &desc.media_type, walked.compression)
                     .map_err(|e| self.err(side, ContentError::from(e)))?;
+                layer::persist::keep(blobs, desc, walked, FileDigests::BySize);
                 return Ok(walked.as_layer(index));
             }
         }
         let known = self.known_diff_id(&desc.digest);
-        layer::walk(
-            &*self.image(side).blobs,
-            desc,
-            index,
-            known.as_ref(),
-            &self.opts.limits,
-            files,
-            |_, _| Ok(()),
-        )
-        .map_err(|e| self.err(side, e))
+        layer::list(blobs, desc, index, known.as_ref(), &self.opts.limits, files)
+            .map_err(|e| self.err(side, e))
     }
 
     /// How the files of the pair with `layers` are hashed ([`FileDigests`]): SHA-256 where it

@@ -179,7 +179,7 @@ impl Walk<'_> {
         let stopped = || io::Error::other("stopped: the other layer of the pair failed");
         let mut batch = Vec::with_capacity(BATCH);
         let known = self.known_diff_id(&desc.digest);
-        let end = layer::walk_each(
+        let end = layer::list_each(
             &*self.image(side).blobs,
             desc,
             i,

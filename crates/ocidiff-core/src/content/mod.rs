@@ -30,6 +30,23 @@ pub trait BlobSource: Send + Sync {
 
     /// Names the source in error messages.
     fn describe(&self) -> String;
+
+    /// The listing kept beside the blob by an earlier walk ([`crate::layer::persist`]), for a
+    /// source that keeps them: read instead of the blob when only metadata is needed.
+    fn open_listing(&self, _digest: &Digest) -> Option<Box<dyn Read + Send + '_>> {
+        None
+    }
+
+    /// Where a walk of the blob may keep its listing, for a source that keeps them.
+    fn keep_listing(&self, _digest: &Digest) -> Option<Box<dyn KeptFile + '_>> {
+        None
+    }
+}
+
+/// A file being written beside a blob, put in place by [`KeptFile::keep`] once complete.
+pub trait KeptFile: io::Write + Send {
+    /// Puts the file in place (dropped without this, it is thrown away).
+    fn keep(self: Box<Self>) -> io::Result<()>;
 }
 
 /// Why a blob could not be read or trusted.

@@ -8,6 +8,7 @@
 
 pub mod apply;
 mod entry;
+pub mod persist;
 mod sink;
 pub mod tar;
 mod walk;
@@ -17,5 +18,6 @@ pub use entry::{
     BLAKE3_FROM, ContentDigest, ContentHasher, EntryMeta, EntryType, FileDigests, TarFormat, Time,
     escape_name,
 };
+pub use persist::{list, list_each};
 pub use sink::{EntryKind, ExtractSink};
 pub use walk::{LayerError, Listing, WalkEnd, Walked, walk, walk_each, walk_stream};

@@ -80,7 +80,7 @@ impl LayerError {
         }
     }
 
-    fn from_io(digest: &Digest, err: io::Error) -> LayerError {
+    pub(super) fn from_io(digest: &Digest, err: io::Error) -> LayerError {
         LayerError::from_tar(digest, TarError::from_io(err))
     }
 }
@@ -208,7 +208,7 @@ impl<'a> Blob<'a> {
 }
 
 /// What is checked before a layer's bytes are read: its size, and a media type runtimes unpack.
-fn check_descriptor(desc: &Descriptor, limits: &Limits) -> Result<(), LayerError> {
+pub(super) fn check_descriptor(desc: &Descriptor, limits: &Limits) -> Result<(), LayerError> {
     let digest = &desc.digest;
     if desc.size > limits.layer_bytes {
         return Err(ContentError::TooLarge(LimitExceeded {

@@ -4,6 +4,8 @@
 //! Layout under the root:
 //! - `blobs/<alg>/<hex>`: every blob, written only after its digest and size were checked;
 //! - `refs/<sha256 of the name>.json`: one [`ImageRecord`] per image name;
+//! - `listings/<alg>/<hex>`: the listing of a layer blob's entries, kept by the first walk of
+//!   it ([`crate::layer::persist`]), so that the next comparison does not read the blob;
 //! - `tmp/`: blobs being written (renamed into `blobs/` once verified);
 //! - `lock`: a shared lock held by writers ([`Store::lease`]), exclusive while unused blobs are
 //!   freed, so that a concurrent pull never loses a blob it wrote but has not yet recorded.
@@ -37,7 +39,7 @@ pub use load::load;
 pub(crate) use load::platform_of;
 use spool::Spool;
 
-use crate::content::{BlobSource, ContentError, Limits};
+use crate::content::{BlobSource, ContentError, KeptFile, Limits};
 use crate::image::Image;
 use crate::model::{
     Algorithm, Blob, Descriptor, Digest, Document, DocumentError, Hasher, Platform,
@@ -317,7 +319,14 @@ impl Store {
     }
     /// Opens the store at `root`, creating its directories.
     pub fn open(root: &Path) -> Result<Store, StoreError> {
-        for dir in ["blobs/sha256", "blobs/sha512", "refs", "tmp"] {
+        for dir in [
+            "blobs/sha256",
+            "blobs/sha512",
+            "listings/sha256",
+            "listings/sha512",
+            "refs",
+            "tmp",
+        ] {
             let path = root.join(dir);
             fs::create_dir_all(&path).map_err(io_err(&path))?;
         }
@@ -358,6 +367,14 @@ impl Store {
     pub fn blob_path(&self, digest: &Digest) -> PathBuf {
         self.root
             .join("blobs")
+            .join(digest.algorithm().as_str())
+            .join(digest.hex())
+    }
+
+    /// Where the listing of the layer blob `digest` is (or would be) kept.
+    fn listing_path(&self, digest: &Digest) -> PathBuf {
+        self.root
+            .join("listings")
             .join(digest.algorithm().as_str())
             .join(digest.hex())
     }
@@ -698,6 +715,11 @@ impl Store {
                 removal.freed_bytes += size;
             }
         }
+        for (path, digest, _) in self.files_by_digest("listings")? {
+            if !digest.is_some_and(|d| live.contains(&d)) {
+                fs::remove_file(&path).map_err(io_err(&path))?;
+            }
+        }
         let tmp = self.root.join("tmp");
         for entry in fs::read_dir(&tmp).map_err(io_err(&tmp))? {
             let entry = entry.map_err(io_err(&tmp))?;
@@ -754,9 +776,18 @@ impl Store {
 
     /// Every file under `blobs/`, with its digest when its name is one, and its size.
     fn blob_files(&self) -> Result<Vec<(PathBuf, Option<Digest>, u64)>, StoreError> {
+        self.files_by_digest("blobs")
+    }
+
+    /// Every file under `top/<alg>/` (`blobs`, `listings`), with its digest when its name is
+    /// one, and its size.
+    fn files_by_digest(
+        &self,
+        top: &str,
+    ) -> Result<Vec<(PathBuf, Option<Digest>, u64)>, StoreError> {
         let mut out = Vec::new();
         for alg in ["sha256", "sha512"] {
-            let dir = self.root.join("blobs").join(alg);
+            let dir = self.root.join(top).join(alg);
             for entry in fs::read_dir(&dir).map_err(io_err(&dir))? {
                 let entry = entry.map_err(io_err(&dir))?;
                 let size = entry.metadata().map_err(io_err(&entry.path()))?.len();
@@ -804,6 +835,56 @@ impl BlobSource for Store {
 
     fn describe(&self) -> String {
         format!("image store {}", self.root.display())
+    }
+
+    fn open_listing(&self, digest: &Digest) -> Option<Box<dyn Read + Send + '_>> {
+        let file = File::open(self.listing_path(digest)).ok()?;
+        Some(Box::new(file))
+    }
+
+    fn keep_listing(&self, digest: &Digest) -> Option<Box<dyn KeptFile + '_>> {
+        let file = self.temp_file().ok()?;
+        Some(Box::new(KeptListing {
+            store: self,
+            digest: digest.clone(),
+            out: io::BufWriter::with_capacity(64 << 10, file),
+        }))
+    }
+}
+
+/// A listing being written to `tmp/`.
+struct KeptListing<'a> {
+    store: &'a Store,
+    digest: Digest,
+    out: io::BufWriter<tempfile::NamedTempFile>,
+}
+
+impl Write for KeptListing<'_> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.out.write(bytes)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+impl KeptFile for KeptListing<'_> {
+    /// Renamed into place without an `fsync`, unlike a blob: a listing torn by a crash fails
+    /// its own check and is made again, and syncing one per layer would cost a cold run of
+    /// many small layers more than the listings save. Kept only beside a blob that is in
+    /// place: the walk that made it read a blob the store verified.
+    fn keep(self: Box<Self>) -> io::Result<()> {
+        let file = self
+            .out
+            .into_inner()
+            .map_err(io::IntoInnerError::into_error)?;
+        if !self.store.has_blob(&self.digest) {
+            return Ok(());
+        }
+        file.persist(self.store.listing_path(&self.digest))
+            .map(drop)
+            .map_err(|e| e.error)
     }
 }
 

@@ -242,6 +242,21 @@ fn load_list_find_and_remove_free_unshared_blobs() {
         "nothing removed on error"
     );
 
+    // Listings kept beside layers go with their blobs.
+    let layers = ["shared", "a-only", "b-only"].map(|l| Digest::sha256_of(l.as_bytes()));
+    for digest in &layers {
+        let mut kept = store.keep_listing(digest).unwrap();
+        kept.write_all(b"listing").unwrap();
+        kept.keep().unwrap();
+    }
+    let listed = |d: &Digest| store.open_listing(d).is_some();
+    // Nor is one kept for a blob the store does not hold.
+    let ghost = Digest::sha256_of(b"ghost");
+    let mut kept = store.keep_listing(&ghost).unwrap();
+    kept.write_all(b"listing").unwrap();
+    kept.keep().unwrap();
+    assert!(!listed(&ghost));
+
     // Removing the last name of a frees its index, manifest, config and own layer, not the
     // layer it shares with b.
     let r = store.remove_images(&[name("a:latest")]).unwrap();
@@ -249,9 +264,11 @@ fn load_list_find_and_remove_free_unshared_blobs() {
     assert!(store.has_blob(&Digest::sha256_of(b"shared")));
     assert!(!store.has_blob(&Digest::sha256_of(b"a-only")));
     assert!(store.has_blob(&Digest::sha256_of(b"b-only")));
+    assert_eq!(layers.each_ref().map(listed), [true, false, true]);
 
     let r = store.remove_images(&[name("registry.io/b:2")]).unwrap();
     assert_eq!(r.freed_blobs, 4);
+    assert_eq!(layers.each_ref().map(listed), [false, false, false]);
     let after = store.info().unwrap();
     assert_eq!((after.images, after.blobs, after.bytes), (0, 0, 0));
 }
