@@ -152,6 +152,12 @@ impl Outcome {
             .collect()
     }
 
+    /// Whether a layer kept as a listing had to be exported again for its bytes.
+    fn needed_whole(&self) -> bool {
+        self.stderr
+            .contains("a layer kept as a listing is needed whole")
+    }
+
     /// How many exports the log reports.
     fn exports(&self) -> usize {
         self.stderr
@@ -248,6 +254,7 @@ fn docker_rebuilds_differ_in_the_stamp_and_what_a_rebuild_changes() {
     let out = ocidiff(&store, &["diff", "--semantic", &fx.a, &fx.b], &[], &[]);
     expect_only_stamp(&out, "--semantic a vs b");
     assert_eq!(out.exports(), 0, "both were exported by the strict run");
+    assert!(!out.needed_whole(), "{}", out.stderr);
 }
 
 #[test]
@@ -257,8 +264,11 @@ fn docker_image_equals_its_docker_save_and_oci_copies() {
     };
     let store = store("copies");
     let saved = format!("docker-archive:{}", fx.saved_a.display());
-    // The same bytes as `docker save`: equal even without --semantic.
-    ocidiff(&store, &["diff", &fx.a, &saved], &[], &[]).expect_code(0, "a vs docker save");
+    // The same bytes as `docker save`: equal even without --semantic. The layers the store
+    // keeps as listings are not needed whole for it.
+    let out = ocidiff(&store, &["diff", &fx.a, &saved], &[], &[]);
+    out.expect_code(0, "a vs docker save");
+    assert!(!out.needed_whole(), "{}", out.stderr);
     let oci = format!("oci:{}:a", fx.oci.display());
     ocidiff(&store, &["diff", "--semantic", &fx.a, &oci], &[], &[])
         .expect_code(0, "--semantic a vs skopeo's OCI copy");
@@ -400,6 +410,126 @@ fn docker_image_read_twice_is_exported_once() {
     let second = records(&store);
     assert_eq!(second.len(), 2, "{second:?}");
     assert!(second.contains(&first[0]), "a's record was not rewritten");
+}
+
+/// Every file under `dir`, by path relative to it, with its content.
+fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("a directory of the tree") {
+            let path = e.expect("an entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path.strip_prefix(dir).expect("under dir").to_owned();
+                out.push((rel, std::fs::read(&path).expect("a file of the tree")));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Names of the files in one directory of a store (`blobs/sha256`, `listings/sha256`).
+fn names_in(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| Some(e.ok()?.file_name().to_string_lossy().into_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A cold export keeps the layers it walks as listings, not bytes; a run that needs a listed
+/// layer's content (a report directory) exports the image again, once, and gets what a run
+/// that kept the layers from the start gets.
+#[test]
+fn docker_layers_are_kept_as_listings_and_exported_again_when_needed() {
+    let Some(fx) = docker_fixtures() else {
+        return;
+    };
+    let dir = fresh_dir("listed").expect("a fresh dir");
+    // One layer each, large enough to be walked on the way; /etc/motd differs.
+    let mut names = Vec::new();
+    for (i, motd) in ["one\n", "two\n"].iter().enumerate() {
+        let layer = ocidiff_testkit::Layer::new(vec![
+            ocidiff_testkit::Entry::dir("etc/"),
+            ocidiff_testkit::Entry::file("etc/motd", motd),
+            ocidiff_testkit::Entry::file("big", ocidiff_testkit::noise(600_000, 3)),
+        ]);
+        let tar = dir.join(format!("{i}.tar"));
+        std::fs::write(&tar, layer.tar_bytes()).expect("the layer is written");
+        let name = format!("{}-listed:{i}", fx.tag);
+        run(docker().arg("import").arg(&tar).arg(&name)).expect("docker import");
+        names.push(format!("docker://{name}"));
+    }
+    let [lhs, rhs] = [&names[0], &names[1]].map(String::as_str);
+
+    let store = self::store("listed");
+    let out = ocidiff(&store, &["diff", lhs, rhs], &[], &[]);
+    out.expect_code(1, "cold");
+    assert_eq!(out.exports(), 2, "{}", out.stderr);
+    let listed = names_in(&store.join("listings/sha256"));
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    let blobs = names_in(&store.join("blobs/sha256"));
+    assert!(
+        listed.iter().all(|l| !blobs.contains(l)),
+        "listed layers are not stored: {blobs:?}"
+    );
+    let cold = out.stdout.clone();
+
+    let out = ocidiff(&store, &["diff", lhs, rhs], &[], &[]);
+    out.expect_code(1, "warm");
+    assert_eq!(out.exports(), 0, "{}", out.stderr);
+    assert_eq!(out.stdout, cold);
+
+    let report = dir.join("report");
+    let out = ocidiff(
+        &store,
+        &["diff", "--report-dir", &report.to_string_lossy(), lhs, rhs],
+        &[],
+        &[],
+    );
+    out.expect_code(1, "a report directory from listings");
+    assert_eq!(
+        out.exports(),
+        2,
+        "exported again for the bytes: {}",
+        out.stderr
+    );
+    assert!(out.needed_whole(), "{}", out.stderr);
+    let blobs = names_in(&store.join("blobs/sha256"));
+    assert!(
+        listed.iter().all(|l| blobs.contains(l)),
+        "now stored: {blobs:?}"
+    );
+
+    // Kept whole from the start when a report directory is asked for: the same report.
+    let kept = dir.join("kept");
+    let whole = self::store("listed-whole");
+    let out = ocidiff(
+        &whole,
+        &["diff", "--report-dir", &kept.to_string_lossy(), lhs, rhs],
+        &[],
+        &[],
+    );
+    out.expect_code(1, "a report directory, cold");
+    assert_eq!(out.exports(), 2, "{}", out.stderr);
+    let mut stored = names_in(&whole.join("blobs/sha256"));
+    stored.retain(|b| listed.contains(b));
+    assert_eq!(stored.len(), 2, "the layers' bytes are kept");
+    assert_eq!(tree(&report), tree(&kept));
+    assert!(
+        tree(&report)
+            .iter()
+            .any(|(path, bytes)| path.ends_with("etc/motd") && bytes == b"one\n"),
+        "{:?}",
+        tree(&report).iter().map(|(p, _)| p).collect::<Vec<_>>()
+    );
+    for name in &names {
+        let _ = run(docker().args(["rmi", name.trim_start_matches("docker://")]));
+    }
 }
 
 #[test]

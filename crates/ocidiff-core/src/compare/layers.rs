@@ -363,7 +363,9 @@ impl Walk<'_> {
         let mut plain = HashSet::new();
         let mut jobs = Vec::new();
         for &i in shared {
-            if let Some(id) = cache.and_then(|c| c.get(&ll[i].digest)) {
+            // A layer the store holds only as a listing: its listing knows the diff ID.
+            let listed = || self.sides[0].blobs.listed(&ll[i].digest).map(|(_, id)| id);
+            if let Some(id) = cache.and_then(|c| c.get(&ll[i].digest)).or_else(listed) {
                 self.check_claims(i, &ll[i], &id, diff_ids)?;
                 known.push((&ll[i], &rl[i]));
                 // Its own diff ID: its bytes were found uncompressed (a compressed blob

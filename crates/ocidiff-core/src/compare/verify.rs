@@ -7,6 +7,12 @@ use foldhash::HashSet;
 use crate::content::{self, ContentError};
 use crate::model::{Compression, Descriptor, Digest, Side};
 
+/// How a shared layer's compression is learnt: from its first bytes, or already known.
+enum Seen {
+    Head(Vec<u8>),
+    Known(Compression),
+}
+
 impl Walk<'_> {
     /// Both sides name the same blob: it need not be compared, only checked on each side, so
     /// that a source cannot pass off other content under a digest it has not earned.
@@ -37,20 +43,27 @@ impl Walk<'_> {
                     blobs.open(&ld.digest).map_err(|e| self.err(Side::Lhs, e))?;
                     continue;
                 };
-                let head = if plain.contains(&ld.digest) {
-                    None
+                // Known without reading: plain, or as found when the layer was listed.
+                let known = if plain.contains(&ld.digest) {
+                    Some(Compression::None)
                 } else {
-                    Some(
+                    blobs.listed(&ld.digest).map(|(compression, _)| compression)
+                };
+                let seen = match known {
+                    Some(compression) => Seen::Known(compression),
+                    None => Seen::Head(
                         content::layer_head(blobs, &ld.digest)
                             .map_err(|e| self.err(Side::Lhs, e))?,
-                    )
+                    ),
                 };
                 for (side, d) in [(Side::Lhs, ld), (Side::Rhs, rd)] {
-                    match &head {
-                        Some(head) => {
+                    match &seen {
+                        Seen::Head(head) => {
                             content::compression_of(&d.digest, &d.media_type, head).map(drop)
                         }
-                        None => content::check_walked(&d.digest, &d.media_type, Compression::None),
+                        Seen::Known(walked) => {
+                            content::check_walked(&d.digest, &d.media_type, *walked)
+                        }
                     }
                     .map_err(|e| self.err(side, ContentError::from(e)))?;
                 }

@@ -41,6 +41,13 @@ pub trait BlobSource: Send + Sync {
     fn keep_listing(&self, _digest: &Digest) -> Option<Box<dyn KeptFile + '_>> {
         None
     }
+
+    /// For a layer the source holds only as a listing (its bytes exported again on demand):
+    /// the compression its bytes were found to use and its diff ID, which stand in for
+    /// reading its first bytes or hashing it.
+    fn listed(&self, _digest: &Digest) -> Option<(Compression, Digest)> {
+        None
+    }
 }
 
 /// A file being written beside a blob, put in place by [`KeptFile::keep`] once complete.
@@ -266,6 +273,10 @@ pub fn verify_layer(
     desc: &Descriptor,
 ) -> Result<Compression, ContentError> {
     if source.is_verified(&desc.digest) {
+        if let Some((compression, _)) = source.listed(&desc.digest) {
+            check_walked(&desc.digest, &desc.media_type, compression)?;
+            return Ok(compression);
+        }
         let head = layer_head(source, &desc.digest)?;
         return Ok(compression_of(&desc.digest, &desc.media_type, &head)?);
     }

@@ -20,4 +20,4 @@ pub use entry::{
 };
 pub use persist::{list, list_each};
 pub use sink::{EntryKind, ExtractSink};
-pub use walk::{LayerError, Listing, WalkEnd, Walked, walk, walk_each, walk_stream};
+pub use walk::{LayerError, Listing, WalkEnd, Walked, walk, walk_each, walk_stream_each};

@@ -15,8 +15,6 @@ use std::collections::BTreeMap;
 use std::io::{self, BufRead, Read, Write};
 
 use super::entry::{ContentDigest, EntryMeta, EntryType, FileDigests, TarFormat, Time};
-#[cfg(test)]
-use super::walk::walk;
 use super::walk::{LayerError, Listing, WalkEnd, check_descriptor, walk_each};
 use crate::content::{self, BlobSource, ContentError, KeptFile, Limits};
 use crate::model::{Compression, Descriptor, Digest};
@@ -663,179 +661,9 @@ fn get_map(r: &mut impl Read) -> io::Result<BTreeMap<String, String>> {
 
 #[cfg(test)]
 mod tests {
-    use ocidiff_testkit::{Compression as Packed, Entry, Layer};
     use proptest::prelude::*;
 
     use super::*;
-    use crate::model::media;
-    use crate::store::Store;
-
-    /// A store holding one gzip layer of a few entries, and the layer's descriptor.
-    fn stored_layer() -> (tempfile::TempDir, Store, Descriptor) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let layer = Layer::new(vec![
-            Entry::dir("etc"),
-            Entry::file("etc/os-release", "ID=test\n").xattr("user.a", "b"),
-            Entry::symlink("etc/link", "os-release"),
-            Entry::file("big", vec![7; 100_000]),
-        ])
-        .compression(Packed::Gzip);
-        let desc = store
-            .ingest_bytes(media::OCI_LAYER_GZIP, &layer.blob_bytes())
-            .unwrap();
-        (dir, store, desc)
-    }
-
-    fn listed(store: &Store, desc: &Descriptor, limits: &Limits) -> Result<Listing, LayerError> {
-        list(store, desc, 2, None, limits, FileDigests::BySize)
-    }
-
-    fn listing_path(dir: &tempfile::TempDir, desc: &Descriptor) -> std::path::PathBuf {
-        dir.path().join("listings/sha256").join(desc.digest.hex())
-    }
-
-    /// Blanks the blob in place: a listing replayed from then on is the only way the next
-    /// listing can still be right.
-    fn spoil_blob(store: &Store, desc: &Descriptor) {
-        std::fs::write(
-            store.blob_path(&desc.digest),
-            vec![0; usize::try_from(desc.size).unwrap()],
-        )
-        .unwrap();
-    }
-
-    #[test]
-    fn the_first_walk_keeps_a_listing_the_next_replays() {
-        let (dir, store, desc) = stored_layer();
-        let walked = listed(&store, &desc, &Limits::default()).unwrap();
-        assert!(listing_path(&dir, &desc).is_file());
-        spoil_blob(&store, &desc);
-        let replayed = listed(&store, &desc, &Limits::default()).unwrap();
-        assert_eq!(replayed.entries, walked.entries);
-        assert_eq!(replayed.diff_id, walked.diff_id);
-        assert_eq!(replayed.compression, walked.compression);
-        assert_eq!(walked.entries[3].layer, 2);
-        // What the walk itself gives, kept by nobody.
-        let memory = crate::content::MemorySource(
-            [(desc.digest.clone(), Layer::raw(Vec::new()).blob_bytes())].into(),
-        );
-        assert!(memory.open_listing(&desc.digest).is_none());
-    }
-
-    #[test]
-    fn a_torn_listing_is_walked_again_and_replaced() {
-        let (dir, store, desc) = stored_layer();
-        let walked = listed(&store, &desc, &Limits::default()).unwrap();
-        let path = listing_path(&dir, &desc);
-        let whole = std::fs::read(&path).unwrap();
-        std::fs::write(&path, &whole[..whole.len() / 2]).unwrap();
-        assert_eq!(
-            listed(&store, &desc, &Limits::default()).unwrap().entries,
-            walked.entries
-        );
-        assert_eq!(std::fs::read(&path).unwrap(), whole);
-    }
-
-    #[test]
-    fn a_descriptor_the_listing_does_not_fit_is_checked_as_a_walk_checks_it() {
-        let (_dir, store, desc) = stored_layer();
-        listed(&store, &desc, &Limits::default()).unwrap();
-        // Another size: the blob is read, and does not match.
-        let longer = Descriptor {
-            size: desc.size + 1,
-            ..desc.clone()
-        };
-        let err = listed(&store, &longer, &Limits::default()).unwrap_err();
-        assert!(err.to_string().contains("bytes long"), "{err}");
-        // A media type that says uncompressed, for gzip bytes: refused as the walk refuses it.
-        let plain = Descriptor {
-            media_type: media::OCI_LAYER.into(),
-            ..desc.clone()
-        };
-        let walked = list(
-            &store,
-            &plain,
-            0,
-            None,
-            &Limits::default(),
-            FileDigests::BySize,
-        )
-        .unwrap_err()
-        .to_string();
-        spoil_blob(&store, &desc);
-        let replayed = list(
-            &store,
-            &plain,
-            0,
-            None,
-            &Limits::default(),
-            FileDigests::BySize,
-        )
-        .unwrap_err()
-        .to_string();
-        assert_eq!(replayed, walked);
-    }
-
-    #[test]
-    fn only_listings_made_as_this_run_would_make_them_are_replayed() {
-        let (dir, store, desc) = stored_layer();
-        // Tighter limits than the defaults: walked, and nothing kept.
-        let tight = Limits {
-            entries: 3,
-            ..Limits::default()
-        };
-        assert!(listed(&store, &desc, &tight).is_err());
-        assert!(!listing_path(&dir, &desc).exists());
-        listed(&store, &desc, &Limits::default()).unwrap();
-        // Kept under the defaults, the listing is not replayed for tighter limits.
-        assert!(listed(&store, &desc, &tight).is_err());
-        // Nor for files hashed otherwise.
-        spoil_blob(&store, &desc);
-        assert!(
-            list(
-                &store,
-                &desc,
-                0,
-                None,
-                &Limits::default(),
-                FileDigests::Sha256
-            )
-            .is_err()
-        );
-        assert!(listed(&store, &desc, &Limits::default()).is_ok());
-        // Looser limits cover what the defaults allowed.
-        let loose = Limits {
-            entries: u64::MAX,
-            ..Limits::default()
-        };
-        assert!(listed(&store, &desc, &loose).is_ok());
-    }
-
-    #[test]
-    fn a_listing_made_by_a_source_is_kept_once() {
-        let (dir, store, desc) = stored_layer();
-        let listing = walk(
-            &store,
-            &desc,
-            0,
-            None,
-            &Limits::default(),
-            FileDigests::BySize,
-            |_, _| Ok(()),
-        )
-        .unwrap();
-        keep(&store, &desc, &listing, FileDigests::BySize);
-        let path = listing_path(&dir, &desc);
-        let first = std::fs::metadata(&path).unwrap().modified().unwrap();
-        keep(&store, &desc, &listing, FileDigests::BySize);
-        assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), first);
-        spoil_blob(&store, &desc);
-        assert_eq!(
-            listed(&store, &desc, &Limits::default()).unwrap().entries,
-            listing.as_layer(2).entries
-        );
-    }
 
     fn head() -> Head {
         Head {
@@ -955,6 +783,19 @@ mod tests {
                 want.layer = 3;
                 prop_assert_eq!(got, want);
             }
+        }
+
+        /// Any bytes at all are refused or read, never a panic: a damaged store gives errors.
+        #[test]
+        fn any_bytes_are_checked_and_read_without_panicking(
+            junk in proptest::collection::vec(any::<u8>(), 0..600),
+            valid_start in any::<bool>(),
+        ) {
+            let mut bytes = if valid_start { write(&head(), &[]) } else { Vec::new() };
+            bytes.truncate(MAGIC.len() + 1);
+            bytes.extend_from_slice(&junk);
+            let _ = check(&bytes[..]);
+            let _ = read(&bytes, 0);
         }
 
         /// A file cut anywhere, or with any byte changed, is not whole.

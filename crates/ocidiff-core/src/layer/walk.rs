@@ -298,31 +298,31 @@ impl<R: Read> Read for FileHashing<R> {
     }
 }
 
-/// [`walk`] over a blob's bytes, however they arrive; `digest` names it in errors and is the
-/// diff ID of an uncompressed blob; `media_type` decides, with the bytes, how it is
-/// decompressed. Reads the stream to its end.
-pub fn walk_stream<R, F>(
+/// [`walk_each`] over a blob's bytes, however they arrive (a member of an export as it streams
+/// by); `digest` names it in errors; `media_type` decides, with the bytes, how it is
+/// decompressed. An uncompressed stream is not hashed: its digest is the caller's to know.
+/// Reads the stream to its end.
+pub fn walk_stream_each<R, E>(
     raw: R,
     digest: &Digest,
     media_type: &str,
-    layer: usize,
     limits: &Limits,
-    visit: F,
-) -> Result<Listing, LayerError>
+    each: E,
+) -> Result<WalkEnd, LayerError>
 where
     R: Read + Send,
-    F: FnMut(&EntryMeta, &mut dyn Read) -> io::Result<()>,
+    E: FnMut(EntryMeta) -> io::Result<()>,
 {
     let blob = Blob {
         digest,
         media_type,
         size: u64::MAX,
-        layer,
+        layer: 0,
         diff_id: None,
         files: FileDigests::BySize,
         check_stream: false,
     };
-    kept(|each| walk_entries(raw, &blob, limits, visit, each))
+    walk_entries(raw, &blob, limits, |_, _| Ok(()), each)
 }
 
 /// What a walk that handed its entries over found besides them.
@@ -725,13 +725,12 @@ mod tests {
             metadata_bytes: 5_000,
             ..Limits::default()
         };
-        let err = walk_stream(
+        let err = walk_stream_each(
             &tar[..],
             &Digest::sha256_of(&tar),
             crate::model::media::OCI_LAYER,
-            0,
             &limits,
-            |_, _| Ok(()),
+            |_| Ok(()),
         )
         .unwrap_err();
         assert!(

@@ -53,6 +53,10 @@ pub struct Context {
     pub registry: PullOptions,
     /// Told how daemon exports progress.
     pub progress: crate::model::Reporter,
+    /// The run reads files' content (a report directory, package databases): engine exports
+    /// keep their layers' bytes, not only their listings, which would otherwise be exported
+    /// again for it.
+    pub keep_layers: bool,
     /// Where containerd is, for `containerd://` references.
     #[cfg(feature = "containerd")]
     pub containerd: containerd::ContainerdOptions,
@@ -314,13 +318,9 @@ fn open_one(
             Ok(image)
         }
         #[cfg(feature = "daemon")]
-        (_, ImageRef::Docker(name), Some(store)) => {
-            daemon::open(store, Engine::Docker, name, &ctx.platforms, &ctx.progress)
-        }
+        (_, ImageRef::Docker(name), Some(store)) => daemon::open(store, Engine::Docker, name, ctx),
         #[cfg(feature = "daemon")]
-        (_, ImageRef::Podman(name), Some(store)) => {
-            daemon::open(store, Engine::Podman, name, &ctx.platforms, &ctx.progress)
-        }
+        (_, ImageRef::Podman(name), Some(store)) => daemon::open(store, Engine::Podman, name, ctx),
         #[cfg(feature = "containerd")]
         (_, ImageRef::Containerd(name), _) => {
             containerd::open(r, name, &ctx.containerd, &ctx.platforms)

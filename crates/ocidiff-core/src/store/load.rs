@@ -131,7 +131,10 @@ impl Walk {
                 }
                 for layer in &manifest.layers {
                     self.size += layer.size;
-                    if store.has_blob(&layer.digest) {
+                    // A source that holds only a layer's listing (the store itself, for an
+                    // engine export kept as listings) has nothing more to copy: the engine
+                    // exports the layer again when its bytes are needed.
+                    if store.has_blob(&layer.digest) || src.open_listing(&layer.digest).is_some() {
                         continue;
                     }
                     store.ingest(layer, src.open(&layer.digest)?)?;

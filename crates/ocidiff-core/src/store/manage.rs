@@ -214,7 +214,14 @@ impl Store {
             .iter()
             .filter(|(_, d, _)| !d.as_ref().is_some_and(|d| live.contains(d)))
             .collect();
+        let listings = self.files_by_digest("listings")?;
+        let listed_only = listings
+            .iter()
+            .filter(|(_, d, _)| d.as_ref().is_some_and(|d| !sizes.contains_key(d)))
+            .count();
         Ok(StoreInfo {
+            listings: (listings.len(), listings.iter().map(|(_, _, s)| s).sum()),
+            listed_only,
             root: self.root.clone(),
             images: records.len(),
             unnamed: records.iter().filter(|r| !r.is_named()).count(),

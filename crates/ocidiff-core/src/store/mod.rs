@@ -42,7 +42,7 @@ use spool::Spool;
 use crate::content::{BlobSource, ContentError, KeptFile, Limits};
 use crate::image::Image;
 use crate::model::{
-    Algorithm, Blob, Descriptor, Digest, Document, DocumentError, Hasher, Platform,
+    Algorithm, Blob, Compression, Descriptor, Digest, Document, DocumentError, Hasher, Platform,
 };
 use crate::reference::{DockerRef, ImageRef};
 
@@ -222,6 +222,10 @@ pub struct StoreInfo {
     pub kinds: Vec<(RecordKind, Usage)>,
     /// Blobs no record uses: freed by `ocidiff prune` (or being written by a running pull).
     pub unused: Usage,
+    /// Layer listings held, and their total size in bytes.
+    pub listings: (usize, u64),
+    /// Of those, the layers whose bytes are not held (engine exports kept as listings).
+    pub listed_only: usize,
 }
 
 /// Images, blobs and bytes of a part of the store.
@@ -377,6 +381,19 @@ impl Store {
             .join("listings")
             .join(digest.algorithm().as_str())
             .join(digest.hex())
+    }
+
+    /// Whether the store holds a listing of the layer blob `digest` (not checked).
+    pub fn has_listing(&self, digest: &Digest) -> bool {
+        self.listing_path(digest).is_file()
+    }
+
+    /// Starts a listing in `tmp/`, for a layer whose digest may be learnt only at its end.
+    pub fn new_listing(&self) -> Result<ListingFile, StoreError> {
+        Ok(ListingFile {
+            out: io::BufWriter::with_capacity(64 << 10, self.temp_file()?),
+            listings: self.root.join("listings"),
+        })
     }
 
     /// Whether the store holds the blob; it is not verified.
@@ -828,9 +845,11 @@ impl BlobSource for Store {
     }
 
     /// Blobs are checked before they are renamed into place; one being written is read only
-    /// up to its last byte once its writer has checked it.
+    /// up to its last byte once its writer has checked it. So is a layer listed without its
+    /// bytes: its listing was made from bytes the daemon
+    /// vouched for or that were hashed, and they come back the same way when needed.
     fn is_verified(&self, digest: &Digest) -> bool {
-        self.inflight.contains(digest) || self.has_blob(digest)
+        self.inflight.contains(digest) || self.has_blob(digest) || self.has_listing(digest)
     }
 
     fn describe(&self) -> String {
@@ -842,24 +861,50 @@ impl BlobSource for Store {
         Some(Box::new(file))
     }
 
+    /// From the listing's trailer, for a layer whose bytes are not here.
+    fn listed(&self, digest: &Digest) -> Option<(Compression, Digest)> {
+        if self.has_blob(digest) {
+            return None;
+        }
+        let head = crate::layer::persist::check(self.open_listing(digest)?).ok()??;
+        Some((head.compression, head.diff_id))
+    }
+
     fn keep_listing(&self, digest: &Digest) -> Option<Box<dyn KeptFile + '_>> {
-        let file = self.temp_file().ok()?;
         Some(Box::new(KeptListing {
             store: self,
             digest: digest.clone(),
-            out: io::BufWriter::with_capacity(64 << 10, file),
+            file: self.new_listing().ok()?,
         }))
     }
 }
 
-/// A listing being written to `tmp/`.
-struct KeptListing<'a> {
-    store: &'a Store,
-    digest: Digest,
+/// A listing being written to `tmp/`, put in place under a blob's digest by
+/// [`ListingFile::keep_as`].
+pub struct ListingFile {
     out: io::BufWriter<tempfile::NamedTempFile>,
+    listings: PathBuf,
 }
 
-impl Write for KeptListing<'_> {
+impl ListingFile {
+    /// Puts the listing in place as the one of the layer blob `digest`. Renamed without an
+    /// `fsync`, unlike a blob: a listing torn by a crash fails its own check and is made again
+    /// (or the layer exported again), and syncing one per layer would cost a cold run of many
+    /// small layers more than the listings save.
+    pub fn keep_as(self, digest: &Digest) -> io::Result<()> {
+        let file = self
+            .out
+            .into_inner()
+            .map_err(io::IntoInnerError::into_error)?;
+        let dest = self
+            .listings
+            .join(digest.algorithm().as_str())
+            .join(digest.hex());
+        file.persist(dest).map(drop).map_err(|e| e.error)
+    }
+}
+
+impl Write for ListingFile {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
         self.out.write(bytes)
     }
@@ -869,22 +914,31 @@ impl Write for KeptListing<'_> {
     }
 }
 
+/// A listing a walk of a blob of the store is making.
+struct KeptListing<'a> {
+    store: &'a Store,
+    digest: Digest,
+    file: ListingFile,
+}
+
+impl Write for KeptListing<'_> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.file.write(bytes)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
 impl KeptFile for KeptListing<'_> {
-    /// Renamed into place without an `fsync`, unlike a blob: a listing torn by a crash fails
-    /// its own check and is made again, and syncing one per layer would cost a cold run of
-    /// many small layers more than the listings save. Kept only beside a blob that is in
-    /// place: the walk that made it read a blob the store verified.
+    /// Kept only beside a blob that is in place: the walk that made it read a blob the store
+    /// verified.
     fn keep(self: Box<Self>) -> io::Result<()> {
-        let file = self
-            .out
-            .into_inner()
-            .map_err(io::IntoInnerError::into_error)?;
         if !self.store.has_blob(&self.digest) {
             return Ok(());
         }
-        file.persist(self.store.listing_path(&self.digest))
-            .map(drop)
-            .map_err(|e| e.error)
+        self.file.keep_as(&self.digest)
     }
 }
 

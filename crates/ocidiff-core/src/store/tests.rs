@@ -565,3 +565,223 @@ fn info_counts_each_kind_and_prune_all_empties_the_store() {
     assert_eq!((info.images, info.blobs, info.kinds.len()), (0, 0, 0));
     assert!(dir.path().join("refs").is_dir() && dir.path().join("blobs/sha256").is_dir());
 }
+
+/// A layer held only as a listing (an engine export's) counts as verified, says how it was
+/// compressed and its diff ID, and is checked against a descriptor's media type as its bytes
+/// would be; once its bytes are in place they are what is read.
+#[test]
+fn a_layer_listed_without_its_bytes_answers_from_its_listing() {
+    use crate::layer::persist::{Head, Writer};
+    use crate::layer::{EntryMeta, EntryType, FileDigests};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let bytes = b"a gzip layer's bytes".to_vec();
+    let digest = Digest::sha256_of(&bytes);
+    let diff_id = Digest::sha256_of(b"what it decompresses to");
+    let mut w = Writer::new(store.new_listing().unwrap()).unwrap();
+    w.push(&EntryMeta::new("etc", EntryType::Dir)).unwrap();
+    let head = Head {
+        files: FileDigests::BySize,
+        compression: crate::model::Compression::Gzip,
+        blob_size: bytes.len() as u64,
+        diff_id: diff_id.clone(),
+    };
+    w.finish(&head).unwrap().keep_as(&digest).unwrap();
+
+    assert!(!store.has_blob(&digest));
+    assert!(store.is_verified(&digest));
+    assert_eq!(
+        store.listed(&digest),
+        Some((crate::model::Compression::Gzip, diff_id))
+    );
+    let gzip = descriptor(media::OCI_LAYER_GZIP, digest.clone(), bytes.len() as u64);
+    assert_eq!(
+        crate::content::verify_layer(&store, &gzip).unwrap(),
+        crate::model::Compression::Gzip
+    );
+    // Typed as uncompressed, gzip bytes are refused as reading them refuses them.
+    let plain = descriptor(media::OCI_LAYER, digest.clone(), bytes.len() as u64);
+    assert!(crate::content::verify_layer(&store, &plain).is_err());
+
+    store.ingest(&gzip, &bytes[..]).unwrap();
+    assert_eq!(store.listed(&digest), None, "the bytes are here");
+}
+
+/// The listings the store keeps beside layer blobs ([`crate::layer::persist`]): made by the
+/// first walk, replayed by the next where the walk would have made the same.
+mod listings {
+    use ocidiff_testkit::{Compression as Packed, Entry, Layer};
+
+    use super::*;
+    use crate::content::BlobSource;
+    use crate::layer::persist::keep;
+    use crate::layer::{FileDigests, LayerError, Listing, list, walk};
+
+    /// A store holding one gzip layer of a few entries, and the layer's descriptor.
+    fn stored_layer() -> (tempfile::TempDir, Store, Descriptor) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let layer = Layer::new(vec![
+            Entry::dir("etc"),
+            Entry::file("etc/os-release", "ID=test\n").xattr("user.a", "b"),
+            Entry::symlink("etc/link", "os-release"),
+            Entry::file("big", vec![7; 100_000]),
+        ])
+        .compression(Packed::Gzip);
+        let desc = store
+            .ingest_bytes(media::OCI_LAYER_GZIP, &layer.blob_bytes())
+            .unwrap();
+        (dir, store, desc)
+    }
+
+    fn listed(store: &Store, desc: &Descriptor, limits: &Limits) -> Result<Listing, LayerError> {
+        list(store, desc, 2, None, limits, FileDigests::BySize)
+    }
+
+    fn listing_path(dir: &tempfile::TempDir, desc: &Descriptor) -> std::path::PathBuf {
+        dir.path().join("listings/sha256").join(desc.digest.hex())
+    }
+
+    /// Blanks the blob in place: a listing replayed from then on is the only way the next
+    /// listing can still be right.
+    fn spoil_blob(store: &Store, desc: &Descriptor) {
+        std::fs::write(
+            store.blob_path(&desc.digest),
+            vec![0; usize::try_from(desc.size).unwrap()],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn the_first_walk_keeps_a_listing_the_next_replays() {
+        let (dir, store, desc) = stored_layer();
+        let walked = listed(&store, &desc, &Limits::default()).unwrap();
+        assert!(listing_path(&dir, &desc).is_file());
+        spoil_blob(&store, &desc);
+        let replayed = listed(&store, &desc, &Limits::default()).unwrap();
+        assert_eq!(replayed.entries, walked.entries);
+        assert_eq!(replayed.diff_id, walked.diff_id);
+        assert_eq!(replayed.compression, walked.compression);
+        assert_eq!(walked.entries[3].layer, 2);
+        // What the walk itself gives, kept by nobody.
+        let memory = crate::content::MemorySource(
+            [(desc.digest.clone(), Layer::raw(Vec::new()).blob_bytes())].into(),
+        );
+        assert!(memory.open_listing(&desc.digest).is_none());
+    }
+
+    #[test]
+    fn a_torn_listing_is_walked_again_and_replaced() {
+        let (dir, store, desc) = stored_layer();
+        let walked = listed(&store, &desc, &Limits::default()).unwrap();
+        let path = listing_path(&dir, &desc);
+        let whole = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &whole[..whole.len() / 2]).unwrap();
+        assert_eq!(
+            listed(&store, &desc, &Limits::default()).unwrap().entries,
+            walked.entries
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), whole);
+    }
+
+    #[test]
+    fn a_descriptor_the_listing_does_not_fit_is_checked_as_a_walk_checks_it() {
+        let (_dir, store, desc) = stored_layer();
+        listed(&store, &desc, &Limits::default()).unwrap();
+        // Another size: the blob is read, and does not match.
+        let longer = Descriptor {
+            size: desc.size + 1,
+            ..desc.clone()
+        };
+        let err = listed(&store, &longer, &Limits::default()).unwrap_err();
+        assert!(err.to_string().contains("bytes long"), "{err}");
+        // A media type that says uncompressed, for gzip bytes: refused as the walk refuses it.
+        let plain = Descriptor {
+            media_type: media::OCI_LAYER.into(),
+            ..desc.clone()
+        };
+        let walked = list(
+            &store,
+            &plain,
+            0,
+            None,
+            &Limits::default(),
+            FileDigests::BySize,
+        )
+        .unwrap_err()
+        .to_string();
+        spoil_blob(&store, &desc);
+        let replayed = list(
+            &store,
+            &plain,
+            0,
+            None,
+            &Limits::default(),
+            FileDigests::BySize,
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(replayed, walked);
+    }
+
+    #[test]
+    fn only_listings_made_as_this_run_would_make_them_are_replayed() {
+        let (dir, store, desc) = stored_layer();
+        // Tighter limits than the defaults: walked, and nothing kept.
+        let tight = Limits {
+            entries: 3,
+            ..Limits::default()
+        };
+        assert!(listed(&store, &desc, &tight).is_err());
+        assert!(!listing_path(&dir, &desc).exists());
+        listed(&store, &desc, &Limits::default()).unwrap();
+        // Kept under the defaults, the listing is not replayed for tighter limits.
+        assert!(listed(&store, &desc, &tight).is_err());
+        // Nor for files hashed otherwise.
+        spoil_blob(&store, &desc);
+        assert!(
+            list(
+                &store,
+                &desc,
+                0,
+                None,
+                &Limits::default(),
+                FileDigests::Sha256
+            )
+            .is_err()
+        );
+        assert!(listed(&store, &desc, &Limits::default()).is_ok());
+        // Looser limits cover what the defaults allowed.
+        let loose = Limits {
+            entries: u64::MAX,
+            ..Limits::default()
+        };
+        assert!(listed(&store, &desc, &loose).is_ok());
+    }
+
+    #[test]
+    fn a_listing_made_by_a_source_is_kept_once() {
+        let (dir, store, desc) = stored_layer();
+        let listing = walk(
+            &store,
+            &desc,
+            0,
+            None,
+            &Limits::default(),
+            FileDigests::BySize,
+            |_, _| Ok(()),
+        )
+        .unwrap();
+        keep(&store, &desc, &listing, FileDigests::BySize);
+        let path = listing_path(&dir, &desc);
+        let first = std::fs::metadata(&path).unwrap().modified().unwrap();
+        keep(&store, &desc, &listing, FileDigests::BySize);
+        assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), first);
+        spoil_blob(&store, &desc);
+        assert_eq!(
+            listed(&store, &desc, &Limits::default()).unwrap().entries,
+            listing.as_layer(2).entries
+        );
+    }
+}

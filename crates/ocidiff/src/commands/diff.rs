@@ -211,6 +211,7 @@ pub(super) fn open_images(
     let mut ctx =
         super::store::context_with(&args.store, args.pull, opts.platforms.clone(), progress);
     ctx.registry.limits = opts.limits;
+    ctx.keep_layers = opts.details || opts.rules.packages;
     ctx.registry.credentials = super::store::credentials(&args.auth)?;
     ctx.containerd = source::containerd::ContainerdOptions {
         address: args.containerd.containerd_address.clone(),

@@ -39,6 +39,7 @@ pub fn context_with(
             ..PullOptions::default()
         },
         progress: progress.map(Reporter::to).unwrap_or_default(),
+        keep_layers: false,
         containerd: Default::default(),
     }
 }
@@ -297,6 +298,13 @@ pub fn info(args: &StoreArgs) -> anyhow::Result<ExitStatus> {
         "Blobs:     {} ({})",
         info.blobs,
         human_size(info.bytes)
+    )?;
+    writeln!(
+        out,
+        "Listings:  {} ({}; {} of layers kept without their bytes)",
+        info.listings.0,
+        human_size(info.listings.1),
+        info.listed_only
     )?;
     writeln!(
         out,

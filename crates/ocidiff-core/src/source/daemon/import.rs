@@ -8,6 +8,14 @@
 //! export ([`crate::layer::Walked`]): the daemon's export is most of a cold run's
 //! time, and the walk then costs nothing on top of it.
 //!
+//! Where an export is kept as listings ([`Layers::Listings`], `docker://` through an engine's
+//! API), a member that looks like a layer is not written to the store at all: its walk writes
+//! its listing there instead ([`crate::layer::persist`]), a few bytes per entry, and the
+//! engine exports the image again, once, when a run needs the layer's bytes
+//! ([`super::Exported`]). A cold run then writes a few megabytes where the daemon exports
+//! gigabytes. A layer that cannot be walked fails the import ([`DaemonError::Unlisted`]):
+//! its bytes are gone, and the caller exports again keeping them.
+//!
 //! The layers of Docker's classic export (`<id>/layer.tar`, written by the graph-driver
 //! daemons) are not hashed: Docker checks each against its diff ID as it exports it (moby's
 //! `roLayer.TarStream` fails the export on a mismatch), and the store takes it under the diff
@@ -23,15 +31,17 @@ use std::thread::JoinHandle;
 
 use super::DaemonError;
 use crate::content::{BlobSource, HEAD_BYTES, Limits, read_json_blob};
-use crate::layer::tar::{Reader, typeflag};
-use crate::layer::{self, Listing, Walked};
+use crate::layer::persist::{self, Head};
+use crate::layer::tar::{self as tar_reader, Reader, typeflag};
+use crate::layer::{self, EntryMeta, FileDigests, Listing, WalkEnd, Walked};
 use crate::model::{Algorithm, Blob, Digest, media};
+use crate::model::{Compression, Hasher};
 use crate::source::SourceError;
 use crate::source::docker_archive::{
     ClassicBlob, Saved, SavedMembers, classic_layer_type, malformed, open_saved,
 };
 use crate::source::members::{self, Entry, Found, Members};
-use crate::store::{Store, Unhashed, descriptor};
+use crate::store::{ListingFile, Store, Unhashed, descriptor};
 
 /// The archive's own index files, read into memory rather than stored as blobs.
 const INDEX_FILES: [&str; 4] = ["manifest.json", "index.json", "oci-layout", "repositories"];
@@ -48,7 +58,16 @@ const WALK_FROM: u64 = 256 << 10;
 /// exports hold 19 000 entries each, and keep their head start.
 const KEEP_ENTRIES: usize = 32 << 10;
 
-/// A member copied into the store.
+/// What an import keeps of the members it walks as they stream by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layers {
+    /// Their bytes, as every other member's.
+    Bytes,
+    /// Their listings only, when they look like layers (see the module's documentation).
+    Listings,
+}
+
+/// A member copied into the store, or listed there.
 #[derive(Debug, Clone)]
 struct Stored {
     digest: Digest,
@@ -57,12 +76,14 @@ struct Stored {
     magic: Vec<u8>,
 }
 
-/// A classic export's layer, written to the store unhashed: its digest is the diff ID the
-/// config gives it, which the daemon checked while exporting it.
-#[derive(Debug)]
+/// A classic export's layer, written to the store unhashed (or listed): its digest is the diff
+/// ID the config gives it, which the daemon checked while exporting it.
 struct Vouched {
     /// The bytes, until they are stored under their digest.
     blob: Option<Unhashed>,
+    /// Its listing, written but not yet in place, when the bytes were not kept: an uncompressed
+    /// layer's, so the diff ID is its digest.
+    listed: Option<persist::Writer<ListingFile>>,
     /// The digest it was stored under.
     digest: Option<Digest>,
     size: u64,
@@ -88,22 +109,25 @@ enum Kept {
 /// synthesised from `manifest.json`). The root itself is not stored yet. `label` names the
 /// stream in errors (`docker://x`). The caller holds a lease on the store. Also returns the
 /// layers walked on the way. `vouching`: the stream comes from Docker itself, whose classic
-/// layers are taken unhashed (see the module's documentation).
+/// layers are taken unhashed (see the module's documentation). `layers`: what is kept of the
+/// members walked on the way.
 pub fn import(
     store: &Store,
     reader: impl Read,
     label: &str,
     vouching: bool,
+    layers: Layers,
 ) -> Result<(Blob, Walked), SourceError> {
-    import_keeping(store, reader, label, vouching, KEEP_ENTRIES)
+    import_keeping(store, reader, label, vouching, layers, KEEP_ENTRIES)
 }
 
-/// [`import`], keeping walked listings of `keep` entries in all.
+/// [`import`], keeping walked listings of `keep` entries in all in memory.
 fn import_keeping(
     store: &Store,
     reader: impl Read,
     label: &str,
     vouching: bool,
+    layers: Layers,
     mut keep: usize,
 ) -> Result<(Blob, Walked), SourceError> {
     let path = Path::new(label);
@@ -138,21 +162,20 @@ fn import_keeping(
                     Kept::Index(Arc::new(bytes))
                 } else if name.ends_with("/json") || name.ends_with("/VERSION") {
                     Kept::Dropped
-                } else if vouching && classic_layer(&name) {
-                    vouched.push(vouch_member(
-                        store, &mut tar, &name, size, label, &mut keep,
-                    )?);
-                    Kept::Vouched(vouched.len() - 1)
                 } else {
-                    Kept::Stored(store_member(
+                    let member = Member {
                         store,
-                        &mut tar,
-                        &name,
+                        name: &name,
                         size,
                         label,
-                        &mut walked,
-                        &mut keep,
-                    )?)
+                        layers,
+                    };
+                    if vouching && classic_layer(&name) {
+                        vouched.push(member.vouch(&mut tar, &mut keep)?);
+                        Kept::Vouched(vouched.len() - 1)
+                    } else {
+                        Kept::Stored(member.store(&mut tar, &mut walked, &mut keep)?)
+                    }
                 };
                 Entry::File(kept)
             }
@@ -198,105 +221,245 @@ fn classic_layer(name: &str) -> bool {
         .is_some_and(|id| id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// Copies a classic layer into the store unhashed, walking it on the way, within `keep`
-/// entries.
-fn vouch_member<R: Read>(
-    store: &Store,
-    member: &mut R,
-    name: &str,
-    size: u64,
-    label: &str,
-    keep: &mut usize,
-) -> Result<Vouched, SourceError> {
-    let walker = (size >= WALK_FROM && *keep > 0)
-        .then(|| Walker::start(*keep))
-        .flatten();
-    let mut sniff = Sniff {
-        inner: Tee::new(member, walker.as_ref().map(|w| w.to.clone())),
-        magic: Vec::with_capacity(HEAD_BYTES),
-    };
-    let blob = store
-        .ingest_unhashed(&format!("{name} in the export of {label}"), &mut sniff)
-        .map_err(SourceError::from)?;
-    let Sniff { inner, magic } = sniff;
-    drop(inner);
-    Ok(Vouched {
-        size: blob.size(),
-        blob: Some(blob),
-        digest: None,
-        magic,
-        listing: walker.and_then(|w| w.finish(keep)),
-    })
+/// Whether a member whose first bytes are `head` (a tar block's worth, or all of a shorter
+/// member) is walked to be kept as a listing: a gzip or zstd stream, or a tar header Go reads.
+/// Anything else (a large config, bytes no runtime unpacks) is stored, so that what needs it
+/// finds it.
+fn looks_like_layer(head: &[u8]) -> bool {
+    match crate::content::detected(head) {
+        Compression::Gzip | Compression::Zstd => true,
+        Compression::None => head
+            .try_into()
+            .is_ok_and(|block: &[u8; 512]| tar_reader::is_header(block)),
+    }
 }
 
-/// Copies one regular member into the store, walking it on the way when it may be a layer
-/// (within `keep` entries).
-// Member names are the exporter's own, matched exactly: `.JSON` is not a config.
-#[allow(clippy::case_sensitive_file_extension_comparisons)]
-fn store_member<R: Read>(
-    store: &Store,
-    member: &mut R,
-    name: &str,
+/// Reads up to one tar block of `member`, for [`looks_like_layer`].
+fn peek(member: &mut impl Read) -> io::Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(512);
+    member.take(512).read_to_end(&mut head)?;
+    Ok(head)
+}
+
+/// One regular member of the export, about to be read.
+struct Member<'a> {
+    store: &'a Store,
+    name: &'a str,
     size: u64,
-    label: &str,
-    walked: &mut Walked,
-    keep: &mut usize,
-) -> Result<Stored, SourceError> {
-    // A layout's blob is named by its digest; anything else is SHA-256'd.
-    let named = name
-        .strip_prefix("blobs/")
-        .and_then(|rest| rest.split_once('/'))
-        .and_then(|(alg, hex)| format!("{alg}:{hex}").parse::<Digest>().ok());
-    let algorithm = named.as_ref().map_or(Algorithm::Sha256, Digest::algorithm);
-    let walker = (size >= WALK_FROM && *keep > 0 && !name.ends_with(".json"))
-        .then(|| Walker::start(*keep))
-        .flatten();
-    let mut sniff = Sniff {
-        inner: Tee::new(member, walker.as_ref().map(|w| w.to.clone())),
-        magic: Vec::with_capacity(HEAD_BYTES),
-    };
-    let (digest, size) = store
-        .ingest_unknown(
-            algorithm,
-            &format!("{name} in the export of {label}"),
-            &mut sniff,
-        )
-        .map_err(SourceError::from)?;
-    let Sniff { inner, magic } = sniff;
-    // The walker has seen every byte the digest covers once the member is read to its end.
-    drop(inner);
-    if let Some(mut listing) = walker.and_then(|w| w.finish(keep)) {
-        // The walker did not know the digest, which is an uncompressed member's diff ID.
-        if listing.compression == crate::model::Compression::None {
-            listing.diff_id = digest.clone();
+    label: &'a str,
+    layers: Layers,
+}
+
+impl Member<'_> {
+    fn what(&self) -> String {
+        format!("{} in the export of {}", self.name, self.label)
+    }
+
+    fn unlisted(&self, reason: String) -> SourceError {
+        DaemonError::Unlisted {
+            label: self.label.to_owned(),
+            member: self.name.to_owned(),
+            reason,
         }
-        walked.insert(digest.clone(), Arc::new(listing));
+        .into()
     }
-    if let Some(named) = named.filter(|n| *n != digest) {
-        return Err(malformed(
-            Path::new(label),
-            name,
-            format!("its content hashes to {digest}, not {named}"),
-        ));
+
+    /// A walker for the member, when it is walked: it may be a layer, and it is large enough
+    /// (a small layer is quick to walk later) and within `keep` unless it is listed (kept as
+    /// a listing only, when `listable` and the import keeps listings). A listed member is
+    /// walked whole, any other given up past `keep` entries.
+    fn walker(&self, listable: bool, keep: usize, json: bool) -> Option<Walker> {
+        if self.size < WALK_FROM || json {
+            return None;
+        }
+        if self.layers == Layers::Listings && listable {
+            let file = self.store.new_listing().ok()?;
+            let writer = persist::Writer::new(file).ok()?;
+            return Walker::start(keep, Some(writer));
+        }
+        (keep > 0).then(|| Walker::start(keep, None)).flatten()
     }
-    Ok(Stored {
-        digest,
-        size,
-        magic,
-    })
+
+    /// Copies a classic layer into the store unhashed, walking it on the way, or only lists
+    /// it (an uncompressed one: Docker writes no other).
+    fn vouch<R: Read>(self, member: &mut R, keep: &mut usize) -> Result<Vouched, SourceError> {
+        let head = peek(member).map_err(|e| self.read_error(e))?;
+        let plain = crate::content::detected(&head) == Compression::None;
+        let mut walker = self.walker(plain && looks_like_layer(&head), *keep, false);
+        let mut sniff = Sniff {
+            inner: Tee::new(
+                io::Cursor::new(head).chain(member),
+                walker.as_ref().map(Walker::sender),
+            ),
+            magic: Vec::with_capacity(HEAD_BYTES),
+        };
+        if let Some(walker) = walker.take_if(|w| w.lists) {
+            let size = io::copy(&mut sniff, &mut io::sink()).map_err(|e| self.read_error(e))?;
+            let Sniff { inner, magic } = sniff;
+            drop(inner);
+            let Walk { listing, file, .. } = walker.finish(keep).map_err(|e| self.unlisted(e))?;
+            return Ok(Vouched {
+                size,
+                blob: None,
+                listed: file,
+                digest: None,
+                magic,
+                listing,
+            });
+        }
+        let blob = self
+            .store
+            .ingest_unhashed(&self.what(), &mut sniff)
+            .map_err(SourceError::from)?;
+        let Sniff { inner, magic } = sniff;
+        drop(inner);
+        Ok(Vouched {
+            size: blob.size(),
+            blob: Some(blob),
+            listed: None,
+            digest: None,
+            magic,
+            listing: walker.and_then(|w| w.finish(keep).ok()?.listing),
+        })
+    }
+
+    /// Copies the member into the store, walking it on the way when it may be a layer, or
+    /// hashes and lists it without keeping its bytes.
+    // Member names are the exporter's own, matched exactly: `.JSON` is not a config.
+    #[allow(clippy::case_sensitive_file_extension_comparisons)]
+    fn store<R: Read>(
+        self,
+        member: &mut R,
+        walked: &mut Walked,
+        keep: &mut usize,
+    ) -> Result<Stored, SourceError> {
+        // A layout's blob is named by its digest; anything else is SHA-256'd.
+        let named = self
+            .name
+            .strip_prefix("blobs/")
+            .and_then(|rest| rest.split_once('/'))
+            .and_then(|(alg, hex)| format!("{alg}:{hex}").parse::<Digest>().ok());
+        let algorithm = named.as_ref().map_or(Algorithm::Sha256, Digest::algorithm);
+        let head = peek(member).map_err(|e| self.read_error(e))?;
+        let walker = self.walker(looks_like_layer(&head), *keep, self.name.ends_with(".json"));
+        let mut sniff = Sniff {
+            inner: Tee::new(
+                io::Cursor::new(head).chain(member),
+                walker.as_ref().map(Walker::sender),
+            ),
+            magic: Vec::with_capacity(HEAD_BYTES),
+        };
+        let lists = walker.as_ref().is_some_and(|w| w.lists);
+        let (digest, size) = if lists {
+            hash(algorithm, &mut sniff).map_err(|e| self.read_error(e))?
+        } else {
+            self.store
+                .ingest_unknown(algorithm, &self.what(), &mut sniff)
+                .map_err(SourceError::from)?
+        };
+        let Sniff { inner, magic } = sniff;
+        // The walker has seen every byte the digest covers once the member is read to its end.
+        drop(inner);
+        if let Some(named) = named.filter(|n| *n != digest) {
+            return Err(malformed(
+                Path::new(self.label),
+                self.name,
+                format!("its content hashes to {digest}, not {named}"),
+            ));
+        }
+        let walk = match walker.map(|w| w.finish(keep)) {
+            Some(Err(reason)) if lists => return Err(self.unlisted(reason)),
+            Some(walked) => walked.ok(),
+            None => None,
+        };
+        if let Some(walk) = walk {
+            // The walker did not know the digest, which is an uncompressed member's diff ID.
+            let diff_id = if walk.end.compression == Compression::None {
+                digest.clone()
+            } else {
+                walk.end.diff_id.clone()
+            };
+            if let Some(file) = walk.file {
+                let head = Head {
+                    files: FileDigests::BySize,
+                    compression: walk.end.compression,
+                    blob_size: size,
+                    diff_id: diff_id.clone(),
+                };
+                keep_listing(file, &head, &digest).map_err(|e| self.unlisted(e.to_string()))?;
+            }
+            if let Some(mut listing) = walk.listing {
+                listing.diff_id = diff_id;
+                walked.insert(digest.clone(), Arc::new(listing));
+            }
+        }
+        Ok(Stored {
+            digest,
+            size,
+            magic,
+        })
+    }
+
+    fn read_error(&self, source: io::Error) -> SourceError {
+        DaemonError::Read {
+            what: format!("the export of {}", self.label),
+            source,
+        }
+        .into()
+    }
+}
+
+/// Hashes a member that is not kept, as the store would hash it: its digest and size.
+fn hash(algorithm: Algorithm, reader: &mut impl Read) -> io::Result<(Digest, u64)> {
+    let mut hasher = Hasher::new(algorithm);
+    let mut buf = vec![0; 256 << 10];
+    let mut size = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((hasher.finish(), size))
+}
+
+/// Ends a member's listing and puts it in place under the member's digest.
+fn keep_listing(
+    file: persist::Writer<ListingFile>,
+    head: &Head,
+    digest: &Digest,
+) -> io::Result<()> {
+    file.finish(head)?.keep_as(digest)
+}
+
+/// What a walker found.
+struct Walk {
+    end: WalkEnd,
+    /// The listing in memory, when within the bound of entries kept.
+    listing: Option<Listing>,
+    /// The listing written, when the member is listed rather than stored.
+    file: Option<persist::Writer<ListingFile>>,
 }
 
 /// Walks one member on a thread of its own, fed the member's bytes as they are stored.
 struct Walker {
     to: SyncSender<Vec<u8>>,
-    thread: JoinHandle<Option<Listing>>,
+    /// The member is listed rather than stored.
+    lists: bool,
+    thread: JoinHandle<Result<Walk, String>>,
 }
 
 impl Walker {
-    /// `None` when no thread can be had: the layer is then walked later, as any other. The
-    /// walk is given up past `keep` entries.
-    fn start(keep: usize) -> Option<Walker> {
+    /// `None` when no thread can be had: the layer is then walked later, as any other. In
+    /// memory, entries are kept up to `keep`; without a listing `file`, the walk is given up
+    /// past it.
+    fn start(keep: usize, file: Option<persist::Writer<ListingFile>>) -> Option<Walker> {
         let (to, from) = sync_channel(8);
+        let lists = file.is_some();
         let thread = std::thread::Builder::new()
             .name("walk-export".into())
             .spawn(move || {
@@ -309,36 +472,60 @@ impl Walker {
                 // walked here. Errors are dropped with the walk, so the digest they would
                 // name does not matter; the comparison walks such a blob itself and reports.
                 let unnamed = Digest::sha256_of(b"");
-                let mut entries = 0;
+                let mut file = file;
+                let mut entries: Option<Vec<EntryMeta>> = Some(Vec::new());
+                let mut count = 0;
                 // Typed as docker save's layers are: the bytes decide; the comparison checks the
                 // listing against the layer's real media type before it uses it.
-                layer::walk_stream(
+                let end = layer::walk_stream_each(
                     bytes,
                     &unnamed,
                     media::DOCKER_LAYER,
-                    0,
                     &Limits::default(),
-                    |_, _| {
-                        entries += 1;
-                        if entries > keep {
-                            return Err(io::Error::other("more entries than are kept"));
+                    |e| {
+                        count += 1;
+                        if let Some(w) = &mut file {
+                            w.push(&e)?;
+                        }
+                        if count > keep {
+                            entries = None;
+                            if file.is_none() {
+                                return Err(io::Error::other("more entries than are kept"));
+                            }
+                        } else if let Some(kept) = &mut entries {
+                            kept.push(e);
                         }
                         Ok(())
                     },
                 )
-                .ok()
+                .map_err(|e| e.to_string())?;
+                let listing = entries.map(|entries| Listing {
+                    compression: end.compression,
+                    entries,
+                    diff_id: end.diff_id.clone(),
+                });
+                Ok(Walk { end, listing, file })
             })
             .ok()?;
-        Some(Walker { to, thread })
+        Some(Walker { to, lists, thread })
     }
 
-    /// The listing, once the member's bytes have all been sent (its sender dropped); its
-    /// entries are taken from `keep`.
-    fn finish(self, keep: &mut usize) -> Option<Listing> {
+    fn sender(&self) -> SyncSender<Vec<u8>> {
+        self.to.clone()
+    }
+
+    /// What the walk found, once the member's bytes have all been sent (its sender dropped);
+    /// the entries kept in memory are taken from `keep`.
+    fn finish(self, keep: &mut usize) -> Result<Walk, String> {
         drop(self.to);
-        let listing = self.thread.join().ok().flatten()?;
-        *keep = keep.saturating_sub(listing.entries.len());
-        Some(listing)
+        let walk = self
+            .thread
+            .join()
+            .map_err(|_| "the walk stopped".to_owned())??;
+        if let Some(listing) = &walk.listing {
+            *keep = keep.saturating_sub(listing.entries.len());
+        }
+        Ok(walk)
     }
 }
 
@@ -490,6 +677,24 @@ impl Streamed<'_> {
                 self.walked.insert(digest.clone(), Arc::new(listing));
             }
             v.digest = Some(digest);
+        } else if let Some(file) = v.listed.take() {
+            // Only uncompressed members are listed: the diff ID is the layer's digest.
+            let head = Head {
+                files: FileDigests::BySize,
+                compression: Compression::None,
+                blob_size: v.size,
+                diff_id: diff_id.clone(),
+            };
+            keep_listing(file, &head, diff_id).map_err(|e| DaemonError::Unlisted {
+                label: self.path.display().to_string(),
+                member: name.to_owned(),
+                reason: format!("its listing could not be kept: {e}"),
+            })?;
+            if let Some(mut listing) = v.listing.take() {
+                listing.diff_id = diff_id.clone();
+                self.walked.insert(diff_id.clone(), Arc::new(listing));
+            }
+            v.digest = Some(diff_id.clone());
         }
         let digest = v.digest.clone().expect("settled above");
         if plain && digest != *diff_id {
@@ -664,7 +869,14 @@ mod tests {
 
     fn classic_stream_is_read(built: &ocidiff_testkit::BuiltImage, tar: &[u8], vouching: bool) {
         let (_d, store) = store();
-        let (root, _) = import(&store, Trickle(tar), "docker://x:1", vouching).unwrap();
+        let (root, _) = import(
+            &store,
+            Trickle(tar),
+            "docker://x:1",
+            vouching,
+            Layers::Bytes,
+        )
+        .unwrap();
         assert!(root.descriptor.is_none());
         let m = manifest(&root.bytes);
         assert_eq!(m.media_type.as_deref(), Some(media::DOCKER_MANIFEST));
@@ -709,7 +921,14 @@ mod tests {
         for (form, vouching) in forms {
             let (tar, _) = docker_archive_bytes(&[(vec!["x:1"], big.clone())], form);
             let (_d, store) = store();
-            let (root, walked) = import(&store, Trickle(&tar), "docker://x:1", vouching).unwrap();
+            let (root, walked) = import(
+                &store,
+                Trickle(&tar),
+                "docker://x:1",
+                vouching,
+                Layers::Bytes,
+            )
+            .unwrap();
             let root = match root.descriptor {
                 Some(d) => read_json_blob(&store as &dyn BlobSource, &d, 1 << 20).unwrap(),
                 None => root.bytes,
@@ -748,6 +967,122 @@ mod tests {
         }
     }
 
+    /// The first manifest an import gives, from the root in memory or the store.
+    fn imported_manifest(store: &Store, root: Blob) -> Manifest {
+        let bytes = match root.descriptor {
+            Some(d) => read_json_blob(store as &dyn BlobSource, &d, 1 << 20).unwrap(),
+            None => root.bytes,
+        };
+        match Document::parse(&bytes, None).unwrap() {
+            Document::Manifest(m) => *m,
+            Document::Index(i) => manifest(
+                &read_json_blob(store as &dyn BlobSource, &i.manifests[0], 1 << 20).unwrap(),
+            ),
+        }
+    }
+
+    /// Kept as listings, the large layers leave only their listings in the store, which give
+    /// what walking their bytes gives; small members and everything that is not a layer are
+    /// stored as before.
+    #[test]
+    fn layers_walked_on_the_way_can_be_kept_as_listings_only() {
+        let noise = ocidiff_testkit::noise(600_000, 5);
+        let big = ImageSpec::new()
+            .layer(Layer::new(vec![
+                Entry::dir("opt/"),
+                Entry::file("opt/noise", noise.clone()),
+            ]))
+            .layer(Layer::new(vec![Entry::file("opt/noise", noise)]).compression(Compression::Gzip))
+            .layer(Layer::new(vec![Entry::file("small", "s")]));
+        let forms = [
+            (DockerArchiveForm::Classic, false),
+            (DockerArchiveForm::Classic, true),
+            (DockerArchiveForm::OciLayout, true),
+        ];
+        for (form, vouching) in forms {
+            let (tar, _) = docker_archive_bytes(&[(vec!["x:1"], big.clone())], form);
+            let (_d, store) = store();
+            let (root, walked) = import(
+                &store,
+                Trickle(&tar),
+                "docker://x:1",
+                vouching,
+                Layers::Listings,
+            )
+            .unwrap();
+            let m = imported_manifest(&store, root);
+            let (_b, bytes) = self::store();
+            let (root, _) = import(&bytes, &tar[..], "t", vouching, Layers::Bytes).unwrap();
+            let kept = imported_manifest(&bytes, root);
+            let digests = |m: &Manifest| -> Vec<Digest> {
+                m.layers
+                    .iter()
+                    .chain([&m.config])
+                    .map(|d| d.digest.clone())
+                    .collect()
+            };
+            assert_eq!(
+                digests(&m),
+                digests(&kept),
+                "{form:?}: the same image either way"
+            );
+            // Docker writes no compressed classic layer; one that says it did is hashed and
+            // stored, not taken on its word.
+            let gzip_listed = !(form == DockerArchiveForm::Classic && vouching);
+            for (i, listed) in [(0, true), (1, gzip_listed), (2, false)] {
+                let d = &m.layers[i].digest;
+                assert_eq!(store.has_listing(d), listed, "{form:?} layer {i}");
+                assert_eq!(store.has_blob(d), !listed, "{form:?} layer {i}");
+                if !listed {
+                    continue;
+                }
+                let opts = (None, &Limits::default(), layer::FileDigests::BySize);
+                let replayed =
+                    layer::list(&store, &m.layers[i], i, opts.0, opts.1, opts.2).unwrap();
+                let walked_bytes =
+                    layer::walk(&bytes, &kept.layers[i], i, None, opts.1, opts.2, |_, _| {
+                        Ok(())
+                    })
+                    .unwrap();
+                assert_eq!(replayed.entries, walked_bytes.entries, "{form:?} layer {i}");
+                assert_eq!(replayed.diff_id, walked_bytes.diff_id, "{form:?} layer {i}");
+                assert_eq!(replayed.compression, walked_bytes.compression);
+                // The listing in memory for this run is the same.
+                assert_eq!(walked[d].as_layer(i).entries, walked_bytes.entries);
+            }
+            assert!(store.has_blob(&m.config.digest));
+            assert!(files_under(&store, "tmp").is_empty(), "{form:?}");
+        }
+    }
+
+    /// A member taken for a layer whose walk fails cannot be kept as a listing, and its bytes
+    /// went by: the import fails so that the caller exports again keeping them.
+    #[test]
+    fn a_layer_that_cannot_be_walked_fails_an_import_of_listings() {
+        // A tar header Go reads, a file's worth of bytes, then a block that is no header.
+        let mut raw =
+            Layer::new(vec![Entry::file("big", ocidiff_testkit::noise(400_000, 9))]).tar_bytes();
+        let end = raw.len() - 1024;
+        raw.truncate(end);
+        raw.extend_from_slice(&[b'x'; 1024]);
+        let spec = ImageSpec::new().layer(Layer::raw(raw));
+        for form in [DockerArchiveForm::Classic, DockerArchiveForm::OciLayout] {
+            let (tar, _) = docker_archive_bytes(&[(vec!["x:1"], spec.clone())], form);
+            let (_d, store) = store();
+            let err = import(&store, &tar[..], "docker://x:1", true, Layers::Listings).unwrap_err();
+            assert!(
+                matches!(err, SourceError::Daemon(DaemonError::Unlisted { .. })),
+                "{form:?}: {err}"
+            );
+            assert!(err.to_string().contains("could not be walked"), "{err}");
+            assert!(files_under(&store, "tmp").is_empty(), "{form:?}");
+            assert!(files_under(&store, "listings").is_empty(), "{form:?}");
+            // Kept as bytes, the same export is imported, for the comparison to report.
+            let (_d, store) = self::store();
+            import(&store, &tar[..], "docker://x:1", true, Layers::Bytes).unwrap();
+        }
+    }
+
     /// An export keeps the listings of its walks up to a number of entries in all; a layer
     /// that would pass it is left for the comparison to stream.
     #[test]
@@ -778,7 +1113,8 @@ mod tests {
             for (keep, kept) in cases {
                 let keep = *keep;
                 let (_d, store) = store();
-                let (_, walked) = import_keeping(&store, &tar[..], "t", true, keep).unwrap();
+                let (_, walked) =
+                    import_keeping(&store, &tar[..], "t", true, Layers::Bytes, keep).unwrap();
                 let mut got: Vec<usize> = walked
                     .keys()
                     .map(|d| layers.iter().position(|l| l == d).unwrap())
@@ -806,7 +1142,12 @@ mod tests {
         );
         for vouching in [false, true] {
             let (_d, store) = store();
-            let m = manifest(&import(&store, &tar[..], "t", vouching).unwrap().0.bytes);
+            let m = manifest(
+                &import(&store, &tar[..], "t", vouching, Layers::Bytes)
+                    .unwrap()
+                    .0
+                    .bytes,
+            );
             assert_eq!(m.layers.len(), 2);
             assert_eq!(m.layers[0].digest, m.layers[1].digest);
             assert_eq!(m.layers[1].digest.to_string(), built.layers[1].digest);
@@ -827,7 +1168,12 @@ mod tests {
         let tampered = spec("Xbc").build().layers[0].digest.clone();
         for (vouching, stored_as) in [(false, &tampered), (true, &diff_id)] {
             let (_d, store) = store();
-            let m = manifest(&import(&store, &tar[..], "t", vouching).unwrap().0.bytes);
+            let m = manifest(
+                &import(&store, &tar[..], "t", vouching, Layers::Bytes)
+                    .unwrap()
+                    .0
+                    .bytes,
+            );
             assert_eq!(
                 &m.layers[0].digest.to_string(),
                 stored_as,
@@ -844,7 +1190,7 @@ mod tests {
         tar.extend_from_slice(&[0u8; 10240]);
         let (_d, store) = store();
         let mut rest = &tar[..];
-        import(&store, &mut rest, "t", false).unwrap();
+        import(&store, &mut rest, "t", false, Layers::Bytes).unwrap();
         assert!(rest.is_empty(), "{} bytes left unread", rest.len());
     }
 
@@ -854,7 +1200,7 @@ mod tests {
         let (tar, _) =
             docker_archive_bytes(&[(vec!["x:1"], spec("a"))], DockerArchiveForm::OciLayout);
         let (_d, store) = store();
-        let (root, _) = import(&store, Trickle(&tar), "docker://x:1", true).unwrap();
+        let (root, _) = import(&store, Trickle(&tar), "docker://x:1", true, Layers::Bytes).unwrap();
         let desc = root.descriptor.as_ref().unwrap();
         assert_eq!(desc.digest.to_string(), built.manifest.digest);
         assert!(store.has_blob(&desc.digest));
@@ -874,7 +1220,7 @@ mod tests {
         {
             let (_d, store) = store();
             assert!(
-                import(&store, &tar[..cut], "t", vouching).is_err(),
+                import(&store, &tar[..cut], "t", vouching, Layers::Bytes).is_err(),
                 "cut at {cut}"
             );
             assert!(files_under(&store, "tmp").is_empty(), "cut at {cut}");
@@ -886,7 +1232,14 @@ mod tests {
             }
         }
         let (_d, store) = store();
-        let err = import(&store, &b"not a tar at all"[..], "docker://x", true).unwrap_err();
+        let err = import(
+            &store,
+            &b"not a tar at all"[..],
+            "docker://x",
+            true,
+            Layers::Bytes,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("docker://x"), "{err}");
     }
 
@@ -902,7 +1255,7 @@ mod tests {
             .unwrap();
         tar[at + gz.len() - 1] ^= 0xff;
         let (_d, store) = store();
-        let err = import(&store, &tar[..], "docker://x", true).unwrap_err();
+        let err = import(&store, &tar[..], "docker://x", true, Layers::Bytes).unwrap_err();
         assert!(err.to_string().contains("hashes to"), "{err}");
     }
 }

@@ -20,10 +20,13 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 pub use build::{BuildQuery, build, default_builder, docker_endpoint};
 pub use endpoint::{Address, DOCKER_DEFAULT_SOCKET, Endpoint};
 
+use import::Layers;
+
 use super::SourceError;
-use crate::content::Limits;
+use crate::content::{BlobSource, ContentError, KeptFile, Limits};
 use crate::image::Image;
-use crate::model::{Platform, PlatformChoice, Reporter};
+use crate::layer::Walked;
+use crate::model::{Blob, Compression, Digest, Platform, PlatformChoice, Reporter};
 use crate::reference::ImageRef;
 use crate::store::{EngineImage, ImageRecord, Store};
 
@@ -165,6 +168,17 @@ pub enum DaemonError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// A layer whose bytes an export was to keep only as a listing could not be walked: its
+    /// bytes went by unkept, so the image is exported again with its layers kept.
+    #[error("{member} in the export of {label} could not be walked: {reason}")]
+    Unlisted {
+        /// The export, as the user named it.
+        label: String,
+        /// The member.
+        member: String,
+        /// Why the walk failed.
+        reason: String,
+    },
     /// The `podman` command failed.
     #[error("{command:?} failed ({status}): {stderr}")]
     Command {
@@ -190,21 +204,27 @@ fn unreachable_hint(e: &std::io::Error) -> &'static str {
 }
 
 /// Reads an engine's image into the store (unless it is there already) and opens it. `name`
-/// is the engine's name or ID for it, as the user wrote it.
+/// is the engine's name or ID for it, as the user wrote it. Through the Engine API the layers
+/// are kept as listings unless `ctx` says the run reads their content.
 pub fn open(
     store: &Store,
     engine: Engine,
     name: &str,
-    platforms: &PlatformChoice,
-    progress: &Reporter,
+    ctx: &super::Context,
 ) -> Result<Image, SourceError> {
+    let (platforms, progress) = (&ctx.platforms, &ctx.progress);
+    let layers = if ctx.keep_layers {
+        Layers::Bytes
+    } else {
+        Layers::Listings
+    };
     let env = |k: &str| std::env::var(k).ok();
     let endpoint = match engine {
         Engine::Docker => Some(endpoint::docker(&env)?),
         Engine::Podman => endpoint::podman(&env)?,
     };
     let mut image = match endpoint {
-        Some(endpoint) => through_api(store, engine, &endpoint, name, platforms, progress)?,
+        Some(endpoint) => through_api(store, engine, &endpoint, name, platforms, progress, layers)?,
         None => through_podman_save(store, name, progress)?,
     };
     image.reference = match engine {
@@ -289,6 +309,7 @@ fn through_api(
     name: &str,
     platforms: &PlatformChoice,
     progress: &Reporter,
+    layers: Layers,
 ) -> Result<Image, SourceError> {
     let version = api_version(engine, endpoint)?;
     let prefix = format!("/v{}.{}", version.0, version.1);
@@ -323,61 +344,190 @@ fn through_api(
         id: id.clone(),
         platform: platform.clone(),
     };
+    let export = Export {
+        engine,
+        endpoint: endpoint.clone(),
+        prefix,
+        id,
+        platform,
+        label: format!("{}://{name}", engine.id()),
+        name: name.to_owned(),
+        progress: progress.clone(),
+    };
     let lock = export_lock(&key);
     let _exporting = lock.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(image) = reuse(store, &key, name)? {
+    if let Some(image) = reuse(store, &key, name, Some(&export))? {
         return Ok(image);
     }
 
     let _lease = store.lease()?;
-    // Exported by ID, not name: a tag moved since the inspection must not be recorded under
-    // the ID inspected.
-    let export_path = format!("{prefix}/images/{}/get", http::encode_name(&id));
-    let mut response = None;
-    if let Some(p) = &platform {
-        let r = http::get(
-            endpoint,
-            &format!("{export_path}?{}", platform_query(p)),
-            true,
-        )?;
-        if r.status == 200 {
-            response = Some(r);
-        } else {
-            // An image that does not have this platform (a single-platform image of another
-            // architecture, say): export it whole and let the comparison say what it is.
-            tracing::debug!(status = r.status, "export for {p} refused, exporting whole");
+    let (root, walked) = match export.import(store, layers) {
+        Err(SourceError::Daemon(DaemonError::Unlisted { member, reason, .. })) => {
+            tracing::info!(
+                member,
+                reason,
+                "a layer could not be listed, exporting again with every layer"
+            );
+            export.import(store, Layers::Bytes)?
         }
-    }
-    let response = match response {
-        Some(r) => r,
-        None => http::get(endpoint, &export_path, true)?,
+        imported => imported?,
     };
-    let what = format!("GET {export_path} from {endpoint}");
-    let response = expect_ok(response, engine, &what, no_image)?;
-    tracing::info!(
-        engine = engine.id(),
-        name,
-        id,
-        "exporting the image into the store"
-    );
-    let label = format!("{}://{name}", engine.id());
-    // Only Docker checks its classic layers against their diff IDs as it exports them, and
-    // only a daemon on this machine's socket is trusted with the store, whose blobs other
-    // sources reuse: a remote one's layers are hashed.
-    let vouching = engine == Engine::Docker && matches!(endpoint.address, Address::Unix(_));
-    let imported = import::import(
-        store,
-        progress.counting(&label, response.body),
-        &label,
-        vouching,
-    );
-    progress.finish(&label);
-    let (root, walked) = imported?;
-    record(store, root, walked, &key, name)
+    record(store, root, walked, &key, name, Some(export))
 }
 
-/// Held while one engine image is looked up and exported, so that two inputs naming the same
-/// image (`docker://x docker://x`, opened in parallel) export it once.
+/// How to export one engine image through the Engine API: once into the store, and again when
+/// a run needs the bytes of a layer kept only as a listing.
+#[derive(Clone)]
+struct Export {
+    engine: Engine,
+    endpoint: Endpoint,
+    /// `/v1.NN`.
+    prefix: String,
+    /// The image ID: exported by ID, not name, so that a tag moved since the inspection is
+    /// not recorded under the ID inspected.
+    id: String,
+    platform: Option<Platform>,
+    /// `docker://NAME`, as errors and progress name it.
+    label: String,
+    name: String,
+    progress: Reporter,
+}
+
+impl Export {
+    /// Exports the image into the store, keeping `layers` of what it walks on the way. The
+    /// caller holds a lease.
+    fn import(&self, store: &Store, layers: Layers) -> Result<(Blob, Walked), SourceError> {
+        let (engine, endpoint) = (self.engine, &self.endpoint);
+        let export_path = format!("{}/images/{}/get", self.prefix, http::encode_name(&self.id));
+        let mut response = None;
+        if let Some(p) = &self.platform {
+            let r = http::get(
+                endpoint,
+                &format!("{export_path}?{}", platform_query(p)),
+                true,
+            )?;
+            if r.status == 200 {
+                response = Some(r);
+            } else {
+                // An image that does not have this platform (a single-platform image of
+                // another architecture, say): export it whole and let the comparison say what
+                // it is.
+                tracing::debug!(status = r.status, "export for {p} refused, exporting whole");
+            }
+        }
+        let response = match response {
+            Some(r) => r,
+            None => http::get(endpoint, &export_path, true)?,
+        };
+        let what = format!("GET {export_path} from {endpoint}");
+        let no_image = || DaemonError::NoImage {
+            engine: engine.title(),
+            name: self.name.clone(),
+            where_: endpoint.to_string(),
+        };
+        let response = expect_ok(response, engine, &what, no_image)?;
+        tracing::info!(
+            engine = engine.id(),
+            name = self.name,
+            id = self.id,
+            ?layers,
+            "exporting the image into the store"
+        );
+        // Only Docker checks its classic layers against their diff IDs as it exports them, and
+        // only a daemon on this machine's socket is trusted with the store, whose blobs other
+        // sources reuse: a remote one's layers are hashed.
+        let vouching = engine == Engine::Docker && matches!(endpoint.address, Address::Unix(_));
+        let label = &self.label;
+        let imported = import::import(
+            store,
+            self.progress.counting(label, response.body),
+            label,
+            vouching,
+            layers,
+        );
+        self.progress.finish(label);
+        imported
+    }
+}
+
+/// The store's blobs of an engine image whose layers may be kept there as listings only
+/// ([`Layers::Listings`]): opening such a layer's bytes exports the image again, once, this
+/// time keeping every layer. Only what needs content gets there (files looked into,
+/// `--report-dir`); the comparison of entries reads the listings.
+struct Exported {
+    store: Store,
+    export: Export,
+    /// The root the record names, which the export again must give.
+    root: Digest,
+    /// The outcome of exporting again, once tried.
+    again: Mutex<Option<Result<(), String>>>,
+}
+
+impl Exported {
+    fn export_again(&self) -> Result<(), String> {
+        let mut again = self.again.lock().unwrap_or_else(PoisonError::into_inner);
+        again
+            .get_or_insert_with(|| {
+                let _lease = self.store.lease().map_err(|e| e.to_string())?;
+                let (root, _) = self
+                    .export
+                    .import(&self.store, Layers::Bytes)
+                    .map_err(|e| e.to_string())?;
+                let digest = root
+                    .descriptor
+                    .map_or_else(|| Digest::sha256_of(&root.bytes), |d| d.digest);
+                if digest == self.root {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "the engine exported another image ({digest}, not {})",
+                        self.root
+                    ))
+                }
+            })
+            .clone()
+    }
+}
+
+impl BlobSource for Exported {
+    fn open(&self, digest: &Digest) -> Result<Box<dyn Read + Send + '_>, ContentError> {
+        match self.store.open(digest) {
+            Err(ContentError::NotFound { .. }) if self.store.has_listing(digest) => {
+                tracing::info!(%digest, "a layer kept as a listing is needed whole");
+                self.export_again().map_err(|reason| ContentError::Io {
+                    digest: digest.clone(),
+                    source: std::io::Error::other(format!(
+                        "the store keeps only its listing, and exporting {} again failed: {reason}",
+                        self.export.label
+                    )),
+                })?;
+                self.store.open(digest)
+            }
+            opened => opened,
+        }
+    }
+
+    fn is_verified(&self, digest: &Digest) -> bool {
+        self.store.is_verified(digest)
+    }
+
+    fn describe(&self) -> String {
+        self.store.describe()
+    }
+
+    fn open_listing(&self, digest: &Digest) -> Option<Box<dyn Read + Send + '_>> {
+        self.store.open_listing(digest)
+    }
+
+    fn keep_listing(&self, digest: &Digest) -> Option<Box<dyn KeptFile + '_>> {
+        self.store.keep_listing(digest)
+    }
+
+    fn listed(&self, digest: &Digest) -> Option<(Compression, Digest)> {
+        self.store.listed(digest)
+    }
+}
+
 /// The response of a 200, the image's absence for a 404, or the engine's own message.
 fn expect_ok(
     response: http::Response,
@@ -397,6 +547,8 @@ fn expect_ok(
     }
 }
 
+/// Held while one engine image is looked up and exported, so that two inputs naming the same
+/// image (`docker://x docker://x`, opened in parallel) export it once.
 fn export_lock(key: &EngineImage) -> Arc<Mutex<()>> {
     static LOCKS: OnceLock<Mutex<HashMap<String, Arc<Mutex<()>>>>> = OnceLock::new();
     let mut locks = LOCKS
@@ -407,12 +559,18 @@ fn export_lock(key: &EngineImage) -> Arc<Mutex<()>> {
 }
 
 /// The image recorded for this engine image, when all of it is still in the store; the record
-/// gains `name` (and an older record of that name loses it).
-fn reuse(store: &Store, key: &EngineImage, name: &str) -> Result<Option<Image>, SourceError> {
+/// gains `name` (and an older record of that name loses it). `export` exports it again when a
+/// layer kept as a listing is needed whole.
+fn reuse(
+    store: &Store,
+    key: &EngineImage,
+    name: &str,
+    export: Option<&Export>,
+) -> Result<Option<Image>, SourceError> {
     let Some(record) = store.find_engine_image(key)? else {
         return Ok(None);
     };
-    match store.open_image(&record) {
+    match open_record(store, &record, export.cloned()) {
         Ok(image) => {
             // Held so that `ocidiff prune` cannot remove the record while it is named.
             let _lease = store.lease()?;
@@ -448,6 +606,7 @@ fn record(
     walked: crate::layer::Walked,
     key: &EngineImage,
     name: &str,
+    export: Option<Export>,
 ) -> Result<Image, SourceError> {
     let imported = Image {
         reference: ImageRef::Docker(key.id.clone()),
@@ -472,7 +631,29 @@ fn record(
         .unwrap_or(record);
     Ok(Image {
         walked,
-        ..store.open_image(&record)?
+        ..open_record(store, &record, export)?
+    })
+}
+
+/// Opens a recorded engine image from the store, its listed layers exported again by `export`
+/// when their bytes are needed.
+fn open_record(
+    store: &Store,
+    record: &ImageRecord,
+    export: Option<Export>,
+) -> Result<Image, crate::store::StoreError> {
+    let image = store.open_image(record)?;
+    Ok(match export {
+        Some(export) => Image {
+            blobs: Box::new(Exported {
+                store: store.clone(),
+                export,
+                root: record.root.digest.clone(),
+                again: Mutex::default(),
+            }),
+            ..image
+        },
+        None => image,
     })
 }
 
@@ -519,7 +700,7 @@ fn through_podman_save(
     };
     let lock = export_lock(&key);
     let _exporting = lock.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(image) = reuse(store, &key, name)? {
+    if let Some(image) = reuse(store, &key, name, None)? {
         return Ok(image);
     }
 
@@ -552,7 +733,9 @@ fn through_podman_save(
     let imported = match child.stdout.take() {
         Some(stdout) => {
             let label = format!("podman://{name}");
-            let imported = import::import(store, progress.counting(&label, stdout), &label, false);
+            // Kept whole: only an export through the Engine API is made again when needed.
+            let stream = progress.counting(&label, stdout);
+            let imported = import::import(store, stream, &label, false, Layers::Bytes);
             progress.finish(&label);
             imported
         }
@@ -582,7 +765,7 @@ fn through_podman_save(
         .into());
     }
     let (root, walked) = imported?;
-    record(store, root, walked, &key, name)
+    record(store, root, walked, &key, name, None)
 }
 
 #[cfg(test)]
