@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::io::{self, BufRead, Read, Write};
 
 use super::entry::{ContentDigest, EntryMeta, EntryType, FileDigests, TarFormat, Time};
-use super::walk::{LayerError, Listing, WalkEnd, check_descriptor, walk_each};
+use super::walk::{LayerError, Listing, WalkEnd, check_descriptor, kept, walk_each};
 use crate::content::{self, BlobSource, ContentError, KeptFile, Limits};
 use crate::model::{Compression, Descriptor, Digest};
 
@@ -74,16 +74,7 @@ pub fn list(
     limits: &Limits,
     files: FileDigests,
 ) -> Result<Listing, LayerError> {
-    let mut entries = Vec::new();
-    let end = list_each(source, desc, layer, diff_id, limits, files, |e| {
-        entries.push(e);
-        Ok(())
-    })?;
-    Ok(Listing {
-        compression: end.compression,
-        entries,
-        diff_id: end.diff_id,
-    })
+    kept(|each| list_each(source, desc, layer, diff_id, limits, files, each))
 }
 
 /// Keeps `listing`, made by a source as it read the blob `desc` under the default limits

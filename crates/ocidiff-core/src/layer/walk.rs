@@ -107,7 +107,7 @@ where
 }
 
 /// The listing of a walk that hands its entries to the function it is given.
-fn kept(
+pub(super) fn kept(
     walk: impl FnOnce(&mut dyn FnMut(EntryMeta) -> io::Result<()>) -> Result<WalkEnd, LayerError>,
 ) -> Result<Listing, LayerError> {
     let mut entries = Vec::new();

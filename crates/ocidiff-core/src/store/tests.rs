@@ -701,27 +701,21 @@ mod listings {
             media_type: media::OCI_LAYER.into(),
             ..desc.clone()
         };
-        let walked = list(
-            &store,
-            &plain,
-            0,
-            None,
-            &Limits::default(),
-            FileDigests::BySize,
-        )
-        .unwrap_err()
-        .to_string();
+        let refused = || {
+            list(
+                &store,
+                &plain,
+                0,
+                None,
+                &Limits::default(),
+                FileDigests::BySize,
+            )
+            .unwrap_err()
+            .to_string()
+        };
+        let walked = refused();
         spoil_blob(&store, &desc);
-        let replayed = list(
-            &store,
-            &plain,
-            0,
-            None,
-            &Limits::default(),
-            FileDigests::BySize,
-        )
-        .unwrap_err()
-        .to_string();
+        let replayed = refused();
         assert_eq!(replayed, walked);
     }
 

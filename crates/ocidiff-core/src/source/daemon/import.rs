@@ -264,12 +264,13 @@ impl Member<'_> {
         .into()
     }
 
-    /// A walker for the member, when it is walked: it may be a layer, and it is large enough
-    /// (a small layer is quick to walk later) and within `keep` unless it is listed (kept as
-    /// a listing only, when `listable` and the import keeps listings). A listed member is
-    /// walked whole, any other given up past `keep` entries.
+    /// A walker for the member, when it is walked: it may be a layer, and it is listed (kept
+    /// as a listing only, when `listable` and the import keeps listings) or large enough (a
+    /// small layer is quick to walk later) and within `keep`. A listed member is walked whole,
+    /// any other given up past `keep` entries. Small layers are listed too: each stored one
+    /// costs an `fsync`, 48 ms for the 240 of two images of 120 layers.
     fn walker(&self, listable: bool, keep: usize, json: bool) -> Option<Walker> {
-        if self.size < WALK_FROM || json {
+        if json {
             return None;
         }
         if self.layers == Layers::Listings && listable {
@@ -277,7 +278,9 @@ impl Member<'_> {
             let writer = persist::Writer::new(file).ok()?;
             return Walker::start(keep, Some(writer));
         }
-        (keep > 0).then(|| Walker::start(keep, None)).flatten()
+        (self.size >= WALK_FROM && keep > 0)
+            .then(|| Walker::start(keep, None))
+            .flatten()
     }
 
     /// Copies a classic layer into the store unhashed, walking it on the way, or only lists
@@ -902,23 +905,29 @@ mod tests {
         );
     }
 
-    #[test]
-    fn layers_are_walked_as_they_stream_by() {
-        // Larger than a walker's chunk (1 MiB), so that both full chunks and the rest are sent.
-        let noise = ocidiff_testkit::noise(2_500_000, 7);
-        let big = ImageSpec::new()
+    /// The export forms, and whether Docker vouches for them.
+    const FORMS: [(DockerArchiveForm, bool); 3] = [
+        (DockerArchiveForm::Classic, false),
+        (DockerArchiveForm::Classic, true),
+        (DockerArchiveForm::OciLayout, true),
+    ];
+
+    /// A plain and a gzip layer of `noise`, and a small one.
+    fn two_large_one_small(noise: Vec<u8>) -> ImageSpec {
+        ImageSpec::new()
             .layer(Layer::new(vec![
                 Entry::dir("opt/"),
                 Entry::file("opt/noise", noise.clone()),
             ]))
             .layer(Layer::new(vec![Entry::file("opt/noise", noise)]).compression(Compression::Gzip))
-            .layer(Layer::new(vec![Entry::file("small", "s")]));
-        let forms = [
-            (DockerArchiveForm::Classic, false),
-            (DockerArchiveForm::Classic, true),
-            (DockerArchiveForm::OciLayout, true),
-        ];
-        for (form, vouching) in forms {
+            .layer(Layer::new(vec![Entry::file("small", "s")]))
+    }
+
+    #[test]
+    fn layers_are_walked_as_they_stream_by() {
+        // Larger than a walker's chunk (1 MiB), so that both full chunks and the rest are sent.
+        let big = two_large_one_small(ocidiff_testkit::noise(2_500_000, 7));
+        for (form, vouching) in FORMS {
             let (tar, _) = docker_archive_bytes(&[(vec!["x:1"], big.clone())], form);
             let (_d, store) = store();
             let (root, walked) = import(
@@ -981,25 +990,13 @@ mod tests {
         }
     }
 
-    /// Kept as listings, the large layers leave only their listings in the store, which give
-    /// what walking their bytes gives; small members and everything that is not a layer are
-    /// stored as before.
+    /// Kept as listings, the layers leave only their listings in the store, which give what
+    /// walking their bytes gives, small ones too; everything that is not a layer is stored as
+    /// before.
     #[test]
     fn layers_walked_on_the_way_can_be_kept_as_listings_only() {
-        let noise = ocidiff_testkit::noise(600_000, 5);
-        let big = ImageSpec::new()
-            .layer(Layer::new(vec![
-                Entry::dir("opt/"),
-                Entry::file("opt/noise", noise.clone()),
-            ]))
-            .layer(Layer::new(vec![Entry::file("opt/noise", noise)]).compression(Compression::Gzip))
-            .layer(Layer::new(vec![Entry::file("small", "s")]));
-        let forms = [
-            (DockerArchiveForm::Classic, false),
-            (DockerArchiveForm::Classic, true),
-            (DockerArchiveForm::OciLayout, true),
-        ];
-        for (form, vouching) in forms {
+        let big = two_large_one_small(ocidiff_testkit::noise(600_000, 5));
+        for (form, vouching) in FORMS {
             let (tar, _) = docker_archive_bytes(&[(vec!["x:1"], big.clone())], form);
             let (_d, store) = store();
             let (root, walked) = import(
@@ -1029,7 +1026,7 @@ mod tests {
             // Docker writes no compressed classic layer; one that says it did is hashed and
             // stored, not taken on its word.
             let gzip_listed = !(form == DockerArchiveForm::Classic && vouching);
-            for (i, listed) in [(0, true), (1, gzip_listed), (2, false)] {
+            for (i, listed) in [(0, true), (1, gzip_listed), (2, true)] {
                 let d = &m.layers[i].digest;
                 assert_eq!(store.has_listing(d), listed, "{form:?} layer {i}");
                 assert_eq!(store.has_blob(d), !listed, "{form:?} layer {i}");
