@@ -1,15 +1,16 @@
 //! A walked layer's listing as a file, so that the next comparison of a layer the store holds
-//! reads a few bytes per entry instead of the layer (a warm run of two 900 MB layers reads
-//! 5 MB). Written as the walk goes and read back as a stream: a layer of a million entries
+//! reads a few bytes per entry instead of the layer (3.7 MB for the benchmark's two images
+//! of 930 MB). Written as the walk goes and read back as a stream: a layer of a million entries
 //! never has its listing in memory whole.
 //!
-//! The format is ours and versioned, compact rather than self-describing: the magic and
-//! [`VERSION`], one record per entry in stream order, and a trailer (known only once the walk
-//! ends) with the number of entries, how files were hashed, the compression found, the blob's
-//! size, the diff ID, the trailer's length and a BLAKE3 digest of every byte before it. A file whose trailer does not check out (a run that died
-//! while writing, a file system that lost the tail after a crash, another version) is not
-//! used: the layer is walked again. What the trailer cannot tell, a file rewritten on purpose,
-//! is outside what the store trusts anyway (SECURITY.md): the blobs beside it could be too.
+//! The format is ours and versioned, compact rather than self-describing: the magic and version,
+//! one record per entry in stream order, and a trailer (known only once the walk ends) with the
+//! number of entries, how files were hashed, the compression found, the blob's size, the diff ID,
+//! the trailer's length and a BLAKE3 digest of every byte before it. A file whose trailer does not
+//! check out (a run that died while writing, a file system that lost the tail after a crash,
+//! another version) is not used: the layer is walked again. What the trailer cannot tell, a file
+//! rewritten on purpose, is outside what the store trusts anyway (SECURITY.md): the blobs beside it
+//! could be too.
 
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, Read, Write};

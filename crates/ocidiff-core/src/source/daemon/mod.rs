@@ -345,6 +345,7 @@ fn through_api(
         platform: platform.clone(),
     };
     let export = Export {
+        key: key.clone(),
         engine,
         endpoint: endpoint.clone(),
         prefix,
@@ -379,6 +380,8 @@ fn through_api(
 /// a run needs the bytes of a layer kept only as a listing.
 #[derive(Clone)]
 struct Export {
+    /// The engine image, as the store records it.
+    key: EngineImage,
     engine: Engine,
     endpoint: Endpoint,
     /// `/v1.NN`.
@@ -464,10 +467,17 @@ struct Exported {
 }
 
 impl Exported {
-    fn export_again(&self) -> Result<(), String> {
+    /// Exports the image again for the layer `digest`, once. Under the lock of the first
+    /// export: when both inputs name the image, the second finds the layer stored by the first.
+    fn export_again(&self, digest: &Digest) -> Result<(), String> {
         let mut again = self.again.lock().unwrap_or_else(PoisonError::into_inner);
         again
             .get_or_insert_with(|| {
+                let lock = export_lock(&self.export.key);
+                let _exporting = lock.lock().unwrap_or_else(PoisonError::into_inner);
+                if self.store.has_blob(digest) {
+                    return Ok(());
+                }
                 let _lease = self.store.lease().map_err(|e| e.to_string())?;
                 let (root, _) = self
                     .export
@@ -494,7 +504,7 @@ impl BlobSource for Exported {
         match self.store.open(digest) {
             Err(ContentError::NotFound { .. }) if self.store.has_listing(digest) => {
                 tracing::info!(%digest, "a layer kept as a listing is needed whole");
-                self.export_again().map_err(|reason| ContentError::Io {
+                self.export_again(digest).map_err(|reason| ContentError::Io {
                     digest: digest.clone(),
                     source: std::io::Error::other(format!(
                         "the store keeps only its listing, and exporting {} again failed: {reason}",
