@@ -824,6 +824,65 @@ mod tests {
         assert_eq!(check(&b"ocidiff"[..]).unwrap(), None);
     }
 
+    /// Every way of hashing files and every compression come back from the trailer, and a
+    /// diff ID of either algorithm.
+    #[test]
+    fn every_head_comes_back() {
+        for files in [FileDigests::BySize, FileDigests::Sha256] {
+            for compression in [Compression::None, Compression::Gzip, Compression::Zstd] {
+                for diff_id in [
+                    Digest::from_sha256([1; 32]),
+                    format!("sha512:{}", "ab".repeat(64)).parse().unwrap(),
+                ] {
+                    let head = Head {
+                        files,
+                        compression,
+                        blob_size: u64::MAX,
+                        diff_id,
+                    };
+                    let bytes = write(&head, &[EntryMeta::new("a", EntryType::File)]);
+                    assert_eq!(check(&bytes[..]).unwrap(), Some(head));
+                }
+            }
+        }
+    }
+
+    /// Bytes whose trailer's digest is made right again after `edit`.
+    fn redigested(mut bytes: Vec<u8>, edit: impl FnOnce(&mut [u8])) -> Vec<u8> {
+        let body = bytes.len() - 32;
+        edit(&mut bytes[..body]);
+        let digest = blake3::hash(&bytes[..body]);
+        bytes[body..].copy_from_slice(digest.as_bytes());
+        bytes
+    }
+
+    /// Another version or magic is not used even when the file is whole, so a format change
+    /// never misreads an old file.
+    #[test]
+    fn a_whole_listing_of_another_version_or_magic_is_not_used() {
+        let bytes = write(&head(), &[EntryMeta::new("a", EntryType::Dir)]);
+        assert_eq!(check(&bytes[..]).unwrap(), Some(head()));
+        let newer = redigested(bytes.clone(), |b| b[MAGIC.len()] = VERSION + 1);
+        assert_eq!(check(&newer[..]).unwrap(), None);
+        let other = redigested(bytes, |b| b[0] = b'O');
+        assert_eq!(check(&other[..]).unwrap(), None);
+    }
+
+    /// A file that cannot be read is an error, not "no listing": only a short file is that.
+    #[test]
+    fn read_errors_are_errors() {
+        struct Failing;
+        impl Read for Failing {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::other("disk on fire"))
+            }
+        }
+        assert!(check(Failing).is_err());
+        let bytes = write(&head(), &[]);
+        let failing_later = (&bytes[..=MAGIC.len()]).chain(Failing);
+        assert!(check(failing_later).is_err());
+    }
+
     #[test]
     fn a_wrong_count_is_an_error() {
         let e = EntryMeta::new("a", EntryType::Dir);
